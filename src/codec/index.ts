@@ -1,0 +1,21 @@
+/** The canonical encoding of everything medledger hashes, signs or sends. See codec.ts. */
+export { bytesEqual, DEFAULT_MAX_BYTES, decode, encode } from './codec.ts';
+export { CodecError, type CodecErrorCode } from './errors.ts';
+export {
+  bool,
+  bytes,
+  type Infer,
+  list,
+  map,
+  oneOf,
+  optional,
+  type Schema,
+  type StructOf,
+  str,
+  struct,
+  u8,
+  u32,
+  u64,
+  uint,
+  varBytes,
+} from './schema.ts';
