@@ -1,0 +1,113 @@
+/**
+ * Ed25519 signatures (RFC 8032) on node:crypto. Keys travel as raw 32-byte values; KeyObjects are
+ * built from them through fixed DER prefixes, which is much cheaper than JWK import.
+ */
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign as nodeSign,
+  verify as nodeVerify,
+} from 'node:crypto';
+import { asBuffer, expectLength, plainBytes, rawKeyFromDer } from './bytes.ts';
+
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+export const ED25519_SECRET_KEY_BYTES = 32;
+export const ED25519_SIGNATURE_BYTES = 64;
+
+/** `secretKey` is the 32-byte RFC 8032 seed, not the 64-byte "expanded" form some libraries use. */
+export interface SigningKeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+// DER headers of SubjectPublicKeyInfo / PKCS#8 for OID 1.3.101.112 (Ed25519); the raw key follows.
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+// Verification is the hot path (every transaction, every vote): parsing a public key costs about as
+// much as a verify, so parsed keys are kept. Bounded, oldest-first eviction (Map keeps insertion order).
+const PUBLIC_KEY_CACHE_ENTRIES = 4096;
+const publicKeyCache = new Map<string, KeyObject | null>();
+
+function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  expectLength(secretKey, ED25519_SECRET_KEY_BYTES, 'An Ed25519 secret key', 'CRYPTO_KEY_LENGTH');
+  return createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, secretKey]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+}
+
+function rawPublicKey(key: KeyObject): Uint8Array {
+  return rawKeyFromDer(key.export({ format: 'der', type: 'spki' }), SPKI_PREFIX.length);
+}
+
+/** The cached KeyObject for a raw public key, or null if OpenSSL rejects it. */
+function publicKeyObject(publicKey: Uint8Array): KeyObject | null {
+  const cacheKey = asBuffer(publicKey).toString('latin1');
+  const cached = publicKeyCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  let key: KeyObject | null;
+  try {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+  } catch {
+    key = null;
+  }
+  if (publicKeyCache.size >= PUBLIC_KEY_CACHE_ENTRIES) {
+    const oldest = publicKeyCache.keys().next().value;
+    if (oldest !== undefined) publicKeyCache.delete(oldest);
+  }
+  publicKeyCache.set(cacheKey, key);
+  return key;
+}
+
+export function generateSigningKeyPair(): SigningKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return {
+    publicKey: rawPublicKey(publicKey),
+    secretKey: rawKeyFromDer(privateKey.export({ format: 'der', type: 'pkcs8' }), PKCS8_PREFIX.length),
+  };
+}
+
+export function signingPublicKeyFrom(secretKey: Uint8Array): Uint8Array {
+  return rawPublicKey(createPublicKey(privateKeyObject(secretKey)));
+}
+
+/** One-off signature; to sign many messages with one key, use Ed25519Signer. */
+export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  return plainBytes(nodeSign(null, message, privateKeyObject(secretKey)));
+}
+
+/**
+ * True only for a valid signature. Anything invalid (wrong signature length, a public key that is
+ * not a curve point, a forged signature) gives false rather than an exception, because these bytes
+ * come from the network. Only a public key of the wrong length throws: that is a caller bug.
+ */
+export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  expectLength(publicKey, ED25519_PUBLIC_KEY_BYTES, 'An Ed25519 public key', 'CRYPTO_KEY_LENGTH');
+  if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) return false;
+  const key = publicKeyObject(publicKey);
+  if (key === null) return false;
+  try {
+    return nodeVerify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Holds a parsed private key, for validators that sign many votes with the same key. */
+export class Ed25519Signer {
+  readonly publicKey: Uint8Array;
+  readonly #privateKey: KeyObject;
+
+  constructor(secretKey: Uint8Array) {
+    this.#privateKey = privateKeyObject(secretKey);
+    this.publicKey = rawPublicKey(createPublicKey(this.#privateKey));
+  }
+
+  sign(message: Uint8Array): Uint8Array {
+    return plainBytes(nodeSign(null, message, this.#privateKey));
+  }
+}
