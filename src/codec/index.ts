@@ -11,6 +11,7 @@ export {
   optional,
   type Schema,
   type StructOf,
+  type StructSchema,
   str,
   struct,
   u8,

@@ -150,12 +150,14 @@ export function list<T>(item: Schema<T>, maxItems: number): Schema<T[]> {
 
 type Fields = Record<string, Schema<unknown>>;
 export type StructOf<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
+export type StructSchema<F extends Fields> = Schema<StructOf<F>> & { readonly fields: F };
 
 /** A record with named fields, on the wire an array in the fields' declared order. */
-export function struct<F extends Fields>(name: string, fields: F): Schema<StructOf<F>> {
+export function struct<F extends Fields>(name: string, fields: F): StructSchema<F> {
   const entries = Object.entries(fields);
   return {
     name,
+    fields,
     toWire(value, path) {
       if (typeof value !== 'object' || value === null) throw typeError(path, name, value);
       const record = value as Record<string, unknown>;

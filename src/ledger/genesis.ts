@@ -1,0 +1,299 @@
+/**
+ * The genesis file: the chain id, the validators, the network admins, the initial organisations and
+ * the chain's parameters. Whoever holds it can verify the whole chain offline.
+ *
+ * `parseGenesis` validates the JSON strictly (unknown fields are errors, so a typo is never silently
+ * ignored) and names the offending path. The genesis block commits to the canonical encoding of the
+ * parsed document through its state root, so two nodes with different files can never share a chain.
+ */
+import { readFile } from 'node:fs/promises';
+import { bytes, encode, type Infer, list, oneOf, str, struct, u32, u64 } from '../codec/index.ts';
+import { MedledgerError } from '../errors.ts';
+import { assembleBlock } from './block.ts';
+import { nextStateRoot, ZERO_HASH } from './state-root.ts';
+import type { Block, StateWrite } from './types.ts';
+
+export const ORGANISATION_KINDS = [
+  'hospital',
+  'diagnostic-lab',
+  'pharmacy',
+  'insurer',
+  'research-institute',
+] as const;
+
+const key = bytes(32);
+const name = str(128);
+
+export const GenesisParams = struct('GenesisParams', {
+  /** Blocks between checkpoints (K). */
+  checkpointInterval: u32,
+  /** Most transactions a block may carry. */
+  maxBlockTxs: u32,
+  /** Largest encoded transaction accepted, in bytes. */
+  maxTxBytes: u32,
+  /** Longest break-glass emergency window, in milliseconds. */
+  emergencyAccessMaxMs: u64,
+});
+export type GenesisParams = Infer<typeof GenesisParams>;
+
+export const DEFAULT_PARAMS: GenesisParams = {
+  checkpointInterval: 100,
+  maxBlockTxs: 1000,
+  maxTxBytes: 64 * 1024,
+  emergencyAccessMaxMs: 4 * 60 * 60 * 1000,
+};
+
+export const Genesis = struct('Genesis', {
+  chainId: str(64),
+  /** Milliseconds since the Unix epoch; the genesis block's timestamp. */
+  genesisTime: u64,
+  validators: list(struct('Validator', { name, publicKey: key, address: str(256) }), 256),
+  networkAdmins: list(struct('NetworkAdmin', { name, publicKey: key, encryptionKey: key }), 64),
+  organisations: list(
+    struct('Organisation', {
+      id: str(64),
+      kind: oneOf(ORGANISATION_KINDS),
+      name,
+      adminKey: key,
+      encryptionKey: key,
+    }),
+    1024,
+  ),
+  params: GenesisParams,
+});
+export type Genesis = Infer<typeof Genesis>;
+
+/** The state key under which the genesis document is stored. */
+export const GENESIS_STATE_KEY = new TextEncoder().encode('genesis');
+
+function invalid(path: string, why: string): MedledgerError {
+  return new MedledgerError('GENESIS_INVALID', `genesis.json: ${path}: ${why}`);
+}
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown, path: string, allowed: readonly string[]): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(path, 'expected an object');
+  for (const field of Object.keys(value)) {
+    if (!allowed.includes(field))
+      throw invalid(`${path}.${field}`, `unknown field (allowed: ${allowed.join(', ')})`);
+  }
+  return value as Json;
+}
+
+function string(
+  obj: Json,
+  field: string,
+  path: string,
+  pattern: RegExp,
+  hint: string,
+  fallback?: string,
+): string {
+  const value = obj[field] ?? fallback;
+  if (typeof value !== 'string' || !pattern.test(value)) throw invalid(`${path}.${field}`, hint);
+  return value;
+}
+
+function hexKey(obj: Json, field: string, path: string): Uint8Array {
+  const text = string(
+    obj,
+    field,
+    path,
+    /^[0-9a-f]{64}$/,
+    'expected a 32-byte key as 64 lowercase hex digits',
+  );
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}
+
+function integer(obj: Json, field: string, path: string, min: number, max: number, fallback: number): number {
+  const value = obj[field] ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`${path}.${field}`, `expected an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+function array(obj: Json, field: string, path: string, min: number): unknown[] {
+  const value = obj[field] ?? [];
+  if (!Array.isArray(value)) throw invalid(`${path}.${field}`, 'expected an array');
+  if (value.length < min) throw invalid(`${path}.${field}`, `expected at least ${min} entries`);
+  return value;
+}
+
+function unique<T>(items: readonly T[], keyOf: (item: T) => string, path: string, what: string): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const k = keyOf(item);
+    if (seen.has(k)) throw invalid(`${path}[${i}]`, `duplicate ${what}`);
+    seen.add(k);
+  });
+}
+
+const NAME = /^[\p{L}\p{N} .,'&()-]{1,128}$/u;
+const NAME_HINT = "expected a name of 1 to 128 letters, digits, spaces or .,'&()-";
+const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const ID_HINT = 'expected 1 to 64 lowercase letters, digits or dashes, starting with a letter or digit';
+const hex = (k: Uint8Array) => Buffer.from(k).toString('hex');
+
+/** Validates a parsed genesis.json document; throws GENESIS_INVALID naming the first bad path. */
+export function parseGenesis(json: unknown): Genesis {
+  const doc = object(json, '$', [
+    'chainId',
+    'genesisTime',
+    'validators',
+    'networkAdmins',
+    'organisations',
+    'params',
+  ]);
+  const chainId = string(doc, 'chainId', '$', ID, ID_HINT);
+  const time = string(
+    doc,
+    'genesisTime',
+    '$',
+    /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/,
+    'expected an ISO 8601 UTC time',
+  );
+  const genesisTime = Date.parse(time);
+  if (!Number.isFinite(genesisTime) || genesisTime < 0) throw invalid('$.genesisTime', 'not a valid time');
+
+  const validators = array(doc, 'validators', '$', 1).map((v, i) => {
+    const path = `$.validators[${i}]`;
+    const o = object(v, path, ['name', 'publicKey', 'address']);
+    return {
+      name: string(o, 'name', path, NAME, NAME_HINT),
+      publicKey: hexKey(o, 'publicKey', path),
+      address: string(
+        o,
+        'address',
+        path,
+        /^(\/[\w.:-]+)*$/,
+        'expected a multiaddr such as /ip4/127.0.0.1/tcp/7000',
+        '',
+      ),
+    };
+  });
+  unique(validators, (v) => hex(v.publicKey), '$.validators', 'public key');
+  unique(validators, (v) => v.name, '$.validators', 'name');
+
+  const networkAdmins = array(doc, 'networkAdmins', '$', 1).map((a, i) => {
+    const path = `$.networkAdmins[${i}]`;
+    const o = object(a, path, ['name', 'publicKey', 'encryptionKey']);
+    return {
+      name: string(o, 'name', path, NAME, NAME_HINT),
+      publicKey: hexKey(o, 'publicKey', path),
+      encryptionKey: hexKey(o, 'encryptionKey', path),
+    };
+  });
+  unique(networkAdmins, (a) => hex(a.publicKey), '$.networkAdmins', 'public key');
+
+  const organisations = array(doc, 'organisations', '$', 0).map((org, i) => {
+    const path = `$.organisations[${i}]`;
+    const o = object(org, path, ['id', 'kind', 'name', 'adminKey', 'encryptionKey']);
+    const kind = string(o, 'kind', path, /^[a-z-]+$/, `expected one of ${ORGANISATION_KINDS.join(', ')}`);
+    if (!(ORGANISATION_KINDS as readonly string[]).includes(kind)) {
+      throw invalid(`${path}.kind`, `expected one of ${ORGANISATION_KINDS.join(', ')}`);
+    }
+    return {
+      id: string(o, 'id', path, ID, ID_HINT),
+      kind: kind as (typeof ORGANISATION_KINDS)[number],
+      name: string(o, 'name', path, NAME, NAME_HINT),
+      adminKey: hexKey(o, 'adminKey', path),
+      encryptionKey: hexKey(o, 'encryptionKey', path),
+    };
+  });
+  unique(organisations, (o) => o.id, '$.organisations', 'id');
+
+  const p = object(doc.params ?? {}, '$.params', Object.keys(DEFAULT_PARAMS));
+  const params: GenesisParams = {
+    checkpointInterval: integer(
+      p,
+      'checkpointInterval',
+      '$.params',
+      1,
+      1_000_000,
+      DEFAULT_PARAMS.checkpointInterval,
+    ),
+    maxBlockTxs: integer(p, 'maxBlockTxs', '$.params', 1, 20_000, DEFAULT_PARAMS.maxBlockTxs),
+    maxTxBytes: integer(p, 'maxTxBytes', '$.params', 256, 1024 * 1024, DEFAULT_PARAMS.maxTxBytes),
+    emergencyAccessMaxMs: integer(
+      p,
+      'emergencyAccessMaxMs',
+      '$.params',
+      60_000,
+      7 * 86_400_000,
+      DEFAULT_PARAMS.emergencyAccessMaxMs,
+    ),
+  };
+  return { chainId, genesisTime, validators, networkAdmins, organisations, params };
+}
+
+/** Reads and validates a genesis.json file. */
+export async function loadGenesis(path: string): Promise<Genesis> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new MedledgerError('GENESIS_NOT_FOUND', `cannot read genesis file ${path}`, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new MedledgerError(
+      'GENESIS_PARSE',
+      `genesis file ${path} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  return parseGenesis(json);
+}
+
+/** The inverse of parseGenesis: the JSON form of a genesis document. */
+export function genesisToJson(genesis: Genesis): object {
+  return {
+    chainId: genesis.chainId,
+    genesisTime: new Date(genesis.genesisTime).toISOString(),
+    validators: genesis.validators.map((v) => ({
+      name: v.name,
+      publicKey: hex(v.publicKey),
+      address: v.address,
+    })),
+    networkAdmins: genesis.networkAdmins.map((a) => ({
+      name: a.name,
+      publicKey: hex(a.publicKey),
+      encryptionKey: hex(a.encryptionKey),
+    })),
+    organisations: genesis.organisations.map((o) => ({
+      id: o.id,
+      kind: o.kind,
+      name: o.name,
+      adminKey: hex(o.adminKey),
+      encryptionKey: hex(o.encryptionKey),
+    })),
+    params: genesis.params,
+  };
+}
+
+/** The state written at height 0. */
+export function genesisWrites(genesis: Genesis): StateWrite[] {
+  return [{ key: GENESIS_STATE_KEY, value: encode(Genesis, genesis) }];
+}
+
+/** Height 0: no transactions, no proposer, no certificate; its state root commits to the genesis file. */
+export function genesisBlock(genesis: Genesis): Block {
+  return assembleBlock({
+    chainId: genesis.chainId,
+    height: 0,
+    view: 0,
+    timestamp: genesis.genesisTime,
+    prevHash: ZERO_HASH,
+    stateRoot: nextStateRoot(ZERO_HASH, genesisWrites(genesis), []),
+    proposer: ZERO_HASH,
+    txs: [],
+  });
+}
+
+/** Validator keys as hex strings, the form certificate checks look them up in. */
+export function validatorSet(genesis: Genesis): Set<string> {
+  return new Set(genesis.validators.map((v) => hex(v.publicKey)));
+}

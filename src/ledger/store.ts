@@ -1,0 +1,271 @@
+/**
+ * The chain store: blocks, certificates, receipts, state writes, indexes and the current state in one
+ * LevelDB database. Appending a block writes all of it, and the new head, in ONE atomic, synced batch:
+ * after a crash the store holds either the whole block or none of it.
+ *
+ * The store checks what it can check cheaply (height, hash link, chain id, tx root, state root, the
+ * certificate names this block); verifying signatures is the caller's job (consensus or block sync has
+ * already done it) and verifyChain's.
+ */
+import { type BatchOperation, Level } from 'level';
+import { decode, encode, type Schema } from '../codec/index.ts';
+import { MedledgerError } from '../errors.ts';
+import { blockHash, txRootOf } from './block.ts';
+import { type Genesis, genesisBlock, genesisWrites } from './genesis.ts';
+import { indexEntries } from './indexes.ts';
+import {
+  HEAD_KEY,
+  heightBytes,
+  heightKey,
+  type IndexKind,
+  indexKey,
+  indexRange,
+  PREFIX,
+  parseHeightKey,
+  parseIndexKey,
+  prefixedKey,
+} from './keys.ts';
+import { checkWritesOrder, nextStateRoot } from './state-root.ts';
+import { txHash } from './transaction.ts';
+import {
+  Block,
+  CommitCertificate,
+  Head,
+  LIMITS,
+  type Receipt,
+  Receipts,
+  type StateWrite,
+  StateWrites,
+  type Transaction,
+  TxLocation,
+} from './types.ts';
+
+export type ChainDb = Level<Uint8Array, Uint8Array>;
+type BatchOp = BatchOperation<ChainDb, Uint8Array, Uint8Array>;
+
+/** A block with everything its execution produced, as appended to the store. */
+export interface CommittedBlock {
+  block: Block;
+  /** Null only at height 0, which the genesis file vouches for. */
+  certificate: CommitCertificate | null;
+  receipts: Receipt[];
+  writes: StateWrite[];
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+function rejected(height: number, why: string): MedledgerError {
+  return new MedledgerError('LEDGER_BLOCK_REJECTED', `block ${height} rejected: ${why}`);
+}
+
+/** Opens a LevelDB database with byte keys and values. */
+export async function openChainDb(path: string): Promise<ChainDb> {
+  const db: ChainDb = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  try {
+    await db.open();
+  } catch (error) {
+    const locked = (error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED';
+    throw new MedledgerError(
+      locked ? 'LEDGER_LOCKED' : 'LEDGER_OPEN_FAILED',
+      locked
+        ? `the chain database ${path} is in use by another process`
+        : `cannot open the chain database ${path}`,
+      { cause: error },
+    );
+  }
+  return db;
+}
+
+/** Every write that storing `entry` at its height makes, as LevelDB batch operations. */
+function blockOps(entry: CommittedBlock, hash: Uint8Array, stateRoot: Uint8Array): BatchOp[] {
+  const { block, certificate, receipts, writes } = entry;
+  const height = block.header.height;
+  const put = (key: Uint8Array, value: Uint8Array): BatchOp => ({ type: 'put', key, value });
+  const ops: BatchOp[] = [
+    put(heightKey(PREFIX.block, height), encode(Block, block)),
+    put(heightKey(PREFIX.receipts, height), encode(Receipts, receipts)),
+    put(heightKey(PREFIX.writes, height), encode(StateWrites, writes)),
+    put(prefixedKey(PREFIX.blockHash, hash), heightBytes(height)),
+    put(HEAD_KEY, encode(Head, { height, hash, stateRoot })),
+  ];
+  if (certificate)
+    ops.push(put(heightKey(PREFIX.certificate, height), encode(CommitCertificate, certificate)));
+  block.txs.forEach((tx, index) => {
+    ops.push(put(prefixedKey(PREFIX.tx, txHash(tx)), encode(TxLocation, { height, index })));
+  });
+  for (const { kind, id, txIndex } of indexEntries(receipts)) {
+    ops.push(put(indexKey(kind, id, height, txIndex), txHash(block.txs[txIndex]!)));
+  }
+  for (const { key, value } of writes) {
+    const stateKey = prefixedKey(PREFIX.state, key);
+    ops.push(value === null ? { type: 'del', key: stateKey } : put(stateKey, value));
+  }
+  return ops;
+}
+
+export class ChainStore {
+  readonly db: ChainDb;
+  readonly genesis: Genesis;
+  #head: Head;
+  /** Appends run one at a time, in call order. */
+  #appending: Promise<void> = Promise.resolve();
+
+  private constructor(db: ChainDb, genesis: Genesis, head: Head) {
+    this.db = db;
+    this.genesis = genesis;
+    this.#head = head;
+  }
+
+  /** Opens (creating with the genesis block if empty) the chain store at `path`. */
+  static async open(path: string, genesis: Genesis): Promise<ChainStore> {
+    const db = await openChainDb(path);
+    try {
+      const expected = genesisBlock(genesis);
+      const expectedHash = blockHash(expected.header);
+      const stored = await db.get(HEAD_KEY);
+      if (stored === undefined) {
+        const entry = { block: expected, certificate: null, receipts: [], writes: genesisWrites(genesis) };
+        await db.batch(blockOps(entry, expectedHash, expected.header.stateRoot), { sync: true });
+        return new ChainStore(db, genesis, {
+          height: 0,
+          hash: expectedHash,
+          stateRoot: expected.header.stateRoot,
+        });
+      }
+      const head = decodeStored(Head, stored, 'head record');
+      const storedGenesis = await db.get(heightKey(PREFIX.block, 0));
+      const genesisMatches =
+        storedGenesis !== undefined &&
+        Buffer.from(blockHash(decodeStored(Block, storedGenesis, 'genesis block').header)).equals(
+          expectedHash,
+        );
+      if (!genesisMatches) {
+        throw new MedledgerError(
+          'LEDGER_GENESIS_MISMATCH',
+          `the chain in ${path} was not created from this genesis file (chain id ${genesis.chainId})`,
+        );
+      }
+      return new ChainStore(db, genesis, head);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  get head(): Head {
+    return this.#head;
+  }
+
+  /** Appends the next block atomically. Rejects (LEDGER_BLOCK_REJECTED) anything that does not fit. */
+  append(entry: CommittedBlock): Promise<void> {
+    const result = this.#appending.then(() => this.#append(entry));
+    this.#appending = result.catch(() => {});
+    return result;
+  }
+
+  async #append(entry: CommittedBlock): Promise<void> {
+    const { block, certificate, receipts, writes } = entry;
+    const { header, txs } = block;
+    const head = this.#head;
+    const height = header.height;
+    if (height !== head.height + 1) throw rejected(height, `the next height is ${head.height + 1}`);
+    if (header.chainId !== this.genesis.chainId) throw rejected(height, `chain id ${header.chainId}`);
+    if (!Buffer.from(header.prevHash).equals(head.hash))
+      throw rejected(height, 'prevHash is not the head hash');
+    if (!Buffer.from(header.txRoot).equals(txRootOf(txs))) throw rejected(height, 'txRoot does not match');
+    if (receipts.length !== txs.length)
+      throw rejected(height, `${receipts.length} receipts for ${txs.length} txs`);
+    const order = checkWritesOrder(writes);
+    if (order) throw rejected(height, order);
+    const stateRoot = nextStateRoot(head.stateRoot, writes, receipts);
+    if (!Buffer.from(header.stateRoot).equals(stateRoot)) throw rejected(height, 'stateRoot does not match');
+    const hash = blockHash(header);
+    if (!certificate || certificate.height !== height || !Buffer.from(certificate.blockHash).equals(hash)) {
+      throw rejected(height, 'the commit certificate is missing or certifies another block');
+    }
+    await this.db.batch(blockOps(entry, hash, stateRoot), { sync: true });
+    this.#head = { height, hash, stateRoot };
+  }
+
+  async block(height: number): Promise<Block | undefined> {
+    return this.#read(heightKey(PREFIX.block, height), Block, `block ${height}`);
+  }
+
+  async certificate(height: number): Promise<CommitCertificate | undefined> {
+    return this.#read(heightKey(PREFIX.certificate, height), CommitCertificate, `certificate ${height}`);
+  }
+
+  async receipts(height: number): Promise<Receipt[] | undefined> {
+    return this.#read(heightKey(PREFIX.receipts, height), Receipts, `receipts ${height}`);
+  }
+
+  async writes(height: number): Promise<StateWrite[] | undefined> {
+    return this.#read(heightKey(PREFIX.writes, height), StateWrites, `state writes ${height}`);
+  }
+
+  async heightOf(hash: Uint8Array): Promise<number | undefined> {
+    const value = await this.db.get(prefixedKey(PREFIX.blockHash, hash));
+    if (value === undefined) return undefined;
+    const height = parseHeightKey(Buffer.concat([Buffer.of(PREFIX.blockHash), value]));
+    if (height === null) throw corrupt('malformed block hash index entry');
+    return height;
+  }
+
+  /** A committed transaction with its receipt and location, by transaction hash. */
+  async transaction(
+    hash: Uint8Array,
+  ): Promise<{ tx: Transaction; receipt: Receipt; height: number; index: number } | undefined> {
+    const location = await this.#read(prefixedKey(PREFIX.tx, hash), TxLocation, 'tx index');
+    if (!location) return undefined;
+    const [block, receipts] = await Promise.all([
+      this.block(location.height),
+      this.receipts(location.height),
+    ]);
+    const tx = block?.txs[location.index];
+    const receipt = receipts?.[location.index];
+    if (!tx || !receipt) throw corrupt(`tx index points at a missing tx ${hex(hash)}`);
+    return { tx, receipt, height: location.height, index: location.index };
+  }
+
+  /** The current value of a state key, or undefined if unset. */
+  async state(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.db.get(prefixedKey(PREFIX.state, key));
+  }
+
+  /** Hashes of the transactions indexed under a patient or record id, in chain order. */
+  async indexed(
+    kind: IndexKind,
+    id: string,
+    limit = 1000,
+  ): Promise<Array<{ height: number; txHash: Uint8Array }>> {
+    const out: Array<{ height: number; txHash: Uint8Array }> = [];
+    for await (const [key, value] of this.db.iterator({ ...indexRange(kind, id), limit })) {
+      const parsed = parseIndexKey(key);
+      if (!parsed) throw corrupt(`malformed ${kind} index key`);
+      out.push({ height: parsed.height, txHash: value });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.#appending;
+    await this.db.close();
+  }
+
+  async #read<T>(key: Uint8Array, schema: Schema<T>, what: string): Promise<T | undefined> {
+    const bytes = await this.db.get(key);
+    return bytes === undefined ? undefined : decodeStored(schema, bytes, what);
+  }
+}
+
+function corrupt(why: string): MedledgerError {
+  return new MedledgerError('LEDGER_CORRUPT', `the chain database is corrupt: ${why} (run chain verify)`);
+}
+
+function decodeStored<T>(schema: Schema<T>, bytes: Uint8Array, what: string): T {
+  try {
+    return decode(schema, bytes, LIMITS.blockBytes);
+  } catch (error) {
+    throw corrupt(`${what} does not decode: ${(error as Error).message}`);
+  }
+}

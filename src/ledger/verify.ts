@@ -1,0 +1,365 @@
+/**
+ * verifyChain: check a stored chain against its genesis file, trusting nothing else in the database.
+ *
+ * Block by block from height 0 it checks the block records (genesis equality, hash links, chain id,
+ * timestamps, proposer, Merkle root, every transaction's signature and uniqueness, the commit
+ * certificate, receipts, state writes and the state root) and stops at the first bad height. It then
+ * rebuilds every derived record (hash and tx indexes, patient and record indexes, the current state,
+ * the head) from the verified blocks and compares the database with it key by key, so an edited,
+ * missing or extra record anywhere is found and attributed to the height it belongs to.
+ */
+import { decode, encode, type Schema } from '../codec/index.ts';
+import { blockHash, txRootOf } from './block.ts';
+import { checkCertificate } from './certificate.ts';
+import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
+import { indexEntries } from './indexes.ts';
+import {
+  HEAD_KEY,
+  heightBytes,
+  heightKey,
+  indexKey,
+  PREFIX,
+  parseHeightKey,
+  parseIndexKey,
+  prefixedKey,
+} from './keys.ts';
+import { checkWritesOrder, nextStateRoot } from './state-root.ts';
+import type { ChainDb } from './store.ts';
+import { type ChainStore, openChainDb } from './store.ts';
+import { txHash, verifyTransactionSignature } from './transaction.ts';
+import {
+  BLOCK_VERSION,
+  Block,
+  type BlockHeader,
+  CommitCertificate,
+  Head,
+  LIMITS,
+  Receipts,
+  StateWrites,
+  TxLocation,
+} from './types.ts';
+
+export type ChainProblemCode =
+  | 'CHAIN_MISSING_RECORD' // a record the chain needs is absent
+  | 'CHAIN_UNDECODABLE' // a record's bytes are not a valid encoding
+  | 'CHAIN_BAD_GENESIS' // height 0 differs from what the genesis file produces
+  | 'CHAIN_BAD_HEADER' // height, version, chain id, timestamp or proposer is wrong
+  | 'CHAIN_BAD_LINK' // prevHash is not the hash of the previous header
+  | 'CHAIN_BAD_TX_ROOT' // the Merkle root does not match the transactions
+  | 'CHAIN_BAD_TX' // a transaction's signature, chain id or uniqueness is wrong
+  | 'CHAIN_BAD_CERTIFICATE' // the commit certificate does not prove the block committed
+  | 'CHAIN_BAD_RECEIPTS' // receipts do not correspond to the transactions
+  | 'CHAIN_BAD_WRITES' // state writes are not sorted and unique
+  | 'CHAIN_BAD_STATE_ROOT' // writes or receipts do not hash to the header's state root
+  | 'CHAIN_BAD_INDEX' // a derived index entry is wrong
+  | 'CHAIN_BAD_STATE' // the current state differs from replaying every block's writes
+  | 'CHAIN_BAD_HEAD' // the head record does not name the last block
+  | 'CHAIN_UNEXPECTED_RECORD'; // a record that no verified block accounts for
+
+export interface ChainProblem {
+  /** The first height found bad, or null when a stray record cannot be tied to any height. */
+  height: number | null;
+  code: ChainProblemCode;
+  detail: string;
+}
+
+export interface ChainReport {
+  ok: boolean;
+  /** Height of the last block that verified (-1 if not even genesis did). */
+  verifiedHeight: number;
+  blocks: number;
+  txs: number;
+  problem: ChainProblem | null;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
+
+class Problem extends Error {
+  readonly problem: ChainProblem;
+  constructor(height: number | null, code: ChainProblemCode, detail: string) {
+    super(detail);
+    this.problem = { height, code, detail };
+  }
+}
+
+function decodeRecord<T>(schema: Schema<T>, bytes: Uint8Array | undefined, height: number, what: string): T {
+  if (bytes === undefined) throw new Problem(height, 'CHAIN_MISSING_RECORD', `${what} is missing`);
+  try {
+    return decode(schema, bytes, LIMITS.blockBytes);
+  } catch (error) {
+    throw new Problem(height, 'CHAIN_UNDECODABLE', `${what} does not decode: ${(error as Error).message}`);
+  }
+}
+
+/** A record the verified chain says must exist; value null means "checked directly, any bytes". */
+interface Expected {
+  height: number;
+  value: Uint8Array | null;
+  code: ChainProblemCode;
+}
+
+interface Walk {
+  verifiedHeight: number;
+  txs: number;
+  firstProblem: ChainProblem | null;
+  expected: Map<string, Expected>;
+  lastHeader: BlockHeader | null;
+}
+
+async function walkBlocks(db: ChainDb, genesis: Genesis): Promise<Walk> {
+  const validators = validatorSet(genesis);
+  const expectedGenesis = encode(Block, genesisBlock(genesis));
+  const expected = new Map<string, Expected>();
+  const expect = (key: Uint8Array, height: number, value: Uint8Array | null, code: ChainProblemCode) =>
+    expected.set(hex(key), { height, value, code });
+  const seenTxs = new Set<string>();
+  let prev: { header: BlockHeader; hash: Uint8Array } | null = null;
+  let txs = 0;
+
+  for (let height = 0; ; height++) {
+    const blockBytes = await db.get(heightKey(PREFIX.block, height));
+    if (blockBytes === undefined)
+      return {
+        verifiedHeight: height - 1,
+        txs,
+        firstProblem: null,
+        expected,
+        lastHeader: prev?.header ?? null,
+      };
+    try {
+      const block = decodeRecord(Block, blockBytes, height, `block ${height}`);
+      const { header } = block;
+      const hash = blockHash(header);
+      if (header.height !== height)
+        throw new Problem(height, 'CHAIN_BAD_HEADER', `block ${height} says height ${header.height}`);
+      if (header.version !== BLOCK_VERSION)
+        throw new Problem(height, 'CHAIN_BAD_HEADER', `block version ${header.version}`);
+      if (header.chainId !== genesis.chainId)
+        throw new Problem(height, 'CHAIN_BAD_HEADER', `chain id ${header.chainId}`);
+      const receipts = decodeRecord(
+        Receipts,
+        await db.get(heightKey(PREFIX.receipts, height)),
+        height,
+        `receipts ${height}`,
+      );
+      const writes = decodeRecord(
+        StateWrites,
+        await db.get(heightKey(PREFIX.writes, height)),
+        height,
+        `state writes ${height}`,
+      );
+      const txHashes = block.txs.map(txHash);
+
+      if (prev === null) {
+        if (!same(blockBytes, expectedGenesis))
+          throw new Problem(0, 'CHAIN_BAD_GENESIS', "block 0 is not the genesis file's block");
+        if (
+          receipts.length !== 0 ||
+          !same(encode(StateWrites, writes), encode(StateWrites, genesisWrites(genesis)))
+        ) {
+          throw new Problem(
+            0,
+            'CHAIN_BAD_GENESIS',
+            'genesis receipts or state writes differ from the genesis file',
+          );
+        }
+      } else {
+        if (!same(header.prevHash, prev.hash))
+          throw new Problem(
+            height,
+            'CHAIN_BAD_LINK',
+            `prevHash of block ${height} is not the hash of block ${height - 1}`,
+          );
+        if (header.timestamp < prev.header.timestamp)
+          throw new Problem(height, 'CHAIN_BAD_HEADER', 'timestamp goes backwards');
+        if (!validators.has(hex(header.proposer)))
+          throw new Problem(height, 'CHAIN_BAD_HEADER', 'proposer is not a validator');
+        if (!same(header.txRoot, txRootOf(block.txs)))
+          throw new Problem(height, 'CHAIN_BAD_TX_ROOT', 'txRoot does not match the transactions');
+        block.txs.forEach((tx, i) => {
+          if (tx.chainId !== genesis.chainId)
+            throw new Problem(height, 'CHAIN_BAD_TX', `tx ${i} is for chain ${tx.chainId}`);
+          if (!verifyTransactionSignature(tx))
+            throw new Problem(height, 'CHAIN_BAD_TX', `tx ${i} has an invalid signature`);
+          const id = hex(txHashes[i]!);
+          if (seenTxs.has(id)) throw new Problem(height, 'CHAIN_BAD_TX', `tx ${i} was already committed`);
+          seenTxs.add(id);
+        });
+        const cert = decodeRecord(
+          CommitCertificate,
+          await db.get(heightKey(PREFIX.certificate, height)),
+          height,
+          `certificate ${height}`,
+        );
+        const why = checkCertificate(cert, {
+          chainId: genesis.chainId,
+          validators,
+          height,
+          blockHash: hash,
+          proposedInView: header.view,
+        });
+        if (why) throw new Problem(height, 'CHAIN_BAD_CERTIFICATE', why);
+        expect(heightKey(PREFIX.certificate, height), height, null, 'CHAIN_MISSING_RECORD');
+      }
+      if (receipts.length !== block.txs.length)
+        throw new Problem(
+          height,
+          'CHAIN_BAD_RECEIPTS',
+          `${receipts.length} receipts for ${block.txs.length} txs`,
+        );
+      receipts.forEach((receipt, i) => {
+        if (!same(receipt.txHash, txHashes[i]!))
+          throw new Problem(height, 'CHAIN_BAD_RECEIPTS', `receipt ${i} is for another tx`);
+      });
+      const order = checkWritesOrder(writes);
+      if (order) throw new Problem(height, 'CHAIN_BAD_WRITES', order);
+      const previousRoot = prev === null ? new Uint8Array(32) : prev.header.stateRoot;
+      if (!same(nextStateRoot(previousRoot, writes, receipts), header.stateRoot)) {
+        throw new Problem(
+          height,
+          'CHAIN_BAD_STATE_ROOT',
+          "state writes and receipts do not produce the header's state root",
+        );
+      }
+
+      // Everything this height accounts for in the database.
+      for (const family of [PREFIX.block, PREFIX.receipts, PREFIX.writes])
+        expect(heightKey(family, height), height, null, 'CHAIN_MISSING_RECORD');
+      expect(prefixedKey(PREFIX.blockHash, hash), height, heightBytes(height), 'CHAIN_BAD_INDEX');
+      txHashes.forEach((h, index) => {
+        expect(prefixedKey(PREFIX.tx, h), height, encode(TxLocation, { height, index }), 'CHAIN_BAD_INDEX');
+      });
+      for (const { kind, id, txIndex } of indexEntries(receipts)) {
+        expect(indexKey(kind, id, height, txIndex), height, txHashes[txIndex]!, 'CHAIN_BAD_INDEX');
+      }
+      for (const { key, value } of writes) {
+        const stateKey = prefixedKey(PREFIX.state, key);
+        if (value === null) expected.delete(hex(stateKey));
+        else expect(stateKey, height, value, 'CHAIN_BAD_STATE');
+      }
+      txs += block.txs.length;
+      prev = { header, hash };
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error;
+      return {
+        verifiedHeight: height - 1,
+        txs,
+        firstProblem: error.problem,
+        expected,
+        lastHeader: prev?.header ?? null,
+      };
+    }
+  }
+}
+
+/** The height a stray record claims to belong to, from its key or value; null if it names none. */
+function claimedHeight(key: Uint8Array, value: Uint8Array): number | null {
+  switch (key[0]) {
+    case PREFIX.block:
+    case PREFIX.certificate:
+    case PREFIX.receipts:
+    case PREFIX.writes:
+      return parseHeightKey(key);
+    case PREFIX.patient:
+    case PREFIX.record:
+      return parseIndexKey(key)?.height ?? null;
+    case PREFIX.blockHash:
+      return value.length === 8 ? parseHeightKey(Buffer.concat([Buffer.of(PREFIX.blockHash), value])) : null;
+    case PREFIX.tx:
+      try {
+        return decode(TxLocation, value).height;
+      } catch {
+        return null;
+      }
+    default:
+      return null;
+  }
+}
+
+/** Verifies the chain in an open database. Reads only; never changes anything. */
+export async function verifyChainDb(db: ChainDb, genesis: Genesis): Promise<ChainReport> {
+  const walk = await walkBlocks(db, genesis);
+  const problems: ChainProblem[] = walk.firstProblem ? [walk.firstProblem] : [];
+  // Records of heights at or above `limit` are not accounted for by any verified block.
+  const limit = walk.verifiedHeight + 1;
+  const complete = walk.firstProblem === null;
+
+  if (complete && walk.lastHeader) {
+    const last = walk.verifiedHeight;
+    const expectedHead = encode(Head, {
+      height: last,
+      hash: blockHash(walk.lastHeader),
+      stateRoot: walk.lastHeader.stateRoot,
+    });
+    const storedHead = await db.get(HEAD_KEY);
+    let headHeight: number | null = null;
+    try {
+      headHeight = storedHead ? decode(Head, storedHead).height : null;
+    } catch {}
+    if (headHeight !== null && headHeight > last) {
+      problems.push({
+        height: last + 1,
+        code: 'CHAIN_MISSING_RECORD',
+        detail: `block ${last + 1} is missing (the head is at ${headHeight})`,
+      });
+    }
+    walk.expected.set(hex(HEAD_KEY), { height: last, value: expectedHead, code: 'CHAIN_BAD_HEAD' });
+  }
+
+  for await (const [key, value] of db.iterator()) {
+    const isDerivedWithoutHeight = key[0] === PREFIX.state || key[0] === PREFIX.head;
+    if (isDerivedWithoutHeight && !complete) continue; // only meaningful once every block verified
+    const id = hex(key);
+    const want = walk.expected.get(id);
+    if (want) {
+      walk.expected.delete(id);
+      if (want.value !== null && !same(want.value, value)) {
+        problems.push({
+          height: want.height,
+          code: want.code,
+          detail: `record ${id.slice(0, 20)}… differs from what block ${want.height} implies`,
+        });
+      }
+      continue;
+    }
+    const height = claimedHeight(key, value);
+    if (height !== null && height >= limit) continue; // belongs to the unverified tail
+    problems.push({
+      height,
+      code: 'CHAIN_UNEXPECTED_RECORD',
+      detail: `record ${id.slice(0, 20)}… is not accounted for by any block`,
+    });
+  }
+  for (const [id, want] of walk.expected) {
+    if (want.code === 'CHAIN_BAD_STATE' && !complete) continue;
+    problems.push({
+      height: want.height,
+      code: want.code === 'CHAIN_BAD_HEAD' ? want.code : 'CHAIN_MISSING_RECORD',
+      detail: `record ${id.slice(0, 20)}… is missing`,
+    });
+  }
+
+  problems.sort((a, b) => (a.height ?? Number.POSITIVE_INFINITY) - (b.height ?? Number.POSITIVE_INFINITY));
+  const problem =
+    problems[0] ??
+    (limit === 0
+      ? ({ height: 0, code: 'CHAIN_MISSING_RECORD', detail: 'no genesis block' } as ChainProblem)
+      : null);
+  return { ok: problem === null, verifiedHeight: walk.verifiedHeight, blocks: limit, txs: walk.txs, problem };
+}
+
+/** Verifies the chain stored at `path` (the node must not have it open). */
+export async function verifyChain(path: string, genesis: Genesis): Promise<ChainReport> {
+  const db = await openChainDb(path);
+  try {
+    return await verifyChainDb(db, genesis);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Verifies the chain of an open store (online, while the node runs). */
+export function verifyStore(store: ChainStore): Promise<ChainReport> {
+  return verifyChainDb(store.db, store.genesis);
+}
