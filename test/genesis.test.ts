@@ -1,0 +1,99 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockHash, genesisBlock, genesisToJson, loadGenesis, parseGenesis } from '../src/ledger/index.ts';
+import { makeNetwork } from './fixtures/chain.ts';
+
+const net = makeNetwork();
+const valid = () => JSON.parse(JSON.stringify(genesisToJson(net.genesis)));
+const codeOf = (json: unknown) => {
+  try {
+    parseGenesis(json);
+    return 'OK';
+  } catch (error) {
+    return `${(error as { code: string }).code} ${(error as Error).message}`;
+  }
+};
+
+describe('genesis.json', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'medledger-genesis-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('round-trips through JSON and yields the same genesis block', async () => {
+    const path = join(dir, 'genesis.json');
+    await writeFile(path, JSON.stringify(valid(), null, 2));
+    const loaded = await loadGenesis(path);
+    expect(loaded).toEqual(net.genesis);
+    expect(blockHash(genesisBlock(loaded).header)).toEqual(blockHash(genesisBlock(net.genesis).header));
+  });
+
+  it('fills in default parameters and accepts organisations', () => {
+    const doc = valid();
+    delete doc.params;
+    doc.organisations = [
+      {
+        id: 'st-mary',
+        kind: 'hospital',
+        name: "St Mary's",
+        adminKey: 'ab'.repeat(32),
+        encryptionKey: 'cd'.repeat(32),
+      },
+    ];
+    const genesis = parseGenesis(doc);
+    expect(genesis.params.checkpointInterval).toBe(100);
+    expect(genesis.organisations[0]!.kind).toBe('hospital');
+  });
+
+  it('names the bad path for every kind of mistake', () => {
+    const cases: Array<[string, (doc: Record<string, any>) => void, RegExp]> = [
+      ['missing chain id', (d) => delete d.chainId, /\$\.chainId/],
+      ['bad chain id', (d) => (d.chainId = 'Bad Chain!'), /\$\.chainId/],
+      ['bad time', (d) => (d.genesisTime = 'yesterday'), /\$\.genesisTime/],
+      ['no validators', (d) => (d.validators = []), /\$\.validators: expected at least 1/],
+      [
+        'short key',
+        (d) => (d.validators[1].publicKey = 'abcd'),
+        /\$\.validators\[1\]\.publicKey: expected a 32-byte key/,
+      ],
+      [
+        'duplicate validator',
+        (d) => (d.validators[2].publicKey = d.validators[0].publicKey),
+        /\$\.validators\[2\]: duplicate public key/,
+      ],
+      ['unknown field', (d) => (d.validators[0].power = 10), /\$\.validators\[0\]\.power: unknown field/],
+      ['typo at the top', (d) => (d.chainID = 'x'), /\$\.chainID: unknown field/],
+      ['no admins', (d) => (d.networkAdmins = []), /\$\.networkAdmins/],
+      ['bad param', (d) => (d.params = { checkpointInterval: 0 }), /\$\.params\.checkpointInterval/],
+      [
+        'bad org kind',
+        (d) =>
+          (d.organisations = [
+            { id: 'x', kind: 'spa', name: 'X', adminKey: 'ab'.repeat(32), encryptionKey: 'ab'.repeat(32) },
+          ]),
+        /\$\.organisations\[0\]\.kind/,
+      ],
+      ['not an object', (d) => (d.params = [1]), /\$\.params: expected an object/],
+    ];
+    for (const [label, edit, message] of cases) {
+      const doc = valid();
+      edit(doc);
+      const result = codeOf(doc);
+      expect(result, label).toMatch(/^GENESIS_INVALID /);
+      expect(result, label).toMatch(message);
+    }
+    expect(codeOf(null)).toMatch(/^GENESIS_INVALID \S+ \$: expected an object/);
+  });
+
+  it('reports a missing file and a file that is not JSON', async () => {
+    await expect(loadGenesis(join(dir, 'absent.json'))).rejects.toMatchObject({ code: 'GENESIS_NOT_FOUND' });
+    const path = join(dir, 'broken.json');
+    await writeFile(path, '{"chainId": ');
+    await expect(loadGenesis(path)).rejects.toMatchObject({ code: 'GENESIS_PARSE' });
+  });
+});
