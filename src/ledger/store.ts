@@ -10,7 +10,7 @@
 import { type BatchOperation, Level } from 'level';
 import { decode, encode, type Schema } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { blockHash, txRootOf } from './block.ts';
+import { blockHash } from './block.ts';
 import { type Genesis, genesisBlock, genesisWrites } from './genesis.ts';
 import { indexEntries } from './indexes.ts';
 import {
@@ -25,6 +25,7 @@ import {
   parseIndexKey,
   prefixedKey,
 } from './keys.ts';
+import { merkleRoot } from './merkle.ts';
 import { checkWritesOrder, nextStateRoot } from './state-root.ts';
 import { txHash } from './transaction.ts';
 import {
@@ -77,7 +78,12 @@ export async function openChainDb(path: string): Promise<ChainDb> {
 }
 
 /** Every write that storing `entry` at its height makes, as LevelDB batch operations. */
-function blockOps(entry: CommittedBlock, hash: Uint8Array, stateRoot: Uint8Array): BatchOp[] {
+function blockOps(
+  entry: CommittedBlock,
+  hash: Uint8Array,
+  stateRoot: Uint8Array,
+  txHashes: Uint8Array[],
+): BatchOp[] {
   const { block, certificate, receipts, writes } = entry;
   const height = block.header.height;
   const put = (key: Uint8Array, value: Uint8Array): BatchOp => ({ type: 'put', key, value });
@@ -90,11 +96,11 @@ function blockOps(entry: CommittedBlock, hash: Uint8Array, stateRoot: Uint8Array
   ];
   if (certificate)
     ops.push(put(heightKey(PREFIX.certificate, height), encode(CommitCertificate, certificate)));
-  block.txs.forEach((tx, index) => {
-    ops.push(put(prefixedKey(PREFIX.tx, txHash(tx)), encode(TxLocation, { height, index })));
+  txHashes.forEach((id, index) => {
+    ops.push(put(prefixedKey(PREFIX.tx, id), encode(TxLocation, { height, index })));
   });
   for (const { kind, id, txIndex } of indexEntries(receipts)) {
-    ops.push(put(indexKey(kind, id, height, txIndex), txHash(block.txs[txIndex]!)));
+    ops.push(put(indexKey(kind, id, height, txIndex), txHashes[txIndex]!));
   }
   for (const { key, value } of writes) {
     const stateKey = prefixedKey(PREFIX.state, key);
@@ -125,7 +131,7 @@ export class ChainStore {
       const stored = await db.get(HEAD_KEY);
       if (stored === undefined) {
         const entry = { block: expected, certificate: null, receipts: [], writes: genesisWrites(genesis) };
-        await db.batch(blockOps(entry, expectedHash, expected.header.stateRoot), { sync: true });
+        await db.batch(blockOps(entry, expectedHash, expected.header.stateRoot, []), { sync: true });
         return new ChainStore(db, genesis, {
           height: 0,
           hash: expectedHash,
@@ -172,7 +178,9 @@ export class ChainStore {
     if (header.chainId !== this.genesis.chainId) throw rejected(height, `chain id ${header.chainId}`);
     if (!Buffer.from(header.prevHash).equals(head.hash))
       throw rejected(height, 'prevHash is not the head hash');
-    if (!Buffer.from(header.txRoot).equals(txRootOf(txs))) throw rejected(height, 'txRoot does not match');
+    const txHashes = txs.map(txHash);
+    if (!Buffer.from(header.txRoot).equals(merkleRoot(txHashes)))
+      throw rejected(height, 'txRoot does not match');
     if (receipts.length !== txs.length)
       throw rejected(height, `${receipts.length} receipts for ${txs.length} txs`);
     const order = checkWritesOrder(writes);
@@ -183,7 +191,7 @@ export class ChainStore {
     if (!certificate || certificate.height !== height || !Buffer.from(certificate.blockHash).equals(hash)) {
       throw rejected(height, 'the commit certificate is missing or certifies another block');
     }
-    await this.db.batch(blockOps(entry, hash, stateRoot), { sync: true });
+    await this.db.batch(blockOps(entry, hash, stateRoot, txHashes), { sync: true });
     this.#head = { height, hash, stateRoot };
   }
 

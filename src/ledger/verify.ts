@@ -9,7 +9,7 @@
  * missing or extra record anywhere is found and attributed to the height it belongs to.
  */
 import { decode, encode, type Schema } from '../codec/index.ts';
-import { blockHash, txRootOf } from './block.ts';
+import { blockHash } from './block.ts';
 import { checkCertificate } from './certificate.ts';
 import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
 import { indexEntries } from './indexes.ts';
@@ -23,6 +23,7 @@ import {
   parseIndexKey,
   prefixedKey,
 } from './keys.ts';
+import { merkleRoot } from './merkle.ts';
 import { checkWritesOrder, nextStateRoot } from './state-root.ts';
 import type { ChainDb } from './store.ts';
 import { type ChainStore, openChainDb } from './store.ts';
@@ -175,7 +176,7 @@ async function walkBlocks(db: ChainDb, genesis: Genesis): Promise<Walk> {
           throw new Problem(height, 'CHAIN_BAD_HEADER', 'timestamp goes backwards');
         if (!validators.has(hex(header.proposer)))
           throw new Problem(height, 'CHAIN_BAD_HEADER', 'proposer is not a validator');
-        if (!same(header.txRoot, txRootOf(block.txs)))
+        if (!same(header.txRoot, merkleRoot(txHashes)))
           throw new Problem(height, 'CHAIN_BAD_TX_ROOT', 'txRoot does not match the transactions');
         block.txs.forEach((tx, i) => {
           if (tx.chainId !== genesis.chainId)
