@@ -14,7 +14,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { decode, encode } from '../src/codec/index.ts';
-import { aesGcmEncrypt, generateSigningKeyPair, randomBytes, sha256, sign, verify } from '../src/crypto/index.ts';
+import {
+  aesGcmEncrypt,
+  generateSigningKeyPair,
+  randomBytes,
+  sha256,
+  sign,
+  verify,
+} from '../src/crypto/index.ts';
 import { Block, ChainStore, type CommittedBlock, verifyChain } from '../src/ledger/index.ts';
 import { makeNetwork, makeTx, nextBlock } from '../test/fixtures/chain.ts';
 
@@ -38,7 +45,8 @@ function rate(op: (i: number) => void, minMs = 1000): number {
 const results: Record<string, number> = {};
 const log = (name: string, value: number, unit: string) => {
   results[name] = Math.round(value * 10) / 10;
-  if (!process.argv.includes('--json')) console.log(`${name.padEnd(34)} ${value.toFixed(1).padStart(12)} ${unit}`);
+  if (!process.argv.includes('--json'))
+    console.log(`${name.padEnd(34)} ${value.toFixed(1).padStart(12)} ${unit}`);
 };
 
 // Ed25519: node:crypto (OpenSSL) against @noble/curves (pure JS).
@@ -61,8 +69,16 @@ const MiB = 1024 * 1024;
 const chunk = randomBytes(MiB);
 const aesKey = randomBytes(32);
 const nonce = randomBytes(12);
-log('sha256', rate(() => sha256(chunk)), 'MiB/s');
-log('aes-256-gcm encrypt', rate(() => aesGcmEncrypt(aesKey, nonce, chunk)), 'MiB/s');
+log(
+  'sha256',
+  rate(() => sha256(chunk)),
+  'MiB/s',
+);
+log(
+  'aes-256-gcm encrypt',
+  rate(() => aesGcmEncrypt(aesKey, nonce, chunk)),
+  'MiB/s',
+);
 
 // Canonical codec on a 500-transaction block.
 const net = makeNetwork({ validators: 4, clients: 50 });
@@ -80,8 +96,16 @@ try {
   const sample = nextBlock(store, net, signedTxs(TXS_PER_BLOCK)).block;
   const sampleBytes = encode(Block, sample);
   log('block size (500 txs)', sampleBytes.length / 1024, 'KiB');
-  log('codec encode block (500 txs)', rate(() => encode(Block, sample), 1000), 'blocks/s');
-  log('codec decode block (500 txs)', rate(() => decode(Block, sampleBytes), 1000), 'blocks/s');
+  log(
+    'codec encode block (500 txs)',
+    rate(() => encode(Block, sample), 1000),
+    'blocks/s',
+  );
+  log(
+    'codec decode block (500 txs)',
+    rate(() => decode(Block, sampleBytes), 1000),
+    'blocks/s',
+  );
 
   // Chain store: prepare certified blocks first (signing is not what is measured), then append.
   // Each block is built on the head the previous append produced, so build and append alternate;
