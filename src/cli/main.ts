@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { MedledgerError } from '../errors.ts';
+import { addChainCommands } from './chain.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -19,6 +21,7 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version', 'print the medledger version')
     .showHelpAfterError()
     .exitOverride();
+  addChainCommands(program, (text) => process.stdout.write(`${text}\n`));
   return program;
 }
 
@@ -29,10 +32,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
+    process.exitCode = 0;
     await program.parseAsync([...argv]);
-    return 0;
+    return Number(process.exitCode ?? 0);
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof MedledgerError) {
+      process.stderr.write(`medledger: ${error.message} [${error.code}]\n`);
+      return 1;
+    }
     throw error;
   }
 }

@@ -7,6 +7,8 @@
  * certificate names this block); verifying signatures is the caller's job (consensus or block sync has
  * already done it) and verifyChain's.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type BatchOperation, Level } from 'level';
 import { decode, encode, type Schema } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
@@ -59,11 +61,15 @@ function rejected(height: number, why: string): MedledgerError {
   return new MedledgerError('LEDGER_BLOCK_REJECTED', `block ${height} rejected: ${why}`);
 }
 
-/** Opens a LevelDB database with byte keys and values. */
-export async function openChainDb(path: string): Promise<ChainDb> {
+/** Opens a LevelDB database with byte keys and values; `create: false` requires it to exist. */
+export async function openChainDb(path: string, options: { create?: boolean } = {}): Promise<ChainDb> {
+  const create = options.create ?? true;
+  if (!create && !existsSync(join(path, 'CURRENT'))) {
+    throw new MedledgerError('LEDGER_NOT_FOUND', `there is no chain database in ${path}`);
+  }
   const db: ChainDb = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
   try {
-    await db.open();
+    await db.open({ createIfMissing: create });
   } catch (error) {
     const locked = (error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED';
     throw new MedledgerError(
