@@ -12,6 +12,8 @@ export {
   type Schema,
   type StructOf,
   type StructSchema,
+  type UnionOf,
+  union,
   str,
   struct,
   u8,

@@ -235,3 +235,29 @@ export function map<K extends string | Uint8Array, V>(
     },
   };
 }
+
+type Variants = Record<string, Schema<object>>;
+export type UnionOf<V extends Variants> = { [K in keyof V]: { kind: K } & Infer<V[K]> }[keyof V];
+
+/**
+ * A tagged union: on the wire `[kind, variant]`, where kind names one of the variants. The decoded
+ * value is the variant's value with a `kind` field added.
+ */
+export function union<V extends Variants>(name: string, variants: V): Schema<UnionOf<V>> {
+  return {
+    name,
+    toWire(value, path) {
+      const kind = (value as { kind?: unknown })?.kind;
+      const variant = typeof kind === 'string' && Object.hasOwn(variants, kind) ? variants[kind] : undefined;
+      if (!variant) throw new CodecError('CODEC_TYPE', `${path || name}: unknown kind ${String(kind)}`);
+      return [kind, variant.toWire(value, path)];
+    },
+    fromWire(wire, path) {
+      if (!Array.isArray(wire) || wire.length !== 2) throw typeError(path, `${name} ([kind, value])`, wire);
+      const [kind, inner] = wire as [unknown, unknown];
+      const variant = typeof kind === 'string' && Object.hasOwn(variants, kind) ? variants[kind] : undefined;
+      if (!variant) throw new CodecError('CODEC_TYPE', `${path || name}: unknown kind ${String(kind)}`);
+      return { kind, ...variant.fromWire(inner, path) } as UnionOf<V>;
+    },
+  };
+}

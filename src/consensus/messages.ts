@@ -1,0 +1,197 @@
+/**
+ * Consensus messages: their canonical schemas and how each is signed and checked.
+ *
+ * Every protocol message but STATUS and TXS is signed by the validator named in its `from` field
+ * (an index into the genesis validator list). The signature covers a domain tag, the chain id, the
+ * message kind and the canonical encoding of every field but the signature, so no signature can be
+ * replayed on another chain or as another kind. COMMIT is the exception that proves the rule: it is
+ * signed as the ledger's commit statement, so a quorum of COMMITs is, unchanged, the block's commit
+ * certificate. STATUS and TXS are unsigned: the transport authenticates their sender, transactions
+ * carry their own signatures, and nothing is decided on a STATUS alone.
+ */
+import {
+  bytes,
+  encode,
+  type Infer,
+  list,
+  type Schema,
+  struct,
+  type UnionOf,
+  u32,
+  u64,
+  union,
+} from '../codec/index.ts';
+import { sign, verify } from '../crypto/index.ts';
+import { Block, commitPayload, LIMITS, Transaction } from '../ledger/index.ts';
+
+const hash = bytes(32);
+const signature = bytes(64);
+const from = u32;
+
+export const MAX_VALIDATORS = LIMITS.validators;
+/** Most prepared certificates a VIEW-CHANGE may carry (one per height in the log window). */
+export const MAX_PREPARED = 4096;
+/** Most transactions one TXS message may carry. */
+export const MAX_FORWARDED_TXS = 1024;
+
+export const PrePrepare = struct('PrePrepare', { from, view: u64, height: u64, block: Block, signature });
+export type PrePrepare = Infer<typeof PrePrepare>;
+
+export const Prepare = struct('Prepare', { from, view: u64, height: u64, blockHash: hash, signature });
+export type Prepare = Infer<typeof Prepare>;
+
+export const Commit = struct('Commit', { from, view: u64, height: u64, blockHash: hash, signature });
+export type Commit = Infer<typeof Commit>;
+
+export const Checkpoint = struct('Checkpoint', {
+  from,
+  height: u64,
+  blockHash: hash,
+  stateRoot: hash,
+  signature,
+});
+export type Checkpoint = Infer<typeof Checkpoint>;
+
+/** A checkpoint with a quorum of matching CHECKPOINT signatures (none for height 0, genesis). */
+export const CheckpointProof = struct('CheckpointProof', {
+  height: u64,
+  blockHash: hash,
+  stateRoot: hash,
+  votes: list(Checkpoint, MAX_VALIDATORS),
+});
+export type CheckpointProof = Infer<typeof CheckpointProof>;
+
+/** A PRE-PREPARE with quorum - 1 matching PREPAREs from other validators, in the PRE-PREPARE's view. */
+export const PreparedCert = struct('PreparedCert', {
+  prePrepare: PrePrepare,
+  prepares: list(Prepare, MAX_VALIDATORS),
+});
+export type PreparedCert = Infer<typeof PreparedCert>;
+
+export const ViewChange = struct('ViewChange', {
+  from,
+  newView: u64,
+  checkpoint: CheckpointProof,
+  prepared: list(PreparedCert, MAX_PREPARED),
+  signature,
+});
+export type ViewChange = Infer<typeof ViewChange>;
+
+export const NewView = struct('NewView', {
+  from,
+  view: u64,
+  viewChanges: list(ViewChange, MAX_VALIDATORS),
+  prePrepares: list(PrePrepare, MAX_PREPARED),
+  signature,
+});
+export type NewView = Infer<typeof NewView>;
+
+/** A replica's progress, broadcast periodically so laggards find out and catch up. */
+export const Status = struct('Status', { view: u64, height: u64, blockHash: hash });
+export type Status = Infer<typeof Status>;
+
+/** Client transactions, shared with every replica so a censoring primary is noticed and replaced. */
+export const Txs = struct('Txs', { txs: list(Transaction, MAX_FORWARDED_TXS) });
+export type Txs = Infer<typeof Txs>;
+
+export const ConsensusMessage = union('ConsensusMessage', {
+  preprepare: PrePrepare,
+  prepare: Prepare,
+  commit: Commit,
+  checkpoint: Checkpoint,
+  viewchange: ViewChange,
+  newview: NewView,
+  status: Status,
+  txs: Txs,
+});
+export type ConsensusMessage = UnionOf<{
+  preprepare: typeof PrePrepare;
+  prepare: typeof Prepare;
+  commit: typeof Commit;
+  checkpoint: typeof Checkpoint;
+  viewchange: typeof ViewChange;
+  newview: typeof NewView;
+  status: typeof Status;
+  txs: typeof Txs;
+}>;
+
+export type SignedKind = 'preprepare' | 'prepare' | 'checkpoint' | 'viewchange' | 'newview';
+export type SignedMessage = {
+  preprepare: PrePrepare;
+  prepare: Prepare;
+  checkpoint: Checkpoint;
+  viewchange: ViewChange;
+  newview: NewView;
+};
+
+const schemas: { [K in SignedKind]: Schema<SignedMessage[K]> } = {
+  preprepare: PrePrepare,
+  prepare: Prepare,
+  checkpoint: Checkpoint,
+  viewchange: ViewChange,
+  newview: NewView,
+};
+
+const DOMAIN = 'medledger/consensus/v1';
+const ZERO_SIGNATURE = new Uint8Array(64);
+
+/** The bytes a signed message's signature covers: tag, chain id, kind, the message with a zero signature. */
+export function signingBytes<K extends SignedKind>(
+  chainId: string,
+  kind: K,
+  message: SignedMessage[K],
+): Uint8Array {
+  const body = encode(schemas[kind], { ...message, signature: ZERO_SIGNATURE });
+  return Buffer.concat([Buffer.from(`${DOMAIN}\0${chainId}\0${kind}\0`), body]);
+}
+
+export function signMessage<K extends SignedKind>(
+  chainId: string,
+  kind: K,
+  unsigned: Omit<SignedMessage[K], 'signature'>,
+  secretKey: Uint8Array,
+): SignedMessage[K] {
+  const message = { ...unsigned, signature: ZERO_SIGNATURE } as SignedMessage[K];
+  return { ...message, signature: sign(secretKey, signingBytes(chainId, kind, message)) };
+}
+
+export function verifyMessage<K extends SignedKind>(
+  chainId: string,
+  kind: K,
+  message: SignedMessage[K],
+  validators: readonly Uint8Array[],
+): boolean {
+  const key = validators[message.from];
+  return key !== undefined && verify(key, signingBytes(chainId, kind, message), message.signature);
+}
+
+/** COMMIT is signed as the ledger's commit statement: a quorum of them is a commit certificate. */
+export function signCommitMessage(
+  chainId: string,
+  unsigned: Omit<Commit, 'signature'>,
+  secretKey: Uint8Array,
+): Commit {
+  const payload = commitPayload({
+    chainId,
+    height: unsigned.height,
+    view: unsigned.view,
+    blockHash: unsigned.blockHash,
+  });
+  return { ...unsigned, signature: sign(secretKey, payload) };
+}
+
+export function verifyCommitMessage(
+  chainId: string,
+  message: Commit,
+  validators: readonly Uint8Array[],
+): boolean {
+  const key = validators[message.from];
+  if (key === undefined) return false;
+  const payload = commitPayload({
+    chainId,
+    height: message.height,
+    view: message.view,
+    blockHash: message.blockHash,
+  });
+  return verify(key, payload, message.signature);
+}

@@ -1,0 +1,155 @@
+/**
+ * The consensus core's interface: what it is configured with, the events it is stepped with and the
+ * actions it returns. The core does no I/O; a driver (src/node with libp2p, LevelDB and timers, or
+ * src/sim with a virtual network and clock) carries out the actions, in order, and feeds results back.
+ *
+ * Driver contract:
+ * - Actions are carried out in the order returned. A `persist` must be durable before any later
+ *   `send`/`broadcast` of the same step leaves the machine (persist-before-send).
+ * - `build` and `execute` ask the executor to run a block speculatively on top of its parent (a block
+ *   already built, executed or committed) and answer with a `built` / `executed` event. The executor
+ *   keeps speculative results by block hash until the block commits or is abandoned.
+ * - `commit` actions come in height order, each exactly once; the driver applies the block (using the
+ *   speculative result if it has one, else executing it and checking its state root) and persists it
+ *   with its certificate.
+ * - `fetch` asks for committed blocks with their certificates from the given peers; the answer is a
+ *   `fetched` event (possibly partial or empty). The core verifies everything it is given.
+ * - Timers: `setTimer` replaces a pending timer of the same id; `timer` events report expiry.
+ */
+import type { Block, CommitCertificate, Transaction } from '../ledger/index.ts';
+import type { CheckpointProof, ConsensusMessage, PreparedCert } from './messages.ts';
+
+export interface ConsensusParams {
+  /** Most transactions in one block. */
+  batchMaxTxs: number;
+  /** How long the primary waits for a full batch before proposing a partial one. */
+  batchDelay_ms: number;
+  /** Most heights in flight beyond the last executed one (pipelining depth). */
+  window: number;
+  /** Blocks between checkpoints (K). */
+  checkpointInterval: number;
+  /** Log size L: heights accepted above the stable checkpoint (high watermark = stable + L). */
+  logSize: number;
+  /** A replica holding transactions that see no commit for this long starts a view change. */
+  requestTimeout_ms: number;
+  /** Time allowed for a view change to complete; doubles with each failed attempt, up to 8x. */
+  viewChangeTimeout_ms: number;
+  /** Period of STATUS broadcasts, by which laggards notice they are behind. */
+  statusInterval_ms: number;
+  /** Most transactions the mempool holds. */
+  mempoolMaxTxs: number;
+  /** Most blocks one state-transfer request asks for. */
+  fetchMaxBlocks: number;
+}
+
+export const DEFAULT_CONSENSUS_PARAMS: ConsensusParams = {
+  batchMaxTxs: 500,
+  batchDelay_ms: 5,
+  window: 4,
+  checkpointInterval: 16,
+  logSize: 64,
+  requestTimeout_ms: 1000,
+  viewChangeTimeout_ms: 1000,
+  statusInterval_ms: 500,
+  mempoolMaxTxs: 100_000,
+  fetchMaxBlocks: 256,
+};
+
+/**
+ * Deliberate protocol bugs, for proving that the simulator's checkers catch real ones. Never set
+ * outside tests.
+ */
+export interface UnsafeTestingBugs {
+  /** Commit with this many COMMITs instead of a quorum. */
+  commitQuorum?: number;
+  /** Accept a NEW-VIEW without checking that its re-proposals follow from its VIEW-CHANGEs. */
+  skipNewViewCheck?: boolean;
+}
+
+export interface ReplicaConfig {
+  chainId: string;
+  /** Validator public keys in genesis order; a validator's index is its replica id. */
+  validators: readonly Uint8Array[];
+  /** This replica's index in `validators`. */
+  self: number;
+  /** This replica's Ed25519 secret key (it signs its votes). */
+  secretKey: Uint8Array;
+  params: ConsensusParams;
+  /** The genesis block's hash and state root: the checkpoint every chain starts from. */
+  genesis: { hash: Uint8Array; stateRoot: Uint8Array; timestamp: number };
+  unsafe?: UnsafeTestingBugs;
+}
+
+/** The last block this replica executed (committed and applied). */
+export interface ExecutedHead {
+  height: number;
+  hash: Uint8Array;
+  stateRoot: Uint8Array;
+  timestamp: number;
+}
+
+/** What a replica persists so that, after a restart, it never contradicts what it signed. */
+export type DurableRecord =
+  /** The replica moved to `view`; `changing` while it waits for that view's NEW-VIEW. */
+  | { kind: 'view'; view: number; changing: boolean }
+  /** The replica signed a PRE-PREPARE, PREPARE or COMMIT for this block at (view, height). */
+  | {
+      kind: 'signed';
+      phase: 'preprepare' | 'prepare' | 'commit';
+      view: number;
+      height: number;
+      blockHash: Uint8Array;
+    }
+  /** The replica became prepared; view changes must report it. */
+  | { kind: 'prepared'; cert: PreparedCert }
+  /** A checkpoint became stable; everything at or below its height may be forgotten. */
+  | { kind: 'stable'; proof: CheckpointProof };
+
+export type TimerId = 'request' | 'viewchange' | 'batch' | 'status';
+
+export type ConsensusEvent =
+  /** A transaction from a client of this node. */
+  | { kind: 'tx'; tx: Transaction }
+  /** A message from peer `from` (authenticated by the transport). */
+  | { kind: 'message'; from: number; message: ConsensusMessage }
+  | { kind: 'timer'; timer: TimerId }
+  /** Answer to `build`: the block with its header complete (state root from speculative execution). */
+  | { kind: 'built'; block: Block }
+  /** Answer to `execute`: whether the block is valid, and the state root it produced. */
+  | {
+      kind: 'executed';
+      height: number;
+      blockHash: Uint8Array;
+      ok: boolean;
+      stateRoot: Uint8Array;
+      reason?: string;
+    }
+  /** Answer to `fetch`: committed blocks with their certificates, lowest height first. */
+  | { kind: 'fetched'; blocks: Array<{ block: Block; certificate: CommitCertificate }> };
+
+export type ConsensusAction =
+  | { kind: 'send'; to: number; message: ConsensusMessage }
+  | { kind: 'broadcast'; message: ConsensusMessage }
+  | { kind: 'setTimer'; timer: TimerId; delay_ms: number }
+  | { kind: 'cancelTimer'; timer: TimerId }
+  | { kind: 'persist'; records: DurableRecord[] }
+  /** Assemble and speculatively execute a block of `txs` on top of `parent`; answer with `built`. */
+  | {
+      kind: 'build';
+      height: number;
+      view: number;
+      parent: { hash: Uint8Array; stateRoot: Uint8Array; timestamp: number };
+      txs: Transaction[];
+    }
+  /** Speculatively execute a proposed block on top of its parent; answer with `executed`. */
+  | { kind: 'execute'; block: Block }
+  /** The block is committed: apply and persist it with its certificate. In height order, once each. */
+  | { kind: 'commit'; block: Block; certificate: CommitCertificate }
+  /** State transfer: fetch committed blocks [fromHeight, toHeight] from these peers. */
+  | { kind: 'fetch'; fromHeight: number; toHeight: number; peers: number[] };
+
+/** What the replica can restart from. */
+export interface RestoredState {
+  executed: ExecutedHead;
+  records: DurableRecord[];
+}
