@@ -1,21 +1,23 @@
 /**
  * Schemas: the shape of every value that is hashed, signed or sent, written once and used both ways.
  *
- * A schema converts a typed value to its wire form (`toWire`: validate, turn structs into fixed-order
- * arrays, sort map entries) and back (`fromWire`: validate types, lengths and ranges, rebuild structs).
+ * A schema validates a typed value and converts it to its wire form for the packer (`toWire`: structs
+ * become fixed-order arrays, map entries are sorted), and reads it back from bytes token by token
+ * (`read`, through the strict Reader: types, lengths and ranges are checked before anything is built).
  * Both directions validate, so a value that cannot be decoded can never be encoded either.
  *
  * Allowed wire types are deliberately few: unsigned safe integers, booleans, nil, UTF-8 strings, byte
- * strings, arrays and maps. No floats, no negative numbers, no extension types, no object keys: structs
- * are arrays whose field order is fixed by the schema, so the encoding never depends on property order.
+ * strings, arrays and maps. No negative numbers, no extension types, no object keys: structs are
+ * arrays whose field order is fixed by the schema, so the encoding never depends on property order.
  */
 import { CodecError } from './errors.ts';
+import type { Reader } from './reader.ts';
 
 export interface Schema<T> {
   /** A short description for error messages, e.g. `bytes[32]`. */
   readonly name: string;
   toWire(value: T, path: string): unknown;
-  fromWire(wire: unknown, path: string): T;
+  read(reader: Reader, path: string): T;
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
@@ -28,17 +30,26 @@ function typeError(path: string, expected: string, got: unknown): CodecError {
   return new CodecError('CODEC_TYPE', `${path || 'value'}: expected ${expected}, got ${actual}`);
 }
 
+const at = (path: string, key: string | number) =>
+  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+
 /** An unsigned integer in [0, max]; max defaults to 2^53 - 1 (the largest exact JS integer). */
 export function uint(max: number = Number.MAX_SAFE_INTEGER): Schema<number> {
-  const check = (value: unknown, path: string): number => {
-    if (typeof value !== 'number' || !Number.isInteger(value))
-      throw typeError(path, 'unsigned integer', value);
-    if (value < 0 || value > max) {
+  const inRange = (value: number, path: string): number => {
+    if (value > max)
       throw new CodecError('CODEC_RANGE', `${path || 'value'}: ${value} is outside [0, ${max}]`);
-    }
     return value;
   };
-  return { name: `uint<=${max}`, toWire: check, fromWire: check };
+  return {
+    name: `uint<=${max}`,
+    toWire(value, path) {
+      if (typeof value !== 'number' || !Number.isInteger(value))
+        throw typeError(path, 'unsigned integer', value);
+      if (value < 0) throw new CodecError('CODEC_RANGE', `${path || 'value'}: ${value} is negative`);
+      return inRange(value, path);
+    },
+    read: (reader, path) => inRange(reader.uint(path), path),
+  };
 }
 
 export const u8: Schema<number> = uint(0xff);
@@ -51,10 +62,7 @@ export const bool: Schema<boolean> = {
     if (typeof value !== 'boolean') throw typeError(path, 'bool', value);
     return value;
   },
-  fromWire(wire, path) {
-    if (typeof wire !== 'boolean') throw typeError(path, 'bool', wire);
-    return wire;
-  },
+  read: (reader, path) => reader.bool(path),
 };
 
 function checkBytes(value: unknown, path: string, min: number, max: number): Uint8Array {
@@ -66,55 +74,58 @@ function checkBytes(value: unknown, path: string, min: number, max: number): Uin
   return value;
 }
 
-/** msgpackr decodes byte strings as Buffers; hand out plain Uint8Array views so values compare equal. */
-function plainBytes(value: Uint8Array): Uint8Array {
-  return Buffer.isBuffer(value) ? new Uint8Array(value.buffer, value.byteOffset, value.length) : value;
+function byteString(name: string, min: number, max: number): Schema<Uint8Array> {
+  return {
+    name,
+    toWire: (value, path) => checkBytes(value, path, min, max),
+    read: (reader, path) => checkBytes(reader.bin(path, max), path, min, max),
+  };
 }
 
 /** A byte string of exactly `length` bytes (keys, hashes, signatures). */
 export function bytes(length: number): Schema<Uint8Array> {
-  return {
-    name: `bytes[${length}]`,
-    toWire: (value, path) => checkBytes(value, path, length, length),
-    fromWire: (wire, path) => plainBytes(checkBytes(wire, path, length, length)),
-  };
+  return byteString(`bytes[${length}]`, length, length);
 }
 
 /** A byte string of at most `maxLength` bytes. */
 export function varBytes(maxLength: number): Schema<Uint8Array> {
-  return {
-    name: `bytes[..${maxLength}]`,
-    toWire: (value, path) => checkBytes(value, path, 0, maxLength),
-    fromWire: (wire, path) => plainBytes(checkBytes(wire, path, 0, maxLength)),
-  };
+  return byteString(`bytes[..${maxLength}]`, 0, maxLength);
 }
 
 /** A well-formed UTF-8 string of at most `maxBytes` bytes once encoded. */
 export function str(maxBytes: number): Schema<string> {
-  const check = (value: unknown, path: string): string => {
-    if (typeof value !== 'string') throw typeError(path, 'string', value);
-    // A lone surrogate would be replaced by U+FFFD on encoding, so decode(encode(s)) !== s: refuse it.
-    if (!value.isWellFormed())
-      throw new CodecError('CODEC_TYPE', `${path || 'value'}: string is not well-formed`);
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit, so short strings skip the exact count.
-    if (value.length * 3 > maxBytes && utf8.encode(value).length > maxBytes) {
-      throw new CodecError('CODEC_LENGTH', `${path || 'value'}: string longer than ${maxBytes} bytes`);
-    }
-    return value;
+  return {
+    name: `str[..${maxBytes}]`,
+    toWire(value, path) {
+      if (typeof value !== 'string') throw typeError(path, 'string', value);
+      // A lone surrogate would be replaced by U+FFFD on encoding, so decode(encode(s)) !== s: refuse it.
+      if (!value.isWellFormed())
+        throw new CodecError('CODEC_TYPE', `${path || 'value'}: string is not well-formed`);
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit, so short strings skip the exact count.
+      if (value.length * 3 > maxBytes && utf8.encode(value).length > maxBytes) {
+        throw new CodecError('CODEC_LENGTH', `${path || 'value'}: string longer than ${maxBytes} bytes`);
+      }
+      return value;
+    },
+    read: (reader, path) => reader.str(path, maxBytes),
   };
-  return { name: `str[..${maxBytes}]`, toWire: check, fromWire: check };
 }
 
 /** One of a fixed set of strings. */
 export function oneOf<const T extends string>(values: readonly T[]): Schema<T> {
   const allowed = new Set<string>(values);
+  const longest = Math.max(...values.map((v) => utf8.encode(v).length));
   const check = (value: unknown, path: string): T => {
     if (typeof value !== 'string' || !allowed.has(value)) {
       throw new CodecError('CODEC_TYPE', `${path || 'value'}: expected one of ${values.join(', ')}`);
     }
     return value as T;
   };
-  return { name: `oneOf(${values.join('|')})`, toWire: check, fromWire: check };
+  return {
+    name: `oneOf(${values.join('|')})`,
+    toWire: check,
+    read: (reader, path) => check(reader.str(path, longest), path),
+  };
 }
 
 /** nil or a value. */
@@ -122,29 +133,30 @@ export function optional<T>(inner: Schema<T>): Schema<T | null> {
   return {
     name: `optional(${inner.name})`,
     toWire: (value, path) => (value === null ? null : inner.toWire(value, path)),
-    fromWire: (wire, path) => (wire === null ? null : inner.fromWire(wire, path)),
+    read: (reader, path) => (reader.nil() ? null : inner.read(reader, path)),
   };
-}
-
-function checkArray(value: unknown, path: string, maxItems: number): unknown[] {
-  if (!Array.isArray(value)) throw typeError(path, 'array', value);
-  if (value.length > maxItems) {
-    throw new CodecError(
-      'CODEC_LENGTH',
-      `${path || 'value'}: ${value.length} items, at most ${maxItems} allowed`,
-    );
-  }
-  return value;
 }
 
 /** An array of at most `maxItems` values of one schema. */
 export function list<T>(item: Schema<T>, maxItems: number): Schema<T[]> {
   return {
     name: `list(${item.name}, ..${maxItems})`,
-    toWire: (value, path) =>
-      checkArray(value, path, maxItems).map((v, i) => item.toWire(v as T, `${path}[${i}]`)),
-    fromWire: (wire, path) =>
-      checkArray(wire, path, maxItems).map((v, i) => item.fromWire(v, `${path}[${i}]`)),
+    toWire(value, path) {
+      if (!Array.isArray(value)) throw typeError(path, 'array', value);
+      if (value.length > maxItems) {
+        throw new CodecError(
+          'CODEC_LENGTH',
+          `${path || 'value'}: ${value.length} items, at most ${maxItems} allowed`,
+        );
+      }
+      return value.map((v, i) => item.toWire(v as T, at(path, i)));
+    },
+    read(reader, path) {
+      const length = reader.array(path, maxItems);
+      const out: T[] = new Array(length);
+      for (let i = 0; i < length; i++) out[i] = item.read(reader, at(path, i));
+      return out;
+    },
   };
 }
 
@@ -161,27 +173,21 @@ export function struct<F extends Fields>(name: string, fields: F): StructSchema<
     toWire(value, path) {
       if (typeof value !== 'object' || value === null) throw typeError(path, name, value);
       const record = value as Record<string, unknown>;
-      return entries.map(([key, schema]) => schema.toWire(record[key], path ? `${path}.${key}` : key));
+      return entries.map(([key, schema]) => schema.toWire(record[key], at(path, key)));
     },
-    fromWire(wire, path) {
-      if (!Array.isArray(wire)) throw typeError(path, `${name} (array)`, wire);
-      if (wire.length !== entries.length) {
+    read(reader, path) {
+      const length = reader.array(path || name, Number.MAX_SAFE_INTEGER);
+      if (length !== entries.length) {
         throw new CodecError(
           'CODEC_LENGTH',
-          `${path || name}: ${wire.length} fields, ${name} has exactly ${entries.length}`,
+          `${path || name}: ${length} fields, ${name} has exactly ${entries.length}`,
         );
       }
       const out: Record<string, unknown> = {};
-      entries.forEach(([key, schema], i) => {
-        out[key] = schema.fromWire(wire[i], path ? `${path}.${key}` : key);
-      });
+      for (const [key, schema] of entries) out[key] = schema.read(reader, at(path, key));
       return out as StructOf<F>;
     },
   };
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
 }
 
 function keyBytes(key: string | Uint8Array): Uint8Array {
@@ -190,46 +196,41 @@ function keyBytes(key: string | Uint8Array): Uint8Array {
 
 /**
  * A map with string or byte-string keys and at most `maxEntries` entries, on the wire a msgpack map
- * whose entries are sorted by the keys' bytes. Decoding refuses duplicate keys.
+ * whose entries are sorted by the keys' bytes. Duplicate or unsorted keys fail the canonical check.
  */
 export function map<K extends string | Uint8Array, V>(
   key: Schema<K>,
   value: Schema<V>,
   maxEntries: number,
 ): Schema<Map<K, V>> {
-  const name = `map(${key.name}, ${value.name}, ..${maxEntries})`;
-  const checkSize = (size: number, path: string) => {
-    if (size > maxEntries) {
-      throw new CodecError(
-        'CODEC_LENGTH',
-        `${path || 'value'}: ${size} entries, at most ${maxEntries} allowed`,
-      );
-    }
-  };
   return {
-    name,
+    name: `map(${key.name}, ${value.name}, ..${maxEntries})`,
     toWire(input, path) {
       if (!(input instanceof Map)) throw typeError(path, 'map', input);
-      checkSize(input.size, path);
+      if (input.size > maxEntries) {
+        throw new CodecError(
+          'CODEC_LENGTH',
+          `${path || 'value'}: ${input.size} entries, at most ${maxEntries} allowed`,
+        );
+      }
       const entries = [...input].map(([k, v]) => {
         const wireKey = key.toWire(k, `${path}<key>`) as K;
-        return [wireKey, value.toWire(v, `${path}[${String(k)}]`)] as const;
+        return [wireKey, value.toWire(v, at(path, String(k)))] as const;
       });
-      entries.sort((a, b) => compareBytes(keyBytes(a[0]), keyBytes(b[0])));
+      entries.sort((a, b) => Buffer.compare(keyBytes(a[0]), keyBytes(b[0])));
       for (let i = 1; i < entries.length; i++) {
-        if (compareBytes(keyBytes(entries[i - 1]![0]), keyBytes(entries[i]![0])) === 0) {
+        if (Buffer.compare(keyBytes(entries[i - 1]![0]), keyBytes(entries[i]![0])) === 0) {
           throw new CodecError('CODEC_NON_CANONICAL', `${path || 'value'}: duplicate map key`);
         }
       }
       return new Map(entries);
     },
-    fromWire(wire, path) {
-      if (!(wire instanceof Map)) throw typeError(path, 'map', wire);
-      checkSize(wire.size, path);
+    read(reader, path) {
+      const size = reader.map(path, maxEntries);
       const out = new Map<K, V>();
-      for (const [k, v] of wire) {
-        const typedKey = key.fromWire(k, `${path}<key>`);
-        out.set(typedKey, value.fromWire(v, `${path}[${String(typedKey)}]`));
+      for (let i = 0; i < size; i++) {
+        const k = key.read(reader, `${path}<key>`);
+        out.set(k, value.read(reader, at(path, String(k))));
       }
       return out;
     },
@@ -244,20 +245,24 @@ export type UnionOf<V extends Variants> = { [K in keyof V]: { kind: K } & Infer<
  * value is the variant's value with a `kind` field added.
  */
 export function union<V extends Variants>(name: string, variants: V): Schema<UnionOf<V>> {
+  const kinds = Object.keys(variants);
+  const longestKind = Math.max(...kinds.map((k) => utf8.encode(k).length));
+  const variantOf = (kind: unknown, path: string): Schema<object> => {
+    const variant = typeof kind === 'string' && Object.hasOwn(variants, kind) ? variants[kind] : undefined;
+    if (!variant) throw new CodecError('CODEC_TYPE', `${path || name}: unknown kind ${String(kind)}`);
+    return variant;
+  };
   return {
     name,
     toWire(value, path) {
       const kind = (value as { kind?: unknown })?.kind;
-      const variant = typeof kind === 'string' && Object.hasOwn(variants, kind) ? variants[kind] : undefined;
-      if (!variant) throw new CodecError('CODEC_TYPE', `${path || name}: unknown kind ${String(kind)}`);
-      return [kind, variant.toWire(value, path)];
+      return [kind, variantOf(kind, path).toWire(value, path)];
     },
-    fromWire(wire, path) {
-      if (!Array.isArray(wire) || wire.length !== 2) throw typeError(path, `${name} ([kind, value])`, wire);
-      const [kind, inner] = wire as [unknown, unknown];
-      const variant = typeof kind === 'string' && Object.hasOwn(variants, kind) ? variants[kind] : undefined;
-      if (!variant) throw new CodecError('CODEC_TYPE', `${path || name}: unknown kind ${String(kind)}`);
-      return { kind, ...variant.fromWire(inner, path) } as UnionOf<V>;
+    read(reader, path) {
+      const length = reader.array(path || name, 2);
+      if (length !== 2) throw new CodecError('CODEC_LENGTH', `${path || name}: expected [kind, value]`);
+      const kind = reader.str(path, longestKind);
+      return { kind, ...variantOf(kind, path).read(reader, path) } as UnionOf<V>;
     },
   };
 }
