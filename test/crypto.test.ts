@@ -9,6 +9,7 @@ import {
   encryptionPublicKeyFrom,
   generateEncryptionKeyPair,
   generateSigningKeyPair,
+  isWeakSigningKey,
   openSealed,
   randomBytes,
   seal,
@@ -243,5 +244,19 @@ describe('seal / openSealed', () => {
     const lowOrder = Uint8Array.from(envelope);
     lowOrder.fill(0, 1, 33);
     expect(thrownCode(() => openSealed(recipient.secretKey, lowOrder, context))).toBe('CRYPTO_OPEN_FAILED');
+  });
+});
+
+describe('weak Ed25519 public keys', () => {
+  it('refuses a small-order public key, for which a signature verifies for any message', () => {
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const basePoint = Buffer.from('5866666666666666666666666666666666666666666666666666666666666666', 'hex');
+    const scalarOne = new Uint8Array(32);
+    scalarOne[0] = 1;
+    const forged = new Uint8Array(Buffer.concat([basePoint, scalarOne]));
+    expect(isWeakSigningKey(identity)).toBe(true);
+    expect(verify(identity, new TextEncoder().encode('any message'), forged)).toBe(false);
+    expect(isWeakSigningKey(generateSigningKeyPair().publicKey)).toBe(false);
   });
 });

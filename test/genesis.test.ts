@@ -41,8 +41,8 @@ describe('genesis.json', () => {
         id: 'st-mary',
         kind: 'hospital',
         name: "St Mary's",
-        adminKey: 'ab'.repeat(32),
-        encryptionKey: 'cd'.repeat(32),
+        adminKey: doc.validators[0].publicKey,
+        encryptionKey: doc.networkAdmins[0].encryptionKey,
       },
     ];
     const genesis = parseGenesis(doc);
@@ -55,6 +55,7 @@ describe('genesis.json', () => {
       ['missing chain id', (d) => delete d.chainId, /\$\.chainId/],
       ['bad chain id', (d) => (d.chainId = 'Bad Chain!'), /\$\.chainId/],
       ['bad time', (d) => (d.genesisTime = 'yesterday'), /\$\.genesisTime/],
+      ['impossible date', (d) => (d.genesisTime = '2026-02-30T00:00:00Z'), /\$\.genesisTime/],
       ['no validators', (d) => (d.validators = []), /\$\.validators: expected at least 1/],
       [
         'short key',
@@ -79,6 +80,17 @@ describe('genesis.json', () => {
         /\$\.organisations\[0\]\.kind/,
       ],
       ['not an object', (d) => (d.params = [1]), /\$\.params: expected an object/],
+      // A small-order Ed25519 key (the identity point) would let anyone forge its signatures.
+      [
+        'weak signing key',
+        (d) => (d.validators[0].publicKey = `01${'00'.repeat(31)}`),
+        /validators\[0\]\.publicKey: not a valid Ed25519/,
+      ],
+      [
+        'weak encryption key',
+        (d) => (d.networkAdmins[0].encryptionKey = '00'.repeat(32)),
+        /encryptionKey: not a valid X25519/,
+      ],
     ];
     for (const [label, edit, message] of cases) {
       const doc = valid();

@@ -17,7 +17,7 @@ import {
   TxLocation,
   verifyChainDb,
 } from '../src/ledger/index.ts';
-import { PREFIX, parseHeightKey, parseIndexKey } from '../src/ledger/keys.ts';
+import { indexKey, PREFIX, parseHeightKey, parseIndexKey } from '../src/ledger/keys.ts';
 import { buildChain, makeNetwork } from './fixtures/chain.ts';
 
 const BLOCKS = 12;
@@ -136,5 +136,25 @@ describe('verifyChain detects tampering', () => {
     const families_hit = new Set([...seen.keys()].map((label) => label[0]));
     expect(families_hit.size).toBe(families.size);
     expect(await verifyChainDb(db, net.genesis)).toMatchObject({ ok: true });
+  });
+
+  it('reports records forged above an intact chain, at the height they claim', async () => {
+    const forged = [
+      { key: indexKey('patient', 'patient-1', 1000, 0), value: new Uint8Array(32), height: 1000 },
+      {
+        key: Buffer.from([PREFIX.certificate, 0, 0, 0, 0, 0, 0, 0, 50]),
+        value: new Uint8Array(8),
+        height: 50,
+      },
+    ];
+    for (const { key, value, height } of forged) {
+      await db.put(key, value);
+      try {
+        const report = await verifyChainDb(db, net.genesis);
+        expect(report).toMatchObject({ ok: false, problem: { height, code: 'CHAIN_UNEXPECTED_RECORD' } });
+      } finally {
+        await db.del(key);
+      }
+    }
   });
 });

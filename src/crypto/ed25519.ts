@@ -10,6 +10,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { asBuffer, expectLength, plainBytes, rawKeyFromDer } from './bytes.ts';
 
 export const ED25519_PUBLIC_KEY_BYTES = 32;
@@ -40,6 +41,21 @@ function privateKeyObject(secretKey: Uint8Array): KeyObject {
   });
 }
 
+/**
+ * True for 32 bytes that are not a usable Ed25519 public key: not a point on the curve, or a point
+ * of small order. OpenSSL accepts small-order keys, and for those a signature can be forged for any
+ * message without a secret key, so they are refused here (once per key: the result is cached).
+ * Point decoding needs @noble/curves; node:crypto does not expose it.
+ */
+export function isWeakSigningKey(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return true;
+  try {
+    return ed25519.Point.fromBytes(publicKey).isSmallOrder();
+  } catch {
+    return true;
+  }
+}
+
 function rawPublicKey(key: KeyObject): Uint8Array {
   return rawKeyFromDer(key.export({ format: 'der', type: 'spki' }), SPKI_PREFIX.length);
 }
@@ -49,11 +65,13 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject | null {
   const cacheKey = asBuffer(publicKey).toString('latin1');
   const cached = publicKeyCache.get(cacheKey);
   if (cached !== undefined) return cached;
-  let key: KeyObject | null;
-  try {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-  } catch {
-    key = null;
+  let key: KeyObject | null = null;
+  if (!isWeakSigningKey(publicKey)) {
+    try {
+      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    } catch {
+      key = null;
+    }
   }
   if (publicKeyCache.size >= PUBLIC_KEY_CACHE_ENTRIES) {
     const oldest = publicKeyCache.keys().next().value;

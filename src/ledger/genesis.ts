@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { bytes, encode, type Infer, list, oneOf, str, struct, u32, u64 } from '../codec/index.ts';
+import { isWeakEncryptionKey, isWeakSigningKey } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { assembleBlock } from './block.ts';
 import { nextStateRoot, ZERO_HASH } from './state-root.ts';
@@ -95,15 +96,13 @@ function string(
   return value;
 }
 
-function hexKey(obj: Json, field: string, path: string): Uint8Array {
-  const text = string(
-    obj,
-    field,
-    path,
-    /^[0-9a-f]{64}$/,
-    'expected a 32-byte key as 64 lowercase hex digits',
-  );
-  return new Uint8Array(Buffer.from(text, 'hex'));
+function hexKey(obj: Json, field: string, path: string, use: 'signing' | 'encryption'): Uint8Array {
+  const hint = 'expected a 32-byte key as 64 lowercase hex digits';
+  const key = new Uint8Array(Buffer.from(string(obj, field, path, /^[0-9a-f]{64}$/, hint), 'hex'));
+  const weak = use === 'signing' ? isWeakSigningKey(key) : isWeakEncryptionKey(key);
+  if (weak)
+    throw invalid(`${path}.${field}`, `not a valid ${use === 'signing' ? 'Ed25519' : 'X25519'} public key`);
+  return key;
 }
 
 function integer(obj: Json, field: string, path: string, min: number, max: number, fallback: number): number {
@@ -155,14 +154,21 @@ export function parseGenesis(json: unknown): Genesis {
     'expected an ISO 8601 UTC time',
   );
   const genesisTime = Date.parse(time);
-  if (!Number.isFinite(genesisTime) || genesisTime < 0) throw invalid('$.genesisTime', 'not a valid time');
+  // Date.parse rolls 2026-02-30 over to March 2nd: insist that the date reads back unchanged.
+  if (
+    !Number.isFinite(genesisTime) ||
+    genesisTime < 0 ||
+    new Date(genesisTime).toISOString().slice(0, 10) !== time.slice(0, 10)
+  ) {
+    throw invalid('$.genesisTime', 'not a valid time');
+  }
 
   const validators = array(doc, 'validators', '$', 1).map((v, i) => {
     const path = `$.validators[${i}]`;
     const o = object(v, path, ['name', 'publicKey', 'address']);
     return {
       name: string(o, 'name', path, NAME, NAME_HINT),
-      publicKey: hexKey(o, 'publicKey', path),
+      publicKey: hexKey(o, 'publicKey', path, 'signing'),
       address: string(
         o,
         'address',
@@ -181,8 +187,8 @@ export function parseGenesis(json: unknown): Genesis {
     const o = object(a, path, ['name', 'publicKey', 'encryptionKey']);
     return {
       name: string(o, 'name', path, NAME, NAME_HINT),
-      publicKey: hexKey(o, 'publicKey', path),
-      encryptionKey: hexKey(o, 'encryptionKey', path),
+      publicKey: hexKey(o, 'publicKey', path, 'signing'),
+      encryptionKey: hexKey(o, 'encryptionKey', path, 'encryption'),
     };
   });
   unique(networkAdmins, (a) => hex(a.publicKey), '$.networkAdmins', 'public key');
@@ -198,8 +204,8 @@ export function parseGenesis(json: unknown): Genesis {
       id: string(o, 'id', path, ID, ID_HINT),
       kind: kind as (typeof ORGANISATION_KINDS)[number],
       name: string(o, 'name', path, NAME, NAME_HINT),
-      adminKey: hexKey(o, 'adminKey', path),
-      encryptionKey: hexKey(o, 'encryptionKey', path),
+      adminKey: hexKey(o, 'adminKey', path, 'signing'),
+      encryptionKey: hexKey(o, 'encryptionKey', path, 'encryption'),
     };
   });
   unique(organisations, (o) => o.id, '$.organisations', 'id');
@@ -225,7 +231,13 @@ export function parseGenesis(json: unknown): Genesis {
       DEFAULT_PARAMS.emergencyAccessMaxMs,
     ),
   };
-  return { chainId, genesisTime, validators, networkAdmins, organisations, params };
+  const genesis: Genesis = { chainId, genesisTime, validators, networkAdmins, organisations, params };
+  try {
+    encode(Genesis, genesis); // the canonical form's bounds: name bytes, list lengths
+  } catch (error) {
+    throw invalid('$', (error as Error).message);
+  }
+  return genesis;
 }
 
 /** Reads and validates a genesis.json file. */

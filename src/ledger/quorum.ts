@@ -6,7 +6,10 @@
  * the familiar 2f + 1; for other n it is larger than 2f + 1, which would be unsafe there
  * (n = 5: 2f + 1 = 3, and two sets of 3 out of 5 may overlap in a single, faulty, validator).
  */
+import { assert } from '../errors.ts';
+
 export function maxFaults(validatorCount: number): number {
+  assert(Number.isInteger(validatorCount) && validatorCount >= 1, 'a validator set has at least one member');
   return Math.floor((validatorCount - 1) / 3);
 }
 

@@ -13,7 +13,7 @@ import { type BatchOperation, Level } from 'level';
 import { decode, encode, type Schema } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { blockHash } from './block.ts';
-import { type Genesis, genesisBlock, genesisWrites } from './genesis.ts';
+import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
 import { indexEntries } from './indexes.ts';
 import {
   HEAD_KEY,
@@ -27,8 +27,6 @@ import {
   parseIndexKey,
   prefixedKey,
 } from './keys.ts';
-import { merkleRoot } from './merkle.ts';
-import { checkWritesOrder, nextStateRoot } from './state-root.ts';
 import { txHash } from './transaction.ts';
 import {
   Block,
@@ -42,6 +40,7 @@ import {
   type Transaction,
   TxLocation,
 } from './types.ts';
+import { checkBlock, type Parent } from './validate.ts';
 
 export type ChainDb = Level<Uint8Array, Uint8Array>;
 type BatchOp = BatchOperation<ChainDb, Uint8Array, Uint8Array>;
@@ -118,14 +117,17 @@ function blockOps(
 export class ChainStore {
   readonly db: ChainDb;
   readonly genesis: Genesis;
-  #head: Head;
+  /** The last block's header and hash. */
+  #tip: Parent;
+  readonly #validators: Set<string>;
   /** Appends run one at a time, in call order. */
   #appending: Promise<void> = Promise.resolve();
 
-  private constructor(db: ChainDb, genesis: Genesis, head: Head) {
+  private constructor(db: ChainDb, genesis: Genesis, tip: Parent) {
     this.db = db;
     this.genesis = genesis;
-    this.#head = head;
+    this.#tip = tip;
+    this.#validators = validatorSet(genesis);
   }
 
   /** Opens (creating with the genesis block if empty) the chain store at `path`. */
@@ -138,11 +140,7 @@ export class ChainStore {
       if (stored === undefined) {
         const entry = { block: expected, certificate: null, receipts: [], writes: genesisWrites(genesis) };
         await db.batch(blockOps(entry, expectedHash, expected.header.stateRoot, []), { sync: true });
-        return new ChainStore(db, genesis, {
-          height: 0,
-          hash: expectedHash,
-          stateRoot: expected.header.stateRoot,
-        });
+        return new ChainStore(db, genesis, { header: expected.header, hash: expectedHash });
       }
       const head = decodeStored(Head, stored, 'head record');
       const storedGenesis = await db.get(heightKey(PREFIX.block, 0));
@@ -157,7 +155,14 @@ export class ChainStore {
           `the chain in ${path} was not created from this genesis file (chain id ${genesis.chainId})`,
         );
       }
-      return new ChainStore(db, genesis, head);
+      const tip = decodeStored(
+        Block,
+        (await db.get(heightKey(PREFIX.block, head.height))) ?? new Uint8Array(),
+        'head block',
+      );
+      if (!Buffer.from(blockHash(tip.header)).equals(head.hash))
+        throw corrupt('the head record does not name the last block');
+      return new ChainStore(db, genesis, { header: tip.header, hash: head.hash });
     } catch (error) {
       await db.close();
       throw error;
@@ -165,7 +170,7 @@ export class ChainStore {
   }
 
   get head(): Head {
-    return this.#head;
+    return { height: this.#tip.header.height, hash: this.#tip.hash, stateRoot: this.#tip.header.stateRoot };
   }
 
   /** Appends the next block atomically. Rejects (LEDGER_BLOCK_REJECTED) anything that does not fit. */
@@ -177,28 +182,16 @@ export class ChainStore {
 
   async #append(entry: CommittedBlock): Promise<void> {
     const { block, certificate, receipts, writes } = entry;
-    const { header, txs } = block;
-    const head = this.#head;
-    const height = header.height;
-    if (height !== head.height + 1) throw rejected(height, `the next height is ${head.height + 1}`);
-    if (header.chainId !== this.genesis.chainId) throw rejected(height, `chain id ${header.chainId}`);
-    if (!Buffer.from(header.prevHash).equals(head.hash))
-      throw rejected(height, 'prevHash is not the head hash');
-    const txHashes = txs.map(txHash);
-    if (!Buffer.from(header.txRoot).equals(merkleRoot(txHashes)))
-      throw rejected(height, 'txRoot does not match');
-    if (receipts.length !== txs.length)
-      throw rejected(height, `${receipts.length} receipts for ${txs.length} txs`);
-    const order = checkWritesOrder(writes);
-    if (order) throw rejected(height, order);
-    const stateRoot = nextStateRoot(head.stateRoot, writes, receipts);
-    if (!Buffer.from(header.stateRoot).equals(stateRoot)) throw rejected(height, 'stateRoot does not match');
-    const hash = blockHash(header);
+    const height = block.header.height;
+    const txHashes = block.txs.map(txHash);
+    const problem = checkBlock(block, txHashes, receipts, writes, this.#tip, this.genesis, this.#validators);
+    if (problem) throw rejected(height, problem.detail);
+    const hash = blockHash(block.header);
     if (!certificate || certificate.height !== height || !Buffer.from(certificate.blockHash).equals(hash)) {
       throw rejected(height, 'the commit certificate is missing or certifies another block');
     }
-    await this.db.batch(blockOps(entry, hash, stateRoot, txHashes), { sync: true });
-    this.#head = { height, hash, stateRoot };
+    await this.db.batch(blockOps(entry, hash, block.header.stateRoot, txHashes), { sync: true });
+    this.#tip = { header: block.header, hash };
   }
 
   async block(height: number): Promise<Block | undefined> {

@@ -20,7 +20,8 @@ export const LIMITS = {
   receiptMessageBytes: 512,
   receiptEvents: 32,
   eventAttributes: 16,
-  eventAttributeBytes: 256,
+  /** 255: attribute values double as index ids, stored behind a one-byte length. */
+  eventAttributeBytes: 255,
   stateKeyBytes: 256,
   stateValueBytes: 1024 * 1024,
   blockWrites: 200_000,
