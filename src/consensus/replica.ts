@@ -127,6 +127,7 @@ export class Replica {
   #batchTimerArmed = false;
   #requestTimerArmed = false;
   #fetching = false;
+  #executedAtLastStatus = 0;
 
   #out: ConsensusAction[] = [];
 
@@ -804,12 +805,16 @@ export class Replica {
     if (view < this.#view && !this.#changingView && this.#newViewMessage) {
       this.#emit({ kind: 'send', to: from, message: { kind: 'newview', ...this.#newViewMessage } });
     }
-    this.#catchUpIfBehind();
+    // While we progress, peers a few heights ahead are just the pipeline; fetch only a real gap.
+    this.#catchUpIfBehind(this.#config.params.window);
   }
 
-  /** f+1 peers report executed heights above ours: at least one honest replica is ahead; fetch. */
-  #catchUpIfBehind(): boolean {
-    const ahead = [...this.#peerStatus].filter(([, s]) => s.height > this.#executed.height);
+  /**
+   * f+1 peers report executed heights more than `slack` above ours: at least one honest replica is
+   * that far ahead; fetch the blocks from them.
+   */
+  #catchUpIfBehind(slack = 0): boolean {
+    const ahead = [...this.#peerStatus].filter(([, s]) => s.height > this.#executed.height + slack);
     if (ahead.length < this.#f + 1) return false;
     const heights = ahead.map(([, s]) => s.height).sort((a, b) => b - a);
     this.#fetch(
@@ -832,7 +837,11 @@ export class Replica {
           blockHash: this.#executed.hash,
         });
         this.#setTimer('status', this.#config.params.statusInterval_ms);
-        this.#catchUpIfBehind();
+        // No progress for a whole period: any lead of f+1 peers is worth fetching.
+        this.#catchUpIfBehind(
+          this.#executed.height > this.#executedAtLastStatus ? this.#config.params.window : 0,
+        );
+        this.#executedAtLastStatus = this.#executed.height;
         return;
       case 'batch':
         this.#batchTimerArmed = false;
