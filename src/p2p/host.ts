@@ -1,0 +1,343 @@
+/**
+ * The libp2p host of a medledger node: TCP, Noise, Yamux, and a permissioned peer set.
+ *
+ * - Identity: the node's libp2p key IS its validator Ed25519 key, so a peer id names a validator.
+ * - Permissioned: the connection gater refuses any peer whose key is not in the configured set (the
+ *   validators and explicitly listed observers), right after the Noise handshake proves the key and
+ *   before any protocol runs.
+ * - Dialing: every known peer with an address is dialed and, when the connection drops, redialed with
+ *   exponential backoff.
+ * - Messages: per protocol, length-prefixed frames (framing.ts) with a size limit. `send` uses one
+ *   long-lived outbound stream per peer and protocol; `request` opens a stream per request. A peer that
+ *   sends an oversized or otherwise bad frame, or that the caller reports (`punish`), is disconnected
+ *   and counted; the node carries on.
+ */
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromPublicKey } from '@libp2p/peer-id';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { MedledgerError } from '../errors.ts';
+import { encodeFrame, FrameDecoder } from './framing.ts';
+
+export interface PeerEntry {
+  /** Raw Ed25519 public key. */
+  publicKey: Uint8Array;
+  /** Multiaddrs to dial (empty for peers that only dial us). */
+  addresses: string[];
+}
+
+export interface HostConfig {
+  /** The node's Ed25519 secret key (32-byte seed). */
+  secretKey: Uint8Array;
+  /** Multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/7001. */
+  listen: string[];
+  /** Every peer allowed to connect: validators and observers. */
+  peers: PeerEntry[];
+  /** Longest wait between redials. */
+  maxRedialDelay_ms?: number;
+}
+
+export interface ProtocolSpec {
+  id: string;
+  maxFrameBytes: number;
+}
+
+export type MessageHandler = (peer: string, payload: Uint8Array) => void;
+/** Answers one request with zero or more response frames. */
+export type RequestHandler = (peer: string, payload: Uint8Array) => Promise<Uint8Array[]>;
+
+export interface HostMetrics {
+  rejectedConnections: number;
+  disconnectedForMisbehaviour: Map<string, number>;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const MAX_QUEUED_FRAMES = 4096;
+
+export class P2PHost {
+  readonly node: Libp2p;
+  /** Peer public key (hex) by peer id string, for every allowed peer. */
+  readonly #keyOfPeer = new Map<string, string>();
+  readonly #peerIdOfKey = new Map<string, PeerId>();
+  readonly #addresses = new Map<string, string[]>();
+  readonly #outbound = new Map<string, Stream>();
+  readonly #opening = new Map<string, Promise<Stream | null>>();
+  /** Frames waiting for their channel's stream to open. */
+  readonly #queued = new Map<string, Uint8Array[]>();
+  readonly #maxRedialDelay_ms: number;
+  readonly metrics: HostMetrics = { rejectedConnections: 0, disconnectedForMisbehaviour: new Map() };
+  #stopped = false;
+  #redialTimers = new Map<string, NodeJS.Timeout>();
+
+  private constructor(node: Libp2p, config: HostConfig, peerIds: Map<string, PeerId>) {
+    this.node = node;
+    this.#maxRedialDelay_ms = config.maxRedialDelay_ms ?? 5000;
+    for (const peer of config.peers) {
+      const key = hex(peer.publicKey);
+      const id = peerIds.get(key)!;
+      this.#keyOfPeer.set(id.toString(), key);
+      this.#peerIdOfKey.set(key, id);
+      this.#addresses.set(key, peer.addresses);
+    }
+  }
+
+  static async start(config: HostConfig): Promise<P2PHost> {
+    const privateKey = await generateKeyPairFromSeed('Ed25519', config.secretKey);
+    const selfId = peerIdFromPublicKey(privateKey.publicKey).toString();
+    const peerIds = new Map<string, PeerId>();
+    for (const peer of config.peers)
+      peerIds.set(hex(peer.publicKey), peerIdFromPublicKey(publicKeyFromRaw(peer.publicKey)));
+    const allowed = new Set([...peerIds.values()].map((id) => id.toString()));
+    let host: P2PHost | undefined;
+    const deny = (peerId: PeerId) => {
+      const refused = !allowed.has(peerId.toString()) || peerId.toString() === selfId;
+      if (refused && host) host.metrics.rejectedConnections++;
+      return refused;
+    };
+    const node = await createLibp2p({
+      privateKey,
+      addresses: { listen: config.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: {
+        denyDialPeer: deny,
+        denyInboundEncryptedConnection: deny,
+        denyOutboundEncryptedConnection: deny,
+        // Loopback and private addresses are where hospitals' nodes live: allow dialing them.
+        denyDialMultiaddr: () => false,
+      },
+      start: false,
+    });
+    host = new P2PHost(node, config, peerIds);
+    node.addEventListener('peer:disconnect', (event) => host.#scheduleRedial(event.detail.toString(), 200));
+    await node.start();
+    for (const key of host.#addresses.keys()) host.#scheduleRedial(host.#peerIdOfKey.get(key)!.toString(), 0);
+    return host;
+  }
+
+  get peerId(): string {
+    return this.node.peerId.toString();
+  }
+
+  /** The addresses this host listens on, with its peer id. */
+  get addresses(): string[] {
+    return this.node.getMultiaddrs().map((a) => a.toString());
+  }
+
+  /** Sets (or replaces) where an allowed peer can be dialed, and dials it. */
+  setPeerAddresses(publicKey: Uint8Array, addresses: string[]): void {
+    const key = hex(publicKey);
+    const peerId = this.#peerIdOfKey.get(key);
+    if (!peerId) throw new MedledgerError('P2P_UNKNOWN_PEER', 'not an allowed peer');
+    this.#addresses.set(key, addresses);
+    this.#scheduleRedial(peerId.toString(), 0);
+  }
+
+  /** Public keys (hex) of the allowed peers currently connected. */
+  connectedPeers(): string[] {
+    const out = new Set<string>();
+    for (const connection of this.node.getConnections()) {
+      const key = this.#keyOfPeer.get(connection.remotePeer.toString());
+      if (key) out.add(key);
+    }
+    return [...out];
+  }
+
+  #scheduleRedial(peerId: string, delay_ms: number, attempt = 0): void {
+    const key = this.#keyOfPeer.get(peerId);
+    if (!key || this.#stopped || this.#redialTimers.has(peerId)) return;
+    const addresses = this.#addresses.get(key) ?? [];
+    if (addresses.length === 0) return;
+    const timer = setTimeout(async () => {
+      this.#redialTimers.delete(peerId);
+      if (this.#stopped || this.node.getConnections(this.#peerIdOfKey.get(key)).length > 0) return;
+      try {
+        await this.node.dial(
+          addresses.map((a) => multiaddr(a)),
+          { signal: AbortSignal.timeout(5000) },
+        );
+      } catch {
+        const next = Math.min(this.#maxRedialDelay_ms, 250 * 2 ** attempt);
+        this.#scheduleRedial(peerId, next, attempt + 1);
+      }
+    }, delay_ms);
+    timer.unref();
+    this.#redialTimers.set(peerId, timer);
+  }
+
+  #peerKey(connection: Connection): string | null {
+    return this.#keyOfPeer.get(connection.remotePeer.toString()) ?? null;
+  }
+
+  /** Disconnects a peer that misbehaved; it may reconnect, and is disconnected again if it persists. */
+  punish(peerKey: string, reason: string): void {
+    const count = this.metrics.disconnectedForMisbehaviour;
+    count.set(reason, (count.get(reason) ?? 0) + 1);
+    const peerId = this.#peerIdOfKey.get(peerKey);
+    if (peerId) void this.node.hangUp(peerId).catch(() => {});
+  }
+
+  /** Receives framed messages on `protocol`; the handler must not throw for bad input (punish instead). */
+  async onMessage(protocol: ProtocolSpec, handler: MessageHandler): Promise<void> {
+    await this.node.handle(
+      protocol.id,
+      (stream, connection) => {
+        const peer = this.#peerKey(connection);
+        if (!peer) return void stream.abort(new Error('unknown peer'));
+        this.#readFrames(stream, peer, protocol, (payload) => handler(peer, payload));
+      },
+      { maxInboundStreams: 4 },
+    );
+  }
+
+  #readFrames(
+    stream: Stream,
+    peer: string,
+    protocol: ProtocolSpec,
+    onFrame: (payload: Uint8Array) => void,
+  ): void {
+    const decoder = new FrameDecoder(protocol.maxFrameBytes);
+    stream.addEventListener('message', (event) => {
+      let frames: Uint8Array[];
+      try {
+        frames = decoder.push(event.data);
+      } catch {
+        stream.abort(new Error('bad frame'));
+        this.punish(peer, 'oversized-frame');
+        return;
+      }
+      for (const frame of frames) onFrame(frame);
+    });
+  }
+
+  /**
+   * Sends one framed message to a peer over a long-lived stream. While the stream is being opened,
+   * messages wait in a bounded queue; false means the message was dropped (peer unreachable or
+   * queue full): consensus tolerates loss and recovers by its own timers.
+   */
+  send(protocol: ProtocolSpec, peerKey: string, payload: Uint8Array): boolean {
+    if (payload.length > protocol.maxFrameBytes) {
+      throw new MedledgerError('P2P_FRAME_TOO_LARGE', 'outgoing frame over the limit');
+    }
+    const channel = `${protocol.id} ${peerKey}`;
+    const stream = this.#outbound.get(channel);
+    if (stream && stream.status === 'open' && stream.writeStatus === 'writable') {
+      try {
+        stream.send(encodeFrame(payload));
+        return true;
+      } catch {
+        this.#outbound.delete(channel);
+      }
+    }
+    let queue = this.#queued.get(channel);
+    if (!queue) {
+      queue = [];
+      this.#queued.set(channel, queue);
+    }
+    if (queue.length >= MAX_QUEUED_FRAMES) return false;
+    queue.push(payload);
+    void this.#openChannel(protocol, peerKey, channel).then((opened) => {
+      const waiting = this.#queued.get(channel) ?? [];
+      this.#queued.delete(channel);
+      if (!opened) return;
+      try {
+        for (const frame of waiting) opened.send(encodeFrame(frame));
+      } catch {}
+    });
+    return true;
+  }
+
+  #openChannel(protocol: ProtocolSpec, peerKey: string, channel: string): Promise<Stream | null> {
+    const pending = this.#opening.get(channel);
+    if (pending) return pending;
+    const peerId = this.#peerIdOfKey.get(peerKey);
+    if (!peerId || this.node.getConnections(peerId).length === 0) return Promise.resolve(null);
+    const opening = this.node
+      .dialProtocol(peerId, protocol.id, { signal: AbortSignal.timeout(5000) })
+      .then((stream) => {
+        stream.maxWriteBufferLength = 64 * 1024 * 1024;
+        this.#outbound.set(channel, stream);
+        stream.addEventListener('close', () => {
+          if (this.#outbound.get(channel) === stream) this.#outbound.delete(channel);
+        });
+        return stream;
+      })
+      .catch(() => null)
+      .finally(() => this.#opening.delete(channel));
+    this.#opening.set(channel, opening);
+    return opening;
+  }
+
+  /** Serves requests on `protocol`: one request frame in, the handler's frames out, then close. */
+  async onRequest(protocol: ProtocolSpec, handler: RequestHandler): Promise<void> {
+    await this.node.handle(
+      protocol.id,
+      (stream, connection) => {
+        const peer = this.#peerKey(connection);
+        if (!peer) return void stream.abort(new Error('unknown peer'));
+        let answered = false;
+        this.#readFrames(stream, peer, protocol, (payload) => {
+          if (answered) return;
+          answered = true;
+          handler(peer, payload)
+            .then(async (frames) => {
+              for (const frame of frames) {
+                if (!stream.send(encodeFrame(frame)))
+                  await new Promise((r) => stream.addEventListener('drain', r, { once: true }));
+              }
+              await stream.close();
+            })
+            .catch(() => stream.abort(new Error('request failed')));
+        });
+      },
+      { maxInboundStreams: 16 },
+    );
+  }
+
+  /** Sends one request and collects the response frames until the peer closes the stream. */
+  async request(
+    protocol: ProtocolSpec,
+    peerKey: string,
+    payload: Uint8Array,
+    timeout_ms: number,
+  ): Promise<Uint8Array[]> {
+    const peerId = this.#peerIdOfKey.get(peerKey);
+    if (!peerId) throw new MedledgerError('P2P_UNKNOWN_PEER', 'not an allowed peer');
+    const signal = AbortSignal.timeout(timeout_ms);
+    const stream = await this.node.dialProtocol(peerId, protocol.id, { signal });
+    const frames: Uint8Array[] = [];
+    const decoder = new FrameDecoder(protocol.maxFrameBytes);
+    return new Promise<Uint8Array[]>((resolve, reject) => {
+      const fail = (error: Error) => {
+        stream.abort(error);
+        reject(error);
+      };
+      signal.addEventListener('abort', () => fail(new MedledgerError('P2P_TIMEOUT', 'request timed out')), {
+        once: true,
+      });
+      stream.addEventListener('message', (event) => {
+        try {
+          frames.push(...decoder.push(event.data));
+        } catch (error) {
+          this.punish(peerKey, 'oversized-frame');
+          fail(error as Error);
+        }
+      });
+      stream.addEventListener('remoteCloseWrite', () => resolve(frames));
+      stream.addEventListener('close', () => resolve(frames));
+      stream.send(encodeFrame(payload));
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#redialTimers.values()) clearTimeout(timer);
+    this.#redialTimers.clear();
+    await this.node.stop();
+  }
+}
