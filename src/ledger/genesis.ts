@@ -291,15 +291,19 @@ export function genesisWrites(genesis: Genesis): StateWrite[] {
   return [{ key: GENESIS_STATE_KEY, value: encode(Genesis, genesis) }];
 }
 
-/** Height 0: no transactions, no proposer, no certificate; its state root commits to the genesis file. */
-export function genesisBlock(genesis: Genesis): Block {
+/**
+ * Height 0: no transactions, no proposer, no certificate; its state root commits to the genesis file
+ * through `state`: the ledger's own genesis writes, or the application's fuller initial state (the
+ * rule engine's genesisState, a superset of them). Everyone must use the same one.
+ */
+export function genesisBlock(genesis: Genesis, state: StateWrite[] = genesisWrites(genesis)): Block {
   return assembleBlock({
     chainId: genesis.chainId,
     height: 0,
     view: 0,
     timestamp: genesis.genesisTime,
     prevHash: ZERO_HASH,
-    stateRoot: nextStateRoot(ZERO_HASH, genesisWrites(genesis), []),
+    stateRoot: nextStateRoot(ZERO_HASH, state, []),
     proposer: ZERO_HASH,
     txs: [],
   });

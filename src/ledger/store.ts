@@ -117,30 +117,37 @@ function blockOps(
 export class ChainStore {
   readonly db: ChainDb;
   readonly genesis: Genesis;
+  readonly genesisState: StateWrite[];
   /** The last block's header and hash. */
   #tip: Parent;
   readonly #validators: Set<string>;
   /** Appends run one at a time, in call order. */
   #appending: Promise<void> = Promise.resolve();
 
-  private constructor(db: ChainDb, genesis: Genesis, tip: Parent) {
+  private constructor(db: ChainDb, genesis: Genesis, genesisState: StateWrite[], tip: Parent) {
     this.db = db;
     this.genesis = genesis;
+    this.genesisState = genesisState;
     this.#tip = tip;
     this.#validators = validatorSet(genesis);
   }
 
   /** Opens (creating with the genesis block if empty) the chain store at `path`. */
-  static async open(path: string, genesis: Genesis): Promise<ChainStore> {
+  /** `genesisState` is the state written at height 0 (default: the ledger's own genesis writes). */
+  static async open(
+    path: string,
+    genesis: Genesis,
+    genesisState = genesisWrites(genesis),
+  ): Promise<ChainStore> {
     const db = await openChainDb(path);
     try {
-      const expected = genesisBlock(genesis);
+      const expected = genesisBlock(genesis, genesisState);
       const expectedHash = blockHash(expected.header);
       const stored = await db.get(HEAD_KEY);
       if (stored === undefined) {
-        const entry = { block: expected, certificate: null, receipts: [], writes: genesisWrites(genesis) };
+        const entry = { block: expected, certificate: null, receipts: [], writes: genesisState };
         await db.batch(blockOps(entry, expectedHash, expected.header.stateRoot, []), { sync: true });
-        return new ChainStore(db, genesis, { header: expected.header, hash: expectedHash });
+        return new ChainStore(db, genesis, genesisState, { header: expected.header, hash: expectedHash });
       }
       const head = decodeStored(Head, stored, 'head record');
       const storedGenesis = await db.get(heightKey(PREFIX.block, 0));
@@ -162,7 +169,7 @@ export class ChainStore {
       );
       if (!Buffer.from(blockHash(tip.header)).equals(head.hash))
         throw corrupt('the head record does not name the last block');
-      return new ChainStore(db, genesis, { header: tip.header, hash: head.hash });
+      return new ChainStore(db, genesis, genesisState, { header: tip.header, hash: head.hash });
     } catch (error) {
       await db.close();
       throw error;

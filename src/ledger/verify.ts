@@ -33,6 +33,7 @@ import {
   Head,
   LIMITS,
   Receipts,
+  type StateWrite,
   StateWrites,
   TxLocation,
 } from './types.ts';
@@ -108,9 +109,9 @@ interface Walk {
   lastHeader: BlockHeader | null;
 }
 
-async function walkBlocks(db: ChainDb, genesis: Genesis): Promise<Walk> {
+async function walkBlocks(db: ChainDb, genesis: Genesis, genesisState: StateWrite[]): Promise<Walk> {
   const validators = validatorSet(genesis);
-  const expectedGenesis = encode(Block, genesisBlock(genesis));
+  const expectedGenesis = encode(Block, genesisBlock(genesis, genesisState));
   const expected = new Map<string, Expected>();
   const expect = (key: Uint8Array, height: number, value: Uint8Array | null, code: ChainProblemCode) =>
     expected.set(hex(key), { height, value, code });
@@ -153,10 +154,7 @@ async function walkBlocks(db: ChainDb, genesis: Genesis): Promise<Walk> {
       if (prev === null) {
         if (!same(blockBytes, expectedGenesis))
           throw new Problem(0, 'CHAIN_BAD_GENESIS', "block 0 is not the genesis file's block");
-        if (
-          receipts.length !== 0 ||
-          !same(encode(StateWrites, writes), encode(StateWrites, genesisWrites(genesis)))
-        ) {
+        if (receipts.length !== 0 || !same(encode(StateWrites, writes), encode(StateWrites, genesisState))) {
           throw new Problem(
             0,
             'CHAIN_BAD_GENESIS',
@@ -252,8 +250,12 @@ function claimedHeight(key: Uint8Array, value: Uint8Array): number | null {
 }
 
 /** Verifies the chain in an open database. Reads only; never changes anything. */
-export async function verifyChainDb(db: ChainDb, genesis: Genesis): Promise<ChainReport> {
-  const walk = await walkBlocks(db, genesis);
+export async function verifyChainDb(
+  db: ChainDb,
+  genesis: Genesis,
+  genesisState: StateWrite[] = genesisWrites(genesis),
+): Promise<ChainReport> {
+  const walk = await walkBlocks(db, genesis, genesisState);
   const problems: ChainProblem[] = walk.firstProblem ? [walk.firstProblem] : [];
   // Records of heights at or above `limit` are not accounted for by any verified block.
   const limit = walk.verifiedHeight + 1;
@@ -325,10 +327,14 @@ export async function verifyChainDb(db: ChainDb, genesis: Genesis): Promise<Chai
 }
 
 /** Verifies the chain stored at `path` (the node must not have it open). */
-export async function verifyChain(path: string, genesis: Genesis): Promise<ChainReport> {
+export async function verifyChain(
+  path: string,
+  genesis: Genesis,
+  genesisState: StateWrite[] = genesisWrites(genesis),
+): Promise<ChainReport> {
   const db = await openChainDb(path, { create: false });
   try {
-    return await verifyChainDb(db, genesis);
+    return await verifyChainDb(db, genesis, genesisState);
   } finally {
     await db.close();
   }
@@ -336,5 +342,5 @@ export async function verifyChain(path: string, genesis: Genesis): Promise<Chain
 
 /** Verifies the chain of an open store (online, while the node runs). */
 export function verifyStore(store: ChainStore): Promise<ChainReport> {
-  return verifyChainDb(store.db, store.genesis);
+  return verifyChainDb(store.db, store.genesis, store.genesisState);
 }
