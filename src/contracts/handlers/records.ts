@@ -1,0 +1,153 @@
+/**
+ * Record handlers: adding a record or an amendment (an access decision: append), reading one (an
+ * access decision: read, audited whether permitted or denied), and erasing one's content.
+ *
+ * Records are append-only: an amendment is a new record whose `previous` names the version it
+ * amends; the old version stays, marked superseded. Erasure crypto-shreds: the key envelopes leave
+ * state, an event tells every store to delete the ciphertext, and the metadata stays as a tombstone.
+ */
+import { writeAudit } from '../audit.ts';
+import type { TxBody } from '../bodies.ts';
+import type { Handler } from '../context.ts';
+import { ensure } from '../errors.ts';
+import { checkCid, checkContentType, existingPatient, requireClinician } from '../guards.ts';
+import { objectId } from '../ids.ts';
+import type { RecordMeta } from '../model.ts';
+import { decide } from '../policy.ts';
+import * as state from '../state.ts';
+
+export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
+  requireClinician(ctx);
+  ctx.concerns({ patient: body.patient });
+  existingPatient(ctx, body.patient);
+  checkContentType(body.contentType);
+  checkCid(body.cid);
+  ensure(body.size_bytes > 0, 'BAD_SIZE');
+  ensure(
+    body.envelopePatient.length > 0 && body.envelopeCustodian.length > 0,
+    'MALFORMED_BODY',
+    'Both key envelopes are required.',
+  );
+  let previous: RecordMeta | null = null;
+  if (body.previous !== null) {
+    previous = state.record(ctx.scope, body.previous) ?? null;
+    ensure(previous, 'UNKNOWN_RECORD', `(${body.previous})`);
+    ctx.concerns({ previous: previous.id });
+    ensure(previous.patient === body.patient, 'WRONG_PATIENT');
+    ensure(previous.supersededBy === null, 'RECORD_SUPERSEDED', `(latest: ${previous.supersededBy})`);
+    ensure(previous.erased_ms === null, 'RECORD_ERASED');
+  }
+  const id = objectId('record', ctx.txHash);
+  ensure(!state.recordExists(ctx.scope, id), 'ID_COLLISION');
+
+  const decision = decide(state.policySource(ctx.scope), {
+    actor: ctx.sender,
+    action: 'append',
+    patient: body.patient,
+    record: previous,
+    contentType: body.contentType,
+    purpose: body.purpose,
+    now_ms: ctx.now_ms,
+  });
+  writeAudit(ctx, {
+    action: 'append',
+    patient: body.patient,
+    record: decision.permit ? id : (previous?.id ?? null),
+    permit: decision.permit,
+    rule: decision.rule,
+    purpose: body.purpose,
+    emergency: false,
+    reason: '',
+  });
+  if (!decision.permit) {
+    ctx.emit('access.decided', { action: 'append', decision: 'deny', rule: decision.rule });
+    return { code: 'DENIED', message: `Access denied: ${decision.detail} (rule ${decision.rule}).` };
+  }
+
+  const custodian = ctx.sender.organisation!;
+  state.putRecord(ctx.scope, {
+    id,
+    patient: body.patient,
+    author: ctx.sender.id,
+    custodian,
+    contentType: body.contentType,
+    cid: body.cid,
+    size_bytes: body.size_bytes,
+    version: previous === null ? 1 : previous.version + 1,
+    previous: previous?.id ?? null,
+    root: previous?.root ?? id,
+    supersededBy: null,
+    created_ms: ctx.now_ms,
+    erased_ms: null,
+  });
+  state.putEnvelopes(ctx.scope, id, { patient: body.envelopePatient, custodian: body.envelopeCustodian });
+  if (previous !== null) state.putRecord(ctx.scope, { ...previous, supersededBy: id });
+  ctx.concerns({ record: id });
+  ctx.emit('access.decided', { action: 'append', decision: 'permit', rule: decision.rule });
+  ctx.emit('record.added', { custodian, cid: body.cid, contentType: body.contentType });
+  return undefined;
+};
+
+export const readRecord: Handler<TxBody<'record.read'>> = (ctx, body) => {
+  const record = state.record(ctx.scope, body.record);
+  ensure(record, 'UNKNOWN_RECORD', `(${body.record})`);
+  ctx.concerns({ patient: record.patient, record: record.id });
+  const decision = decide(state.policySource(ctx.scope), {
+    actor: ctx.sender,
+    action: 'read',
+    patient: record.patient,
+    record,
+    contentType: record.contentType,
+    purpose: body.purpose,
+    now_ms: ctx.now_ms,
+  });
+  writeAudit(ctx, {
+    action: 'read',
+    patient: record.patient,
+    record: record.id,
+    permit: decision.permit,
+    rule: decision.rule,
+    purpose: body.purpose,
+    emergency: decision.emergency,
+    reason: '',
+  });
+  const attributes: Record<string, string> = {
+    action: 'read',
+    decision: decision.permit ? 'permit' : 'deny',
+    rule: decision.rule,
+  };
+  if (decision.emergency) attributes.emergency = 'true';
+  if (decision.permit) {
+    // What the node needs to release the ciphertext and have the custodian re-seal the data key.
+    attributes.cid = record.cid;
+    attributes.custodian = record.custodian;
+  }
+  ctx.emit('access.decided', attributes);
+  if (decision.permit) return undefined;
+  if (decision.rule === 'record-erased')
+    return { code: 'RECORD_ERASED', message: `Access denied: ${decision.detail}.` };
+  return { code: 'DENIED', message: `Access denied: ${decision.detail} (rule ${decision.rule}).` };
+};
+
+export const eraseRecord: Handler<TxBody<'record.erase'>> = (ctx, body) => {
+  const record = state.record(ctx.scope, body.record);
+  ensure(record, 'UNKNOWN_RECORD', `(${body.record})`);
+  ctx.concerns({ patient: record.patient, record: record.id });
+  ensure(ctx.sender.id === record.patient, 'NOT_PATIENT');
+  ensure(record.erased_ms === null, 'RECORD_ERASED');
+  state.putRecord(ctx.scope, { ...record, erased_ms: ctx.now_ms });
+  state.dropEnvelopes(ctx.scope, record.id);
+  writeAudit(ctx, {
+    action: 'erase',
+    patient: record.patient,
+    record: record.id,
+    permit: true,
+    rule: 'role:self',
+    purpose: null,
+    emergency: false,
+    reason: '',
+  });
+  // Every store holding the ciphertext deletes it on this event.
+  ctx.emit('record.erased', { cid: record.cid, custodian: record.custodian });
+  return undefined;
+};

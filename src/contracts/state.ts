@@ -1,0 +1,138 @@
+/**
+ * Typed reads and writes of the rule engine's state over a transaction scope: one function per kind
+ * of thing, so handlers never touch key bytes or schemas.
+ */
+import { u64 } from '../codec/index.ts';
+import { keyOf } from './keys.ts';
+import {
+  AccessRequest,
+  type EmergencyWindow,
+  Envelopes,
+  Identity,
+  IdentityRef,
+  Organisation,
+  type Policy,
+  PolicyBucket,
+  PolicyLocator,
+  RecordMeta,
+  type Subject,
+  WindowList,
+} from './model.ts';
+import type { TxScope } from './overlay.ts';
+import type { PolicySource } from './policy.ts';
+
+const EMPTY = new Uint8Array(0);
+
+export function nonceOf(scope: TxScope, senderKey: Uint8Array): number {
+  return scope.read(u64, keyOf.nonce(senderKey)) ?? 0;
+}
+
+export function setNonce(scope: TxScope, senderKey: Uint8Array, nonce: number): void {
+  scope.put(u64, keyOf.nonce(senderKey), nonce);
+}
+
+export function identityByKey(scope: TxScope, signingKey: Uint8Array): Identity | undefined {
+  const id = scope.read(IdentityRef, keyOf.keyIndex(signingKey));
+  return id === undefined ? undefined : identity(scope, id);
+}
+
+export function identity(scope: TxScope, id: string): Identity | undefined {
+  return scope.read(Identity, keyOf.identity(id));
+}
+
+/** Writes an identity and points its signing key at it. */
+export function putIdentity(scope: TxScope, value: Identity): void {
+  scope.put(Identity, keyOf.identity(value.id), value);
+  scope.put(IdentityRef, keyOf.keyIndex(value.signingKey), value.id);
+}
+
+export function keyInUse(scope: TxScope, signingKey: Uint8Array): boolean {
+  return scope.has(keyOf.keyIndex(signingKey));
+}
+
+export function dropKey(scope: TxScope, signingKey: Uint8Array): void {
+  scope.delete(keyOf.keyIndex(signingKey));
+}
+
+export function organisation(scope: TxScope, id: string): Organisation | undefined {
+  return scope.read(Organisation, keyOf.organisation(id));
+}
+
+export function putOrganisation(scope: TxScope, value: Organisation): void {
+  scope.put(Organisation, keyOf.organisation(value.id), value);
+}
+
+export function record(scope: TxScope, id: string): RecordMeta | undefined {
+  return scope.read(RecordMeta, keyOf.record(id));
+}
+
+export function putRecord(scope: TxScope, value: RecordMeta): void {
+  scope.put(RecordMeta, keyOf.record(value.id), value);
+  scope.putBytes(keyOf.patientRecord(value.patient, value.id), EMPTY);
+}
+
+export function envelopes(scope: TxScope, recordId: string): Envelopes | undefined {
+  return scope.read(Envelopes, keyOf.envelopes(recordId));
+}
+
+export function putEnvelopes(scope: TxScope, recordId: string, value: Envelopes): void {
+  scope.put(Envelopes, keyOf.envelopes(recordId), value);
+}
+
+export function dropEnvelopes(scope: TxScope, recordId: string): void {
+  scope.delete(keyOf.envelopes(recordId));
+}
+
+export function policies(scope: TxScope, patient: string, subject: Subject): readonly Policy[] {
+  return scope.read(PolicyBucket, keyOf.policies(patient, subject)) ?? [];
+}
+
+export function putPolicies(scope: TxScope, patient: string, subject: Subject, bucket: Policy[]): void {
+  const key = keyOf.policies(patient, subject);
+  if (bucket.length === 0) scope.delete(key);
+  else scope.put(PolicyBucket, key, bucket);
+}
+
+export function locator(scope: TxScope, policyId: string): PolicyLocator | undefined {
+  return scope.read(PolicyLocator, keyOf.locator(policyId));
+}
+
+export function putLocator(scope: TxScope, policyId: string, value: PolicyLocator): void {
+  scope.put(PolicyLocator, keyOf.locator(policyId), value);
+}
+
+export function dropLocator(scope: TxScope, policyId: string): void {
+  scope.delete(keyOf.locator(policyId));
+}
+
+export function request(scope: TxScope, patient: string, id: string): AccessRequest | undefined {
+  return scope.read(AccessRequest, keyOf.request(patient, id));
+}
+
+export function putRequest(scope: TxScope, value: AccessRequest): void {
+  scope.put(AccessRequest, keyOf.request(value.patient, value.id), value);
+}
+
+export function windows(scope: TxScope, patient: string, actor: string): readonly EmergencyWindow[] {
+  return scope.read(WindowList, keyOf.windows(patient, actor)) ?? [];
+}
+
+export function putWindows(scope: TxScope, patient: string, actor: string, list: EmergencyWindow[]): void {
+  const key = keyOf.windows(patient, actor);
+  if (list.length === 0) scope.delete(key);
+  else scope.put(WindowList, key, list);
+}
+
+/** True when a record with this id exists (used to refuse id collisions). */
+export function recordExists(scope: TxScope, id: string): boolean {
+  return scope.has(keyOf.record(id));
+}
+
+/** The policy evaluator's view of this scope. */
+export function policySource(scope: TxScope): PolicySource {
+  return {
+    organisation: (id) => organisation(scope, id),
+    policies: (patient, subject) => policies(scope, patient, subject),
+    windows: (patient, actor) => windows(scope, patient, actor),
+  };
+}

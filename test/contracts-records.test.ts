@@ -1,0 +1,366 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  CONTRACT_ERRORS,
+  createdId,
+  getEnvelopes,
+  getRecord,
+  listRecordIds,
+  queryAudit,
+  stateKey,
+  type TxBody,
+} from '../src/contracts/index.ts';
+import { attr, Chain, cidOf, expectCode, HOSPITAL, LAB, type Party } from './fixtures/contracts.ts';
+
+let chain: Chain;
+let hospital: Party;
+let registrar: Party;
+let doctor: Party;
+let patient: Party;
+
+beforeEach(() => {
+  chain = new Chain();
+  hospital = chain.network.orgs[HOSPITAL];
+  registrar = chain.practitioner(hospital, ['registrar']);
+  doctor = chain.practitioner(hospital, ['doctor']);
+  patient = chain.patient(registrar);
+});
+
+function grantHospital(actions: ('read' | 'append')[] = ['read', 'append'], p: Party = patient): string {
+  const receipt = chain.ok(p, 'consent.grant', {
+    subject: { kind: 'organisation', id: HOSPITAL },
+    scope: { kind: 'all' },
+    actions,
+    purpose: 'any',
+    expires_ms: chain.time_ms + 86_400_000,
+  });
+  return attr(receipt, 'grant')!;
+}
+
+function add(author: Party, body: TxBody<'record.add'>): string {
+  const tx = chain.tx(author, 'record.add', body);
+  const receipt = chain.block([tx]).receipts[0]!;
+  expectCode(receipt, 'OK');
+  expect(attr(receipt, 'record')).toBe(createdId('record', tx));
+  return createdId('record', tx);
+}
+
+describe('record.add', () => {
+  it('stores metadata and envelopes under an id derived from the transaction', () => {
+    grantHospital();
+    const body = chain.recordBody(patient, { contentType: 'DiagnosticReport' });
+    const id = add(doctor, body);
+    expect(getRecord(chain.state, id)).toEqual({
+      id,
+      patient: patient.id,
+      author: doctor.id,
+      custodian: HOSPITAL,
+      contentType: 'DiagnosticReport',
+      cid: body.cid,
+      size_bytes: body.size_bytes,
+      version: 1,
+      previous: null,
+      root: id,
+      supersededBy: null,
+      created_ms: chain.time_ms,
+      erased_ms: null,
+    });
+    expect(getEnvelopes(chain.state, id)).toEqual({
+      patient: body.envelopePatient,
+      custodian: body.envelopeCustodian,
+    });
+    expect(listRecordIds(chain.state, patient.id)).toEqual([id]);
+    const receipt = chain.blocks.at(-1)!.result.receipts[0]!;
+    expect(attr(receipt, 'cid', 'record.added')).toBe(body.cid);
+    expect(attr(receipt, 'custodian', 'record.added')).toBe(HOSPITAL);
+    expect(attr(receipt, 'rule', 'access.decided')).toMatch(/^grant:gr-/);
+  });
+
+  it('accepts MIME types and FHIR resource types, refuses anything else', () => {
+    grantHospital();
+    add(doctor, chain.recordBody(patient, { contentType: 'application/pdf' }));
+    add(doctor, chain.recordBody(patient, { contentType: 'image/dicom+json' }));
+    for (const bad of ['', 'observation', 'Observation;', 'application/', 'text/plain; charset=utf-8']) {
+      expectCode(
+        chain.send(doctor, 'record.add', chain.recordBody(patient, { contentType: bad })),
+        'BAD_CONTENT_TYPE',
+      );
+    }
+  });
+
+  it('refusals: WRONG_ROLE, UNKNOWN_PATIENT, BAD_CID, BAD_SIZE, MALFORMED_BODY', () => {
+    grantHospital();
+    expectCode(chain.send(registrar, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
+    expectCode(chain.send(hospital, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
+    expectCode(chain.send(patient, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
+    expectCode(
+      chain.send(doctor, 'record.add', { ...chain.recordBody(patient), patient: doctor.id }),
+      'UNKNOWN_PATIENT',
+    );
+    expectCode(
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { cid: 'QmNotACidV1' })),
+      'BAD_CID',
+    );
+    expectCode(
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { cid: cidOf('x').toUpperCase() })),
+      'BAD_CID',
+    );
+    expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient, { size_bytes: 0 })), 'BAD_SIZE');
+    expectCode(
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { envelopeCustodian: new Uint8Array(0) })),
+      'MALFORMED_BODY',
+    );
+  });
+
+  it('without an append permit it is denied, audited, and stores no record', () => {
+    const tx = chain.tx(doctor, 'record.add', chain.recordBody(patient));
+    const { receipts } = chain.block([tx]);
+    expectCode(receipts[0]!, 'DENIED');
+    expect(receipts[0]!.message).toMatch(/no rule permits/);
+    expect(getRecord(chain.state, createdId('record', tx))).toBeUndefined();
+    const { entries } = queryAudit(chain.state, { by: 'patient', id: patient.id });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      action: 'append',
+      decision: 'deny',
+      rule: 'none',
+      actor: doctor.id,
+      record: null,
+    });
+  });
+
+  it('a read-only grant does not permit appending; a type-scoped grant permits only its types', () => {
+    grantHospital(['read']);
+    expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient)), 'DENIED');
+    chain.ok(patient, 'consent.grant', {
+      subject: { kind: 'practitioner', id: doctor.id },
+      scope: { kind: 'types', types: ['Observation'] },
+      actions: ['append'],
+      purpose: 'treatment',
+      expires_ms: chain.time_ms + 100_000,
+    });
+    add(doctor, chain.recordBody(patient, { contentType: 'Observation' }));
+    expectCode(
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { contentType: 'Condition' })),
+      'DENIED',
+    );
+    expectCode(
+      chain.send(
+        doctor,
+        'record.add',
+        chain.recordBody(patient, { contentType: 'Observation', purpose: 'research' }),
+      ),
+      'DENIED',
+    );
+  });
+
+  it('amendments are new versions linked to the previous one; history is linear', () => {
+    grantHospital();
+    const v1 = add(doctor, chain.recordBody(patient));
+    const v2 = add(doctor, chain.recordBody(patient, { previous: v1 }));
+    expect(getRecord(chain.state, v2)).toMatchObject({
+      version: 2,
+      previous: v1,
+      root: v1,
+      supersededBy: null,
+    });
+    expect(getRecord(chain.state, v1)).toMatchObject({
+      version: 1,
+      supersededBy: v2,
+      cid: getRecord(chain.state, v1)!.cid,
+    });
+    expect(getEnvelopes(chain.state, v1)).toBeDefined();
+    expectCode(
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { previous: v1 })),
+      'RECORD_SUPERSEDED',
+    );
+    const v3 = add(doctor, chain.recordBody(patient, { previous: v2 }));
+    expect(getRecord(chain.state, v3)).toMatchObject({ version: 3, root: v1 });
+  });
+
+  it('amendment refusals: UNKNOWN_RECORD, WRONG_PATIENT, RECORD_ERASED', () => {
+    grantHospital();
+    const other = chain.patient(registrar, 'other');
+    grantHospital(['read', 'append'], other);
+    const v1 = add(doctor, chain.recordBody(patient));
+    expectCode(
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { previous: 'rec-none' })),
+      'UNKNOWN_RECORD',
+    );
+    expectCode(chain.send(doctor, 'record.add', chain.recordBody(other, { previous: v1 })), 'WRONG_PATIENT');
+    chain.ok(patient, 'record.erase', { record: v1 });
+    expectCode(
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { previous: v1 })),
+      'RECORD_ERASED',
+    );
+  });
+
+  it('a grant naming a record covers its amendments when it names the first version', () => {
+    grantHospital(['append']);
+    const v1 = add(doctor, chain.recordBody(patient));
+    const v2 = add(doctor, chain.recordBody(patient, { previous: v1 }));
+    const reader = chain.practitioner(chain.network.orgs[LAB], ['lab-technician']);
+    chain.ok(patient, 'consent.grant', {
+      subject: { kind: 'practitioner', id: reader.id },
+      scope: { kind: 'records', records: [v1] },
+      actions: ['read'],
+      purpose: 'any',
+      expires_ms: chain.time_ms + 100_000,
+    });
+    expectCode(chain.send(reader, 'record.read', { record: v1, purpose: 'treatment' }), 'OK');
+    expectCode(chain.send(reader, 'record.read', { record: v2, purpose: 'treatment' }), 'OK');
+    const narrow = chain.practitioner(chain.network.orgs[LAB], ['lab-technician']);
+    chain.ok(patient, 'consent.grant', {
+      subject: { kind: 'practitioner', id: narrow.id },
+      scope: { kind: 'records', records: [v2] },
+      actions: ['read'],
+      purpose: 'any',
+      expires_ms: chain.time_ms + 100_000,
+    });
+    expectCode(chain.send(narrow, 'record.read', { record: v2, purpose: 'treatment' }), 'OK');
+    expectCode(chain.send(narrow, 'record.read', { record: v1, purpose: 'treatment' }), 'DENIED');
+  });
+});
+
+describe('record.read', () => {
+  let record: string;
+  beforeEach(() => {
+    const grant = grantHospital(['append']);
+    record = add(doctor, chain.recordBody(patient));
+    chain.ok(patient, 'consent.revoke', { policy: grant });
+  });
+  const read = (party: Party, purpose: TxBody<'record.read'>['purpose'] = 'treatment', advance_ms = 1000) =>
+    chain.send(party, 'record.read', { record, purpose }, advance_ms);
+
+  it('the patient reads their own records; the author reads what they wrote', () => {
+    const own = read(patient);
+    expectCode(own, 'OK');
+    expect(attr(own, 'rule')).toBe('role:self');
+    expect(attr(own, 'cid')).toBe(getRecord(chain.state, record)!.cid);
+    expect(attr(own, 'custodian')).toBe(HOSPITAL);
+    expect(attr(read(doctor), 'rule')).toBe('role:author');
+  });
+
+  it('anyone else is denied by default, and the denial is audited and indexed', () => {
+    const nurse = chain.practitioner(hospital, ['nurse']);
+    const receipt = read(nurse);
+    expectCode(receipt, 'DENIED');
+    expect(receipt.message).toBe('Access denied: no rule permits this (rule none).');
+    expect(attr(receipt, 'patient')).toBe(patient.id);
+    expect(attr(receipt, 'record')).toBe(record);
+    expect(attr(receipt, 'actor')).toBe(nurse.id);
+    expect(attr(receipt, 'cid')).toBeUndefined();
+    const writes = chain.blocks.at(-1)!.result.writes;
+    expect(writes.length).toBeGreaterThan(1); // the nonce and the audit entry under its four indexes
+    const [entry] = queryAudit(chain.state, { by: 'actor', id: nurse.id }).entries;
+    expect(entry).toMatchObject({
+      action: 'read',
+      decision: 'deny',
+      rule: 'none',
+      record,
+      purpose: 'treatment',
+    });
+    // Other identities: a network admin, an organisation's admin identity, another patient.
+    expectCode(read(chain.network.admin), 'DENIED');
+    expectCode(read(hospital), 'DENIED');
+    expectCode(read(chain.patient(registrar, 'other')), 'DENIED');
+  });
+
+  it('a grant permits only for its purpose (or any), until it expires', () => {
+    const nurse = chain.practitioner(hospital, ['nurse']);
+    const expires_ms = chain.time_ms + 10_000;
+    const grant = attr(
+      chain.ok(patient, 'consent.grant', {
+        subject: { kind: 'role', organisation: HOSPITAL, role: 'nurse' },
+        scope: { kind: 'types', types: ['Observation'] },
+        actions: ['read'],
+        purpose: 'treatment',
+        expires_ms,
+      }),
+      'grant',
+    );
+    expect(attr(read(nurse), 'rule')).toBe(`grant:${grant}`);
+    expectCode(read(nurse, 'research'), 'DENIED');
+    chain.time_ms = expires_ms - 2;
+    expectCode(read(nurse, 'treatment', 1), 'OK'); // block time expires_ms - 1
+    const late = read(nurse, 'treatment', 1); // block time expires_ms: expired
+    expectCode(late, 'DENIED');
+    expect(late.message).toMatch(new RegExp(`grant ${grant} expired at`));
+  });
+
+  it('a deactivated reader, or one whose organisation is deactivated, is denied and audited', () => {
+    chain.ok(hospital, 'identity.set-active', { id: doctor.id, active: false });
+    const inactive = read(doctor);
+    expectCode(inactive, 'DENIED');
+    expect(attr(inactive, 'rule')).toBe('actor-inactive');
+    chain.ok(hospital, 'identity.set-active', { id: doctor.id, active: true });
+    chain.ok(chain.network.admin, 'org.set-active', { id: HOSPITAL, active: false });
+    expect(attr(read(doctor), 'rule')).toBe('organisation-inactive');
+    const trail = queryAudit(chain.state, { by: 'record', id: record }).entries.map((e) => e.rule);
+    expect(trail.slice(0, 2)).toEqual(['organisation-inactive', 'actor-inactive']);
+  });
+
+  it('refuses an unknown record without an audit entry', () => {
+    const receipt = chain.send(doctor, 'record.read', { record: 'rec-missing', purpose: 'treatment' });
+    expectCode(receipt, 'UNKNOWN_RECORD');
+    expect(queryAudit(chain.state, { by: 'actor', id: doctor.id }).entries.map((e) => e.action)).toEqual([
+      'append',
+    ]);
+  });
+});
+
+describe('record.erase', () => {
+  it('the patient crypto-shreds a record: envelopes go, metadata stays as a tombstone, stores are told', () => {
+    grantHospital();
+    const record = add(doctor, chain.recordBody(patient));
+    const cid = getRecord(chain.state, record)!.cid;
+    const receipt = chain.ok(patient, 'record.erase', { record });
+    expect(attr(receipt, 'cid', 'record.erased')).toBe(cid);
+    expect(getEnvelopes(chain.state, record)).toBeUndefined();
+    expect(getRecord(chain.state, record)).toMatchObject({ id: record, cid, erased_ms: chain.time_ms });
+    const readReceipt = chain.send(doctor, 'record.read', { record, purpose: 'treatment' });
+    expectCode(readReceipt, 'RECORD_ERASED');
+    expectCode(chain.send(patient, 'record.read', { record, purpose: 'treatment' }), 'RECORD_ERASED');
+    const trail = queryAudit(chain.state, { by: 'record', id: record }).entries;
+    expect(trail.map((e) => [e.action, e.decision, e.rule])).toEqual([
+      ['read', 'deny', 'record-erased'],
+      ['read', 'deny', 'record-erased'],
+      ['erase', 'permit', 'role:self'],
+      ['append', 'permit', trail[3]!.rule],
+    ]);
+  });
+
+  it('refusals: NOT_PATIENT, RECORD_ERASED, UNKNOWN_RECORD', () => {
+    grantHospital();
+    const record = add(doctor, chain.recordBody(patient));
+    expectCode(chain.send(doctor, 'record.erase', { record }), 'NOT_PATIENT');
+    expectCode(chain.send(chain.patient(registrar, 'other'), 'record.erase', { record }), 'NOT_PATIENT');
+    expectCode(chain.send(patient, 'record.erase', { record: 'rec-none' }), 'UNKNOWN_RECORD');
+    chain.ok(patient, 'record.erase', { record });
+    expectCode(chain.send(patient, 'record.erase', { record }), 'RECORD_ERASED');
+  });
+});
+
+describe('failures that need a broken world', () => {
+  it('ID_COLLISION: a derived id that is already taken is never overwritten', () => {
+    grantHospital();
+    const existing = add(doctor, chain.recordBody(patient));
+    const tx = chain.tx(doctor, 'record.add', chain.recordBody(patient));
+    // Plant the record the transaction would create, as a hash collision would.
+    const planted = chain.state.get(stateKey.record(existing))!;
+    chain.state.apply([{ key: stateKey.record(createdId('record', tx)), value: planted }]);
+    expectCode(chain.block([tx]).receipts[0]!, 'ID_COLLISION');
+  });
+
+  it('INTERNAL_ERROR: a handler that fails unexpectedly refuses its transaction with a fixed message', () => {
+    grantHospital();
+    const record = add(doctor, chain.recordBody(patient));
+    chain.state.apply([{ key: stateKey.record(record), value: Uint8Array.of(0xc1) }]);
+    const tx = chain.tx(doctor, 'record.read', { record, purpose: 'treatment' });
+    const { receipts, writes } = chain.block([tx]);
+    expectCode(receipts[0]!, 'INTERNAL_ERROR');
+    expect(receipts[0]!.message).toBe(CONTRACT_ERRORS.INTERNAL_ERROR);
+    expect(writes.map((w) => Buffer.from(w.key))).toEqual([
+      Buffer.from(stateKey.nonce(doctor.signing.publicKey)),
+    ]);
+  });
+});
