@@ -241,6 +241,11 @@ export class ChainStore {
     return { tx, receipt, height: location.height, index: location.index };
   }
 
+  /** The current value of a state key, read synchronously (the rule engine's reads are synchronous). */
+  stateSync(key: Uint8Array): Uint8Array | undefined {
+    return this.db.getSync(prefixedKey(PREFIX.state, key));
+  }
+
   /** The current value of a state key, or undefined if unset. */
   async state(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.db.get(prefixedKey(PREFIX.state, key));

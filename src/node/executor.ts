@@ -1,0 +1,189 @@
+/**
+ * The node's executor: runs blocks through the rule engine for the consensus core.
+ *
+ * - `build` and `execute` run a block speculatively on top of its parent, which is either the
+ *   committed head or another speculatively executed block; the results (writes, receipts, state
+ *   root) are kept by block hash in an overlay tree.
+ * - `commit` appends a committed block with its certificate, receipts and writes to the chain store in
+ *   one atomic batch, reusing the speculative result or, for blocks that arrived by state transfer,
+ *   executing it now and checking the state root the quorum certified.
+ *
+ * State reads are synchronous (the rule engine is): overlays first, then LevelDB's getSync.
+ */
+import { type BlockContext, executeBlock, type StateReader } from '../contracts/index.ts';
+import { MedledgerError } from '../errors.ts';
+import {
+  assembleBlock,
+  type Block,
+  blockHash,
+  type ChainStore,
+  type CommitCertificate,
+  nextStateRoot,
+  type Receipt,
+  type StateWrite,
+  type Transaction,
+} from '../ledger/index.ts';
+
+interface Speculation {
+  height: number;
+  parent: string;
+  writes: StateWrite[];
+  byKey: Map<string, Uint8Array | null>;
+  receipts: Receipt[];
+  stateRoot: Uint8Array;
+}
+
+/** Blocks may not claim a time further than this ahead of the local clock. */
+const MAX_CLOCK_AHEAD_MS = 30_000;
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+export class NodeExecutor {
+  readonly #store: ChainStore;
+  readonly #validators: readonly Uint8Array[];
+  readonly #now_ms: () => number;
+  readonly #speculations = new Map<string, Speculation>();
+
+  constructor(store: ChainStore, validators: readonly Uint8Array[], now_ms: () => number) {
+    this.#store = store;
+    this.#validators = validators;
+    this.#now_ms = now_ms;
+  }
+
+  /** Reads the state as it is after block `tip` (a speculative block or the committed head). */
+  #reader(tip: string): StateReader | null {
+    const head = hex(this.#store.head.hash);
+    const chain: Speculation[] = [];
+    for (let at = tip; at !== head; ) {
+      const speculation = this.#speculations.get(at);
+      if (!speculation) return null; // neither the head nor a known speculative block
+      chain.push(speculation);
+      at = speculation.parent;
+    }
+    const store = this.#store;
+    return {
+      get(key) {
+        const id = hex(key);
+        for (const speculation of chain) {
+          const value = speculation.byKey.get(id);
+          if (value !== undefined) return value ?? undefined;
+        }
+        return store.stateSync(key);
+      },
+    };
+  }
+
+  #run(
+    parentHash: string,
+    parentRoot: Uint8Array,
+    header: { height: number; timestamp: number },
+    txs: readonly Transaction[],
+  ) {
+    const reader = this.#reader(parentHash);
+    if (!reader) return null;
+    const ctx: BlockContext = {
+      chainId: this.#store.genesis.chainId,
+      height: header.height,
+      timestamp_ms: header.timestamp,
+      genesis: this.#store.genesis,
+    };
+    const { receipts, writes } = executeBlock(reader, ctx, txs);
+    return { receipts, writes, stateRoot: nextStateRoot(parentRoot, writes, receipts) };
+  }
+
+  #remember(
+    hash: string,
+    height: number,
+    parent: string,
+    result: { receipts: Receipt[]; writes: StateWrite[]; stateRoot: Uint8Array },
+  ) {
+    const byKey = new Map(result.writes.map((w) => [hex(w.key), w.value] as const));
+    this.#speculations.set(hash, { height, parent, byKey, ...result });
+  }
+
+  /** Assembles and speculatively executes the primary's next block. */
+  build(action: {
+    height: number;
+    view: number;
+    parent: { hash: Uint8Array; stateRoot: Uint8Array; timestamp: number };
+    txs: Transaction[];
+  }): Block | null {
+    const timestamp = Math.max(this.#now_ms(), action.parent.timestamp);
+    const parent = hex(action.parent.hash);
+    const result = this.#run(
+      parent,
+      action.parent.stateRoot,
+      { height: action.height, timestamp },
+      action.txs,
+    );
+    if (!result) return null;
+    const block = assembleBlock({
+      chainId: this.#store.genesis.chainId,
+      height: action.height,
+      view: action.view,
+      timestamp,
+      prevHash: action.parent.hash,
+      stateRoot: result.stateRoot,
+      proposer: this.#validators[action.view % this.#validators.length]!,
+      txs: action.txs,
+    });
+    this.#remember(hex(blockHash(block.header)), action.height, parent, result);
+    return block;
+  }
+
+  /** Speculatively executes a proposed block; `ok` false when it cannot or must not be executed. */
+  execute(block: Block): { ok: boolean; stateRoot: Uint8Array; reason?: string } {
+    const hash = hex(blockHash(block.header));
+    const known = this.#speculations.get(hash);
+    if (known) return { ok: true, stateRoot: known.stateRoot };
+    if (block.header.timestamp > this.#now_ms() + MAX_CLOCK_AHEAD_MS) {
+      return { ok: false, stateRoot: new Uint8Array(32), reason: 'timestamp too far in the future' };
+    }
+    const parent = hex(block.header.prevHash);
+    const parentRoot = this.#stateRootOf(parent);
+    const result = parentRoot && this.#run(parent, parentRoot, block.header, block.txs);
+    if (!result) return { ok: false, stateRoot: new Uint8Array(32), reason: 'unknown parent' };
+    this.#remember(hash, block.header.height, parent, result);
+    return { ok: true, stateRoot: result.stateRoot };
+  }
+
+  #stateRootOf(hash: string): Uint8Array | null {
+    if (hash === hex(this.#store.head.hash)) return this.#store.head.stateRoot;
+    return this.#speculations.get(hash)?.stateRoot ?? null;
+  }
+
+  /** Applies a committed block: one atomic append to the chain store. */
+  async commit(block: Block, certificate: CommitCertificate): Promise<{ receipts: Receipt[] }> {
+    const hash = hex(blockHash(block.header));
+    let speculation = this.#speculations.get(hash);
+    if (!speculation) {
+      const parent = hex(block.header.prevHash);
+      const result = this.#run(parent, this.#store.head.stateRoot, block.header, block.txs);
+      if (!result)
+        throw new MedledgerError(
+          'NODE_COMMIT_GAP',
+          `committed block ${block.header.height} does not extend the head`,
+        );
+      this.#remember(hash, block.header.height, parent, result);
+      speculation = this.#speculations.get(hash)!;
+    }
+    if (!Buffer.from(speculation.stateRoot).equals(block.header.stateRoot)) {
+      // A quorum certified a state root this node does not reproduce: its state has diverged, or more
+      // than f validators are faulty. Either way continuing would be wrong.
+      throw new MedledgerError(
+        'NODE_STATE_DIVERGED',
+        `block ${block.header.height}: our state root differs from the certified one`,
+      );
+    }
+    await this.#store.append({
+      block,
+      certificate,
+      receipts: speculation.receipts,
+      writes: speculation.writes,
+    });
+    // Everything at or below this height is now either the committed chain or abandoned.
+    for (const [id, s] of this.#speculations)
+      if (s.height <= block.header.height) this.#speculations.delete(id);
+    return { receipts: speculation.receipts };
+  }
+}

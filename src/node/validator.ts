@@ -1,0 +1,333 @@
+/**
+ * A validator node: the pure PBFT replica driven by real timers, a libp2p network, LevelDB and the
+ * rule engine.
+ *
+ * Every input (client transactions, peer messages, timer expiries, execution results, fetched blocks)
+ * goes through one ordered queue; each event's actions are carried out in order before the next
+ * event is stepped. A `persist` is awaited (a synced LevelDB batch) before any later send leaves, so a
+ * vote is on disk before a peer can see it. A `commit` is awaited too: the block, its receipts, state
+ * writes and indexes are one atomic batch in the chain store.
+ */
+import { join } from 'node:path';
+import { decode, encode } from '../codec/index.ts';
+import {
+  type ConsensusAction,
+  type ConsensusEvent,
+  ConsensusMessage,
+  type ConsensusParams,
+  DEFAULT_CONSENSUS_PARAMS,
+  Replica,
+  type TimerId,
+} from '../consensus/index.ts';
+import { genesisState } from '../contracts/index.ts';
+import { signingPublicKeyFrom } from '../crypto/index.ts';
+import {
+  blockHash,
+  ChainStore,
+  type Genesis,
+  genesisBlock,
+  type Receipt,
+  type Transaction,
+  txHash,
+} from '../ledger/index.ts';
+import { P2PHost, type PeerEntry, type ProtocolSpec } from '../p2p/host.ts';
+import { fetchBlocks, serveBlockSync } from './block-sync.ts';
+import { ConsensusLog } from './consensus-log.ts';
+import { NodeExecutor } from './executor.ts';
+
+export const CONSENSUS_PROTOCOL: ProtocolSpec = {
+  id: '/medledger/consensus/1.0.0',
+  maxFrameBytes: 48 * 1024 * 1024,
+};
+
+/** Transport faults for experiments; all off by default. */
+export interface TransportFaults {
+  /** Probability of dropping each outgoing consensus message. */
+  dropRate?: number;
+  /** Extra delay before each outgoing consensus message. */
+  delay_ms?: number;
+  /** Validators (by index) this node neither sends to nor accepts messages from. */
+  partitionedFrom?: number[];
+}
+
+export interface ValidatorOptions {
+  /** Directory for the chain and consensus databases. */
+  dataDir: string;
+  genesis: Genesis;
+  /** This validator's Ed25519 secret key (32-byte seed). */
+  secretKey: Uint8Array;
+  listen: string[];
+  /** Where to dial each other validator (by public key); observers may be listed too. */
+  peers: PeerEntry[];
+  params?: Partial<ConsensusParams>;
+  faults?: TransportFaults;
+  /** Called once when the node cannot safely continue (for example its state diverged). */
+  onFatal?: (error: Error) => void;
+}
+
+export interface NodeStatus {
+  height: number;
+  hash: string;
+  stateRoot: string;
+  view: number;
+  changingView: boolean;
+  viewChanges: number;
+  peers: number;
+}
+
+type CommitListener = (height: number, txs: Transaction[], receipts: Receipt[]) => void;
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+export class ValidatorNode {
+  readonly store: ChainStore;
+  readonly host: P2PHost;
+  readonly #log: ConsensusLog;
+  readonly #replica: Replica;
+  readonly #executor: NodeExecutor;
+  readonly #validators: Uint8Array[];
+  readonly #self: number;
+  readonly #indexOfKey: Map<string, number>;
+  readonly #timers = new Map<TimerId, NodeJS.Timeout>();
+  readonly #queue: ConsensusEvent[] = [];
+  readonly #commitListeners = new Set<CommitListener>();
+  readonly #onFatal: (error: Error) => void;
+  #faults: TransportFaults;
+  #pumping = false;
+  #stopped = false;
+
+  private constructor(parts: {
+    store: ChainStore;
+    host: P2PHost;
+    log: ConsensusLog;
+    replica: Replica;
+    validators: Uint8Array[];
+    self: number;
+    faults: TransportFaults;
+    onFatal: (error: Error) => void;
+  }) {
+    this.store = parts.store;
+    this.host = parts.host;
+    this.#log = parts.log;
+    this.#replica = parts.replica;
+    this.#validators = parts.validators;
+    this.#self = parts.self;
+    this.#faults = parts.faults;
+    this.#onFatal = parts.onFatal;
+    this.#indexOfKey = new Map(parts.validators.map((k, i) => [hex(k), i]));
+    this.#executor = new NodeExecutor(parts.store, parts.validators, () => Date.now());
+  }
+
+  static async start(options: ValidatorOptions): Promise<ValidatorNode> {
+    const { genesis } = options;
+    const validators = genesis.validators.map((v) => v.publicKey);
+    const self = validators.findIndex((k) => hex(k) === hex(signingPublicKeyFrom(options.secretKey)));
+    if (self < 0) throw new Error('this key is not one of the genesis validators');
+    const initialState = genesisState(genesis);
+    const store = await ChainStore.open(join(options.dataDir, 'chain'), genesis, initialState);
+    const { log, records } = await ConsensusLog.open(join(options.dataDir, 'consensus'));
+    const head = await store.block(store.head.height);
+    const genesisHeader = genesisBlock(genesis, initialState).header;
+    const replica = new Replica(
+      {
+        chainId: genesis.chainId,
+        validators,
+        self,
+        secretKey: options.secretKey,
+        params: {
+          ...DEFAULT_CONSENSUS_PARAMS,
+          checkpointInterval: genesis.params.checkpointInterval,
+          ...options.params,
+        },
+        genesis: {
+          hash: blockHash(genesisHeader),
+          stateRoot: genesisHeader.stateRoot,
+          timestamp: genesisHeader.timestamp,
+        },
+      },
+      {
+        executed: {
+          height: store.head.height,
+          hash: store.head.hash,
+          stateRoot: store.head.stateRoot,
+          timestamp: head!.header.timestamp,
+        },
+        records,
+      },
+    );
+    const host = await P2PHost.start({
+      secretKey: options.secretKey,
+      listen: options.listen,
+      peers: options.peers,
+    });
+    const node = new ValidatorNode({
+      store,
+      host,
+      log,
+      replica,
+      validators,
+      self,
+      faults: options.faults ?? {},
+      onFatal: options.onFatal ?? (() => {}),
+    });
+    await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));
+    await serveBlockSync(host, store);
+    node.#run(replica.start());
+    return node;
+  }
+
+  /** Hands a client transaction to consensus (admission checks happen in the replica's mempool). */
+  submit(tx: Transaction): Uint8Array {
+    this.#enqueue({ kind: 'tx', tx });
+    return txHash(tx);
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.#commitListeners.add(listener);
+    return () => this.#commitListeners.delete(listener);
+  }
+
+  setFaults(faults: TransportFaults): void {
+    this.#faults = faults;
+  }
+
+  status(): NodeStatus {
+    const { view, changingView, viewChangesStarted } = this.#replica.info;
+    const head = this.store.head;
+    return {
+      height: head.height,
+      hash: hex(head.hash),
+      stateRoot: hex(head.stateRoot),
+      view,
+      changingView,
+      viewChanges: viewChangesStarted,
+      peers: this.host.connectedPeers().length,
+    };
+  }
+
+  #onPeerMessage(peer: string, payload: Uint8Array): void {
+    const from = this.#indexOfKey.get(peer);
+    if (from === undefined || this.#faults.partitionedFrom?.includes(from)) return;
+    let message: ConsensusMessage;
+    try {
+      message = decode(ConsensusMessage, payload, CONSENSUS_PROTOCOL.maxFrameBytes);
+    } catch {
+      this.host.punish(peer, 'malformed-consensus-message');
+      return;
+    }
+    this.#enqueue({ kind: 'message', from, message });
+  }
+
+  #enqueue(event: ConsensusEvent): void {
+    if (this.#stopped) return;
+    this.#queue.push(event);
+    if (!this.#pumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#queue.length > 0 && !this.#stopped) {
+        const event = this.#queue.shift()!;
+        await this.#perform(this.#replica.step(event));
+      }
+    } catch (error) {
+      this.#fail(error as Error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #run(actions: ConsensusAction[]): void {
+    this.#pumping = true;
+    void this.#perform(actions)
+      .catch((error) => this.#fail(error as Error))
+      .finally(() => {
+        this.#pumping = false;
+        if (this.#queue.length > 0) void this.#pump();
+      });
+  }
+
+  #fail(error: Error): void {
+    if (this.#stopped) return;
+    this.#onFatal(error);
+    void this.stop();
+  }
+
+  async #perform(actions: ConsensusAction[]): Promise<void> {
+    for (const action of actions) {
+      if (this.#stopped) return;
+      switch (action.kind) {
+        case 'persist':
+          await this.#log.append(action.records);
+          break;
+        case 'send':
+          this.#send(action.to, encode(ConsensusMessage, action.message));
+          break;
+        case 'broadcast': {
+          const payload = encode(ConsensusMessage, action.message);
+          for (let to = 0; to < this.#validators.length; to++) if (to !== this.#self) this.#send(to, payload);
+          break;
+        }
+        case 'setTimer': {
+          clearTimeout(this.#timers.get(action.timer));
+          const timer = setTimeout(() => {
+            this.#timers.delete(action.timer);
+            this.#enqueue({ kind: 'timer', timer: action.timer });
+          }, action.delay_ms);
+          this.#timers.set(action.timer, timer);
+          break;
+        }
+        case 'cancelTimer':
+          clearTimeout(this.#timers.get(action.timer));
+          this.#timers.delete(action.timer);
+          break;
+        case 'build': {
+          const block = this.#executor.build(action);
+          if (block) this.#enqueue({ kind: 'built', block });
+          break;
+        }
+        case 'execute': {
+          const result = this.#executor.execute(action.block);
+          const { height } = action.block.header;
+          this.#enqueue({ kind: 'executed', height, blockHash: blockHash(action.block.header), ...result });
+          break;
+        }
+        case 'commit': {
+          const { receipts } = await this.#executor.commit(action.block, action.certificate);
+          for (const listener of this.#commitListeners)
+            listener(action.block.header.height, action.block.txs, receipts);
+          break;
+        }
+        case 'fetch': {
+          const peers = action.peers.map((i) => hex(this.#validators[i]!));
+          void fetchBlocks(this.host, peers, action.fromHeight, action.toHeight).then((blocks) =>
+            this.#enqueue({ kind: 'fetched', blocks }),
+          );
+          break;
+        }
+      }
+    }
+  }
+
+  #send(to: number, payload: Uint8Array): void {
+    const faults = this.#faults;
+    if (faults.partitionedFrom?.includes(to)) return;
+    if (faults.dropRate && Math.random() < faults.dropRate) return;
+    const peer = hex(this.#validators[to]!);
+    if (faults.delay_ms) setTimeout(() => this.host.send(CONSENSUS_PROTOCOL, peer, payload), faults.delay_ms);
+    else this.host.send(CONSENSUS_PROTOCOL, peer, payload);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    await this.host.stop();
+    // Let an in-flight persist or commit finish before closing the databases under it.
+    while (this.#pumping) await new Promise((r) => setTimeout(r, 5));
+    await this.store.close();
+    await this.#log.close();
+  }
+}
