@@ -34,4 +34,41 @@ describe('validator nodes', () => {
     expect(new Set(final.map((s) => s.stateRoot)).size).toBe(1);
     for (const node of c.nodes) expect((await verifyStore(node!.store)).problem).toBeNull();
   });
+
+  it('a stopped validator restarts from disk and catches up by block sync', async () => {
+    cluster = await startValidators(4);
+    const c = cluster;
+    await until(() => c.nodes.every((n) => n!.status().peers === 3));
+    const nonces = new Map<number, number>();
+    for (const tx of orgRegistrations(c, 40, nonces)) c.nodes[0]!.submit(tx);
+    await until(async () => (await okTxs(c)) === 40);
+    await c.stop(3);
+    for (const tx of orgRegistrations(c, 120, nonces)) c.nodes[1]!.submit(tx);
+    await until(async () => (await okTxs(c)) === 160);
+    const restarted = await c.start(3);
+    const target = c.nodes[0]!.status();
+    await until(() => restarted.status().height >= target.height, 30_000);
+    expect(await okTxs(c, 3)).toBeGreaterThanOrEqual(160);
+    expect((await restarted.store.block(target.height))!.header.stateRoot).toEqual(
+      (await c.nodes[0]!.store.block(target.height))!.header.stateRoot,
+    );
+    expect((await verifyStore(restarted.store)).problem).toBeNull();
+  });
+
+  it('replaces a stopped primary by a view change and resumes committing', async () => {
+    cluster = await startValidators(4);
+    const c = cluster;
+    await until(() => c.nodes.every((n) => n!.status().peers === 3));
+    const nonces = new Map<number, number>();
+    for (const tx of orgRegistrations(c, 20, nonces)) c.nodes[1]!.submit(tx);
+    await until(async () => (await okTxs(c, 1)) === 20);
+    await c.stop(0); // the primary of view 0
+    const stoppedAt = Date.now();
+    for (const tx of orgRegistrations(c, 20, nonces)) c.nodes[2]!.submit(tx);
+    await until(async () => (await okTxs(c, 1)) === 40, 30_000);
+    const resumed_ms = Date.now() - stoppedAt;
+    for (const i of [1, 2, 3]) expect(c.nodes[i]!.status().view).toBeGreaterThanOrEqual(1);
+    // Reported, not asserted: timing depends on the machine. Default timeouts here: 1.5 s.
+    console.info(`commits resumed ${resumed_ms} ms after the primary stopped`);
+  });
 });
