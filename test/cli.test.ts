@@ -34,7 +34,8 @@ describe('medledger chain verify', () => {
       const chain = join(dir, 'chain');
       const genesisFile = join(dir, 'genesis.json');
       await writeFile(genesisFile, JSON.stringify(genesisToJson(net.genesis)));
-      const store = await ChainStore.open(chain, net.genesis);
+      const { genesisState } = await import('../src/contracts/index.ts');
+      const store = await ChainStore.open(chain, net.genesis, genesisState(net.genesis));
       await buildChain(store, net, 4, 3);
       await store.close();
 

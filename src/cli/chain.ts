@@ -1,5 +1,6 @@
 /** `medledger chain …`: commands on a chain's stored blocks. */
 import type { Command } from 'commander';
+import { genesisState } from '../contracts/index.ts';
 import { loadGenesis, verifyChain } from '../ledger/index.ts';
 
 export function addChainCommands(program: Command, out: (text: string) => void): void {
@@ -18,7 +19,7 @@ export function addChainCommands(program: Command, out: (text: string) => void):
     )
     .action(async (options: { chain: string; genesis: string; json?: boolean }) => {
       const genesis = await loadGenesis(options.genesis);
-      const report = await verifyChain(options.chain, genesis);
+      const report = await verifyChain(options.chain, genesis, genesisState(genesis));
       if (options.json) {
         out(JSON.stringify(report));
       } else if (report.ok) {

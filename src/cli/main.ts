@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MedledgerError } from '../errors.ts';
 import { addChainCommands } from './chain.ts';
+import { addStartCommand } from './start.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -21,7 +22,9 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version', 'print the medledger version')
     .showHelpAfterError()
     .exitOverride();
-  addChainCommands(program, (text) => process.stdout.write(`${text}\n`));
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  addChainCommands(program, out);
+  addStartCommand(program, out);
   return program;
 }
 

@@ -1,0 +1,93 @@
+/**
+ * The node's HTTP API (bound to 127.0.0.1 unless configured otherwise). Every error is JSON with a
+ * stable code; request bodies are size-limited.
+ *
+ *   GET  /v1/status        head height, hash, state root, view, peers
+ *   POST /v1/txs           a canonically encoded signed transaction (application/octet-stream)
+ *   GET  /v1/txs/{hash}    a committed transaction's location and receipt (404 until committed)
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { decode } from '../codec/index.ts';
+import { LIMITS, Transaction } from '../ledger/index.ts';
+import type { ValidatorNode } from '../node/validator.ts';
+
+const MAX_BODY_BYTES = LIMITS.txBodyBytes + 4096;
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES)
+      throw new ApiError(413, 'API_BODY_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+async function route(node: ValidatorNode, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method === 'GET' && url.pathname === '/v1/status') return send(res, 200, node.status());
+  if (req.method === 'POST' && url.pathname === '/v1/txs') {
+    let tx: Transaction;
+    try {
+      tx = decode(Transaction, await readBody(req), MAX_BODY_BYTES);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw new ApiError(
+        400,
+        'API_MALFORMED_TX',
+        `not a canonically encoded transaction: ${(error as Error).message}`,
+      );
+    }
+    return send(res, 202, { txHash: hex(node.submit(tx)) });
+  }
+  const match = /^\/v1\/txs\/([0-9a-f]{64})$/.exec(url.pathname);
+  if (req.method === 'GET' && match) {
+    const found = await node.store.transaction(Buffer.from(match[1]!, 'hex'));
+    if (!found) throw new ApiError(404, 'API_TX_NOT_FOUND', 'no committed transaction with this hash (yet)');
+    const { receipt } = found;
+    return send(res, 200, {
+      height: found.height,
+      index: found.index,
+      receipt: {
+        code: receipt.code,
+        message: receipt.message,
+        events: receipt.events.map((e) => ({ type: e.type, attributes: Object.fromEntries(e.attributes) })),
+      },
+    });
+  }
+  throw new ApiError(404, 'API_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+}
+
+export async function startApi(node: ValidatorNode, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    route(node, req, res).catch((error) => {
+      if (error instanceof ApiError)
+        send(res, error.status, { error: { code: error.code, message: error.message } });
+      else send(res, 500, { error: { code: 'API_INTERNAL', message: 'internal error' } });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
