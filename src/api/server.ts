@@ -5,13 +5,18 @@
  *   GET  /v1/status        head height, hash, state root, view, peers
  *   POST /v1/txs           a canonically encoded signed transaction (application/octet-stream)
  *   GET  /v1/txs/{hash}    a committed transaction's location and receipt (404 until committed)
+ *   GET  /v1/blocks/{h}    a committed block's hash, time and transaction hashes; `?wait_ms=N` waits
+ *                          up to N ms for it to commit (for followers and benchmarks)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { decode } from '../codec/index.ts';
-import { LIMITS, Transaction } from '../ledger/index.ts';
+import { decode, list } from '../codec/index.ts';
+import { blockHash, LIMITS, Transaction, txHash } from '../ledger/index.ts';
 import type { ValidatorNode } from '../node/validator.ts';
 
 const MAX_BODY_BYTES = LIMITS.txBodyBytes + 4096;
+/** A batch submission (many small transactions in one request) may be larger. */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const TxBatch = list(Transaction, 4096);
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 class ApiError extends Error {
@@ -30,13 +35,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES)
-      throw new ApiError(413, 'API_BODY_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new ApiError(413, 'API_BODY_TOO_LARGE', `request body over ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   return new Uint8Array(Buffer.concat(chunks));
@@ -46,18 +50,20 @@ async function route(node: ValidatorNode, req: IncomingMessage, res: ServerRespo
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && url.pathname === '/v1/status') return send(res, 200, node.status());
   if (req.method === 'POST' && url.pathname === '/v1/txs') {
-    let tx: Transaction;
+    // ?batch=1: a canonically encoded list of transactions, for load generators.
+    const batch = url.searchParams.get('batch') === '1';
+    const maxBytes = batch ? MAX_BATCH_BYTES : MAX_BODY_BYTES;
+    let txs: Transaction[];
     try {
-      tx = decode(Transaction, await readBody(req), MAX_BODY_BYTES);
+      const body = await readBody(req, maxBytes);
+      txs = batch ? decode(TxBatch, body, maxBytes) : [decode(Transaction, body, maxBytes)];
     } catch (error) {
       if (error instanceof ApiError) throw error;
-      throw new ApiError(
-        400,
-        'API_MALFORMED_TX',
-        `not a canonically encoded transaction: ${(error as Error).message}`,
-      );
+      const why = (error as Error).message;
+      throw new ApiError(400, 'API_MALFORMED_TX', `not a canonically encoded transaction: ${why}`);
     }
-    return send(res, 202, { txHash: hex(node.submit(tx)) });
+    const hashes = txs.map((tx) => hex(node.submit(tx)));
+    return send(res, 202, batch ? { txHashes: hashes } : { txHash: hashes[0] });
   }
   const match = /^\/v1\/txs\/([0-9a-f]{64})$/.exec(url.pathname);
   if (req.method === 'GET' && match) {
@@ -74,7 +80,37 @@ async function route(node: ValidatorNode, req: IncomingMessage, res: ServerRespo
       },
     });
   }
+  const block = /^\/v1\/blocks\/(\d{1,15})$/.exec(url.pathname);
+  if (req.method === 'GET' && block) {
+    const height = Number(block[1]);
+    const wait_ms = Math.min(Number(url.searchParams.get('wait_ms') ?? 0) || 0, 60_000);
+    if (height > node.store.head.height && wait_ms > 0) await waitForHeight(node, height, wait_ms);
+    const found = height <= node.store.head.height ? await node.store.block(height) : undefined;
+    if (!found)
+      throw new ApiError(404, 'API_BLOCK_NOT_FOUND', `no committed block at height ${height} (yet)`);
+    return send(res, 200, {
+      height,
+      hash: hex(blockHash(found.header)),
+      timestamp: found.header.timestamp,
+      view: found.header.view,
+      txs: found.txs.map((tx) => hex(txHash(tx))),
+    });
+  }
   throw new ApiError(404, 'API_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+}
+
+function waitForHeight(node: ValidatorNode, height: number, wait_ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, wait_ms);
+    const unsubscribe = node.onCommit((committed) => {
+      if (committed >= height) done();
+    });
+    function done() {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve();
+    }
+  });
 }
 
 export async function startApi(node: ValidatorNode, host: string, port: number): Promise<Server> {

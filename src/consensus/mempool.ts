@@ -14,6 +14,8 @@ const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 interface Entry {
   tx: Transaction;
   id: string;
+  /** The request-timer period in which it was admitted (the core has no clock; periods count time). */
+  period: number;
 }
 
 export class Mempool {
@@ -40,14 +42,14 @@ export class Mempool {
   }
 
   /** `isCommitted` tells whether a transaction hash is already on chain (recently). */
-  admit(tx: Transaction, isCommitted: (id: string) => boolean): AdmitResult {
+  admit(tx: Transaction, isCommitted: (id: string) => boolean, period = 0): AdmitResult {
     if (tx.chainId !== this.#chainId) return 'wrong-chain';
     const id = hex(txHash(tx));
     if (this.#entries.has(id)) return 'duplicate';
     if (isCommitted(id)) return 'committed';
     if (this.#entries.size >= this.#maxTxs) return 'full';
     if (!this.verify(tx, id)) return 'bad-signature';
-    const entry = { tx, id };
+    const entry = { tx, id, period };
     this.#entries.set(id, entry);
     const sender = hex(tx.sender);
     const queue = this.#bySender.get(sender) ?? [];
@@ -99,6 +101,13 @@ export class Mempool {
       queue.splice(queue.indexOf(entry), 1);
       if (queue.length === 0) this.#bySender.delete(sender);
     }
+  }
+
+  /** The earliest admission period among pending transactions (Infinity when empty). */
+  oldestPeriod(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const entry of this.#entries.values()) oldest = Math.min(oldest, entry.period);
+    return oldest;
   }
 
   /** All pending transactions, for re-sharing after a view change. */

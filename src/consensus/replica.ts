@@ -44,6 +44,8 @@ import type {
 import { checkViewChange, chooseReproposals, type ValidatorContext } from './view-change.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+/** Request-timer periods a transaction may wait, while the primary proposes others, before it is replaced. */
+const CENSORSHIP_PERIODS = 4;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 function getOrCreate<K, K2, V>(map: Map<K, Map<K2, V>>, key: K): Map<K2, V> {
@@ -126,6 +128,10 @@ export class Replica {
   #batchDue = false;
   #batchTimerArmed = false;
   #requestTimerArmed = false;
+  /** Request-timer expiries so far: the core's measure of how long transactions have waited. */
+  #requestPeriod = 0;
+  /** A proposal was accepted in this view since the request timer last expired: the primary is alive. */
+  #proposedSinceTimer = false;
   #fetching = false;
   #executedAtLastStatus = 0;
 
@@ -311,7 +317,7 @@ export class Replica {
   #onClientTxs(txs: Transaction[], fromClient: boolean): void {
     const admitted: Transaction[] = [];
     for (const tx of txs) {
-      if (this.#mempool.admit(tx, this.#isCommittedTx) === 'admitted') admitted.push(tx);
+      if (this.#mempool.admit(tx, this.#isCommittedTx, this.#requestPeriod) === 'admitted') admitted.push(tx);
     }
     if (admitted.length === 0) return;
     // Share client transactions with every replica, so that all of them watch for their commit.
@@ -462,6 +468,7 @@ export class Replica {
     slot.prePrepare = pp;
     slot.block = block;
     slot.hash = hash;
+    if (pp.view === this.#view) this.#proposedSinceTimer = true;
     for (const tx of block.txs) this.#inFlight.add(hex(txHash(tx)));
     const executed = this.#executions.get(hash);
     if (executed === undefined) this.#emit({ kind: 'execute', block });
@@ -848,16 +855,27 @@ export class Replica {
         this.#batchDue = true;
         this.#maybePropose();
         return;
-      case 'request':
+      case 'request': {
         this.#requestTimerArmed = false;
+        this.#requestPeriod++;
+        const primaryAlive = this.#proposedSinceTimer;
+        this.#proposedSinceTimer = false;
         if (this.#changingView || this.#mempool.size === 0) return;
         // Behind rather than stuck: catch up instead of blaming the primary.
         if (this.#catchUpIfBehind()) {
           this.#armRequestTimer();
           return;
         }
+        // A primary that keeps proposing is slow, not dead (overload must not cause view changes),
+        // unless some transaction has waited CENSORSHIP_PERIODS timeouts: then it is censoring.
+        const waited = this.#requestPeriod - this.#mempool.oldestPeriod();
+        if (primaryAlive && waited < CENSORSHIP_PERIODS) {
+          this.#armRequestTimer();
+          return;
+        }
         this.#startViewChange(this.#view + 1);
         return;
+      }
       case 'viewchange':
         if (this.#changingView) this.#startViewChange(this.#view + 1);
         return;

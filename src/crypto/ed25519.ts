@@ -10,7 +10,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { asBuffer, expectLength, plainBytes, rawKeyFromDer } from './bytes.ts';
 
 export const ED25519_PUBLIC_KEY_BYTES = 32;
@@ -41,18 +41,39 @@ function privateKeyObject(secretKey: Uint8Array): KeyObject {
   });
 }
 
+// The encodings of the eight small-order points (the torsion subgroup), plus the non-canonical
+// encodings p and p+1 of y = 0 and y = 1, with the sign bit cleared (as libsodium's blocklist does):
+// a public key matching one, whatever its sign bit, has small order.
+const SMALL_ORDER = new Set<string>(
+  [
+    ...ED25519_TORSION_SUBGROUP,
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  ].map((encoding) => withoutSignBit(Buffer.from(encoding, 'hex'))),
+);
+
+function withoutSignBit(key: Uint8Array): string {
+  const copy = Buffer.from(key);
+  copy[31] = copy[31]! & 0x7f;
+  return copy.toString('hex');
+}
+
 /**
- * True for 32 bytes that are not a usable Ed25519 public key: not a point on the curve, or a point
- * of small order. OpenSSL accepts small-order keys, and for those a signature can be forged for any
- * message without a secret key, so they are refused here (once per key: the result is cached).
- * Point decoding needs @noble/curves; node:crypto does not expose it.
+ * True for 32 bytes that are not a usable Ed25519 public key because the point has small order.
+ * OpenSSL accepts such keys, and for them a signature can be forged for any message without a
+ * secret key. (Bytes that are not a curve point at all are harmless: no signature verifies.)
  */
 export function isWeakSigningKey(publicKey: Uint8Array): boolean {
-  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return true;
+  return publicKey.length !== ED25519_PUBLIC_KEY_BYTES || SMALL_ORDER.has(withoutSignBit(publicKey));
+}
+
+/** True when the bytes decode to a curve point of large order: what a genesis file must contain. */
+export function isValidSigningKey(publicKey: Uint8Array): boolean {
+  if (isWeakSigningKey(publicKey)) return false;
   try {
-    return ed25519.Point.fromBytes(publicKey).isSmallOrder();
+    return !ed25519.Point.fromBytes(publicKey).isSmallOrder();
   } catch {
-    return true;
+    return false;
   }
 }
 
@@ -94,8 +115,14 @@ export function signingPublicKeyFrom(secretKey: Uint8Array): Uint8Array {
 }
 
 /** One-off signature; to sign many messages with one key, use Ed25519Signer. */
+// Parsing a private key costs as much as a signature; a validator signs every vote with one key.
+let lastSigner: { secretKey: Buffer; key: KeyObject } | null = null;
+
 export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  return plainBytes(nodeSign(null, message, privateKeyObject(secretKey)));
+  if (!lastSigner || !lastSigner.secretKey.equals(secretKey)) {
+    lastSigner = { secretKey: Buffer.from(secretKey), key: privateKeyObject(secretKey) };
+  }
+  return plainBytes(nodeSign(null, message, lastSigner.key));
 }
 
 /**

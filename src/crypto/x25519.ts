@@ -66,14 +66,19 @@ export function x25519SharedSecret(secretKey: Uint8Array, publicKey: Uint8Array)
 }
 
 // Any clamped scalar times a low-order point is the identity, so one fixed probe finds them all.
-const LOW_ORDER_PROBE = new Uint8Array(32).fill(0x5a);
+let lowOrderProbe: KeyObject | null = null;
 
 /** True for 32 bytes that are not a usable X25519 public key (wrong length or low order). */
 export function isWeakEncryptionKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== X25519_KEY_BYTES) return true;
+  lowOrderProbe ??= privateKeyObject(new Uint8Array(32).fill(0x5a));
   try {
-    x25519SharedSecret(LOW_ORDER_PROBE, publicKey);
-    return false;
+    const peerKey = createPublicKey({
+      key: Buffer.concat([SPKI_PREFIX, publicKey]),
+      format: 'der',
+      type: 'spki',
+    });
+    return diffieHellman({ privateKey: lowOrderProbe, publicKey: peerKey }).every((byte) => byte === 0);
   } catch {
     return true;
   }

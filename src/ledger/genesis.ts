@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { bytes, encode, type Infer, list, oneOf, str, struct, u32, u64 } from '../codec/index.ts';
-import { isWeakEncryptionKey, isWeakSigningKey } from '../crypto/index.ts';
+import { isValidSigningKey, isWeakEncryptionKey } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { assembleBlock } from './block.ts';
 import { nextStateRoot, ZERO_HASH } from './state-root.ts';
@@ -99,7 +99,7 @@ function string(
 function hexKey(obj: Json, field: string, path: string, use: 'signing' | 'encryption'): Uint8Array {
   const hint = 'expected a 32-byte key as 64 lowercase hex digits';
   const key = new Uint8Array(Buffer.from(string(obj, field, path, /^[0-9a-f]{64}$/, hint), 'hex'));
-  const weak = use === 'signing' ? isWeakSigningKey(key) : isWeakEncryptionKey(key);
+  const weak = use === 'signing' ? !isValidSigningKey(key) : isWeakEncryptionKey(key);
   if (weak)
     throw invalid(`${path}.${field}`, `not a valid ${use === 'signing' ? 'Ed25519' : 'X25519'} public key`);
   return key;

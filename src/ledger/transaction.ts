@@ -17,9 +17,18 @@ export function signingPayload(tx: UnsignedTransaction): Uint8Array {
   return Buffer.concat([DOMAIN.tx, encode(UnsignedTransaction, tx)]);
 }
 
+// A transaction is hashed by the mempool, proposal checks, execution and storage; transactions are
+// never mutated once built, so the hash is remembered per object.
+const hashes = new WeakMap<Transaction, Uint8Array>();
+
 /** A transaction's id: SHA-256 of its canonical encoding, signature included. */
 export function txHash(tx: Transaction): Uint8Array {
-  return sha256(encode(Transaction, tx));
+  let hash = hashes.get(tx);
+  if (!hash) {
+    hash = sha256(encode(Transaction, tx));
+    hashes.set(tx, hash);
+  }
+  return hash;
 }
 
 export function verifyTransactionSignature(tx: Transaction): boolean {

@@ -16,6 +16,7 @@ import {
   ConsensusMessage,
   type ConsensusParams,
   DEFAULT_CONSENSUS_PARAMS,
+  MAX_FORWARDED_TXS,
   Replica,
   type TimerId,
 } from '../consensus/index.ts';
@@ -95,6 +96,7 @@ export class ValidatorNode {
   #faults: TransportFaults;
   #pumping = false;
   #stopped = false;
+  #outgoingTxs: Transaction[] = [];
 
   private constructor(parts: {
     store: ChainStore;
@@ -265,6 +267,10 @@ export class ValidatorNode {
           this.#send(action.to, encode(ConsensusMessage, action.message));
           break;
         case 'broadcast': {
+          if (action.message.kind === 'txs') {
+            this.#shareTxs(action.message.txs);
+            break;
+          }
           const payload = encode(ConsensusMessage, action.message);
           for (let to = 0; to < this.#validators.length; to++) if (to !== this.#self) this.#send(to, payload);
           break;
@@ -308,6 +314,24 @@ export class ValidatorNode {
         }
       }
     }
+  }
+
+  /**
+   * Client transactions are shared with every replica. They arrive one event at a time; sending
+   * each alone would cost a message per transaction per peer, so they leave together once the
+   * current burst of events has been processed.
+   */
+  #shareTxs(txs: Transaction[]): void {
+    this.#outgoingTxs.push(...txs);
+    if (this.#outgoingTxs.length > txs.length) return; // a flush is already scheduled
+    setImmediate(() => {
+      const all = this.#outgoingTxs;
+      this.#outgoingTxs = [];
+      for (let k = 0; k < all.length; k += MAX_FORWARDED_TXS) {
+        const payload = encode(ConsensusMessage, { kind: 'txs', txs: all.slice(k, k + MAX_FORWARDED_TXS) });
+        for (let to = 0; to < this.#validators.length; to++) if (to !== this.#self) this.#send(to, payload);
+      }
+    });
   }
 
   #send(to: number, payload: Uint8Array): void {

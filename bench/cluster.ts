@@ -1,0 +1,174 @@
+/**
+ * Four validator processes on this machine (127.0.0.1): committed signed transactions per second at
+ * saturation, commit latency at half that load, and the time from killing the primary to the next
+ * commit, next to the machine's signature bound (Ed25519 verifies per second x cores / 4) measured
+ * in the same run.
+ *
+ *   npm run bench:cluster [-- --txs 20000] [-- --json]
+ */
+import { cpus } from 'node:os';
+import { encode, list } from '../src/codec/index.ts';
+import { generateSigningKeyPair, randomBytes, sign, verify } from '../src/crypto/index.ts';
+import { Transaction } from '../src/ledger/index.ts';
+import { startProcesses } from '../test/fixtures/processes.ts';
+import { orgRegistrations, until } from '../test/fixtures/validators.ts';
+
+const arg = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const TOTAL_TXS = arg('txs', 20_000);
+const SENDERS = 32;
+const json = process.argv.includes('--json');
+const log = (text: string) => {
+  if (!json) console.log(text);
+};
+
+function verifyRate(): number {
+  const keys = generateSigningKeyPair();
+  const message = randomBytes(200);
+  const signature = sign(keys.secretKey, message);
+  let count = 0;
+  const start = performance.now();
+  while (performance.now() - start < 1000) {
+    for (let i = 0; i < 64; i++) verify(keys.publicKey, message, signature);
+    count += 64;
+  }
+  return (count * 1000) / (performance.now() - start);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const verifiesPerSecond = verifyRate();
+const bound = (verifiesPerSecond * cpus().length) / 4;
+log(
+  `machine: ${cpus().length} cores, Ed25519 verify ${verifiesPerSecond.toFixed(0)}/s, bound ${bound.toFixed(0)} tx/s`,
+);
+
+const consensus = {
+  requestTimeout_ms: 1000,
+  viewChangeTimeout_ms: 1000,
+  statusInterval_ms: 250,
+  batchMaxTxs: 500,
+  window: 4,
+};
+const cluster = await startProcesses(4, consensus, [0, 1, 2, 3], SENDERS);
+try {
+  await until(
+    async () => (await Promise.all([0, 1, 2, 3].map((i) => cluster.status(i)))).every((s) => s.peers === 3),
+    30_000,
+  );
+  log(`signing ${TOTAL_TXS} transactions...`);
+  const nonces = new Map<number, number>();
+  const txs = orgRegistrations(cluster, TOTAL_TXS, nonces);
+  const txBytes = encode(Transaction, txs[0]!).length;
+
+  // Follow commits on validator 1 and note when each transaction was seen committed.
+  const committedAt = new Map<string, number>();
+  let following = true;
+  let nextHeight = (await cluster.status(1)).height + 1;
+  const follower = (async () => {
+    while (following) {
+      const response = await fetch(`${cluster.api[1]}/v1/blocks/${nextHeight}?wait_ms=500`);
+      if (response.status !== 200) continue;
+      const block = (await response.json()) as { txs: string[] };
+      const now = performance.now();
+      for (const hash of block.txs) committedAt.set(hash, now);
+      nextHeight++;
+    }
+  })();
+
+  const submit = async (batch: Transaction[], node: number) => {
+    const response = await fetch(`${cluster.api[node]}/v1/txs?batch=1`, {
+      method: 'POST',
+      body: encode(list(Transaction, 4096), batch),
+    });
+    const { txHashes } = (await response.json()) as { txHashes: string[] };
+    return txHashes;
+  };
+
+  // Saturation: offer the first 70% as fast as the API takes them.
+  const saturation = txs.slice(0, Math.floor(TOTAL_TXS * 0.7));
+  const submittedAt = new Map<string, number>();
+  const start = performance.now();
+  for (let k = 0; k < saturation.length; k += 200) {
+    const when = performance.now();
+    for (const hash of await submit(saturation.slice(k, k + 200), (k / 200) % 4)) submittedAt.set(hash, when);
+  }
+  await until(() => [...submittedAt.keys()].every((h) => committedAt.has(h)), 300_000);
+  const saturatedTps = saturation.length / ((Math.max(...committedAt.values()) - start) / 1000);
+  log(
+    `saturation: ${saturatedTps.toFixed(0)} committed tx/s (${((100 * saturatedTps) / bound).toFixed(0)}% of the signature bound), ${txBytes}-byte txs`,
+  );
+
+  // Half load: the remaining 30% offered at half the saturation rate, in 20 ms slices.
+  const half = txs.slice(saturation.length);
+  const rate = saturatedTps / 2;
+  const latencies: number[] = [];
+  const halfStart = performance.now();
+  const halfSubmitted = new Map<string, number>();
+  for (let sent = 0; sent < half.length; ) {
+    const due = Math.min(half.length, Math.floor(((performance.now() - halfStart) / 1000) * rate) + 1);
+    if (due > sent) {
+      const when = performance.now();
+      for (const hash of await submit(half.slice(sent, due), sent % 4)) halfSubmitted.set(hash, when);
+      sent = due;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await until(() => [...halfSubmitted.keys()].every((h) => committedAt.has(h)), 300_000);
+  for (const [hash, at] of halfSubmitted) latencies.push(committedAt.get(hash)! - at);
+  latencies.sort((a, b) => a - b);
+  const p50 = percentile(latencies, 50);
+  const p99 = percentile(latencies, 99);
+  log(
+    `half load (${rate.toFixed(0)} tx/s offered): commit latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+  );
+
+  // Primary crash under light load: kill the current primary, time the next commit elsewhere.
+  const { view } = await cluster.status(1);
+  const primary = view % 4;
+  const witness = (primary + 1) % 4;
+  const extra = orgRegistrations(cluster, 40, nonces);
+  await cluster.kill(primary);
+  const killedAt = performance.now();
+  const hashes = await submit(extra, witness);
+  await until(() => hashes.some((h) => committedAt.has(h)) || false, 60_000).catch(() => {});
+  // The follower reads validator 1; if that was the primary, poll the witness directly.
+  if (!hashes.some((h) => committedAt.has(h))) {
+    await until(
+      async () => (await fetch(`${cluster.api[witness]}/v1/txs/${hashes[0]}`)).status === 200,
+      60_000,
+    );
+    committedAt.set(hashes[0]!, performance.now());
+  }
+  const resumeMs =
+    Math.min(...hashes.filter((h) => committedAt.has(h)).map((h) => committedAt.get(h)!)) - killedAt;
+  log(
+    `primary (validator ${primary}) killed: next commit after ${resumeMs.toFixed(0)} ms (request timeout ${consensus.requestTimeout_ms} ms)`,
+  );
+
+  following = false;
+  await follower.catch(() => {});
+  if (json) {
+    console.log(
+      JSON.stringify({
+        machine: {
+          cores: cpus().length,
+          node: process.version,
+          ed25519VerifyPerSecond: Math.round(verifiesPerSecond),
+        },
+        signatureBoundTps: Math.round(bound),
+        txBytes,
+        saturationTps: Math.round(saturatedTps),
+        ratioToBound: saturatedTps / bound,
+        halfLoad: { offeredTps: Math.round(rate), p50_ms: p50, p99_ms: p99 },
+        primaryCrashToCommit_ms: Math.round(resumeMs),
+      }),
+    );
+  }
+} finally {
+  await cluster.close();
+}
