@@ -71,4 +71,20 @@ describe('validator nodes', () => {
     // Reported, not asserted: timing depends on the machine. Default timeouts here: 1.5 s.
     console.info(`commits resumed ${resumed_ms} ms after the primary stopped`);
   });
+
+  it('keeps committing through injected message loss and a partition, and the partitioned node catches up after healing', async () => {
+    cluster = await startValidators(4);
+    const c = cluster;
+    await until(() => c.nodes.every((n) => n!.status().peers === 3));
+    const nonces = new Map<number, number>();
+    // Validator 3 is cut off from everyone (both directions); the others lose 10% of their messages.
+    c.nodes[3]!.setFaults({ partitionedFrom: [0, 1, 2] });
+    for (const i of [0, 1, 2]) c.nodes[i]!.setFaults({ partitionedFrom: [3], dropRate: 0.1 });
+    for (const tx of orgRegistrations(c, 60, nonces)) c.nodes[1]!.submit(tx);
+    await until(async () => (await okTxs(c, 1)) === 60, 60_000);
+    expect(c.nodes[3]!.status().height).toBe(0);
+    for (const node of c.nodes) node!.setFaults({});
+    await until(() => c.nodes[3]!.status().height >= c.nodes[1]!.status().height, 30_000);
+    expect(c.nodes[3]!.status().hash).toBe(c.nodes[1]!.status().hash);
+  });
 });
