@@ -79,6 +79,11 @@ describe('validator processes', () => {
     const resumed_ms = Date.now() - killedAt;
     await until(() => allCommitted(c, [1, 2, 3], after), 30_000);
     expect((await c.status(1)).view).toBeGreaterThanOrEqual(1);
+    // The survivors are ready (3 of 4 connected makes a quorum) and report it in their metrics.
+    expect((await fetch(`${c.api[1]}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${c.api[1]}/metrics`)).text();
+    expect(metrics).toMatch(/medledger_view [1-9]/);
+    expect(metrics).toMatch(/medledger_commit_latency_seconds_count [1-9]/);
     console.info(`first commit ${resumed_ms} ms after the primary was killed (request timeout 1000 ms)`);
   });
 

@@ -2,6 +2,9 @@
  * The node's HTTP API (bound to 127.0.0.1 unless configured otherwise). Every error is JSON with a
  * stable code; request bodies are size-limited.
  *
+ *   GET  /healthz          200 while the process serves requests
+ *   GET  /readyz           200 when connected to enough peers to commit, not changing view; else 503
+ *   GET  /metrics          Prometheus metrics
  *   GET  /v1/status        head height, hash, state root, view, peers
  *   POST /v1/txs           a canonically encoded signed transaction (application/octet-stream)
  *   GET  /v1/txs/{hash}    a committed transaction's location and receipt (404 until committed)
@@ -49,6 +52,17 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Ar
 async function route(node: ValidatorNode, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && url.pathname === '/v1/status') return send(res, 200, node.status());
+  if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
+  if (req.method === 'GET' && url.pathname === '/readyz') {
+    const ready = node.ready();
+    return send(res, ready.ok ? 200 : 503, ready);
+  }
+  if (req.method === 'GET' && url.pathname === '/metrics') {
+    const text = await node.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': node.metrics.registry.contentType });
+    res.end(text);
+    return;
+  }
   if (req.method === 'POST' && url.pathname === '/v1/txs') {
     // ?batch=1: a canonically encoded list of transactions, for load generators.
     const batch = url.searchParams.get('batch') === '1';

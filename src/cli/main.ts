@@ -24,7 +24,7 @@ export function buildProgram(): Command {
     .exitOverride();
   const out = (text: string) => process.stdout.write(`${text}\n`);
   addChainCommands(program, out);
-  addStartCommand(program, out);
+  addStartCommand(program);
   return program;
 }
 

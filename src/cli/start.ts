@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { pino } from 'pino';
 import { startApi } from '../api/server.ts';
 import { readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
@@ -9,7 +10,7 @@ import { loadGenesis } from '../ledger/index.ts';
 import { homePaths, loadSettings } from '../node/config.ts';
 import { ValidatorNode } from '../node/validator.ts';
 
-export function addStartCommand(program: Command, out: (text: string) => void): void {
+export function addStartCommand(program: Command): void {
   program
     .command('start')
     .description('run a validator node: p2p, consensus, rule engine, store and HTTP API')
@@ -32,6 +33,11 @@ export function addStartCommand(program: Command, out: (text: string) => void): 
         loadGenesis(paths.genesis),
         readKeystore(paths.keystore, passphrase),
       ]);
+      const log = pino({
+        base: {
+          node: genesis.validators.find((v) => Buffer.from(v.publicKey).equals(keys.signing.publicKey))?.name,
+        },
+      });
       let fatal: Error | null = null;
       const node = await ValidatorNode.start({
         dataDir: paths.data,
@@ -44,9 +50,10 @@ export function addStartCommand(program: Command, out: (text: string) => void): 
         })),
         params: settings.consensus,
         faults: settings.faults,
+        log,
         onFatal: (error) => {
           fatal = error;
-          process.stderr.write(`medledger: stopping: ${error.message}\n`);
+          log.error({ err: error }, 'stopping: cannot safely continue');
         },
       });
       const api = await startApi(node, settings.api.host, settings.api.port);
@@ -56,14 +63,14 @@ export function addStartCommand(program: Command, out: (text: string) => void): 
       // Where the node actually listens, for scripts and tests that asked for port 0.
       const listening = { api: apiUrl, p2p: node.host.addresses };
       await writeFile(join(options.home, 'listening.json'), JSON.stringify(listening));
-      out(JSON.stringify({ msg: 'node started', ...listening, status: node.status() }));
+      log.info({ ...listening, status: node.status() }, 'node started');
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
       await new Promise<void>((resolve) => api.close(() => resolve()));
       await node.stop();
-      out(JSON.stringify({ msg: 'node stopped', status: node.status() }));
+      log.info({ status: node.status() }, 'node stopped');
       if (fatal) process.exitCode = 1;
     });
 }

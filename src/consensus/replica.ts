@@ -78,6 +78,7 @@ export interface ReplicaInfo {
   changingView: boolean;
   executedHeight: number;
   viewChangesStarted: number;
+  mempoolSize: number;
 }
 
 export class Replica {
@@ -173,6 +174,7 @@ export class Replica {
       changingView: this.#changingView,
       executedHeight: this.#executed.height,
       viewChangesStarted: this.#viewChangesStarted,
+      mempoolSize: this.#mempool.size,
     };
   }
 

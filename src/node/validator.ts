@@ -27,6 +27,7 @@ import {
   ChainStore,
   type Genesis,
   genesisBlock,
+  quorumSize,
   type Receipt,
   type Transaction,
   txHash,
@@ -35,6 +36,7 @@ import { P2PHost, type PeerEntry, type ProtocolSpec } from '../p2p/host.ts';
 import { fetchBlocks, serveBlockSync } from './block-sync.ts';
 import { ConsensusLog } from './consensus-log.ts';
 import { NodeExecutor } from './executor.ts';
+import { NodeMetrics } from './metrics.ts';
 
 export const CONSENSUS_PROTOCOL: ProtocolSpec = {
   id: '/medledger/consensus/1.0.0',
@@ -64,7 +66,17 @@ export interface ValidatorOptions {
   faults?: TransportFaults;
   /** Called once when the node cannot safely continue (for example its state diverged). */
   onFatal?: (error: Error) => void;
+  /** Structured log (pino-compatible); silent by default. */
+  log?: NodeLogger;
 }
+
+export interface NodeLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+}
+
+const SILENT: NodeLogger = { info() {}, warn() {}, debug() {} };
 
 export interface NodeStatus {
   height: number;
@@ -97,6 +109,10 @@ export class ValidatorNode {
   #pumping = false;
   #stopped = false;
   #outgoingTxs: Transaction[] = [];
+  readonly metrics: NodeMetrics;
+  readonly #logger: NodeLogger;
+  /** The view last logged, negative (-view - 1) while changing to it. */
+  #lastView = 0;
 
   private constructor(parts: {
     store: ChainStore;
@@ -107,6 +123,7 @@ export class ValidatorNode {
     self: number;
     faults: TransportFaults;
     onFatal: (error: Error) => void;
+    logger: NodeLogger;
   }) {
     this.store = parts.store;
     this.host = parts.host;
@@ -118,6 +135,16 @@ export class ValidatorNode {
     this.#onFatal = parts.onFatal;
     this.#indexOfKey = new Map(parts.validators.map((k, i) => [hex(k), i]));
     this.#executor = new NodeExecutor(parts.store, parts.validators, () => Date.now());
+    this.#logger = parts.logger;
+    this.#lastView = parts.replica.info.view;
+    this.metrics = new NodeMetrics({
+      height: () => this.store.head.height,
+      view: () => this.#replica.info.view,
+      viewChanges: () => this.#replica.info.viewChangesStarted,
+      mempoolSize: () => this.#replica.info.mempoolSize,
+      peers: () => this.host.connectedPeers().length,
+      misbehaviour: () => this.host.metrics.disconnectedForMisbehaviour,
+    });
   }
 
   static async start(options: ValidatorOptions): Promise<ValidatorNode> {
@@ -171,6 +198,7 @@ export class ValidatorNode {
       self,
       faults: options.faults ?? {},
       onFatal: options.onFatal ?? (() => {}),
+      logger: options.log ?? SILENT,
     });
     await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));
     await serveBlockSync(host, store);
@@ -181,7 +209,9 @@ export class ValidatorNode {
   /** Hands a client transaction to consensus (admission checks happen in the replica's mempool). */
   submit(tx: Transaction): Uint8Array {
     this.#enqueue({ kind: 'tx', tx });
-    return txHash(tx);
+    const hash = txHash(tx);
+    this.metrics.submitted(hex(hash), Date.now());
+    return hash;
   }
 
   onCommit(listener: CommitListener): () => void {
@@ -205,6 +235,16 @@ export class ValidatorNode {
       viewChanges: viewChangesStarted,
       peers: this.host.connectedPeers().length,
     };
+  }
+
+  /** Ready to serve: connected to enough peers to make a quorum, and not in the middle of a view change. */
+  ready(): { ok: boolean; reason?: string } {
+    const needed = quorumSize(this.#validators.length) - 1;
+    const peers = this.host.connectedPeers().length;
+    if (peers < needed)
+      return { ok: false, reason: `connected to ${peers} validators, ${needed} needed for a quorum` };
+    if (this.#replica.info.changingView) return { ok: false, reason: 'changing view' };
+    return { ok: true };
   }
 
   #onPeerMessage(peer: string, payload: Uint8Array): void {
@@ -232,6 +272,7 @@ export class ValidatorNode {
       while (this.#queue.length > 0 && !this.#stopped) {
         const event = this.#queue.shift()!;
         await this.#perform(this.#replica.step(event));
+        this.#noticeViewChange();
       }
     } catch (error) {
       this.#fail(error as Error);
@@ -248,6 +289,17 @@ export class ValidatorNode {
         this.#pumping = false;
         if (this.#queue.length > 0) void this.#pump();
       });
+  }
+
+  #noticeViewChange(): void {
+    const { view, changingView } = this.#replica.info;
+    const state = changingView ? -view - 1 : view;
+    if (state === this.#lastView) return;
+    this.#lastView = state;
+    this.#logger.info(
+      { view, changingView, height: this.store.head.height },
+      changingView ? 'view change started' : 'entered view',
+    );
   }
 
   #fail(error: Error): void {
@@ -301,6 +353,14 @@ export class ValidatorNode {
         }
         case 'commit': {
           const { receipts } = await this.#executor.commit(action.block, action.certificate);
+          this.metrics.committed(
+            action.block.txs.map((tx) => hex(txHash(tx))),
+            Date.now(),
+          );
+          this.#logger.debug(
+            { height: action.block.header.height, txs: action.block.txs.length },
+            'committed',
+          );
           for (const listener of this.#commitListeners)
             listener(action.block.header.height, action.block.txs, receipts);
           break;
