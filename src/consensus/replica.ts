@@ -314,7 +314,9 @@ export class Replica {
 
   // ---- transactions and proposals ---------------------------------------------------------------
 
-  #isCommittedTx = (id: string) => this.#committedTxs.has(id);
+  /** Committed at any height: recently (remembered here) or earlier (asked of the chain, if it can tell). */
+  #isCommittedTx = (id: string) =>
+    this.#committedTxs.has(id) || (this.#config.isCommitted?.(Buffer.from(id, 'hex')) ?? false);
 
   #onClientTxs(txs: Transaction[], fromClient: boolean): void {
     const admitted: Transaction[] = [];
@@ -507,7 +509,7 @@ export class Replica {
       seen.add(id);
       if (txs[i]!.chainId !== this.#config.chainId || !this.#mempool.verify(txs[i]!, id))
         return 'tx signature';
-      if (!reproposal && (this.#committedTxs.has(id) || this.#inFlight.has(id)))
+      if (!reproposal && (this.#inFlight.has(id) || this.#isCommittedTx(id)))
         return 'tx already committed or in flight';
     }
     return null;
@@ -767,7 +769,10 @@ export class Replica {
     for (const height of this.#executedHashes.keys()) if (height < low) this.#executedHashes.delete(height);
     for (const [key] of this.#signed) if (Number(key.split('/')[2]) <= low) this.#signed.delete(key);
     const forgetBelow = low - this.#config.params.logSize;
-    for (const [id, height] of this.#committedTxs) if (height <= forgetBelow) this.#committedTxs.delete(id);
+    // Forgetting is safe only when the chain itself answers for older transactions.
+    if (this.#config.isCommitted) {
+      for (const [id, height] of this.#committedTxs) if (height <= forgetBelow) this.#committedTxs.delete(id);
+    }
     if (this.#executions.size > 8 * this.#config.params.logSize) this.#executions.clear();
   }
 

@@ -77,6 +77,12 @@ export interface ReplicaConfig {
   params: ConsensusParams;
   /** The genesis block's hash and state root: the checkpoint every chain starts from. */
   genesis: { hash: Uint8Array; stateRoot: Uint8Array; timestamp: number };
+  /**
+   * Whether a transaction is on the executed chain, answered synchronously by the driver (the chain
+   * store's tx index). With it, the core forgets old committed hashes; without it, it keeps them all,
+   * since a replayed old transaction must never commit twice.
+   */
+  isCommitted?: (txHash: Uint8Array) => boolean;
   unsafe?: UnsafeTestingBugs;
 }
 

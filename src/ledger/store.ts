@@ -241,6 +241,11 @@ export class ChainStore {
     return { tx, receipt, height: location.height, index: location.index };
   }
 
+  /** Whether a transaction is committed, read synchronously from the tx index. */
+  hasTxSync(hash: Uint8Array): boolean {
+    return this.db.getSync(prefixedKey(PREFIX.tx, hash)) !== undefined;
+  }
+
   /** The current value of a state key, read synchronously (the rule engine's reads are synchronous). */
   stateSync(key: Uint8Array): Uint8Array | undefined {
     return this.db.getSync(prefixedKey(PREFIX.state, key));

@@ -173,6 +173,7 @@ export class ValidatorNode {
           stateRoot: genesisHeader.stateRoot,
           timestamp: genesisHeader.timestamp,
         },
+        isCommitted: (hash) => store.hasTxSync(hash),
       },
       {
         executed: {
