@@ -131,7 +131,7 @@ export class Replica {
   #requestTimerArmed = false;
   /** Request-timer expiries so far: the core's measure of how long transactions have waited. */
   #requestPeriod = 0;
-  /** A proposal was accepted in this view since the request timer last expired: the primary is alive. */
+  /** A proposal was accepted in this view since the request timer was armed: the primary is alive. */
   #proposedSinceTimer = false;
   #fetching = false;
   #executedAtLastStatus = 0;
@@ -333,6 +333,8 @@ export class Replica {
   #armRequestTimer(): void {
     if (this.#requestTimerArmed || this.#changingView || this.#mempool.size === 0) return;
     this.#requestTimerArmed = true;
+    // Only proposals made while this timer runs show that the primary is alive.
+    this.#proposedSinceTimer = false;
     this.#setTimer('request', this.#config.params.requestTimeout_ms);
   }
 
@@ -866,7 +868,6 @@ export class Replica {
         this.#requestTimerArmed = false;
         this.#requestPeriod++;
         const primaryAlive = this.#proposedSinceTimer;
-        this.#proposedSinceTimer = false;
         if (this.#changingView || this.#mempool.size === 0) return;
         // Behind rather than stuck: catch up instead of blaming the primary.
         if (this.#catchUpIfBehind()) {
