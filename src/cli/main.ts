@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MedledgerError } from '../errors.ts';
 import { addChainCommands } from './chain.ts';
+import { addSimCommand } from './sim.ts';
 import { addStartCommand } from './start.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   const out = (text: string) => process.stdout.write(`${text}\n`);
   addChainCommands(program, out);
   addStartCommand(program);
+  addSimCommand(program, out);
   return program;
 }
 

@@ -1,0 +1,183 @@
+/**
+ * `medledger sim`: runs the deterministic fault-injecting simulator over many seeds (or replays one)
+ * and prints what the checkers found. A failing seed prints the exact command that replays it.
+ */
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { type Command, InvalidArgumentError } from 'commander';
+import { MedledgerError } from '../errors.ts';
+import {
+  DEFAULT_SIM_OPTIONS,
+  describeFailure,
+  type FaultSelection,
+  parseFaults,
+  runSeeds,
+  type SeedOutcome,
+  type SimOptions,
+  type SimSummary,
+  Simulator,
+  simOptions,
+  summarise,
+} from '../sim/index.ts';
+
+interface SimCommandOptions {
+  nodes: number;
+  seeds?: number;
+  seed?: number;
+  firstSeed: number;
+  faults: FaultSelection;
+  txs: number;
+  workers?: number;
+  json?: boolean;
+  log?: boolean;
+  unsafeCommitQuorum?: number;
+  unsafeSkipNewViewCheck?: boolean;
+}
+
+function integer(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}".`);
+    }
+    return n;
+  };
+}
+
+function faults(value: string): FaultSelection {
+  try {
+    return parseFaults(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+export function addSimCommand(program: Command, out: (text: string) => void): void {
+  program
+    .command('sim')
+    .description(
+      'run the deterministic fault-injecting simulator: n real PBFT replicas on a virtual network, ' +
+        'with crashes, partitions and Byzantine replicas, checked for agreement, validity and liveness',
+    )
+    .option('--nodes <n>', 'validators (n >= 3f+1; f Byzantine tolerated)', integer('--nodes', 1, 64), 4)
+    .option(
+      '--seeds <k>',
+      'run k seeds: first-seed .. first-seed+k-1 (default 100)',
+      integer('--seeds', 1, 10_000_000),
+    )
+    .option('--seed <s>', 'run (replay) exactly this seed', integer('--seed', 0, 0xffff_ffff))
+    .option('--first-seed <s>', 'first seed of a --seeds range', integer('--first-seed', 0, 0xffff_ffff), 1)
+    .option(
+      '--faults <list>',
+      'comma-separated fault kinds (delay, drop, duplicate, reorder, partition, crash, equivocate, ' +
+        'conflicting-votes, silence, replay, forge, bogus-viewchange), or all, none, random (a mix per seed)',
+      faults,
+      'random' as FaultSelection,
+    )
+    .option('--txs <n>', 'client transactions per run', integer('--txs', 0, 100_000), DEFAULT_SIM_OPTIONS.txs)
+    .option(
+      '--workers <n>',
+      'worker threads to spread seeds over (default: one per core)',
+      integer('--workers', 1, 256),
+    )
+    .option('--json', 'print one JSON object')
+    .option('--log', 'with --seed: print every delivery, commit, view change, crash and restart')
+    .option(
+      '--unsafe-commit-quorum <q>',
+      'TESTING ONLY: replicas commit with q COMMITs instead of a quorum (a deliberate bug the checkers must catch)',
+      integer('--unsafe-commit-quorum', 1, 64),
+    )
+    .option(
+      '--unsafe-skip-new-view-check',
+      'TESTING ONLY: replicas accept a NEW-VIEW without checking its re-proposals (a deliberate bug)',
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Every seed is one exactly reproducible run. Faults are active for the first',
+        `${DEFAULT_SIM_OPTIONS.faultPeriod_ms} virtual ms; then the network heals and crashed replicas restart, and every honest`,
+        `replica must commit every submitted transaction within ${DEFAULT_SIM_OPTIONS.livenessBound_ms} virtual ms.`,
+        '',
+        'Examples:',
+        '  medledger sim --nodes 4 --seeds 300',
+        '  medledger sim --nodes 7 --seeds 100 --faults crash,partition,equivocate --workers 2',
+        '  medledger sim --nodes 4 --seed 1234 --faults crash,equivocate --log',
+      ].join('\n'),
+    )
+    .action(async (options: SimCommandOptions) => {
+      if (options.seed !== undefined && options.seeds !== undefined) {
+        throw new MedledgerError(
+          'SIM_BAD_OPTIONS',
+          'use --seeds K (a range) or --seed S (one seed), not both.',
+        );
+      }
+      if (options.log && options.seed === undefined) {
+        throw new MedledgerError(
+          'SIM_BAD_OPTIONS',
+          '--log needs --seed S: the event log of many seeds would be unreadable.',
+        );
+      }
+      const base = {
+        nodes: options.nodes,
+        faults: options.faults,
+        txs: options.txs,
+        ...(options.unsafeCommitQuorum !== undefined || options.unsafeSkipNewViewCheck
+          ? {
+              unsafe: {
+                ...(options.unsafeCommitQuorum !== undefined
+                  ? { commitQuorum: options.unsafeCommitQuorum }
+                  : {}),
+                ...(options.unsafeSkipNewViewCheck ? { skipNewViewCheck: true } : {}),
+              },
+            }
+          : {}),
+      };
+      const seeds =
+        options.seed !== undefined
+          ? [options.seed]
+          : Array.from({ length: options.seeds ?? 100 }, (_, i) => options.firstSeed + i);
+      const runs: SimOptions[] = seeds.map((seed) => simOptions({ seed, ...base }));
+
+      const workers = options.log ? 1 : (options.workers ?? availableParallelism());
+      const started = performance.now();
+      let outcomes: SeedOutcome[];
+      if (options.log) {
+        const result = new Simulator(runs[0]!, { log: out }).run();
+        outcomes = await runSeeds(runs, 1);
+        if (result.traceHash !== outcomes[0]!.traceHash)
+          throw new Error('a logged run differs from its replay');
+      } else {
+        outcomes = await runSeeds(runs, workers, (outcome) => {
+          if (!options.json && outcome.violations.length > 0) out(describeFailure(outcome));
+        });
+      }
+      const summary = summarise(options.nodes, outcomes, performance.now() - started, workers);
+      if (options.json) out(JSON.stringify(summary));
+      else out(formatSummary(summary, options, seeds));
+      if (summary.violations > 0) process.exitCode = 1;
+    });
+}
+
+function formatSummary(s: SimSummary, options: SimCommandOptions, seeds: number[]): string {
+  const range = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds[0]}..${seeds[seeds.length - 1]}`;
+  const faultText =
+    options.faults === 'random' ? 'a random mix per seed' : options.faults.join(',') || 'none';
+  const perSeed = s.seeds > 0 ? (s.committedBlocks / s.seeds).toFixed(1) : '0';
+  const lines = [
+    `medledger sim: ${s.nodes} nodes, ${s.seeds} seed(s) (${range}), faults: ${faultText}`,
+    `  violations:       ${s.violations} (${s.failedSeeds} failing seed(s))`,
+    `  committed blocks: ${s.committedBlocks} (${perSeed} per seed)`,
+    `  view changes:     ${s.viewChanges}`,
+    `  messages:         ${s.messages} (${(s.bytes / 1e6).toFixed(1)} MB)`,
+    `  wall time:        ${(s.wall_ms / 1000).toFixed(1)} s on ${s.workers} worker thread(s); ${s.blocksPerSecond} simulated blocks committed per wall-clock second`,
+    `  longest liveness recovery: ${s.longestRecovery_ms.toFixed(0)} virtual ms after faults healed` +
+      (s.longestRecoverySeed === null ? '' : ` (seed ${s.longestRecoverySeed})`) +
+      `; bound ${s.livenessBound_ms} ms`,
+  ];
+  if (s.violations > 0) {
+    const replays = [...new Map(s.failures.map((f) => [f.seed, f.replay])).values()];
+    lines.push('  replay failing seeds with:', ...replays.slice(0, 20).map((r) => `    ${r}`));
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,543 @@
+/**
+ * Byzantine replicas: an adversary that wraps a real replica and rewrites what it sends, signing
+ * with the replica's own secret key (so its lies carry valid signatures, as a real attacker's
+ * would). The wrapped replica runs the honest protocol internally and does not know. Byzantine
+ * replicas collude through a CollusionBoard.
+ *
+ * Behaviours (any combination):
+ * - equivocate: as primary, send one block to part of the replicas and a different valid block
+ *   (header nonce changed, or one transaction fewer with the state root recomputed) to the rest,
+ *   with matching COMMITs; or withhold the proposal from some replicas; or send a block with a
+ *   tampered transaction;
+ * - conflicting-votes: PREPARE/COMMIT for a random other hash to some peers, and votes for every
+ *   block it or a fellow Byzantine replica sees proposed, sent to the replicas that hold that block
+ *   (or a random subset): double voting, selectively;
+ * - silence: long stretches in which it sends nothing;
+ * - replay: old messages (its own and others') re-sent at random later times;
+ * - forge: copies of its messages claiming another validator's `from`, with flipped signature bits
+ *   or altered contents; lying STATUS heights; transactions with broken signatures; tampered
+ *   certificates when serving state transfer;
+ * - bogus-viewchange: VIEW-CHANGEs with fake prepared certificates or a wrong checkpoint, or that
+ *   omit what it prepared; as new primary, NEW-VIEWs whose re-proposals do not follow from their
+ *   view changes, and valid NEW-VIEWs built from the view changes that reveal the least; NEW-VIEWs
+ *   from a replica that is not the new primary.
+ */
+import type {
+  CheckpointProof,
+  ConsensusMessage,
+  NewView,
+  PrePrepare,
+  ViewChange,
+} from '../consensus/messages.ts';
+import { signCommitMessage, signMessage } from '../consensus/messages.ts';
+import { checkViewChange, chooseReproposals, type ValidatorContext } from '../consensus/view-change.ts';
+import {
+  assembleBlock,
+  type Block,
+  blockHash,
+  type CommitCertificate,
+  quorumSize,
+  type Transaction,
+  txRootOf,
+} from '../ledger/index.ts';
+import type { CollusionBoard, Posting } from './collusion.ts';
+import { stateRootAfter } from './executor.ts';
+import type { ByzantineBehaviour } from './faults.ts';
+import type { Prng } from './prng.ts';
+
+export interface Outgoing {
+  to: number;
+  message: ConsensusMessage;
+}
+
+export interface AdversaryContext {
+  self: number;
+  chainId: string;
+  secretKey: Uint8Array;
+  validators: readonly Uint8Array[];
+  genesis: { hash: Uint8Array; stateRoot: Uint8Array };
+  /** The wrapped replica's current view and executed height. */
+  view(): number;
+  executedHeight(): number;
+  /** State root after a block the wrapped replica's executor knows, for building valid variants. */
+  stateRootOf(hash: Uint8Array): Uint8Array | undefined;
+  /** Puts messages of the adversary's own making on the wire now. */
+  send(out: Outgoing[]): void;
+  /** Virtual time now. */
+  now_ms(): number;
+}
+
+const REPLAY_MEMORY = 256;
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+function flipBit(bytes: Uint8Array, prng: Prng): Uint8Array {
+  const out = new Uint8Array(bytes.length > 0 ? bytes : new Uint8Array(1));
+  const i = prng.int(out.length);
+  out[i] = out[i]! ^ (1 << prng.int(8));
+  return out;
+}
+
+export class Adversary {
+  readonly #behaviours: ReadonlySet<ByzantineBehaviour>;
+  readonly #ctx: AdversaryContext;
+  readonly #prng: Prng;
+  readonly #board: CollusionBoard;
+  readonly #n: number;
+  readonly #validatorCtx: ValidatorContext;
+  /** Equivocations by `view/height`: the variant's hash and who was sent it. */
+  readonly #equivocations = new Map<string, { hash: Uint8Array; targets: ReadonlySet<number> }>();
+  readonly #echoed = new Set<string>();
+  /** Who we decided to send our votes for `view/height/hash` to. */
+  readonly #votePlans = new Map<string, ReadonlySet<number>>();
+  readonly #memory: ConsensusMessage[] = [];
+  /** Valid VIEW-CHANGEs from others for views we would lead, by view then sender. */
+  readonly #viewChanges = new Map<number, Map<number, ViewChange>>();
+  readonly #newViewsSent = new Set<number>();
+  /** Views we rushed an empty VIEW-CHANGE for. */
+  readonly #rushed = new Set<number>();
+  /** Proposals seen (on the wire, our own, a colluder's), by height: material for re-proposing. */
+  readonly #proposals = new Map<number, PrePrepare[]>();
+  #silent = false;
+  #silenceSwitch_ms = 0;
+
+  constructor(
+    behaviours: readonly ByzantineBehaviour[],
+    ctx: AdversaryContext,
+    board: CollusionBoard,
+    prng: Prng,
+  ) {
+    this.#behaviours = new Set(behaviours);
+    this.#ctx = ctx;
+    this.#prng = prng;
+    this.#board = board;
+    this.#n = ctx.validators.length;
+    this.#validatorCtx = {
+      chainId: ctx.chainId,
+      validators: ctx.validators,
+      quorum: quorumSize(this.#n),
+      genesis: ctx.genesis,
+    };
+    board.listen((posting) => {
+      if (posting.by === ctx.self) return;
+      this.#noteProposal(posting.prePrepare);
+      this.#send(this.#echo(posting));
+    });
+  }
+
+  #has(behaviour: ByzantineBehaviour): boolean {
+    return this.#behaviours.has(behaviour);
+  }
+
+  #others(): number[] {
+    return Array.from({ length: this.#n }, (_, i) => i).filter((i) => i !== this.#ctx.self);
+  }
+
+  /** A random non-empty subset of `items`. */
+  #subset(items: readonly number[]): number[] {
+    const shuffled = this.#prng.shuffle(items);
+    return shuffled.slice(0, this.#prng.intBetween(1, Math.max(1, shuffled.length)));
+  }
+
+  /** Silence comes in stretches: alternately 100-800 ms silent and 100-800 ms talking. */
+  #isSilent(): boolean {
+    if (!this.#has('silence')) return false;
+    const now_ms = this.#ctx.now_ms();
+    while (now_ms >= this.#silenceSwitch_ms) {
+      this.#silent = !this.#silent;
+      this.#silenceSwitch_ms += this.#prng.between(100, 800);
+    }
+    return this.#silent;
+  }
+
+  #send(out: Outgoing[]): void {
+    if (out.length > 0 && !this.#isSilent()) this.#ctx.send(out);
+  }
+
+  #noteProposal(pp: PrePrepare): void {
+    const atHeight = this.#proposals.get(pp.height) ?? [];
+    if (atHeight.length >= 8) return;
+    atHeight.push(pp);
+    this.#proposals.set(pp.height, atHeight);
+    for (const height of this.#proposals.keys()) {
+      if (height < this.#ctx.executedHeight() - 64) this.#proposals.delete(height);
+    }
+  }
+
+  #remember(message: ConsensusMessage): void {
+    if (!this.#has('replay') || message.kind === 'status') return;
+    if (this.#memory.length < REPLAY_MEMORY) this.#memory.push(message);
+    else this.#memory[this.#prng.int(REPLAY_MEMORY)] = message;
+  }
+
+  // ---- signing helpers ---------------------------------------------------------------------------
+
+  #prePrepare(view: number, height: number, block: Block): PrePrepare {
+    const { chainId, self, secretKey } = this.#ctx;
+    return signMessage(chainId, 'preprepare', { from: self, view, height, block }, secretKey);
+  }
+
+  #vote(kind: 'prepare' | 'commit', view: number, height: number, hash: Uint8Array): ConsensusMessage {
+    const { chainId, self, secretKey } = this.#ctx;
+    const unsigned = { from: self, view, height, blockHash: hash };
+    if (kind === 'prepare') return { kind, ...signMessage(chainId, 'prepare', unsigned, secretKey) };
+    return { kind, ...signCommitMessage(chainId, unsigned, secretKey) };
+  }
+
+  #newView(view: number, viewChanges: ViewChange[], prePrepares: PrePrepare[]): ConsensusMessage {
+    const { chainId, self, secretKey } = this.#ctx;
+    return {
+      kind: 'newview',
+      ...signMessage(chainId, 'newview', { from: self, view, viewChanges, prePrepares }, secretKey),
+    };
+  }
+
+  #viewChange(newView: number, checkpoint: CheckpointProof, prepared: ViewChange['prepared']): ViewChange {
+    const { chainId, self, secretKey } = this.#ctx;
+    return signMessage(chainId, 'viewchange', { from: self, newView, checkpoint, prepared }, secretKey);
+  }
+
+  /** A different block at the same height that honest replicas would accept in isolation. */
+  #variant(block: Block): Block {
+    const parentRoot = this.#ctx.stateRootOf(block.header.prevHash);
+    if (block.txs.length >= 2 && parentRoot && this.#prng.chance(0.5)) {
+      const txs = block.txs.slice(0, -1);
+      return {
+        header: { ...block.header, txRoot: txRootOf(txs), stateRoot: stateRootAfter(parentRoot, txs) },
+        txs,
+      };
+    }
+    return {
+      header: { ...block.header, nonce: block.header.nonce + 1 + this.#prng.int(1000) },
+      txs: block.txs,
+    };
+  }
+
+  /** A block whose first transaction's signature is broken (header otherwise consistent). */
+  #badTxBlock(block: Block): Block {
+    const txs: Transaction[] = block.txs.map((tx, i) =>
+      i === 0 ? { ...tx, signature: flipBit(tx.signature, this.#prng) } : tx,
+    );
+    return { header: { ...block.header, txRoot: txRootOf(txs) }, txs };
+  }
+
+  // ---- outgoing ----------------------------------------------------------------------------------
+
+  /** Rewrites one message the wrapped replica sends to `targets`. */
+  outgoing(message: ConsensusMessage, targets: readonly number[]): Outgoing[] {
+    this.#remember(message);
+    if (message.kind === 'preprepare') this.#noteProposal(message);
+    let out: Outgoing[] = targets.map((to) => ({ to, message }));
+    if (this.#has('equivocate')) out = this.#equivocate(message, targets) ?? this.#followEquivocation(out);
+    if (this.#has('conflicting-votes')) out = out.flatMap((o) => this.#conflictingVote(o));
+    if (this.#has('bogus-viewchange')) out = this.#bogusViewChangeOrNewView(message, targets) ?? out;
+    if (this.#has('forge')) {
+      out = [...out.map((o) => this.#lieInStatus(o)), ...this.#forgedCopies(message, targets)];
+    }
+    return this.#isSilent() ? [] : out;
+  }
+
+  #equivocate(message: ConsensusMessage, targets: readonly number[]): Outgoing[] | null {
+    if (message.kind !== 'preprepare' || message.from !== this.#ctx.self || targets.length < 2) return null;
+    const shuffled = this.#prng.shuffle(targets);
+    const cut = this.#prng.intBetween(1, shuffled.length - 1);
+    const first = new Set(shuffled.slice(0, cut));
+    const rest = new Set(shuffled.slice(cut));
+    const roll = this.#prng.float();
+    if (roll < 0.25) {
+      // Withhold: only some replicas hear of the proposal at all.
+      this.#board.post({ by: this.#ctx.self, prePrepare: message, targets: first });
+      return [...first].map((to) => ({ to, message }));
+    }
+    const badTx = roll > 0.85;
+    const block = badTx ? this.#badTxBlock(message.block) : this.#variant(message.block);
+    const variant: ConsensusMessage = {
+      kind: 'preprepare',
+      ...this.#prePrepare(message.view, message.height, block),
+    };
+    if (!badTx) {
+      this.#equivocations.set(`${message.view}/${message.height}`, {
+        hash: blockHash(block.header),
+        targets: rest,
+      });
+      this.#board.post({ by: this.#ctx.self, prePrepare: message, targets: first });
+      this.#board.post({ by: this.#ctx.self, prePrepare: variant as PrePrepare, targets: rest });
+    }
+    return targets.map((to) => ({ to, message: rest.has(to) ? variant : message }));
+  }
+
+  /** Our own votes at an equivocated (view, height) follow whichever block each target was sent. */
+  #followEquivocation(out: Outgoing[]): Outgoing[] {
+    return out.map((o) => {
+      const m = o.message;
+      if ((m.kind !== 'prepare' && m.kind !== 'commit') || m.from !== this.#ctx.self) return o;
+      const eq = this.#equivocations.get(`${m.view}/${m.height}`);
+      if (!eq?.targets.has(o.to)) return o;
+      return { to: o.to, message: this.#vote(m.kind, m.view, m.height, eq!.hash) };
+    });
+  }
+
+  #conflictingVote(o: Outgoing): Outgoing[] {
+    const m = o.message;
+    if ((m.kind !== 'prepare' && m.kind !== 'commit') || m.from !== this.#ctx.self) return [o];
+    // Our replica's own vote for a block we already backed selectively goes to the same replicas only.
+    const plan = this.#votePlans.get(`${m.view}/${m.height}/${hex(m.blockHash)}`);
+    if (plan) return plan.has(o.to) ? [o] : [];
+    const other = this.#vote(m.kind, m.view, m.height, this.#prng.bytes(32));
+    const roll = this.#prng.float();
+    if (roll < 0.2) return [{ to: o.to, message: other }];
+    if (roll < 0.4) return [o, { to: o.to, message: other }];
+    if (roll < 0.6) return []; // withheld: this peer never hears our vote
+    return [o];
+  }
+
+  /** Votes (PREPARE unless primary, and COMMIT) for a posted block, to the replicas that hold it. */
+  #echo(posting: Posting): Outgoing[] {
+    if (!this.#has('conflicting-votes')) return [];
+    const pp = posting.prePrepare;
+    const hash = blockHash(pp.block.header);
+    const key = `${pp.view}/${pp.height}/${hex(hash)}`;
+    if (this.#echoed.has(key)) return [];
+    this.#echoed.add(key);
+    const others = this.#others();
+    // To everyone holding the block, or selectively to some of them only.
+    const holders = posting.targets ? others.filter((i) => posting.targets!.has(i)) : others;
+    const targets = this.#prng.chance(0.5) ? holders : this.#subset(holders);
+    this.#votePlans.set(key, new Set(targets));
+    const votes: ConsensusMessage[] = [this.#vote('commit', pp.view, pp.height, hash)];
+    if (pp.view % this.#n !== this.#ctx.self) votes.unshift(this.#vote('prepare', pp.view, pp.height, hash));
+    return votes.flatMap((message) => targets.map((to) => ({ to, message })));
+  }
+
+  #bogusViewChangeOrNewView(message: ConsensusMessage, targets: readonly number[]): Outgoing[] | null {
+    if (message.kind === 'viewchange' && message.from === this.#ctx.self && this.#prng.chance(0.8)) {
+      const bogus: ConsensusMessage = { kind: 'viewchange', ...this.#bogusViewChange(message.newView) };
+      return targets.map((to) => ({ to, message: bogus }));
+    }
+    if (message.kind === 'newview' && message.from === this.#ctx.self) {
+      if (this.#newViewsSent.has(message.view)) return []; // we already led this view our way
+      if (message.prePrepares.length === 0) return null;
+      const bogus = this.#bogusNewView(message);
+      const all = this.#prng.chance(0.5);
+      const some = new Set(this.#subset(targets));
+      return targets.map((to) => ({ to, message: all || some.has(to) ? bogus : message }));
+    }
+    return null;
+  }
+
+  /** Re-proposals that do not follow from the view changes: a changed block, or some left out. */
+  #bogusNewView(nv: NewView): ConsensusMessage {
+    const prePrepares = [...nv.prePrepares];
+    const i = this.#prng.int(prePrepares.length);
+    if (this.#prng.chance(0.3)) {
+      prePrepares.splice(i, prePrepares.length - i);
+    } else {
+      const pp = prePrepares[i]!;
+      prePrepares[i] = this.#prePrepare(pp.view, pp.height, this.#variant(pp.block));
+    }
+    return this.#newView(nv.view, nv.viewChanges, prePrepares);
+  }
+
+  #genesisCheckpoint(): CheckpointProof {
+    return {
+      height: 0,
+      blockHash: this.#ctx.genesis.hash,
+      stateRoot: this.#ctx.genesis.stateRoot,
+      votes: [],
+    };
+  }
+
+  /** A VIEW-CHANGE that is valid but reveals nothing: genesis checkpoint, nothing prepared. */
+  #emptyViewChange(newView: number): ViewChange {
+    return this.#viewChange(newView, this.#genesisCheckpoint(), []);
+  }
+
+  /** A VIEW-CHANGE for `newView` that lies: fake prepared certificates, a wrong checkpoint, or omissions. */
+  #bogusViewChange(newView: number): ViewChange {
+    const { chainId, self, secretKey, validators } = this.#ctx;
+    const roll = this.#prng.float();
+    if (roll < 0.25) {
+      // A prepared certificate for a made-up block, "prepared" by PREPAREs we signed for others.
+      const view = Math.max(0, newView - 1);
+      const height = this.#ctx.executedHeight() + 1;
+      const block = assembleBlock({
+        chainId,
+        height,
+        view,
+        timestamp: 0,
+        prevHash: this.#prng.bytes(32),
+        stateRoot: this.#prng.bytes(32),
+        proposer: validators[view % this.#n]!,
+        txs: [],
+      });
+      const pp = { ...this.#prePrepare(view, height, block), from: view % this.#n };
+      const hash = blockHash(block.header);
+      const prepares = this.#others()
+        .slice(0, Math.max(1, this.#n - 2))
+        .map((from) => ({
+          ...signMessage(chainId, 'prepare', { from: self, view, height, blockHash: hash }, secretKey),
+          from,
+        }));
+      return this.#viewChange(newView, this.#genesisCheckpoint(), [{ prePrepare: pp, prepares }]);
+    }
+    if (roll < 0.5) {
+      // A checkpoint far ahead, vouched for by our own vote relabelled as everyone's.
+      const height = this.#ctx.executedHeight() + 8;
+      const stateRoot = this.#prng.bytes(32);
+      const hash = this.#prng.bytes(32);
+      const votes = Array.from({ length: this.#n }, (_, from) => ({
+        ...signMessage(chainId, 'checkpoint', { from: self, height, blockHash: hash, stateRoot }, secretKey),
+        from,
+      }));
+      return this.#viewChange(newView, { height, blockHash: hash, stateRoot, votes }, []);
+    }
+    return this.#emptyViewChange(newView);
+  }
+
+  #lieInStatus(o: Outgoing): Outgoing {
+    if (o.message.kind !== 'status' || !this.#prng.chance(0.3)) return o;
+    return { to: o.to, message: { ...o.message, height: o.message.height + this.#prng.intBetween(1, 50) } };
+  }
+
+  /** Invalid copies of a signed message, to one or two random targets. */
+  #forgedCopies(message: ConsensusMessage, targets: readonly number[]): Outgoing[] {
+    if (message.kind === 'status' || message.kind === 'txs' || targets.length === 0) return [];
+    if (!this.#prng.chance(0.25)) return [];
+    const others = this.#others();
+    const pretend = others[this.#prng.int(others.length)]!;
+    let forged: ConsensusMessage;
+    const roll = this.#prng.float();
+    if (roll < 0.4) forged = { ...message, from: pretend };
+    else if (roll < 0.8 || message.kind !== 'preprepare') {
+      forged = { ...message, signature: flipBit(message.signature, this.#prng) };
+    } else {
+      forged = { ...message, block: this.#variant(message.block) };
+    }
+    const to = this.#prng.shuffle(targets).slice(0, this.#prng.intBetween(1, Math.min(2, targets.length)));
+    return to.map((t) => ({ to: t, message: forged }));
+  }
+
+  // ---- inbound and spontaneous -------------------------------------------------------------------
+
+  /** Sees a message delivered to the wrapped replica. */
+  observe(message: ConsensusMessage): void {
+    this.#remember(message);
+    const proposals =
+      message.kind === 'preprepare' ? [message] : message.kind === 'newview' ? message.prePrepares : [];
+    for (const pp of proposals) this.#noteProposal(pp);
+    if (this.#has('conflicting-votes')) {
+      for (const pp of proposals) {
+        const posting = { by: this.#ctx.self, prePrepare: pp, targets: null };
+        this.#send(this.#echo(posting));
+        this.#board.post(posting);
+      }
+    }
+    if (this.#has('bogus-viewchange') && message.kind === 'viewchange') {
+      this.#rushViewChange(message.newView);
+      this.#collectViewChange(message);
+    }
+  }
+
+  /**
+   * At the first sign of a view change, at once send a valid VIEW-CHANGE for that view that reveals
+   * nothing, so that it is among the first quorum the new primary collects.
+   */
+  #rushViewChange(view: number): void {
+    if (view <= this.#ctx.view() - 1 || this.#rushed.has(view)) return;
+    this.#rushed.add(view);
+    const vc: ConsensusMessage = { kind: 'viewchange', ...this.#emptyViewChange(view) };
+    this.#send(this.#others().map((to) => ({ to, message: vc })));
+  }
+
+  /** As future primary, keeps valid VIEW-CHANGEs and leads the view with those that reveal least. */
+  #collectViewChange(vc: ViewChange): void {
+    const view = vc.newView;
+    if (view % this.#n !== this.#ctx.self || this.#newViewsSent.has(view) || view < this.#ctx.view()) return;
+    if (checkViewChange(vc, this.#validatorCtx)) return;
+    const byView = this.#viewChanges.get(view) ?? new Map<number, ViewChange>();
+    this.#viewChanges.set(view, byView);
+    byView.set(vc.from, vc);
+    const quorum = this.#validatorCtx.quorum;
+    if (byView.size < quorum - 1) return;
+    const chosen = [...byView.values()]
+      .sort((a, b) => a.prepared.length - b.prepared.length || a.from - b.from)
+      .slice(0, quorum - 1);
+    chosen.push(this.#emptyViewChange(view));
+    chosen.sort((a, b) => a.from - b.from);
+    const { checkpoint, blocks } = chooseReproposals(chosen);
+    const prePrepares = blocks.map((block) => this.#prePrepare(view, block.header.height, block));
+    this.#newViewsSent.add(view);
+    this.#viewChanges.delete(view);
+    const valid = this.#newView(view, chosen, prePrepares);
+    // Half the time, doctor its re-proposals too: only a replica that checks them refuses it.
+    const nv =
+      valid.kind === 'newview' && prePrepares.length > 0 && this.#prng.chance(0.5)
+        ? this.#bogusNewView(valid)
+        : valid;
+    const out: Outgoing[] = this.#others().map((to) => ({ to, message: nv }));
+    // Then propose, at the first height the NEW-VIEW left open, a block some replicas may already
+    // hold another certificate for: a block seen there before, relabelled as ours in this view.
+    const last = blocks[blocks.length - 1];
+    const height = last ? last.header.height + 1 : checkpoint.height + 1;
+    const parent = last ? blockHash(last.header) : checkpoint.blockHash;
+    const seen = (this.#proposals.get(height) ?? []).find((pp) =>
+      Buffer.from(pp.block.header.prevHash).equals(parent),
+    );
+    if (seen) {
+      const header = {
+        ...seen.block.header,
+        view,
+        proposer: this.#ctx.validators[this.#ctx.self]!,
+        nonce: this.#prng.int(1_000_000),
+      };
+      const pp = this.#prePrepare(view, height, { header, txs: seen.block.txs });
+      for (const to of this.#others()) out.push({ to, message: { kind: 'preprepare', ...pp } });
+      this.#board.post({ by: this.#ctx.self, prePrepare: pp, targets: null });
+    }
+    this.#send(out);
+  }
+
+  /** Called every few tens of virtual ms: replays, forged transactions, bogus view changes. */
+  tick(): void {
+    const out: Outgoing[] = [];
+    const others = this.#others();
+    if (this.#has('replay') && this.#memory.length > 0 && this.#prng.chance(0.5)) {
+      const count = this.#prng.intBetween(1, 3);
+      for (let i = 0; i < count; i++) {
+        out.push({ to: this.#prng.pick(others), message: this.#prng.pick(this.#memory) });
+      }
+    }
+    if (this.#has('forge') && this.#prng.chance(0.2)) {
+      const tx = this.#memory.find((m) => m.kind === 'txs')?.txs[0];
+      if (tx) {
+        const bad = { ...tx, body: flipBit(tx.body, this.#prng) };
+        out.push({ to: this.#prng.pick(others), message: { kind: 'txs', txs: [bad] } });
+      }
+    }
+    if (this.#has('bogus-viewchange')) {
+      if (this.#prng.chance(0.1)) {
+        const vc = this.#bogusViewChange(this.#ctx.view() + this.#prng.intBetween(1, 2));
+        for (const to of others) out.push({ to, message: { kind: 'viewchange', ...vc } });
+      }
+      const next = this.#ctx.view() + 1;
+      if (next % this.#n !== this.#ctx.self && this.#prng.chance(0.05)) {
+        // A NEW-VIEW from a replica that is not the new primary.
+        const bogus = this.#newView(next, [], []);
+        for (const to of others) out.push({ to, message: bogus });
+      }
+    }
+    this.#send(out);
+  }
+
+  /** What it serves a peer's state transfer: with `forge`, certificates with a broken vote. */
+  serveFetch(entries: Array<{ block: Block; certificate: CommitCertificate }>): typeof entries {
+    if (!this.#has('forge') || entries.length === 0 || !this.#prng.chance(0.5)) return entries;
+    const i = this.#prng.int(entries.length);
+    return entries.map((entry, j) => {
+      if (j !== i || entry.certificate.votes.length === 0) return entry;
+      const votes = entry.certificate.votes.map((v, k) =>
+        k === 0 ? { ...v, signature: flipBit(v.signature, this.#prng) } : v,
+      );
+      return { block: entry.block, certificate: { ...entry.certificate, votes } };
+    });
+  }
+}

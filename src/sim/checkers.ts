@@ -1,0 +1,236 @@
+/**
+ * The checkers, run on every simulation. Each looks at what the run left behind (the honest
+ * replicas' durable chains, the signatures they put on the wire, the commit times) and reports
+ * violations; none trusts the consensus core's own opinion of itself.
+ *
+ * - agreement: no two honest replicas committed different blocks at one height;
+ * - validity: every committed transaction was submitted by a client and its signature verifies;
+ * - no-duplicate-tx: no transaction appears twice in one replica's chain;
+ * - certificates: every committed block's commit certificate is valid for the validator set;
+ * - chain-links: each chain is hash-linked, heights consecutive, roots and timestamps consistent;
+ * - honest-equivocation: no honest replica signed two different blocks for one (phase, view,
+ *   height), across any number of restarts;
+ * - liveness: after the last fault heals (heal_ms), every honest replica commits every submitted
+ *   transaction within the liveness bound.
+ * Runtime failures found while running (an exception thrown by the core, a commit the executor
+ * could not apply) are reported too.
+ */
+import { encode } from '../codec/index.ts';
+import { sha256 } from '../crypto/index.ts';
+import {
+  blockHash,
+  CommitCertificate,
+  checkCertificate,
+  txHash,
+  txRootOf,
+  verifyTransactionSignature,
+} from '../ledger/index.ts';
+import type { SimulationResult, Violation } from './simulator.ts';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const short = (id: string) => id.slice(0, 12);
+
+/** The checkers' verdict on one run, with the liveness measurement. */
+export interface CheckReport {
+  violations: Violation[];
+  /** Virtual ms from healing until the last honest replica committed the last transaction (0 if before). */
+  recovery_ms: number;
+  livenessBound_ms: number;
+}
+
+/** Reports at most this many violations per checker, so a broken run stays readable. */
+const MAX_PER_CHECKER = 5;
+
+export function checkRun(result: SimulationResult): CheckReport {
+  const violations: Violation[] = [...result.runtimeViolations];
+  const add = (list: Violation[]) => violations.push(...list.slice(0, MAX_PER_CHECKER));
+  add(checkAgreement(result));
+  add(checkValidity(result));
+  add(checkNoDuplicateTx(result));
+  add(checkCertificates(result));
+  add(checkChainLinks(result));
+  add(checkHonestEquivocation(result));
+  const liveness = checkLiveness(result);
+  add(liveness.violations);
+  return { violations, recovery_ms: liveness.recovery_ms, livenessBound_ms: result.options.livenessBound_ms };
+}
+
+export function checkAgreement(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  const byHeight = new Map<number, { node: number; hash: string }>();
+  for (const node of result.honest) {
+    for (const entry of result.durable[node]!.chain.blocks()) {
+      const height = entry.block.header.height;
+      const hash = hex(entry.hash);
+      const first = byHeight.get(height);
+      if (!first) byHeight.set(height, { node, hash });
+      else if (first.hash !== hash) {
+        out.push({
+          checker: 'agreement',
+          detail: `height ${height}: replica ${first.node} committed ${short(first.hash)}…, replica ${node} committed ${short(hash)}…`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export function checkValidity(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  const submitted = new Set(result.workload.map((p) => p.id));
+  const verified = new Map<string, boolean>();
+  for (const node of result.honest) {
+    for (const entry of result.durable[node]!.chain.blocks()) {
+      for (const tx of entry.block.txs) {
+        const id = hex(txHash(tx));
+        let ok = verified.get(id);
+        if (ok === undefined) {
+          ok = verifyTransactionSignature(tx);
+          verified.set(id, ok);
+        }
+        const height = entry.block.header.height;
+        if (!submitted.has(id)) {
+          out.push({
+            checker: 'validity',
+            detail: `replica ${node} height ${height}: tx ${short(id)}… was never submitted`,
+          });
+        }
+        if (!ok) {
+          out.push({
+            checker: 'validity',
+            detail: `replica ${node} height ${height}: tx ${short(id)}… has an invalid signature`,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function checkNoDuplicateTx(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  for (const node of result.honest) {
+    const seen = new Map<string, number>();
+    for (const entry of result.durable[node]!.chain.blocks()) {
+      const height = entry.block.header.height;
+      for (const tx of entry.block.txs) {
+        const id = hex(txHash(tx));
+        const earlier = seen.get(id);
+        if (earlier !== undefined) {
+          out.push({
+            checker: 'no-duplicate-tx',
+            detail: `replica ${node}: tx ${short(id)}… committed at heights ${earlier} and ${height}`,
+          });
+        } else seen.set(id, height);
+      }
+    }
+  }
+  return out;
+}
+
+export function checkCertificates(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  const validators = new Set(result.identities.validatorKeys.map(hex));
+  const checked = new Map<string, string | null>();
+  for (const node of result.honest) {
+    for (const entry of result.durable[node]!.chain.blocks()) {
+      const { header } = entry.block;
+      const certificate = entry.certificate;
+      if (!certificate) {
+        out.push({
+          checker: 'certificates',
+          detail: `replica ${node} height ${header.height}: no certificate`,
+        });
+        continue;
+      }
+      // Replicas often hold identical certificates; check each distinct one once.
+      const key = `${hex(entry.hash)}/${header.view}/${hex(sha256(encode(CommitCertificate, certificate)))}`;
+      let problem = checked.get(key);
+      if (problem === undefined) {
+        problem = checkCertificate(certificate, {
+          chainId: result.identities.chainId,
+          validators,
+          height: header.height,
+          blockHash: entry.hash,
+          proposedInView: header.view,
+        });
+        checked.set(key, problem);
+      }
+      if (problem) {
+        out.push({ checker: 'certificates', detail: `replica ${node} height ${header.height}: ${problem}` });
+      }
+    }
+  }
+  return out;
+}
+
+export function checkChainLinks(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  const { chainId } = result.identities;
+  for (const node of result.honest) {
+    const chain = result.durable[node]!.chain;
+    for (let height = 1; height <= chain.height; height++) {
+      const entry = chain.at(height)!;
+      const parent = chain.at(height - 1)!;
+      const { header } = entry.block;
+      const problem =
+        header.height !== height
+          ? `header says height ${header.height}`
+          : !Buffer.from(header.prevHash).equals(parent.hash)
+            ? 'prevHash is not the hash of the block below'
+            : !Buffer.from(blockHash(header)).equals(entry.hash)
+              ? 'stored hash is not the header hash'
+              : header.chainId !== chainId
+                ? `chain id ${header.chainId}`
+                : !Buffer.from(txRootOf(entry.block.txs)).equals(header.txRoot)
+                  ? 'txRoot does not match the transactions'
+                  : header.timestamp < parent.block.header.timestamp
+                    ? 'timestamp goes backwards'
+                    : null;
+      if (problem)
+        out.push({ checker: 'chain-links', detail: `replica ${node} height ${height}: ${problem}` });
+    }
+  }
+  return out;
+}
+
+export function checkHonestEquivocation(result: SimulationResult): Violation[] {
+  return result.signatures.conflicts.map((c) => ({
+    checker: 'honest-equivocation',
+    detail: `honest replica ${c.node} signed ${c.phase.toUpperCase()} for two blocks at view ${c.view} height ${c.height}: ${short(c.first)}… and ${short(c.second)}…`,
+  }));
+}
+
+export function checkLiveness(result: SimulationResult): { violations: Violation[]; recovery_ms: number } {
+  const out: Violation[] = [];
+  let last_ms = result.heal_ms;
+  for (const node of result.honest) {
+    const times = result.commitTimes[node]!;
+    let missing = 0;
+    let late = 0;
+    let example = '';
+    for (const planned of result.workload) {
+      const at = times.get(planned.id);
+      if (at === undefined) {
+        missing++;
+        example ||= `tx ${short(planned.id)}… (submitted at ${planned.at_ms.toFixed(0)} ms) never committed`;
+      } else {
+        last_ms = Math.max(last_ms, at);
+        if (at > result.deadline_ms) {
+          late++;
+          example ||= `tx ${short(planned.id)}… committed at ${at.toFixed(0)} ms`;
+        }
+      }
+    }
+    if (missing + late > 0) {
+      out.push({
+        checker: 'liveness',
+        detail:
+          `replica ${node}: ${missing} of ${result.workload.length} transactions not committed and ${late} late ` +
+          `by ${result.deadline_ms} virtual ms (healed at ${result.heal_ms} ms, bound ${result.options.livenessBound_ms} ms; ` +
+          `chain height ${result.durable[node]!.chain.height}); e.g. ${example}`,
+      });
+    }
+  }
+  return { violations: out, recovery_ms: last_ms - result.heal_ms };
+}

@@ -1,0 +1,164 @@
+/**
+ * Fault kinds and the fault plan of one run: which network faults are on and how strong, when
+ * partitions start and heal, which honest replicas crash and for how long, and which replicas (at
+ * most f) are Byzantine with which behaviours. All faults happen in [0, faultPeriod_ms); at
+ * faultPeriod_ms the network heals and every crashed replica is up again. Byzantine replicas stay
+ * Byzantine to the end: tolerating f of them forever is the protocol's promise.
+ */
+import { MedledgerError } from '../errors.ts';
+import { maxFaults } from '../ledger/index.ts';
+import { type DelayDistribution, HEALTHY_LINKS, type LinkFaults, type NetworkConfig } from './network.ts';
+import type { Prng } from './prng.ts';
+
+export const NETWORK_FAULTS = ['delay', 'drop', 'duplicate', 'reorder', 'partition'] as const;
+export const CRASH_FAULTS = ['crash'] as const;
+export const BYZANTINE_FAULTS = [
+  'equivocate',
+  'conflicting-votes',
+  'silence',
+  'replay',
+  'forge',
+  'bogus-viewchange',
+] as const;
+export const FAULT_KINDS = [...NETWORK_FAULTS, ...CRASH_FAULTS, ...BYZANTINE_FAULTS] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export type ByzantineBehaviour = (typeof BYZANTINE_FAULTS)[number];
+
+/** `random` (a mix chosen per seed), `all`, `none`, or a comma-separated list of kinds. */
+export type FaultSelection = 'random' | readonly FaultKind[];
+
+export function isFaultKind(name: string): name is FaultKind {
+  return (FAULT_KINDS as readonly string[]).includes(name);
+}
+
+export function parseFaults(text: string): FaultSelection {
+  const trimmed = text.trim();
+  if (trimmed === 'random') return 'random';
+  if (trimmed === 'all') return [...FAULT_KINDS];
+  if (trimmed === 'none' || trimmed === '') return [];
+  const kinds: FaultKind[] = [];
+  for (const name of trimmed.split(',').map((s) => s.trim())) {
+    if (!isFaultKind(name)) {
+      throw new MedledgerError(
+        'SIM_BAD_FAULT',
+        `unknown fault kind "${name}" (known: ${FAULT_KINDS.join(', ')}; or random, all, none)`,
+      );
+    }
+    if (!kinds.includes(name)) kinds.push(name);
+  }
+  return kinds;
+}
+
+/** The fault kinds of one seed: the selection itself, or a random non-empty mix. */
+export function resolveFaults(selection: FaultSelection, prng: Prng): FaultKind[] {
+  if (selection !== 'random') return [...selection];
+  for (;;) {
+    const kinds = FAULT_KINDS.filter(() => prng.chance(0.45));
+    if (kinds.length > 0) return kinds;
+  }
+}
+
+export interface PartitionPlan {
+  start_ms: number;
+  end_ms: number;
+  groups: number[][];
+}
+
+export interface CrashPlan {
+  node: number;
+  at_ms: number;
+  down_ms: number;
+  /** Crash in the middle of an action list, right after a persist and before the sends after it. */
+  midStep: boolean;
+}
+
+export interface FaultPlan {
+  kinds: FaultKind[];
+  network: NetworkConfig;
+  partitions: PartitionPlan[];
+  crashes: CrashPlan[];
+  /** Byzantine replica → its behaviours. */
+  byzantine: Map<number, ByzantineBehaviour[]>;
+}
+
+const BASE_DELAY: DelayDistribution = { kind: 'uniform', min_ms: 1, max_ms: 4 };
+
+export function planFaults(
+  kinds: readonly FaultKind[],
+  nodes: number,
+  faultPeriod_ms: number,
+  prng: Prng,
+): FaultPlan {
+  const has = (kind: FaultKind) => kinds.includes(kind);
+  const links: LinkFaults = { ...HEALTHY_LINKS, delay: BASE_DELAY };
+  if (has('delay')) {
+    links.delay = prng.chance(0.5)
+      ? { kind: 'uniform', min_ms: 1, max_ms: prng.between(5, 30) }
+      : {
+          kind: 'long-tail',
+          min_ms: 1,
+          max_ms: 4,
+          tailProbability: prng.between(0.02, 0.2),
+          alpha: 1.2,
+          cap_ms: 400,
+        };
+  }
+  if (has('drop')) links.dropProbability = prng.between(0.01, 0.15);
+  if (has('duplicate')) links.duplicateProbability = prng.between(0.01, 0.15);
+  if (has('reorder')) {
+    links.reorderProbability = prng.between(0.05, 0.3);
+    links.reorderMin_ms = 2;
+    links.reorderMax_ms = prng.between(10, 60);
+  }
+
+  const f = maxFaults(nodes);
+  const byzantine = new Map<number, ByzantineBehaviour[]>();
+  const behaviours = BYZANTINE_FAULTS.filter(has);
+  if (behaviours.length > 0 && f > 0) {
+    const count = prng.intBetween(1, f);
+    // A primary's attacks need it to be primary, and a new primary's the view after: a smart
+    // adversary corrupts the first primaries in turn. Otherwise, any replicas.
+    const leaders = (has('equivocate') || has('bogus-viewchange')) && prng.chance(0.6);
+    const chosen = leaders
+      ? Array.from({ length: count }, (_, i) => i)
+      : prng.shuffle(Array.from({ length: nodes }, (_, i) => i)).slice(0, count);
+    for (const node of chosen) byzantine.set(node, [...behaviours]);
+  }
+  const honest = Array.from({ length: nodes }, (_, i) => i).filter((i) => !byzantine.has(i));
+
+  const partitions: PartitionPlan[] = [];
+  if (has('partition')) {
+    let start_ms = prng.between(0, faultPeriod_ms * 0.4);
+    const count = prng.intBetween(1, 2);
+    for (let i = 0; i < count && start_ms < faultPeriod_ms - 50; i++) {
+      const end_ms = Math.min(faultPeriod_ms, start_ms + prng.between(100, faultPeriod_ms * 0.5));
+      const shuffled = prng.shuffle(Array.from({ length: nodes }, (_, j) => j));
+      const cut = prng.chance(0.5) ? 1 : prng.intBetween(1, nodes - 1);
+      partitions.push({ start_ms, end_ms, groups: [shuffled.slice(0, cut), shuffled.slice(cut)] });
+      start_ms = end_ms + prng.between(50, 300);
+    }
+  }
+
+  const crashes: CrashPlan[] = [];
+  if (has('crash') && honest.length > 0) {
+    const count = prng.intBetween(1, 3);
+    for (let i = 0; i < count; i++) {
+      crashes.push({
+        node: prng.pick(honest),
+        at_ms: prng.between(0, faultPeriod_ms - 400),
+        down_ms: prng.between(20, 600),
+        midStep: prng.chance(0.5),
+      });
+    }
+    crashes.sort((a, b) => a.at_ms - b.at_ms);
+  }
+
+  return {
+    kinds: [...kinds],
+    network: { baseDelay: BASE_DELAY, faults: links },
+    partitions,
+    crashes,
+    byzantine,
+  };
+}

@@ -1,0 +1,725 @@
+/**
+ * The deterministic simulator: n real PBFT replicas (src/consensus) on a virtual clock and a
+ * simulated network, with clients, crashes and restarts, and Byzantine wrappers.
+ *
+ * Everything happens through one event queue ordered by (virtual time, insertion order), and every
+ * random choice comes from PRNG streams derived from the seed, so one seed is one run, byte for byte.
+ * Messages are encoded with the canonical codec when sent and decoded at delivery, as on a real wire.
+ * A replica's actions are carried out one at a time, in order; a crash may land between a `persist`
+ * and the sends after it. A crashed replica loses everything but its DurableState and restarts from it.
+ */
+import { decode, encode } from '../codec/index.ts';
+import { ConsensusMessage } from '../consensus/messages.ts';
+import { Replica } from '../consensus/replica.ts';
+import type { ConsensusAction, ConsensusEvent, ReplicaConfig, TimerId } from '../consensus/types.ts';
+import { assert } from '../errors.ts';
+import { Block, blockHash, CommitCertificate, Transaction, txHash } from '../ledger/index.ts';
+import { Adversary } from './byzantine.ts';
+import { CollusionBoard } from './collusion.ts';
+import { describeMessage } from './describe.ts';
+import { DurableState } from './durable.ts';
+import { SimExecutor } from './executor.ts';
+import { type FaultKind, type FaultPlan, planFaults, resolveFaults } from './faults.ts';
+import { Network, type NetworkStats } from './network.ts';
+import type { SimOptions } from './options.ts';
+import { Prng } from './prng.ts';
+import { EventQueue } from './queue.ts';
+import { makeIdentities, SIM_GENESIS_TIME, type SimIdentities } from './setup.ts';
+import { SignatureLog } from './signature-log.ts';
+import { TraceDigest } from './trace.ts';
+import { type PlannedTx, planWorkload } from './workload.ts';
+
+/** A problem the simulator or a checker found. */
+export interface Violation {
+  checker: string;
+  detail: string;
+}
+
+type SimEvent =
+  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array }
+  | { kind: 'timer'; node: number; incarnation: number; timer: TimerId; token: number }
+  | { kind: 'feedback'; node: number; incarnation: number; event: ConsensusEvent }
+  | { kind: 'submit'; tx: number }
+  | { kind: 'client-tx'; to: number; tx: number; bytes: Uint8Array }
+  | { kind: 'crash'; node: number; down_ms: number; midStep: boolean }
+  | { kind: 'force-crash'; node: number; incarnation: number }
+  | { kind: 'restart'; node: number }
+  | { kind: 'partition'; groups: number[][] }
+  | { kind: 'unpartition' }
+  | { kind: 'heal' }
+  | { kind: 'adversary-tick'; node: number };
+
+interface SimNode {
+  index: number;
+  config: ReplicaConfig;
+  durable: DurableState;
+  replica: Replica | null;
+  executor: SimExecutor | null;
+  incarnation: number;
+  timers: Map<TimerId, number>;
+  adversary: Adversary | null;
+  /** Set by a mid-step crash fault: crash right after the next persist that precedes a send. */
+  armedCrash: { down_ms: number } | null;
+  /** View changes started by earlier incarnations. */
+  viewChangesBefore: number;
+  maxView: number;
+}
+
+export interface SimStats {
+  network: NetworkStats;
+  /** Messages that reached a crashed replica. */
+  messagesToDownNodes: number;
+  clientSubmissions: number;
+  clientResubmissions: number;
+  crashes: number;
+  midStepCrashes: number;
+  restarts: number;
+  /** State-transfer requests served, and blocks they carried. */
+  fetches: number;
+  fetchedBlocks: number;
+  /** View changes started by honest replicas (all incarnations). */
+  viewChanges: number;
+  /** Highest view an honest replica reached. */
+  maxView: number;
+  /** Height of the longest honest committed chain. */
+  committedBlocks: number;
+  events: number;
+}
+
+export interface SimulationResult {
+  options: SimOptions;
+  faults: FaultKind[];
+  plan: FaultPlan;
+  identities: SimIdentities;
+  honest: number[];
+  byzantine: number[];
+  durable: DurableState[];
+  workload: PlannedTx[];
+  /** Per replica: transaction id → virtual time it first committed there. */
+  commitTimes: Map<string, number>[];
+  signatures: SignatureLog;
+  /** Failures seen while running: exceptions in the core, commits the executor could not apply. */
+  runtimeViolations: Violation[];
+  heal_ms: number;
+  deadline_ms: number;
+  end_ms: number;
+  stats: SimStats;
+  traceHash: string;
+}
+
+const EXEC_DELAY_MS = 0.5;
+const CLIENT_DELAY_MIN_MS = 0.5;
+const CLIENT_DELAY_MAX_MS = 3;
+const ADVERSARY_TICK_MIN_MS = 30;
+const ADVERSARY_TICK_MAX_MS = 70;
+/** A mid-step crash that finds no persist-then-send within this long crashes anyway. */
+const ARMED_CRASH_TIMEOUT_MS = 150;
+/** A fetch whose peer is down or cut off is answered empty after this long. */
+const FETCH_TIMEOUT_MS = 20;
+/** A replica that threw, or whose commit could not be applied, is restarted after this long. */
+const FAILED_REPLICA_DOWN_MS = 50;
+/** Runtime failures after which a run is abandoned. */
+const MAX_RUNTIME_VIOLATIONS = 20;
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+export class Simulator {
+  readonly #options: SimOptions;
+  readonly #ids: SimIdentities;
+  readonly #plan: FaultPlan;
+  readonly #faults: FaultKind[];
+  readonly #queue = new EventQueue<SimEvent>();
+  readonly #network: Network;
+  readonly #nodes: SimNode[];
+  readonly #honest: number[];
+  readonly #workload: PlannedTx[];
+  readonly #commitTimes: Map<string, number>[];
+  readonly #committedByHonest = new Set<string>();
+  /** Workload indexes submitted at least once. */
+  readonly #submitted = new Set<number>();
+  readonly #signatures = new SignatureLog();
+  readonly #board = new CollusionBoard();
+  readonly #trace = new TraceDigest();
+  readonly #violations: Violation[] = [];
+  readonly #prngClients: Prng;
+  readonly #prngFetch: Prng;
+  readonly #prngAdversary: Prng;
+  readonly #heal_ms: number;
+  readonly #deadline_ms: number;
+  #end_ms: number;
+  #now_ms = 0;
+  #timerTokens = 0;
+  #aborted = false;
+  #started = false;
+  readonly #stats = {
+    messagesToDownNodes: 0,
+    clientSubmissions: 0,
+    clientResubmissions: 0,
+    crashes: 0,
+    midStepCrashes: 0,
+    restarts: 0,
+    fetches: 0,
+    fetchedBlocks: 0,
+    events: 0,
+  };
+
+  readonly #log: ((line: string) => void) | undefined;
+
+  /** `hooks.log`, if given, receives a line per delivery, commit, view change, crash and restart. */
+  constructor(options: SimOptions, hooks: { log?: (line: string) => void } = {}) {
+    this.#log = hooks.log;
+    if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new RangeError('nodes must be >= 1');
+    this.#options = options;
+    const root = new Prng(options.seed);
+    this.#ids = makeIdentities(options.seed, options.nodes, options.clients);
+    this.#faults = resolveFaults(options.faults, root.derive('fault-kinds'));
+    this.#plan = planFaults(this.#faults, options.nodes, options.faultPeriod_ms, root.derive('fault-plan'));
+    this.#network = new Network(options.nodes, this.#plan.network, root.derive('network'));
+    this.#prngClients = root.derive('clients');
+    this.#prngFetch = root.derive('fetch');
+    this.#prngAdversary = root.derive('adversary');
+    this.#workload = planWorkload(
+      {
+        chainId: this.#ids.chainId,
+        clients: this.#ids.clients,
+        txs: options.txs,
+        submitUntil_ms: options.faultPeriod_ms,
+        bodyBytes: options.txBodyBytes,
+      },
+      root.derive('workload'),
+    );
+    this.#heal_ms = options.faultPeriod_ms;
+    this.#deadline_ms = this.#heal_ms + options.livenessBound_ms;
+    this.#end_ms = this.#deadline_ms;
+    this.#nodes = this.#ids.validators.map((keys, index) => this.#makeNode(index, keys.secretKey));
+    this.#honest = this.#nodes.filter((n) => n.adversary === null).map((n) => n.index);
+    this.#commitTimes = this.#nodes.map(() => new Map());
+  }
+
+  #makeNode(index: number, secretKey: Uint8Array): SimNode {
+    const durable = new DurableState(this.#ids.genesisBlock);
+    const config: ReplicaConfig = {
+      chainId: this.#ids.chainId,
+      validators: this.#ids.validatorKeys,
+      self: index,
+      secretKey,
+      params: this.#options.params,
+      genesis: this.#ids.genesisCheckpoint,
+      // The node's tx index: what its disk says was committed, across restarts.
+      isCommitted: (hash) => durable.chain.hasTx(hash),
+      ...(this.#options.unsafe ? { unsafe: this.#options.unsafe } : {}),
+    };
+    const node: SimNode = {
+      index,
+      config,
+      durable,
+      replica: null,
+      executor: null,
+      incarnation: 0,
+      timers: new Map(),
+      adversary: null,
+      armedCrash: null,
+      viewChangesBefore: 0,
+      maxView: 0,
+    };
+    const behaviours = this.#plan.byzantine.get(index);
+    if (behaviours) {
+      node.adversary = new Adversary(
+        behaviours,
+        {
+          self: index,
+          chainId: this.#ids.chainId,
+          secretKey,
+          validators: this.#ids.validatorKeys,
+          genesis: this.#ids.genesisCheckpoint,
+          view: () => node.replica?.info.view ?? 0,
+          executedHeight: () => node.durable.chain.height,
+          stateRootOf: (hash) => node.executor?.stateRootOf(hash),
+          send: (out) => {
+            if (node.replica) this.#transmitAll(index, out);
+          },
+          now_ms: () => this.#now_ms,
+        },
+        this.#board,
+        this.#prngAdversary.derive(index),
+      );
+    }
+    return node;
+  }
+
+  /** Runs the simulation to its end (once per Simulator). */
+  run(): SimulationResult {
+    assert(!this.#started, 'a Simulator runs once');
+    this.#started = true;
+    for (const node of this.#nodes) this.#boot(node);
+    this.#workload.forEach((planned, tx) => {
+      this.#queue.push(planned.at_ms, { kind: 'submit', tx });
+    });
+    for (const crash of this.#plan.crashes) {
+      this.#queue.push(crash.at_ms, {
+        kind: 'crash',
+        node: crash.node,
+        down_ms: crash.down_ms,
+        midStep: crash.midStep,
+      });
+    }
+    for (const p of this.#plan.partitions) {
+      this.#queue.push(p.start_ms, { kind: 'partition', groups: p.groups });
+      this.#queue.push(p.end_ms, { kind: 'unpartition' });
+    }
+    this.#network.faulty = true;
+    this.#queue.push(this.#heal_ms, { kind: 'heal' });
+    for (const node of this.#nodes) {
+      if (node.adversary)
+        this.#queue.push(this.#adversaryTickDelay(), { kind: 'adversary-tick', node: node.index });
+    }
+
+    let done = false;
+    while (!this.#aborted) {
+      const next = this.#queue.peekTime();
+      if (next === undefined || next > this.#end_ms) break;
+      const { time_ms, item } = this.#queue.pop()!;
+      assert(time_ms >= this.#now_ms, 'virtual time never goes backwards');
+      this.#now_ms = time_ms;
+      this.#stats.events++;
+      this.#handle(item);
+      if (!done && this.#allCommitted()) {
+        done = true;
+        this.#end_ms = Math.min(this.#end_ms, Math.max(this.#now_ms, this.#heal_ms) + this.#options.grace_ms);
+      }
+    }
+    return this.#result();
+  }
+
+  // ---- events ------------------------------------------------------------------------------------
+
+  #handle(event: SimEvent): void {
+    switch (event.kind) {
+      case 'deliver':
+        this.#deliver(event.from, event.to, event.bytes);
+        return;
+      case 'timer': {
+        const node = this.#nodes[event.node]!;
+        if (node.incarnation !== event.incarnation || node.timers.get(event.timer) !== event.token) return;
+        node.timers.delete(event.timer);
+        this.#step(node, { kind: 'timer', timer: event.timer });
+        return;
+      }
+      case 'feedback': {
+        const node = this.#nodes[event.node]!;
+        if (node.incarnation !== event.incarnation || !node.replica) return;
+        this.#step(node, event.event);
+        return;
+      }
+      case 'submit':
+        this.#submit(event.tx);
+        return;
+      case 'client-tx':
+        this.#clientTx(event.to, event.tx, event.bytes);
+        return;
+      case 'crash':
+        this.#crashFault(event.node, event.down_ms, event.midStep);
+        return;
+      case 'force-crash': {
+        const node = this.#nodes[event.node]!;
+        if (node.incarnation === event.incarnation && node.armedCrash)
+          this.#crash(node, node.armedCrash.down_ms);
+        return;
+      }
+      case 'restart':
+        this.#restart(this.#nodes[event.node]!);
+        return;
+      case 'partition':
+        this.#trace.record(`P ${this.#now_ms} ${JSON.stringify(event.groups)}`);
+        this.#network.partition(event.groups);
+        return;
+      case 'unpartition':
+        this.#trace.record(`U ${this.#now_ms}`);
+        this.#network.heal();
+        return;
+      case 'heal':
+        this.#trace.record(`H ${this.#now_ms}`);
+        this.#network.faulty = false;
+        this.#network.heal();
+        for (const node of this.#nodes) if (!node.replica) this.#restart(node);
+        return;
+      case 'adversary-tick': {
+        const node = this.#nodes[event.node]!;
+        if (node.adversary && node.replica) node.adversary.tick();
+        this.#queue.push(this.#now_ms + this.#adversaryTickDelay(), event);
+        return;
+      }
+    }
+  }
+
+  #adversaryTickDelay(): number {
+    return this.#prngAdversary.between(ADVERSARY_TICK_MIN_MS, ADVERSARY_TICK_MAX_MS);
+  }
+
+  #deliver(from: number, to: number, bytes: Uint8Array): void {
+    const node = this.#nodes[to]!;
+    if (!node.replica) {
+      this.#stats.messagesToDownNodes++;
+      return;
+    }
+    let message: ConsensusMessage;
+    try {
+      message = decode(ConsensusMessage, bytes);
+    } catch (error) {
+      this.#fail('codec', `a message from ${from} to ${to} does not decode: ${String(error)}`);
+      return;
+    }
+    this.#network.delivered(bytes.length);
+    this.#trace.record(`D ${this.#now_ms} ${from} ${to}`, bytes);
+    if (this.#log && message.kind !== 'status' && message.kind !== 'txs') {
+      this.#log(`${this.#now_ms.toFixed(2)} ${from}->${to} ${describeMessage(message)}`);
+    }
+    node.adversary?.observe(message);
+    this.#step(node, { kind: 'message', from, message });
+  }
+
+  #submit(index: number): void {
+    const planned = this.#workload[index]!;
+    if (this.#committedByHonest.has(planned.id)) return;
+    const prng = this.#prngClients;
+    const to = prng.int(this.#nodes.length);
+    if (this.#submitted.has(index)) this.#stats.clientResubmissions++;
+    this.#submitted.add(index);
+    this.#stats.clientSubmissions++;
+    this.#trace.record(`S ${this.#now_ms} ${index} ${to}`);
+    const bytes = encode(Transaction, planned.tx);
+    this.#queue.push(this.#now_ms + prng.between(CLIENT_DELAY_MIN_MS, CLIENT_DELAY_MAX_MS), {
+      kind: 'client-tx',
+      to,
+      tx: index,
+      bytes,
+    });
+    this.#queue.push(this.#now_ms + this.#options.clientRetry_ms, { kind: 'submit', tx: index });
+  }
+
+  #clientTx(to: number, index: number, bytes: Uint8Array): void {
+    const node = this.#nodes[to]!;
+    if (!node.replica) return;
+    this.#trace.record(`T ${this.#now_ms} ${index} ${to}`);
+    this.#step(node, { kind: 'tx', tx: decode(Transaction, bytes) });
+  }
+
+  // ---- replicas ----------------------------------------------------------------------------------
+
+  #boot(node: SimNode): void {
+    node.executor = new SimExecutor(this.#ids.chainId, this.#ids.validatorKeys, node.durable.chain);
+    let actions: ConsensusAction[];
+    try {
+      const restored = node.incarnation === 0 ? undefined : node.durable.restore();
+      node.replica = new Replica(node.config, restored);
+      actions = node.replica.start();
+    } catch (error) {
+      this.#fail('replica-invariant', `replica ${node.index} failed to start: ${describe(error)}`);
+      return;
+    }
+    this.#perform(node, actions);
+  }
+
+  #step(node: SimNode, event: ConsensusEvent): void {
+    const replica = node.replica;
+    if (!replica) return;
+    let actions: ConsensusAction[];
+    try {
+      actions = replica.step(event);
+    } catch (error) {
+      // Like a process dying on a failed assertion: report it, then crash and restart the replica.
+      this.#violation(
+        'replica-invariant',
+        `replica ${node.index} threw on a ${event.kind} event: ${describe(error)}`,
+      );
+      this.#crash(node, FAILED_REPLICA_DOWN_MS);
+      return;
+    }
+    if (this.#log && replica.info.view > node.maxView) {
+      this.#log(`${this.#now_ms.toFixed(2)} replica ${node.index} moves to view ${replica.info.view}`);
+    }
+    node.maxView = Math.max(node.maxView, replica.info.view);
+    this.#perform(node, actions);
+  }
+
+  /** Carries out actions one at a time; an armed crash strikes right after a persist that precedes a send. */
+  #perform(node: SimNode, actions: ConsensusAction[]): void {
+    const incarnation = node.incarnation;
+    for (let k = 0; k < actions.length && node.incarnation === incarnation && !this.#aborted; k++) {
+      const action = actions[k]!;
+      this.#act(node, action);
+      if (action.kind === 'persist' && node.armedCrash) {
+        const sendsFollow = actions.slice(k + 1).some((a) => a.kind === 'send' || a.kind === 'broadcast');
+        if (sendsFollow) {
+          this.#stats.midStepCrashes++;
+          this.#crash(node, node.armedCrash.down_ms);
+          return;
+        }
+      }
+    }
+  }
+
+  #act(node: SimNode, action: ConsensusAction): void {
+    const i = node.index;
+    switch (action.kind) {
+      case 'send':
+        this.#emit(node, action.message, [action.to]);
+        return;
+      case 'broadcast':
+        this.#emit(
+          node,
+          action.message,
+          this.#nodes.map((n) => n.index).filter((j) => j !== i),
+        );
+        return;
+      case 'setTimer': {
+        const token = ++this.#timerTokens;
+        node.timers.set(action.timer, token);
+        this.#queue.push(this.#now_ms + action.delay_ms, {
+          kind: 'timer',
+          node: i,
+          incarnation: node.incarnation,
+          timer: action.timer,
+          token,
+        });
+        return;
+      }
+      case 'cancelTimer':
+        node.timers.delete(action.timer);
+        return;
+      case 'persist':
+        node.durable.persist(action.records);
+        return;
+      case 'build': {
+        const block = node.executor!.build(action, SIM_GENESIS_TIME + this.#now_ms);
+        this.#feedback(node, EXEC_DELAY_MS, { kind: 'built', block });
+        return;
+      }
+      case 'execute': {
+        const { header } = action.block;
+        const result = node.executor!.execute(action.block);
+        this.#feedback(node, EXEC_DELAY_MS, {
+          kind: 'executed',
+          height: header.height,
+          blockHash: blockHash(header),
+          ok: result.ok,
+          stateRoot: result.stateRoot,
+          ...(result.reason === undefined ? {} : { reason: result.reason }),
+        });
+        return;
+      }
+      case 'commit':
+        this.#commit(node, action.block, action.certificate);
+        return;
+      case 'fetch':
+        this.#fetch(node, action.fromHeight, action.toHeight, action.peers);
+        return;
+    }
+  }
+
+  #feedback(node: SimNode, delay_ms: number, event: ConsensusEvent): void {
+    this.#queue.push(this.#now_ms + delay_ms, {
+      kind: 'feedback',
+      node: node.index,
+      incarnation: node.incarnation,
+      event,
+    });
+  }
+
+  #emit(node: SimNode, message: ConsensusMessage, targets: number[]): void {
+    if (!node.adversary) {
+      this.#signatures.sent(node.index, message);
+      this.#transmitAll(
+        node.index,
+        targets.map((to) => ({ to, message })),
+      );
+      return;
+    }
+    this.#transmitAll(node.index, node.adversary.outgoing(message, targets));
+  }
+
+  #transmitAll(from: number, out: ReadonlyArray<{ to: number; message: ConsensusMessage }>): void {
+    const encoded = new Map<ConsensusMessage, Uint8Array>();
+    for (const { to, message } of out) {
+      if (to === from) continue;
+      let bytes = encoded.get(message);
+      if (!bytes) {
+        bytes = encode(ConsensusMessage, message);
+        encoded.set(message, bytes);
+      }
+      for (const delay_ms of this.#network.transmit(from, to, bytes.length)) {
+        this.#queue.push(this.#now_ms + delay_ms, { kind: 'deliver', from, to, bytes });
+      }
+    }
+  }
+
+  #commit(node: SimNode, block: Block, certificate: CommitCertificate): void {
+    const problem = node.executor!.commit(block, certificate);
+    const hash = blockHash(block.header);
+    this.#trace.record(`C ${this.#now_ms} ${node.index} ${block.header.height} ${hex(hash)}`);
+    this.#log?.(
+      `${this.#now_ms.toFixed(2)} replica ${node.index} COMMITTED h=${block.header.height} block=${hex(hash).slice(0, 8)} view=${certificate.view} votes=${certificate.votes.length}`,
+    );
+    if (problem) {
+      this.#violation('commit-apply', `replica ${node.index}: ${problem}`);
+      this.#crash(node, FAILED_REPLICA_DOWN_MS);
+      return;
+    }
+    if (node.adversary) return;
+    const times = this.#commitTimes[node.index]!;
+    for (const tx of block.txs) {
+      const id = hex(txHash(tx));
+      if (!times.has(id)) times.set(id, this.#now_ms);
+      this.#committedByHonest.add(id);
+    }
+  }
+
+  #fetch(node: SimNode, fromHeight: number, toHeight: number, peers: number[]): void {
+    const candidates = peers.filter((p) => p >= 0 && p < this.#nodes.length && p !== node.index);
+    let blocks: Array<{ block: Block; certificate: CommitCertificate }> = [];
+    let delay_ms = FETCH_TIMEOUT_MS;
+    if (candidates.length > 0) {
+      const server = this.#nodes[this.#prngFetch.pick(candidates)]!;
+      const roundTrip = this.#network.roundTrip(node.index, server.index);
+      if (server.replica && roundTrip !== null) {
+        delay_ms = roundTrip;
+        const last = Math.min(
+          toHeight,
+          fromHeight + this.#options.params.fetchMaxBlocks - 1,
+          server.durable.chain.height,
+        );
+        for (let h = Math.max(1, fromHeight); h <= last; h++) {
+          const entry = server.durable.chain.at(h)!;
+          blocks.push({ block: entry.block, certificate: entry.certificate! });
+        }
+        if (server.adversary) blocks = server.adversary.serveFetch(blocks);
+        // Over the wire: the requester gets its own copies.
+        blocks = blocks.map(({ block, certificate }) => {
+          const b = encode(Block, block);
+          const c = encode(CommitCertificate, certificate);
+          this.#network.delivered(b.length + c.length);
+          return { block: decode(Block, b), certificate: decode(CommitCertificate, c) };
+        });
+      }
+      this.#trace.record(
+        `F ${this.#now_ms} ${node.index} ${server.index} ${fromHeight} ${toHeight} ${blocks.length}`,
+      );
+    }
+    this.#stats.fetches++;
+    this.#stats.fetchedBlocks += blocks.length;
+    this.#feedback(node, delay_ms, { kind: 'fetched', blocks });
+  }
+
+  // ---- crashes -----------------------------------------------------------------------------------
+
+  #crashFault(index: number, down_ms: number, midStep: boolean): void {
+    const node = this.#nodes[index]!;
+    if (!node.replica || node.armedCrash) return;
+    if (!midStep) {
+      this.#crash(node, down_ms);
+      return;
+    }
+    node.armedCrash = { down_ms };
+    this.#queue.push(this.#now_ms + ARMED_CRASH_TIMEOUT_MS, {
+      kind: 'force-crash',
+      node: index,
+      incarnation: node.incarnation,
+    });
+  }
+
+  #crash(node: SimNode, down_ms: number): void {
+    const replica = node.replica;
+    if (!replica) return;
+    this.#trace.record(`X ${this.#now_ms} ${node.index}`);
+    this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} CRASHES`);
+    this.#stats.crashes++;
+    node.viewChangesBefore += replica.info.viewChangesStarted;
+    node.maxView = Math.max(node.maxView, replica.info.view);
+    node.replica = null;
+    node.executor = null;
+    node.incarnation++;
+    node.timers.clear();
+    node.armedCrash = null;
+    // Fault crashes restart by the time the network heals; crashes after it (failed replicas) later.
+    const restart_ms =
+      this.#now_ms < this.#heal_ms ? Math.min(this.#now_ms + down_ms, this.#heal_ms) : this.#now_ms + down_ms;
+    this.#queue.push(restart_ms, { kind: 'restart', node: node.index });
+  }
+
+  #restart(node: SimNode): void {
+    if (node.replica) return;
+    this.#trace.record(`R ${this.#now_ms} ${node.index}`);
+    this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} RESTARTS`);
+    this.#stats.restarts++;
+    this.#boot(node);
+  }
+
+  // ---- bookkeeping -------------------------------------------------------------------------------
+
+  #allCommitted(): boolean {
+    const total = this.#workload.length;
+    return this.#honest.every((i) => this.#commitTimes[i]!.size >= total) && this.#allSubmittedCommitted();
+  }
+
+  #allSubmittedCommitted(): boolean {
+    for (const i of this.#honest) {
+      const times = this.#commitTimes[i]!;
+      for (const planned of this.#workload) if (!times.has(planned.id)) return false;
+    }
+    return true;
+  }
+
+  /** Records a runtime failure; too many of them end the run. */
+  #violation(checker: string, detail: string): void {
+    this.#violations.push({ checker, detail: `${detail} (at ${this.#now_ms.toFixed(3)} virtual ms)` });
+    if (this.#violations.length >= MAX_RUNTIME_VIOLATIONS) this.#aborted = true;
+  }
+
+  /** Records a failure the run cannot go on from, and ends it. */
+  #fail(checker: string, detail: string): void {
+    this.#violation(checker, detail);
+    this.#aborted = true;
+  }
+
+  #result(): SimulationResult {
+    let viewChanges = 0;
+    let maxView = 0;
+    let committedBlocks = 0;
+    for (const i of this.#honest) {
+      const node = this.#nodes[i]!;
+      viewChanges += node.viewChangesBefore + (node.replica?.info.viewChangesStarted ?? 0);
+      maxView = Math.max(maxView, node.maxView, node.replica?.info.view ?? 0);
+      committedBlocks = Math.max(committedBlocks, node.durable.chain.height);
+    }
+    return {
+      options: this.#options,
+      faults: this.#faults,
+      plan: this.#plan,
+      identities: this.#ids,
+      honest: this.#honest,
+      byzantine: [...this.#plan.byzantine.keys()].sort((a, b) => a - b),
+      durable: this.#nodes.map((n) => n.durable),
+      workload: this.#workload,
+      commitTimes: this.#commitTimes,
+      signatures: this.#signatures,
+      runtimeViolations: this.#violations,
+      heal_ms: this.#heal_ms,
+      deadline_ms: this.#deadline_ms,
+      end_ms: this.#now_ms,
+      stats: {
+        network: { ...this.#network.stats },
+        ...this.#stats,
+        viewChanges,
+        maxView,
+        committedBlocks,
+      },
+      traceHash: this.#trace.digest(),
+    };
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error)
+    return `${error.message}${error.stack ? ` | ${error.stack.split('\n')[1]?.trim()}` : ''}`;
+  return String(error);
+}

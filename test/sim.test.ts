@@ -1,0 +1,427 @@
+/**
+ * The simulator's parts (PRNG, event queue, network, executor, checkers), its determinism, the
+ * proof that its checkers are not vacuous, and the `medledger sim` command. The seed sweeps are in
+ * sim-n4.test.ts and sim-n7.test.ts.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import type { ConsensusMessage } from '../src/consensus/messages.ts';
+import { signMessage } from '../src/consensus/messages.ts';
+import {
+  assembleBlock,
+  blockHash,
+  type CommitCertificate,
+  signCommit,
+  sortVotes,
+  type Transaction,
+} from '../src/ledger/index.ts';
+import { DurableState } from '../src/sim/durable.ts';
+import { SimExecutor, stateRootAfter } from '../src/sim/executor.ts';
+import {
+  checkAgreement,
+  checkCertificates,
+  checkChainLinks,
+  checkHonestEquivocation,
+  checkLiveness,
+  checkNoDuplicateTx,
+  checkRun,
+  checkValidity,
+  EventQueue,
+  Network,
+  Prng,
+  parseFaults,
+  replayCommand,
+  runSeed,
+  type SimulationResult,
+  Simulator,
+  simOptions,
+} from '../src/sim/index.ts';
+import { makeIdentities } from '../src/sim/setup.ts';
+import { executeForTest } from './fixtures/chain.ts';
+
+describe('Prng', () => {
+  it('is a function of its seed, and child streams of the seed and label only', () => {
+    const a = new Prng(42);
+    const b = new Prng(42);
+    const draws = Array.from({ length: 100 }, () => a.next());
+    expect(Array.from({ length: 100 }, () => b.next())).toEqual(draws);
+    expect(new Prng(43).next()).not.toBe(new Prng(42).next());
+    const fresh = new Prng(7).derive('network');
+    const used = new Prng(7);
+    for (let i = 0; i < 50; i++) used.next();
+    expect(used.derive('network').next()).toBe(fresh.next());
+    expect(new Prng(7).derive('clients').next()).not.toBe(new Prng(7).derive('network').next());
+  });
+
+  it('draws within bounds, and roughly uniformly', () => {
+    const prng = new Prng(1);
+    const counts = new Array<number>(6).fill(0);
+    for (let i = 0; i < 6000; i++) counts[prng.int(6)]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(850);
+    for (let i = 0; i < 1000; i++) {
+      const x = prng.intBetween(3, 5);
+      expect(x >= 3 && x <= 5).toBe(true);
+      const f = prng.float();
+      expect(f >= 0 && f < 1).toBe(true);
+      expect(prng.pareto(2, 1.5)).toBeGreaterThanOrEqual(2);
+    }
+    expect(prng.chance(0)).toBe(false);
+    expect(prng.chance(1)).toBe(true);
+    expect(prng.shuffle([1, 2, 3, 4, 5]).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(prng.bytes(7)).toHaveLength(7);
+    expect(() => new Prng(-1)).toThrow(RangeError);
+    expect(() => prng.pick([])).toThrow(RangeError);
+  });
+});
+
+describe('EventQueue', () => {
+  it('orders by time, and equal times by insertion', () => {
+    const queue = new EventQueue<string>();
+    const prng = new Prng(5);
+    const pushed: Array<{ t: number; i: number }> = [];
+    for (let i = 0; i < 500; i++) {
+      const t = prng.int(20);
+      queue.push(t, `${i}`);
+      pushed.push({ t, i });
+    }
+    const expected = [...pushed].sort((a, b) => a.t - b.t || a.i - b.i).map((p) => `${p.i}`);
+    const popped: string[] = [];
+    for (let e = queue.pop(); e; e = queue.pop()) popped.push(e.item);
+    expect(popped).toEqual(expected);
+    expect(() => queue.push(Number.NaN, 'x')).toThrow();
+  });
+});
+
+describe('Network', () => {
+  const config = {
+    baseDelay: { kind: 'uniform' as const, min_ms: 1, max_ms: 4 },
+    faults: {
+      delay: {
+        kind: 'long-tail' as const,
+        min_ms: 1,
+        max_ms: 4,
+        tailProbability: 0.5,
+        alpha: 1.2,
+        cap_ms: 100,
+      },
+      dropProbability: 0,
+      duplicateProbability: 1,
+      reorderProbability: 0,
+      reorderMin_ms: 0,
+      reorderMax_ms: 0,
+    },
+  };
+
+  it('delivers once with the base delay when healthy, and applies faults only while faulty', () => {
+    const net = new Network(3, config, new Prng(1));
+    for (let i = 0; i < 100; i++) {
+      const delays = net.transmit(0, 1, 10);
+      expect(delays).toHaveLength(1);
+      expect(delays[0]! >= 1 && delays[0]! < 4).toBe(true);
+    }
+    net.faulty = true;
+    expect(net.transmit(0, 1, 10)).toHaveLength(2); // duplicated
+    expect(net.stats).toMatchObject({ messagesSent: 101, bytesSent: 1010, messagesDuplicated: 1 });
+  });
+
+  it('cuts links between partition groups until healed', () => {
+    const net = new Network(4, config, new Prng(2));
+    net.partition([
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(net.transmit(0, 2, 1)).toEqual([]);
+    expect(net.roundTrip(3, 1)).toBeNull();
+    expect(net.transmit(0, 1, 1)).toHaveLength(1);
+    net.heal();
+    expect(net.transmit(0, 2, 1)).toHaveLength(1);
+    expect(() =>
+      net.partition([
+        [0, 1],
+        [1, 2, 3],
+      ]),
+    ).toThrow();
+  });
+});
+
+describe('SimExecutor', () => {
+  const ids = makeIdentities(9, 4, 2);
+  const txs = (n: number, from = 1) =>
+    Array.from({ length: n }, (_, i): Transaction => {
+      const unsigned = { type: 't', nonce: from + i, chainId: ids.chainId, body: new Uint8Array([i]) };
+      return { ...unsigned, sender: ids.clients[0]!.publicKey, signature: new Uint8Array(64) };
+    });
+  const parent = {
+    hash: ids.genesisCheckpoint.hash,
+    stateRoot: ids.genesisCheckpoint.stateRoot,
+    timestamp: ids.genesisCheckpoint.timestamp,
+  };
+
+  it('builds blocks that another executor accepts, and rejects wrong roots and unknown parents', () => {
+    const a = new SimExecutor(ids.chainId, ids.validatorKeys, new DurableState(ids.genesisBlock).chain);
+    const b = new SimExecutor(ids.chainId, ids.validatorKeys, new DurableState(ids.genesisBlock).chain);
+    const block = a.build({ kind: 'build', height: 1, view: 5, parent, txs: txs(3) }, parent.timestamp - 10);
+    expect(block.header.timestamp).toBe(parent.timestamp); // never before its parent
+    expect(block.header.proposer).toEqual(ids.validatorKeys[1]); // view 5 of 4: replica 1
+    expect(block.header.stateRoot).toEqual(stateRootAfter(parent.stateRoot, block.txs));
+    expect(b.execute(block)).toMatchObject({ ok: true, stateRoot: block.header.stateRoot });
+
+    const wrongRoot = { ...block, header: { ...block.header, stateRoot: new Uint8Array(32) } };
+    expect(b.execute(wrongRoot)).toMatchObject({ ok: false, reason: 'state root does not match execution' });
+    const wrongTxs = { ...block, txs: txs(2) };
+    expect(b.execute(wrongTxs)).toMatchObject({
+      ok: false,
+      reason: 'txRoot does not match the transactions',
+    });
+    const orphan = { ...block, header: { ...block.header, height: 2, prevHash: new Uint8Array(32).fill(7) } };
+    expect(b.execute(orphan)).toMatchObject({ ok: false, reason: 'unknown parent block' });
+
+    // A child of the executed (not yet committed) block executes on top of it.
+    const child = a.build(
+      {
+        kind: 'build',
+        height: 2,
+        view: 5,
+        parent: { hash: blockHash(block.header), stateRoot: block.header.stateRoot, timestamp: 0 },
+        txs: txs(1, 9),
+      },
+      parent.timestamp,
+    );
+    expect(b.execute(child).ok).toBe(true);
+  });
+
+  it('commits in height order only, on top of the tip', () => {
+    const durable = new DurableState(ids.genesisBlock);
+    const ex = new SimExecutor(ids.chainId, ids.validatorKeys, durable.chain);
+    const block = ex.build({ kind: 'build', height: 1, view: 0, parent, txs: txs(2) }, parent.timestamp);
+    const certificate: CommitCertificate = {
+      height: 1,
+      view: 0,
+      blockHash: blockHash(block.header),
+      votes: [],
+    };
+    const skip = { ...block, header: { ...block.header, height: 2 } };
+    expect(ex.commit(skip, certificate)).toMatch(/tip is 0/);
+    expect(ex.commit(block, certificate)).toBeNull();
+    expect(durable.chain.height).toBe(1);
+    expect(durable.restore().executed).toMatchObject({ height: 1, hash: blockHash(block.header) });
+  });
+
+  it('is the stand-in executor the ledger fixtures use', () => {
+    const { receipts, writes } = executeForTest(txs(3));
+    expect(receipts).toHaveLength(3);
+    expect(writes).toHaveLength(1); // one sender, one nonce key
+  });
+});
+
+/** A small honest run (no faults) to tamper with. */
+function cleanRun(): SimulationResult {
+  return new Simulator(simOptions({ seed: 11, nodes: 4, faults: [], txs: 8, faultPeriod_ms: 300 })).run();
+}
+
+/** A certified chain of blocks of `batches` on top of genesis, as a replica's disk would hold it. */
+function certifiedChain(result: SimulationResult, batches: Transaction[][], nonce = 0): DurableState {
+  const ids = result.identities;
+  const durable = new DurableState(ids.genesisBlock);
+  for (const txs of batches) {
+    const tip = durable.chain.tip;
+    const height = tip.block.header.height + 1;
+    const block = assembleBlock({
+      chainId: ids.chainId,
+      height,
+      view: 0,
+      timestamp: tip.block.header.timestamp,
+      prevHash: tip.hash,
+      stateRoot: stateRootAfter(tip.block.header.stateRoot, txs),
+      proposer: ids.validatorKeys[0]!,
+      txs,
+      nonce,
+    });
+    const statement = { chainId: ids.chainId, height, view: 0, blockHash: blockHash(block.header) };
+    const votes = sortVotes(ids.validators.slice(0, 3).map((v) => signCommit(statement, v.secretKey)));
+    durable.chain.append(block, { height, view: 0, blockHash: statement.blockHash, votes });
+  }
+  return durable;
+}
+
+describe('checkers', () => {
+  const result = cleanRun();
+  const txs = result.workload.map((p) => p.tx);
+
+  it('pass an honest run', () => {
+    expect(result.stats.committedBlocks).toBeGreaterThan(0);
+    expect(checkRun(result).violations).toEqual([]);
+  });
+
+  it('see two honest replicas commit different blocks at one height', () => {
+    const durable = [...result.durable];
+    durable[0] = certifiedChain(result, [txs.slice(0, 2)], 0);
+    durable[1] = certifiedChain(result, [txs.slice(0, 2)], 0);
+    durable[2] = certifiedChain(result, [txs.slice(0, 2)], 1);
+    durable[3] = certifiedChain(result, []);
+    const violations = checkAgreement({ ...result, durable });
+    expect(violations).toEqual([
+      {
+        checker: 'agreement',
+        detail: expect.stringMatching(/^height 1: replica 0 committed \w+…, replica 2 committed \w+…$/),
+      },
+    ]);
+  });
+
+  it('see a transaction nobody submitted, and one with a broken signature', () => {
+    const forged = { ...txs[0]!, signature: new Uint8Array(64) };
+    const durable = [...result.durable];
+    durable[0] = certifiedChain(result, [[forged]]);
+    const violations = checkValidity({ ...result, durable }).map((v) => v.detail);
+    expect(violations).toEqual([
+      expect.stringMatching(/was never submitted/),
+      expect.stringMatching(/has an invalid signature/),
+    ]);
+  });
+
+  it('see a transaction committed twice', () => {
+    const durable = [...result.durable];
+    durable[3] = certifiedChain(result, [[txs[0]!], [txs[1]!, txs[0]!]]);
+    expect(checkNoDuplicateTx({ ...result, durable })[0]?.detail).toMatch(/committed at heights 1 and 2/);
+  });
+
+  it('see a certificate short of a quorum or with a bad vote', () => {
+    const durable = [...result.durable];
+    durable[0] = certifiedChain(result, [txs.slice(0, 1)]);
+    const entry = durable[0].chain.at(1)!;
+    entry.certificate = { ...entry.certificate!, votes: entry.certificate!.votes.slice(0, 2) };
+    expect(checkCertificates({ ...result, durable })[0]?.detail).toMatch(/2 votes, quorum is 3/);
+    const votes = certifiedChain(result, [txs.slice(0, 1)]).chain.at(1)!.certificate!.votes;
+    entry.certificate = {
+      ...entry.certificate!,
+      votes: [votes[0]!, { ...votes[1]!, signature: new Uint8Array(64) }, votes[2]!],
+    };
+    expect(checkCertificates({ ...result, durable })[0]?.detail).toMatch(/invalid signature/);
+  });
+
+  it('see a broken hash link', () => {
+    const durable = [...result.durable];
+    durable[0] = certifiedChain(result, [txs.slice(0, 1), txs.slice(1, 2)]);
+    const entry = durable[0].chain.at(2)!;
+    entry.block = { ...entry.block, header: { ...entry.block.header, prevHash: new Uint8Array(32) } };
+    const details = checkChainLinks({ ...result, durable }).map((v) => v.detail);
+    expect(details).toContain('replica 0 height 2: prevHash is not the hash of the block below');
+  });
+
+  it('see an honest replica sign two blocks for one (view, height)', () => {
+    const run = cleanRun();
+    const key = run.identities.validators[2]!.secretKey;
+    const prepare = (hash: number): ConsensusMessage => ({
+      kind: 'prepare',
+      ...signMessage(
+        run.identities.chainId,
+        'prepare',
+        { from: 2, view: 0, height: 9, blockHash: new Uint8Array(32).fill(hash) },
+        key,
+      ),
+    });
+    run.signatures.sent(2, prepare(1));
+    run.signatures.sent(2, prepare(1));
+    expect(checkHonestEquivocation(run)).toEqual([]);
+    run.signatures.sent(2, prepare(2));
+    expect(checkHonestEquivocation(run)[0]?.detail).toMatch(
+      /honest replica 2 signed PREPARE for two blocks at view 0 height 9/,
+    );
+  });
+
+  it('see a transaction an honest replica never committed, or committed after the bound', () => {
+    const commitTimes = result.commitTimes.map((m) => new Map(m));
+    commitTimes[1]!.delete(result.workload[0]!.id);
+    commitTimes[2]!.set(result.workload[1]!.id, result.deadline_ms + 1);
+    const { violations } = checkLiveness({ ...result, commitTimes });
+    expect(violations.map((v) => v.detail)).toEqual([
+      expect.stringMatching(/^replica 1: 1 of 8 transactions not committed and 0 late/),
+      expect.stringMatching(/^replica 2: 0 of 8 transactions not committed and 1 late/),
+    ]);
+  });
+});
+
+describe('determinism', () => {
+  it('replays a seed byte for byte: same trace of deliveries and commits, same numbers', () => {
+    const options = simOptions({ seed: 2024, nodes: 4, faults: parseFaults('all') });
+    const first = runSeed(options);
+    const second = runSeed(options);
+    expect(second.traceHash).toBe(first.traceHash);
+    expect(second.stats).toEqual(first.stats);
+    expect(second.violations).toEqual(first.violations);
+    expect(first.stats.network.messagesDelivered).toBeGreaterThan(300);
+    expect(runSeed({ ...options, seed: 2025 }).traceHash).not.toBe(first.traceHash);
+  });
+});
+
+describe('the checkers are not vacuous', () => {
+  it('find an agreement violation within 200 seeds when replicas commit with 2f COMMITs, not 2f+1', () => {
+    // n = 4, f = 1: a commit quorum of 2 instead of 3. Lossy links and partitions force view changes;
+    // the Byzantine replica votes selectively and hides what it prepared when views change.
+    const faults = parseFaults('drop,partition,conflicting-votes,bogus-viewchange');
+    let found: { seed: number; detail: string; replay: string } | null = null;
+    let seed = 1;
+    for (; seed <= 200 && !found; seed++) {
+      const outcome = runSeed(simOptions({ seed, nodes: 4, faults, unsafe: { commitQuorum: 2 } }));
+      const agreement = outcome.violations.find((v) => v.checker === 'agreement');
+      if (agreement) found = { seed, detail: agreement.detail, replay: outcome.replay };
+    }
+    expect(
+      found,
+      'no agreement violation in 200 seeds with a deliberately unsafe commit quorum',
+    ).not.toBeNull();
+    expect(found!.replay).toBe(
+      `npx medledger sim --nodes 4 --seed ${found!.seed} --faults drop,partition,conflicting-votes,bogus-viewchange --unsafe-commit-quorum 2`,
+    );
+    // The same seed with the real quorum is safe: the violation is the bug's.
+    const safe = runSeed(simOptions({ seed: found!.seed, nodes: 4, faults }));
+    expect(safe.violations.filter((v) => v.checker === 'agreement')).toEqual([]);
+  });
+});
+
+describe('medledger sim', () => {
+  const run = promisify(execFile);
+  const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
+  const sim = (...args: string[]) => run(process.execPath, [bin, 'sim', ...args]);
+
+  it('prints a JSON summary of the seeds it ran', async () => {
+    const { stdout } = await sim('--nodes', '4', '--seeds', '2', '--first-seed', '5', '--json');
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ seeds: 2, violations: 0, failures: [], nodes: 4 });
+    expect(summary.committedBlocks).toBeGreaterThan(0);
+    expect(typeof summary.viewChanges).toBe('number');
+    expect(summary.livenessBound_ms).toBe(10_000);
+  });
+
+  it('prints the command that replays a failing seed, and exits 1', async () => {
+    const failing = sim('--nodes', '4', '--seed', '3', '--faults', 'none', '--unsafe-commit-quorum', '2');
+    await expect(failing).rejects.toMatchObject({ code: 1 });
+    const { stdout } = (await failing.catch((e) => e)) as { stdout: string };
+    expect(stdout).toContain('certificates: replica');
+    expect(stdout).toContain(
+      'replay: npx medledger sim --nodes 4 --seed 3 --faults none --unsafe-commit-quorum 2',
+    );
+  });
+
+  it('rejects bad options with a clear message and a non-zero exit', async () => {
+    for (const [args, message] of [
+      [['--nodes', 'four'], '--nodes must be an integer from 1 to 64'],
+      [['--seeds', '0'], '--seeds must be an integer from 1'],
+      [['--faults', 'crash,meteor'], 'unknown fault kind "meteor"'],
+      [['--seeds', '2', '--seed', '3'], 'not both'],
+      [['--seeds', '2', '--log'], '--log needs --seed'],
+    ] as const) {
+      const failed = sim(...args);
+      await expect(failed).rejects.toMatchObject({ code: 1 });
+      expect(((await failed.catch((e) => e)) as { stderr: string }).stderr).toContain(message);
+    }
+  });
+
+  it('names the options that affect a run in its replay command', () => {
+    expect(replayCommand(simOptions({ seed: 9, nodes: 7 }))).toBe('npx medledger sim --nodes 7 --seed 9');
+    expect(
+      replayCommand(simOptions({ seed: 9, nodes: 4, faults: parseFaults('crash,equivocate'), txs: 5 })),
+    ).toBe('npx medledger sim --nodes 4 --seed 9 --faults crash,equivocate --txs 5');
+  });
+});
