@@ -119,7 +119,7 @@ export function signingPublicKeyFrom(secretKey: Uint8Array): Uint8Array {
 let lastSigner: { secretKey: Buffer; key: KeyObject } | null = null;
 
 export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  if (!lastSigner || !lastSigner.secretKey.equals(secretKey)) {
+  if (!lastSigner?.secretKey.equals(secretKey)) {
     lastSigner = { secretKey: Buffer.from(secretKey), key: privateKeyObject(secretKey) };
   }
   return plainBytes(nodeSign(null, message, lastSigner.key));
