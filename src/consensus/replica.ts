@@ -316,7 +316,7 @@ export class Replica {
 
   /** Committed at any height: recently (remembered here) or earlier (asked of the chain, if it can tell). */
   #isCommittedTx = (id: string) =>
-    this.#committedTxs.has(id) || (this.#config.isCommitted?.(Buffer.from(id, 'hex')) ?? false);
+    this.#committedTxs.has(id) || this.#config.isCommitted(Buffer.from(id, 'hex'));
 
   #onClientTxs(txs: Transaction[], fromClient: boolean): void {
     const admitted: Transaction[] = [];
@@ -771,10 +771,8 @@ export class Replica {
     for (const height of this.#executedHashes.keys()) if (height < low) this.#executedHashes.delete(height);
     for (const [key] of this.#signed) if (Number(key.split('/')[2]) <= low) this.#signed.delete(key);
     const forgetBelow = low - this.#config.params.logSize;
-    // Forgetting is safe only when the chain itself answers for older transactions.
-    if (this.#config.isCommitted) {
-      for (const [id, height] of this.#committedTxs) if (height <= forgetBelow) this.#committedTxs.delete(id);
-    }
+    // Safe to forget: the chain's tx index (isCommitted) answers for older transactions.
+    for (const [id, height] of this.#committedTxs) if (height <= forgetBelow) this.#committedTxs.delete(id);
     if (this.#executions.size > 8 * this.#config.params.logSize) this.#executions.clear();
   }
 

@@ -78,11 +78,11 @@ export interface ReplicaConfig {
   /** The genesis block's hash and state root: the checkpoint every chain starts from. */
   genesis: { hash: Uint8Array; stateRoot: Uint8Array; timestamp: number };
   /**
-   * Whether a transaction is on the executed chain, answered synchronously by the driver (the chain
-   * store's tx index). With it, the core forgets old committed hashes; without it, it keeps them all,
-   * since a replayed old transaction must never commit twice.
+   * Whether a transaction is on the executed chain, answered synchronously by the driver from its
+   * tx index. The core remembers only recent commits (and nothing across a restart), so this is
+   * what stops a replayed old transaction from committing twice.
    */
-  isCommitted?: (txHash: Uint8Array) => boolean;
+  isCommitted: (txHash: Uint8Array) => boolean;
   unsafe?: UnsafeTestingBugs;
 }
 
