@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { bytes, encode, type Infer, list, oneOf, str, struct, u32, u64 } from '../codec/index.ts';
 import { isValidSigningKey, isWeakEncryptionKey } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { type JsonObject, strictObject } from '../strict-json.ts';
 import { assembleBlock } from './block.ts';
 import { nextStateRoot, ZERO_HASH } from './state-root.ts';
 import type { Block, StateWrite } from './types.ts';
@@ -71,16 +72,10 @@ function invalid(path: string, why: string): MedledgerError {
   return new MedledgerError('GENESIS_INVALID', `genesis.json: ${path}: ${why}`);
 }
 
-type Json = Record<string, unknown>;
+type Json = JsonObject;
 
 function object(value: unknown, path: string, allowed: readonly string[]): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw invalid(path, 'expected an object');
-  for (const field of Object.keys(value)) {
-    if (!allowed.includes(field))
-      throw invalid(`${path}.${field}`, `unknown field (allowed: ${allowed.join(', ')})`);
-  }
-  return value as Json;
+  return strictObject(value, path, allowed, invalid);
 }
 
 function string(

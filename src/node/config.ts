@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { ConsensusParams } from '../consensus/index.ts';
 import { DEFAULT_CONSENSUS_PARAMS } from '../consensus/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { type JsonObject, strictObject } from '../strict-json.ts';
 import type { TransportFaults } from './validator.ts';
 
 export interface NodeSettings {
@@ -36,15 +37,8 @@ function bad(path: string, why: string): MedledgerError {
   return new MedledgerError('CONFIG_INVALID', `node.json: ${path}: ${why}`);
 }
 
-type Json = Record<string, unknown>;
-
-function object(value: unknown, path: string, allowed: readonly string[]): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw bad(path, 'expected an object');
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw bad(`${path}.${key}`, `unknown setting (known: ${allowed.join(', ')})`);
-  }
-  return value as Json;
+function object(value: unknown, path: string, allowed: readonly string[]): JsonObject {
+  return strictObject(value, path, allowed, bad);
 }
 
 function strings(value: unknown, path: string): string[] {
