@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MedledgerError } from '../errors.ts';
 import { addChainCommands } from './chain.ts';
+import { addDevnetCommand } from './devnet.ts';
 import { addSimCommand } from './sim.ts';
 import { addStartCommand } from './start.ts';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   const out = (text: string) => process.stdout.write(`${text}\n`);
   addChainCommands(program, out);
   addStartCommand(program);
+  addDevnetCommand(program, out);
   addSimCommand(program, out);
   return program;
 }

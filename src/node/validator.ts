@@ -92,6 +92,20 @@ type CommitListener = (height: number, txs: Transaction[], receipts: Receipt[]) 
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
+/**
+ * The consensus parameters: defaults, the genesis checkpoint interval (every validator must use the
+ * same), then local settings; the log covers the pipeline and two checkpoint intervals unless set.
+ */
+export function consensusParams(genesis: Genesis, local: Partial<ConsensusParams> = {}): ConsensusParams {
+  const merged = {
+    ...DEFAULT_CONSENSUS_PARAMS,
+    ...local,
+    checkpointInterval: genesis.params.checkpointInterval,
+  };
+  if (local.logSize === undefined) merged.logSize = merged.window + 2 * merged.checkpointInterval;
+  return merged;
+}
+
 export class ValidatorNode {
   readonly store: ChainStore;
   readonly host: P2PHost;
@@ -163,11 +177,7 @@ export class ValidatorNode {
         validators,
         self,
         secretKey: options.secretKey,
-        params: {
-          ...DEFAULT_CONSENSUS_PARAMS,
-          checkpointInterval: genesis.params.checkpointInterval,
-          ...options.params,
-        },
+        params: consensusParams(genesis, options.params),
         genesis: {
           hash: blockHash(genesisHeader),
           stateRoot: genesisHeader.stateRoot,

@@ -1,0 +1,161 @@
+/**
+ * `medledger devnet`: four validators on this machine, each a `medledger start` process, with
+ * generated keys and a genesis that has one demo network admin. The directory survives restarts:
+ * running the command again on it resumes the same chain. Ctrl-C stops all four cleanly.
+ *
+ * A devnet is for trying medledger out: its keystores share one passphrase, printed on start.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { generateIdentityKeys, writeKeystore } from '../crypto/index.ts';
+import { MedledgerError } from '../errors.ts';
+import { DEFAULT_PARAMS, type Genesis } from '../ledger/index.ts';
+import { writeHome } from '../node/home.ts';
+
+const VALIDATORS = 4;
+export const DEVNET_PASSPHRASE = 'medledger-devnet';
+const bin = new URL('../../bin/medledger.js', import.meta.url).pathname;
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+export function defaultDevnetDir(): string {
+  const dataHome = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(dataHome, 'medledger', 'devnet');
+}
+
+interface DevnetLayout {
+  basePort: number;
+  homes: string[];
+  apis: string[];
+}
+
+async function create(dir: string, basePort: number): Promise<DevnetLayout> {
+  const validators = Array.from({ length: VALIDATORS }, () => generateIdentityKeys());
+  const admin = generateIdentityKeys();
+  const genesis: Genesis = {
+    chainId: 'medledger-devnet',
+    genesisTime: Date.now(),
+    validators: validators.map((v, i) => ({
+      name: `validator-${i + 1}`,
+      publicKey: v.signing.publicKey,
+      address: '',
+    })),
+    networkAdmins: [
+      { name: 'devnet admin', publicKey: admin.signing.publicKey, encryptionKey: admin.encryption.publicKey },
+    ],
+    organisations: [],
+    params: DEFAULT_PARAMS,
+  };
+  const p2p = (i: number) => `/ip4/127.0.0.1/tcp/${basePort + i}`;
+  const homes = validators.map((_, i) => join(dir, `validator-${i + 1}`));
+  for (const [i, home] of homes.entries()) {
+    await writeHome({
+      home,
+      genesis,
+      keys: validators[i]!,
+      passphrase: DEVNET_PASSPHRASE,
+      settings: {
+        listen: [p2p(i)],
+        peers: validators
+          .map((v, j) => ({ publicKey: hex(v.signing.publicKey), addresses: [p2p(j)] }))
+          .filter((_, j) => j !== i),
+        api: { host: '127.0.0.1', port: basePort + 100 + i },
+      },
+    });
+  }
+  await writeKeystore(join(dir, 'admin.key'), admin, DEVNET_PASSPHRASE, { overwrite: true });
+  const layout = { basePort, homes, apis: homes.map((_, i) => `http://127.0.0.1:${basePort + 100 + i}`) };
+  await writeFile(join(dir, 'devnet.json'), `${JSON.stringify(layout, null, 2)}\n`);
+  return layout;
+}
+
+async function waitReady(api: string, child: ChildProcess, timeout_ms: number): Promise<void> {
+  const deadline = Date.now() + timeout_ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new MedledgerError(
+        'DEVNET_NODE_EXITED',
+        `a validator exited (code ${child.exitCode}); see its node.log`,
+      );
+    try {
+      if ((await fetch(`${api}/healthz`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new MedledgerError('DEVNET_TIMEOUT', `${api} did not come up within ${timeout_ms} ms`);
+}
+
+export function addDevnetCommand(program: Command, out: (text: string) => void): void {
+  program
+    .command('devnet')
+    .description('run four validators on this machine (created on first run, resumed afterwards)')
+    .option('--dir <dir>', 'where the devnet lives', defaultDevnetDir())
+    .option('--base-port <port>', 'p2p ports are base..base+3, API ports base+100..base+103', '26600')
+    .option('--json', 'print the endpoints as one JSON object')
+    .addHelpText('after', '\nExample:\n  medledger devnet --dir ./devnet')
+    .action(async (options: { dir: string; basePort: string; json?: boolean }) => {
+      const basePort = Number(options.basePort);
+      if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65_000) {
+        throw new MedledgerError('DEVNET_BAD_PORT', '--base-port must be an integer between 1024 and 65000');
+      }
+      const existing = join(options.dir, 'devnet.json');
+      const resumed = existsSync(existing);
+      const layout: DevnetLayout = resumed
+        ? JSON.parse(await readFile(existing, 'utf8'))
+        : await create(options.dir, basePort);
+      const children = layout.homes.map((home) => {
+        const log = createWriteStream(join(home, 'node.log'), { flags: 'a' });
+        const child = spawn(process.execPath, [bin, 'start', '--home', home], {
+          env: { ...process.env, MEDLEDGER_PASSPHRASE: DEVNET_PASSPHRASE },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout.pipe(log);
+        child.stderr.pipe(log);
+        return child;
+      });
+      const stopAll = async () => {
+        await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<void>((resolve) => {
+                if (child.exitCode !== null) return resolve();
+                child.once('exit', () => resolve());
+                child.kill('SIGTERM');
+              }),
+          ),
+        );
+      };
+      try {
+        await Promise.all(layout.apis.map((api, i) => waitReady(api, children[i]!, 60_000)));
+      } catch (error) {
+        await stopAll();
+        throw error;
+      }
+      const info = {
+        dir: options.dir,
+        resumed,
+        apis: layout.apis,
+        adminKeystore: join(options.dir, 'admin.key'),
+        passphrase: DEVNET_PASSPHRASE,
+        logs: layout.homes.map((home) => join(home, 'node.log')),
+      };
+      if (options.json) out(JSON.stringify(info));
+      else {
+        out(`medledger devnet ${resumed ? 'resumed' : 'created'} in ${options.dir}`);
+        for (const [i, api] of layout.apis.entries())
+          out(`  validator-${i + 1}  API ${api}  log ${info.logs[i]}`);
+        out(`  network admin keystore: ${info.adminKeystore} (passphrase: ${DEVNET_PASSPHRASE})`);
+        out('devnet ready; Ctrl-C stops all four validators');
+      }
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+        for (const child of children) child.once('exit', () => resolve());
+      });
+      await stopAll();
+      out('devnet stopped');
+    });
+}
