@@ -25,14 +25,16 @@ async function allCommitted(c: ProcessCluster, nodes: number[], hashes: string[]
   return true;
 }
 
+/** Every validator is connected to the three others. */
+async function fullyConnected(c: ProcessCluster): Promise<boolean> {
+  return (await Promise.all([0, 1, 2, 3].map((i) => c.status(i)))).every((s) => s.peers === 3);
+}
+
 describe('validator processes', () => {
   it('a validator killed with SIGKILL under load restarts, catches up, and nothing is lost or applied twice', async () => {
     cluster = await startProcesses(4);
     const c = cluster;
-    await until(
-      async () => (await Promise.all([0, 1, 2, 3].map((i) => c.status(i)))).every((s) => s.peers === 3),
-      30_000,
-    );
+    await until(() => fullyConnected(c), 30_000);
     const nonces = new Map<number, number>();
     const hashes: string[] = [];
     const load = orgRegistrations(c, 300, nonces);
@@ -65,10 +67,7 @@ describe('validator processes', () => {
   it('commits resume after the primary is killed', async () => {
     cluster = await startProcesses(4);
     const c = cluster;
-    await until(
-      async () => (await Promise.all([0, 1, 2, 3].map((i) => c.status(i)))).every((s) => s.peers === 3),
-      30_000,
-    );
+    await until(() => fullyConnected(c), 30_000);
     const nonces = new Map<number, number>();
     const before = await Promise.all(orgRegistrations(c, 20, nonces).map((tx) => c.submit(1, tx)));
     await until(() => allCommitted(c, [1], before), 30_000);

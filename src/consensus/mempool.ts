@@ -109,9 +109,4 @@ export class Mempool {
     for (const entry of this.#entries.values()) oldest = Math.min(oldest, entry.period);
     return oldest;
   }
-
-  /** All pending transactions, for re-sharing after a view change. */
-  all(): Transaction[] {
-    return [...this.#entries.values()].map((e) => e.tx);
-  }
 }

@@ -176,6 +176,19 @@ export interface BlobServiceOptions {
 }
 
 /** Serves this node's store to peers, within per-peer limits, and remembers their announcements. */
+/** A local read, or null when this node lacks the blob or holds only a corrupt copy (to be refetched). */
+async function readOrNull<T>(read: () => Promise<T>): Promise<T | null> {
+  try {
+    return await read();
+  } catch (error) {
+    const missing =
+      error instanceof StoreError &&
+      (error.code === 'STORE_NOT_FOUND' || error.code === 'STORE_CORRUPT_CHUNK');
+    if (missing) return null;
+    throw error;
+  }
+}
+
 export class BlobService {
   readonly #store: BlobStore;
   readonly #options: Required<BlobServiceOptions>;
@@ -242,16 +255,16 @@ export class BlobService {
     this.#active.set(peer, active + 1);
     try {
       if (count === 0) {
-        const blob = await this.#readOrNull(() => this.#store.getBlob(request.cid));
+        const blob = await readOrNull(() => this.#store.getBlob(request.cid));
         if (blob !== null) yield blob;
         return;
       }
-      const manifest = await this.#readOrNull(() => this.#store.readManifest(request.cid));
+      const manifest = await readOrNull(() => this.#store.readManifest(request.cid));
       if (manifest === null) return;
       const first = request.range!.first;
       const end = Math.min(manifest.chunks.length, first + count);
       for (let i = first; i < end; i++) {
-        const chunk = await this.#readOrNull(() => this.#store.readChunk(manifest.chunks[i]!));
+        const chunk = await readOrNull(() => this.#store.readChunk(manifest.chunks[i]!));
         if (chunk === null) return;
         yield chunk;
       }
@@ -259,19 +272,6 @@ export class BlobService {
       const left = (this.#active.get(peer) ?? 1) - 1;
       if (left === 0) this.#active.delete(peer);
       else this.#active.set(peer, left);
-    }
-  }
-
-  async #readOrNull<T>(read: () => Promise<T>): Promise<T | null> {
-    try {
-      return await read();
-    } catch (error) {
-      if (
-        error instanceof StoreError &&
-        (error.code === 'STORE_NOT_FOUND' || error.code === 'STORE_CORRUPT_CHUNK')
-      )
-        return null;
-      throw error;
     }
   }
 
@@ -495,7 +495,7 @@ export class Replicator {
       );
     }
     const run = new Run(this.#options.onPeerFault, this.#options.maxTimeoutsPerPeer);
-    let manifest = await this.#localManifest(cid);
+    let manifest = await readOrNull(() => this.#store.readManifest(cid));
     let order = [...new Set(candidates)];
     if (manifest === null || (await this.#store.missingChunks(cid)).length > 0) {
       order = await this.#rank(cid, order);
@@ -513,19 +513,6 @@ export class Replicator {
       servedBy: run.servedBy,
       faults: run.faults,
     };
-  }
-
-  async #localManifest(cid: CID): Promise<Manifest | null> {
-    try {
-      return await this.#store.readManifest(cid);
-    } catch (error) {
-      if (
-        error instanceof StoreError &&
-        (error.code === 'STORE_NOT_FOUND' || error.code === 'STORE_CORRUPT_CHUNK')
-      )
-        return null;
-      throw error;
-    }
   }
 
   /** Asks every candidate (want) at once: holders first, then peers that did not answer in time. */
