@@ -10,11 +10,14 @@
  *   GET  /v1/txs/{hash}    a committed transaction's location and receipt (404 until committed)
  *   GET  /v1/blocks/{h}    a committed block's hash, time and transaction hashes; `?wait_ms=N` waits
  *                          up to N ms for it to commit (for followers and benchmarks)
+ *   PUT  /v1/debug/faults  replace the node's transport faults (only with api.faultInjection set)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { decode, list } from '../codec/index.ts';
+import { MedledgerError } from '../errors.ts';
 import { blockHash, LIMITS, Transaction, txHash } from '../ledger/index.ts';
-import type { ValidatorNode } from '../node/validator.ts';
+import { parseFaults } from '../node/config.ts';
+import type { TransportFaults, ValidatorNode } from '../node/validator.ts';
 
 const MAX_BODY_BYTES = LIMITS.txBodyBytes + 4096;
 /** A batch submission (many small transactions in one request) may be larger. */
@@ -49,8 +52,35 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Ar
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-async function route(node: ValidatorNode, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export interface ApiOptions {
+  /** Serve PUT /v1/debug/faults, for benchmarks that inject transport faults into real processes. */
+  faultInjection?: boolean;
+}
+
+async function route(
+  node: ValidatorNode,
+  options: ApiOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method === 'PUT' && url.pathname === '/v1/debug/faults' && options.faultInjection) {
+    const body = await readBody(req, 64 * 1024);
+    let faults: TransportFaults;
+    try {
+      faults = parseFaults(JSON.parse(Buffer.from(body).toString('utf8')), '$', (path, why) => {
+        return new MedledgerError('API_BAD_REQUEST', `${path}: ${why}`);
+      });
+    } catch (error) {
+      throw new ApiError(
+        400,
+        'API_BAD_REQUEST',
+        `not a transport fault setting: ${(error as Error).message}`,
+      );
+    }
+    node.setFaults(faults);
+    return send(res, 200, { faults });
+  }
   if (req.method === 'GET' && url.pathname === '/v1/status') return send(res, 200, node.status());
   if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
   if (req.method === 'GET' && url.pathname === '/readyz') {
@@ -127,9 +157,14 @@ function waitForHeight(node: ValidatorNode, height: number, wait_ms: number): Pr
   });
 }
 
-export async function startApi(node: ValidatorNode, host: string, port: number): Promise<Server> {
+export async function startApi(
+  node: ValidatorNode,
+  host: string,
+  port: number,
+  options: ApiOptions = {},
+): Promise<Server> {
   const server = createServer((req, res) => {
-    route(node, req, res).catch((error) => {
+    route(node, options, req, res).catch((error) => {
       if (error instanceof ApiError)
         send(res, error.status, { error: { code: error.code, message: error.message } });
       else send(res, 500, { error: { code: 'API_INTERNAL', message: 'internal error' } });

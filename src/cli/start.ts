@@ -56,7 +56,9 @@ export function addStartCommand(program: Command): void {
           log.error({ err: error }, 'stopping: cannot safely continue');
         },
       });
-      const api = await startApi(node, settings.api.host, settings.api.port);
+      const api = await startApi(node, settings.api.host, settings.api.port, {
+        faultInjection: settings.api.faultInjection,
+      });
       const address = api.address();
       const apiUrl =
         typeof address === 'object' && address ? `http://${address.address}:${address.port}` : '';

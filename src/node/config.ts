@@ -21,7 +21,8 @@ export interface NodeSettings {
   listen: string[];
   /** Where the other validators (and observers) can be dialed. */
   peers: Array<{ publicKey: string; addresses: string[] }>;
-  api: { host: string; port: number };
+  /** `faultInjection` enables PUT /v1/debug/faults (benchmarks only; never on a production node). */
+  api: { host: string; port: number; faultInjection?: boolean };
   consensus: Partial<ConsensusParams>;
   faults: TransportFaults;
 }
@@ -47,11 +48,42 @@ function strings(value: unknown, path: string): string[] {
   return value;
 }
 
-function number(value: unknown, path: string, min: number, max: number): number {
+function boundedNumber(
+  value: unknown,
+  path: string,
+  min: number,
+  max: number,
+  fail: (path: string, why: string) => MedledgerError,
+): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw bad(path, `expected a number in [${min}, ${max}]`);
+    throw fail(path, `expected a number in [${min}, ${max}]`);
   }
   return value;
+}
+
+const number = (value: unknown, path: string, min: number, max: number) =>
+  boundedNumber(value, path, min, max, bad);
+
+/** Transport faults, from node.json's `faults` or a PUT /v1/debug/faults body. */
+export function parseFaults(
+  json: unknown,
+  path: string,
+  bad: (path: string, why: string) => MedledgerError,
+): TransportFaults {
+  const number = (value: unknown, at: string, min: number, max: number) =>
+    boundedNumber(value, at, min, max, bad);
+  const faultsJson = strictObject(json, path, ['dropRate', 'delay_ms', 'partitionedFrom'], bad);
+  const faults: TransportFaults = {};
+  if (faultsJson.dropRate !== undefined)
+    faults.dropRate = number(faultsJson.dropRate, `${path}.dropRate`, 0, 1);
+  if (faultsJson.delay_ms !== undefined)
+    faults.delay_ms = number(faultsJson.delay_ms, `${path}.delay_ms`, 0, 60_000);
+  if (faultsJson.partitionedFrom !== undefined) {
+    const list = faultsJson.partitionedFrom;
+    if (!Array.isArray(list)) throw bad(`${path}.partitionedFrom`, 'expected a list of validator indexes');
+    faults.partitionedFrom = list.map((v, i) => number(v, `${path}.partitionedFrom[${i}]`, 0, 1023));
+  }
+  return faults;
 }
 
 export function parseSettings(json: unknown): NodeSettings {
@@ -65,29 +97,21 @@ export function parseSettings(json: unknown): NodeSettings {
     }
     return { publicKey: peer.publicKey, addresses: strings(peer.addresses ?? [], `$.peers[${i}].addresses`) };
   });
-  const api = object(doc.api ?? {}, '$.api', ['host', 'port']);
+  const api = object(doc.api ?? {}, '$.api', ['host', 'port', 'faultInjection']);
+  const faultInjection = api.faultInjection ?? false;
+  if (typeof faultInjection !== 'boolean') throw bad('$.api.faultInjection', 'expected true or false');
   const consensusJson = object(doc.consensus ?? {}, '$.consensus', Object.keys(DEFAULT_CONSENSUS_PARAMS));
   const consensus: Partial<ConsensusParams> = {};
   for (const [key, value] of Object.entries(consensusJson)) {
     (consensus as Record<string, number>)[key] = number(value, `$.consensus.${key}`, 0, 10_000_000);
   }
-  const faultsJson = object(doc.faults ?? {}, '$.faults', ['dropRate', 'delay_ms', 'partitionedFrom']);
-  const faults: TransportFaults = {};
-  if (faultsJson.dropRate !== undefined)
-    faults.dropRate = number(faultsJson.dropRate, '$.faults.dropRate', 0, 1);
-  if (faultsJson.delay_ms !== undefined)
-    faults.delay_ms = number(faultsJson.delay_ms, '$.faults.delay_ms', 0, 60_000);
-  if (faultsJson.partitionedFrom !== undefined) {
-    const list = faultsJson.partitionedFrom;
-    if (!Array.isArray(list)) throw bad('$.faults.partitionedFrom', 'expected a list of validator indexes');
-    faults.partitionedFrom = list.map((v, i) => number(v, `$.faults.partitionedFrom[${i}]`, 0, 1023));
-  }
+  const faults = parseFaults(doc.faults ?? {}, '$.faults', bad);
   const host = api.host ?? '127.0.0.1';
   if (typeof host !== 'string') throw bad('$.api.host', 'expected a string');
   return {
     listen: strings(doc.listen ?? ['/ip4/127.0.0.1/tcp/0'], '$.listen'),
     peers,
-    api: { host, port: number(api.port ?? 0, '$.api.port', 0, 65535) },
+    api: { host, port: number(api.port ?? 0, '$.api.port', 0, 65535), faultInjection },
     consensus,
     faults,
   };
