@@ -1,0 +1,73 @@
+/**
+ * The daemon: a validator node, its record store and its HTTP API, composed from a loaded home.
+ * `medledger start` loads settings and keys and calls startDaemon; tests may call it in-process.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { startApi } from '../api/server.ts';
+import type { IdentityKeys } from '../crypto/index.ts';
+import type { Genesis } from '../ledger/index.ts';
+import { homePaths, type NodeSettings } from './config.ts';
+import { type NodeLogger, ValidatorNode } from './validator.ts';
+
+export interface DaemonOptions {
+  home: string;
+  settings: NodeSettings;
+  genesis: Genesis;
+  /** The validator's identity keys: Ed25519 signs votes, X25519 is the custodian key of its hospital. */
+  keys: IdentityKeys;
+  log: NodeLogger & { error(fields: object, message: string): void };
+}
+
+export interface Daemon {
+  node: ValidatorNode;
+  api: Server;
+  /** Where the node actually listens (also written to HOME/listening.json). */
+  listening: { api: string; p2p: string[] };
+  /** Set once the node stopped itself because it cannot safely continue. */
+  fatal(): Error | null;
+  /** Closes the API, then stops the node (flushing its databases). */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { settings, genesis, keys, log } = options;
+  let fatal: Error | null = null;
+  const node = await ValidatorNode.start({
+    dataDir: homePaths(options.home).data,
+    genesis,
+    secretKey: keys.signing.secretKey,
+    listen: settings.listen,
+    peers: settings.peers.map((p) => ({
+      publicKey: Buffer.from(p.publicKey, 'hex'),
+      addresses: p.addresses,
+    })),
+    params: settings.consensus,
+    faults: settings.faults,
+    log,
+    onFatal: (error) => {
+      fatal = error;
+      log.error({ err: error }, 'stopping: cannot safely continue');
+    },
+  });
+  const api = await startApi(node, settings.api.host, settings.api.port, {
+    faultInjection: settings.api.faultInjection,
+  });
+  const address = api.address();
+  const apiUrl = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : '';
+  // Where the node actually listens, for scripts and tests that asked for port 0.
+  const listening = { api: apiUrl, p2p: node.host.addresses };
+  await writeFile(join(options.home, 'listening.json'), JSON.stringify(listening));
+  return {
+    node,
+    api,
+    listening,
+    fatal: () => fatal,
+    async stop() {
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+      api.closeAllConnections();
+      await node.stop();
+    },
+  };
+}
