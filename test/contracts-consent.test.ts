@@ -345,6 +345,43 @@ describe('access requests', () => {
   });
 });
 
+describe('consent changes in the audit trail', () => {
+  it("grant, request, approve, refuse and revoke appear in the patient's trail, newest first", () => {
+    const granted = attr(chain.ok(patient, 'consent.grant', grantBody()), 'grant')!;
+    const ask = (reason: string) => {
+      const tx = chain.tx(nurse, 'access.request', {
+        patient: patient.id,
+        scope: { kind: 'all' },
+        actions: ['read'],
+        purpose: 'treatment',
+        reason,
+      });
+      chain.block([tx]);
+      return createdId('request', tx);
+    };
+    const first = ask('referral');
+    const approved = attr(
+      chain.ok(patient, 'access.approve', { request: first, expires_ms: chain.time_ms + DAY_MS }),
+      'grant',
+    );
+    const second = ask('second opinion');
+    chain.ok(patient, 'access.deny', { request: second });
+    chain.ok(patient, 'consent.revoke', { policy: granted });
+    const trail = queryAudit(chain.state, { by: 'patient', id: patient.id, limit: 10 }).entries;
+    const consent = trail.filter((e) => e.action !== 'read' && e.action !== 'append');
+    expect(consent.slice(0, 6).map((e) => [e.action, e.actor, e.rule])).toEqual([
+      ['revoke', patient.id, `grant:${granted}`],
+      ['refuse', patient.id, `request:${second}`],
+      ['request', nurse.id, `request:${second}`],
+      ['approve', patient.id, `grant:${approved}`],
+      ['request', nurse.id, `request:${first}`],
+      ['grant', patient.id, `grant:${granted}`],
+    ]);
+    expect(consent[5]!.reason).toBe(`to organisation ${HOSPITAL}`);
+    expect(consent[4]!.reason).toBe('referral');
+  });
+});
+
 describe('emergency access', () => {
   let medic: Party;
   beforeEach(() => {

@@ -194,7 +194,23 @@ export type EmergencyWindow = Infer<typeof EmergencyWindow>;
 export const MAX_OPEN_WINDOWS = 256;
 export const WindowList = list(EmergencyWindow, MAX_OPEN_WINDOWS);
 
-export const AUDIT_ACTIONS = ['read', 'append', 'emergency', 'erase'] as const;
+/**
+ * Access decisions (read, append), break-glass windows and erasures, and the patient's consent
+ * changes (grant, forbid, revoke, approve or refuse a request) and the requests made of them.
+ * New actions go at the end: the wire form is the name, but keep the order stable for readers.
+ */
+export const AUDIT_ACTIONS = [
+  'read',
+  'append',
+  'emergency',
+  'erase',
+  'grant',
+  'forbid',
+  'revoke',
+  'request',
+  'approve',
+  'refuse',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** One entry of the audit trail: who did what to whose record, when, why, and which rule decided. */

@@ -5,6 +5,7 @@
  */
 import { encode } from '../../codec/index.ts';
 import { LIMITS } from '../../ledger/types.ts';
+import { writeAudit } from '../audit.ts';
 import type { TxBody } from '../bodies.ts';
 import type { Handler, TxContext } from '../context.ts';
 import { ensure } from '../errors.ts';
@@ -17,9 +18,16 @@ import {
   requireClinician,
   requirePatient,
 } from '../guards.ts';
-import { objectId } from '../ids.ts';
+import { ID_PREFIX, objectId } from '../ids.ts';
 import { subjectKey } from '../keys.ts';
-import { MAX_POLICIES_PER_GRANTEE, type Policy, PolicyBucket, type Subject } from '../model.ts';
+import {
+  type AuditAction,
+  type GrantPurpose,
+  MAX_POLICIES_PER_GRANTEE,
+  type Policy,
+  PolicyBucket,
+  type Subject,
+} from '../model.ts';
 import * as state from '../state.ts';
 
 /** Adds a policy to its grantee's bucket and records where it lives. */
@@ -30,6 +38,32 @@ function addPolicy(ctx: TxContext, patient: string, subject: Subject, policy: Po
   ensure(encode(PolicyBucket, bucket).length <= LIMITS.stateValueBytes, 'TOO_MANY_POLICIES');
   state.putPolicies(ctx.scope, patient, subject, bucket);
   state.putLocator(ctx.scope, policy.id, { patient, subject });
+}
+
+/**
+ * A consent change in the patient's audit trail: `rule` names the policy or request it concerns
+ * (grant:<id>, forbid:<id>, request:<id>), `reason` the grantee or the requester's reason.
+ */
+function auditConsent(
+  ctx: TxContext,
+  facts: { action: AuditAction; patient: string; rule: string; purpose: GrantPurpose; reason: string },
+): void {
+  writeAudit(ctx, {
+    action: facts.action,
+    patient: facts.patient,
+    record: null,
+    permit: true,
+    rule: facts.rule,
+    purpose: facts.purpose === 'any' ? null : facts.purpose,
+    emergency: false,
+    reason: facts.reason,
+  });
+}
+
+/** A grantee as people read it: "practitioner pr-…", "organisation st-marys", "doctor at st-marys". */
+function describeSubject(subject: Subject): string {
+  if (subject.kind === 'role') return `${subject.role} at ${subject.organisation}`;
+  return `${subject.kind} ${subject.id}`;
 }
 
 function checkExpiry(ctx: TxContext, expires_ms: number): void {
@@ -51,6 +85,13 @@ export const grant: Handler<TxBody<'consent.grant'>> = (ctx, body) => {
   };
   checkExpiry(ctx, body.expires_ms);
   addPolicy(ctx, ctx.sender.id, subject, policy);
+  auditConsent(ctx, {
+    action: 'grant',
+    patient: ctx.sender.id,
+    rule: `grant:${policy.id}`,
+    purpose: policy.purpose,
+    reason: `to ${describeSubject(subject)}`,
+  });
   ctx.emit('consent.granted', { grant: policy.id, grantee: subjectKey(subject) });
   return undefined;
 };
@@ -69,6 +110,13 @@ export const forbid: Handler<TxBody<'consent.forbid'>> = (ctx, body) => {
     created_ms: ctx.now_ms,
   };
   addPolicy(ctx, ctx.sender.id, subject, policy);
+  auditConsent(ctx, {
+    action: 'forbid',
+    patient: ctx.sender.id,
+    rule: `forbid:${policy.id}`,
+    purpose: 'any',
+    reason: `to ${describeSubject(subject)}`,
+  });
   ctx.emit('consent.forbidden', { forbid: policy.id, grantee: subjectKey(subject) });
   return undefined;
 };
@@ -87,6 +135,14 @@ export const revoke: Handler<TxBody<'consent.revoke'>> = (ctx, body) => {
     bucket.filter((policy) => policy.id !== body.policy),
   );
   state.dropLocator(ctx.scope, body.policy);
+  const kind = body.policy.startsWith(ID_PREFIX.forbid) ? 'forbid' : 'grant';
+  auditConsent(ctx, {
+    action: 'revoke',
+    patient: ctx.sender.id,
+    rule: `${kind}:${body.policy}`,
+    purpose: 'any',
+    reason: `from ${describeSubject(where.subject)}`,
+  });
   ctx.emit('consent.revoked', { policy: body.policy, grantee: subjectKey(where.subject) });
   return undefined;
 };
@@ -111,6 +167,13 @@ export const requestAccess: Handler<TxBody<'access.request'>> = (ctx, body) => {
     grant: null,
     decided_ms: null,
   });
+  auditConsent(ctx, {
+    action: 'request',
+    patient: body.patient,
+    rule: `request:${id}`,
+    purpose: body.purpose,
+    reason: body.reason,
+  });
   ctx.emit('access.requested', { request: id });
   return undefined;
 };
@@ -134,6 +197,13 @@ export const approveRequest: Handler<TxBody<'access.approve'>> = (ctx, body) => 
   };
   addPolicy(ctx, ctx.sender.id, subject, policy);
   state.putRequest(ctx.scope, { ...pending, status: 'approved', grant: policy.id, decided_ms: ctx.now_ms });
+  auditConsent(ctx, {
+    action: 'approve',
+    patient: ctx.sender.id,
+    rule: `grant:${policy.id}`,
+    purpose: policy.purpose,
+    reason: `request ${pending.id} of ${pending.requester}`,
+  });
   ctx.emit('access.approved', { request: pending.id, grant: policy.id, grantee: subjectKey(subject) });
   return undefined;
 };
@@ -145,6 +215,13 @@ export const denyRequest: Handler<TxBody<'access.deny'>> = (ctx, body) => {
   ensure(pending, 'UNKNOWN_REQUEST', `(${body.request})`);
   ensure(pending.status === 'pending', 'REQUEST_CLOSED');
   state.putRequest(ctx.scope, { ...pending, status: 'denied', decided_ms: ctx.now_ms });
+  auditConsent(ctx, {
+    action: 'refuse',
+    patient: ctx.sender.id,
+    rule: `request:${pending.id}`,
+    purpose: pending.purpose,
+    reason: `request of ${pending.requester}`,
+  });
   ctx.emit('access.denied', { request: pending.id });
   return undefined;
 };
