@@ -256,6 +256,22 @@ export class ChainStore {
     return this.db.get(prefixedKey(PREFIX.state, key));
   }
 
+  /**
+   * Current state entries with keys in [gte, lt), ascending (descending when `reverse`), at most
+   * `limit`; keys are returned without the store's state prefix.
+   */
+  async stateRange(
+    gte: Uint8Array,
+    lt: Uint8Array,
+    limit: number,
+    reverse = false,
+  ): Promise<Array<[Uint8Array, Uint8Array]>> {
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    const range = { gte: prefixedKey(PREFIX.state, gte), lt: prefixedKey(PREFIX.state, lt), limit, reverse };
+    for await (const [key, value] of this.db.iterator(range)) out.push([key.subarray(1), value]);
+    return out;
+  }
+
   /** Hashes of the transactions indexed under a patient or record id, in chain order. */
   async indexed(
     kind: IndexKind,

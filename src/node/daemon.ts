@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { startApi } from '../api/server.ts';
 import type { IdentityKeys } from '../crypto/index.ts';
 import type { Genesis } from '../ledger/index.ts';
+import { VERSION } from '../version.ts';
 import { homePaths, type NodeSettings } from './config.ts';
+import { RecordService } from './records.ts';
 import { type NodeLogger, ValidatorNode } from './validator.ts';
 
 export interface DaemonOptions {
@@ -22,6 +24,7 @@ export interface DaemonOptions {
 
 export interface Daemon {
   node: ValidatorNode;
+  records: RecordService;
   api: Server;
   /** Where the node actually listens (also written to HOME/listening.json). */
   listening: { api: string; p2p: string[] };
@@ -51,7 +54,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       log.error({ err: error }, 'stopping: cannot safely continue');
     },
   });
-  const api = await startApi(node, settings.api.host, settings.api.port, {
+  let records: RecordService;
+  try {
+    records = await RecordService.start({
+      node,
+      dataDir: homePaths(options.home).data,
+      encryptionSecretKey: keys.encryption.secretKey,
+      log,
+    });
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  const api = await startApi({ node, records, version: VERSION }, settings.api.host, settings.api.port, {
     faultInjection: settings.api.faultInjection,
   });
   const address = api.address();
@@ -61,6 +76,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   await writeFile(join(options.home, 'listening.json'), JSON.stringify(listening));
   return {
     node,
+    records,
     api,
     listening,
     fatal: () => fatal,
@@ -68,6 +84,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await new Promise<void>((resolve) => api.close(() => resolve()));
       api.closeAllConnections();
       await node.stop();
+      await records.stop();
     },
   };
 }

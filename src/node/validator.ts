@@ -49,6 +49,8 @@ export interface TransportFaults {
   dropRate?: number;
   /** Extra delay before each outgoing consensus message. */
   delay_ms?: number;
+  /** Probability of sending each outgoing consensus message twice. */
+  duplicateRate?: number;
   /** Validators (by index) this node neither sends to nor accepts messages from. */
   partitionedFrom?: number[];
 }
@@ -230,6 +232,27 @@ export class ValidatorNode {
     return () => this.#commitListeners.delete(listener);
   }
 
+  /** This validator's index in the genesis validator set. */
+  get validatorIndex(): number {
+    return this.#self;
+  }
+
+  /** Resolves once the chain reaches `height`, or after `wait_ms` (whichever comes first). */
+  waitForHeight(height: number, wait_ms: number): Promise<void> {
+    if (this.store.head.height >= height || wait_ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, wait_ms);
+      const unsubscribe = this.onCommit((committed) => {
+        if (committed >= height) done();
+      });
+      function done() {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+    });
+  }
+
   setFaults(faults: TransportFaults): void {
     this.#faults = faults;
   }
@@ -261,6 +284,7 @@ export class ValidatorNode {
   #onPeerMessage(peer: string, payload: Uint8Array): void {
     const from = this.#indexOfKey.get(peer);
     if (from === undefined || this.#faults.partitionedFrom?.includes(from)) return;
+    this.metrics.messageReceived(payload.length);
     let message: ConsensusMessage;
     try {
       message = decode(ConsensusMessage, payload, CONSENSUS_PROTOCOL.maxFrameBytes);
@@ -410,8 +434,12 @@ export class ValidatorNode {
     if (faults.partitionedFrom?.includes(to)) return;
     if (faults.dropRate && Math.random() < faults.dropRate) return;
     const peer = hex(this.#validators[to]!);
-    if (faults.delay_ms) setTimeout(() => this.host.send(CONSENSUS_PROTOCOL, peer, payload), faults.delay_ms);
-    else this.host.send(CONSENSUS_PROTOCOL, peer, payload);
+    const copies = faults.duplicateRate && Math.random() < faults.duplicateRate ? 2 : 1;
+    for (let copy = 0; copy < copies; copy++) {
+      this.metrics.messageSent(payload.length);
+      if (faults.delay_ms) setTimeout(() => this.host.send(CONSENSUS_PROTOCOL, peer, payload), faults.delay_ms);
+      else this.host.send(CONSENSUS_PROTOCOL, peer, payload);
+    }
   }
 
   async stop(): Promise<void> {

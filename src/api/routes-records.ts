@@ -1,0 +1,49 @@
+/**
+ * The record routes: upload a ciphertext before committing its record.add, and the read flow: with
+ * a committed, permitted record.read transaction, fetch the data key sealed to the reader and the
+ * ciphertext. Nodes never see plaintext; the reader's client decrypts.
+ */
+import type { ApiContext, Route } from './context.ts';
+import { ApiError, send, sendStream } from './http.ts';
+import { toJson } from './json.ts';
+
+function recordsOf(ctx: ApiContext) {
+  if (!ctx.records) throw new ApiError(503, 'API_NO_RECORD_STORE', 'this node runs without a record store');
+  return ctx.records;
+}
+
+export const recordRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: /^\/v1\/blobs$/,
+    async handle(ctx, req, res) {
+      // The store enforces its record size limit while streaming (STORE_TOO_LARGE → 413).
+      const stored = await recordsOf(ctx).upload(req);
+      send(res, 201, { cid: stored.cid.toString(), size_bytes: stored.size });
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/v1\/reads\/([0-9a-f]{64})$/,
+    async handle(ctx, _req, res, [hash]) {
+      const records = recordsOf(ctx);
+      const grant = await records.grantFor(Buffer.from(hash!, 'hex'));
+      const envelope = await records.envelopeFor(grant);
+      send(res, 200, {
+        record: toJson(grant.record),
+        reader: grant.reader.id,
+        emergency: grant.emergency,
+        envelope: Buffer.from(envelope).toString('hex'),
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/v1\/reads\/([0-9a-f]{64})\/content$/,
+    async handle(ctx, _req, res, [hash]) {
+      const records = recordsOf(ctx);
+      const grant = await records.grantFor(Buffer.from(hash!, 'hex'));
+      await sendStream(res, 'application/octet-stream', records.ciphertext(grant.record));
+    },
+  },
+];

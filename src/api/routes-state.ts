@@ -1,0 +1,131 @@
+/**
+ * Read-only routes over the committed state: accounts (nonce and identity by signing key),
+ * identities, organisations, records, a patient's records, policies and requests, and the audit
+ * trail. Objects are written in the API's JSON form (json.ts).
+ */
+import type { ServerResponse } from 'node:http';
+import {
+  getIdentity,
+  getIdentityByKey,
+  getOrganisation,
+  getRecord,
+  lastNonce,
+  listAccessRequests,
+  listPolicies,
+  listRecordIds,
+  queryAudit,
+  type StateReader,
+} from '../contracts/index.ts';
+import type { AuditIndex } from '../contracts/keys.ts';
+import type { ApiContext, Route } from './context.ts';
+import { ApiError, intParam, send } from './http.ts';
+import { toJson } from './json.ts';
+import { runQuery } from './state-query.ts';
+
+const ID = '([A-Za-z0-9._:-]{1,64})';
+const AUDIT_INDEXES: readonly AuditIndex[] = ['time', 'patient', 'actor', 'record'];
+
+function stateOf(ctx: ApiContext): StateReader {
+  const store = ctx.node.store;
+  return { get: (key) => store.stateSync(key) };
+}
+
+function found<T>(value: T | undefined, code: string, what: string): T {
+  if (value === undefined) throw new ApiError(404, code, `${what} not found`);
+  return value;
+}
+
+function patientOf(ctx: ApiContext, id: string): void {
+  const identity = getIdentity(stateOf(ctx), id);
+  if (identity?.kind !== 'patient') throw new ApiError(404, 'API_UNKNOWN_PATIENT', `no patient ${id}`);
+}
+
+function reply(res: ServerResponse, value: unknown): void {
+  send(res, 200, toJson(value));
+}
+
+export const stateRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: /^\/v1\/accounts\/([0-9a-f]{64})$/,
+    async handle(ctx, _req, res, [key]) {
+      const signingKey = Buffer.from(key!, 'hex');
+      const state = stateOf(ctx);
+      reply(res, {
+        nonce: lastNonce(state, signingKey),
+        identity: getIdentityByKey(state, signingKey) ?? null,
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/v1/identities/${ID}$`),
+    async handle(ctx, _req, res, [id]) {
+      reply(res, found(getIdentity(stateOf(ctx), id!), 'API_UNKNOWN_IDENTITY', `identity ${id}`));
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/v1/orgs/${ID}$`),
+    async handle(ctx, _req, res, [id]) {
+      const state = stateOf(ctx);
+      const org = found(getOrganisation(state, id!), 'API_UNKNOWN_ORGANISATION', `organisation ${id}`);
+      // The organisation's X25519 key (its admin identity holds it): writers seal the custodian envelope to it.
+      reply(res, { ...org, encryptionKey: getIdentity(state, org.admin)?.encryptionKey ?? null });
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/v1/records/${ID}$`),
+    async handle(ctx, _req, res, [id]) {
+      reply(res, found(getRecord(stateOf(ctx), id!), 'API_UNKNOWN_RECORD', `record ${id}`));
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/v1/patients/${ID}/records$`),
+    async handle(ctx, _req, res, [id]) {
+      patientOf(ctx, id!);
+      const ids = await runQuery(ctx.node.store, (state) => listRecordIds(state, id!));
+      const state = stateOf(ctx);
+      reply(res, {
+        records: ids.map((recordId) => getRecord(state, recordId)).filter((r) => r !== undefined),
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/v1/patients/${ID}/policies$`),
+    async handle(ctx, _req, res, [id]) {
+      patientOf(ctx, id!);
+      reply(res, { policies: await runQuery(ctx.node.store, (state) => listPolicies(state, id!)) });
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/v1/patients/${ID}/requests$`),
+    async handle(ctx, _req, res, [id]) {
+      patientOf(ctx, id!);
+      reply(res, { requests: await runQuery(ctx.node.store, (state) => listAccessRequests(state, id!)) });
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/v1\/audit$/,
+    async handle(ctx, _req, res, _params, url) {
+      const by = url.searchParams.get('by') ?? 'time';
+      if (!(AUDIT_INDEXES as readonly string[]).includes(by)) {
+        throw new ApiError(400, 'BAD_AUDIT_QUERY', `by must be one of ${AUDIT_INDEXES.join(', ')}`);
+      }
+      const query = {
+        by: by as AuditIndex,
+        id: url.searchParams.get('id') ?? undefined,
+        from_ms: intParam(url, 'from_ms', undefined, Number.MAX_SAFE_INTEGER),
+        to_ms: intParam(url, 'to_ms', undefined, Number.MAX_SAFE_INTEGER),
+        limit: intParam(url, 'limit', undefined, 1_000_000),
+        cursor: url.searchParams.get('cursor'),
+      };
+      reply(res, await runQuery(ctx.node.store, (state) => queryAudit(state, query)));
+    },
+  },
+];

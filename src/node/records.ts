@@ -1,0 +1,270 @@
+/**
+ * The node's record service: the content-addressed store wired to the chain and the network.
+ *
+ * - Uploads: a writer's client posts a record's ciphertext before committing record.add; it stays
+ *   unreferenced (and collectable after the store's grace period) until the record commits.
+ * - On commit of record.add every node references the record, pulling its blobs from peers (verified
+ *   against their CIDs) when it does not hold them; on record.erase every node deletes them.
+ * - Reads: a committed, permitted record.read transaction is the reader's ticket. The node releases
+ *   the ciphertext, and the data key sealed to the reader: by the patient's own envelope when the
+ *   reader is the patient, else re-wrapped by the custodian's node (this node, or a peer asked over
+ *   the key protocol, which checks the permit against its own copy of the chain).
+ *
+ * A permit is honoured for READ_PERMIT_TTL_MS after its block: a revocation stops every later read
+ * transaction, and an old permit cannot be replayed to fetch the key again much later.
+ */
+import { join } from 'node:path';
+import {
+  createdId,
+  decodeBody,
+  getEnvelopes,
+  getIdentity,
+  getIdentityByKey,
+  getOrganisation,
+  getRecord,
+  type Identity,
+  type RecordMeta,
+} from '../contracts/index.ts';
+import { encryptionPublicKeyFrom } from '../crypto/index.ts';
+import { MedledgerError } from '../errors.ts';
+import { RECEIPT_OK, type Receipt, type Transaction } from '../ledger/index.ts';
+import {
+  BlobService,
+  BlobStore,
+  type ByteSource,
+  Replicator,
+  recordContext,
+  rewrapForReader,
+  type StoredRecord,
+  transportOverFrames,
+} from '../store/index.ts';
+import { RecordKeyExchange } from './record-keys.ts';
+import type { NodeLogger, ValidatorNode } from './validator.ts';
+
+export const BLOB_PROTOCOL = { id: '/medledger/blobs/1.0.0', maxFrameBytes: 2 * 1024 * 1024 };
+export const READ_PERMIT_TTL_MS = 15 * 60_000;
+const BLOB_REQUEST_TIMEOUT_MS = 15_000;
+const REPLICATION_RETRIES = 6;
+
+/** What a committed read permit entitles its reader to. */
+export interface ReadGrant {
+  record: RecordMeta;
+  reader: Identity;
+  emergency: boolean;
+  /** The committed read transaction. */
+  readTx: Uint8Array;
+}
+
+export class RecordService {
+  readonly blobs: BlobStore;
+  readonly #node: ValidatorNode;
+  readonly #encryptionSecretKey: Uint8Array;
+  readonly #encryptionPublicKey: Uint8Array;
+  readonly #replicator: Replicator;
+  readonly #keys: RecordKeyExchange;
+  readonly #log: NodeLogger;
+  readonly #replicating = new Map<string, Promise<void>>();
+  #stopped = false;
+
+  private constructor(
+    blobs: BlobStore,
+    node: ValidatorNode,
+    encryptionSecretKey: Uint8Array,
+    log: NodeLogger,
+  ) {
+    this.blobs = blobs;
+    this.#node = node;
+    this.#encryptionSecretKey = encryptionSecretKey;
+    this.#encryptionPublicKey = encryptionPublicKeyFrom(encryptionSecretKey);
+    this.#log = log;
+    const host = node.host;
+    this.#replicator = new Replicator(
+      blobs,
+      transportOverFrames(async function* (peer, request, signal) {
+        signal.throwIfAborted();
+        yield* await host.request(BLOB_PROTOCOL, peer, request, BLOB_REQUEST_TIMEOUT_MS);
+      }),
+      {
+        onPeerFault: (fault) => {
+          log.warn({ peer: fault.peer, kind: fault.kind }, 'blob replication: peer fault');
+          if (fault.kind === 'wrong-bytes') host.punish(fault.peer, 'wrong-blob-bytes');
+        },
+      },
+    );
+    this.#keys = new RecordKeyExchange(node, (readTx) => this.#rewrapAsCustodian(readTx));
+  }
+
+  /** Opens the store under `dataDir/blobs` and joins the node's commits and protocols. */
+  static async start(options: {
+    node: ValidatorNode;
+    dataDir: string;
+    /** The node's X25519 secret key: the custodian key of the hospital this node serves. */
+    encryptionSecretKey: Uint8Array;
+    log: NodeLogger;
+  }): Promise<RecordService> {
+    const blobs = await BlobStore.open(join(options.dataDir, 'blobs'));
+    const service = new RecordService(blobs, options.node, options.encryptionSecretKey, options.log);
+    const server = new BlobService(blobs);
+    await options.node.host.onRequest(BLOB_PROTOCOL, async (peer, frame) => {
+      const frames: Uint8Array[] = [];
+      for await (const out of server.serveFrames(peer, frame)) frames.push(out);
+      return frames;
+    });
+    await service.#keys.serve();
+    options.node.onCommit((_height, txs, receipts) => service.#onCommit(txs, receipts));
+    return service;
+  }
+
+  /** This node's X25519 public key: an organisation registered with it has this node as custodian. */
+  get encryptionKey(): Uint8Array {
+    return this.#encryptionPublicKey;
+  }
+
+  /** Stores an uploaded ciphertext (not yet referenced by any record). */
+  upload(source: ByteSource): Promise<StoredRecord> {
+    return this.blobs.putRecord(source);
+  }
+
+  /** Checks a read transaction: committed, a record.read, permitted, recent, record not erased. */
+  async grantFor(readTx: Uint8Array): Promise<ReadGrant> {
+    const store = this.#node.store;
+    const found = await store.transaction(readTx);
+    if (!found) throw new MedledgerError('API_TX_NOT_FOUND', 'no committed transaction with this hash (yet)');
+    const { tx, receipt } = found;
+    if (tx.type !== 'record.read') {
+      throw new MedledgerError('API_NOT_A_READ', `transaction is a ${tx.type}, not a record.read`);
+    }
+    const body = decodeBody('record.read', tx.body);
+    if (receipt.code === 'RECORD_ERASED') throw erased(body.record);
+    if (receipt.code !== RECEIPT_OK) {
+      throw new MedledgerError('API_READ_DENIED', `${receipt.message} [${receipt.code}]`);
+    }
+    const block = await store.block(found.height);
+    if (block && Date.now() - block.header.timestamp > READ_PERMIT_TTL_MS) {
+      throw new MedledgerError(
+        'API_READ_EXPIRED',
+        `the read permit is older than ${READ_PERMIT_TTL_MS / 60_000} minutes; submit a new record.read`,
+      );
+    }
+    const state = { get: (key: Uint8Array) => store.stateSync(key) };
+    const record = getRecord(state, body.record);
+    const reader = getIdentityByKey(state, tx.sender);
+    if (!record || !reader)
+      throw new MedledgerError('API_INTERNAL', 'a permitted read names no record or reader');
+    if (record.erased_ms !== null) throw erased(record.id);
+    const decided = receipt.events.find((e) => e.type === 'access.decided');
+    return { record, reader, emergency: decided?.attributes.get('emergency') === 'true', readTx };
+  }
+
+  /** The record's data key sealed to the reader (see the module comment for who seals it). */
+  async envelopeFor(grant: ReadGrant): Promise<Uint8Array> {
+    if (grant.reader.id === grant.record.patient) {
+      const envelopes = getEnvelopes(this.#state(), grant.record.id);
+      if (!envelopes) throw erased(grant.record.id);
+      return envelopes.patient;
+    }
+    if (equal(this.#custodianKey(grant.record), this.#encryptionPublicKey)) {
+      return this.#rewrap(grant);
+    }
+    const height = (await this.#node.store.transaction(grant.readTx))?.height ?? 0;
+    return this.#keys.ask(grant.readTx, height);
+  }
+
+  /** The record's ciphertext, fetched from peers first if this node does not hold it yet. */
+  async *ciphertext(record: RecordMeta): AsyncGenerator<Uint8Array> {
+    if (!(await this.blobs.hasRecord(record.cid))) await this.#replicate(record.id, record.cid, 1);
+    yield* this.blobs.readRecord(record.cid);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.allSettled(this.#replicating.values());
+    await this.blobs.close();
+  }
+
+  #state() {
+    const store = this.#node.store;
+    return { get: (key: Uint8Array) => store.stateSync(key) };
+  }
+
+  /** The custodian organisation's X25519 key (its admin identity holds it). */
+  #custodianKey(record: RecordMeta): Uint8Array | undefined {
+    const org = getOrganisation(this.#state(), record.custodian);
+    return org ? getIdentity(this.#state(), org.admin)?.encryptionKey : undefined;
+  }
+
+  #rewrap(grant: ReadGrant): Uint8Array {
+    const envelopes = getEnvelopes(this.#state(), grant.record.id);
+    if (!envelopes) throw erased(grant.record.id);
+    const context = recordContext(this.#node.store.genesis.chainId, grant.record.cid);
+    return rewrapForReader(
+      this.#encryptionSecretKey,
+      envelopes.custodian,
+      grant.reader.encryptionKey,
+      context,
+    );
+  }
+
+  /** A peer asks this node, as custodian, for a reader's key: the permit is checked here too. */
+  async #rewrapAsCustodian(readTx: Uint8Array): Promise<Uint8Array> {
+    const grant = await this.grantFor(readTx);
+    if (!equal(this.#custodianKey(grant.record), this.#encryptionPublicKey)) {
+      throw new MedledgerError('API_NOT_CUSTODIAN', "this node is not the record's custodian");
+    }
+    return this.#rewrap(grant);
+  }
+
+  #onCommit(txs: Transaction[], receipts: Receipt[]): void {
+    txs.forEach((tx, i) => {
+      const receipt = receipts[i];
+      if (!receipt || receipt.code !== RECEIPT_OK) return;
+      if (tx.type === 'record.add') {
+        const body = decodeBody('record.add', tx.body);
+        void this.#replicate(createdId('record', tx), body.cid, REPLICATION_RETRIES).catch(() => {});
+      } else if (tx.type === 'record.erase') {
+        const { record } = decodeBody('record.erase', tx.body);
+        const cid = receipt.events.find((e) => e.type === 'record.erased')?.attributes.get('cid');
+        this.blobs.erase(record, cid).then(
+          () => this.#log.info({ record }, 'record erased from the store'),
+          (error) => this.#log.warn({ record, err: error }, 'erasing a record failed'),
+        );
+      }
+    });
+  }
+
+  /** References a committed record, pulling its blobs from peers when missing; retries with backoff. */
+  #replicate(recordId: string, cid: string, attempts: number): Promise<void> {
+    const running = this.#replicating.get(recordId);
+    if (running) return running;
+    const run = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (await this.blobs.hasRecord(cid)) return void (await this.blobs.addReference(recordId, cid));
+          const peers = this.#node.host.connectedPeers();
+          const result = await this.#replicator.replicate(recordId, cid, peers);
+          this.#log.info({ record: recordId, bytes: result.fetchedBytes }, 'record replicated');
+          return;
+        } catch (error) {
+          if (this.#stopped || attempt >= attempts) {
+            this.#log.warn({ record: recordId, err: error }, 'record replication failed');
+            throw new MedledgerError(
+              'API_BLOB_UNAVAILABLE',
+              `no reachable node holds the ciphertext of record ${recordId}: ${(error as Error).message}`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+        }
+      }
+    })().finally(() => this.#replicating.delete(recordId));
+    this.#replicating.set(recordId, run);
+    return run;
+  }
+}
+
+function erased(recordId: string): MedledgerError {
+  return new MedledgerError('API_RECORD_ERASED', `record ${recordId} was erased by its patient`);
+}
+
+function equal(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && Buffer.from(a).equals(b);
+}
