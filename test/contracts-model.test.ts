@@ -50,6 +50,8 @@ interface MIdentity {
   org: string | null;
   roles: string[];
   active: boolean;
+  /** A patient's home organisation: where their registrar works. */
+  home?: string;
 }
 interface MRecord {
   id: string;
@@ -176,6 +178,13 @@ class Model {
         .map((p) => p.id),
     );
     if (grant !== undefined) return [true, `grant:${grant}`];
+    const careTeam = ['doctor', 'nurse', 'lab-technician'];
+    if (
+      action === 'append' &&
+      actor.org === this.who(patient).home &&
+      actor.roles.some((role) => careTeam.includes(role))
+    )
+      return [true, 'role:care-team'];
     if (action === 'read' && actor.roles.includes('emergency-staff')) {
       const open = smallest(
         this.windows
@@ -247,7 +256,14 @@ beforeAll(() => {
     baseModel.identities.set(p.id, { id: p.id, kind: 'practitioner', org, roles: [...roles], active: true });
   });
   for (const p of patients)
-    baseModel.identities.set(p.id, { id: p.id, kind: 'patient', org: null, roles: [], active: true });
+    baseModel.identities.set(p.id, {
+      id: p.id,
+      kind: 'patient',
+      org: null,
+      roles: [],
+      active: true,
+      home: HOSPITAL,
+    });
 
   // Records: patient A has three by the hospital doctor (the first amended once), patient B two by the lab.
   const authors = [practitioners[0]!, practitioners[4]!];

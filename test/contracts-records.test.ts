@@ -25,6 +25,11 @@ beforeEach(() => {
   patient = chain.patient(registrar);
 });
 
+/** A patient registered at the lab: the hospital's doctor is not on their care team. */
+function registeredAtTheLab(): Party {
+  return chain.patient(chain.practitioner(chain.network.orgs[LAB], ['registrar']));
+}
+
 function grantHospital(actions: ('read' | 'append')[] = ['read', 'append'], p: Party = patient): string {
   const receipt = chain.ok(p, 'consent.grant', {
     subject: { kind: 'organisation', id: HOSPITAL },
@@ -111,13 +116,30 @@ describe('record.add', () => {
     );
   });
 
-  it('without an append permit it is denied, audited, and stores no record', () => {
+  it("clinicians of the patient's registering organisation add records without a grant (role:care-team)", () => {
     const tx = chain.tx(doctor, 'record.add', chain.recordBody(patient));
+    const { receipts } = chain.block([tx]);
+    expectCode(receipts[0]!, 'OK');
+    const { entries } = queryAudit(chain.state, { by: 'patient', id: patient.id });
+    expect(entries[0]).toMatchObject({ action: 'append', decision: 'permit', rule: 'role:care-team' });
+    // Only clinical roles: the registrar administers, and a forbid still wins.
+    expectCode(chain.send(registrar, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
+    chain.ok(patient, 'consent.forbid', {
+      subject: { kind: 'practitioner', id: doctor.id },
+      scope: { kind: 'all' },
+      actions: ['append'],
+    });
+    expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient)), 'DENIED');
+  });
+
+  it('without an append permit it is denied, audited, and stores no record', () => {
+    const elsewhere = registeredAtTheLab();
+    const tx = chain.tx(doctor, 'record.add', chain.recordBody(elsewhere));
     const { receipts } = chain.block([tx]);
     expectCode(receipts[0]!, 'DENIED');
     expect(receipts[0]!.message).toMatch(/no rule permits/);
     expect(getRecord(chain.state, createdId('record', tx))).toBeUndefined();
-    const { entries } = queryAudit(chain.state, { by: 'patient', id: patient.id });
+    const { entries } = queryAudit(chain.state, { by: 'patient', id: elsewhere.id });
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
       action: 'append',
@@ -129,25 +151,26 @@ describe('record.add', () => {
   });
 
   it('a read-only grant does not permit appending; a type-scoped grant permits only its types', () => {
-    grantHospital(['read']);
-    expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient)), 'DENIED');
-    chain.ok(patient, 'consent.grant', {
+    const elsewhere = registeredAtTheLab();
+    grantHospital(['read'], elsewhere);
+    expectCode(chain.send(doctor, 'record.add', chain.recordBody(elsewhere)), 'DENIED');
+    chain.ok(elsewhere, 'consent.grant', {
       subject: { kind: 'practitioner', id: doctor.id },
       scope: { kind: 'types', types: ['Observation'] },
       actions: ['append'],
       purpose: 'treatment',
       expires_ms: chain.time_ms + 100_000,
     });
-    add(doctor, chain.recordBody(patient, { contentType: 'Observation' }));
+    add(doctor, chain.recordBody(elsewhere, { contentType: 'Observation' }));
     expectCode(
-      chain.send(doctor, 'record.add', chain.recordBody(patient, { contentType: 'Condition' })),
+      chain.send(doctor, 'record.add', chain.recordBody(elsewhere, { contentType: 'Condition' })),
       'DENIED',
     );
     expectCode(
       chain.send(
         doctor,
         'record.add',
-        chain.recordBody(patient, { contentType: 'Observation', purpose: 'research' }),
+        chain.recordBody(elsewhere, { contentType: 'Observation', purpose: 'research' }),
       ),
       'DENIED',
     );

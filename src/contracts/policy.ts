@@ -14,14 +14,18 @@
  *   6. a forbid covers the request                        deny    forbid:<id>
  *   7. the actor wrote the record                         permit  role:author          (reads)
  *   8. an unexpired grant covers the request and purpose  permit  grant:<id>
+ *   8a. the actor is a clinician of the organisation      permit  role:care-team       (appends)
+ *       that registered the patient
  *   9. the actor holds an open emergency window on the    permit  emergency:<id>       (reads; flagged)
  *      patient and still has the emergency-staff role
  *  10. otherwise                                          deny    none ("no rule permits")
  *
  * A forbid or grant covers a request when its grantee is the actor (as a practitioner, as a member of
  * their organisation, or through one of their roles there), its actions include the request's, and
- * its scope covers the record. When several rules of one kind apply, the smallest id is named, so the
- * named rule does not depend on storage order. Grants are consulted before emergency windows, so a
+ * its scope covers the record. Rule 8a lets the hospital where a patient was registered add to the
+ * patient's record without a prior grant (the patient came there for care); reading what others
+ * wrote still needs consent, and a forbid still wins. When several rules of one kind apply, the
+ * smallest id is named, so the named rule does not depend on storage order. Grants are consulted before emergency windows, so a
  * read that consent allows is never recorded as break-glass.
  */
 import type {
@@ -32,6 +36,7 @@ import type {
   Policy,
   Purpose,
   RecordMeta,
+  Role,
   Scope,
   Subject,
 } from './model.ts';
@@ -41,6 +46,8 @@ export interface PolicySource {
   organisation(id: string): Organisation | undefined;
   policies(patient: string, subject: Subject): readonly Policy[];
   windows(patient: string, actor: string): readonly EmergencyWindow[];
+  /** The organisation whose registrar registered the patient; null for genesis patients. */
+  homeOrganisation(patient: string): string | null;
 }
 
 export interface AccessQuery {
@@ -57,13 +64,16 @@ export interface AccessQuery {
 
 export interface Decision {
   permit: boolean;
-  /** record-erased, actor-inactive, organisation-inactive, role:self, role:author, forbid:<id>, grant:<id>, emergency:<id> or none. */
+  /** record-erased, actor-inactive, organisation-inactive, role:self, role:author, role:care-team, forbid:<id>, grant:<id>, emergency:<id> or none. */
   rule: string;
   /** Permitted by a break-glass window. */
   emergency: boolean;
   /** A sentence for the user. */
   detail: string;
 }
+
+/** Who may add to the record of a patient registered at their organisation (rule 8a). */
+const CARE_TEAM_ROLES: readonly Role[] = ['doctor', 'nurse', 'lab-technician'];
 
 const deny = (rule: string, detail: string): Decision => ({ permit: false, rule, emergency: false, detail });
 const permit = (rule: string, detail: string, emergency = false): Decision => ({
@@ -141,6 +151,16 @@ export function decide(source: PolicySource, query: AccessQuery): Decision {
     return permit('role:author', 'authors read the records they wrote');
   }
   if (grant !== undefined) return permit(`grant:${grant.id}`, `permitted by the patient's grant ${grant.id}`);
+  if (
+    !isRead &&
+    actor.roles.some((role) => CARE_TEAM_ROLES.includes(role)) &&
+    source.homeOrganisation(query.patient) === actor.organisation
+  ) {
+    return permit(
+      'role:care-team',
+      `clinicians of ${actor.organisation}, where the patient registered, add records`,
+    );
+  }
 
   if (isRead && actor.roles.includes('emergency-staff')) {
     let open: EmergencyWindow | undefined;

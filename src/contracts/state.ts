@@ -134,5 +134,9 @@ export function policySource(scope: TxScope): PolicySource {
     organisation: (id) => organisation(scope, id),
     policies: (patient, subject) => policies(scope, patient, subject),
     windows: (patient, actor) => windows(scope, patient, actor),
+    homeOrganisation(patient) {
+      const registrar = identity(scope, patient)?.registeredBy;
+      return registrar ? (identity(scope, registrar)?.organisation ?? null) : null;
+    },
   };
 }
