@@ -14,6 +14,7 @@
  * transaction, and an old permit cannot be replayed to fetch the key again much later.
  */
 import { join } from 'node:path';
+import { Counter, Gauge } from 'prom-client';
 import {
   createdId,
   decodeBody,
@@ -64,6 +65,7 @@ export class RecordService {
   readonly #keys: RecordKeyExchange;
   readonly #log: NodeLogger;
   readonly #replicating = new Map<string, Promise<void>>();
+  readonly #replications: Counter<'result'>;
   #stopped = false;
 
   private constructor(
@@ -92,6 +94,21 @@ export class RecordService {
       },
     );
     this.#keys = new RecordKeyExchange(node, (readTx) => this.#rewrapAsCustodian(readTx));
+    const registers = [node.metrics.registry];
+    new Gauge({
+      name: 'medledger_records_stored',
+      help: 'Records whose ciphertext this node holds (live, not erased)',
+      registers,
+      async collect() {
+        this.set(await blobs.recordCount().catch(() => Number.NaN));
+      },
+    });
+    this.#replications = new Counter({
+      name: 'medledger_record_replications_total',
+      help: 'Committed records made complete on this node: held already, fetched from peers, or failed',
+      labelNames: ['result'],
+      registers,
+    });
   }
 
   /** Opens the store under `dataDir/blobs` and joins the node's commits and protocols. */
@@ -239,13 +256,19 @@ export class RecordService {
     const run = (async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          if (await this.blobs.hasRecord(cid)) return void (await this.blobs.addReference(recordId, cid));
+          if (await this.blobs.hasRecord(cid)) {
+            await this.blobs.addReference(recordId, cid);
+            this.#replications.inc({ result: 'held' });
+            return;
+          }
           const peers = this.#node.host.connectedPeers();
           const result = await this.#replicator.replicate(recordId, cid, peers);
+          this.#replications.inc({ result: 'fetched' });
           this.#log.info({ record: recordId, bytes: result.fetchedBytes }, 'record replicated');
           return;
         } catch (error) {
           if (this.#stopped || attempt >= attempts) {
+            this.#replications.inc({ result: 'failed' });
             this.#log.warn({ record: recordId, err: error }, 'record replication failed');
             throw new MedledgerError(
               'API_BLOB_UNAVAILABLE',

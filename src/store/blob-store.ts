@@ -280,6 +280,12 @@ export class BlobStore {
     await this.#index.close();
   }
 
+  /** How many live records this store references (a full scan of the index's record keys). */
+  recordCount(): Promise<number> {
+    this.#checkOpen();
+    return this.#index.countRecords();
+  }
+
   /** Subscribes to corruption reports; returns the unsubscribe function. */
   onCorrupt(listener: (report: CorruptionReport) => void): () => void {
     this.#listeners.add(listener);

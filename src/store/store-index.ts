@@ -82,6 +82,13 @@ export class StoreIndex {
   }
 
   /** The blobs a live record references, or undefined if this node holds no reference for it. */
+  /** Live records referenced in this store (erased ones excluded). */
+  async countRecords(): Promise<number> {
+    let count = 0;
+    for await (const _ of this.#db.keys({ gt: `r${SEP}`, lt: `r${END}` })) count++;
+    return count;
+  }
+
   async recordBlobs(recordId: string): Promise<CID[] | undefined> {
     const value = await this.#db.get(recordKey(recordId));
     return value === undefined ? undefined : unpackCids(value);
