@@ -46,6 +46,8 @@ export const BLOB_PROTOCOL = { id: '/medledger/blobs/1.0.0', maxFrameBytes: 2 * 
 export const READ_PERMIT_TTL_MS = 15 * 60_000;
 const BLOB_REQUEST_TIMEOUT_MS = 15_000;
 const REPLICATION_RETRIES = 6;
+/** How often unreferenced blobs (uploads that never committed) older than the store's grace go. */
+const GC_INTERVAL_MS = 60 * 60_000;
 
 /** What a committed read permit entitles its reader to. */
 export interface ReadGrant {
@@ -66,6 +68,7 @@ export class RecordService {
   readonly #log: NodeLogger;
   readonly #replicating = new Map<string, Promise<void>>();
   readonly #replications: Counter<'result'>;
+  #gcTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   private constructor(
@@ -129,6 +132,12 @@ export class RecordService {
     });
     await service.#keys.serve();
     options.node.onCommit((_height, txs, receipts) => service.#onCommit(txs, receipts));
+    service.#gcTimer = setInterval(() => {
+      blobs.gc().then(
+        (result) => options.log.info({ deleted: result.deleted.length }, 'blob store: collected'),
+        (error) => options.log.warn({ err: error }, 'blob store: collection failed'),
+      );
+    }, GC_INTERVAL_MS).unref();
     return service;
   }
 
@@ -195,6 +204,7 @@ export class RecordService {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#gcTimer);
     await Promise.allSettled(this.#replicating.values());
     await this.blobs.close();
   }
