@@ -1,35 +1,83 @@
-/** `medledger chain …`: commands on a chain's stored blocks. */
+/** `medledger chain …`: verifying a chain, offline from its stored blocks or online through a node. */
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { NodeClient } from '../client/index.ts';
 import { genesisState } from '../contracts/index.ts';
-import { loadGenesis, verifyChain } from '../ledger/index.ts';
+import { MedledgerError } from '../errors.ts';
+import { type ChainReport, loadGenesis, verifyChain } from '../ledger/index.ts';
+import { homePaths } from '../node/config.ts';
+
+interface VerifyOptions {
+  chain?: string;
+  genesis?: string;
+  home?: string;
+  node?: string;
+  json?: boolean;
+}
+
+/** Which chain to verify: exactly one of --node, --home, or --chain with --genesis. */
+function source(
+  options: VerifyOptions,
+): { kind: 'node'; url: string } | { kind: 'files'; chain: string; genesis: string } {
+  const offline = options.chain !== undefined || options.genesis !== undefined;
+  const chosen = [options.node !== undefined, options.home !== undefined, offline].filter(Boolean).length;
+  if (chosen !== 1) {
+    throw new MedledgerError(
+      'BAD_ARGUMENT',
+      'chain verify: give exactly one of --node URL, --home DIR, or --chain DIR with --genesis FILE',
+    );
+  }
+  if (options.node !== undefined) return { kind: 'node', url: options.node };
+  if (options.home !== undefined) {
+    const paths = homePaths(options.home);
+    return { kind: 'files', chain: join(paths.data, 'chain'), genesis: paths.genesis };
+  }
+  if (options.chain === undefined || options.genesis === undefined) {
+    throw new MedledgerError('BAD_ARGUMENT', 'chain verify: --chain and --genesis go together');
+  }
+  return { kind: 'files', chain: options.chain, genesis: options.genesis };
+}
 
 export function addChainCommands(program: Command, out: (text: string) => void): void {
   const chain = program.command('chain').description('inspect and verify a stored chain');
   chain
     .command('verify')
     .description(
-      'verify a chain offline: hash links, signatures, Merkle roots, commit certificates, indexes, state',
+      'verify a chain: hash links, signatures, Merkle roots, commit certificates, indexes, state; ' +
+        "offline from a stopped node's files, or online by asking a running node to verify its own",
     )
-    .requiredOption('--chain <dir>', "the chain's LevelDB directory (the node must be stopped)")
-    .requiredOption('--genesis <file>', 'the genesis.json the chain was created from')
+    .option('--chain <dir>', "the chain's LevelDB directory (the node must be stopped)")
+    .option('--genesis <file>', 'the genesis.json the chain was created from (with --chain)')
+    .option('--home <dir>', "a stopped node's home: verifies HOME/data/chain against HOME/genesis.json")
+    .option('--node <url>', 'ask a running node to verify its chain (GET /v1/chain/verify)')
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
-      '\nExample:\n  medledger chain verify --chain ~/.medledger/chain --genesis genesis.json',
+      '\nExamples:\n' +
+        '  medledger chain verify --chain ~/.medledger/chain --genesis genesis.json\n' +
+        '  medledger chain verify --home ./node-1\n' +
+        '  medledger chain verify --node http://127.0.0.1:26700',
     )
-    .action(async (options: { chain: string; genesis: string; json?: boolean }) => {
-      const genesis = await loadGenesis(options.genesis);
-      const report = await verifyChain(options.chain, genesis, genesisState(genesis));
+    .action(async (options: VerifyOptions) => {
+      const from = source(options);
+      let chainId: string;
+      let report: ChainReport;
+      if (from.kind === 'node') {
+        const client = new NodeClient(from.url);
+        [chainId, report] = await Promise.all([client.chainId(), client.chainVerify()]);
+      } else {
+        const genesis = await loadGenesis(from.genesis);
+        chainId = genesis.chainId;
+        report = await verifyChain(from.chain, genesis, genesisState(genesis));
+      }
       if (options.json) {
         out(JSON.stringify(report));
       } else if (report.ok) {
-        out(`chain ${genesis.chainId} verified: ${report.blocks} blocks, ${report.txs} transactions`);
+        out(`chain ${chainId} verified: ${report.blocks} blocks, ${report.txs} transactions`);
       } else {
         const at =
           report.problem!.height === null ? 'a record of unknown height' : `height ${report.problem!.height}`;
-        out(
-          `chain ${genesis.chainId} is INVALID at ${at}: ${report.problem!.code}: ${report.problem!.detail}`,
-        );
+        out(`chain ${chainId} is INVALID at ${at}: ${report.problem!.code}: ${report.problem!.detail}`);
       }
       if (!report.ok) process.exitCode = 1;
     });

@@ -1,0 +1,79 @@
+/** Read-only node inspection: `status`, `block show HEIGHT` and `tx show HASH`. */
+import type { Command } from 'commander';
+import { isoTime, type Out, printFields, printJson } from '../../client/output.ts';
+import { parseHeight, parseTxHash } from '../../client/parse.ts';
+import { MedledgerError } from '../../errors.ts';
+import { type CommonOptions, clientFor, operatorOptions, withExample } from './common.ts';
+
+export function addInspectCommands(program: Command, out: Out): void {
+  withExample(
+    operatorOptions(program.command('status').description("the node's chain, head and consensus status")),
+    'medledger status --node http://127.0.0.1:26701',
+  ).action(async (options: CommonOptions) => {
+    const client = clientFor(options);
+    const [node, status] = await Promise.all([client.nodeInfo(), client.status()]);
+    if (options.json) return printJson(out, { node, status });
+    printFields(out, {
+      node: `${node.validator.name} (validator ${node.validator.index}) at ${client.url}`,
+      chain: node.chainId,
+      version: node.version,
+      height: status.height,
+      'head hash': status.hash,
+      'state root': status.stateRoot,
+      view: `${status.view}${status.changingView ? ' (changing view)' : ''}, ${status.viewChanges} view changes`,
+      peers: status.peers,
+    });
+  });
+
+  const block = program.command('block').description('committed blocks');
+  withExample(
+    operatorOptions(
+      block
+        .command('show')
+        .description('one committed block: hash, time, view and transaction hashes')
+        .argument('<height>', 'the block height'),
+    ),
+    'medledger block show 12',
+  ).action(async (heightText: string, options: CommonOptions) => {
+    const found = await clientFor(options).block(parseHeight(heightText));
+    if (options.json) return printJson(out, found);
+    printFields(out, {
+      height: found.height,
+      hash: found.hash,
+      time: isoTime(found.timestamp),
+      view: found.view,
+      transactions: found.txs.length,
+    });
+    for (const hash of found.txs) out(`  ${hash}`);
+  });
+
+  const tx = program.command('tx').description('committed transactions');
+  withExample(
+    operatorOptions(
+      tx
+        .command('show')
+        .description('one committed transaction with its receipt')
+        .argument('<hash>', 'the transaction hash (64 hex digits)'),
+    ),
+    'medledger tx show 9a0c…',
+  ).action(async (hashText: string, options: CommonOptions) => {
+    const hash = parseTxHash(hashText);
+    const found = await clientFor(options).tx(hash);
+    if (found === null) {
+      throw new MedledgerError('API_TX_NOT_FOUND', `no committed transaction ${hash} (yet)`);
+    }
+    if (options.json) return printJson(out, found);
+    printFields(out, {
+      transaction: hash,
+      type: found.type ?? null,
+      sender: found.sender ?? null,
+      nonce: found.nonce ?? null,
+      block: `${found.height}, index ${found.index}`,
+      result: `${found.receipt.code}${found.receipt.message ? `: ${found.receipt.message}` : ''}`,
+    });
+    for (const event of found.receipt.events) {
+      const attributes = Object.entries(event.attributes).map(([name, value]) => `${name}=${value}`);
+      out(`  event ${event.type} ${attributes.join(' ')}`);
+    }
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Record commands: `record add` (encrypt, upload, commit), `record get` (audited read, decrypt,
+ * write atomically), `record list` (a patient's records) and `erase` (the patient crypto-shreds).
+ */
+import type { Command } from 'commander';
+import { addRecord, checkWritable, readRecord, submitAndWait } from '../../client/index.ts';
+import { isoTime, type Out, printFields, printJson, printTable } from '../../client/output.ts';
+import { parsePurpose } from '../../client/parse.ts';
+import { type CommonOptions, clientFor, operatorOptions, signerKeys, withExample } from './common.ts';
+
+interface AddOptions extends CommonOptions {
+  patient: string;
+  type: string;
+  previous?: string;
+  purpose: string;
+}
+
+interface GetOptions extends CommonOptions {
+  out: string;
+  purpose: string;
+  force?: boolean;
+}
+
+export function addRecordCommands(program: Command, out: Out): void {
+  const record = program.command('record').description('encrypted medical records');
+
+  withExample(
+    operatorOptions(
+      record
+        .command('add')
+        .description(
+          "encrypt FILE on this machine, upload the ciphertext to the node, seal its key to the patient and the author's organisation, and commit the record",
+        )
+        .argument('<file>', 'the plaintext file (e.g. a FHIR R4 JSON resource)')
+        .requiredOption('--patient <id>', "the patient's id")
+        .requiredOption('--type <type>', 'a FHIR resourceType (Observation) or a MIME type (application/pdf)')
+        .option('--previous <record>', 'the record this one amends (its latest version)')
+        .option('--purpose <purpose>', 'why: treatment, emergency, payment, operations, …', 'treatment'),
+      'author (a practitioner)',
+    ),
+    'medledger record add observation.json --patient 3f1c… --type Observation --keystore dr-adams.key',
+  ).action(async (file: string, options: AddOptions) => {
+    const purpose = parsePurpose(options.purpose);
+    const author = await signerKeys(options, 'author');
+    const added = await addRecord(clientFor(options), author, {
+      patient: options.patient,
+      contentType: options.type,
+      file,
+      previous: options.previous ?? null,
+      purpose,
+    });
+    if (options.json) return printJson(out, added);
+    printFields(out, {
+      record: added.record,
+      cid: added.cid,
+      size: `${added.size_bytes} bytes encrypted (${added.plaintext_bytes} bytes plaintext)`,
+      custodian: added.custodian,
+      transaction: `${added.txHash} at height ${added.height}`,
+    });
+  });
+
+  withExample(
+    operatorOptions(
+      record
+        .command('get')
+        .description(
+          'read a record: the read is a transaction the rule engine decides and audits; if permitted, ' +
+            'the ciphertext is fetched and decrypted on this machine',
+        )
+        .argument('<record>', 'the record id (rec-…)')
+        .requiredOption('--out <file>', 'where to write the plaintext (written whole or not at all)')
+        .option('--purpose <purpose>', 'why: treatment, emergency, payment, operations, …', 'treatment')
+        .option('--force', 'replace an existing --out file'),
+      'reader',
+    ),
+    'medledger record get rec-5d2e… --out observation.json --keystore dr-adams.key',
+  ).action(async (id: string, options: GetOptions) => {
+    const purpose = parsePurpose(options.purpose);
+    await checkWritable(options.out, options.force ?? false);
+    const reader = await signerKeys(options, 'reader');
+    const read = await readRecord(clientFor(options), reader, { record: id, purpose, out: options.out });
+    const result = {
+      record: read.record.id,
+      bytes: read.bytes,
+      out: options.out,
+      contentType: read.record.contentType,
+      emergency: read.emergency,
+      txHash: read.txHash,
+      height: read.height,
+    };
+    if (options.json) return printJson(out, result);
+    printFields(out, {
+      record: `${result.record} (${result.contentType}, version ${read.record.version})`,
+      written: `${result.bytes} bytes to ${result.out}`,
+      emergency: read.emergency ? 'YES: break-glass access, flagged in the audit trail' : 'no',
+      transaction: `${result.txHash} at height ${result.height}`,
+    });
+  });
+
+  withExample(
+    operatorOptions(
+      record
+        .command('list')
+        .description("a patient's records, every version, erased ones included")
+        .requiredOption('--patient <id>', "the patient's id"),
+    ),
+    'medledger record list --patient 3f1c…',
+  ).action(async (options: CommonOptions & { patient: string }) => {
+    const records = await clientFor(options).patientRecords(options.patient);
+    if (options.json) return printJson(out, { records });
+    printTable(
+      out,
+      ['id', 'version', 'type', 'author', 'custodian', 'size', 'created', 'erased'],
+      records.map((r) => [
+        r.id,
+        r.version,
+        r.contentType,
+        r.author,
+        r.custodian,
+        r.size_bytes,
+        isoTime(r.created_ms),
+        isoTime(r.erased_ms),
+      ]),
+      'no records',
+    );
+  });
+
+  withExample(
+    operatorOptions(
+      program
+        .command('erase')
+        .description(
+          "crypto-shred a record's content: its ciphertext and key envelopes are deleted on every node; " +
+            'the metadata stays as a tombstone',
+        )
+        .argument('<record>', 'the record id (rec-…)'),
+      'patient',
+    ),
+    'medledger erase rec-5d2e… --keystore patient.key',
+  ).action(async (id: string, options: CommonOptions) => {
+    const patient = await signerKeys(options, 'patient');
+    const committed = await submitAndWait(clientFor(options), patient, 'record.erase', { record: id });
+    const result = { record: id, erased: true, txHash: committed.txHash, height: committed.height };
+    if (options.json) return printJson(out, result);
+    printFields(out, { erased: id, transaction: `${result.txHash} at height ${result.height}` });
+  });
+}

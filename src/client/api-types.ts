@@ -1,0 +1,101 @@
+/**
+ * The JSON shapes the node's HTTP API answers with (src/api/json.ts: bytes as lowercase hex, unions
+ * as objects with `kind`, absent optionals null). Field names are the rule engine's model's.
+ */
+import type {
+  AccessRequest,
+  AuditEntry,
+  Identity,
+  Organisation,
+  Policy,
+  RecordMeta,
+  Subject,
+} from '../contracts/index.ts';
+import type { ChainReport } from '../ledger/verify.ts';
+
+/** A model type as JSON: every byte string becomes a hex string. */
+export type AsJson<T> = T extends Uint8Array
+  ? string
+  : T extends readonly (infer U)[]
+    ? AsJson<U>[]
+    : T extends object
+      ? { [K in keyof T]: AsJson<T[K]> }
+      : T;
+
+export type IdentityJson = AsJson<Identity>;
+export type OrganisationJson = AsJson<Organisation> & { encryptionKey: string };
+export type RecordMetaJson = AsJson<RecordMeta>;
+export type AuditEntryJson = AsJson<AuditEntry>;
+export type AccessRequestJson = AsJson<AccessRequest>;
+export type PolicyEntryJson = { subject: AsJson<Subject>; policy: AsJson<Policy> };
+
+export interface NodeInfoJson {
+  chainId: string;
+  version: string;
+  validator: { index: number; name: string; publicKey: string };
+  /** The node's X25519 key: an organisation whose node this is uses it as its encryption key. */
+  encryptionKey: string;
+}
+
+export interface StatusJson {
+  height: number;
+  hash: string;
+  stateRoot: string;
+  view: number;
+  changingView: boolean;
+  viewChanges: number;
+  peers: number;
+}
+
+export interface ReceiptJson {
+  code: string;
+  message: string;
+  events: Array<{ type: string; attributes: Record<string, string> }>;
+}
+
+export interface CommittedTxJson {
+  txHash: string;
+  height: number;
+  index: number;
+  receipt: ReceiptJson;
+}
+
+export interface TxJson extends CommittedTxJson {
+  type: string;
+  sender: string;
+  nonce: number;
+}
+
+export interface BlockJson {
+  height: number;
+  hash: string;
+  timestamp: number;
+  view: number;
+  txs: string[];
+}
+
+export interface AccountJson {
+  /** The last nonce the key used (0 before its first transaction). */
+  nonce: number;
+  identity: IdentityJson | null;
+}
+
+export interface AuditPageJson {
+  entries: AuditEntryJson[];
+  cursor: string | null;
+}
+
+export interface BlobJson {
+  cid: string;
+  size_bytes: number;
+}
+
+export interface ReadJson {
+  record: RecordMetaJson;
+  reader: string;
+  emergency: boolean;
+  /** The record's data key sealed to the reader's X25519 key. */
+  envelope: string;
+}
+
+export type ChainReportJson = ChainReport;

@@ -1,0 +1,275 @@
+/**
+ * The typed HTTP client of a node's API (node's built-in fetch). Every failure becomes one
+ * MedledgerError: the API's own `{error:{code,message}}`, NODE_UNREACHABLE when nothing answers,
+ * NODE_TIMEOUT when the node is too slow, NODE_BAD_RESPONSE when the answer is not the contract's.
+ */
+import { MedledgerError } from '../errors.ts';
+import type {
+  AccessRequestJson,
+  AccountJson,
+  AuditPageJson,
+  BlobJson,
+  BlockJson,
+  ChainReportJson,
+  CommittedTxJson,
+  IdentityJson,
+  NodeInfoJson,
+  OrganisationJson,
+  PolicyEntryJson,
+  ReadJson,
+  RecordMetaJson,
+  StatusJson,
+  TxJson,
+} from './api-types.ts';
+
+export const DEFAULT_NODE_URL = 'http://127.0.0.1:26700';
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** Downloads and uploads of record ciphertext may be large. */
+const TRANSFER_TIMEOUT_MS = 10 * 60_000;
+
+export interface AuditParams {
+  by: 'patient' | 'actor' | 'record' | 'time';
+  id?: string;
+  from_ms?: number;
+  to_ms?: number;
+  limit?: number;
+  cursor?: string | null;
+}
+
+/** What POST /v1/txs answered: committed within the wait, or only accepted. */
+export type SubmitResult = { committed: true; tx: CommittedTxJson } | { committed: false; txHash: string };
+
+interface RequestOptions {
+  method?: 'GET' | 'POST';
+  body?: Uint8Array;
+  query?: Record<string, string | number | undefined | null>;
+  timeout_ms?: number;
+}
+
+export class NodeClient {
+  readonly url: string;
+  readonly #timeout_ms: number;
+  #info: Promise<NodeInfoJson> | undefined;
+
+  constructor(url: string, options: { timeout_ms?: number } = {}) {
+    this.url = normaliseUrl(url);
+    this.#timeout_ms = options.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** The node's identity and chain id (asked once per client). */
+  nodeInfo(): Promise<NodeInfoJson> {
+    this.#info ??= this.#json<NodeInfoJson>('/v1/node');
+    this.#info.catch(() => {
+      this.#info = undefined;
+    });
+    return this.#info;
+  }
+
+  async chainId(): Promise<string> {
+    return (await this.nodeInfo()).chainId;
+  }
+
+  status(): Promise<StatusJson> {
+    return this.#json('/v1/status');
+  }
+
+  /** Submits an encoded signed transaction and waits up to `wait_ms` for it to commit. */
+  async submitTx(encoded: Uint8Array, wait_ms: number): Promise<SubmitResult> {
+    const response = await this.#fetch('/v1/txs', {
+      method: 'POST',
+      body: encoded,
+      query: { wait_ms },
+      timeout_ms: wait_ms + this.#timeout_ms,
+    });
+    const body = await this.#parse<CommittedTxJson | { txHash: string }>(response, 'POST /v1/txs');
+    if (response.status === 200 && 'receipt' in body) return { committed: true, tx: body };
+    if (typeof body.txHash !== 'string') throw badResponse(this.url, 'POST /v1/txs', 'no txHash');
+    return { committed: false, txHash: body.txHash };
+  }
+
+  /** A committed transaction with its receipt, or null while it is not committed (404). */
+  async tx(hash: string): Promise<TxJson | null> {
+    try {
+      return await this.#json<TxJson>(`/v1/txs/${encodeURIComponent(hash)}`);
+    } catch (error) {
+      if (error instanceof MedledgerError && error.code === 'API_TX_NOT_FOUND') return null;
+      throw error;
+    }
+  }
+
+  block(height: number, wait_ms = 0): Promise<BlockJson> {
+    return this.#json(`/v1/blocks/${height}`, { query: { wait_ms: wait_ms || undefined } });
+  }
+
+  account(signingKeyHex: string): Promise<AccountJson> {
+    return this.#json(`/v1/accounts/${encodeURIComponent(signingKeyHex)}`);
+  }
+
+  identity(id: string): Promise<IdentityJson> {
+    return this.#json(`/v1/identities/${encodeURIComponent(id)}`);
+  }
+
+  organisation(id: string): Promise<OrganisationJson> {
+    return this.#json(`/v1/orgs/${encodeURIComponent(id)}`);
+  }
+
+  record(id: string): Promise<RecordMetaJson> {
+    return this.#json(`/v1/records/${encodeURIComponent(id)}`);
+  }
+
+  async patientRecords(patient: string): Promise<RecordMetaJson[]> {
+    return (
+      await this.#json<{ records: RecordMetaJson[] }>(`/v1/patients/${encodeURIComponent(patient)}/records`)
+    ).records;
+  }
+
+  async patientPolicies(patient: string): Promise<PolicyEntryJson[]> {
+    const path = `/v1/patients/${encodeURIComponent(patient)}/policies`;
+    return (await this.#json<{ policies: PolicyEntryJson[] }>(path)).policies;
+  }
+
+  async patientRequests(patient: string): Promise<AccessRequestJson[]> {
+    const path = `/v1/patients/${encodeURIComponent(patient)}/requests`;
+    return (await this.#json<{ requests: AccessRequestJson[] }>(path)).requests;
+  }
+
+  audit(params: AuditParams): Promise<AuditPageJson> {
+    return this.#json('/v1/audit', { query: { ...params } });
+  }
+
+  /** Uploads a record's ciphertext to the node's store. */
+  async putBlob(ciphertext: Uint8Array): Promise<BlobJson> {
+    const response = await this.#fetch('/v1/blobs', {
+      method: 'POST',
+      body: ciphertext,
+      timeout_ms: TRANSFER_TIMEOUT_MS,
+    });
+    return this.#parse<BlobJson>(response, 'POST /v1/blobs');
+  }
+
+  /** The outcome of a committed, permitted read: the record and its key sealed to the reader. */
+  read(readTxHash: string): Promise<ReadJson> {
+    return this.#json(`/v1/reads/${encodeURIComponent(readTxHash)}`);
+  }
+
+  /** The ciphertext a committed, permitted read released, as a stream. */
+  async readContent(readTxHash: string): Promise<AsyncIterable<Uint8Array>> {
+    const path = `/v1/reads/${encodeURIComponent(readTxHash)}/content`;
+    const response = await this.#fetch(path, { timeout_ms: TRANSFER_TIMEOUT_MS });
+    if (!response.ok) await this.#parse(response, `GET ${path}`);
+    if (response.body === null) throw badResponse(this.url, `GET ${path}`, 'no body');
+    return this.#guardStream(response.body, path);
+  }
+
+  chainVerify(): Promise<ChainReportJson> {
+    return this.#json('/v1/chain/verify', { timeout_ms: TRANSFER_TIMEOUT_MS });
+  }
+
+  async #json<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.#fetch(path, options);
+    return this.#parse<T>(response, `${options.method ?? 'GET'} ${path}`);
+  }
+
+  async #fetch(path: string, options: RequestOptions): Promise<Response> {
+    const url = new URL(`${this.url}${path}`);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
+    }
+    const timeout_ms = options.timeout_ms ?? this.#timeout_ms;
+    try {
+      return await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: options.body ? { 'content-type': 'application/octet-stream' } : {},
+        body: options.body,
+        signal: AbortSignal.timeout(timeout_ms),
+      });
+    } catch (error) {
+      throw this.#transportError(error, timeout_ms);
+    }
+  }
+
+  async #parse<T>(response: Response, what: string): Promise<T> {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw this.#transportError(error, this.#timeout_ms);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw badResponse(this.url, what, `HTTP ${response.status}, not JSON`);
+    }
+    if (!response.ok) {
+      const error = (body as { error?: { code?: unknown; message?: unknown } }).error;
+      if (typeof error?.code === 'string' && typeof error.message === 'string') {
+        throw new MedledgerError(error.code, error.message);
+      }
+      throw badResponse(this.url, what, `HTTP ${response.status}`);
+    }
+    return body as T;
+  }
+
+  async *#guardStream(body: AsyncIterable<Uint8Array>, path: string): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const piece of body) yield piece;
+    } catch (error) {
+      if (error instanceof MedledgerError) throw error;
+      throw new MedledgerError(
+        'NODE_UNREACHABLE',
+        `the download of ${path} from ${this.url} broke off: ${describeCause(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  #transportError(error: unknown, timeout_ms: number): MedledgerError {
+    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+      return new MedledgerError(
+        'NODE_TIMEOUT',
+        `the node at ${this.url} did not answer within ${Math.round(timeout_ms / 1000)} s`,
+        { cause: error },
+      );
+    }
+    return new MedledgerError(
+      'NODE_UNREACHABLE',
+      `cannot reach the node at ${this.url} (${describeCause(error)})`,
+      { cause: error },
+    );
+  }
+}
+
+function normaliseUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new MedledgerError(
+      'BAD_ARGUMENT',
+      `--node: ${JSON.stringify(url)} is not a URL (e.g. ${DEFAULT_NODE_URL})`,
+    );
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new MedledgerError('BAD_ARGUMENT', `--node: ${url} is not an http:// or https:// URL`);
+  }
+  return parsed.toString().replace(/\/+$/, '');
+}
+
+/** The system error code (ECONNREFUSED, ENOTFOUND, …) or else the innermost message of a failure. */
+function describeCause(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+    if (current instanceof Error && current.message) message = current.message;
+    if (current instanceof AggregateError && current.errors.length > 0) current = current.errors[0];
+    else current = (current as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+function badResponse(url: string, what: string, why: string): MedledgerError {
+  return new MedledgerError('NODE_BAD_RESPONSE', `the node at ${url} answered ${what} unexpectedly (${why})`);
+}
