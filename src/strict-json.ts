@@ -1,6 +1,6 @@
 /**
- * Strict reading of hand-written JSON files (genesis.json, node.json): an object may hold only the
- * fields it is known to have, so a typo is an error naming it rather than a setting silently ignored.
+ * Strict reading of hand-written JSON (genesis.json, API request bodies): an object may hold only
+ * the fields it is known to have, so a typo is an error naming it rather than a field silently ignored.
  */
 export type JsonObject = Record<string, unknown>;
 

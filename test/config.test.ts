@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSettings } from '../src/node/config.ts';
+import { parseConfigText, renderConfig } from '../src/node/settings-toml.ts';
 
 const codeAndMessage = (json: unknown) => {
   try {
@@ -10,26 +11,66 @@ const codeAndMessage = (json: unknown) => {
   }
 };
 
-describe('node.json settings', () => {
-  it('fills in defaults: loopback API, an ephemeral p2p port, no peers, no faults', () => {
+describe('config.toml settings', () => {
+  it('fills in defaults: loopback API, p2p on every interface, no peers, no faults', () => {
     expect(parseSettings({})).toEqual({
-      listen: ['/ip4/127.0.0.1/tcp/0'],
+      name: '',
+      listen: ['/ip4/0.0.0.0/tcp/7400'],
       peers: [],
-      api: { host: '127.0.0.1', port: 0 },
-      consensus: {},
+      api: { host: '127.0.0.1', port: 7480, faultInjection: false },
+      consensus: {
+        batchMaxTxs: 500,
+        batchDelay_ms: 5,
+        window: 4,
+        requestTimeout_ms: 1000,
+        viewChangeTimeout_ms: 1000,
+        statusInterval_ms: 500,
+        mempoolMaxTxs: 100_000,
+        fetchMaxBlocks: 256,
+      },
+      log: { level: 'info' },
       faults: {},
     });
   });
 
   it('names an unknown or ill-typed setting', () => {
-    expect(codeAndMessage({ lisen: [] })).toMatch(/^CONFIG_INVALID node\.json: \$\.lisen: unknown field/);
-    expect(codeAndMessage({ api: { port: 'eighty' } })).toMatch(/\$\.api\.port: expected a number/);
-    expect(codeAndMessage({ consensus: { requestTimeout: 5 } })).toMatch(
-      /\$\.consensus\.requestTimeout: unknown field/,
+    expect(codeAndMessage({ lisen: [] })).toMatch(/^CONFIG_INVALID config\.toml: lisen: unknown setting/);
+    expect(codeAndMessage({ api: { port: 'eighty' } })).toMatch(
+      /config\.toml: api\.port: expected an integer in \[0, 65535\]/,
     );
-    expect(codeAndMessage({ peers: [{ publicKey: 'xyz' }] })).toMatch(/\$\.peers\[0\]\.publicKey/);
+    expect(codeAndMessage({ consensus: { requestTimeout: 5 } })).toMatch(
+      /config\.toml: consensus\.requestTimeout: unknown setting/,
+    );
+    expect(codeAndMessage({ consensus: { checkpointInterval: 5 } })).toMatch(
+      /consensus\.checkpointInterval: unknown setting/,
+    );
+    expect(codeAndMessage({ peers: [{ publicKey: 'xyz' }] })).toMatch(/peers\[0\]\.publicKey/);
     expect(codeAndMessage({ faults: { dropRate: 2 } })).toMatch(
-      /\$\.faults\.dropRate: expected a number in \[0, 1\]/,
+      /faults\.dropRate: expected a number in \[0, 1\]/,
+    );
+    expect(codeAndMessage({ log: { level: 'loud' } })).toMatch(/log\.level: expected one of fatal, error/);
+    expect(codeAndMessage({ listen: ['not a multiaddr'] })).toMatch(/listen: expected multiaddrs/);
+  });
+
+  it('round-trips through the commented TOML file, peers and faults included', () => {
+    const settings = parseSettings({
+      name: 'St Mary',
+      listen: ['/ip4/127.0.0.1/tcp/7001'],
+      peers: [{ publicKey: 'ab'.repeat(32), addresses: ['/ip4/10.0.0.2/tcp/7001'] }],
+      api: { port: 0 },
+      consensus: { logSize: 80, requestTimeout_ms: 2500 },
+      faults: { dropRate: 0.25, partitionedFrom: [1, 2] },
+    });
+    const text = renderConfig(settings);
+    expect(text).toContain(
+      '# env MEDLEDGER_CONSENSUS_REQUEST_TIMEOUT_MS, flag --consensus-request-timeout-ms',
+    );
+    expect(parseSettings(parseConfigText(text, 'config.toml'))).toEqual(settings);
+  });
+
+  it('names the line and column of a TOML syntax error', () => {
+    expect(() => parseConfigText('[api]\nport = \n', 'home/config.toml')).toThrow(
+      /^home\/config\.toml: line 2, column \d+: /,
     );
   });
 });

@@ -14,7 +14,7 @@ import type { Command } from 'commander';
 import { generateIdentityKeys, writeKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { DEFAULT_PARAMS, type Genesis } from '../ledger/index.ts';
-import { writeHome } from '../node/home.ts';
+import { migrateLegacySettings, writeHome } from '../node/home.ts';
 
 const VALIDATORS = 4;
 export const DEVNET_PASSPHRASE = 'medledger-devnet';
@@ -88,6 +88,9 @@ async function waitReady(api: string, child: ChildProcess, timeout_ms: number): 
   throw new MedledgerError('DEVNET_TIMEOUT', `${api} did not come up within ${timeout_ms} ms`);
 }
 
+const RESTART_DELAY_MS = 2000;
+const MAX_RESTARTS_PER_MINUTE = 5;
+
 export function addDevnetCommand(program: Command, out: (text: string) => void): void {
   program
     .command('devnet')
@@ -106,22 +109,32 @@ export function addDevnetCommand(program: Command, out: (text: string) => void):
       const layout: DevnetLayout = resumed
         ? JSON.parse(await readFile(existing, 'utf8'))
         : await create(options.dir, basePort);
-      const children = layout.homes.map((home) => {
+      if (resumed) for (const home of layout.homes) await migrateLegacySettings(home);
+      // Each validator's settings are in its config.toml; the caller's overrides would apply to all four.
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([name]) => !name.startsWith('MEDLEDGER_') || name === 'MEDLEDGER_LOG_LEVEL',
+        ),
+      );
+      const spawnValidator = (home: string) => {
         const log = createWriteStream(join(home, 'node.log'), { flags: 'a' });
         const child = spawn(process.execPath, [bin, 'start', '--home', home], {
-          env: { ...process.env, MEDLEDGER_PASSPHRASE: DEVNET_PASSPHRASE },
+          env: { ...env, MEDLEDGER_PASSPHRASE: DEVNET_PASSPHRASE },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         child.stdout.pipe(log);
         child.stderr.pipe(log);
         return child;
-      });
+      };
+      const children = layout.homes.map(spawnValidator);
+      let stopping = false;
       const stopAll = async () => {
+        stopping = true;
         await Promise.all(
           children.map(
             (child) =>
               new Promise<void>((resolve) => {
-                if (child.exitCode !== null) return resolve();
+                if (child.exitCode !== null || child.signalCode !== null) return resolve();
                 child.once('exit', () => resolve());
                 child.kill('SIGTERM');
               }),
@@ -150,10 +163,33 @@ export function addDevnetCommand(program: Command, out: (text: string) => void):
         out(`  network admin keystore: ${info.adminKeystore} (passphrase: ${DEVNET_PASSPHRASE})`);
         out('devnet ready; Ctrl-C stops all four validators');
       }
+      // A validator that stops (killed, crashed) is started again after a pause, as a supervisor
+      // would; the others carry on, and it catches up. One that keeps failing stops the devnet.
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
-        for (const child of children) child.once('exit', () => resolve());
+        const restarts = layout.homes.map(() => [] as number[]);
+        const supervise = (i: number) => {
+          children[i]!.once('exit', (code, signal) => {
+            if (stopping) return;
+            const now = Date.now();
+            restarts[i] = restarts[i]!.filter((t) => now - t < 60_000).concat(now);
+            if (restarts[i]!.length > MAX_RESTARTS_PER_MINUTE) {
+              out(`validator-${i + 1} keeps stopping; see ${join(layout.homes[i]!, 'node.log')}`);
+              process.exitCode = 1;
+              return resolve();
+            }
+            out(
+              `validator-${i + 1} stopped (${signal ?? `exit ${code}`}); restarting it in ${RESTART_DELAY_MS} ms`,
+            );
+            setTimeout(() => {
+              if (stopping) return;
+              children[i] = spawnValidator(layout.homes[i]!);
+              supervise(i);
+            }, RESTART_DELAY_MS);
+          });
+        };
+        for (const i of children.keys()) supervise(i);
       });
       await stopAll();
       out('devnet stopped');

@@ -2,19 +2,19 @@
  * Entry point of the `medledger` command: builds the commander program and runs it.
  * Returns the process exit code instead of calling process.exit, so tests can drive it in-process.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MedledgerError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { addBenchCommand } from './bench.ts';
 import { addChainCommands } from './chain.ts';
 import { addDevnetCommand } from './devnet.ts';
+import { addGenesisCommands } from './genesis.ts';
+import { addInitCommand } from './init.ts';
+import { addOperatorCommands } from './operator/index.ts';
 import { addSimCommand } from './sim.ts';
 import { addStartCommand } from './start.ts';
 
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
-
-export const VERSION: string = packageJson.version;
+export { VERSION } from '../version.ts';
 
 export function buildProgram(): Command {
   const program = new Command('medledger')
@@ -26,9 +26,13 @@ export function buildProgram(): Command {
     .exitOverride();
   const out = (text: string) => process.stdout.write(`${text}\n`);
   addChainCommands(program, out);
+  addInitCommand(program, out);
+  addGenesisCommands(program, out);
   addStartCommand(program);
   addDevnetCommand(program, out);
   addSimCommand(program, out);
+  addBenchCommand(program, out);
+  addOperatorCommands(program, out);
   return program;
 }
 

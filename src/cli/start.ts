@@ -1,48 +1,175 @@
-/** `medledger start --home DIR`: runs a validator node until SIGTERM or SIGINT. */
+/**
+ * `medledger start --home DIR`: runs a validator node until SIGTERM or SIGINT. Settings come from
+ * HOME/config.toml, overridden by MEDLEDGER_* variables, overridden by flags. One node per home.
+ */
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import { readKeystore } from '../crypto/index.ts';
+import { type Logger, pino } from 'pino';
+import { type IdentityKeys, readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { loadGenesis } from '../ledger/index.ts';
-import { homePaths, loadSettings } from '../node/config.ts';
-import { startDaemon } from '../node/daemon.ts';
+import { type Genesis, loadGenesis } from '../ledger/index.ts';
+import { homePaths, loadSettings, type NodeSettings } from '../node/config.ts';
+import { type Daemon, startDaemon } from '../node/daemon.ts';
+import { alreadyRunning, type HomeLock, lockHome } from '../node/lock.ts';
+import { readPassphrase } from './passphrase.ts';
+import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const EXIT_CODE_OF: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** Exits with process.exitCode if something (a socket, a timer) still holds the process open. */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 3000).unref();
+}
+
+async function requireHome(home: string): Promise<void> {
+  const info = await stat(home).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new MedledgerError(
+      'HOME_NOT_FOUND',
+      `there is no node home at ${home}; create one with: medledger init --home ${home}`,
+    );
+  }
+}
+
+async function loadGenesisOf(home: string): Promise<Genesis> {
+  const path = homePaths(home).genesis;
+  try {
+    return await loadGenesis(path);
+  } catch (error) {
+    if (error instanceof MedledgerError && error.code === 'GENESIS_NOT_FOUND') {
+      throw new MedledgerError(
+        error.code,
+        `there is no genesis file at ${path}; create it with: medledger genesis create ... --out ${path}`,
+      );
+    }
+    throw error;
+  }
+}
+
+async function unlock(home: string): Promise<IdentityKeys> {
+  const path = homePaths(home).keystore;
+  const passphrase = await readPassphrase(`the validator keystore ${path}`, { confirm: false });
+  try {
+    return await readKeystore(path, passphrase);
+  } catch (error) {
+    if (error instanceof MedledgerError) throw new MedledgerError(error.code, `${path}: ${error.message}`);
+    throw error;
+  }
+}
+
+function startFailure(home: string, error: unknown): Error {
+  if (error instanceof MedledgerError && error.code === 'LEDGER_LOCKED') return alreadyRunning(home, null);
+  if (error instanceof MedledgerError) return error;
+  const { code, name, message } = error as { code?: string; name?: string; message?: string };
+  const lines = String(message ?? error)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('at '));
+  if (code === 'EADDRINUSE') return new MedledgerError('NODE_PORT_IN_USE', `cannot listen: ${lines[0]}`);
+  if (name === 'UnsupportedListenAddressesError') {
+    // libp2p lists each address that failed on the lines after its first.
+    return new MedledgerError('NODE_P2P_LISTEN_FAILED', `cannot listen on ${lines.slice(1).join('; ')}`);
+  }
+  return new MedledgerError('NODE_START_FAILED', `the node could not start: ${lines[0]}`);
+}
+
+type Log = Logger<never>;
+
+async function launch(
+  home: string,
+  settings: NodeSettings,
+  genesis: Genesis,
+): Promise<{ daemon: Daemon; log: Log }> {
+  const keys = await unlock(home);
+  const validator = genesis.validators.find((v) => hex(v.publicKey) === hex(keys.signing.publicKey));
+  if (!validator) {
+    throw new MedledgerError(
+      'NODE_NOT_A_VALIDATOR',
+      `the key in ${homePaths(home).keystore} (${hex(keys.signing.publicKey)}) is not a validator of ` +
+        `chain ${genesis.chainId} in ${homePaths(home).genesis}`,
+    );
+  }
+  const log = pino({ level: settings.log.level, base: { node: settings.name || validator.name } });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({ home, settings, genesis, keys, log });
+  } catch (error) {
+    exitSoon(); // a half-started node may hold sockets open
+    throw startFailure(home, error);
+  }
+  log.info({ ...daemon.listening, status: daemon.node.status() }, 'node started');
+  return { daemon, log };
+}
+
+/** Resolves with the first SIGINT or SIGTERM, or 'fatal' once the node stopped itself. */
+function stopRequest(daemon: Daemon): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (reason: string) => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      clearInterval(watch);
+      resolve(reason);
+    };
+    const watch = setInterval(() => daemon.fatal() && done('fatal'), 1000);
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+async function run(home: string, settings: NodeSettings, genesis: Genesis, lock: HomeLock): Promise<void> {
+  let daemon: Daemon;
+  let log: Log;
+  try {
+    ({ daemon, log } = await launch(home, settings, genesis));
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+  const reason = await stopRequest(daemon);
+  // A second signal while stopping: exit at once.
+  const now = (signal: string) => {
+    lock.releaseSync();
+    process.exit(EXIT_CODE_OF[signal] ?? 1);
+  };
+  process.on('SIGINT', now);
+  process.on('SIGTERM', now);
+  log.info({ reason }, 'stopping');
+  try {
+    await daemon.stop();
+  } finally {
+    await lock.release();
+  }
+  log.info({ status: daemon.node.status() }, 'node stopped');
+  if (daemon.fatal()) process.exitCode = 1;
+  exitSoon();
+}
 
 export function addStartCommand(program: Command): void {
-  program
+  const command = program
     .command('start')
     .description('run a validator node: p2p, consensus, rule engine, store and HTTP API')
-    .requiredOption('--home <dir>', "the node's home directory (node.json, genesis.json, validator.key)")
+    .option('--home <dir>', "the node's home directory (default: MEDLEDGER_HOME)");
+  addSettingFlags(command)
     .addHelpText(
       'after',
-      '\nThe keystore passphrase is read from MEDLEDGER_PASSPHRASE.\n\nExample:\n  MEDLEDGER_PASSPHRASE=... medledger start --home ./node-1',
+      [
+        '',
+        'Each setting comes from HOME/config.toml, overridden by its MEDLEDGER_* variable (shown above),',
+        'overridden by its flag. Lists are comma-separated. Peers and faults are set in config.toml only.',
+        'The keystore passphrase comes from MEDLEDGER_PASSPHRASE, else it is asked on the terminal.',
+        'SIGTERM or SIGINT stops the node cleanly (exit 0); a second signal exits at once.',
+        '',
+        'Examples:',
+        '  MEDLEDGER_PASSPHRASE=... medledger start --home ./node-1',
+        '  MEDLEDGER_LOG_LEVEL=debug medledger start --home ./node-1 --api-port 8080',
+      ].join('\n'),
     )
-    .action(async (options: { home: string }) => {
-      const paths = homePaths(options.home);
-      const passphrase = process.env.MEDLEDGER_PASSPHRASE;
-      if (passphrase === undefined) {
-        throw new MedledgerError(
-          'KEYSTORE_NO_PASSPHRASE',
-          'set MEDLEDGER_PASSPHRASE to unlock the validator keystore',
-        );
-      }
-      const [settings, genesis, keys] = await Promise.all([
-        loadSettings(options.home),
-        loadGenesis(paths.genesis),
-        readKeystore(paths.keystore, passphrase),
-      ]);
-      const log = pino({
-        base: {
-          node: genesis.validators.find((v) => Buffer.from(v.publicKey).equals(keys.signing.publicKey))?.name,
-        },
-      });
-      const daemon = await startDaemon({ home: options.home, settings, genesis, keys, log });
-      log.info({ ...daemon.listening, status: daemon.node.status() }, 'node started');
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', resolve);
-        process.once('SIGINT', resolve);
-      });
-      await daemon.stop();
-      log.info({ status: daemon.node.status() }, 'node stopped');
-      if (daemon.fatal()) process.exitCode = 1;
+    .action(async (options: { home?: string }, cmd: Command) => {
+      const home = homeOption(options.home);
+      await requireHome(home);
+      const settings = await loadSettings(home, { env: process.env, flags: settingFlags(cmd) });
+      const genesis = await loadGenesisOf(home);
+      await run(home, settings, genesis, await lockHome(home));
     });
 }

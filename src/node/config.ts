@@ -1,52 +1,80 @@
 /**
- * A node's home directory and its settings file, `node.json`.
+ * A node's home directory and its settings file, `config.toml`.
  *
- *   HOME/node.json        settings (below)
+ *   HOME/config.toml      settings (the table in settings.ts; `medledger init` writes them documented)
  *   HOME/genesis.json     the network's genesis file
  *   HOME/validator.key    the validator's keystore (passphrase-encrypted)
  *   HOME/data/            chain and consensus databases
+ *   HOME/node.lock        the pid of the node running on this home (lock.ts)
+ *   HOME/listening.json   where the running node listens (its real ports when configured as 0)
  *
- * Settings are validated strictly: an unknown or ill-typed setting is an error that names it.
+ * Settings are validated strictly: an unknown or ill-typed setting is an error that names it. Each
+ * setting comes from config.toml, overridden by its MEDLEDGER_* environment variable, overridden by
+ * its `medledger start` flag.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConsensusParams } from '../consensus/index.ts';
-import { DEFAULT_CONSENSUS_PARAMS } from '../consensus/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { type JsonObject, strictObject } from '../strict-json.ts';
+import {
+  checkSetting,
+  FILE_ONLY_SETTINGS,
+  type LogLevel,
+  NON_SETTING_ENV,
+  SETTING_SECTIONS,
+  SETTINGS,
+  type Setting,
+  type SettingValue,
+  settingFromText,
+} from './settings.ts';
+import { parseConfigText } from './settings-toml.ts';
 import type { TransportFaults } from './validator.ts';
 
 export interface NodeSettings {
+  /** This node's name in its logs; empty: its validator name in the genesis file. */
+  name: string;
   /** Multiaddrs the p2p host listens on. */
   listen: string[];
   /** Where the other validators (and observers) can be dialed. */
   peers: Array<{ publicKey: string; addresses: string[] }>;
   /** `faultInjection` enables PUT /v1/debug/faults (benchmarks only; never on a production node). */
   api: { host: string; port: number; faultInjection?: boolean };
+  /** Local consensus parameters; unset ones take their defaults (consensusParams in validator.ts). */
   consensus: Partial<ConsensusParams>;
+  log: { level: LogLevel };
   faults: TransportFaults;
 }
 
+/** Settings as code gives them (writeHome, tests): whatever is left out takes its default. */
+export interface SettingsInput {
+  name?: string;
+  listen?: string[];
+  peers?: NodeSettings['peers'];
+  api?: Partial<NodeSettings['api']>;
+  consensus?: Partial<ConsensusParams>;
+  log?: Partial<NodeSettings['log']>;
+  faults?: TransportFaults;
+}
+
+export const CONFIG_FILE = 'config.toml';
+
 export const homePaths = (home: string) => ({
-  settings: join(home, 'node.json'),
+  settings: join(home, CONFIG_FILE),
   genesis: join(home, 'genesis.json'),
   keystore: join(home, 'validator.key'),
   data: join(home, 'data'),
+  lock: join(home, 'node.lock'),
+  listening: join(home, 'listening.json'),
 });
 
-function bad(path: string, why: string): MedledgerError {
-  return new MedledgerError('CONFIG_INVALID', `node.json: ${path}: ${why}`);
-}
+type Fail = (path: string, why: string) => MedledgerError;
 
-function object(value: unknown, path: string, allowed: readonly string[]): JsonObject {
-  return strictObject(value, path, allowed, bad);
-}
-
-function strings(value: unknown, path: string): string[] {
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
-    throw bad(path, 'expected a list of strings');
-  return value;
-}
+const failIn =
+  (source: string): Fail =>
+  (path, why) =>
+    new MedledgerError('CONFIG_INVALID', `${source}: ${path}: ${why}`);
 
 function boundedNumber(
   value: unknown,
@@ -61,10 +89,7 @@ function boundedNumber(
   return value;
 }
 
-const number = (value: unknown, path: string, min: number, max: number) =>
-  boundedNumber(value, path, min, max, bad);
-
-/** Transport faults, from node.json's `faults` or a PUT /v1/debug/faults body. */
+/** Transport faults, from config.toml's `[faults]` or a PUT /v1/debug/faults body. */
 export function parseFaults(
   json: unknown,
   path: string,
@@ -72,12 +97,19 @@ export function parseFaults(
 ): TransportFaults {
   const number = (value: unknown, at: string, min: number, max: number) =>
     boundedNumber(value, at, min, max, bad);
-  const faultsJson = strictObject(json, path, ['dropRate', 'delay_ms', 'partitionedFrom'], bad);
+  const faultsJson = strictObject(
+    json,
+    path,
+    ['dropRate', 'delay_ms', 'duplicateRate', 'partitionedFrom'],
+    bad,
+  );
   const faults: TransportFaults = {};
   if (faultsJson.dropRate !== undefined)
     faults.dropRate = number(faultsJson.dropRate, `${path}.dropRate`, 0, 1);
   if (faultsJson.delay_ms !== undefined)
     faults.delay_ms = number(faultsJson.delay_ms, `${path}.delay_ms`, 0, 60_000);
+  if (faultsJson.duplicateRate !== undefined)
+    faults.duplicateRate = number(faultsJson.duplicateRate, `${path}.duplicateRate`, 0, 1);
   if (faultsJson.partitionedFrom !== undefined) {
     const list = faultsJson.partitionedFrom;
     if (!Array.isArray(list)) throw bad(`${path}.partitionedFrom`, 'expected a list of validator indexes');
@@ -86,50 +118,151 @@ export function parseFaults(
   return faults;
 }
 
-export function parseSettings(json: unknown): NodeSettings {
-  const doc = object(json, '$', ['listen', 'peers', 'api', 'consensus', 'faults']);
-  const peersJson = doc.peers ?? [];
-  if (!Array.isArray(peersJson)) throw bad('$.peers', 'expected a list');
-  const peers = peersJson.map((p, i) => {
-    const peer = object(p, `$.peers[${i}]`, ['publicKey', 'addresses']);
-    if (typeof peer.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(peer.publicKey)) {
-      throw bad(`$.peers[${i}].publicKey`, 'expected 64 lowercase hex digits');
-    }
-    return { publicKey: peer.publicKey, addresses: strings(peer.addresses ?? [], `$.peers[${i}].addresses`) };
-  });
-  const api = object(doc.api ?? {}, '$.api', ['host', 'port', 'faultInjection']);
-  const faultInjection = api.faultInjection ?? false;
-  if (typeof faultInjection !== 'boolean') throw bad('$.api.faultInjection', 'expected true or false');
-  const consensusJson = object(doc.consensus ?? {}, '$.consensus', Object.keys(DEFAULT_CONSENSUS_PARAMS));
-  const consensus: Partial<ConsensusParams> = {};
-  for (const [key, value] of Object.entries(consensusJson)) {
-    (consensus as Record<string, number>)[key] = number(value, `$.consensus.${key}`, 0, 10_000_000);
+/** A TOML table (a plain object) with only `allowed` keys; `path` is its dotted place. */
+function table(value: unknown, path: string, allowed: readonly string[], bad: Fail): JsonObject {
+  const proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : undefined;
+  if (proto !== Object.prototype && proto !== null) throw bad(path || '(top level)', 'expected a table');
+  for (const key of Object.keys(value as object)) {
+    if (!allowed.includes(key))
+      throw bad(path ? `${path}.${key}` : key, `unknown setting (allowed: ${allowed.join(', ')})`);
   }
-  const faults = parseFaults(doc.faults ?? {}, '$.faults', bad);
-  const host = api.host ?? '127.0.0.1';
-  if (typeof host !== 'string') throw bad('$.api.host', 'expected a string');
+  return value as JsonObject;
+}
+
+function parsePeers(json: unknown, bad: Fail): NodeSettings['peers'] {
+  if (!Array.isArray(json)) throw bad('peers', 'expected a list of [[peers]] tables');
+  return json.map((p, i) => {
+    const peer = table(p, `peers[${i}]`, ['publicKey', 'addresses'], bad);
+    if (typeof peer.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(peer.publicKey)) {
+      throw bad(`peers[${i}].publicKey`, 'expected 64 lowercase hex digits');
+    }
+    const addresses = peer.addresses ?? [];
+    if (!Array.isArray(addresses) || !addresses.every((a) => typeof a === 'string'))
+      throw bad(`peers[${i}].addresses`, 'expected a list of multiaddrs');
+    return { publicKey: peer.publicKey, addresses };
+  });
+}
+
+/** The table's settings by path (defaults filled in), and the file-only ones. */
+interface ParsedSettings {
+  values: Map<string, SettingValue>;
+  peers: NodeSettings['peers'];
+  faults: TransportFaults;
+}
+
+function parseDocument(json: unknown, bad: Fail): ParsedSettings {
+  const topLevel = SETTINGS.filter((s) => !s.path.includes('.')).map((s) => s.path);
+  const doc = table(json, '', [...topLevel, ...SETTING_SECTIONS, ...FILE_ONLY_SETTINGS], bad);
+  const sections = new Map<string, JsonObject>();
+  for (const section of SETTING_SECTIONS) {
+    const keys = SETTINGS.filter((s) => s.path.startsWith(`${section}.`)).map((s) =>
+      s.path.slice(section.length + 1),
+    );
+    sections.set(section, table(doc[section] ?? {}, section, keys, bad));
+  }
+  const values = new Map<string, SettingValue>();
+  for (const s of SETTINGS) {
+    const [head, key] = s.path.split('.') as [string, string | undefined];
+    const raw = key === undefined ? doc[head] : sections.get(head)![key];
+    const value = raw === undefined ? s.default : checkSetting(s, raw, (why) => bad(s.path, why));
+    if (value !== undefined) values.set(s.path, value);
+  }
   return {
-    listen: strings(doc.listen ?? ['/ip4/127.0.0.1/tcp/0'], '$.listen'),
-    peers,
-    api: { host, port: number(api.port ?? 0, '$.api.port', 0, 65535), faultInjection },
-    consensus,
-    faults,
+    values,
+    peers: parsePeers(doc.peers ?? [], bad),
+    faults: parseFaults(doc.faults ?? {}, 'faults', bad),
   };
 }
 
-export async function loadSettings(home: string): Promise<NodeSettings> {
+function assemble({ values, peers, faults }: ParsedSettings): NodeSettings {
+  const doc: Record<string, unknown> = { peers, faults };
+  for (const [path, value] of values) {
+    const [head, key] = path.split('.') as [string, string | undefined];
+    if (key === undefined) {
+      doc[head] = value;
+      continue;
+    }
+    const section = (doc[head] ?? {}) as Record<string, unknown>;
+    section[key] = value;
+    doc[head] = section;
+  }
+  return doc as unknown as NodeSettings;
+}
+
+/**
+ * Validates settings given as a plain object shaped like config.toml (parsed TOML, or settings built
+ * in code) and fills in every default. `source` names the origin in error messages.
+ */
+export function parseSettings(json: unknown, source = CONFIG_FILE): NodeSettings {
+  return assemble(parseDocument(json, failIn(source)));
+}
+
+export interface SettingSources {
+  /** config.toml, parsed. */
+  file: unknown;
+  /** How errors name the file (default `config.toml`). */
+  fileName?: string;
+  /** The process environment: each setting's MEDLEDGER_* variable overrides the file. */
+  env: Record<string, string | undefined>;
+  /** Flag values by flag name without dashes (`api-port`): they override the environment. */
+  flags: Record<string, string | undefined>;
+}
+
+const invalid = (label: string, why: string) => new MedledgerError('CONFIG_INVALID', `${label}: ${why}`);
+
+function override(values: Map<string, SettingValue>, s: Setting, text: string | undefined, label: string) {
+  if (text === undefined) return;
+  values.set(
+    s.path,
+    checkSetting(s, settingFromText(s, text), (why) => invalid(label, why)),
+  );
+}
+
+/** An unknown MEDLEDGER_* variable is an error naming it: a misspelt override must not be ignored. */
+export function checkEnvNames(env: Record<string, string | undefined>): void {
+  const known = new Set<string>([...SETTINGS.map((s) => s.env), ...NON_SETTING_ENV]);
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('MEDLEDGER_') && env[name] !== undefined && !known.has(name)) {
+      throw invalid(name, 'not a medledger setting (medledger start --help lists the MEDLEDGER_* variables)');
+    }
+  }
+}
+
+/** The settings in force: config.toml, overridden by MEDLEDGER_* variables, overridden by flags. */
+export function resolveSettings(sources: SettingSources): NodeSettings {
+  const parsed = parseDocument(sources.file, failIn(sources.fileName ?? CONFIG_FILE));
+  checkEnvNames(sources.env);
+  const byFlag = new Map(SETTINGS.map((s) => [s.flag, s]));
+  for (const flag of Object.keys(sources.flags)) {
+    if (!byFlag.has(flag)) throw invalid(`--${flag}`, 'not a setting flag');
+  }
+  for (const s of SETTINGS) {
+    override(parsed.values, s, sources.env[s.env], s.env);
+    override(parsed.values, s, sources.flags[s.flag], `--${s.flag}`);
+  }
+  return assemble(parsed);
+}
+
+/** HOME/config.toml as a plain object (TOML syntax checked, settings not yet). */
+export async function readConfigFile(home: string): Promise<unknown> {
   const path = homePaths(home).settings;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new MedledgerError('CONFIG_NOT_FOUND', `cannot read ${path}`, { cause: error });
+    const legacy = existsSync(join(home, 'node.json'))
+      ? ' (this home has a node.json from an older medledger: the same settings now go in config.toml)'
+      : '; create the home with medledger init';
+    throw new MedledgerError('CONFIG_NOT_FOUND', `cannot read ${path}${legacy}`, { cause: error });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new MedledgerError('CONFIG_INVALID', `${path} is not valid JSON: ${(error as Error).message}`);
-  }
-  return parseSettings(json);
+  return parseConfigText(text, path);
+}
+
+/** The settings of the node at `home`, with overrides from the environment and flags. */
+export async function loadSettings(
+  home: string,
+  overrides: Pick<SettingSources, 'env' | 'flags'> = { env: {}, flags: {} },
+): Promise<NodeSettings> {
+  const file = await readConfigFile(home);
+  return resolveSettings({ file, fileName: homePaths(home).settings, ...overrides });
 }

@@ -1,7 +1,8 @@
 /**
  * The node's Prometheus metrics (served on /metrics): chain height, view, view changes, commit
- * latency of transactions submitted here, mempool size, connected peers, and peers disconnected for
- * misbehaviour by reason. Gauges are read from the node when scraped, so they cost nothing between
+ * latency of transactions submitted here, mempool size, connected peers, messages rejected and peers
+ * disconnected for misbehaviour by reason, and consensus messages and bytes sent and received. Gauges
+ * and the counters are read from plain numbers when scraped, so they cost next to nothing between
  * scrapes.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -24,6 +25,8 @@ export class NodeMetrics {
   readonly #commitLatency: Histogram;
   readonly #committedTxs: Counter;
   readonly #submittedAt = new Map<string, number>();
+  /** Consensus messages and their bytes, sent to and received from other validators. */
+  readonly #wire = { sentMessages: 0, sentBytes: 0, receivedMessages: 0, receivedBytes: 0 };
 
   constructor(source: MetricsSource) {
     const registers = [this.registry];
@@ -46,26 +49,74 @@ export class NodeMetrics {
     gauge('medledger_peers', 'Connected peers', () => source.peers());
     if (source.blobsStored)
       gauge('medledger_blobs_stored', 'Blobs in the local store', () => source.blobsStored!());
-    new Gauge({
-      name: 'medledger_peers_disconnected_total',
-      help: 'Peers disconnected for misbehaviour, by reason',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        for (const [reason, count] of source.misbehaviour()) this.set({ reason }, count);
-      },
-    });
+    // A peer's message that is rejected (malformed, oversized) also disconnects the peer: one count.
+    const byReason = (name: string, help: string) => {
+      const reported = new Map<string, number>();
+      return new Counter({
+        name,
+        help,
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          for (const [reason, count] of source.misbehaviour()) {
+            this.inc({ reason }, count - (reported.get(reason) ?? 0));
+            reported.set(reason, count);
+          }
+        },
+      });
+    };
+    byReason('medledger_rejected_messages_total', 'Messages from peers rejected, by reason');
+    byReason('medledger_peers_disconnected_total', 'Peers disconnected for misbehaviour, by reason');
     this.#commitLatency = new Histogram({
       name: 'medledger_commit_latency_seconds',
       help: 'Time from a transaction reaching this node to its commit here',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    const wire = this.#wire;
+    const reported = { sentMessages: 0, sentBytes: 0, receivedMessages: 0, receivedBytes: 0 };
+    const wireCounter = (name: string, help: string, sent: keyof typeof wire, received: keyof typeof wire) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['direction'],
+        registers,
+        collect() {
+          this.inc({ direction: 'sent' }, wire[sent] - reported[sent]);
+          this.inc({ direction: 'received' }, wire[received] - reported[received]);
+          reported[sent] = wire[sent];
+          reported[received] = wire[received];
+        },
+      });
+    wireCounter(
+      'medledger_consensus_messages_total',
+      'Consensus messages sent to and received from other validators, by direction',
+      'sentMessages',
+      'receivedMessages',
+    );
+    wireCounter(
+      'medledger_consensus_message_bytes_total',
+      'Bytes of consensus messages sent to and received from other validators, by direction',
+      'sentBytes',
+      'receivedBytes',
+    );
     this.#committedTxs = new Counter({
       name: 'medledger_committed_transactions_total',
       help: 'Transactions committed',
       registers,
     });
+  }
+
+  /** A consensus message of `bytes` handed to the network for another validator. */
+  messageSent(bytes: number): void {
+    this.#wire.sentMessages++;
+    this.#wire.sentBytes += bytes;
+  }
+
+  /** A consensus message of `bytes` received from another validator. */
+  messageReceived(bytes: number): void {
+    this.#wire.receivedMessages++;
+    this.#wire.receivedBytes += bytes;
   }
 
   submitted(txHash: string, now_ms: number): void {

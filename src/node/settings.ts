@@ -1,0 +1,243 @@
+/**
+ * The one table of node settings. Each row gives a setting's place in config.toml, its type and
+ * bounds, its MEDLEDGER_* environment variable, its `medledger start` flag, its documentation and its
+ * default. The config template that `medledger init` writes, the parsing of environment variables and
+ * flags, and the validation of all three are driven by this table, so they cannot drift apart.
+ *
+ * Peers and transport faults are lists and tables of objects: they live in config.toml only.
+ */
+import { DEFAULT_CONSENSUS_PARAMS } from '../consensus/index.ts';
+
+export type SettingValue = string | number | boolean | string[];
+
+export type SettingType =
+  | { kind: 'string'; pattern: RegExp; hint: string }
+  | { kind: 'list'; pattern: RegExp; hint: string }
+  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number }
+  | { kind: 'boolean' }
+  | { kind: 'choice'; values: readonly string[] };
+
+export interface Setting {
+  /** Dotted place in config.toml, e.g. `api.port`. */
+  path: string;
+  type: SettingType;
+  /** Environment variable, e.g. `MEDLEDGER_API_PORT`. */
+  env: string;
+  /** `medledger start` flag without its dashes, e.g. `api-port`. */
+  flag: string;
+  doc: string;
+  /** Undefined: not set unless configured (the doc says what applies then). */
+  default: SettingValue | undefined;
+  /** For a setting without a default: a value shown, commented out, in the template. */
+  example?: SettingValue;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The default p2p and API ports of a node. */
+export const DEFAULT_P2P_PORT = 7400;
+export const DEFAULT_API_PORT = 7480;
+
+/** MEDLEDGER_* variables that are not settings (the passphrase, and the operator commands' own). */
+export const NON_SETTING_ENV = ['MEDLEDGER_PASSPHRASE', 'MEDLEDGER_HOME', 'MEDLEDGER_NODE'] as const;
+
+const MULTIADDR = /^(\/[\w.:-]+)+$/;
+const MULTIADDR_HINT = 'expected multiaddrs such as /ip4/0.0.0.0/tcp/7400';
+
+/** `consensus.batchDelay_ms` → `consensus_batch_delay_ms`: the stem of its env and flag names. */
+function snake(path: string): string {
+  return path
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[._]+/g, '_')
+    .toLowerCase();
+}
+
+function setting(
+  path: string,
+  type: SettingType,
+  doc: string,
+  defaultValue: SettingValue | undefined,
+  example?: SettingValue,
+): Setting {
+  const stem = snake(path);
+  return {
+    path,
+    type,
+    env: `MEDLEDGER_${stem.toUpperCase()}`,
+    flag: stem.replaceAll('_', '-'),
+    doc,
+    default: defaultValue,
+    ...(example === undefined ? {} : { example }),
+  };
+}
+
+const integer = (min: number, max: number): SettingType => ({ kind: 'integer', min, max });
+const consensus = DEFAULT_CONSENSUS_PARAMS;
+
+export const SETTINGS: readonly Setting[] = [
+  setting(
+    'name',
+    { kind: 'string', pattern: /^\P{Cc}{0,128}$/u, hint: 'expected a name of at most 128 characters' },
+    "This node's name in its logs. Empty: the validator's name in genesis.json.",
+    '',
+  ),
+  setting(
+    'listen',
+    { kind: 'list', pattern: MULTIADDR, hint: MULTIADDR_HINT },
+    'Multiaddrs the p2p host listens on; the other validators dial these (see [[peers]]). Peers are ' +
+      'authenticated by their validator key, so listening on every interface is safe.',
+    [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`],
+  ),
+  setting(
+    'api.host',
+    { kind: 'string', pattern: /^[\w.:-]{1,253}$/, hint: 'expected a host name or IP address' },
+    'Address the HTTP API binds to. Keep it on loopback unless a firewall or reverse proxy guards it.',
+    '127.0.0.1',
+  ),
+  setting(
+    'api.port',
+    integer(0, 65535),
+    'TCP port of the HTTP API (0: any free port; HOME/listening.json tells which).',
+    DEFAULT_API_PORT,
+  ),
+  setting(
+    'api.faultInjection',
+    { kind: 'boolean' },
+    'Enables PUT /v1/debug/faults, for benchmarks only: never on a production node.',
+    false,
+  ),
+  setting(
+    'consensus.batchMaxTxs',
+    integer(1, 100_000),
+    'Most transactions in one block.',
+    consensus.batchMaxTxs,
+  ),
+  setting(
+    'consensus.batchDelay_ms',
+    integer(0, 60_000),
+    'How long the primary waits for a full batch before proposing a partial one, in milliseconds.',
+    consensus.batchDelay_ms,
+  ),
+  setting(
+    'consensus.window',
+    integer(1, 64),
+    'Most heights in flight beyond the last executed one (pipelining depth).',
+    consensus.window,
+  ),
+  setting(
+    'consensus.logSize',
+    integer(1, 1_000_000),
+    'Heights accepted above the stable checkpoint. Unset: window + 2 x the checkpoint interval of ' +
+      'genesis.json (which sets the checkpoint interval for the whole network).',
+    undefined,
+    consensus.logSize,
+  ),
+  setting(
+    'consensus.requestTimeout_ms',
+    integer(10, 3_600_000),
+    'A validator holding transactions that see no commit for this long starts a view change, in ms.',
+    consensus.requestTimeout_ms,
+  ),
+  setting(
+    'consensus.viewChangeTimeout_ms',
+    integer(10, 3_600_000),
+    'Time allowed for a view change, in ms; doubles with each failed attempt, up to 8x.',
+    consensus.viewChangeTimeout_ms,
+  ),
+  setting(
+    'consensus.statusInterval_ms',
+    integer(10, 600_000),
+    'Period of STATUS broadcasts, by which a lagging validator notices it is behind, in ms.',
+    consensus.statusInterval_ms,
+  ),
+  setting(
+    'consensus.mempoolMaxTxs',
+    integer(1, 10_000_000),
+    'Most transactions the mempool holds.',
+    consensus.mempoolMaxTxs,
+  ),
+  setting(
+    'consensus.fetchMaxBlocks',
+    integer(1, 10_000),
+    'Most blocks one catch-up request asks a peer for.',
+    consensus.fetchMaxBlocks,
+  ),
+  setting(
+    'log.level',
+    { kind: 'choice', values: LOG_LEVELS },
+    `Least severe level logged (JSON lines on stdout): ${LOG_LEVELS.join(', ')}.`,
+    'info',
+  ),
+];
+
+/** The tables of config.toml that hold settings of the table above. */
+export const SETTING_SECTIONS: readonly string[] = [
+  ...new Set(SETTINGS.filter((s) => s.path.includes('.')).map((s) => s.path.split('.')[0]!)),
+];
+
+/** Settings that live in config.toml only. */
+export const FILE_ONLY_SETTINGS = ['peers', 'faults'] as const;
+
+/** `value` checked against `setting`; `fail(why)` builds the error, which the caller names. */
+export function checkSetting(setting: Setting, value: unknown, fail: (why: string) => Error): SettingValue {
+  const type = setting.type;
+  switch (type.kind) {
+    case 'string':
+      if (typeof value !== 'string' || !type.pattern.test(value)) throw fail(type.hint);
+      return value;
+    case 'list':
+      if (!Array.isArray(value) || value.length === 0) throw fail(type.hint);
+      for (const item of value) {
+        if (typeof item !== 'string' || !type.pattern.test(item))
+          throw fail(`${type.hint}; ${JSON.stringify(item)} is not one`);
+      }
+      return value as string[];
+    case 'integer':
+    case 'number': {
+      const ok =
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        value >= type.min &&
+        value <= type.max &&
+        (type.kind === 'number' || Number.isInteger(value));
+      if (!ok)
+        throw fail(
+          `expected ${type.kind === 'integer' ? 'an integer' : 'a number'} in [${type.min}, ${type.max}]`,
+        );
+      return value as number;
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean') throw fail('expected true or false');
+      return value;
+    case 'choice':
+      if (typeof value !== 'string' || !type.values.includes(value))
+        throw fail(`expected one of ${type.values.join(', ')}`);
+      return value;
+  }
+}
+
+const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
+
+/**
+ * The typed value an environment variable or flag's text stands for: numbers and booleans are
+ * converted, lists are comma-separated. Text that does not convert is returned as is, so that
+ * checkSetting rejects it with the setting's own message.
+ */
+export function settingFromText(setting: Setting, text: string): unknown {
+  switch (setting.type.kind) {
+    case 'integer':
+    case 'number':
+      return NUMBER_TEXT.test(text.trim()) ? Number(text.trim()) : text;
+    case 'boolean':
+      return text === 'true' ? true : text === 'false' ? false : text;
+    case 'list':
+      return text
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+    default:
+      return text;
+  }
+}
