@@ -9,7 +9,7 @@ import { type IdentityKeys, readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { type Genesis, loadGenesis } from '../ledger/index.ts';
 import { homePaths, loadSettings, type NodeSettings } from '../node/config.ts';
-import { type Daemon, startDaemon } from '../node/daemon.ts';
+import type { Daemon } from '../node/daemon.ts';
 import { alreadyRunning, type HomeLock, lockHome } from '../node/lock.ts';
 import { readPassphrase } from './passphrase.ts';
 import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
@@ -93,6 +93,9 @@ async function launch(
   const log = pino({ level: settings.log.level, base: { node: settings.name || validator.name } });
   let daemon: Daemon;
   try {
+    // Loaded here, not at the top: libp2p takes most of a second to import, and every other
+    // command of the CLI would pay for it.
+    const { startDaemon } = await import('../node/daemon.ts');
     daemon = await startDaemon({ home, settings, genesis, keys, log });
   } catch (error) {
     exitSoon(); // a half-started node may hold sockets open
