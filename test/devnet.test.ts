@@ -1,5 +1,5 @@
 /**
- * `medledger devnet`: four validator processes come up, commit a transaction signed with the demo
+ * `npm start` (the devnet): four validator processes come up and are ready, commit a transaction signed with the demo
  * admin's keystore, stop on SIGINT, and resume the same chain when started again on the directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -13,7 +13,7 @@ import { generateEncryptionKeyPair, generateSigningKeyPair, readKeystore } from 
 import { Transaction, txHash } from '../src/ledger/index.ts';
 import { until } from './fixtures/validators.ts';
 
-const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
+const root = new URL('..', import.meta.url).pathname;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 interface DevnetInfo {
@@ -23,11 +23,17 @@ interface DevnetInfo {
   resumed: boolean;
 }
 
-function startDevnet(dir: string, basePort: number): Promise<{ child: ChildProcess; info: DevnetInfo }> {
+/** `npm start`, as a user runs it (in its own process group, as a terminal would). */
+function startDevnet(
+  dir: string,
+  basePort: number,
+): Promise<{ child: ChildProcess; info: DevnetInfo; output: () => string }> {
   const child = spawn(
-    process.execPath,
-    [bin, 'devnet', '--dir', dir, '--base-port', String(basePort), '--json'],
+    'npm',
+    ['start', '--silent', '--', '--dir', dir, '--base-port', String(basePort), '--json'],
     {
+      cwd: root,
+      detached: true,
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -36,21 +42,40 @@ function startDevnet(dir: string, basePort: number): Promise<{ child: ChildProce
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const line = output.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, info: JSON.parse(line) });
+      if (line) resolve({ child, info: JSON.parse(line), output: () => output });
     });
     child.once('exit', (code) => reject(new Error(`devnet exited early with ${code}`)));
   });
 }
 
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGINT');
-  return exited;
+/**
+ * Ctrl-C: SIGINT to the whole foreground process group. npm itself dies of the signal; the devnet
+ * stops its validators and says so on the output it shares with npm, which closes once all exit.
+ */
+async function stop(devnet: { child: ChildProcess; output: () => string }): Promise<string> {
+  const closed = new Promise<void>((resolve) => devnet.child.stdout!.once('end', resolve));
+  process.kill(-devnet.child.pid!, 'SIGINT');
+  await closed;
+  return devnet.output();
+}
+
+async function allReady(apis: string[]): Promise<void> {
+  await until(async () => {
+    const answers = await Promise.all(apis.map((api) => fetch(`${api}/readyz`).catch(() => null)));
+    return answers.every((answer) => answer?.status === 200);
+  }, 30_000);
 }
 
 describe('medledger devnet', () => {
   let dir = '';
+  const started: ChildProcess[] = [];
   afterAll(async () => {
+    // A failed test must not leave validators behind: stop every devnet's whole process group.
+    for (const child of started) {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+    }
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -58,13 +83,11 @@ describe('medledger devnet', () => {
     dir = await mkdtemp(join(tmpdir(), 'medledger-devnet-'));
     const basePort = 30_000 + Math.floor(Math.random() * 20_000);
     const first = await startDevnet(dir, basePort);
+    started.push(first.child);
     expect(first.info.resumed).toBe(false);
     expect(first.info.apis).toHaveLength(4);
     const api = first.info.apis[0]!;
-    await until(
-      async () => ((await (await fetch(`${api}/v1/status`)).json()) as { peers: number }).peers === 3,
-      30_000,
-    );
+    await allReady(first.info.apis);
 
     const admin = await readKeystore(first.info.adminKeystore, first.info.passphrase);
     const genesisChain = 'medledger-devnet';
@@ -88,14 +111,16 @@ describe('medledger devnet', () => {
     expect(((await (await fetch(receiptUrl)).json()) as { receipt: { code: string } }).receipt.code).toBe(
       'OK',
     );
-    expect(await stop(first.child)).toBe(0);
+    expect(await stop(first)).toContain('devnet stopped');
 
     const second = await startDevnet(dir, basePort);
+    started.push(second.child);
     try {
       expect(second.info.resumed).toBe(true);
+      await allReady(second.info.apis);
       expect((await fetch(receiptUrl)).status).toBe(200);
     } finally {
-      expect(await stop(second.child)).toBe(0);
+      expect(await stop(second)).toContain('devnet stopped');
     }
   });
 });

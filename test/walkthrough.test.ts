@@ -50,7 +50,7 @@ describe('the README walkthrough', () => {
   let dir = '';
   let devnet: ChildProcess | undefined;
   afterAll(async () => {
-    if (devnet && devnet.exitCode === null) devnet.kill('SIGKILL');
+    if (devnet && devnet.exitCode === null) process.kill(-devnet.pid!, 'SIGKILL');
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
