@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { newPassphraseFor } from '../client/passphrase.ts';
 import { identityId } from '../contracts/index.ts';
 import { generateIdentityKeys, writeKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { homePaths, resolveSettings } from '../node/config.ts';
 import { renderConfig } from '../node/settings-toml.ts';
-import { readPassphrase } from './passphrase.ts';
 import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -76,9 +76,7 @@ export function addInitCommand(program: Command, out: (text: string) => void): v
             '(--force replaces them, and the old validator key is lost)',
         );
       }
-      const passphrase = await readPassphrase(`the new validator keystore ${paths.keystore}`, {
-        confirm: true,
-      });
+      const passphrase = await newPassphraseFor(paths.keystore);
       await mkdir(home, { recursive: true, mode: 0o700 });
       const keys = generateIdentityKeys();
       await writeKeystore(paths.keystore, keys, passphrase, { overwrite: options.force ?? false });

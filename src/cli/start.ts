@@ -5,13 +5,13 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { type Logger, pino } from 'pino';
+import { passphraseFor } from '../client/passphrase.ts';
 import { type IdentityKeys, readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { type Genesis, loadGenesis } from '../ledger/index.ts';
 import { homePaths, loadSettings, type NodeSettings } from '../node/config.ts';
 import type { Daemon } from '../node/daemon.ts';
 import { alreadyRunning, type HomeLock, lockHome } from '../node/lock.ts';
-import { readPassphrase } from './passphrase.ts';
 import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -49,7 +49,7 @@ async function loadGenesisOf(home: string): Promise<Genesis> {
 
 async function unlock(home: string): Promise<IdentityKeys> {
   const path = homePaths(home).keystore;
-  const passphrase = await readPassphrase(`the validator keystore ${path}`, { confirm: false });
+  const passphrase = await passphraseFor(path);
   try {
     return await readKeystore(path, passphrase);
   } catch (error) {
