@@ -95,35 +95,29 @@ function integerFlag(value: string | undefined, flag: string): number | undefine
   return Number(value);
 }
 
-/** What `validate` prints, and `create --json`. */
+/** genesis.json's shape, as genesisToJson writes it. */
+interface GenesisJson {
+  chainId: string;
+  genesisTime: string;
+  validators: Array<{ name: string; publicKey: string; address: string }>;
+  networkAdmins: Array<{ name: string; publicKey: string; encryptionKey: string }>;
+  organisations: Array<{ id: string; kind: string; name: string; adminKey: string; encryptionKey: string }>;
+  params: Genesis['params'];
+}
+
+/** What `validate` prints, and `create --json`: the file's content, the fault arithmetic, the admins' ids. */
 export function genesisSummary(genesis: Genesis) {
   const n = genesis.validators.length;
-  const json = genesisToJson(genesis) as { genesisTime: string; params: Genesis['params'] };
+  const json = genesisToJson(genesis) as GenesisJson;
   return {
-    chainId: genesis.chainId,
-    genesisTime: json.genesisTime,
+    ...json,
     n,
     f: maxFaults(n),
     quorum: quorumSize(n),
-    validators: genesis.validators.map((v) => ({
-      name: v.name,
-      publicKey: hex(v.publicKey),
-      address: v.address,
+    networkAdmins: json.networkAdmins.map((a, i) => ({
+      ...a,
+      identityId: identityId(genesis.networkAdmins[i]!.publicKey),
     })),
-    networkAdmins: genesis.networkAdmins.map((a) => ({
-      name: a.name,
-      publicKey: hex(a.publicKey),
-      encryptionKey: hex(a.encryptionKey),
-      identityId: identityId(a.publicKey),
-    })),
-    organisations: genesis.organisations.map((o) => ({
-      id: o.id,
-      kind: o.kind,
-      name: o.name,
-      adminKey: hex(o.adminKey),
-      encryptionKey: hex(o.encryptionKey),
-    })),
-    params: json.params,
   };
 }
 
