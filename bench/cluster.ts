@@ -7,11 +7,11 @@
  *   npm run bench:cluster [-- --txs 20000] [-- --json]
  */
 import { cpus } from 'node:os';
+import { startProcessCluster, until } from '../src/bench/cluster.ts';
+import { measureVerifyRate } from '../src/bench/measure.ts';
 import { encode, list } from '../src/codec/index.ts';
-import { generateSigningKeyPair, randomBytes, sign, verify } from '../src/crypto/index.ts';
 import { Transaction } from '../src/ledger/index.ts';
-import { startProcesses } from '../test/fixtures/processes.ts';
-import { orgRegistrations, until } from '../test/fixtures/validators.ts';
+import { orgRegistrations } from '../test/fixtures/validators.ts';
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -24,24 +24,11 @@ const log = (text: string) => {
   if (!json) console.log(text);
 };
 
-function verifyRate(): number {
-  const keys = generateSigningKeyPair();
-  const message = randomBytes(200);
-  const signature = sign(keys.secretKey, message);
-  let count = 0;
-  const start = performance.now();
-  while (performance.now() - start < 1000) {
-    for (let i = 0; i < 64; i++) verify(keys.publicKey, message, signature);
-    count += 64;
-  }
-  return (count * 1000) / (performance.now() - start);
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-const verifiesPerSecond = verifyRate();
+const verifiesPerSecond = measureVerifyRate();
 const bound = (verifiesPerSecond * cpus().length) / 4;
 log(
   `machine: ${cpus().length} cores, Ed25519 verify ${verifiesPerSecond.toFixed(0)}/s, bound ${bound.toFixed(0)} tx/s`,
@@ -54,7 +41,7 @@ const consensus = {
   batchMaxTxs: 500,
   window: 4,
 };
-const cluster = await startProcesses(4, consensus, [0, 1, 2, 3], SENDERS);
+const cluster = await startProcessCluster({ n: 4, consensus, admins: SENDERS, stderr: 'inherit' });
 try {
   await until(
     async () => (await Promise.all([0, 1, 2, 3].map((i) => cluster.status(i)))).every((s) => s.peers === 3),

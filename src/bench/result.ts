@@ -90,7 +90,8 @@ export interface BenchResult {
   };
   /**
    * Commit latency of transactions submitted in the measured window: from the moment the load
-   * generator submitted it to the first commit seen at any (honest) validator. From an HDR histogram
+   * generator submitted it (open loop: the moment it was due, so a generator that falls behind does
+   * not hide latency) to the first commit seen at any (honest) validator. From an HDR histogram
    * (1 µs resolution, 3 significant digits).
    */
   latency: {
@@ -119,12 +120,22 @@ export interface BenchResult {
     description: string;
     /** Milliseconds from the fault to the next transaction commit anywhere; null if none followed. */
     nextCommitAfter_ms: number | null;
+    /**
+     * Milliseconds from the fault to the first commit of a transaction submitted after it: when
+     * commits resumed, not counting blocks already in flight at the fault. Null if none.
+     */
+    resumedAfter_ms?: number | null;
   }>;
   /** View changes started by the validators during the run (summed over validators). */
   viewChanges: number;
   /** Highest view any validator reached. */
   maxView: number;
-  /** Consensus messages between validators, sent during the run (real: the validators' counters; sim: the simulated network). */
+  /**
+   * Consensus-protocol messages between validators sent during the run: proposals, votes, view
+   * changes, checkpoints, status, and client transactions forwarded between validators (not block
+   * sync). Real mode: the validators' medledger_consensus_messages_total counters; sim: the
+   * simulated network, lost messages included.
+   */
   messages: {
     /** total ÷ committedBlocks. */
     perBlock: number;
@@ -136,7 +147,7 @@ export interface BenchResult {
   /** Per validator process (real mode; empty in sim mode): CPU use over the run and peak RSS. */
   validators: Array<{
     index: number;
-    /** CPU time ÷ wall time while it ran, in percent of one core (may exceed 100). */
+    /** Its CPU time during the run ÷ the run's wall time (load start to end of drain), in percent of one core (may exceed 100). */
     cpu_percent: number;
     /** CPU seconds (user + system) used during the run, over all its incarnations. */
     cpu_s: number;

@@ -435,10 +435,11 @@ export class ValidatorNode {
     if (faults.dropRate && Math.random() < faults.dropRate) return;
     const peer = hex(this.#validators[to]!);
     const copies = faults.duplicateRate && Math.random() < faults.duplicateRate ? 2 : 1;
+    const deliver = () => this.host.send(CONSENSUS_PROTOCOL, peer, payload);
     for (let copy = 0; copy < copies; copy++) {
       this.metrics.messageSent(payload.length);
-      if (faults.delay_ms) setTimeout(() => this.host.send(CONSENSUS_PROTOCOL, peer, payload), faults.delay_ms);
-      else this.host.send(CONSENSUS_PROTOCOL, peer, payload);
+      if (faults.delay_ms) setTimeout(deliver, faults.delay_ms);
+      else deliver();
     }
   }
 

@@ -7,5 +7,6 @@ export * from './parallel.ts';
 export * from './prng.ts';
 export * from './queue.ts';
 export * from './run.ts';
+export * from './schedule.ts';
 export * from './simulator.ts';
 export * from './summary.ts';

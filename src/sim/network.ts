@@ -7,6 +7,9 @@
  * cannot reach each other until healed. Faults apply only while `faulty` is set; a healed network
  * delivers every message once with the base delay. It also counts messages and bytes.
  *
+ * Link rules (set by a scheduled run) degrade chosen directed links on top of that, whether or not
+ * `faulty` is set: extra delay, drop and duplicate probabilities per message from some nodes to others.
+ *
  * The network does not hold messages; it returns delivery delays and the simulator schedules them.
  */
 import { assert } from '../errors.ts';
@@ -51,6 +54,15 @@ export const HEALTHY_LINKS: LinkFaults = {
   reorderMax_ms: 0,
 };
 
+/** Extra faults on the links from each of `from` to each of `to`. */
+export interface LinkRule {
+  from: readonly number[];
+  to: readonly number[];
+  extraDelay_ms: number;
+  dropProbability: number;
+  duplicateProbability: number;
+}
+
 export interface NetworkStats {
   messagesSent: number;
   bytesSent: number;
@@ -73,6 +85,7 @@ export class Network {
   readonly #nodes: number;
   /** Group id per node while partitioned; null when every node reaches every other. */
   #groups: number[] | null = null;
+  #rules: LinkRule[] = [];
   faulty = false;
   readonly stats: NetworkStats = {
     messagesSent: 0,
@@ -109,6 +122,33 @@ export class Network {
     this.#groups = null;
   }
 
+  /** Replaces the link rules (an empty list removes them). */
+  setRules(rules: readonly LinkRule[]): void {
+    this.#rules = [...rules];
+  }
+
+  get rules(): readonly LinkRule[] {
+    return this.#rules;
+  }
+
+  /** The rules on `from` → `to` combined: delays add, drops and duplicates compound; null if none. */
+  #ruleFor(from: number, to: number): LinkRule | null {
+    let combined: LinkRule | null = null;
+    for (const rule of this.#rules) {
+      if (!rule.from.includes(from) || !rule.to.includes(to)) continue;
+      combined = combined
+        ? {
+            from: [from],
+            to: [to],
+            extraDelay_ms: combined.extraDelay_ms + rule.extraDelay_ms,
+            dropProbability: 1 - (1 - combined.dropProbability) * (1 - rule.dropProbability),
+            duplicateProbability: 1 - (1 - combined.duplicateProbability) * (1 - rule.duplicateProbability),
+          }
+        : rule;
+    }
+    return combined;
+  }
+
   get partitioned(): boolean {
     return this.#groups !== null;
   }
@@ -133,6 +173,8 @@ export class Network {
       this.stats.messagesDropped++;
       return [];
     }
+    const rule = this.#rules.length > 0 ? this.#ruleFor(from, to) : null;
+    if (rule) return this.#transmitByRule(rule);
     if (!this.faulty) return [sampleDelay(this.#config.baseDelay, this.#prng)];
     const faults = this.#config.faults;
     if (this.#prng.chance(faults.dropProbability)) {
@@ -150,6 +192,17 @@ export class Network {
       delays.push(delay_ms);
     }
     return delays;
+  }
+
+  #transmitByRule(rule: LinkRule): number[] {
+    if (this.#prng.chance(rule.dropProbability)) {
+      this.stats.messagesDropped++;
+      return [];
+    }
+    const copies = this.#prng.chance(rule.duplicateProbability) ? 2 : 1;
+    if (copies === 2) this.stats.messagesDuplicated++;
+    const dist = this.faulty ? this.#config.faults.delay : this.#config.baseDelay;
+    return Array.from({ length: copies }, () => sampleDelay(dist, this.#prng) + rule.extraDelay_ms);
   }
 
   delivered(size: number): void {

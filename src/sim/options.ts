@@ -7,6 +7,7 @@
  */
 import type { ConsensusParams, UnsafeTestingBugs } from '../consensus/types.ts';
 import { FAULT_KINDS, type FaultSelection } from './faults.ts';
+import type { ScheduledFault } from './schedule.ts';
 
 export const SIM_CONSENSUS_PARAMS: ConsensusParams = {
   batchMaxTxs: 20,
@@ -39,6 +40,17 @@ export interface SimOptions {
   /** A client resubmits (to another random replica) a transaction not committed after this. */
   clientRetry_ms: number;
   params: ConsensusParams;
+  /**
+   * An explicit fault timeline (see schedule.ts) instead of faults planned from the seed: `faults`
+   * is then ignored. Faults still all heal at faultPeriod_ms.
+   */
+  schedule?: ScheduledFault[];
+  /**
+   * Closed-loop clients instead of the planned workload (`txs` is then ignored): each of `loops`
+   * loops submits `batch` new transactions, and its next batch as soon as all of them committed at
+   * an honest replica, until faultPeriod_ms. Loop i signs with client i mod `clients`.
+   */
+  closedLoop?: { loops: number; batch: number };
   /** Deliberate protocol bugs, to prove the checkers catch them. Tests only. */
   unsafe?: UnsafeTestingBugs;
 }

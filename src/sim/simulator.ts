@@ -7,6 +7,9 @@
  * Messages are encoded with the canonical codec when sent and decoded at delivery, as on a real wire.
  * A replica's actions are carried out one at a time, in order; a crash may land between a `persist`
  * and the sends after it. A crashed replica loses everything but its DurableState and restarts from it.
+ *
+ * Faults are planned from the seed, or given as an explicit timeline (`options.schedule`, see
+ * schedule.ts); the clients' transactions may be made by a caller-supplied `makeTx`.
  */
 import { decode, encode } from '../codec/index.ts';
 import { ConsensusMessage } from '../consensus/messages.ts';
@@ -20,14 +23,21 @@ import { describeMessage } from './describe.ts';
 import { DurableState } from './durable.ts';
 import { SimExecutor } from './executor.ts';
 import { type FaultKind, type FaultPlan, planFaults, resolveFaults } from './faults.ts';
-import { Network, type NetworkStats } from './network.ts';
+import { type LinkRule, Network, type NetworkStats } from './network.ts';
 import type { SimOptions } from './options.ts';
 import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
+import {
+  type AppliedFault,
+  byzantineFrom,
+  checkSchedule,
+  type ScheduledFault,
+  scheduledPlan,
+} from './schedule.ts';
 import { makeIdentities, SIM_GENESIS_TIME, type SimIdentities } from './setup.ts';
 import { SignatureLog } from './signature-log.ts';
 import { TraceDigest } from './trace.ts';
-import { type PlannedTx, planWorkload } from './workload.ts';
+import { type PlannedTx, planWorkload, type TxMaker, workloadTx } from './workload.ts';
 
 /** A problem the simulator or a checker found. */
 export interface Violation {
@@ -40,10 +50,13 @@ type SimEvent =
   | { kind: 'timer'; node: number; incarnation: number; timer: TimerId; token: number }
   | { kind: 'feedback'; node: number; incarnation: number; event: ConsensusEvent }
   | { kind: 'submit'; tx: number }
+  | { kind: 'loop-batch'; loop: number }
   | { kind: 'client-tx'; to: number; tx: number; bytes: Uint8Array }
   | { kind: 'crash'; node: number; down_ms: number; midStep: boolean }
   | { kind: 'force-crash'; node: number; incarnation: number }
-  | { kind: 'restart'; node: number }
+  /** `incarnation`: only if the replica is still down in that incarnation (a crash's own restart). */
+  | { kind: 'restart'; node: number; incarnation?: number }
+  | { kind: 'scheduled'; index: number }
   | { kind: 'partition'; groups: number[][] }
   | { kind: 'unpartition' }
   | { kind: 'heal' }
@@ -58,6 +71,8 @@ interface SimNode {
   incarnation: number;
   timers: Map<TimerId, number>;
   adversary: Adversary | null;
+  /** Virtual time from which the adversary acts (0 unless a schedule turns the replica later). */
+  adversaryFrom_ms: number;
   /** Set by a mid-step crash fault: crash right after the next persist that precedes a send. */
   armedCrash: { down_ms: number } | null;
   /** View changes started by earlier incarnations. */
@@ -105,6 +120,15 @@ export interface SimulationResult {
   end_ms: number;
   stats: SimStats;
   traceHash: string;
+  /** The scheduled faults as applied (empty without a schedule). */
+  applied: AppliedFault[];
+}
+
+export interface SimHooks {
+  /** Receives a line per delivery, commit, view change, crash and restart. */
+  log?: (line: string) => void;
+  /** Makes the clients' transactions (default: `sim.note` transactions of txBodyBytes random bytes). */
+  makeTx?: TxMaker;
 }
 
 const EXEC_DELAY_MS = 0.5;
@@ -133,6 +157,12 @@ export class Simulator {
   readonly #nodes: SimNode[];
   readonly #honest: number[];
   readonly #workload: PlannedTx[];
+  /** Closed loop: the workload's prng and options, each loop's unfinished transactions, and the loop of each transaction. */
+  readonly #prngWorkload: Prng;
+  readonly #makeTx: TxMaker | undefined;
+  readonly #loopPending: number[] = [];
+  readonly #loopOf = new Map<string, number>();
+  readonly #nonces: number[];
   readonly #commitTimes: Map<string, number>[];
   readonly #committedByHonest = new Set<string>();
   /** Workload indexes submitted at least once. */
@@ -151,6 +181,10 @@ export class Simulator {
   #timerTokens = 0;
   #aborted = false;
   #started = false;
+  readonly #schedule: readonly ScheduledFault[];
+  readonly #applied: AppliedFault[] = [];
+  /** Link rules set by the schedule, in force until a heal. */
+  #rules: LinkRule[] = [];
   readonly #stats = {
     messagesToDownNodes: 0,
     clientSubmissions: 0,
@@ -165,38 +199,53 @@ export class Simulator {
 
   readonly #log: ((line: string) => void) | undefined;
 
-  /** `hooks.log`, if given, receives a line per delivery, commit, view change, crash and restart. */
-  constructor(options: SimOptions, hooks: { log?: (line: string) => void } = {}) {
+  constructor(options: SimOptions, hooks: SimHooks = {}) {
     this.#log = hooks.log;
     if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new RangeError('nodes must be >= 1');
     this.#options = options;
     const root = new Prng(options.seed);
     this.#ids = makeIdentities(options.seed, options.nodes, options.clients);
-    this.#faults = resolveFaults(options.faults, root.derive('fault-kinds'));
-    this.#plan = planFaults(this.#faults, options.nodes, options.faultPeriod_ms, root.derive('fault-plan'));
+    this.#schedule = options.schedule ?? [];
+    if (options.schedule) {
+      checkSchedule(options.schedule, options.nodes);
+      this.#faults = [];
+      this.#plan = scheduledPlan(options.schedule);
+    } else {
+      this.#faults = resolveFaults(options.faults, root.derive('fault-kinds'));
+      this.#plan = planFaults(this.#faults, options.nodes, options.faultPeriod_ms, root.derive('fault-plan'));
+    }
     this.#network = new Network(options.nodes, this.#plan.network, root.derive('network'));
     this.#prngClients = root.derive('clients');
     this.#prngFetch = root.derive('fetch');
     this.#prngAdversary = root.derive('adversary');
-    this.#workload = planWorkload(
-      {
-        chainId: this.#ids.chainId,
-        clients: this.#ids.clients,
-        txs: options.txs,
-        submitUntil_ms: options.faultPeriod_ms,
-        bodyBytes: options.txBodyBytes,
-      },
-      root.derive('workload'),
-    );
+    this.#prngWorkload = root.derive('workload');
+    this.#makeTx = hooks.makeTx;
+    this.#nonces = this.#ids.clients.map(() => 0);
+    this.#workload = options.closedLoop
+      ? []
+      : planWorkload(
+          {
+            chainId: this.#ids.chainId,
+            clients: this.#ids.clients,
+            txs: options.txs,
+            submitUntil_ms: options.faultPeriod_ms,
+            bodyBytes: options.txBodyBytes,
+            ...(hooks.makeTx ? { makeTx: hooks.makeTx } : {}),
+          },
+          this.#prngWorkload,
+        );
     this.#heal_ms = options.faultPeriod_ms;
     this.#deadline_ms = this.#heal_ms + options.livenessBound_ms;
     this.#end_ms = this.#deadline_ms;
-    this.#nodes = this.#ids.validators.map((keys, index) => this.#makeNode(index, keys.secretKey));
+    const turns = byzantineFrom(this.#schedule);
+    this.#nodes = this.#ids.validators.map((keys, index) =>
+      this.#makeNode(index, keys.secretKey, turns.get(index) ?? 0),
+    );
     this.#honest = this.#nodes.filter((n) => n.adversary === null).map((n) => n.index);
     this.#commitTimes = this.#nodes.map(() => new Map());
   }
 
-  #makeNode(index: number, secretKey: Uint8Array): SimNode {
+  #makeNode(index: number, secretKey: Uint8Array, adversaryFrom_ms: number): SimNode {
     const durable = new DurableState(this.#ids.genesisBlock);
     const config: ReplicaConfig = {
       chainId: this.#ids.chainId,
@@ -218,6 +267,7 @@ export class Simulator {
       incarnation: 0,
       timers: new Map(),
       adversary: null,
+      adversaryFrom_ms,
       armedCrash: null,
       viewChangesBefore: 0,
       maxView: 0,
@@ -236,7 +286,7 @@ export class Simulator {
           executedHeight: () => node.durable.chain.height,
           stateRootOf: (hash) => node.executor?.stateRootOf(hash),
           send: (out) => {
-            if (node.replica) this.#transmitAll(index, out);
+            if (node.replica && this.#now_ms >= node.adversaryFrom_ms) this.#transmitAll(index, out);
           },
           now_ms: () => this.#now_ms,
         },
@@ -255,6 +305,10 @@ export class Simulator {
     this.#workload.forEach((planned, tx) => {
       this.#queue.push(planned.at_ms, { kind: 'submit', tx });
     });
+    for (let loop = 0; loop < (this.#options.closedLoop?.loops ?? 0); loop++) {
+      this.#loopPending.push(0);
+      this.#queue.push(this.#prngClients.between(0, CLIENT_DELAY_MAX_MS), { kind: 'loop-batch', loop });
+    }
     for (const crash of this.#plan.crashes) {
       this.#queue.push(crash.at_ms, {
         kind: 'crash',
@@ -267,11 +321,17 @@ export class Simulator {
       this.#queue.push(p.start_ms, { kind: 'partition', groups: p.groups });
       this.#queue.push(p.end_ms, { kind: 'unpartition' });
     }
+    this.#schedule.forEach((fault, index) => {
+      this.#queue.push(fault.at_ms, { kind: 'scheduled', index });
+    });
     this.#network.faulty = true;
     this.#queue.push(this.#heal_ms, { kind: 'heal' });
     for (const node of this.#nodes) {
       if (node.adversary)
-        this.#queue.push(this.#adversaryTickDelay(), { kind: 'adversary-tick', node: node.index });
+        this.#queue.push(node.adversaryFrom_ms + this.#adversaryTickDelay(), {
+          kind: 'adversary-tick',
+          node: node.index,
+        });
     }
 
     let done = false;
@@ -283,7 +343,9 @@ export class Simulator {
       this.#now_ms = time_ms;
       this.#stats.events++;
       this.#handle(item);
-      if (!done && this.#allCommitted()) {
+      // A closed loop submits until heal_ms: all committed before then is only a pause between batches.
+      const submitting = this.#options.closedLoop !== undefined && this.#now_ms < this.#heal_ms;
+      if (!done && !submitting && this.#allCommitted()) {
         done = true;
         this.#end_ms = Math.min(this.#end_ms, Math.max(this.#now_ms, this.#heal_ms) + this.#options.grace_ms);
       }
@@ -314,6 +376,9 @@ export class Simulator {
       case 'submit':
         this.#submit(event.tx);
         return;
+      case 'loop-batch':
+        this.#loopBatch(event.loop);
+        return;
       case 'client-tx':
         this.#clientTx(event.to, event.tx, event.bytes);
         return;
@@ -326,8 +391,13 @@ export class Simulator {
           this.#crash(node, node.armedCrash.down_ms);
         return;
       }
-      case 'restart':
-        this.#restart(this.#nodes[event.node]!);
+      case 'restart': {
+        const node = this.#nodes[event.node]!;
+        if (event.incarnation === undefined || event.incarnation === node.incarnation) this.#restart(node);
+        return;
+      }
+      case 'scheduled':
+        this.#applyScheduled(event.index);
         return;
       case 'partition':
         this.#trace.record(`P ${this.#now_ms} ${JSON.stringify(event.groups)}`);
@@ -341,6 +411,8 @@ export class Simulator {
         this.#trace.record(`H ${this.#now_ms}`);
         this.#network.faulty = false;
         this.#network.heal();
+        this.#rules = [];
+        this.#network.setRules([]);
         for (const node of this.#nodes) if (!node.replica) this.#restart(node);
         return;
       case 'adversary-tick': {
@@ -395,6 +467,27 @@ export class Simulator {
       bytes,
     });
     this.#queue.push(this.#now_ms + this.#options.clientRetry_ms, { kind: 'submit', tx: index });
+  }
+
+  /** A closed loop's next batch: new transactions from its client, submitted now. */
+  #loopBatch(loop: number): void {
+    const closed = this.#options.closedLoop!;
+    if (this.#now_ms >= this.#heal_ms) return;
+    const client = loop % this.#ids.clients.length;
+    const options = {
+      chainId: this.#ids.chainId,
+      clients: this.#ids.clients,
+      bodyBytes: this.#options.txBodyBytes,
+      ...(this.#makeTx ? { makeTx: this.#makeTx } : {}),
+    };
+    for (let k = 0; k < closed.batch; k++) {
+      const nonce = ++this.#nonces[client]!;
+      const planned = workloadTx(options, this.#now_ms, client, nonce, this.#prngWorkload);
+      this.#workload.push(planned);
+      this.#loopOf.set(planned.id, loop);
+      this.#loopPending[loop]!++;
+      this.#submit(this.#workload.length - 1);
+    }
   }
 
   #clientTx(to: number, index: number, bytes: Uint8Array): void {
@@ -527,8 +620,8 @@ export class Simulator {
   }
 
   #emit(node: SimNode, message: ConsensusMessage, targets: number[]): void {
-    if (!node.adversary) {
-      this.#signatures.sent(node.index, message);
+    if (!node.adversary || this.#now_ms < node.adversaryFrom_ms) {
+      if (!node.adversary) this.#signatures.sent(node.index, message);
       this.#transmitAll(
         node.index,
         targets.map((to) => ({ to, message })),
@@ -570,7 +663,15 @@ export class Simulator {
     for (const tx of block.txs) {
       const id = hex(txHash(tx));
       if (!times.has(id)) times.set(id, this.#now_ms);
+      if (this.#committedByHonest.has(id)) continue;
       this.#committedByHonest.add(id);
+      const loop = this.#loopOf.get(id);
+      if (loop !== undefined && --this.#loopPending[loop]! === 0) {
+        this.#queue.push(this.#now_ms + this.#prngClients.between(CLIENT_DELAY_MIN_MS, CLIENT_DELAY_MAX_MS), {
+          kind: 'loop-batch',
+          loop,
+        });
+      }
     }
   }
 
@@ -643,7 +744,7 @@ export class Simulator {
     // Fault crashes restart by the time the network heals; crashes after it (failed replicas) later.
     const restart_ms =
       this.#now_ms < this.#heal_ms ? Math.min(this.#now_ms + down_ms, this.#heal_ms) : this.#now_ms + down_ms;
-    this.#queue.push(restart_ms, { kind: 'restart', node: node.index });
+    this.#queue.push(restart_ms, { kind: 'restart', node: node.index, incarnation: node.incarnation });
   }
 
   #restart(node: SimNode): void {
@@ -652,6 +753,104 @@ export class Simulator {
     this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} RESTARTS`);
     this.#stats.restarts++;
     this.#boot(node);
+  }
+
+  // ---- scheduled faults --------------------------------------------------------------------------
+
+  /** The primary of the view most live honest replicas are in (the highest such view on a tie). */
+  #currentPrimary(): { node: number; view: number } {
+    const votes = new Map<number, number>();
+    for (const i of this.#honest) {
+      const view = this.#nodes[i]!.replica?.info.view;
+      if (view !== undefined) votes.set(view, (votes.get(view) ?? 0) + 1);
+    }
+    let view = 0;
+    let most = 0;
+    for (const [v, count] of votes) {
+      if (count > most || (count === most && v > view)) {
+        view = v;
+        most = count;
+      }
+    }
+    return { node: view % this.#nodes.length, view };
+  }
+
+  #applyScheduled(index: number): void {
+    const fault = this.#schedule[index]!;
+    const note = (description: string) => {
+      this.#applied.push({ index, at_ms: this.#now_ms, kind: fault.kind, description });
+      this.#trace.record(`Z ${this.#now_ms} ${index}`);
+      this.#log?.(`${this.#now_ms.toFixed(2)} scheduled fault: ${description}`);
+    };
+    switch (fault.kind) {
+      case 'crash': {
+        let target: number;
+        let what: string;
+        if (fault.node === 'primary') {
+          const primary = this.#currentPrimary();
+          target = primary.node;
+          what = `replica ${target} (primary of view ${primary.view})`;
+        } else {
+          target = fault.node;
+          what = `replica ${target}`;
+        }
+        const node = this.#nodes[target]!;
+        if (!node.replica) {
+          note(`crash ${what}: already down`);
+          return;
+        }
+        note(
+          `crash ${what}${fault.restartAfter_ms === null ? '' : `, restart after ${fault.restartAfter_ms} ms`}`,
+        );
+        this.#crash(node, fault.restartAfter_ms ?? Number.POSITIVE_INFINITY);
+        return;
+      }
+      case 'restart': {
+        const targets = fault.node === 'all' ? this.#nodes : [this.#nodes[fault.node]!];
+        const down = targets.filter((n) => !n.replica);
+        note(
+          down.length === 0
+            ? `restart ${fault.node === 'all' ? 'crashed replicas' : `replica ${fault.node}`}: none down`
+            : `restart replica${down.length > 1 ? 's' : ''} ${down.map((n) => n.index).join(', ')}`,
+        );
+        for (const node of down) this.#restart(node);
+        return;
+      }
+      case 'partition':
+        note(`partition ${fault.groups.map((g) => `{${g.join(',')}}`).join(' | ')}`);
+        this.#network.partition(fault.groups);
+        return;
+      case 'heal':
+        note('heal partitions and link faults');
+        this.#network.heal();
+        this.#rules = [];
+        this.#network.setRules([]);
+        return;
+      case 'links': {
+        const parts = [
+          fault.extraDelay_ms > 0 ? `delay +${fault.extraDelay_ms} ms` : '',
+          fault.dropProbability > 0 ? `drop ${fault.dropProbability}` : '',
+          fault.duplicateProbability > 0 ? `duplicate ${fault.duplicateProbability}` : '',
+        ].filter(Boolean);
+        note(
+          `${parts.join(', ') || 'no change'} on links {${fault.from.join(',')}} -> {${fault.to.join(',')}}`,
+        );
+        this.#rules.push({
+          from: fault.from,
+          to: fault.to,
+          extraDelay_ms: fault.extraDelay_ms,
+          dropProbability: fault.dropProbability,
+          duplicateProbability: fault.duplicateProbability,
+        });
+        this.#network.setRules(this.#rules);
+        return;
+      }
+      case 'byzantine':
+        note(
+          `replica${fault.nodes.length > 1 ? 's' : ''} ${fault.nodes.join(', ')} turn${fault.nodes.length > 1 ? '' : 's'} Byzantine: ${fault.behaviours.join(', ')}`,
+        );
+        return;
+    }
   }
 
   // ---- bookkeeping -------------------------------------------------------------------------------
@@ -714,6 +913,7 @@ export class Simulator {
         committedBlocks,
       },
       traceHash: this.#trace.digest(),
+      applied: this.#applied,
     };
   }
 }

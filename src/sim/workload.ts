@@ -2,7 +2,8 @@
  * The clients' workload: real signed transactions, each from one of the clients with that client's
  * next nonce, at random virtual times in the submission period. Planned up front from the seed, so
  * the set of submitted transactions (what the validity and liveness checkers compare against) is
- * known before the run starts.
+ * known before the run starts. (A closed-loop run makes its transactions as it goes, with
+ * `workloadTx`; the simulator keeps the list of those it submitted.)
  */
 import type { SigningKeyPair } from '../crypto/index.ts';
 import { signTransaction, type Transaction, txHash } from '../ledger/index.ts';
@@ -17,6 +18,14 @@ export interface PlannedTx {
   id: string;
 }
 
+/** Makes client `client`'s transaction with `nonce`; random bytes come from `prng`. */
+export type TxMaker = (input: {
+  chainId: string;
+  client: SigningKeyPair;
+  nonce: number;
+  prng: Prng;
+}) => Transaction;
+
 export interface WorkloadOptions {
   chainId: string;
   clients: readonly SigningKeyPair[];
@@ -24,6 +33,8 @@ export interface WorkloadOptions {
   /** Submissions happen in [0, submitUntil_ms). */
   submitUntil_ms: number;
   bodyBytes: number;
+  /** Default: a `sim.note` transaction with a body of `bodyBytes` random bytes. */
+  makeTx?: TxMaker;
 }
 
 export function planWorkload(options: WorkloadOptions, prng: Prng): PlannedTx[] {
@@ -34,10 +45,23 @@ export function planWorkload(options: WorkloadOptions, prng: Prng): PlannedTx[] 
   return times.map((at_ms) => {
     const client = prng.int(options.clients.length);
     const nonce = ++nonces[client]!;
-    const tx = signTransaction(
-      { type: 'sim.note', nonce, chainId: options.chainId, body: prng.bytes(options.bodyBytes) },
-      options.clients[client]!.secretKey,
-    );
-    return { at_ms, client, tx, id: Buffer.from(txHash(tx)).toString('hex') };
+    return workloadTx(options, at_ms, client, nonce, prng);
   });
+}
+
+/** Client `client`'s transaction with `nonce`, first submitted at `at_ms`. */
+export function workloadTx(
+  options: Pick<WorkloadOptions, 'chainId' | 'clients' | 'bodyBytes' | 'makeTx'>,
+  at_ms: number,
+  client: number,
+  nonce: number,
+  prng: Prng,
+): PlannedTx {
+  const tx = options.makeTx
+    ? options.makeTx({ chainId: options.chainId, client: options.clients[client]!, nonce, prng })
+    : signTransaction(
+        { type: 'sim.note', nonce, chainId: options.chainId, body: prng.bytes(options.bodyBytes) },
+        options.clients[client]!.secretKey,
+      );
+  return { at_ms, client, tx, id: Buffer.from(txHash(tx)).toString('hex') };
 }

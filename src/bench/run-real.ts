@@ -1,0 +1,646 @@
+/**
+ * Real mode: runs a scenario on validator processes on this machine (libp2p over 127.0.0.1), with
+ * pre-signed load over POST /v1/txs?batch=1 (open loop: every 20 ms the transactions due go to the
+ * next validator in turn; closed loop: client c sends to validator c mod n), commits followed on every validator through
+ * GET /v1/blocks/{h}?wait_ms, the fault timeline applied through the processes' own hooks (SIGKILL,
+ * restart, PUT /v1/debug/faults), and each process sampled every second (/proc CPU and RSS, /metrics
+ * message counters and view changes).
+ *
+ * A transaction's commit time is when a follower first saw it committed at any validator. Open-loop
+ * latency counts from the moment a transaction was due, not when it was sent, so a load generator
+ * that falls behind cannot hide latency. Like the simulator's clients, the load generator resubmits
+ * a transaction not committed within max(2 s, 2 × requestTimeout_ms) to another validator.
+ */
+import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { encode, list } from '../codec/index.ts';
+import { Transaction, txHash } from '../ledger/index.ts';
+import type { TransportFaults } from '../node/validator.ts';
+import { Prng } from '../sim/prng.ts';
+import { type ProcessCluster, startProcessCluster, until } from './cluster.ts';
+import { LoadSource } from './load.ts';
+import type { Observations } from './measure.ts';
+import { metricValue, sampleProcess } from './probe.ts';
+import type { ModeResult } from './run-sim.ts';
+import type { FaultEvent, Scenario } from './scenario.ts';
+
+const TxBatch = list(Transaction, 4096);
+const SAMPLE_INTERVAL_MS = 1000;
+const TICK_MS = 20;
+/** Requests in flight above which the open-loop generator waits (due times still count for latency). */
+const MAX_IN_FLIGHT = 64;
+const MAX_ATTEMPTS = 6;
+const CHAIN_ID = 'medledger-bench';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+interface TxRecord {
+  tx: Transaction;
+  hash: string;
+  bytes: number;
+  /** Due (open loop) or sent (closed loop) time; null until then. */
+  submitted_s: number | null;
+  lastSent_s: number;
+  /** The validator it was last sent to. */
+  lastTarget: number;
+  attempts: number;
+}
+
+/** One process lifetime of a validator: first and last samples of its counters. */
+interface Incarnation {
+  cpuFirst_s: number;
+  cpu_s: number;
+  peakRss_bytes: number;
+  messagesFirst: number;
+  messages: number;
+  bytesFirst: number;
+  bytes: number;
+  viewChangesFirst: number;
+  viewChanges: number;
+  view: number;
+}
+
+export interface RealRunOptions {
+  log: (line: string) => void;
+  /** The machine's signature bound, to size a closed loop's pre-signed pool. */
+  bound_txps: number;
+  /** Where to copy the validators' stderr logs (kept after the run), if anywhere. */
+  logsDir?: string;
+  /** Write a CPU profile of every validator process (node --cpu-prof) into this directory. */
+  profileDir?: string;
+}
+
+export async function runReal(scenario: Scenario, options: RealRunOptions): Promise<ModeResult> {
+  const { log } = options;
+  const n = scenario.validators;
+  const { load, consensus } = scenario;
+  const total_s = scenario.warmup_s + scenario.duration_s;
+  const notes: string[] = [];
+  log(`starting ${n} validator processes...`);
+  const cluster = await startProcessCluster({
+    n,
+    consensus: {
+      batchMaxTxs: consensus.batchMaxTxs,
+      window: consensus.window,
+      batchDelay_ms: consensus.batchDelay_ms,
+      requestTimeout_ms: consensus.requestTimeout_ms,
+      viewChangeTimeout_ms: consensus.viewChangeTimeout_ms,
+      statusInterval_ms: 250,
+    },
+    admins: load.signers,
+    chainId: CHAIN_ID,
+    faultInjection: true,
+    stderr: 'file',
+    ...(options.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] } : {}),
+  });
+  try {
+    await until(async () => {
+      const statuses = await Promise.all(
+        Array.from({ length: n }, (_, i) => cluster.status(i).catch(() => null)),
+      );
+      return statuses.every((s) => s !== null && s.peers >= n - 1);
+    }, 60_000);
+    return await measure(scenario, cluster, options, notes, total_s);
+  } finally {
+    if (options.logsDir) await keepLogs(cluster, n, options.logsDir);
+    await cluster.close();
+  }
+}
+
+async function keepLogs(cluster: ProcessCluster, n: number, logsDir: string): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const from = join(cluster.dir, `validator-${i}.stderr.log`);
+    try {
+      if ((await stat(from)).size === 0) continue;
+      await mkdir(logsDir, { recursive: true });
+      await copyFile(from, join(logsDir, `validator-${i}.stderr.log`));
+    } catch {
+      // No log: nothing was written to stderr.
+    }
+  }
+}
+
+async function measure(
+  scenario: Scenario,
+  cluster: ProcessCluster,
+  options: RealRunOptions,
+  notes: string[],
+  total_s: number,
+): Promise<ModeResult> {
+  const { log } = options;
+  const n = scenario.validators;
+  const { load, consensus } = scenario;
+  const retry_s = Math.max(2, (2 * consensus.requestTimeout_ms) / 1000);
+
+  // ---- the load, signed before the clock starts ----
+  const source = new LoadSource(
+    cluster.genesis.chainId,
+    cluster.admins,
+    load,
+    new Prng(scenario.seed).derive('load'),
+  );
+  const planned =
+    load.rate_tps !== null
+      ? Math.ceil(load.rate_tps * total_s)
+      : Math.min(200_000, Math.ceil(Math.max(1000, options.bound_txps) * total_s * 0.75));
+  log(`signing ${planned} transactions...`);
+  const signStart = performance.now();
+  const records: TxRecord[] = [];
+  const make = (): TxRecord => {
+    const { tx } = source.next();
+    return {
+      tx,
+      hash: hex(txHash(tx)),
+      bytes: encode(Transaction, tx).length,
+      submitted_s: null,
+      lastSent_s: 0,
+      lastTarget: -1,
+      attempts: 0,
+    };
+  };
+  for (let k = 0; k < planned; k++) records.push(make());
+  notes.push(
+    `pre-signed ${planned} transactions in ${((performance.now() - signStart) / 1000).toFixed(1)} s`,
+  );
+  const byHash = new Map(records.map((r, i) => [r.hash, i]));
+
+  // ---- state shared by the followers, the load and the faults ----
+  const heights = await Promise.all(
+    Array.from({ length: n }, (_, i) => cluster.status(i).then((s) => s.height)),
+  );
+  const baseHeight = Math.max(...heights);
+  const committedAt = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
+  let maxHeight = baseHeight;
+  let committedSubmitted = 0;
+  let submittedCount = 0;
+  let failedSubmissions = 0;
+  let inFlight = 0;
+  let maxBehind_s = 0;
+  const intendedDown = new Set<number>();
+  const restarting = new Set<number>();
+  const faultState: TransportFaults[] = Array.from({ length: n }, () => ({}));
+  const applied: Array<{ at_s: number; kind: string; description: string }> = [];
+  let running = true;
+  const stopFollowing = new AbortController();
+  const cpuStart = process.cpuUsage();
+  const t0 = performance.now();
+  const now_s = () => (performance.now() - t0) / 1000;
+
+  /** `preferred`, or the next validator after it that is up (and is not `avoid`). */
+  const target = (preferred: number, avoid = -1): number => {
+    for (let k = 0; k < n; k++) {
+      const c = (preferred + k) % n;
+      if (c !== avoid && cluster.running(c) && !restarting.has(c)) return c;
+    }
+    return preferred % n;
+  };
+  let nextTarget = 0;
+
+  const post = async (to: number, indexes: number[]): Promise<void> => {
+    inFlight++;
+    try {
+      const body = encode(
+        TxBatch,
+        indexes.map((k) => records[k]!.tx),
+      );
+      const response = await fetch(`${cluster.api[to]}/v1/txs?batch=1`, {
+        method: 'POST',
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.arrayBuffer();
+      if (response.status !== 202) throw new Error(String(response.status));
+    } catch {
+      failedSubmissions += indexes.length;
+      // Picked up by the resubmission scan, sooner than the usual retry.
+      for (const k of indexes) records[k]!.lastSent_s = -Infinity;
+    } finally {
+      inFlight--;
+    }
+  };
+
+  /**
+   * Sends transactions (by index) to one validator, `preferred` or the next one up, in requests of
+   * at most load.batch; a resent transaction goes to another validator than last time.
+   */
+  const send = (indexes: number[], preferred: number): void => {
+    const groups = new Map<number, number[]>();
+    const t = now_s();
+    for (const k of indexes) {
+      const record = records[k]!;
+      const to = record.attempts === 0 ? target(preferred) : target(record.lastTarget + 1, record.lastTarget);
+      record.lastSent_s = t;
+      record.lastTarget = to;
+      record.attempts++;
+      const group = groups.get(to);
+      if (group) group.push(k);
+      else groups.set(to, [k]);
+    }
+    for (const [to, group] of groups) {
+      for (let k = 0; k < group.length; k += load.batch) void post(to, group.slice(k, k + load.batch));
+    }
+  };
+
+  // ---- followers: every validator's commits, first sighting wins ----
+  const follow = async (i: number) => {
+    let height = baseHeight + 1;
+    while (running) {
+      if (!cluster.running(i) || restarting.has(i)) {
+        await sleep(100);
+        continue;
+      }
+      try {
+        const response = await fetch(`${cluster.api[i]}/v1/blocks/${height}?wait_ms=1000`, {
+          signal: AbortSignal.any([AbortSignal.timeout(5000), stopFollowing.signal]),
+        });
+        if (response.status !== 200) {
+          await response.arrayBuffer();
+          continue;
+        }
+        const block = (await response.json()) as { txs: string[] };
+        const t = now_s();
+        for (const hash of block.txs) {
+          if (committedAt.has(hash)) continue;
+          committedAt.set(hash, t);
+          const k = byHash.get(hash);
+          if (k !== undefined && records[k]!.submitted_s !== null) committedSubmitted++;
+          waiters.get(hash)?.();
+        }
+        maxHeight = Math.max(maxHeight, height);
+        height++;
+      } catch {
+        await sleep(100);
+      }
+    }
+  };
+
+  // ---- samples of every validator process ----
+  const incarnations: Array<Map<number, Incarnation>> = Array.from({ length: n }, () => new Map());
+  const sampleAll = async (first: boolean) => {
+    await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const pid = cluster.pid(i);
+        if (pid === null || restarting.has(i)) return;
+        const start = cluster.starts(i);
+        const [proc, text] = await Promise.all([sampleProcess(pid), cluster.metrics(i).catch(() => null)]);
+        let inc = incarnations[i]!.get(start);
+        if (!inc) {
+          inc = {
+            cpuFirst_s: 0,
+            cpu_s: 0,
+            peakRss_bytes: 0,
+            messagesFirst: 0,
+            messages: 0,
+            bytesFirst: 0,
+            bytes: 0,
+            viewChangesFirst: 0,
+            viewChanges: 0,
+            view: 0,
+          };
+          incarnations[i]!.set(start, inc);
+        }
+        const messages =
+          text === null
+            ? undefined
+            : metricValue(text, 'medledger_consensus_messages_total', 'direction="sent"');
+        const bytes =
+          text === null
+            ? undefined
+            : metricValue(text, 'medledger_consensus_message_bytes_total', 'direction="sent"');
+        const viewChanges = text === null ? undefined : metricValue(text, 'medledger_view_changes');
+        const view = text === null ? undefined : metricValue(text, 'medledger_view');
+        const cpu_s =
+          proc?.cpu_s ??
+          (text === null ? undefined : metricValue(text, 'medledger_process_process_cpu_seconds_total'));
+        const rss =
+          proc?.peakRss_bytes ??
+          (text === null ? undefined : metricValue(text, 'medledger_process_process_resident_memory_bytes'));
+        if (cpu_s !== undefined) {
+          if (first) inc.cpuFirst_s = cpu_s;
+          inc.cpu_s = cpu_s;
+        }
+        if (rss !== undefined) inc.peakRss_bytes = Math.max(inc.peakRss_bytes, rss);
+        if (messages !== undefined) {
+          if (first) inc.messagesFirst = messages;
+          inc.messages = messages;
+        }
+        if (bytes !== undefined) {
+          if (first) inc.bytesFirst = bytes;
+          inc.bytes = bytes;
+        }
+        if (viewChanges !== undefined) {
+          if (first) inc.viewChangesFirst = viewChanges;
+          inc.viewChanges = viewChanges;
+        }
+        if (view !== undefined) inc.view = Math.max(inc.view, view);
+      }),
+    );
+  };
+  await sampleAll(true);
+  let sampling = Promise.resolve();
+  const sampler = setInterval(() => {
+    sampling = sampling.then(() => sampleAll(false)).catch(() => {});
+  }, SAMPLE_INTERVAL_MS);
+
+  // ---- the fault timeline ----
+  const timers: NodeJS.Timeout[] = [];
+  const putFaults = async (i: number) => {
+    if (!cluster.running(i) || restarting.has(i)) return;
+    try {
+      await cluster.setFaults(i, faultState[i]!);
+    } catch (error) {
+      notes.push(`could not set validator ${i}'s transport faults: ${(error as Error).message}`);
+    }
+  };
+  const restart = async (i: number) => {
+    if (cluster.running(i) || restarting.has(i)) return false;
+    restarting.add(i);
+    try {
+      await cluster.start(i);
+      intendedDown.delete(i);
+    } finally {
+      restarting.delete(i);
+    }
+    if (Object.keys(faultState[i]!).length > 0) await putFaults(i);
+    return true;
+  };
+  const currentPrimary = async (): Promise<{ node: number; view: number }> => {
+    const views = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        cluster.running(i)
+          ? cluster.status(i).then(
+              (s) => s.view,
+              () => null,
+            )
+          : null,
+      ),
+    );
+    const votes = new Map<number, number>();
+    for (const v of views) if (v !== null) votes.set(v, (votes.get(v) ?? 0) + 1);
+    let view = 0;
+    let most = 0;
+    for (const [v, count] of votes)
+      if (count > most || (count === most && v > view)) [view, most] = [v, count];
+    return { node: view % n, view };
+  };
+  const apply = async (fault: FaultEvent) => {
+    const note = (description: string, at_s = now_s()) => {
+      applied.push({ at_s, kind: fault.kind, description });
+      log(`  t=${at_s.toFixed(2)} s: ${description}`);
+    };
+    switch (fault.kind) {
+      case 'crash': {
+        let node: number;
+        let what: string;
+        if (fault.node === 'primary') {
+          const primary = await currentPrimary();
+          node = primary.node;
+          what = `validator ${node} (primary of view ${primary.view})`;
+        } else {
+          node = fault.node;
+          what = `validator ${node}`;
+        }
+        if (!cluster.running(node)) {
+          note(`crash ${what}: already down`);
+          return;
+        }
+        const at_s = now_s();
+        intendedDown.add(node);
+        await cluster.kill(node);
+        note(
+          `crash ${what} (SIGKILL)${fault.restart_after_s === null ? '' : `, restart after ${fault.restart_after_s} s`}`,
+          at_s,
+        );
+        if (fault.restart_after_s !== null) {
+          const timer = setTimeout(() => {
+            void restart(node).catch((error) => notes.push(`restart of validator ${node} failed: ${error}`));
+          }, fault.restart_after_s * 1000);
+          timers.push(timer);
+        }
+        return;
+      }
+      case 'restart': {
+        const nodes = fault.node === 'all' ? Array.from({ length: n }, (_, i) => i) : [fault.node];
+        const down = nodes.filter((i) => !cluster.running(i) && !restarting.has(i));
+        const at_s = now_s();
+        const started = await Promise.all(down.map((i) => restart(i)));
+        const list = down.filter((_, k) => started[k]);
+        note(
+          list.length === 0
+            ? `restart ${fault.node === 'all' ? 'crashed validators' : `validator ${fault.node}`}: none down`
+            : `restart validator${list.length > 1 ? 's' : ''} ${list.join(', ')} (up after ${(now_s() - at_s).toFixed(2)} s)`,
+          at_s,
+        );
+        return;
+      }
+      case 'partition': {
+        for (const group of fault.groups) {
+          for (const i of group) {
+            faultState[i]!.partitionedFrom = Array.from({ length: n }, (_, j) => j).filter(
+              (j) => !group.includes(j),
+            );
+          }
+        }
+        const at_s = now_s();
+        await Promise.all(Array.from({ length: n }, (_, i) => putFaults(i)));
+        note(`partition ${fault.groups.map((g) => `{${g.join(',')}}`).join(' | ')}`, at_s);
+        return;
+      }
+      case 'heal': {
+        for (let i = 0; i < n; i++) faultState[i] = {};
+        const at_s = now_s();
+        await Promise.all(Array.from({ length: n }, (_, i) => putFaults(i)));
+        note('heal partitions and link faults', at_s);
+        return;
+      }
+      case 'delay':
+      case 'drop':
+      case 'duplicate': {
+        for (const i of fault.from) {
+          const state = faultState[i]!;
+          if (fault.kind === 'delay') state.delay_ms = fault.delay_ms;
+          else if (fault.kind === 'drop') state.dropRate = fault.rate;
+          else state.duplicateRate = fault.rate;
+        }
+        const at_s = now_s();
+        await Promise.all(fault.from.map((i) => putFaults(i)));
+        const what = fault.kind === 'delay' ? `delay +${fault.delay_ms} ms` : `${fault.kind} ${fault.rate}`;
+        note(
+          `${what} on every message sent by validator${fault.from.length > 1 ? 's' : ''} ${fault.from.join(', ')}`,
+          at_s,
+        );
+        return;
+      }
+      case 'byzantine':
+        // The scenario parser rejects these in real mode.
+        throw new Error('Byzantine behaviours are only in sim mode');
+    }
+  };
+  let faultChain = Promise.resolve();
+  for (const fault of scenario.faults) {
+    timers.push(
+      setTimeout(() => {
+        faultChain = faultChain
+          .then(() => apply(fault))
+          .catch((error) => {
+            notes.push(`fault ${fault.kind} at ${fault.at_s} s failed: ${(error as Error).message}`);
+          });
+      }, fault.at_s * 1000),
+    );
+  }
+
+  // ---- go ----
+  log(
+    `load: ${load.rate_tps !== null ? `${load.rate_tps} tx/s offered` : `${load.clients} closed-loop clients of ${load.batch}`} for ${total_s} s (${scenario.warmup_s} s warm-up)...`,
+  );
+  const followers = Array.from({ length: n }, (_, i) => follow(i));
+  const resubmitter = setInterval(() => {
+    const t = now_s();
+    const again: number[] = [];
+    for (let k = 0; k < records.length; k++) {
+      const r = records[k]!;
+      if (r.submitted_s === null || r.attempts === 0 || committedAt.has(r.hash)) continue;
+      if (t - r.lastSent_s >= retry_s && r.attempts < MAX_ATTEMPTS) again.push(k);
+    }
+    if (again.length > 0) send(again, 0);
+  }, 250);
+
+  let nextIndex = 0;
+  const take = (): number => {
+    if (nextIndex >= records.length) {
+      records.push(make());
+      byHash.set(records[records.length - 1]!.hash, records.length - 1);
+    }
+    return nextIndex++;
+  };
+  if (load.rate_tps !== null) {
+    const rate = load.rate_tps;
+    while (now_s() < total_s) {
+      const t = now_s();
+      const due = Math.min(records.length, Math.floor(t * rate) + 1);
+      if (due > nextIndex && inFlight < MAX_IN_FLIGHT) {
+        const batch: number[] = [];
+        for (let k = nextIndex; k < due; k++) {
+          records[k]!.submitted_s = k / rate;
+          batch.push(k);
+        }
+        maxBehind_s = Math.max(maxBehind_s, t - nextIndex / rate);
+        nextIndex = due;
+        submittedCount += batch.length;
+        // Like clients spread over the validators: each slice of due transactions to the next one.
+        send(batch, nextTarget++ % n);
+      }
+      await sleep(TICK_MS);
+    }
+  } else {
+    const end = sleep(total_s * 1000);
+    let ended = false;
+    void end.then(() => {
+      ended = true;
+    });
+    const client = async (c: number) => {
+      while (!ended) {
+        const batch = Array.from({ length: load.batch }, () => take());
+        const t = now_s();
+        for (const k of batch) records[k]!.submitted_s = t;
+        submittedCount += batch.length;
+        const all = new Promise<void>((resolve) => {
+          let left = batch.length;
+          for (const k of batch) {
+            const hash = records[k]!.hash;
+            waiters.set(hash, () => {
+              waiters.delete(hash);
+              if (--left === 0) resolve();
+            });
+          }
+        });
+        send(batch, c % n);
+        await Promise.race([all, end]);
+      }
+    };
+    await Promise.all(Array.from({ length: load.clients ?? 1 }, (_, c) => client(c)));
+  }
+  const loadEnd_s = now_s();
+  log(`load stopped at t=${loadEnd_s.toFixed(1)} s; draining (up to ${scenario.drain_s} s)...`);
+  while (committedSubmitted < submittedCount && now_s() < total_s + scenario.drain_s) await sleep(50);
+  const end_s = now_s();
+  running = false;
+  stopFollowing.abort();
+  for (const timer of timers) clearTimeout(timer);
+  clearInterval(resubmitter);
+  clearInterval(sampler);
+  await Promise.all(followers);
+  await faultChain;
+  await sampling;
+  await sampleAll(false);
+  const cpu = process.cpuUsage(cpuStart);
+
+  // ---- what was seen ----
+  if (maxBehind_s > 0.25)
+    notes.push(
+      `the load generator fell up to ${maxBehind_s.toFixed(2)} s behind its schedule (latency counts from the due time)`,
+    );
+  if (records.length > planned)
+    notes.push(
+      `signed ${records.length - planned} transactions during the run (the pre-signed pool ran out)`,
+    );
+  notes.push(
+    `load generator and followers used ${((cpu.user + cpu.system) / 1e6).toFixed(1)} CPU s in ${end_s.toFixed(1)} s (this process shares the machine with the validators)`,
+  );
+  for (let i = 0; i < n; i++) {
+    if (!cluster.running(i) && !intendedDown.has(i))
+      notes.push(`validator ${i} exited on its own during the run`);
+  }
+  const observations: Observations = {
+    txs: records
+      .filter((r) => r.submitted_s !== null)
+      .map((r) => ({
+        submitted_s: r.submitted_s!,
+        committed_s: committedAt.get(r.hash) ?? null,
+        bytes: r.bytes,
+      })),
+    failedSubmissions,
+    faults: applied,
+  };
+  let messages = 0;
+  let bytes = 0;
+  let viewChanges = 0;
+  let maxView = 0;
+  const validators = incarnations.map((map, index) => {
+    let cpu_s = 0;
+    let peak = 0;
+    for (const inc of map.values()) {
+      cpu_s += inc.cpu_s - inc.cpuFirst_s;
+      peak = Math.max(peak, inc.peakRss_bytes);
+      messages += inc.messages - inc.messagesFirst;
+      bytes += inc.bytes - inc.bytesFirst;
+      viewChanges += inc.viewChanges - inc.viewChangesFirst;
+      maxView = Math.max(maxView, inc.view);
+    }
+    return {
+      index,
+      cpu_percent: Math.round((cpu_s / end_s) * 1000) / 10,
+      cpu_s: Math.round(cpu_s * 100) / 100,
+      maxRss_bytes: peak,
+      restarts: Math.max(0, cluster.starts(index) - 1),
+    };
+  });
+  const blocks = maxHeight - baseHeight;
+  return {
+    observations,
+    viewChanges,
+    maxView,
+    messages: {
+      perBlock: blocks === 0 ? 0 : Math.round((messages / blocks) * 10) / 10,
+      bytesPerBlock: blocks === 0 ? 0 : Math.round(bytes / blocks),
+      total: messages,
+      totalBytes: bytes,
+    },
+    validators,
+    committedBlocks: blocks,
+    violations: [],
+    notes,
+  };
+}
