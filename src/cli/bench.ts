@@ -8,7 +8,6 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { compareRuns, compareRunsJson } from '../bench/compare.ts';
 import { loadResult, writeReport } from '../bench/report.ts';
 import type { BenchResult } from '../bench/result.ts';
-import { formatResult, runScenario } from '../bench/run.ts';
 import { loadScenarioFile } from '../bench/scenario.ts';
 
 interface BenchOptions {
@@ -60,6 +59,8 @@ export function addBenchCommand(program: Command, out: (text: string) => void): 
       ].join('\n'),
     )
     .action(async (scenarioPath: string, options: BenchOptions) => {
+      // The runner (and its HDR histogram's WebAssembly) loads only when a benchmark runs.
+      const { formatResult, runScenario } = await import('../bench/run.ts');
       const scenarios = await loadScenarioFile(scenarioPath, options.seed);
       const progress = options.json ? (line: string) => process.stderr.write(`${line}\n`) : out;
       const sweep = scenarios.length > 1;
