@@ -31,6 +31,15 @@ const STATUS_OF_CODE: Record<string, number> = {
   STORE_IO: 500,
   STORE_CLOSED: 503,
   API_INTERNAL: 500,
+  API_READER_KEY_ROTATED: 409,
+  API_MEMPOOL_FULL: 503,
+  API_BUSY: 503,
+  STORE_NOT_FOUND: 503,
+  STORE_CORRUPT_CHUNK: 503,
+  STORE_BAD_MANIFEST: 500,
+  STORE_BAD_RECORD_ID: 500,
+  STORE_LOCKED: 500,
+  STORE_OPEN_FAILED: 500,
 };
 
 export function send(res: ServerResponse, status: number, body: unknown): void {
@@ -72,19 +81,38 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   }
 }
 
-/** Streams `pieces` as the response body, honouring backpressure. */
+/**
+ * Streams `pieces` as the response body, honouring backpressure. A client that goes away ends the
+ * stream (and releases what it holds) instead of leaving the handler waiting for a drain that never
+ * comes.
+ */
 export async function sendStream(
   res: ServerResponse,
   contentType: string,
   pieces: AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const iterator = pieces[Symbol.asyncIterator]();
-  const first = await iterator.next(); // errors before the first byte still get a JSON error
-  res.writeHead(200, { 'content-type': contentType });
-  for (let piece = first; !piece.done; piece = await iterator.next()) {
-    if (!res.write(piece.value)) await new Promise((resolve) => res.once('drain', resolve));
+  try {
+    const first = await iterator.next(); // errors before the first byte still get a JSON error
+    res.writeHead(200, { 'content-type': contentType });
+    for (let piece = first; !piece.done; piece = await iterator.next()) {
+      if (res.destroyed) return;
+      if (!res.write(piece.value)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        });
+      }
+    }
+    res.end();
+  } finally {
+    await iterator.return?.();
   }
-  res.end();
 }
 
 /** An integer query parameter within bounds, or `fallback` when absent. */

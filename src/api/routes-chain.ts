@@ -66,6 +66,12 @@ function waitForTx(node: ValidatorNode, hash: Uint8Array, wait_ms: number): Prom
   });
 }
 
+/** 503 while the mempool is full or the node is behind; the client retries later. */
+function refuseWhenBusy(node: ValidatorNode): void {
+  const accepting = node.accepting();
+  if (!accepting.ok) throw new ApiError(503, accepting.code, accepting.message);
+}
+
 function malformed(error: unknown): never {
   if (error instanceof ApiError) throw error;
   const why = (error as Error).message;
@@ -87,6 +93,7 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   if (!verifyTransactionSignature(tx)) {
     throw new ApiError(400, 'API_BAD_SIGNATURE', "the transaction's signature does not verify");
   }
+  refuseWhenBusy(node);
   const hash = node.submit(tx);
   const wait_ms = intParam(url, 'wait_ms', 0, MAX_WAIT_MS)!;
   if (wait_ms > 0 && !node.store.hasTxSync(hash)) await waitForTx(node, hash, wait_ms);
@@ -136,6 +143,7 @@ export const chainRoutes: Route[] = [
       } catch (error) {
         malformed(error);
       }
+      refuseWhenBusy(ctx.node);
       send(res, 202, { txHashes: txs.map((tx) => hex(ctx.node.submit(tx))) });
     },
   },

@@ -25,7 +25,12 @@ const ROUTES: Route[] = [...chainRoutes, ...stateRoutes, ...recordRoutes];
 const OPENAPI_PATH = new URL('./openapi.json', import.meta.url);
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new ApiError(400, 'API_BAD_REQUEST', 'malformed request URL');
+  }
   if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
   if (req.method === 'GET' && url.pathname === '/readyz') {
     const ready = ctx.node.ready();
@@ -60,15 +65,23 @@ export async function startApi(
   host: string,
   port: number,
   options: ApiOptions = {},
+  onError: (error: Error) => void = () => {},
 ): Promise<Server> {
   const context: ApiContext = { ...ctx, options };
   const server = createServer((req, res) => {
     route(context, req, res).catch((error) => sendError(res, error));
   });
   server.requestTimeout = 10 * 60_000; // uploads of large records stream for a while
+  // A socket with no traffic for this long is closed (a client that stops reading a download).
+  server.timeout = 2 * 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      // After listening, errors (e.g. EMFILE on accept) are logged by the caller, never fatal.
+      server.on('error', onError);
+      resolve();
+    });
   });
   return server;
 }

@@ -118,12 +118,15 @@ export function addDevnetCommand(program: Command, out: (text: string) => void):
       );
       const spawnValidator = (home: string) => {
         const log = createWriteStream(join(home, 'node.log'), { flags: 'a' });
+        // Its own process group, so a Ctrl-C reaches the devnet alone, which then stops each
+        // validator once; the IPC channel stops a validator whose devnet died without doing so.
         const child = spawn(process.execPath, [bin, 'start', '--home', home], {
           env: { ...env, MEDLEDGER_PASSPHRASE: DEVNET_PASSPHRASE },
-          stdio: ['ignore', 'pipe', 'pipe'],
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+          detached: true,
         });
-        child.stdout.pipe(log);
-        child.stderr.pipe(log);
+        child.stdout!.pipe(log);
+        child.stderr!.pipe(log);
         return child;
       };
       const children = layout.homes.map(spawnValidator);

@@ -52,6 +52,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`medledger: ${error.message} [${error.code}]\n`);
       return 1;
     }
+    // A file-system or system error (ENOENT, EACCES, ...): one line too; anything else is a bug.
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      process.stderr.write(`medledger: ${(error as Error).message} [${code}]\n`);
+      return 1;
+    }
     throw error;
   }
 }

@@ -105,18 +105,24 @@ async function launch(
   return { daemon, log };
 }
 
-/** Resolves with the first SIGINT or SIGTERM, or 'fatal' once the node stopped itself. */
+/**
+ * Resolves with the first SIGINT or SIGTERM, 'fatal' once the node stopped itself, or 'parent-gone'
+ * when the supervisor that started it over an IPC channel (the devnet) goes away.
+ */
 function stopRequest(daemon: Daemon): Promise<string> {
   return new Promise((resolve) => {
     const done = (reason: string) => {
       process.off('SIGINT', done);
       process.off('SIGTERM', done);
+      process.off('disconnect', parentGone);
       clearInterval(watch);
       resolve(reason);
     };
+    const parentGone = () => done('parent-gone');
     const watch = setInterval(() => daemon.fatal() && done('fatal'), 1000);
     process.on('SIGINT', done);
     process.on('SIGTERM', done);
+    if (process.send) process.on('disconnect', parentGone);
   });
 }
 

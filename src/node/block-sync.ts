@@ -8,9 +8,13 @@ import { decode, encode, struct, u64 } from '../codec/index.ts';
 import { Block, type ChainStore, CommitCertificate, LIMITS } from '../ledger/index.ts';
 import type { P2PHost, ProtocolSpec } from '../p2p/host.ts';
 
+/** A server stops adding blocks to a response once it holds this many bytes (the client asks again). */
+const RESPONSE_BUDGET_BYTES = 64 * 1024 * 1024;
+
 export const SYNC_PROTOCOL: ProtocolSpec = {
   id: '/medledger/sync/1.0.0',
   maxFrameBytes: LIMITS.blockBytes + 64 * 1024,
+  maxResponseBytes: RESPONSE_BUDGET_BYTES + LIMITS.blockBytes + 64 * 1024 + 1024 * 1024,
 };
 export const MAX_BLOCKS_PER_REQUEST = 256;
 
@@ -29,10 +33,17 @@ export async function serveBlockSync(host: P2PHost, store: ChainStore): Promise<
     }
     const to = Math.min(request.toHeight, store.head.height, request.fromHeight + MAX_BLOCKS_PER_REQUEST - 1);
     const frames: Uint8Array[] = [];
-    for (let height = Math.max(1, request.fromHeight); height <= to; height++) {
+    let bytes = 0;
+    for (
+      let height = Math.max(1, request.fromHeight);
+      height <= to && bytes < RESPONSE_BUDGET_BYTES;
+      height++
+    ) {
       const [block, certificate] = await Promise.all([store.block(height), store.certificate(height)]);
       if (!block || !certificate) break;
-      frames.push(encode(SyncEntry, { block, certificate }));
+      const frame = encode(SyncEntry, { block, certificate });
+      bytes += frame.length;
+      frames.push(frame);
     }
     return frames;
   });

@@ -66,9 +66,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await node.stop();
     throw error;
   }
-  const api = await startApi({ node, records, version: VERSION }, settings.api.host, settings.api.port, {
-    faultInjection: settings.api.faultInjection,
-  });
+  let api: Server;
+  try {
+    api = await startApi(
+      { node, records, version: VERSION },
+      settings.api.host,
+      settings.api.port,
+      { faultInjection: settings.api.faultInjection },
+      (error) => log.warn({ err: error }, 'HTTP API error'),
+    );
+  } catch (error) {
+    await records.stop();
+    await node.stop();
+    throw error;
+  }
   const address = api.address();
   const apiUrl = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : '';
   // Where the node actually listens, for scripts and tests that asked for port 0.
@@ -81,10 +92,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     listening,
     fatal: () => fatal,
     async stop() {
-      await new Promise<void>((resolve) => api.close(() => resolve()));
+      // In-flight requests (long polls, uploads) are cut rather than waited for: a stop is prompt.
+      const closed = new Promise<void>((resolve) => api.close(() => resolve()));
       api.closeAllConnections();
-      await node.stop();
+      await closed;
       await records.stop();
+      await node.stop();
     },
   };
 }

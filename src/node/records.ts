@@ -42,7 +42,12 @@ import {
 import { RecordKeyExchange } from './record-keys.ts';
 import type { NodeLogger, ValidatorNode } from './validator.ts';
 
-export const BLOB_PROTOCOL = { id: '/medledger/blobs/1.0.0', maxFrameBytes: 2 * 1024 * 1024 };
+export const BLOB_PROTOCOL = {
+  id: '/medledger/blobs/1.0.0',
+  maxFrameBytes: 2 * 1024 * 1024,
+  // The replicator asks for at most 8 chunks of 1 MiB per request (and a manifest is under 1 MiB).
+  maxResponseBytes: 12 * 1024 * 1024,
+};
 export const READ_PERMIT_TTL_MS = 15 * 60_000;
 const BLOB_REQUEST_TIMEOUT_MS = 15_000;
 const REPLICATION_RETRIES = 6;
@@ -70,6 +75,8 @@ export class RecordService {
   readonly #replications: Counter<'result'>;
   #gcTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Wakes backoff sleeps when the service stops. */
+  readonly #stopping = new AbortController();
 
   private constructor(
     blobs: BlobStore,
@@ -96,7 +103,9 @@ export class RecordService {
         },
       },
     );
-    this.#keys = new RecordKeyExchange(node, (readTx) => this.#rewrapAsCustodian(readTx));
+    this.#keys = new RecordKeyExchange(node, encryptionSecretKey, (readTx) =>
+      this.#rewrapAsCustodian(readTx),
+    );
     const registers = [node.metrics.registry];
     new Gauge({
       name: 'medledger_records_stored',
@@ -189,11 +198,11 @@ export class RecordService {
       if (!envelopes) throw erased(grant.record.id);
       return envelopes.patient;
     }
-    if (equal(this.#custodianKey(grant.record), this.#encryptionPublicKey)) {
-      return this.#rewrap(grant);
-    }
+    const custodianKey = this.#custodianKey(grant.record);
+    if (!custodianKey) throw new MedledgerError('API_CUSTODIAN_UNAVAILABLE', 'the custodian has no key');
+    if (equal(custodianKey, this.#encryptionPublicKey)) return this.#rewrap(grant);
     const height = (await this.#node.store.transaction(grant.readTx))?.height ?? 0;
-    return this.#keys.ask(grant.readTx, height);
+    return this.#keys.ask(grant.readTx, height, custodianKey);
   }
 
   /** The record's ciphertext, fetched from peers first if this node does not hold it yet. */
@@ -204,6 +213,7 @@ export class RecordService {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearInterval(this.#gcTimer);
     await Promise.allSettled(this.#replicating.values());
     await this.blobs.close();
@@ -251,10 +261,15 @@ export class RecordService {
       } else if (tx.type === 'record.erase') {
         const { record } = decodeBody('record.erase', tx.body);
         const cid = receipt.events.find((e) => e.type === 'record.erased')?.attributes.get('cid');
-        this.blobs.erase(record, cid).then(
-          () => this.#log.info({ record }, 'record erased from the store'),
-          (error) => this.#log.warn({ record, err: error }, 'erasing a record failed'),
-        );
+        // A replication still fetching this record's chunks finishes first, so none outlive the erase.
+        const running = this.#replicating.get(record) ?? Promise.resolve();
+        running
+          .catch(() => {})
+          .then(() => this.blobs.erase(record, cid))
+          .then(
+            () => this.#log.info({ record }, 'record erased from the store'),
+            (error) => this.#log.warn({ record, err: error }, 'erasing a record failed'),
+          );
       }
     });
   }
@@ -285,13 +300,26 @@ export class RecordService {
               `no reachable node holds the ciphertext of record ${recordId}: ${(error as Error).message}`,
             );
           }
-          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+          await sleep(Math.min(30_000, 500 * 2 ** attempt), this.#stopping.signal);
         }
       }
     })().finally(() => this.#replicating.delete(recordId));
     this.#replicating.set(recordId, run);
     return run;
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 function erased(recordId: string): MedledgerError {

@@ -38,6 +38,9 @@ import { ConsensusLog } from './consensus-log.ts';
 import { NodeExecutor } from './executor.ts';
 import { NodeMetrics } from './metrics.ts';
 
+/** Client submissions are refused (API_BUSY) while this many events wait to be processed. */
+const MAX_QUEUED_EVENTS = 20_000;
+
 export const CONSENSUS_PROTOCOL: ProtocolSpec = {
   id: '/medledger/consensus/1.0.0',
   maxFrameBytes: 48 * 1024 * 1024,
@@ -127,6 +130,7 @@ export class ValidatorNode {
   #outgoingTxs: Transaction[] = [];
   readonly metrics: NodeMetrics;
   readonly #logger: NodeLogger;
+  #maxMempoolTxs = Number.POSITIVE_INFINITY;
   /** The view last logged, negative (-view - 1) while changing to it. */
   #lastView = 0;
 
@@ -169,6 +173,7 @@ export class ValidatorNode {
     const self = validators.findIndex((k) => hex(k) === hex(signingPublicKeyFrom(options.secretKey)));
     if (self < 0) throw new Error('this key is not one of the genesis validators');
     const initialState = genesisState(genesis);
+    const params = consensusParams(genesis, options.params);
     const store = await ChainStore.open(join(options.dataDir, 'chain'), genesis, initialState);
     const { log, records } = await ConsensusLog.open(join(options.dataDir, 'consensus'));
     const head = await store.block(store.head.height);
@@ -179,7 +184,7 @@ export class ValidatorNode {
         validators,
         self,
         secretKey: options.secretKey,
-        params: consensusParams(genesis, options.params),
+        params,
         genesis: {
           hash: blockHash(genesisHeader),
           stateRoot: genesisHeader.stateRoot,
@@ -213,6 +218,7 @@ export class ValidatorNode {
       onFatal: options.onFatal ?? (() => {}),
       logger: options.log ?? SILENT,
     });
+    node.#maxMempoolTxs = params.mempoolMaxTxs;
     await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));
     await serveBlockSync(host, store);
     node.#run(replica.start());
@@ -230,6 +236,25 @@ export class ValidatorNode {
   onCommit(listener: CommitListener): () => void {
     this.#commitListeners.add(listener);
     return () => this.#commitListeners.delete(listener);
+  }
+
+  /**
+   * Whether the node can take more client transactions now: its mempool is not full and its event
+   * queue is not backed up (a flood of submissions must not grow memory without bound).
+   */
+  accepting(): { ok: true } | { ok: false; code: 'API_MEMPOOL_FULL' | 'API_BUSY'; message: string } {
+    const { mempoolSize } = this.#replica.info;
+    if (mempoolSize >= this.#maxMempoolTxs) {
+      return {
+        ok: false,
+        code: 'API_MEMPOOL_FULL',
+        message: `the mempool holds ${mempoolSize} transactions`,
+      };
+    }
+    if (this.#queue.length >= MAX_QUEUED_EVENTS) {
+      return { ok: false, code: 'API_BUSY', message: 'the node is behind on its work; retry shortly' };
+    }
+    return { ok: true };
   }
 
   /** This validator's index in the genesis validator set. */
@@ -396,8 +421,14 @@ export class ValidatorNode {
             { height: action.block.header.height, txs: action.block.txs.length },
             'committed',
           );
-          for (const listener of this.#commitListeners)
-            listener(action.block.header.height, action.block.txs, receipts);
+          for (const listener of this.#commitListeners) {
+            try {
+              listener(action.block.header.height, action.block.txs, receipts);
+            } catch (error) {
+              // A listener (API waiters, the record store) must never stop consensus.
+              this.#logger.warn({ err: error }, 'a commit listener failed');
+            }
+          }
           break;
         }
         case 'fetch': {

@@ -44,6 +44,8 @@ export interface HostConfig {
 export interface ProtocolSpec {
   id: string;
   maxFrameBytes: number;
+  /** Request protocols: the most response bytes accepted for one request (default 16 frames). */
+  maxResponseBytes?: number;
 }
 
 export type MessageHandler = (peer: string, payload: Uint8Array) => void;
@@ -320,7 +322,16 @@ export class P2PHost {
       signal.addEventListener('abort', () => fail(new MedledgerError('P2P_TIMEOUT', 'request timed out')), {
         once: true,
       });
+      const maxResponseBytes = protocol.maxResponseBytes ?? 16 * protocol.maxFrameBytes;
+      let responseBytes = 0;
       stream.addEventListener('message', (event) => {
+        responseBytes += event.data.byteLength;
+        if (responseBytes > maxResponseBytes) {
+          this.punish(peerKey, 'oversized-response');
+          return fail(
+            new MedledgerError('P2P_RESPONSE_TOO_LARGE', `response over ${maxResponseBytes} bytes`),
+          );
+        }
         try {
           frames.push(...decoder.push(event.data));
         } catch (error) {
