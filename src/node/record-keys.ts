@@ -29,8 +29,9 @@ const CATCH_UP_MS = 5_000;
 
 const NONCE_BYTES = 32;
 const CHALLENGE_CONTEXT = new TextEncoder().encode('medledger/record-keys/challenge/v1');
-const KeyRequest = struct('KeyRequest', { readTx: bytes(32), height: u64, challenge: varBytes(256) });
-const KeyResponse = union('KeyResponse', {
+/** Exported for tests that play a lying peer. */
+export const KeyRequest = struct('KeyRequest', { readTx: bytes(32), height: u64, challenge: varBytes(256) });
+export const KeyResponse = union('KeyResponse', {
   envelope: struct('KeyEnvelope', { envelope: varBytes(MAX_ENVELOPE_BYTES), nonce: bytes(NONCE_BYTES) }),
   refused: struct('KeyRefused', { code: str(64), message: str(512) }),
 });
