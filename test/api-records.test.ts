@@ -170,6 +170,10 @@ describe('the record read flow', () => {
     }))
       out.push(piece);
     expect(Buffer.concat(out).equals(Buffer.from(plaintext))).toBe(true);
+    // The second hospital's node now holds the record: its manifest and one chunk.
+    const metrics = (await api(1, '/metrics')).body as string;
+    expect(metrics).toMatch(/^medledger_records_stored 1$/m);
+    expect(metrics).toMatch(/^medledger_blobs_stored 2$/m);
   });
 
   it("the patient's audit trail shows the denial, the grant and the read", async () => {

@@ -115,6 +115,14 @@ export class RecordService {
         this.set(await blobs.recordCount().catch(() => Number.NaN));
       },
     });
+    new Gauge({
+      name: 'medledger_blobs_stored',
+      help: 'Blobs (1 MiB ciphertext chunks and record manifests) of live records held by this node',
+      registers,
+      async collect() {
+        this.set(await blobs.blobCount().catch(() => Number.NaN));
+      },
+    });
     this.#replications = new Counter({
       name: 'medledger_record_replications_total',
       help: 'Committed records made complete on this node: held already, fetched from peers, or failed',

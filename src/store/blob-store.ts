@@ -280,6 +280,12 @@ export class BlobStore {
     await this.#index.close();
   }
 
+  /** How many distinct blobs live records reference (a full scan of the index's reference keys). */
+  blobCount(): Promise<number> {
+    this.#checkOpen();
+    return this.#index.countBlobs();
+  }
+
   /** How many live records this store references (a full scan of the index's record keys). */
   recordCount(): Promise<number> {
     this.#checkOpen();

@@ -82,6 +82,18 @@ export class StoreIndex {
   }
 
   /** The blobs a live record references, or undefined if this node holds no reference for it. */
+  /** Distinct blobs (chunks and manifests) that live records reference. */
+  async countBlobs(): Promise<number> {
+    let count = 0;
+    let last = '';
+    for await (const key of this.#db.keys({ gt: `c${SEP}`, lt: `c${END}` })) {
+      const cid = key.slice(2, key.indexOf(SEP, 2));
+      if (cid !== last) count++;
+      last = cid;
+    }
+    return count;
+  }
+
   /** Live records referenced in this store (erased ones excluded). */
   async countRecords(): Promise<number> {
     let count = 0;
