@@ -26,6 +26,9 @@ import {
   type Identity,
   type RecordMeta,
 } from '../contracts/index.ts';
+import { FAMILY, prefixRange } from '../contracts/keys.ts';
+import { RecordMeta as RecordMetaSchema } from '../contracts/model.ts';
+import { decodeState } from '../contracts/overlay.ts';
 import { encryptionPublicKeyFrom } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { RECEIPT_OK, type Receipt, type Transaction } from '../ledger/index.ts';
@@ -53,6 +56,13 @@ const BLOB_REQUEST_TIMEOUT_MS = 15_000;
 const REPLICATION_RETRIES = 6;
 /** How often unreferenced blobs (uploads that never committed) older than the store's grace go. */
 const GC_INTERVAL_MS = 60 * 60_000;
+/**
+ * How often every committed, live record is checked to be complete on this node (and fetched if
+ * not): replications that gave up while every holder was down, or that a restart interrupted.
+ */
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+const FIRST_SWEEP_MS = 15_000;
+const SWEEP_PAGE = 256;
 
 /** What a committed read permit entitles its reader to. */
 export interface ReadGrant {
@@ -74,6 +84,8 @@ export class RecordService {
   readonly #replicating = new Map<string, Promise<void>>();
   readonly #replications: Counter<'result'>;
   #gcTimer: NodeJS.Timeout | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeping = false;
   #stopped = false;
   /** Wakes backoff sleeps when the service stops. */
   readonly #stopping = new AbortController();
@@ -138,6 +150,8 @@ export class RecordService {
     /** The node's X25519 secret key: the custodian key of the hospital this node serves. */
     encryptionSecretKey: Uint8Array;
     log: NodeLogger;
+    /** When the first sweep for incomplete records runs (default 15 s after start). */
+    firstSweep_ms?: number;
   }): Promise<RecordService> {
     const blobs = await BlobStore.open(join(options.dataDir, 'blobs'));
     const service = new RecordService(blobs, options.node, options.encryptionSecretKey, options.log);
@@ -155,6 +169,11 @@ export class RecordService {
         (error) => options.log.warn({ err: error }, 'blob store: collection failed'),
       );
     }, GC_INTERVAL_MS).unref();
+    const sweep = () => {
+      service.#sweep().catch((error) => options.log.warn({ err: error }, 'record sweep failed'));
+      service.#sweepTimer = setTimeout(sweep, SWEEP_INTERVAL_MS).unref();
+    };
+    service.#sweepTimer = setTimeout(sweep, options.firstSweep_ms ?? FIRST_SWEEP_MS).unref();
     return service;
   }
 
@@ -223,6 +242,7 @@ export class RecordService {
     this.#stopped = true;
     this.#stopping.abort();
     clearInterval(this.#gcTimer);
+    clearTimeout(this.#sweepTimer);
     await Promise.allSettled(this.#replicating.values());
     await this.blobs.close();
   }
@@ -280,6 +300,30 @@ export class RecordService {
           );
       }
     });
+  }
+
+  /** Makes every committed, live record complete on this node, one at a time, page by page. */
+  async #sweep(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const { gte, lt } = prefixRange(new TextEncoder().encode(FAMILY.record));
+      let from = gte;
+      for (;;) {
+        const rows = await this.#node.store.stateRange(from, lt, SWEEP_PAGE);
+        for (const [, value] of rows) {
+          if (this.#stopped) return;
+          const record = decodeState(RecordMetaSchema, value);
+          if (record.erased_ms !== null || (await this.blobs.isErased(record.id))) continue;
+          if (await this.blobs.hasRecord(record.cid)) continue;
+          await this.#replicate(record.id, record.cid, 1).catch(() => {});
+        }
+        if (rows.length < SWEEP_PAGE) return;
+        from = Buffer.concat([rows[rows.length - 1]![0], Buffer.of(0)]);
+      }
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   /** References a committed record, pulling its blobs from peers when missing; retries with backoff. */
