@@ -1,4 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   AES_GCM_NONCE_BYTES,
@@ -9,6 +10,7 @@ import {
   encryptionPublicKeyFrom,
   generateEncryptionKeyPair,
   generateSigningKeyPair,
+  isWeakEncryptionKey,
   isWeakSigningKey,
   openSealed,
   randomBytes,
@@ -193,6 +195,43 @@ describe('x25519', () => {
     const one = new Uint8Array(32);
     one[0] = 1;
     expect(thrownCode(() => x25519SharedSecret(secretKey, one))).toBe('CRYPTO_BAD_PUBLIC_KEY');
+  });
+
+  it('isWeakEncryptionKey names exactly the keys whose Diffie-Hellman is all zeros, top bit ignored', () => {
+    const { secretKey } = generateEncryptionKeyPair();
+    /** The reference: a real Diffie-Hellman, refused or all-zero for a low-order point. */
+    const dhIsZero = (key: Uint8Array) => {
+      try {
+        x25519SharedSecret(secretKey, key);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const lowOrder = [
+      '0000000000000000000000000000000000000000000000000000000000000000',
+      '0100000000000000000000000000000000000000000000000000000000000000',
+      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    ].map((h) => Buffer.from(h, 'hex'));
+    for (const key of lowOrder) {
+      const high = Uint8Array.from(key);
+      high[31]! |= 0x80;
+      for (const variant of [key, high]) {
+        expect(isWeakEncryptionKey(variant)).toBe(true);
+        expect(dhIsZero(variant)).toBe(true);
+      }
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (key) => {
+        expect(isWeakEncryptionKey(key)).toBe(dhIsZero(key));
+      }),
+      { numRuns: 500 },
+    );
+    expect(isWeakEncryptionKey(new Uint8Array(31))).toBe(true);
   });
 });
 

@@ -65,21 +65,26 @@ export function x25519SharedSecret(secretKey: Uint8Array, publicKey: Uint8Array)
   return shared;
 }
 
-// Any clamped scalar times a low-order point is the identity, so one fixed probe finds them all.
-let lowOrderProbe: KeyObject | null = null;
+/**
+ * The u-coordinates of the low-order points of Curve25519 and its twist, and the non-canonical
+ * encodings of some (u + p): the blocklist libsodium checks (`has_small_order`). X25519 ignores the
+ * top bit of the last byte, so it is ignored here too. A Diffie-Hellman with any of these gives the
+ * all-zero secret whatever the private key; a lookup is about 40x cheaper than a probe DH.
+ */
+const LOW_ORDER_POINTS = new Set([
+  '0000000000000000000000000000000000000000000000000000000000000000', // 0 (order 4 on the twist)
+  '0100000000000000000000000000000000000000000000000000000000000000', // 1 (order 4 on the twist)
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', // order 8
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157', // order 8
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p - 1 (order 2)
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p, that is 0
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p + 1, that is 1
+]);
 
 /** True for 32 bytes that are not a usable X25519 public key (wrong length or low order). */
 export function isWeakEncryptionKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== X25519_KEY_BYTES) return true;
-  lowOrderProbe ??= privateKeyObject(new Uint8Array(32).fill(0x5a));
-  try {
-    const peerKey = createPublicKey({
-      key: Buffer.concat([SPKI_PREFIX, publicKey]),
-      format: 'der',
-      type: 'spki',
-    });
-    return diffieHellman({ privateKey: lowOrderProbe, publicKey: peerKey }).every((byte) => byte === 0);
-  } catch {
-    return true;
-  }
+  const masked = Buffer.from(publicKey);
+  masked[31]! &= 0x7f;
+  return LOW_ORDER_POINTS.has(masked.toString('hex'));
 }
