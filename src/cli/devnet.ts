@@ -164,6 +164,12 @@ export function addDevnetCommand(program: Command, out: (text: string) => void):
         for (const [i, api] of layout.apis.entries())
           out(`  validator-${i + 1}  API ${api}  log ${info.logs[i]}`);
         out(`  network admin keystore: ${info.adminKeystore} (passphrase: ${DEVNET_PASSPHRASE})`);
+        out(
+          `  operator commands: export MEDLEDGER_PASSPHRASE=${DEVNET_PASSPHRASE} MEDLEDGER_NODE=${layout.apis[0]}`,
+        );
+        out(
+          `  the README walkthrough: DEVNET=${options.dir} bash examples/walkthrough.sh (from an empty directory)`,
+        );
         out('devnet ready; Ctrl-C stops all four validators');
       }
       // A validator that stops (killed, crashed) is started again after a pause, as a supervisor
