@@ -5,19 +5,26 @@
 # and catches up. Run it from an empty directory: it writes keystores and files there.
 #
 #   DEVNET   the devnet directory (default: ~/.local/share/medledger/devnet)
-#   ML       how to run medledger (default: npx medledger)
+#   ML       how to run medledger (default: this checkout's, on the Node 24 it installs)
 set -euo pipefail
 
 DEVNET=${DEVNET:-${XDG_DATA_HOME:-$HOME/.local/share}/medledger/devnet}
-ML=${ML:-npx medledger}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]:-.}")/.." && pwd)
+if [ -x "$REPO/node_modules/.bin/node" ]; then # run as a script: this checkout's medledger
+  NODE="$REPO/node_modules/.bin/node"
+  ML=${ML:-"$NODE $REPO/bin/medledger.js"}
+else # pasted by hand, inside the checkout
+  NODE=node
+  ML=${ML:-npx medledger}
+fi
 export MEDLEDGER_PASSPHRASE=${MEDLEDGER_PASSPHRASE:-medledger-devnet} # the devnet's keystores share it
 
 # The four validators' APIs, from the devnet's layout.
-api() { node -e 'console.log(require(process.argv[1]).apis[process.argv[2]])' "$DEVNET/devnet.json" "$1"; }
+api() { "$NODE" -e 'console.log(require(process.argv[1]).apis[process.argv[2]])' "$DEVNET/devnet.json" "$1"; }
 ST_MARY=$(api 0) # St Mary's hospital runs validator 1
 CITY=$(api 1)    # City General runs validator 2
 # One field of a command's --json output (a.b for nested fields).
-field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(process.argv[1].split(".").reduce((o,k)=>o[k],JSON.parse(s))))' "$1"; }
+field() { "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(process.argv[1].split(".").reduce((o,k)=>o[k],JSON.parse(s))))' "$1"; }
 # A step that must be refused: prints the refusal, fails the walkthrough if it succeeds.
 refused() { if "$@"; then echo "walkthrough: expected a refusal: $*" >&2; exit 1; fi; }
 

@@ -72,7 +72,7 @@ describe('the README walkthrough', () => {
 
     const walkthrough = await run('bash', [script], {
       cwd: work,
-      env: { ...process.env, DEVNET: devnetDir, ML: `${process.execPath} ${bin}`, MEDLEDGER_PASSPHRASE: '' },
+      env: { ...process.env, DEVNET: devnetDir, MEDLEDGER_PASSPHRASE: '' },
     });
     expect(walkthrough.code, walkthrough.output).toBe(0);
     const out = walkthrough.output;
