@@ -52,6 +52,8 @@ export const BLOB_PROTOCOL = {
   maxResponseBytes: 12 * 1024 * 1024,
 };
 export const READ_PERMIT_TTL_MS = 15 * 60_000;
+/** How far in the future a permit's block time may be, against this node's clock. */
+const MAX_CLOCK_SKEW_MS = 60_000;
 const BLOB_REQUEST_TIMEOUT_MS = 15_000;
 const REPLICATION_RETRIES = 6;
 /** How often unreferenced blobs (uploads that never committed) older than the store's grace go. */
@@ -202,10 +204,15 @@ export class RecordService {
       throw new MedledgerError('API_READ_DENIED', `${receipt.message} [${receipt.code}]`);
     }
     const block = await store.block(found.height);
-    if (block && Date.now() - block.header.timestamp > READ_PERMIT_TTL_MS) {
+    if (!block) throw new MedledgerError('API_INTERNAL', `block ${found.height} is missing`);
+    // Block times come from the proposer: one dated in the future must not make a permit last longer.
+    const age_ms = Date.now() - block.header.timestamp;
+    if (age_ms > READ_PERMIT_TTL_MS || age_ms < -MAX_CLOCK_SKEW_MS) {
       throw new MedledgerError(
         'API_READ_EXPIRED',
-        `the read permit is older than ${READ_PERMIT_TTL_MS / 60_000} minutes; submit a new record.read`,
+        age_ms < 0
+          ? "the read permit's block is dated in the future; submit a new record.read"
+          : `the read permit is older than ${READ_PERMIT_TTL_MS / 60_000} minutes; submit a new record.read`,
       );
     }
     const state = { get: (key: Uint8Array) => store.stateSync(key) };
