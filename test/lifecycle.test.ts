@@ -414,3 +414,26 @@ describe('medledger start', () => {
     expect(noGenesis.stderr).toMatch(/^medledger: there is no genesis file at .*\[GENESIS_NOT_FOUND\]\n$/);
   });
 });
+
+describe('the home lock', () => {
+  it('takes over a lock left by a dead process, and releases only its own', async () => {
+    const { lockHome } = await import('../src/node/lock.ts');
+    const home = await mkdtemp(join(tmpdir(), 'medledger-lock-'));
+    try {
+      const path = join(home, 'node.lock');
+      // A pid far above any pid_max: no such process.
+      await writeFile(path, '2147483646\n');
+      const lock = await lockHome(home);
+      expect((await readFile(path, 'utf8')).trim()).toBe(String(process.pid));
+      await lock.release();
+      expect(existsSync(path)).toBe(false);
+      // A lock that is not ours any more (replaced by hand) is left alone.
+      const again = await lockHome(home);
+      await writeFile(path, '2147483646\n');
+      await again.release();
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});

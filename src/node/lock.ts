@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { MedledgerError } from '../errors.ts';
 import { homePaths } from './config.ts';
 
@@ -72,11 +72,24 @@ export async function lockHome(home: string): Promise<HomeLock> {
       }
       const pid = await holder(path);
       if (pid !== null && pid !== process.pid && running(pid)) throw alreadyRunning(home, pid);
-      // Stale: its node died without removing it. Take it over (twice at most, against a race).
+      // Stale: its node died without removing it. Take it over (twice at most, against a race),
+      // by moving it aside first and checking that what moved is the stale lock just read: two
+      // starters racing for one stale lock must not delete each other's fresh one.
       if (attempt >= 2) throw alreadyRunning(home, pid);
-      await unlink(path).catch((error) => {
-        if (code(error) !== 'ENOENT') throw error;
-      });
+      const aside = `${path}.${randomBytes(6).toString('hex')}.stale`;
+      try {
+        await rename(path, aside);
+      } catch (error) {
+        if (code(error) === 'ENOENT') continue;
+        throw error;
+      }
+      const moved = await holder(aside);
+      if (moved !== pid) {
+        await link(aside, path).catch(() => {}); // someone's fresh lock: put it back
+        await unlink(aside).catch(() => {});
+        throw alreadyRunning(home, moved);
+      }
+      await unlink(aside).catch(() => {});
     }
   } finally {
     await unlink(temp).catch(() => {});
