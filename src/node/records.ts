@@ -65,6 +65,8 @@ const GC_INTERVAL_MS = 60 * 60_000;
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 const FIRST_SWEEP_MS = 15_000;
 const SWEEP_PAGE = 256;
+/** Replications fetching from peers at once. */
+const MAX_CONCURRENT_FETCHES = 4;
 
 /** What a committed read permit entitles its reader to. */
 export interface ReadGrant {
@@ -88,6 +90,8 @@ export class RecordService {
   #gcTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping = false;
+  #fetching = 0;
+  readonly #fetchWaiters: Array<() => void> = [];
   #stopped = false;
   /** Wakes backoff sleeps when the service stops. */
   readonly #stopping = new AbortController();
@@ -309,6 +313,23 @@ export class RecordService {
     });
   }
 
+  /**
+   * Runs a fetch from peers when one of MAX_CONCURRENT_FETCHES slots is free: a node catching up
+   * replays many record.add commits at once, and peers serve a few streams per connection.
+   */
+  async #fetchSlot<T>(fetch: () => Promise<T>): Promise<T> {
+    while (this.#fetching >= MAX_CONCURRENT_FETCHES) {
+      await new Promise<void>((resolve) => this.#fetchWaiters.push(resolve));
+    }
+    this.#fetching++;
+    try {
+      return await fetch();
+    } finally {
+      this.#fetching--;
+      this.#fetchWaiters.shift()?.();
+    }
+  }
+
   /** Makes every committed, live record complete on this node, one at a time, page by page. */
   async #sweep(): Promise<void> {
     if (this.#sweeping) return;
@@ -346,7 +367,7 @@ export class RecordService {
             return;
           }
           const peers = this.#node.host.connectedPeers();
-          const result = await this.#replicator.replicate(recordId, cid, peers);
+          const result = await this.#fetchSlot(() => this.#replicator.replicate(recordId, cid, peers));
           this.#replications.inc({ result: 'fetched' });
           this.#log.info({ record: recordId, bytes: result.fetchedBytes }, 'record replicated');
           return;
