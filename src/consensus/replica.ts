@@ -78,6 +78,8 @@ export interface ReplicaInfo {
   changingView: boolean;
   executedHeight: number;
   viewChangesStarted: number;
+  /** Why this replica last started a view change (for logs and researchers), null before any. */
+  lastViewChangeReason: string | null;
   mempoolSize: number;
 }
 
@@ -94,6 +96,7 @@ export class Replica {
   #changingView = false;
   #viewChangeAttempts = 0;
   #viewChangesStarted = 0;
+  #lastViewChangeReason: string | null = null;
   /** The NEW-VIEW that started the current view, to hand to replicas still changing to it. */
   #newViewMessage: NewView | null = null;
 
@@ -174,6 +177,7 @@ export class Replica {
       changingView: this.#changingView,
       executedHeight: this.#executed.height,
       viewChangesStarted: this.#viewChangesStarted,
+      lastViewChangeReason: this.#lastViewChangeReason,
       mempoolSize: this.#mempool.size,
     };
   }
@@ -443,7 +447,7 @@ export class Replica {
         hex(blockHash(pp.block.header)) !== slot.hash &&
         verifyMessage(this.#config.chainId, 'preprepare', pp, this.#config.validators)
       ) {
-        this.#startViewChange(this.#view + 1); // the primary equivocated
+        this.#startViewChange(this.#view + 1, 'the primary equivocated');
       }
       return;
     }
@@ -462,7 +466,7 @@ export class Replica {
     }
     const problem = this.#checkProposal(pp, parent, how.reproposal);
     if (problem) {
-      if (!how.reproposal) this.#startViewChange(this.#view + 1);
+      if (!how.reproposal) this.#startViewChange(this.#view + 1, `invalid proposal: ${problem}`);
       return;
     }
     const slot = this.#slot(height);
@@ -523,7 +527,8 @@ export class Replica {
     const valid = ok && same(stateRoot, slot.block.header.stateRoot);
     this.#executions.set(hash, valid);
     if (!valid) {
-      if (slot.prePrepare?.view === this.#view && !this.#changingView) this.#startViewChange(this.#view + 1);
+      if (slot.prePrepare?.view === this.#view && !this.#changingView)
+        this.#startViewChange(this.#view + 1, 'the proposed block does not execute to its state root');
       return;
     }
     slot.valid = true;
@@ -879,19 +884,25 @@ export class Replica {
           this.#armRequestTimer();
           return;
         }
-        this.#startViewChange(this.#view + 1);
+        this.#startViewChange(
+          this.#view + 1,
+          primaryAlive
+            ? `a transaction waited ${waited} request timeouts (censorship)`
+            : 'no proposal from the primary within a request timeout',
+        );
         return;
       }
       case 'viewchange':
-        if (this.#changingView) this.#startViewChange(this.#view + 1);
+        if (this.#changingView) this.#startViewChange(this.#view + 1, 'the view change timed out');
         return;
     }
   }
 
   // ---- view change --------------------------------------------------------------------------------
 
-  #startViewChange(newView: number): void {
+  #startViewChange(newView: number, reason: string): void {
     if (newView <= this.#view) return;
+    this.#lastViewChangeReason = reason;
     this.#view = newView;
     this.#changingView = true;
     this.#viewChangesStarted++;
@@ -965,7 +976,7 @@ export class Replica {
     }
     if (wanted.size >= this.#f + 1) {
       const views = [...wanted.values()].sort((a, b) => a - b);
-      this.#startViewChange(views[0]!);
+      this.#startViewChange(views[0]!, 'f + 1 validators moved to a later view');
     }
     this.#maybeSendNewView();
   }

@@ -35,11 +35,14 @@ import {
 import { P2PHost, type PeerEntry, type ProtocolSpec } from '../p2p/host.ts';
 import { fetchBlocks, serveBlockSync } from './block-sync.ts';
 import { ConsensusLog } from './consensus-log.ts';
+import { EventQueue } from './event-queue.ts';
 import { NodeExecutor } from './executor.ts';
 import { NodeMetrics } from './metrics.ts';
 
-/** Client submissions are refused (API_BUSY) while this many events wait to be processed. */
+/** Client submissions are refused (API_BUSY) while this many transaction events wait. */
 const MAX_QUEUED_EVENTS = 20_000;
+/** Longest run of transaction admissions before the event loop gets a turn. */
+const YIELD_EVERY_MS = 5;
 
 export const CONSENSUS_PROTOCOL: ProtocolSpec = {
   id: '/medledger/consensus/1.0.0',
@@ -121,7 +124,7 @@ export class ValidatorNode {
   readonly #self: number;
   readonly #indexOfKey: Map<string, number>;
   readonly #timers = new Map<TimerId, NodeJS.Timeout>();
-  readonly #queue: ConsensusEvent[] = [];
+  readonly #queue = new EventQueue();
   readonly #commitListeners = new Set<CommitListener>();
   readonly #onFatal: (error: Error) => void;
   #faults: TransportFaults;
@@ -251,7 +254,7 @@ export class ValidatorNode {
         message: `the mempool holds ${mempoolSize} transactions`,
       };
     }
-    if (this.#queue.length >= MAX_QUEUED_EVENTS) {
+    if (this.#queue.transactions >= MAX_QUEUED_EVENTS) {
       return { ok: false, code: 'API_BUSY', message: 'the node is behind on its work; retry shortly' };
     }
     return { ok: true };
@@ -329,10 +332,16 @@ export class ValidatorNode {
   async #pump(): Promise<void> {
     this.#pumping = true;
     try {
-      while (this.#queue.length > 0 && !this.#stopped) {
-        const event = this.#queue.shift()!;
-        await this.#perform(this.#replica.step(event));
+      let busySince = performance.now();
+      for (let next = this.#queue.take(); next && !this.#stopped; next = this.#queue.take()) {
+        await this.#perform(this.#replica.step(next.event));
         this.#noticeViewChange();
+        // Admitting transactions does no I/O, so a burst would hold the event loop: let arriving
+        // consensus messages and timers in every few milliseconds.
+        if (next.transactions && performance.now() - busySince > YIELD_EVERY_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          busySince = performance.now();
+        }
       }
     } catch (error) {
       this.#fail(error as Error);
@@ -356,8 +365,9 @@ export class ValidatorNode {
     const state = changingView ? -view - 1 : view;
     if (state === this.#lastView) return;
     this.#lastView = state;
+    const reason = changingView ? this.#replica.info.lastViewChangeReason : undefined;
     this.#logger.info(
-      { view, changingView, height: this.store.head.height },
+      { view, changingView, height: this.store.head.height, reason },
       changingView ? 'view change started' : 'entered view',
     );
   }
