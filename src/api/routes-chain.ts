@@ -50,22 +50,6 @@ async function committedTx(node: ValidatorNode, hash: Uint8Array) {
   };
 }
 
-/** Resolves when the transaction commits, or after `wait_ms`. */
-function waitForTx(node: ValidatorNode, hash: Uint8Array, wait_ms: number): Promise<void> {
-  const wanted = hex(hash);
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, wait_ms);
-    const unsubscribe = node.onCommit((_height, txs) => {
-      if (txs.some((tx) => hex(txHash(tx)) === wanted)) done();
-    });
-    function done() {
-      clearTimeout(timer);
-      unsubscribe();
-      resolve();
-    }
-  });
-}
-
 /** 503 while the mempool is full or the node is behind; the client retries later. */
 function refuseWhenBusy(node: ValidatorNode): void {
   const accepting = node.accepting();
@@ -96,7 +80,10 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   refuseWhenBusy(node);
   const hash = node.submit(tx);
   const wait_ms = intParam(url, 'wait_ms', 0, MAX_WAIT_MS)!;
-  if (wait_ms > 0 && !node.store.hasTxSync(hash)) await waitForTx(node, hash, wait_ms);
+  if (!node.store.hasTxSync(hash)) {
+    const wanted = hex(hash);
+    await node.waitForCommit((_height, txs) => txs.some((tx) => hex(txHash(tx)) === wanted), wait_ms);
+  }
   const committed = wait_ms > 0 ? await committedTx(node, hash) : undefined;
   if (committed) return send(res, 200, committed);
   send(res, 202, { txHash: hex(hash) });

@@ -26,8 +26,7 @@ const ID = '([A-Za-z0-9._:-]{1,64})';
 const AUDIT_INDEXES: readonly AuditIndex[] = ['time', 'patient', 'actor', 'record'];
 
 function stateOf(ctx: ApiContext): StateReader {
-  const store = ctx.node.store;
-  return { get: (key) => store.stateSync(key) };
+  return ctx.node.store.stateReader;
 }
 
 function found<T>(value: T | undefined, code: string, what: string): T {

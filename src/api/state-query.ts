@@ -28,7 +28,7 @@ export async function runQuery<T>(
   for (let round = 0; ; round++) {
     const missing: RangeCall[] = [];
     const reader: StateReader & RangeReader = {
-      get: (key) => store.stateSync(key),
+      get: store.stateReader.get,
       range(gte, lt, limit, reverse = false) {
         const call = { gte, lt, limit, reverse };
         const rows = fetched.get(callId(call));

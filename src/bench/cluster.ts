@@ -20,7 +20,7 @@ import {
 } from '../crypto/index.ts';
 import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../ledger/index.ts';
 import { writeHome } from '../node/home.ts';
-import type { TransportFaults } from '../node/validator.ts';
+import type { NodeStatus, TransportFaults } from '../node/validator.ts';
 
 const BIN = new URL('../../bin/medledger.js', import.meta.url).pathname;
 const PASSPHRASE = 'correct horse battery staple';
@@ -77,16 +77,6 @@ export interface ProcessClusterOptions {
   nodeArgs?: string[];
 }
 
-export interface NodeStatusJson {
-  height: number;
-  hash: string;
-  stateRoot: string;
-  view: number;
-  changingView?: boolean;
-  viewChanges?: number;
-  peers: number;
-}
-
 export interface ProcessCluster {
   dir: string;
   genesis: Genesis;
@@ -105,7 +95,7 @@ export interface ProcessCluster {
   /** Times validator i was started. */
   starts(i: number): number;
   submit(i: number, tx: Transaction): Promise<string>;
-  status(i: number): Promise<NodeStatusJson>;
+  status(i: number): Promise<NodeStatus>;
   receipt(
     i: number,
     hash: string,
@@ -234,7 +224,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       return hex(txHash(tx));
     },
     async status(i) {
-      return (await fetchJson(`${api[i]}/v1/status`)) as NodeStatusJson;
+      return (await fetchJson(`${api[i]}/v1/status`)) as NodeStatus;
     },
     async receipt(i, hash) {
       const response = await retrying(`${api[i]}/v1/txs/${hash}`);

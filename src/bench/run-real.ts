@@ -80,14 +80,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
   log(`starting ${n} validator processes...`);
   const cluster = await startProcessCluster({
     n,
-    consensus: {
-      batchMaxTxs: consensus.batchMaxTxs,
-      window: consensus.window,
-      batchDelay_ms: consensus.batchDelay_ms,
-      requestTimeout_ms: consensus.requestTimeout_ms,
-      viewChangeTimeout_ms: consensus.viewChangeTimeout_ms,
-      statusInterval_ms: 250,
-    },
+    consensus: { ...consensus, statusInterval_ms: 250 },
     admins: load.signers,
     chainId: CHAIN_ID,
     faultInjection: true,

@@ -82,11 +82,7 @@ export function runSim(scenario: Scenario, log: (line: string) => void): ModeRes
     clientRetry_ms: Math.max(1000, 2 * consensus.requestTimeout_ms),
     params: {
       ...SIM_CONSENSUS_PARAMS,
-      batchMaxTxs: consensus.batchMaxTxs,
-      window: consensus.window,
-      batchDelay_ms: consensus.batchDelay_ms,
-      requestTimeout_ms: consensus.requestTimeout_ms,
-      viewChangeTimeout_ms: consensus.viewChangeTimeout_ms,
+      ...consensus,
       statusInterval_ms: 250,
       checkpointInterval: CHECKPOINT_INTERVAL,
       logSize: consensus.window + 2 * CHECKPOINT_INTERVAL,

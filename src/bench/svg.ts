@@ -166,6 +166,14 @@ interface Plot {
   height: number;
 }
 
+/** Where both charts draw their data. */
+const PLOT: Plot = {
+  x: MARGIN_LEFT,
+  y: PLOT_TOP,
+  width: WIDTH - MARGIN_LEFT - MARGIN_RIGHT,
+  height: PLOT_HEIGHT,
+};
+
 interface Axis {
   min: number;
   max: number;
@@ -378,12 +386,7 @@ export function throughputChart(result: BenchResult): string {
 
   const x = linearAxis(xMin, xMax, 'time (s)', 8);
   const y = linearAxis(0, yMax, `committed tx/s (per ${formatNumber(width_s, 3)} s bucket)`, 5);
-  const plot: Plot = {
-    x: MARGIN_LEFT,
-    y: PLOT_TOP,
-    width: WIDTH - MARGIN_LEFT - MARGIN_RIGHT,
-    height: PLOT_HEIGHT,
-  };
+  const plot = PLOT;
   const sx = scale(x, plot.x, plot.width, false);
   const sy = scale(y, plot.y, plot.height, true);
   const bottom = plot.y + plot.height;
@@ -637,12 +640,7 @@ export function latencyChart(result: BenchResult): string {
   };
   const values = [...line.map((p) => p.value_ms), ...marks.map((m) => m.value_ms), max_ms ?? 0];
   const y = linearAxis(0, maxOf(values, 0), 'commit latency (ms)', 5);
-  const plot: Plot = {
-    x: MARGIN_LEFT,
-    y: PLOT_TOP,
-    width: WIDTH - MARGIN_LEFT - MARGIN_RIGHT,
-    height: PLOT_HEIGHT,
-  };
+  const plot = PLOT;
   const sx = scale(x, plot.x, plot.width, false);
   const sy = scale(y, plot.y, plot.height, true);
   const height = plot.y + plot.height + AXIS_SPACE + 12;

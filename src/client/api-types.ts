@@ -2,6 +2,7 @@
  * The JSON shapes the node's HTTP API answers with (src/api/json.ts: bytes as lowercase hex, unions
  * as objects with `kind`, absent optionals null). Field names are the rule engine's model's.
  */
+
 import type {
   AccessRequest,
   AuditEntry,
@@ -12,6 +13,7 @@ import type {
   Subject,
 } from '../contracts/index.ts';
 import type { ChainReport } from '../ledger/verify.ts';
+import type { NodeStatus } from '../node/validator.ts';
 
 /** A model type as JSON: every byte string becomes a hex string. */
 export type AsJson<T> = T extends Uint8Array
@@ -37,15 +39,8 @@ export interface NodeInfoJson {
   encryptionKey: string;
 }
 
-export interface StatusJson {
-  height: number;
-  hash: string;
-  stateRoot: string;
-  view: number;
-  changingView: boolean;
-  viewChanges: number;
-  peers: number;
-}
+/** GET /v1/status: the node's own type. */
+export type StatusJson = NodeStatus;
 
 export interface ReceiptJson {
   code: string;

@@ -246,6 +246,9 @@ export class ChainStore {
     return this.db.getSync(prefixedKey(PREFIX.tx, hash)) !== undefined;
   }
 
+  /** The committed state as a synchronous reader (what the rule engine's queries take). */
+  readonly stateReader = { get: (key: Uint8Array) => this.stateSync(key) };
+
   /** The current value of a state key, read synchronously (the rule engine's reads are synchronous). */
   stateSync(key: Uint8Array): Uint8Array | undefined {
     return this.db.getSync(prefixedKey(PREFIX.state, key));

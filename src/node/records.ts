@@ -219,7 +219,7 @@ export class RecordService {
           : `the read permit is older than ${READ_PERMIT_TTL_MS / 60_000} minutes; submit a new record.read`,
       );
     }
-    const state = { get: (key: Uint8Array) => store.stateSync(key) };
+    const state = store.stateReader;
     const record = getRecord(state, body.record);
     const reader = getIdentityByKey(state, tx.sender);
     if (!record || !reader)
@@ -259,8 +259,7 @@ export class RecordService {
   }
 
   #state() {
-    const store = this.#node.store;
-    return { get: (key: Uint8Array) => store.stateSync(key) };
+    return this.#node.store.stateReader;
   }
 
   /** The custodian organisation's X25519 key (its admin identity holds it). */

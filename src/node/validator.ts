@@ -267,11 +267,17 @@ export class ValidatorNode {
 
   /** Resolves once the chain reaches `height`, or after `wait_ms` (whichever comes first). */
   waitForHeight(height: number, wait_ms: number): Promise<void> {
-    if (this.store.head.height >= height || wait_ms <= 0) return Promise.resolve();
+    if (this.store.head.height >= height) return Promise.resolve();
+    return this.waitForCommit((committed) => committed >= height, wait_ms);
+  }
+
+  /** Resolves at the first commit `matches`, or after `wait_ms` (whichever comes first). */
+  waitForCommit(matches: (height: number, txs: Transaction[]) => boolean, wait_ms: number): Promise<void> {
+    if (wait_ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, wait_ms);
-      const unsubscribe = this.onCommit((committed) => {
-        if (committed >= height) done();
+      const unsubscribe = this.onCommit((height, txs) => {
+        if (matches(height, txs)) done();
       });
       function done() {
         clearTimeout(timer);
