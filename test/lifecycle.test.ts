@@ -138,7 +138,7 @@ describe('medledger genesis', () => {
       '--validator',
       `St Mary=${join(dir, 'st-mary')}`,
       '--validator',
-      `City General=${join(dir, 'city')}@/ip4/10.0.0.2/tcp/7400`,
+      `City General=${join(dir, 'city')}@/ip4/192.0.2.20/tcp/7400,/dns4/node.city.example/tcp/7400`,
       '--validator',
       `Riverside=${keystore}`,
       '--validator',
@@ -172,8 +172,8 @@ describe('medledger genesis', () => {
       f: 1,
       quorum: 3,
       validators: [
-        { name: 'St Mary', publicKey: hex(stMary.signingPublicKey), address: '' },
-        { name: 'City General', address: '/ip4/10.0.0.2/tcp/7400' },
+        { name: 'St Mary', publicKey: hex(stMary.signingPublicKey), addresses: [] },
+        { name: 'City General', addresses: ['/ip4/192.0.2.20/tcp/7400', '/dns4/node.city.example/tcp/7400'] },
         { name: 'Riverside', publicKey: hex(riverside.signingPublicKey) },
         { name: 'Hillside', publicKey: hexValidator },
       ],
@@ -302,7 +302,7 @@ describe('medledger start', () => {
     const genesis: Genesis = {
       chainId: 'lifecycle-solo',
       genesisTime: Date.UTC(2026, 0, 1),
-      validators: [{ name: 'solo', publicKey: validator.signing.publicKey, address: '' }],
+      validators: [{ name: 'solo', publicKey: validator.signing.publicKey, addresses: [] }],
       networkAdmins: [
         { name: 'admin', publicKey: admin.signing.publicKey, encryptionKey: admin.encryption.publicKey },
       ],

@@ -17,6 +17,7 @@ import {
 } from '../ledger/index.ts';
 import { parseFaults } from '../node/config.ts';
 import type { TransportFaults, ValidatorNode } from '../node/validator.ts';
+import type { PeerState } from '../p2p/host.ts';
 import type { ApiContext, Route } from './context.ts';
 import { ApiError, intParam, readBody, readJson, send } from './http.ts';
 
@@ -89,6 +90,21 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   send(res, 202, { txHash: hex(hash) });
 }
 
+const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function peerJson(peer: PeerState) {
+  return {
+    name: peer.name,
+    publicKey: peer.publicKey,
+    peerId: peer.peerId,
+    connected: peer.connected,
+    address: peer.remoteAddress,
+    addresses: peer.addresses,
+    connectedSince: isoOrNull(peer.connectedSince),
+    lastMessageAt: isoOrNull(peer.lastMessageAt),
+  };
+}
+
 export const chainRoutes: Route[] = [
   {
     method: 'GET',
@@ -106,6 +122,11 @@ export const chainRoutes: Route[] = [
           publicKey: hex(genesis.validators[self]!.publicKey),
         },
         encryptionKey: records ? hex(records.encryptionKey) : null,
+        p2p: {
+          listening: node.host.addresses,
+          advertised: genesis.validators[self]!.addresses,
+        },
+        peers: node.host.peers().map(peerJson),
       });
     },
   },

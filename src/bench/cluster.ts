@@ -125,7 +125,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     validators: validators.map((v, i) => ({
       name: `validator-${i}`,
       publicKey: v.signing.publicKey,
-      address: '',
+      addresses: [],
     })),
     networkAdmins: admins.map((a, i) => ({
       name: `admin-${i}`,

@@ -41,7 +41,7 @@ async function create(dir: string, basePort: number): Promise<DevnetLayout> {
     validators: validators.map((v, i) => ({
       name: `validator-${i + 1}`,
       publicKey: v.signing.publicKey,
-      address: '',
+      addresses: [],
     })),
     networkAdmins: [
       { name: 'devnet admin', publicKey: admin.signing.publicKey, encryptionKey: admin.encryption.publicKey },

@@ -67,12 +67,13 @@ function named(value: string, flag: string): [string, string] {
   return [value.slice(0, at), value.slice(at + 1)];
 }
 
+/** `NAME=KEY[@MULTIADDR[,MULTIADDR…]]`: multiaddrs start with `/` and hold no commas. */
 async function validatorEntry(value: string) {
   const [name, rest] = named(value, '--validator');
-  const at = rest.lastIndexOf('@/');
+  const at = rest.indexOf('@/');
   const key = at < 0 ? rest : rest.slice(0, at);
-  const address = at < 0 ? '' : rest.slice(at + 1);
-  return { name, publicKey: (await publicKeys(key, '--validator', value)).signing, address };
+  const addresses = at < 0 ? [] : rest.slice(at + 1).split(',');
+  return { name, publicKey: (await publicKeys(key, '--validator', value)).signing, addresses };
 }
 
 async function adminEntry(value: string, index: number) {
@@ -99,7 +100,7 @@ function integerFlag(value: string | undefined, flag: string): number | undefine
 interface GenesisJson {
   chainId: string;
   genesisTime: string;
-  validators: Array<{ name: string; publicKey: string; address: string }>;
+  validators: Array<{ name: string; publicKey: string; addresses: string[] }>;
   networkAdmins: Array<{ name: string; publicKey: string; encryptionKey: string }>;
   organisations: Array<{ id: string; kind: string; name: string; adminKey: string; encryptionKey: string }>;
   params: Genesis['params'];
@@ -132,7 +133,7 @@ function printSummary(summary: ReturnType<typeof genesisSummary>, out: (text: st
     `  validators      n=${summary.n}, f=${summary.f} (faulty validators tolerated), quorum=${summary.quorum}`,
   );
   for (const v of summary.validators)
-    out(`    ${v.name.padEnd(width)}  ${v.publicKey}${v.address ? `  ${v.address}` : ''}`);
+    out(`    ${v.name.padEnd(width)}  ${v.publicKey}  ${v.addresses.join(', ') || '(dials out only)'}`);
   out(`  network admins  ${summary.networkAdmins.length}`);
   for (const a of summary.networkAdmins)
     out(`    ${a.name.padEnd(width)}  ${a.publicKey}  identity ${a.identityId}`);
@@ -189,8 +190,9 @@ export function addGenesisCommands(program: Command, out: (text: string) => void
     .description('write a genesis.json from the validators’ and network admins’ public keys')
     .requiredOption('--chain-id <id>', 'the chain id: lowercase letters, digits and dashes')
     .option(
-      '--validator <NAME=KEY[@MULTIADDR]>',
-      'a validator (repeat for each); KEY: 64 hex digits, a keystore file or a node home',
+      '--validator <NAME=KEY[@MULTIADDR,…]>',
+      'a validator (repeat for each); KEY: 64 hex digits, a keystore file or a node home; ' +
+        'MULTIADDR: where the others dial it, e.g. /dns4/node.st-mary.example/tcp/7400',
       collect,
     )
     .option(
@@ -216,8 +218,12 @@ export function addGenesisCommands(program: Command, out: (text: string) => void
         '',
         'Example:',
         '  medledger genesis create --chain-id hospitals-east \\',
-        '    --validator "St Mary=./st-mary" --validator "City General=./city-general@/dns4/cg.example/tcp/7400" \\',
-        '    --validator "Riverside=<64 hex digits>" --admin "network admin=./admin.key" --out genesis.json',
+        '    --validator "St Mary=./st-mary@/dns4/node.st-mary.example/tcp/7400" \\',
+        '    --validator "City General=<64 hex digits>@/ip4/192.0.2.20/tcp/7400" \\',
+        '    --validator "Riverside=./riverside.key@/dns4/node.riverside.example/tcp/7400" \\',
+        '    --admin "network admin=./admin.key" --out genesis.json',
+        '',
+        'Each node dials the others at their addresses; a node without one only dials out.',
       ].join('\n'),
     )
     .action(async (options: CreateOptions) => {

@@ -13,6 +13,7 @@ import { addInitCommand } from './init.ts';
 import { addOperatorCommands } from './operator/index.ts';
 import { addSimCommand } from './sim.ts';
 import { addStartCommand } from './start.ts';
+import { addTestnetCommand } from './testnet.ts';
 
 export { VERSION } from '../version.ts';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   addGenesisCommands(program, out);
   addStartCommand(program);
   addDevnetCommand(program, out);
+  addTestnetCommand(program, out);
   addSimCommand(program, out);
   addBenchCommand(program, out);
   addOperatorCommands(program, out);

@@ -37,6 +37,24 @@ export interface NodeInfoJson {
   validator: { index: number; name: string; publicKey: string };
   /** The node's X25519 key: an organisation whose node this is uses it as its encryption key. */
   encryptionKey: string;
+  /** Where its p2p host listens, and the addresses genesis.json gives the others for it. */
+  p2p: { listening: string[]; advertised: string[] };
+  peers: PeerJson[];
+}
+
+/** One other validator (or observer) as the node sees it. */
+export interface PeerJson {
+  name: string;
+  publicKey: string;
+  peerId: string;
+  connected: boolean;
+  /** The remote address of the open connection. */
+  address: string | null;
+  /** Where the node dials it: its genesis addresses, or a [[peers]] override. */
+  addresses: string[];
+  /** ISO 8601 times; null while not connected, or before its first message. */
+  connectedSince: string | null;
+  lastMessageAt: string | null;
 }
 
 /** GET /v1/status: the node's own type. */

@@ -12,6 +12,7 @@ import { isValidSigningKey, isWeakEncryptionKey } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { type JsonObject, strictObject } from '../strict-json.ts';
 import { assembleBlock } from './block.ts';
+import { ADDRESS_EXAMPLE, addressKey, type PeerAddress, parsePeerAddress } from './peer-address.ts';
 import { nextStateRoot, ZERO_HASH } from './state-root.ts';
 import type { Block, StateWrite } from './types.ts';
 
@@ -45,11 +46,19 @@ export const DEFAULT_PARAMS: GenesisParams = {
   emergencyAccessMaxMs: 4 * 60 * 60 * 1000,
 };
 
-export const Genesis = struct('Genesis', {
+/** The most p2p addresses one validator may list. */
+export const MAX_VALIDATOR_ADDRESSES = 8;
+
+/**
+ * The genesis document as the chain commits to it. A validator's p2p addresses are in genesis.json
+ * but not in this form: they tell nodes where to dial, they may change (a hospital moves its node)
+ * without making a new chain, and a chain verifies whatever addresses its genesis file lists.
+ */
+const CommittedGenesis = struct('Genesis', {
   chainId: str(64),
   /** Milliseconds since the Unix epoch; the genesis block's timestamp. */
   genesisTime: u64,
-  validators: list(struct('Validator', { name, publicKey: key, address: str(256) }), 256),
+  validators: list(struct('Validator', { name, publicKey: key }), 256),
   networkAdmins: list(struct('NetworkAdmin', { name, publicKey: key, encryptionKey: key }), 64),
   organisations: list(
     struct('Organisation', {
@@ -63,7 +72,19 @@ export const Genesis = struct('Genesis', {
   ),
   params: GenesisParams,
 });
-export type Genesis = Infer<typeof Genesis>;
+
+export interface GenesisValidator {
+  name: string;
+  publicKey: Uint8Array;
+  /** Multiaddrs other validators dial it at (peer-address.ts); empty: it only dials out. */
+  addresses: string[];
+}
+
+export type Genesis = Omit<Infer<typeof CommittedGenesis>, 'validators'> & {
+  validators: GenesisValidator[];
+};
+/** The canonical encoding of a genesis document (the struct encoder takes only the committed fields). */
+export const Genesis = CommittedGenesis;
 
 /** The state key under which the genesis document is stored. */
 export const GENESIS_STATE_KEY = new TextEncoder().encode('genesis');
@@ -130,6 +151,56 @@ const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const ID_HINT = 'expected 1 to 64 lowercase letters, digits or dashes, starting with a letter or digit';
 const hex = (k: Uint8Array) => Buffer.from(k).toString('hex');
 
+/** A validator's `addresses`: each dialable, none twice. */
+function validatorAddresses(o: Json, path: string): string[] {
+  const list = array(o, 'addresses', path, 0);
+  if (list.length > MAX_VALIDATOR_ADDRESSES)
+    throw invalid(`${path}.addresses`, `at most ${MAX_VALIDATOR_ADDRESSES} addresses`);
+  return list.map((text, j) => {
+    const at = `${path}.addresses[${j}]`;
+    if (typeof text !== 'string' || text.length > 256)
+      throw invalid(at, `expected a multiaddr such as ${ADDRESS_EXAMPLE}`);
+    try {
+      parsePeerAddress(text);
+    } catch (error) {
+      throw invalid(at, (error as Error).message);
+    }
+    return text;
+  });
+}
+
+/**
+ * No two validators at one address, and none reachable only from its own machine (loopback) when
+ * another validator is on another host: the network would form without it, or not at all.
+ */
+function checkReachability(validators: GenesisValidator[]): void {
+  const parsed = validators.map((v) => v.addresses.map(parsePeerAddress));
+  const owner = new Map<string, number>();
+  parsed.forEach((addresses, i) => {
+    for (const [j, address] of addresses.entries()) {
+      const other = owner.get(addressKey(address));
+      if (other !== undefined && other !== i) {
+        throw invalid(
+          `$.validators[${i}].addresses[${j}]`,
+          `${address.text} is also the address of validators[${other}] (${validators[other]!.name})`,
+        );
+      }
+      owner.set(addressKey(address), i);
+    }
+  });
+  const remote = parsed.findIndex((addresses) => addresses.some((a: PeerAddress) => !a.loopback));
+  if (remote < 0) return;
+  parsed.forEach((addresses, i) => {
+    if (addresses.length > 0 && addresses.every((a) => a.loopback)) {
+      throw invalid(
+        `$.validators[${i}].addresses`,
+        `${validators[i]!.name} lists only loopback addresses, which ${validators[remote]!.name} ` +
+          `(${parsed[remote]!.find((a) => !a.loopback)!.text}) on another host cannot reach`,
+      );
+    }
+  });
+}
+
 /** Validates a parsed genesis.json document; throws GENESIS_INVALID naming the first bad path. */
 export function parseGenesis(json: unknown): Genesis {
   const doc = object(json, '$', [
@@ -160,22 +231,19 @@ export function parseGenesis(json: unknown): Genesis {
 
   const validators = array(doc, 'validators', '$', 1).map((v, i) => {
     const path = `$.validators[${i}]`;
-    const o = object(v, path, ['name', 'publicKey', 'address']);
+    if (v && typeof v === 'object' && 'address' in v) {
+      throw invalid(`${path}.address`, 'replaced by "addresses", a list of multiaddrs');
+    }
+    const o = object(v, path, ['name', 'publicKey', 'addresses']);
     return {
       name: string(o, 'name', path, NAME, NAME_HINT),
       publicKey: hexKey(o, 'publicKey', path, 'signing'),
-      address: string(
-        o,
-        'address',
-        path,
-        /^(\/[\w.:-]+)*$/,
-        'expected a multiaddr such as /ip4/127.0.0.1/tcp/7000',
-        '',
-      ),
+      addresses: validatorAddresses(o, path),
     };
   });
   unique(validators, (v) => hex(v.publicKey), '$.validators', 'public key');
   unique(validators, (v) => v.name, '$.validators', 'name');
+  checkReachability(validators);
 
   const networkAdmins = array(doc, 'networkAdmins', '$', 1).map((a, i) => {
     const path = `$.networkAdmins[${i}]`;
@@ -263,7 +331,7 @@ export function genesisToJson(genesis: Genesis): object {
     validators: genesis.validators.map((v) => ({
       name: v.name,
       publicKey: hex(v.publicKey),
-      address: v.address,
+      addresses: v.addresses,
     })),
     networkAdmins: genesis.networkAdmins.map((a) => ({
       name: a.name,

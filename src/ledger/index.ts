@@ -5,6 +5,7 @@ export * from './genesis.ts';
 export * from './indexes.ts';
 export type { IndexKind } from './keys.ts';
 export * from './merkle.ts';
+export * from './peer-address.ts';
 export * from './quorum.ts';
 export * from './state-root.ts';
 export * from './store.ts';

@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConsensusParams } from '../consensus/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { parsePeerAddress } from '../ledger/peer-address.ts';
 import { type JsonObject, strictObject } from '../strict-json.ts';
 import {
   checkSetting,
@@ -139,6 +140,13 @@ function parsePeers(json: unknown, bad: Fail): NodeSettings['peers'] {
     const addresses = peer.addresses ?? [];
     if (!Array.isArray(addresses) || !addresses.every((a) => typeof a === 'string'))
       throw bad(`peers[${i}].addresses`, 'expected a list of multiaddrs');
+    addresses.forEach((address, j) => {
+      try {
+        parsePeerAddress(address);
+      } catch (error) {
+        throw bad(`peers[${i}].addresses[${j}]`, (error as Error).message);
+      }
+    });
     return { publicKey: peer.publicKey, addresses };
   });
 }

@@ -10,6 +10,7 @@ import type { IdentityKeys } from '../crypto/index.ts';
 import type { Genesis } from '../ledger/index.ts';
 import { VERSION } from '../version.ts';
 import { homePaths, type NodeSettings } from './config.ts';
+import { peerSet, selfReachabilityNotes } from './peer-set.ts';
 import { RecordService } from './records.ts';
 import { type NodeLogger, ValidatorNode } from './validator.ts';
 
@@ -37,15 +38,15 @@ export interface Daemon {
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { settings, genesis, keys, log } = options;
   let fatal: Error | null = null;
+  const selfKey = Buffer.from(keys.signing.publicKey).toString('hex');
+  const peers = peerSet(genesis, selfKey, settings.peers);
+  for (const note of selfReachabilityNotes(genesis, selfKey, settings.listen)) log.warn({}, note);
   const node = await ValidatorNode.start({
     dataDir: homePaths(options.home).data,
     genesis,
     secretKey: keys.signing.secretKey,
     listen: settings.listen,
-    peers: settings.peers.map((p) => ({
-      publicKey: Buffer.from(p.publicKey, 'hex'),
-      addresses: p.addresses,
-    })),
+    peers,
     params: settings.consensus,
     faults: settings.faults,
     log,

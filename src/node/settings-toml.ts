@@ -68,12 +68,14 @@ const HEADER = [
 ];
 
 const PEERS_DOC = [
-  '# Peers: where the other validators (and observers) can be dialed; in this file only. Only keys',
-  "# of genesis.json's validators and the peers listed here may connect. One [[peers]] table each:",
+  '# Peers: this node dials every other validator at the addresses genesis.json lists for it. A',
+  "# [[peers]] table with a validator's key overrides those addresses (for example the address its",
+  '# node has inside your network, behind NAT); one with another key adds an observer. Only',
+  "# genesis.json's validators and the peers listed here may connect. In this file only:",
   '#',
   '# [[peers]]',
   '# publicKey = "<the peer\'s validator key: 64 hex digits>"',
-  `# addresses = [ "/ip4/10.0.0.2/tcp/${DEFAULT_P2P_PORT}" ]`,
+  `# addresses = [ "/ip4/192.0.2.20/tcp/${DEFAULT_P2P_PORT}" ]`,
   '',
 ];
 

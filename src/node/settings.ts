@@ -41,7 +41,12 @@ export const DEFAULT_P2P_PORT = 7400;
 export const DEFAULT_API_PORT = 7480;
 
 /** MEDLEDGER_* variables that are not settings (the passphrase, and the operator commands' own). */
-export const NON_SETTING_ENV = ['MEDLEDGER_PASSPHRASE', 'MEDLEDGER_HOME', 'MEDLEDGER_NODE'] as const;
+export const NON_SETTING_ENV = [
+  'MEDLEDGER_PASSPHRASE',
+  'MEDLEDGER_PASSPHRASE_FILE',
+  'MEDLEDGER_HOME',
+  'MEDLEDGER_NODE',
+] as const;
 
 const MULTIADDR = /^(\/[\w.:-]+)+$/;
 const MULTIADDR_HINT = 'expected multiaddrs such as /ip4/0.0.0.0/tcp/7400';
@@ -86,8 +91,9 @@ export const SETTINGS: readonly Setting[] = [
   setting(
     'listen',
     { kind: 'list', pattern: MULTIADDR, hint: MULTIADDR_HINT },
-    'Multiaddrs the p2p host listens on; the other validators dial these (see [[peers]]). Peers are ' +
-      'authenticated by their validator key, so listening on every interface is safe.',
+    'Multiaddrs the p2p host listens on. The other validators dial the addresses genesis.json lists ' +
+      'for this one, which must lead here. Peers are authenticated by their validator key, so ' +
+      'listening on every interface is safe.',
     [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`],
   ),
   setting(

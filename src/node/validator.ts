@@ -209,6 +209,7 @@ export class ValidatorNode {
       secretKey: options.secretKey,
       listen: options.listen,
       peers: options.peers,
+      log: options.log,
     });
     const node = new ValidatorNode({
       store,

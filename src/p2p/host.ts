@@ -6,7 +6,9 @@
  *   validators and explicitly listed observers), right after the Noise handshake proves the key and
  *   before any protocol runs.
  * - Dialing: every known peer with an address is dialed and, when the connection drops, redialed with
- *   exponential backoff.
+ *   exponential backoff. Each address is dialled as ADDRESS/p2p/PEER-ID, so Noise refuses whoever
+ *   answers there with another key; that refusal is logged with both keys (a swapped or stale address).
+ * - Peers: who is connected, from which address, since when, and when they last sent a message.
  * - Messages: per protocol, length-prefixed frames (framing.ts) with a size limit. `send` uses one
  *   long-lived outbound stream per peer and protocol; `request` opens a stream per request. A peer that
  *   sends an oversized or otherwise bad frame, or that the caller reports (`punish`), is disconnected
@@ -16,7 +18,7 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
-import { peerIdFromPublicKey } from '@libp2p/peer-id';
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
@@ -28,7 +30,34 @@ export interface PeerEntry {
   publicKey: Uint8Array;
   /** Multiaddrs to dial (empty for peers that only dial us). */
   addresses: string[];
+  /** How logs name it (a validator's genesis name). */
+  name?: string;
 }
+
+/** One allowed peer as the host sees it now. */
+export interface PeerState {
+  /** Its Ed25519 public key, hex. */
+  publicKey: string;
+  name: string;
+  peerId: string;
+  /** Where it is dialled. */
+  addresses: string[];
+  connected: boolean;
+  /** The remote address of the open connection. */
+  remoteAddress: string | null;
+  /** Milliseconds since the epoch: when the current connection opened. */
+  connectedSince: number | null;
+  /** Milliseconds since the epoch: the last frame received from it (null: none yet). */
+  lastMessageAt: number | null;
+}
+
+export interface HostLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+}
+
+const SILENT: HostLogger = { info() {}, warn() {}, debug() {} };
 
 export interface HostConfig {
   /** The node's Ed25519 secret key (32-byte seed). */
@@ -39,6 +68,8 @@ export interface HostConfig {
   peers: PeerEntry[];
   /** Longest wait between redials. */
   maxRedialDelay_ms?: number;
+  /** Peers connecting and lost (info), unreachable or answering with another key (warn). */
+  log?: HostLogger;
 }
 
 export interface ProtocolSpec {
@@ -54,11 +85,45 @@ export type RequestHandler = (peer: string, payload: Uint8Array) => Promise<Uint
 
 export interface HostMetrics {
   rejectedConnections: number;
+  /** Dials answered by a peer with another key than the one expected at that address. */
+  unexpectedKeys: number;
   disconnectedForMisbehaviour: Map<string, number>;
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const MAX_QUEUED_FRAMES = 4096;
+
+/** Where a connection's remote end is, without the `/p2p/PEER-ID` that names whose it is. */
+function remoteAddress(connection: Connection | undefined): string | null {
+  return connection ? connection.remoteAddr.toString().replace(/\/p2p\/\w+$/, '') : null;
+}
+
+/** `address` with `/p2p/PEER-ID`, so the Noise handshake insists on that key. */
+function withPeerId(address: string, peerId: string): string {
+  return address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`;
+}
+
+/**
+ * The key (hex) of a peer that answered a dial with a key other than the expected one, from the
+ * Noise handshake's error (which names the key it got as a peer id); undefined for any other failure.
+ */
+function unexpectedKey(error: Error): string | undefined {
+  const pending: unknown[] = [error];
+  for (let e = pending.pop(); e !== undefined; e = pending.pop()) {
+    if (!(e instanceof Error)) continue;
+    const id = /identity key (\w+) does not match expected/.exec(e.message)?.[1];
+    if (id) {
+      try {
+        return hex(peerIdFromString(id).publicKey!.raw);
+      } catch {
+        return 'unknown';
+      }
+    }
+    if (e instanceof AggregateError) pending.push(...e.errors);
+    if (e.cause !== undefined) pending.push(e.cause);
+  }
+  return undefined;
+}
 
 export class P2PHost {
   readonly node: Libp2p;
@@ -70,20 +135,33 @@ export class P2PHost {
   readonly #opening = new Map<string, Promise<Stream | null>>();
   /** Frames waiting for their channel's stream to open. */
   readonly #queued = new Map<string, Uint8Array[]>();
+  readonly #names = new Map<string, string>();
+  /** By peer key: when its connection opened, and its last frame. */
+  readonly #connectedSince = new Map<string, number>();
+  readonly #lastMessageAt = new Map<string, number>();
+  /** By peer key: the dial failures reported in its current outage (one warning each, not per redial). */
+  readonly #reported = new Map<string, Set<string>>();
   readonly #maxRedialDelay_ms: number;
-  readonly metrics: HostMetrics = { rejectedConnections: 0, disconnectedForMisbehaviour: new Map() };
+  readonly #log: HostLogger;
+  readonly metrics: HostMetrics = {
+    rejectedConnections: 0,
+    unexpectedKeys: 0,
+    disconnectedForMisbehaviour: new Map(),
+  };
   #stopped = false;
   #redialTimers = new Map<string, NodeJS.Timeout>();
 
   private constructor(node: Libp2p, config: HostConfig, peerIds: Map<string, PeerId>) {
     this.node = node;
     this.#maxRedialDelay_ms = config.maxRedialDelay_ms ?? 5000;
+    this.#log = config.log ?? SILENT;
     for (const peer of config.peers) {
       const key = hex(peer.publicKey);
       const id = peerIds.get(key)!;
       this.#keyOfPeer.set(id.toString(), key);
       this.#peerIdOfKey.set(key, id);
       this.#addresses.set(key, peer.addresses);
+      this.#names.set(key, peer.name ?? key.slice(0, 16));
     }
   }
 
@@ -116,7 +194,11 @@ export class P2PHost {
       start: false,
     });
     host = new P2PHost(node, config, peerIds);
-    node.addEventListener('peer:disconnect', (event) => host.#scheduleRedial(event.detail.toString(), 200));
+    node.addEventListener('peer:connect', (event) => host.#connected(event.detail.toString()));
+    node.addEventListener('peer:disconnect', (event) => {
+      host.#lost(event.detail.toString());
+      host.#scheduleRedial(event.detail.toString(), 200);
+    });
     await node.start();
     for (const key of host.#addresses.keys()) host.#scheduleRedial(host.#peerIdOfKey.get(key)!.toString(), 0);
     return host;
@@ -140,6 +222,44 @@ export class P2PHost {
     this.#scheduleRedial(peerId.toString(), 0);
   }
 
+  #connected(peerId: string): void {
+    const key = this.#keyOfPeer.get(peerId);
+    if (!key) return;
+    this.#connectedSince.set(key, Date.now());
+    this.#reported.delete(key);
+    const address = remoteAddress(this.node.getConnections(this.#peerIdOfKey.get(key))[0]);
+    this.#log.info({ peer: this.#names.get(key), publicKey: key, address }, 'validator peer connected');
+  }
+
+  #lost(peerId: string): void {
+    const key = this.#keyOfPeer.get(peerId);
+    if (!key || !this.#connectedSince.has(key)) return;
+    const since = this.#connectedSince.get(key)!;
+    this.#connectedSince.delete(key);
+    if (this.#stopped) return;
+    this.#log.info(
+      { peer: this.#names.get(key), publicKey: key, connected_ms: Date.now() - since },
+      'validator peer lost',
+    );
+  }
+
+  /** Every allowed peer: connected or not, where, since when, last heard from. */
+  peers(): PeerState[] {
+    return [...this.#peerIdOfKey].map(([key, peerId]) => {
+      const connection = this.node.getConnections(peerId)[0];
+      return {
+        publicKey: key,
+        name: this.#names.get(key)!,
+        peerId: peerId.toString(),
+        addresses: this.#addresses.get(key) ?? [],
+        connected: connection !== undefined,
+        remoteAddress: remoteAddress(connection),
+        connectedSince: connection ? (this.#connectedSince.get(key) ?? null) : null,
+        lastMessageAt: this.#lastMessageAt.get(key) ?? null,
+      };
+    });
+  }
+
   /** Public keys (hex) of the allowed peers currently connected. */
   connectedPeers(): string[] {
     const out = new Set<string>();
@@ -160,16 +280,39 @@ export class P2PHost {
       if (this.#stopped || this.node.getConnections(this.#peerIdOfKey.get(key)).length > 0) return;
       try {
         await this.node.dial(
-          addresses.map((a) => multiaddr(a)),
+          addresses.map((a) => multiaddr(withPeerId(a, peerId))),
           { signal: AbortSignal.timeout(5000) },
         );
-      } catch {
+      } catch (error) {
+        if (this.#stopped) return;
+        this.#dialFailed(key, addresses, error as Error);
         const next = Math.min(this.#maxRedialDelay_ms, 250 * 2 ** attempt);
         this.#scheduleRedial(peerId, next, attempt + 1);
       }
     }, delay_ms);
     timer.unref();
     this.#redialTimers.set(peerId, timer);
+  }
+
+  /** Warns once per outage and kind of failure (unreachable, or a node with another key there). */
+  #dialFailed(key: string, addresses: string[], error: Error): void {
+    const fields = { peer: this.#names.get(key), publicKey: key, addresses };
+    const found = unexpectedKey(error);
+    if (found !== undefined) this.metrics.unexpectedKeys++;
+    const kind = found === undefined ? 'unreachable' : `key ${found}`;
+    const reported = this.#reported.get(key) ?? new Set<string>();
+    this.#reported.set(key, reported);
+    const reason = String(error.message).split('\n')[0];
+    if (reported.has(kind)) return void this.#log.debug({ ...fields, reason }, 'dial failed');
+    reported.add(kind);
+    if (found === undefined) {
+      this.#log.warn({ ...fields, reason }, 'cannot reach validator peer; retrying with backoff');
+    } else {
+      this.#log.warn(
+        { ...fields, expectedKey: key, foundKey: found },
+        'refused a peer: the node at this address has another key than the genesis says',
+      );
+    }
   }
 
   #peerKey(connection: Connection): string | null {
@@ -205,6 +348,7 @@ export class P2PHost {
   ): void {
     const decoder = new FrameDecoder(protocol.maxFrameBytes);
     stream.addEventListener('message', (event) => {
+      this.#lastMessageAt.set(peer, Date.now());
       let frames: Uint8Array[];
       try {
         frames = decoder.push(event.data);

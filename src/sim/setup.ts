@@ -44,7 +44,7 @@ export function makeIdentities(seed: number, nodes: number, clients: number): Si
   const genesis: Genesis = {
     chainId: SIM_CHAIN_ID,
     genesisTime: SIM_GENESIS_TIME,
-    validators: validators.map((v, i) => ({ name: `validator-${i}`, publicKey: v.publicKey, address: '' })),
+    validators: validators.map((v, i) => ({ name: `validator-${i}`, publicKey: v.publicKey, addresses: [] })),
     networkAdmins: [{ name: 'admin', publicKey: admin.publicKey, encryptionKey: sha256(admin.publicKey) }],
     organisations: [],
     params: DEFAULT_PARAMS,

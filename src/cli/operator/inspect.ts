@@ -1,9 +1,15 @@
 /** Read-only node inspection: `status`, `block show HEIGHT` and `tx show HASH`. */
 import type { Command } from 'commander';
-import { isoTime, type Out, printFields, printJson } from '../../client/output.ts';
+import { isoTime, type Out, printFields, printJson, printTable } from '../../client/output.ts';
 import { parseHeight, parseTxHash } from '../../client/parse.ts';
 import { MedledgerError } from '../../errors.ts';
 import { type CommonOptions, clientFor, operatorOptions, withExample } from './common.ts';
+
+/** `12 s ago` for an ISO time. */
+function ago(iso: string): string {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return seconds < 120 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`;
+}
 
 export function addInspectCommands(program: Command, out: Out): void {
   withExample(
@@ -21,8 +27,22 @@ export function addInspectCommands(program: Command, out: Out): void {
       'head hash': status.hash,
       'state root': status.stateRoot,
       view: `${status.view}${status.changingView ? ' (changing view)' : ''}, ${status.viewChanges} view changes`,
-      peers: status.peers,
+      peers: `${status.peers} of ${node.peers.length} connected`,
+      'p2p advertised': node.p2p.advertised.join(', ') || '(none: dials out only)',
     });
+    out('');
+    printTable(
+      out,
+      ['peer', 'connected', 'address', 'since', 'last message'],
+      node.peers.map((peer) => [
+        peer.name,
+        peer.connected,
+        peer.address ?? peer.addresses.join(', '),
+        peer.connectedSince ? peer.connectedSince.replace(/\.\d{3}Z$/, 'Z') : null,
+        peer.lastMessageAt ? ago(peer.lastMessageAt) : null,
+      ]),
+      '(no other validators)',
+    );
   });
 
   const block = program.command('block').description('committed blocks');
