@@ -19,7 +19,6 @@ import { migrateLegacySettings, writeHome } from '../node/home.ts';
 const VALIDATORS = 4;
 export const DEVNET_PASSPHRASE = 'medledger-devnet';
 const bin = new URL('../../bin/medledger.js', import.meta.url).pathname;
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export function defaultDevnetDir(): string {
   const dataHome = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
@@ -35,13 +34,14 @@ interface DevnetLayout {
 async function create(dir: string, basePort: number): Promise<DevnetLayout> {
   const validators = Array.from({ length: VALIDATORS }, () => generateIdentityKeys());
   const admin = generateIdentityKeys();
+  const p2p = (i: number) => `/ip4/127.0.0.1/tcp/${basePort + i}`;
   const genesis: Genesis = {
     chainId: 'medledger-devnet',
     genesisTime: Date.now(),
     validators: validators.map((v, i) => ({
       name: `validator-${i + 1}`,
       publicKey: v.signing.publicKey,
-      addresses: [],
+      addresses: [p2p(i)],
     })),
     networkAdmins: [
       { name: 'devnet admin', publicKey: admin.signing.publicKey, encryptionKey: admin.encryption.publicKey },
@@ -49,7 +49,6 @@ async function create(dir: string, basePort: number): Promise<DevnetLayout> {
     organisations: [],
     params: DEFAULT_PARAMS,
   };
-  const p2p = (i: number) => `/ip4/127.0.0.1/tcp/${basePort + i}`;
   const homes = validators.map((_, i) => join(dir, `validator-${i + 1}`));
   for (const [i, home] of homes.entries()) {
     await writeHome({
@@ -59,9 +58,6 @@ async function create(dir: string, basePort: number): Promise<DevnetLayout> {
       passphrase: DEVNET_PASSPHRASE,
       settings: {
         listen: [p2p(i)],
-        peers: validators
-          .map((v, j) => ({ publicKey: hex(v.signing.publicKey), addresses: [p2p(j)] }))
-          .filter((_, j) => j !== i),
         api: { host: '127.0.0.1', port: basePort + 100 + i },
       },
     });

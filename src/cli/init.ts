@@ -5,17 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { newPassphraseFor } from '../client/passphrase.ts';
-import { identityId } from '../contracts/index.ts';
 import { generateIdentityKeys, writeKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { homePaths, resolveSettings } from '../node/config.ts';
 import { renderConfig } from '../node/settings-toml.ts';
+import { nodeIdentity, printIdentity } from './node-info.ts';
 import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 interface InitOptions {
   home?: string;
@@ -38,18 +35,13 @@ function initFlags(options: InitOptions, cmd: Command): Record<string, string> {
   return { ...flags, listen: `/ip4/0.0.0.0/tcp/${port}` };
 }
 
-/** A validator name genesis.json accepts, suggested from the node's name or its directory. */
-function suggestedName(name: string, home: string): string {
-  const raw = name || basename(resolve(home));
-  return raw.replace(/[^\p{L}\p{N} .,'&()-]/gu, '-').slice(0, 128) || 'validator';
-}
-
 export function addInitCommand(program: Command, out: (text: string) => void): void {
   const command = program
     .command('init')
     .description('create a node home: a new validator keystore (validator.key) and a documented config.toml')
     .option('--home <dir>', 'the directory to create (default: MEDLEDGER_HOME)')
     .option('--p2p-port <n>', 'p2p port to listen on, on every interface (sets listen)')
+
     .option('--force', 'overwrite an existing validator.key and config.toml (the old key is lost)')
     .option('--json', 'print one JSON object');
   addSettingFlags(command)
@@ -58,10 +50,11 @@ export function addInitCommand(program: Command, out: (text: string) => void): v
       [
         '',
         'Any setting flag above is written into config.toml; every other setting keeps its default.',
-        'The keystore passphrase comes from MEDLEDGER_PASSPHRASE, else it is asked twice on the terminal.',
+        'The keystore passphrase comes from MEDLEDGER_PASSPHRASE or the file MEDLEDGER_PASSPHRASE_FILE names, else it is asked twice on the terminal.',
         '',
         'Example:',
-        '  medledger init --home ./st-mary --name "St Mary validator" --p2p-port 7400 --api-port 7480',
+        '  medledger init --home ./st-mary --name "St Mary" --p2p-port 7400 \\',
+        '    --advertise /dns4/node.st-mary.example/tcp/7400',
       ].join('\n'),
     )
     .action(async (options: InitOptions, cmd: Command) => {
@@ -82,34 +75,38 @@ export function addInitCommand(program: Command, out: (text: string) => void): v
       await writeKeystore(paths.keystore, keys, passphrase, { overwrite: options.force ?? false });
       await writeFile(paths.settings, renderConfig(settings), { flag: options.force ? 'w' : 'wx' });
 
-      const name = suggestedName(settings.name, home);
+      const info = nodeIdentity(
+        home,
+        { signingPublicKey: keys.signing.publicKey, encryptionPublicKey: keys.encryption.publicKey },
+        settings,
+        settings.advertise,
+      );
       const next = [
-        `medledger genesis create --chain-id CHAIN --validator "${name}=${home}" ... --admin "admin=ADMIN.key" --out genesis.json`,
+        `medledger genesis create --chain-id CHAIN --validator "${info.genesisValidator}" ... --admin "admin=ADMIN.key" --out genesis.json`,
         `cp genesis.json ${paths.genesis}   # the same file on every validator`,
-        `add the other validators as [[peers]] in ${paths.settings}`,
         `medledger start --home ${home}`,
       ];
-      const info = {
-        home,
-        validatorPublicKey: hex(keys.signing.publicKey),
-        encryptionPublicKey: hex(keys.encryption.publicKey),
-        identityId: identityId(keys.signing.publicKey),
-        files: { keystore: paths.keystore, config: paths.settings },
-        nextSteps: next,
-      };
-      if (options.json) return out(JSON.stringify(info));
+      if (options.json) {
+        return out(
+          JSON.stringify({
+            ...info,
+            files: { keystore: paths.keystore, config: paths.settings },
+            nextSteps: next,
+          }),
+        );
+      }
       out(`Created the node home ${home}`);
-      out(`  validator key (Ed25519)  ${info.validatorPublicKey}`);
-      out(`  custodian key (X25519)   ${info.encryptionPublicKey}`);
-      out(`  identity id              ${info.identityId}`);
-      out(`  wrote                    ${paths.keystore} (keep it and its passphrase safe)`);
-      out(`                           ${paths.settings} (every setting, documented)`);
+      printIdentity(info, out);
+      out(`  (medledger node info --home ${home} prints this again)`);
+      out('');
+      out(`Wrote ${paths.keystore} (keep it and its passphrase safe)`);
+      out(`  and ${paths.settings} (every setting, documented)`);
       out('');
       out('Next steps:');
-      out("  1. Create the network's genesis file once, from every validator's key (hex, keystore or home):");
+      out("  1. Send the --validator line above to the network's organiser, who creates the genesis once");
+      out("     from every validator's line:");
       out(`       ${next[0]}`);
-      out(`  2. Put it in this home:  ${next[1]}`);
-      out(`  3. Peers: ${next[2]}`);
-      out(`  4. Start the node:  ${next[3]}`);
+      out(`  2. Put the genesis file the organiser sends back in this home:  ${next[1]}`);
+      out(`  3. Start the node; it dials the others at their genesis addresses:  ${next[2]}`);
     });
 }

@@ -10,6 +10,7 @@ import { addChainCommands } from './chain.ts';
 import { addDevnetCommand } from './devnet.ts';
 import { addGenesisCommands } from './genesis.ts';
 import { addInitCommand } from './init.ts';
+import { addNodeCommands } from './node-info.ts';
 import { addOperatorCommands } from './operator/index.ts';
 import { addSimCommand } from './sim.ts';
 import { addStartCommand } from './start.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   const out = (text: string) => process.stdout.write(`${text}\n`);
   addChainCommands(program, out);
   addInitCommand(program, out);
+  addNodeCommands(program, out);
   addGenesisCommands(program, out);
   addStartCommand(program);
   addDevnetCommand(program, out);

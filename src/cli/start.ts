@@ -166,7 +166,7 @@ export function addStartCommand(program: Command): void {
         '',
         'Each setting comes from HOME/config.toml, overridden by its MEDLEDGER_* variable (shown above),',
         'overridden by its flag. Lists are comma-separated. Peers and faults are set in config.toml only.',
-        'The keystore passphrase comes from MEDLEDGER_PASSPHRASE, else it is asked on the terminal.',
+        'The keystore passphrase comes from MEDLEDGER_PASSPHRASE or the file MEDLEDGER_PASSPHRASE_FILE names, else it is asked on the terminal.',
         'SIGTERM or SIGINT stops the node cleanly (exit 0); a second signal exits at once.',
         '',
         'Examples:',

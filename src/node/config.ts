@@ -38,6 +38,8 @@ export interface NodeSettings {
   name: string;
   /** Multiaddrs the p2p host listens on. */
   listen: string[];
+  /** Where the other validators dial it, as genesis.json should list it (empty: not set). */
+  advertise: string[];
   /** Where the other validators (and observers) can be dialed. */
   peers: Array<{ publicKey: string; addresses: string[] }>;
   /** `faultInjection` enables PUT /v1/debug/faults (benchmarks only; never on a production node). */
@@ -52,6 +54,7 @@ export interface NodeSettings {
 export interface SettingsInput {
   name?: string;
   listen?: string[];
+  advertise?: string[];
   peers?: NodeSettings['peers'];
   api?: Partial<NodeSettings['api']>;
   consensus?: Partial<ConsensusParams>;

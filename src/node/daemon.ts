@@ -40,7 +40,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let fatal: Error | null = null;
   const selfKey = Buffer.from(keys.signing.publicKey).toString('hex');
   const peers = peerSet(genesis, selfKey, settings.peers);
-  for (const note of selfReachabilityNotes(genesis, selfKey, settings.listen)) log.warn({}, note);
+  for (const note of selfReachabilityNotes(genesis, selfKey, settings)) log.warn({}, note);
   const node = await ValidatorNode.start({
     dataDir: homePaths(options.home).data,
     genesis,

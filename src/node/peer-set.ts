@@ -40,22 +40,35 @@ function listenPorts(listen: string[]): Set<number> {
 }
 
 /**
- * What an operator should hear about this node's own genesis entry: no address (the others cannot
- * dial it; it dials them), or an address whose port it does not listen on (only right behind a port
- * forward). Returned as log lines, not errors: both can be deliberate.
+ * What an operator should hear about this node's own genesis entry: not where config.toml's
+ * `advertise` says, no address (the others cannot dial it; it dials them), or an address whose port
+ * it does not listen on (only right behind a port forward). Returned as log lines, not errors: both can be deliberate.
  */
-export function selfReachabilityNotes(genesis: Genesis, selfKey: string, listen: string[]): string[] {
+export function selfReachabilityNotes(
+  genesis: Genesis,
+  selfKey: string,
+  settings: Pick<NodeSettings, 'listen' | 'advertise'>,
+): string[] {
   const self = genesis.validators.find((v) => hex(v.publicKey) === selfKey);
   if (!self) return [];
+  const unlisted = settings.advertise.filter((a) => !self.addresses.includes(a));
+  const advertised =
+    unlisted.length === 0
+      ? []
+      : [
+          `this node advertises ${unlisted.join(', ')} (config.toml), but genesis.json lists it at ` +
+            `${self.addresses.join(', ') || 'no address'}: the others dial what genesis.json says`,
+        ];
   if (self.addresses.length === 0) {
     return [
+      ...advertised,
       'the genesis lists no address for this validator: the others cannot dial it, so it only ' +
         'reaches those it can dial itself',
     ];
   }
-  const ports = listenPorts(listen);
-  if (ports.has(0)) return [];
-  return self.addresses
+  const ports = listenPorts(settings.listen);
+  if (ports.has(0)) return advertised;
+  const unheard = self.addresses
     .map(parsePeerAddress)
     .filter((a) => !ports.has(a.port))
     .map(
@@ -63,4 +76,5 @@ export function selfReachabilityNotes(genesis: Genesis, selfKey: string, listen:
         `the genesis lists this validator at ${a.text}, but it listens on port ${[...ports].join(', ')}: ` +
         'the others reach it only if a port forward maps one to the other',
     );
+  return [...advertised, ...unheard];
 }

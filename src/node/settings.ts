@@ -7,12 +7,13 @@
  * Peers and transport faults are lists and tables of objects: they live in config.toml only.
  */
 import { DEFAULT_CONSENSUS_PARAMS } from '../consensus/index.ts';
+import { ADDRESS_EXAMPLE, parsePeerAddress } from '../ledger/peer-address.ts';
 
 export type SettingValue = string | number | boolean | string[];
 
 export type SettingType =
   | { kind: 'string'; pattern: RegExp; hint: string }
-  | { kind: 'list'; pattern: RegExp; hint: string }
+  | { kind: 'list'; pattern: RegExp; hint: string; allowEmpty?: boolean; checkItem?: (item: string) => void }
   | { kind: 'integer'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
   | { kind: 'boolean' }
@@ -95,6 +96,20 @@ export const SETTINGS: readonly Setting[] = [
       'for this one, which must lead here. Peers are authenticated by their validator key, so ' +
       'listening on every interface is safe.',
     [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`],
+  ),
+  setting(
+    'advertise',
+    {
+      kind: 'list',
+      pattern: MULTIADDR,
+      hint: `expected multiaddrs such as ${ADDRESS_EXAMPLE}`,
+      allowEmpty: true,
+      checkItem: parsePeerAddress,
+    },
+    'Where the other validators dial this node: its entry in genesis.json. `medledger init` and ' +
+      "`medledger node info` print it for the network's organiser, and on start the node warns if " +
+      'genesis.json lists it elsewhere. Empty: not set.',
+    [],
   ),
   setting(
     'api.host',
@@ -194,10 +209,15 @@ export function checkSetting(setting: Setting, value: unknown, fail: (why: strin
       if (typeof value !== 'string' || !type.pattern.test(value)) throw fail(type.hint);
       return value;
     case 'list':
-      if (!Array.isArray(value) || value.length === 0) throw fail(type.hint);
+      if (!Array.isArray(value) || (value.length === 0 && !type.allowEmpty)) throw fail(type.hint);
       for (const item of value) {
         if (typeof item !== 'string' || !type.pattern.test(item))
           throw fail(`${type.hint}; ${JSON.stringify(item)} is not one`);
+        try {
+          type.checkItem?.(item);
+        } catch (error) {
+          throw fail((error as Error).message);
+        }
       }
       return value as string[];
     case 'integer':

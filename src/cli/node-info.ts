@@ -1,0 +1,117 @@
+/**
+ * What a hospital sends its network's organiser, from its node home: the validator's public keys,
+ * where it listens, and the `--validator` argument for `genesis create`. `medledger init` prints it
+ * when it creates the home; `medledger node info` prints it again later (no passphrase needed: only
+ * public keys are read).
+ */
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { identityId } from '../contracts/index.ts';
+import { readKeystorePublicKeys } from '../crypto/index.ts';
+import { MedledgerError } from '../errors.ts';
+import { loadGenesis } from '../ledger/index.ts';
+import { homePaths, loadSettings } from '../node/config.ts';
+import { homeOption } from './setting-flags.ts';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+export interface NodeIdentity {
+  home: string;
+  name: string;
+  validatorPublicKey: string;
+  encryptionPublicKey: string;
+  identityId: string;
+  listen: string[];
+  /** Where the others dial it: its `advertise` setting, else its genesis entry. */
+  addresses: string[];
+  /** The argument the organiser passes to `genesis create`. */
+  genesisValidator: string;
+  /** For an organisation whose node this is: `--org ID:KIND:NAME=` followed by this. */
+  organisationKeys: string;
+}
+
+/** A validator name genesis.json accepts, suggested from the node's name or its directory. */
+export function suggestedName(name: string, home: string): string {
+  const raw = name || basename(resolve(home));
+  return raw.replace(/[^\p{L}\p{N} .,'&()-]/gu, '-').slice(0, 128) || 'validator';
+}
+
+export function nodeIdentity(
+  home: string,
+  keys: { signingPublicKey: Uint8Array; encryptionPublicKey: Uint8Array },
+  settings: { name: string; listen: string[] },
+  addresses: string[],
+): NodeIdentity {
+  const name = suggestedName(settings.name, home);
+  const validatorPublicKey = hex(keys.signingPublicKey);
+  const encryptionPublicKey = hex(keys.encryptionPublicKey);
+  const where = addresses.length > 0 ? addresses.join(',') : '/dns4/<THIS-HOST>/tcp/<P2P-PORT>';
+  return {
+    home,
+    name,
+    validatorPublicKey,
+    encryptionPublicKey,
+    identityId: identityId(keys.signingPublicKey),
+    listen: settings.listen,
+    addresses,
+    genesisValidator: `${name}=${validatorPublicKey}@${where}`,
+    organisationKeys: `${validatorPublicKey}:${encryptionPublicKey}`,
+  };
+}
+
+export function printIdentity(info: NodeIdentity, out: (text: string) => void): void {
+  out(`  validator name           ${info.name}`);
+  out(`  validator key (Ed25519)  ${info.validatorPublicKey}`);
+  out(`  custodian key (X25519)   ${info.encryptionPublicKey}`);
+  out(`  identity id              ${info.identityId}`);
+  out(`  listens on               ${info.listen.join(', ')}`);
+  out(
+    `  dialled at               ${info.addresses.join(', ') || '(not set: the advertise setting in config.toml)'}`,
+  );
+  out('');
+  out("For the network's organiser (genesis create):");
+  out(`  --validator "${info.genesisValidator}"`);
+}
+
+export function addNodeCommands(program: Command, out: (text: string) => void): void {
+  const node = program.command('node').description("a node home's identity");
+  node
+    .command('info')
+    .description("print what the network's organiser needs from this node: public keys and addresses")
+    .option('--home <dir>', "the node's home directory (default: MEDLEDGER_HOME)")
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      [
+        '',
+        "Where the others dial it is the home's advertise setting (medledger init --advertise), else",
+        'its entry in the genesis file.',
+        '',
+        'Example:',
+        '  medledger node info --home ./st-mary --json',
+      ].join('\n'),
+    )
+    .action(async (options: { home?: string; json?: boolean }) => {
+      const home = homeOption(options.home);
+      const paths = homePaths(home);
+      if (!existsSync(paths.keystore)) {
+        throw new MedledgerError(
+          'HOME_NOT_FOUND',
+          `there is no node home at ${home} (no ${paths.keystore}); create one with: medledger init --home ${home}`,
+        );
+      }
+      const keys = await readKeystorePublicKeys(paths.keystore);
+      const settings = await loadSettings(home);
+      let addresses = settings.advertise;
+      if (addresses.length === 0 && existsSync(paths.genesis)) {
+        const genesis = await loadGenesis(paths.genesis);
+        const self = genesis.validators.find((v) => hex(v.publicKey) === hex(keys.signingPublicKey));
+        addresses = self?.addresses ?? [];
+      }
+      const info = nodeIdentity(home, keys, settings, addresses);
+      if (options.json) return out(JSON.stringify(info));
+      out(`The node home ${home}`);
+      printIdentity(info, out);
+    });
+}
