@@ -102,6 +102,84 @@ describe('genesis.json', () => {
     expect(codeOf(null)).toMatch(/^GENESIS_INVALID \S+ \$: expected an object/);
   });
 
+  it('takes p2p addresses that another host can dial, and names every kind of bad one', () => {
+    const at = (d: Record<string, any>, ...lists: string[][]) =>
+      lists.forEach((addresses, i) => {
+        d.validators[i].addresses = addresses;
+      });
+    const ok = valid();
+    at(ok, ['/ip4/192.0.2.1/tcp/7400', '/dns4/node.st-mary.example/tcp/7400'], ['/ip6/2001:db8::2/tcp/7400']);
+    expect(parseGenesis(ok).validators[0]!.addresses).toEqual([
+      '/ip4/192.0.2.1/tcp/7400',
+      '/dns4/node.st-mary.example/tcp/7400',
+    ]);
+    const loopback = valid();
+    at(loopback, ['/ip4/127.0.0.1/tcp/7401'], ['/dns4/localhost/tcp/7402']);
+    expect(codeOf(loopback), 'all on one machine').toBe('OK');
+
+    const cases: Array<[string, (doc: Record<string, any>) => void, RegExp]> = [
+      [
+        'not a multiaddr',
+        (d) => at(d, ['/ip4/300.1.2.3/tcp/7400']),
+        /validators\[0\]\.addresses\[0\]: .*not a multiaddr/,
+      ],
+      ['not TCP', (d) => at(d, ['/ip4/192.0.2.1/udp/7400']), /addresses\[0\]: .*not a TCP address/],
+      ['no port', (d) => at(d, ['/dns4/node.example']), /addresses\[0\]: .*not a TCP address/],
+      [
+        'a string, not a list',
+        (d) => (d.validators[0].addresses = '/ip4/192.0.2.1/tcp/1'),
+        /addresses: expected an array/,
+      ],
+      [
+        'the old single address',
+        (d) => (d.validators[0].address = ''),
+        /validators\[0\]\.address: replaced by "addresses"/,
+      ],
+      [
+        'a validator that lists itself unreachable',
+        (d) => at(d, ['/ip4/0.0.0.0/tcp/7400']),
+        /addresses\[0\]: \/ip4\/0\.0\.0\.0\/tcp\/7400 is where a node listens, not an address another host can dial/,
+      ],
+      ['port 0', (d) => at(d, ['/ip4/192.0.2.1/tcp/0']), /port 0 cannot be dialled/],
+      [
+        'two validators at one address',
+        (d) => at(d, ['/ip4/192.0.2.1/tcp/7400'], ['/dns4/b.example/tcp/7400', '/ip4/192.0.2.1/tcp/7400']),
+        /validators\[1\]\.addresses\[1\]: \/ip4\/192\.0\.2\.1\/tcp\/7400 is also the address of validators\[0\]/,
+      ],
+      [
+        'loopback beside other hosts',
+        (d) => at(d, ['/ip4/192.0.2.1/tcp/7400'], ['/ip4/127.0.0.1/tcp/7400']),
+        /validators\[1\]\.addresses: validator-1 lists only loopback addresses, which validator-0 \(\/ip4\/192\.0\.2\.1\/tcp\/7400\) on another host cannot reach/,
+      ],
+      [
+        'too many',
+        (d) =>
+          at(
+            d,
+            Array.from({ length: 9 }, (_, i) => `/ip4/192.0.2.${i + 1}/tcp/7400`),
+          ),
+        /at most 8 addresses/,
+      ],
+    ];
+    for (const [label, edit, message] of cases) {
+      const doc = valid();
+      edit(doc);
+      const result = codeOf(doc);
+      expect(result, label).toMatch(/^GENESIS_INVALID /);
+      expect(result, label).toMatch(message);
+    }
+  });
+
+  it('does not commit to the addresses: a hospital that moves its node keeps its chain', () => {
+    const moved = valid();
+    moved.validators[0].addresses = ['/dns4/new-home.st-mary.example/tcp/7400'];
+    const before = blockHash(genesisBlock(parseGenesis(valid())).header);
+    expect(blockHash(genesisBlock(parseGenesis(moved)).header)).toEqual(before);
+    const renamed = valid();
+    renamed.validators[0].name = 'another name';
+    expect(blockHash(genesisBlock(parseGenesis(renamed)).header)).not.toEqual(before);
+  });
+
   it('reports a missing file and a file that is not JSON', async () => {
     await expect(loadGenesis(join(dir, 'absent.json'))).rejects.toMatchObject({ code: 'GENESIS_NOT_FOUND' });
     const path = join(dir, 'broken.json');

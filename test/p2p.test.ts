@@ -88,4 +88,86 @@ describe('P2P host', () => {
     await until(() => received.includes('still here'));
     expect(received).toEqual(['still here']);
   });
+
+  it('refuses a node at a peer address that has another key, logging both keys', async () => {
+    const [a, expected, impostor] = [
+      generateSigningKeyPair(),
+      generateSigningKeyPair(),
+      generateSigningKeyPair(),
+    ];
+    const warnings: Array<Record<string, unknown>> = [];
+    const log = {
+      info() {},
+      debug() {},
+      warn: (fields: object) => warnings.push(fields as Record<string, unknown>),
+    };
+    // The impostor listens where the genesis says `expected` is, and would even accept a.
+    const [i] = (await mesh([impostor], [a])) as [P2PHost];
+    const address = i.addresses[0]!.replace(/\/p2p\/.*$/, '');
+    const host = await P2PHost.start({
+      secretKey: a.secretKey,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      peers: [{ publicKey: expected.publicKey, addresses: [address], name: 'City General' }],
+      log,
+    });
+    hosts.push(host);
+    await until(() => host.metrics.unexpectedKeys >= 2); // the first dial and a redial
+    expect(host.connectedPeers()).toEqual([]);
+    expect(i.connectedPeers()).toEqual([]);
+    const refusals = warnings.filter((w) => w.foundKey !== undefined);
+    expect(refusals).toHaveLength(1); // one warning per outage, not one per redial
+    expect(refusals[0]).toMatchObject({
+      peer: 'City General',
+      expectedKey: hex(expected.publicKey),
+      foundKey: hex(impostor.publicKey),
+      addresses: [address],
+    });
+  });
+
+  it('reports each peer: where, since when, its last message; and logs it connecting and lost', async () => {
+    const keys = [generateSigningKeyPair(), generateSigningKeyPair()];
+    const events: string[] = [];
+    const log = {
+      warn() {},
+      debug() {},
+      info: (fields: object, message: string) =>
+        events.push(`${message} ${(fields as { peer: string }).peer}`),
+    };
+    const b = await P2PHost.start({
+      secretKey: keys[1]!.secretKey,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      peers: [{ publicKey: keys[0]!.publicKey, addresses: [] }],
+    });
+    hosts.push(b);
+    const a = await P2PHost.start({
+      secretKey: keys[0]!.secretKey,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      peers: [
+        { publicKey: keys[1]!.publicKey, addresses: [b.addresses[0]!.replace(/\/p2p\/.*$/, '')], name: 'B' },
+      ],
+      log,
+    });
+    hosts.push(a);
+    const before = Date.now();
+    await until(() => a.connectedPeers().length === 1);
+    expect(events).toEqual(['validator peer connected B']);
+    let [peer] = a.peers();
+    expect(peer).toMatchObject({
+      name: 'B',
+      publicKey: hex(keys[1]!.publicKey),
+      connected: true,
+      lastMessageAt: null,
+    });
+    expect(peer!.remoteAddress).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/);
+    expect(peer!.connectedSince).toBeGreaterThanOrEqual(before - 1000);
+    await a.onMessage(PROTOCOL, () => {});
+    b.send(PROTOCOL, hex(keys[0]!.publicKey), Buffer.from('hello'));
+    await until(() => a.peers()[0]!.lastMessageAt !== null);
+    await b.stop();
+    hosts = hosts.filter((h) => h !== b);
+    await until(() => events.length === 2);
+    expect(events[1]).toBe('validator peer lost B');
+    [peer] = a.peers();
+    expect(peer).toMatchObject({ connected: false, remoteAddress: null, connectedSince: null });
+  });
 });

@@ -120,6 +120,19 @@ function checkOptions(options: TestnetOptions): { count: number; hosts: HostSpec
   return { count, hosts };
 }
 
+/** parseGenesis, with a bad address named by its place in --hosts. */
+function checkedGenesis(genesis: Genesis): Genesis {
+  try {
+    return parseGenesis(genesisToJson(genesis));
+  } catch (error) {
+    const at = /^genesis\.json: \$\.validators\[(\d+)\]\.addresses(?:\[\d+\])?: (.*)$/.exec(
+      (error as Error).message,
+    );
+    if (!at) throw error;
+    throw bad(`--hosts: host ${Number(at[1]) + 1}: ${at[2]}`);
+  }
+}
+
 async function writeTestnet(options: TestnetOptions) {
   const { count, hosts } = checkOptions(options);
   const out = resolve(options.out);
@@ -134,26 +147,24 @@ async function writeTestnet(options: TestnetOptions) {
   const keys: IdentityKeys[] = placements.map(() => generateIdentityKeys());
   const admin = generateIdentityKeys();
   // The same strict check every node makes on start: bad hosts are named before anything is written.
-  const genesis: Genesis = parseGenesis(
-    genesisToJson({
-      chainId: options.chainId,
-      genesisTime: Date.now(),
-      validators: placements.map((p, i) => ({
-        name: p.name,
-        publicKey: keys[i]!.signing.publicKey,
-        addresses: [p.address],
-      })),
-      networkAdmins: [
-        {
-          name: 'testnet admin',
-          publicKey: admin.signing.publicKey,
-          encryptionKey: admin.encryption.publicKey,
-        },
-      ],
-      organisations: [],
-      params: DEFAULT_PARAMS,
-    }),
-  );
+  const genesis: Genesis = checkedGenesis({
+    chainId: options.chainId,
+    genesisTime: Date.now(),
+    validators: placements.map((p, i) => ({
+      name: p.name,
+      publicKey: keys[i]!.signing.publicKey,
+      addresses: [p.address],
+    })),
+    networkAdmins: [
+      {
+        name: 'testnet admin',
+        publicKey: admin.signing.publicKey,
+        encryptionKey: admin.encryption.publicKey,
+      },
+    ],
+    organisations: [],
+    params: DEFAULT_PARAMS,
+  });
   const passphrase = await newPassphraseFor(join(out, '*.key'));
   await mkdir(out, { recursive: true });
   for (const [i, p] of placements.entries()) {
