@@ -1,0 +1,105 @@
+/**
+ * The CLI under pipes and scripts, as real processes: output piped into a reader that stops early
+ * ends quietly with the command's exit code; `--json` failures are one JSON object on stdout with a
+ * stable code; a misspelt option is reported as a typo with a suggestion, not as a missing option.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
+
+function sh(script: string, env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const clean = Object.entries(process.env).filter(([name]) => !name.startsWith('MEDLEDGER_'));
+    const child = spawn('bash', ['-o', 'pipefail', '-c', script], {
+      env: { ...Object.fromEntries(clean), ML: `${process.execPath} ${bin}`, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const entry = (i: number) => ({
+  timestamp_ms: 1_790_000_000_000 + i,
+  height: i,
+  txIndex: 0,
+  seq: 0,
+  txHash: 'ab'.repeat(32),
+  action: 'read',
+  actor: 'a1'.repeat(16),
+  patient: 'b2'.repeat(16),
+  record: 'c3'.repeat(16),
+  decision: 'permit',
+  rule: 'grant:0123456789abcdef0123456789abcdef',
+  purpose: 'treatment',
+  emergency: false,
+  reason: '',
+});
+
+describe('the CLI in pipes and scripts', () => {
+  let server: Server;
+  let node = '';
+  beforeAll(async () => {
+    // A node's audit trail, many pages long: far more output than a pipe buffers.
+    server = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      const page = Number(url.searchParams.get('cursor') ?? 0);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const entries = Array.from({ length: 500 }, (_, i) => entry(page * 500 + i));
+      res.end(JSON.stringify({ entries, cursor: page < 20 ? String(page + 1) : null }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    node = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('ends quietly when the reader stops early (| head)', async () => {
+    for (const args of ['audit --all', 'audit --all --json']) {
+      const result = await sh(`$ML ${args} --node ${node} | head -2`);
+      expect(result.stderr, args).toBe('');
+      expect(result.code, args).toBe(0);
+      expect(result.stdout.split('\n').filter(Boolean)).toHaveLength(args.includes('json') ? 1 : 2);
+    }
+  });
+
+  it('answers --json failures with one JSON error object on stdout, and the same exit code', async () => {
+    const cases: Array<[string, string]> = [
+      [`status --node http://127.0.0.1:1 --json`, 'NODE_UNREACHABLE'],
+      [`grant --to org:x --keystore /nonexistent.key --json`, 'KEYSTORE_NOT_FOUND'],
+      [`grant --too org:x --json`, 'CLI_USAGE'],
+      [`genesis validate /nonexistent.json --json`, 'GENESIS_NOT_FOUND'],
+    ];
+    for (const [args, code] of cases) {
+      const result = await sh(`$ML ${args}`, { MEDLEDGER_PASSPHRASE: 'a passphrase' });
+      expect(result.code, args).toBe(1);
+      expect(result.stderr, args).toBe('');
+      const lines = result.stdout.trim().split('\n');
+      expect(lines, args).toHaveLength(1);
+      expect(JSON.parse(lines[0]!), args).toMatchObject({ error: { code, message: expect.any(String) } });
+    }
+    const plain = await sh(`$ML status --node http://127.0.0.1:1`);
+    expect(plain.stdout).toBe('');
+    expect(plain.stderr).toMatch(/^medledger: cannot reach the node .* \[NODE_UNREACHABLE\]\n$/);
+  });
+
+  it('reports a misspelt option as a typo with a suggestion, in three lines, not the whole help', async () => {
+    const result = await sh('$ML grant --too org:x');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "error: unknown option '--too'\n(Did you mean --to?)\n(add --help for the options and an example)\n",
+    );
+    const missing = await sh('$ML grant --keystore x.key');
+    expect(missing.stderr).toMatch(/^error: required option '--to <subject>' not specified\n/);
+  });
+});
