@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatDuration } from '../src/duration.ts';
 
 const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
 
@@ -101,5 +102,17 @@ describe('the CLI in pipes and scripts', () => {
     );
     const missing = await sh('$ML grant --keystore x.key');
     expect(missing.stderr).toMatch(/^error: required option '--to <subject>' not specified\n/);
+  });
+});
+
+describe('durations', () => {
+  it('are named in the largest unit that fits, as people type them', () => {
+    expect([14_400_000, 90_000, 1_500, 86_400_000 * 14, 0].map(formatDuration)).toEqual([
+      '4h',
+      '90s',
+      '1500ms',
+      '2w',
+      '0ms',
+    ]);
   });
 });

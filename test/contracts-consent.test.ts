@@ -458,7 +458,9 @@ describe('emergency access', () => {
     expectCode(open(60_000, ''), 'REASON_REQUIRED');
     expectCode(open(0), 'BAD_DURATION');
     const max = chain.genesis.params.emergencyAccessMaxMs;
-    expectCode(open(max + 1), 'BAD_DURATION');
+    const tooLong = open(max + 1);
+    expectCode(tooLong, 'BAD_DURATION');
+    expect(tooLong.message).toMatch(/\(at most 4h\)$/); // the units a person types, not 14400000 ms
     expectCode(open(max), 'OK');
     const many = Array.from({ length: MAX_OPEN_WINDOWS }, (_, i) => ({
       id: `em-${i}`,

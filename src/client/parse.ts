@@ -17,20 +17,14 @@ import {
   type Scope,
   type Subject,
 } from '../contracts/index.ts';
+import { DURATION_UNITS_MS } from '../duration.ts';
 import { MedledgerError } from '../errors.ts';
 
 function bad(option: string, message: string): MedledgerError {
   return new MedledgerError('BAD_ARGUMENT', `${option}: ${message}`);
 }
 
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 7 * 86_400_000,
-};
+const UNIT_MS = DURATION_UNITS_MS;
 
 /** "90s", "15m", "1h", "30d", "2w", "500ms" → milliseconds (positive). */
 export function parseDuration(text: string, option: string): number {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createdIdOf, eventAttribute, submitAndWait } from '../../client/index.ts';
 import { isoTime, type Out, printFields, printJson } from '../../client/output.ts';
 import { parseDuration } from '../../client/parse.ts';
+import { MedledgerError } from '../../errors.ts';
 import { type CommonOptions, clientFor, operatorOptions, signerKeys, withExample } from './common.ts';
 
 export function addEmergencyCommand(program: Command, out: Out): void {
@@ -31,6 +32,11 @@ export function addEmergencyCommand(program: Command, out: Out): void {
       patient: options.patient,
       reason: options.reason,
       duration_ms,
+    }).catch((error: unknown) => {
+      // The refusal names the limit in the largest fitting unit; say which value of the user's it was.
+      if (error instanceof MedledgerError && error.code === 'BAD_DURATION')
+        throw new MedledgerError(error.code, `--duration ${options.duration}: ${error.message}`);
+      throw error;
     });
     const expires = eventAttribute(committed.receipt, 'emergency.opened', 'expires_ms');
     const result = {

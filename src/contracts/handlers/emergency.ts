@@ -3,6 +3,7 @@
  * maximum (genesis params.emergencyAccessMaxMs), with a mandatory reason. Opening it is itself an
  * audit entry, flagged, so the patient sees it; every read it permits is flagged too.
  */
+import { formatDuration } from '../../duration.ts';
 import { writeAudit } from '../audit.ts';
 import type { TxBody } from '../bodies.ts';
 import type { Handler } from '../context.ts';
@@ -18,7 +19,11 @@ export const openEmergency: Handler<TxBody<'emergency.open'>> = (ctx, body) => {
   existingPatient(ctx, body.patient);
   checkReason(body.reason);
   const max_ms = ctx.block.genesis.params.emergencyAccessMaxMs;
-  ensure(body.duration_ms >= 1 && body.duration_ms <= max_ms, 'BAD_DURATION', `(at most ${max_ms} ms)`);
+  ensure(
+    body.duration_ms >= 1 && body.duration_ms <= max_ms,
+    'BAD_DURATION',
+    `(at most ${formatDuration(max_ms)})`,
+  );
   const id = objectId('window', ctx.txHash);
   const expires_ms = ctx.now_ms + body.duration_ms;
   // Expired windows are dropped here: the audit trail keeps them, the evaluator no longer needs them.
