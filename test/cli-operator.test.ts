@@ -891,6 +891,27 @@ describe('operator commands against four validator processes', () => {
     );
   });
 
+  it('shows a block whole: its hash links, roots, proposer and the validators that certified it', async () => {
+    const [one, two] = [
+      ok(await cli('block', 'show', '2', '--json', '--node', node0)),
+      ok(await cli('block', 'show', '3', '--json', '--node', node0)),
+    ];
+    expect(two.prevHash).toBe(one.hash);
+    expect(one).toMatchObject({ height: 2, version: expect.any(Number), chainId: 'process-test' });
+    expect(one.stateRoot).toMatch(/^[0-9a-f]{64}$/);
+    expect(one.txRoot).toMatch(/^[0-9a-f]{64}$/);
+    expect(one.certificate.signers.length).toBeGreaterThanOrEqual(3); // 2f + 1 of 4
+    expect(one.certificate.signers[0]).toMatchObject({
+      validator: expect.stringMatching(/^[0-9a-f]{64}$/),
+      signature: expect.stringMatching(/^[0-9a-f]{128}$/),
+    });
+    const text = await cli('block', 'show', '2', '--node', node0);
+    expect(text.stdout).toContain(`previous hash  ${one.prevHash}`);
+    expect(text.stdout).toMatch(/certificate +\d COMMIT signatures \(view \d+\): /);
+    const genesis = ok(await cli('block', 'show', '0', '--json', '--node', node0));
+    expect(genesis.certificate).toBeNull();
+  });
+
   it('verifies the chain online through a node, then offline from a stopped node’s home', async () => {
     const online = await cli('chain', 'verify', '--node', node0);
     expect(online.code, online.stderr).toBe(0);

@@ -175,12 +175,33 @@ export const chainRoutes: Route[] = [
       const found = height <= node.store.head.height ? await node.store.block(height) : undefined;
       if (!found)
         throw new ApiError(404, 'API_BLOCK_NOT_FOUND', `no committed block at height ${height} (yet)`);
+      const header = found.header;
+      const certificate = await node.store.certificate(height);
+      const names = new Map(node.store.genesis.validators.map((v) => [hex(v.publicKey), v.name]));
       send(res, 200, {
         height,
-        hash: hex(blockHash(found.header)),
-        timestamp: found.header.timestamp,
-        view: found.header.view,
+        hash: hex(blockHash(header)),
+        version: header.version,
+        chainId: header.chainId,
+        timestamp: header.timestamp,
+        view: header.view,
+        nonce: header.nonce,
+        prevHash: hex(header.prevHash),
+        txRoot: hex(header.txRoot),
+        stateRoot: hex(header.stateRoot),
+        proposer: hex(header.proposer),
         txs: found.txs.map((tx) => hex(txHash(tx))),
+        // Height 0 has no certificate: the genesis file vouches for it.
+        certificate: certificate
+          ? {
+              view: certificate.view,
+              signers: certificate.votes.map((vote) => ({
+                validator: hex(vote.validator),
+                name: names.get(hex(vote.validator)) ?? null,
+                signature: hex(vote.signature),
+              })),
+            }
+          : null,
       });
     },
   },

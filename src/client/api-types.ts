@@ -79,12 +79,26 @@ export interface TxJson extends CommittedTxJson {
   nonce: number;
 }
 
+/** A committed block whole: its header, its transactions' hashes, and who certified it. */
 export interface BlockJson {
   height: number;
   hash: string;
+  version: number;
+  chainId: string;
   timestamp: number;
   view: number;
+  nonce: number;
+  prevHash: string;
+  txRoot: string;
+  stateRoot: string;
+  /** The proposer's validator key (zeros at height 0). */
+  proposer: string;
   txs: string[];
+  /** The commit certificate: the validators whose COMMIT signatures it holds (null at height 0). */
+  certificate: {
+    view: number;
+    signers: Array<{ validator: string; name: string | null; signature: string }>;
+  } | null;
 }
 
 export interface AccountJson {

@@ -50,18 +50,29 @@ export function addInspectCommands(program: Command, out: Out): void {
     operatorOptions(
       block
         .command('show')
-        .description('one committed block: hash, time, view and transaction hashes')
+        .description(
+          'one committed block whole: its hash links, roots, proposer, commit certificate and transactions',
+        )
         .argument('<height>', 'the block height'),
     ),
     'medledger block show 12',
   ).action(async (heightText: string, options: CommonOptions) => {
     const found = await clientFor(options).block(parseHeight(heightText));
     if (options.json) return printJson(out, found);
+    const signers = found.certificate?.signers ?? [];
     printFields(out, {
       height: found.height,
       hash: found.hash,
+      'previous hash': found.prevHash,
       time: isoTime(found.timestamp),
       view: found.view,
+      proposer: found.proposer,
+      'tx root': found.txRoot,
+      'state root': found.stateRoot,
+      version: found.version,
+      certificate: found.certificate
+        ? `${signers.length} COMMIT signatures (view ${found.certificate.view}): ${signers.map((s) => s.name ?? s.validator).join(', ')}`
+        : 'none (the genesis file vouches for height 0)',
       transactions: found.txs.length,
     });
     for (const hash of found.txs) out(`  ${hash}`);
