@@ -3,13 +3,14 @@
  * `[[peers]]`, the checks of its own entry, `medledger testnet` (ready homes for N hosts), `node
  * info`, the passphrase file, and the clear errors for a misconfigured network.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../src/crypto/index.ts';
 import { DEFAULT_PARAMS, type Genesis, loadGenesis } from '../src/ledger/index.ts';
+import { ActivityReport } from '../src/node/activity.ts';
 import { parseSettings } from '../src/node/config.ts';
 import { peerSet, selfReachabilityNotes } from '../src/node/peer-set.ts';
 
@@ -28,6 +29,14 @@ function medledger(args: string[], env: Record<string, string>) {
       },
     );
   });
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeout_ms: number): Promise<void> {
+  const deadline = Date.now() + timeout_ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function network(addresses: string[][]): Genesis {
@@ -221,6 +230,66 @@ describe('medledger testnet', () => {
     }
   });
 
+  it('accepts a transaction on a node without a quorum, and says so at once', async () => {
+    const out = join(dir, 'alone');
+    const env = { MEDLEDGER_PASSPHRASE: 'testnet passphrase' };
+    const base = 40_000 + Math.floor(Math.random() * 10_000);
+    const args = ['testnet', '--validators', '4', '--hosts', '127.0.0.1', '--p2p-port', String(base)];
+    const made = await medledger([...args, '--api-port', String(base + 100), '--out', out], env);
+    expect(made.code, made.stderr).toBe(0);
+    const clean = Object.entries(process.env).filter(([name]) => !name.startsWith('MEDLEDGER_'));
+    const node = spawn(process.execPath, [bin, 'start', '--home', join(out, 'node-1')], {
+      env: { ...Object.fromEntries(clean), ...env },
+      stdio: 'ignore',
+    });
+    try {
+      const api = `http://127.0.0.1:${base + 100}`;
+      await until(async () => (await fetch(`${api}/healthz`).catch(() => null))?.ok === true, 20_000);
+      const started = Date.now();
+      const cli = spawn(
+        process.execPath,
+        [bin, 'keys', 'new', '--out', join(dir, 'hospital.key'), '--force'],
+        { env: { ...Object.fromEntries(clean), ...env }, stdio: 'ignore' },
+      );
+      await new Promise((resolve) => cli.once('exit', resolve));
+      const register = spawn(
+        process.execPath,
+        [
+          bin,
+          'org',
+          'register',
+          '--id',
+          'alone',
+          '--kind',
+          'hospital',
+          '--admin',
+          join(dir, 'hospital.key'),
+          '--keystore',
+          join(out, 'admin.key'),
+          '--node',
+          api,
+        ],
+        { env: { ...Object.fromEntries(clean), ...env } },
+      );
+      let stderr = '';
+      register.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      try {
+        await until(() => stderr.includes('[API_NO_QUORUM]'), 15_000);
+      } finally {
+        register.kill('SIGKILL');
+      }
+      expect(stderr).toMatch(
+        /^medledger: warning: accepted, but this node cannot commit now: connected to 0 validators, 2 needed for a quorum \[API_NO_QUORUM\]\n/,
+      );
+      expect(Date.now() - started).toBeLessThan(15_000); // not the 30 s commit timeout
+    } finally {
+      node.kill('SIGTERM');
+      await new Promise((resolve) => node.once('exit', resolve));
+    }
+  }, 60_000);
+
   it('refuses to start a node whose own key is not in the genesis, naming both', async () => {
     const out = join(dir, 'net');
     const stranger = join(dir, 'stranger');
@@ -236,5 +305,23 @@ describe('medledger testnet', () => {
     expect(started.stderr).toMatch(
       /\(([0-9a-f]{64})\) is not a validator of chain testnet .* \[NODE_NOT_A_VALIDATOR\]\n$/,
     );
+  });
+});
+
+describe('what a node says', () => {
+  it('summarises commits periodically, silent when idle, and reports catch-up at most every 5 s', () => {
+    const report = new ActivityReport(0);
+    expect(report.summary(30_000, 0, 0)).toBeNull();
+    report.committed(10);
+    report.committed(50);
+    const line = report.summary(60_000, 12, 1);
+    expect(line?.fields).toEqual({ height: 12, view: 1, blocks: 2, txs: 60, tx_per_s: 2 });
+    expect(line?.message).toBe('committed 2 blocks (60 transactions, 2 tx/s) in the last 30 s');
+    expect(report.summary(90_000, 12, 1)).toBeNull();
+    expect(report.catchingUp(100_000, 3, 500)?.message).toBe(
+      'catching up: at height 3, fetching blocks up to 500 from peers',
+    );
+    expect(report.catchingUp(101_000, 200, 500)).toBeNull();
+    expect(report.catchingUp(105_000, 400, 500)?.fields).toEqual({ height: 400, behind: 100 });
   });
 });

@@ -80,6 +80,16 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   }
   refuseWhenBusy(node);
   const hash = node.submit(tx);
+  // Accepted, but it cannot commit until the node is part of a quorum again: say so at once
+  // rather than hold the caller in a long poll that is bound to time out.
+  const noQuorum = node.noQuorum();
+  if (noQuorum) {
+    const warning = {
+      code: 'API_NO_QUORUM',
+      message: `accepted, but this node cannot commit now: ${noQuorum}`,
+    };
+    return send(res, 202, { txHash: hex(hash), warning });
+  }
   const wait_ms = intParam(url, 'wait_ms', 0, MAX_WAIT_MS)!;
   if (!node.store.hasTxSync(hash)) {
     const wanted = hex(hash);

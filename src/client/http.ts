@@ -37,7 +37,9 @@ export interface AuditParams {
 }
 
 /** What POST /v1/txs answered: committed within the wait, or only accepted. */
-export type SubmitResult = { committed: true; tx: CommittedTxJson } | { committed: false; txHash: string };
+export type SubmitResult =
+  | { committed: true; tx: CommittedTxJson }
+  | { committed: false; txHash: string; warning?: { code: string; message: string } };
 
 interface RequestOptions {
   method?: 'GET' | 'POST';
@@ -81,10 +83,12 @@ export class NodeClient {
       query: { wait_ms },
       timeout_ms: wait_ms + this.#timeout_ms,
     });
-    const body = await this.#parse<CommittedTxJson | { txHash: string }>(response, 'POST /v1/txs');
+    type Accepted = { txHash: string; warning?: { code: string; message: string } };
+    const body = await this.#parse<CommittedTxJson | Accepted>(response, 'POST /v1/txs');
     if (response.status === 200 && 'receipt' in body) return { committed: true, tx: body };
     if (typeof body.txHash !== 'string') throw badResponse(this.url, 'POST /v1/txs', 'no txHash');
-    return { committed: false, txHash: body.txHash };
+    const warning = 'warning' in body && body.warning ? { warning: body.warning } : {};
+    return { committed: false, txHash: body.txHash, ...warning };
   }
 
   /** A committed transaction with its receipt, or null while it is not committed (404). */

@@ -52,6 +52,10 @@ export async function submitSigned(
   const hash = hex(txHash(tx));
   const deadline = Date.now() + timeout_ms;
   const submitted = await client.submitTx(encode(Transaction, tx), Math.min(SERVER_WAIT_MS, timeout_ms));
+  if (!submitted.committed && submitted.warning) {
+    // Said at once, on stderr (stdout stays the command's result): the wait below may be long.
+    process.stderr.write(`medledger: warning: ${submitted.warning.message} [${submitted.warning.code}]\n`);
+  }
   let committed = submitted.committed ? submitted.tx : null;
   while (committed === null) {
     if (Date.now() >= deadline) {

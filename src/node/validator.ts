@@ -33,6 +33,7 @@ import {
   txHash,
 } from '../ledger/index.ts';
 import { P2PHost, type PeerEntry, type ProtocolSpec } from '../p2p/host.ts';
+import { ActivityReport, SUMMARY_INTERVAL_MS } from './activity.ts';
 import { fetchBlocks, serveBlockSync } from './block-sync.ts';
 import { ConsensusLog } from './consensus-log.ts';
 import { EventQueue } from './event-queue.ts';
@@ -136,6 +137,8 @@ export class ValidatorNode {
   #maxMempoolTxs = Number.POSITIVE_INFINITY;
   /** The view last logged, negative (-view - 1) while changing to it. */
   #lastView = 0;
+  readonly #activity = new ActivityReport(Date.now());
+  #summaryTimer: NodeJS.Timeout | undefined;
 
   private constructor(parts: {
     store: ChainStore;
@@ -226,6 +229,8 @@ export class ValidatorNode {
     await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));
     await serveBlockSync(host, store);
     node.#run(replica.start());
+    node.#summaryTimer = setInterval(() => node.#logSummary(), SUMMARY_INTERVAL_MS);
+    node.#summaryTimer.unref();
     return node;
   }
 
@@ -306,12 +311,17 @@ export class ValidatorNode {
     };
   }
 
-  /** Ready to serve: connected to enough peers to make a quorum, and not in the middle of a view change. */
-  ready(): { ok: boolean; reason?: string } {
+  /** Why this node cannot be part of a quorum now (too few validators connected), or null. */
+  noQuorum(): string | null {
     const needed = quorumSize(this.#validators.length) - 1;
     const peers = this.host.connectedPeers().length;
-    if (peers < needed)
-      return { ok: false, reason: `connected to ${peers} validators, ${needed} needed for a quorum` };
+    return peers < needed ? `connected to ${peers} validators, ${needed} needed for a quorum` : null;
+  }
+
+  /** Ready to serve: connected to enough peers to make a quorum, and not in the middle of a view change. */
+  ready(): { ok: boolean; reason?: string } {
+    const noQuorum = this.noQuorum();
+    if (noQuorum) return { ok: false, reason: noQuorum };
     if (this.#replica.info.changingView) return { ok: false, reason: 'changing view' };
     return { ok: true };
   }
@@ -438,6 +448,7 @@ export class ValidatorNode {
             { height: action.block.header.height, txs: action.block.txs.length },
             'committed',
           );
+          this.#activity.committed(action.block.txs.length);
           for (const listener of this.#commitListeners) {
             try {
               listener(action.block.header.height, action.block.txs, receipts);
@@ -449,6 +460,8 @@ export class ValidatorNode {
           break;
         }
         case 'fetch': {
+          const progress = this.#activity.catchingUp(Date.now(), this.store.head.height, action.toHeight);
+          if (progress) this.#logger.info(progress.fields, progress.message);
           const peers = action.peers.map((i) => hex(this.#validators[i]!));
           void fetchBlocks(this.host, peers, action.fromHeight, action.toHeight).then((blocks) =>
             this.#enqueue({ kind: 'fetched', blocks }),
@@ -491,9 +504,15 @@ export class ValidatorNode {
     }
   }
 
+  #logSummary(): void {
+    const line = this.#activity.summary(Date.now(), this.store.head.height, this.#replica.info.view);
+    if (line) this.#logger.info(line.fields, line.message);
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearInterval(this.#summaryTimer);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     await this.host.stop();
