@@ -2,8 +2,8 @@
  * `npm start` (the devnet): four validator processes come up and are ready, commit a transaction signed with the demo
  * admin's keystore, stop on SIGINT, and resume the same chain when started again on the directory.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,11 +52,22 @@ function startDevnet(
  * Ctrl-C: SIGINT to the whole foreground process group. npm itself dies of the signal; the devnet
  * stops its validators and says so on the output it shares with npm, which closes once all exit.
  */
-async function stop(devnet: { child: ChildProcess; output: () => string }): Promise<string> {
+async function stop(
+  devnet: { child: ChildProcess; output: () => string },
+  signal: NodeJS.Signals = 'SIGINT',
+): Promise<string> {
   const closed = new Promise<void>((resolve) => devnet.child.stdout!.once('end', resolve));
-  process.kill(-devnet.child.pid!, 'SIGINT');
+  process.kill(-devnet.child.pid!, signal);
   await closed;
   return devnet.output();
+}
+
+function run(command: string, args: string[]) {
+  return new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(command, args, (error, _stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }),
+    );
+  });
 }
 
 async function allReady(apis: string[]): Promise<void> {
@@ -119,8 +130,24 @@ describe('medledger devnet', () => {
       expect(second.info.resumed).toBe(true);
       await allReady(second.info.apis);
       expect((await fetch(receiptUrl)).status).toBe(200);
+      // A second devnet on the same directory refuses at once, naming the running one.
+      const third = await run(process.execPath, [join(root, 'bin/medledger.js'), 'devnet', '--dir', dir]);
+      expect(third.code).toBe(1);
+      expect(third.stderr).toMatch(
+        new RegExp(
+          `^medledger: a devnet is already running in ${dir} \\(pid \\d+\\); .*\\[DEVNET_ALREADY_RUNNING\\]\\n$`,
+        ),
+      );
+      await allReady(second.info.apis);
+      const logs = await Promise.all(
+        [1, 2, 3, 4].map((i) => readFile(join(dir, `validator-${i}`, 'node.log'), 'utf8')),
+      );
+      expect(logs.join('')).not.toContain('NODE_ALREADY_RUNNING');
     } finally {
-      expect(await stop(second)).toContain('devnet stopped');
+      // A closed terminal (SIGHUP) stops it cleanly too, and says so.
+      const output = await stop(second, 'SIGHUP');
+      expect(output).toContain('devnet stopping (SIGHUP)');
+      expect(output).toContain('devnet stopped');
     }
   });
 });

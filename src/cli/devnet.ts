@@ -7,18 +7,20 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import { generateIdentityKeys, writeKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { DEFAULT_PARAMS, type Genesis } from '../ledger/index.ts';
 import { migrateLegacySettings, writeHome } from '../node/home.ts';
+import { lockFile } from '../node/lock.ts';
 
 const VALIDATORS = 4;
 export const DEVNET_PASSPHRASE = 'medledger-devnet';
 const bin = new URL('../../bin/medledger.js', import.meta.url).pathname;
+const walkthrough = new URL('../../examples/walkthrough.sh', import.meta.url).pathname;
 
 export function defaultDevnetDir(): string {
   const dataHome = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
@@ -84,6 +86,15 @@ async function waitReady(api: string, child: ChildProcess, timeout_ms: number): 
   throw new MedledgerError('DEVNET_TIMEOUT', `${api} did not come up within ${timeout_ms} ms`);
 }
 
+function devnetRunning(dir: string, pid: number | null): MedledgerError {
+  return new MedledgerError(
+    'DEVNET_ALREADY_RUNNING',
+    `a devnet is already running in ${dir}${pid === null ? '' : ` (pid ${pid})`}; use it (its APIs are ` +
+      `in ${join(dir, 'devnet.json')}), or stop it first with Ctrl-C in its terminal` +
+      (pid === null ? '' : ` or kill ${pid}`),
+  );
+}
+
 const RESTART_DELAY_MS = 2000;
 const MAX_RESTARTS_PER_MINUTE = 5;
 
@@ -100,103 +111,123 @@ export function addDevnetCommand(program: Command, out: (text: string) => void):
       if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65_000) {
         throw new MedledgerError('DEVNET_BAD_PORT', '--base-port must be an integer between 1024 and 65000');
       }
-      const existing = join(options.dir, 'devnet.json');
-      const resumed = existsSync(existing);
-      const layout: DevnetLayout = resumed
-        ? JSON.parse(await readFile(existing, 'utf8'))
-        : await create(options.dir, basePort);
-      if (resumed) for (const home of layout.homes) await migrateLegacySettings(home);
-      // Each validator's settings are in its config.toml; the caller's overrides would apply to all four.
-      const env = Object.fromEntries(
-        Object.entries(process.env).filter(
-          ([name]) => !name.startsWith('MEDLEDGER_') || name === 'MEDLEDGER_LOG_LEVEL',
-        ),
-      );
-      const spawnValidator = (home: string) => {
-        const log = createWriteStream(join(home, 'node.log'), { flags: 'a' });
-        // Its own process group, so a Ctrl-C reaches the devnet alone, which then stops each
-        // validator once; the IPC channel stops a validator whose devnet died without doing so.
-        const child = spawn(process.execPath, [bin, 'start', '--home', home], {
-          env: { ...env, MEDLEDGER_PASSPHRASE: DEVNET_PASSPHRASE },
-          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-          detached: true,
-        });
-        child.stdout!.pipe(log);
-        child.stderr!.pipe(log);
-        return child;
-      };
-      const children = layout.homes.map(spawnValidator);
-      let stopping = false;
-      const stopAll = async () => {
-        stopping = true;
-        await Promise.all(
-          children.map(
-            (child) =>
-              new Promise<void>((resolve) => {
-                if (child.exitCode !== null || child.signalCode !== null) return resolve();
-                child.once('exit', () => resolve());
-                child.kill('SIGTERM');
-              }),
-          ),
-        );
-      };
+      // One devnet per directory: a second would fight the first for its homes and ports.
+      await mkdir(options.dir, { recursive: true });
+      const lock = await lockFile(join(options.dir, 'devnet.lock'), (pid) => devnetRunning(options.dir, pid));
       try {
-        await Promise.all(layout.apis.map((api, i) => waitReady(api, children[i]!, 60_000)));
-      } catch (error) {
-        await stopAll();
-        throw error;
+        await runDevnet(options, basePort, out);
+      } finally {
+        await lock.release();
       }
-      const info = {
-        dir: options.dir,
-        resumed,
-        apis: layout.apis,
-        adminKeystore: join(options.dir, 'admin.key'),
-        passphrase: DEVNET_PASSPHRASE,
-        logs: layout.homes.map((home) => join(home, 'node.log')),
-      };
-      if (options.json) out(JSON.stringify(info));
-      else {
-        out(`medledger devnet ${resumed ? 'resumed' : 'created'} in ${options.dir}`);
-        for (const [i, api] of layout.apis.entries())
-          out(`  validator-${i + 1}  API ${api}  log ${info.logs[i]}`);
-        out(`  network admin keystore: ${info.adminKeystore} (passphrase: ${DEVNET_PASSPHRASE})`);
-        out(
-          `  operator commands: export MEDLEDGER_PASSPHRASE=${DEVNET_PASSPHRASE} MEDLEDGER_NODE=${layout.apis[0]}`,
-        );
-        out(
-          `  the README walkthrough: DEVNET=${options.dir} bash examples/walkthrough.sh (from an empty directory)`,
-        );
-        out('devnet ready; Ctrl-C stops all four validators');
-      }
-      // A validator that stops (killed, crashed) is started again after a pause, as a supervisor
-      // would; the others carry on, and it catches up. One that keeps failing stops the devnet.
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-        const restarts = layout.homes.map(() => [] as number[]);
-        const supervise = (i: number) => {
-          children[i]!.once('exit', (code, signal) => {
-            if (stopping) return;
-            const now = Date.now();
-            restarts[i] = restarts[i]!.filter((t) => now - t < 60_000).concat(now);
-            if (restarts[i]!.length > MAX_RESTARTS_PER_MINUTE) {
-              out(`validator-${i + 1} keeps stopping; see ${join(layout.homes[i]!, 'node.log')}`);
-              process.exitCode = 1;
-              return resolve();
-            }
-            out(
-              `validator-${i + 1} stopped (${signal ?? `exit ${code}`}); restarting it in ${RESTART_DELAY_MS} ms`,
-            );
-            setTimeout(() => {
-              if (stopping) return;
-              children[i] = spawnValidator(layout.homes[i]!);
-              supervise(i);
-            }, RESTART_DELAY_MS);
-          });
-        };
-        for (const i of children.keys()) supervise(i);
-      });
-      await stopAll();
-      out('devnet stopped');
     });
+}
+
+async function runDevnet(
+  options: { dir: string; json?: boolean },
+  basePort: number,
+  out: (text: string) => void,
+): Promise<void> {
+  const existing = join(options.dir, 'devnet.json');
+  const resumed = existsSync(existing);
+  const layout: DevnetLayout = resumed
+    ? JSON.parse(await readFile(existing, 'utf8'))
+    : await create(options.dir, basePort);
+  if (resumed) for (const home of layout.homes) await migrateLegacySettings(home);
+  // Each validator's settings are in its config.toml; the caller's overrides would apply to all four.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('MEDLEDGER_') || name === 'MEDLEDGER_LOG_LEVEL',
+    ),
+  );
+  const spawnValidator = (home: string) => {
+    const log = createWriteStream(join(home, 'node.log'), { flags: 'a' });
+    // Its own process group, so a Ctrl-C reaches the devnet alone, which then stops each
+    // validator once; the IPC channel stops a validator whose devnet died without doing so.
+    const child = spawn(process.execPath, [bin, 'start', '--home', home], {
+      env: { ...env, MEDLEDGER_PASSPHRASE: DEVNET_PASSPHRASE },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      detached: true,
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    return child;
+  };
+  const children = layout.homes.map(spawnValidator);
+  let stopping = false;
+  const stopAll = async () => {
+    stopping = true;
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+  try {
+    await Promise.all(layout.apis.map((api, i) => waitReady(api, children[i]!, 60_000)));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  const info = {
+    dir: options.dir,
+    resumed,
+    apis: layout.apis,
+    adminKeystore: join(options.dir, 'admin.key'),
+    passphrase: DEVNET_PASSPHRASE,
+    logs: layout.homes.map((home) => join(home, 'node.log')),
+  };
+  if (options.json) out(JSON.stringify(info));
+  else {
+    out(`medledger devnet ${resumed ? 'resumed' : 'created'} in ${options.dir}`);
+    for (const [i, api] of layout.apis.entries())
+      out(`  validator-${i + 1}  API ${api}  log ${info.logs[i]}`);
+    out(`  network admin keystore: ${info.adminKeystore} (passphrase: ${DEVNET_PASSPHRASE})`);
+    out(
+      `  operator commands: export MEDLEDGER_PASSPHRASE=${DEVNET_PASSPHRASE} MEDLEDGER_NODE=${layout.apis[0]}`,
+    );
+    out(
+      `  the README walkthrough, from an empty directory: DEVNET=${resolvePath(options.dir)} bash ${walkthrough}`,
+    );
+    out('devnet ready; Ctrl-C stops all four validators');
+  }
+  // A validator that stops (killed, crashed) is started again after a pause, as a supervisor
+  // would; the others carry on, and it catches up. One that keeps failing stops the devnet.
+  await new Promise<void>((resolve) => {
+    // A closed terminal (SIGHUP) stops the devnet as Ctrl-C does, and says so.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        out(`devnet stopping (${signal})`);
+        resolve();
+      });
+    }
+    const restarts = layout.homes.map(() => [] as number[]);
+    const supervise = (i: number) => {
+      children[i]!.once('exit', (code, signal) => {
+        if (stopping) return;
+        const now = Date.now();
+        restarts[i] = restarts[i]!.filter((t) => now - t < 60_000).concat(now);
+        if (restarts[i]!.length > MAX_RESTARTS_PER_MINUTE) {
+          out(`validator-${i + 1} keeps stopping; see ${join(layout.homes[i]!, 'node.log')}`);
+          process.exitCode = 1;
+          return resolve();
+        }
+        out(
+          `validator-${i + 1} stopped (${signal ?? `exit ${code}`}); restarting it in ${RESTART_DELAY_MS} ms`,
+        );
+        setTimeout(() => {
+          if (stopping) return;
+          children[i] = spawnValidator(layout.homes[i]!);
+          supervise(i);
+        }, RESTART_DELAY_MS);
+      });
+    };
+    for (const i of children.keys()) supervise(i);
+  });
+  await stopAll();
+  out('devnet stopped');
 }

@@ -15,7 +15,7 @@ import { alreadyRunning, type HomeLock, lockHome } from '../node/lock.ts';
 import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
-const EXIT_CODE_OF: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+const EXIT_CODE_OF: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 /** Exits with process.exitCode if something (a socket, a timer) still holds the process open. */
 function exitSoon(): void {
@@ -106,7 +106,7 @@ async function launch(
 }
 
 /**
- * Resolves with the first SIGINT or SIGTERM, 'fatal' once the node stopped itself, or 'parent-gone'
+ * Resolves with the first SIGINT, SIGTERM or SIGHUP, 'fatal' once the node stopped itself, or 'parent-gone'
  * when the supervisor that started it over an IPC channel (the devnet) goes away.
  */
 function stopRequest(daemon: Daemon): Promise<string> {
@@ -114,6 +114,7 @@ function stopRequest(daemon: Daemon): Promise<string> {
     const done = (reason: string) => {
       process.off('SIGINT', done);
       process.off('SIGTERM', done);
+      process.off('SIGHUP', done);
       process.off('disconnect', parentGone);
       clearInterval(watch);
       resolve(reason);
@@ -122,6 +123,7 @@ function stopRequest(daemon: Daemon): Promise<string> {
     const watch = setInterval(() => daemon.fatal() && done('fatal'), 1000);
     process.on('SIGINT', done);
     process.on('SIGTERM', done);
+    process.on('SIGHUP', done); // a closed terminal: stop cleanly, and log why
     if (process.send) process.on('disconnect', parentGone);
   });
 }

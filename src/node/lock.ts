@@ -57,8 +57,18 @@ async function holder(path: string): Promise<number | null> {
 }
 
 /** Takes the home's lock for this process, or fails naming the pid that holds it. */
-export async function lockHome(home: string): Promise<HomeLock> {
-  const path = homePaths(home).lock;
+export function lockHome(home: string): Promise<HomeLock> {
+  return lockFile(homePaths(home).lock, (pid) => alreadyRunning(home, pid));
+}
+
+/**
+ * Takes the lock file at `path` for this process (as lockHome does for a node home); `busy(pid)` is
+ * the error when a live process holds it.
+ */
+export async function lockFile(
+  path: string,
+  busy: (pid: number | null) => MedledgerError,
+): Promise<HomeLock> {
   const mine = `${process.pid}\n`;
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temp, mine);
@@ -71,11 +81,11 @@ export async function lockHome(home: string): Promise<HomeLock> {
         if (code(error) !== 'EEXIST') throw error;
       }
       const pid = await holder(path);
-      if (pid !== null && pid !== process.pid && running(pid)) throw alreadyRunning(home, pid);
+      if (pid !== null && pid !== process.pid && running(pid)) throw busy(pid);
       // Stale: its node died without removing it. Take it over (twice at most, against a race),
       // by moving it aside first and checking that what moved is the stale lock just read: two
       // starters racing for one stale lock must not delete each other's fresh one.
-      if (attempt >= 2) throw alreadyRunning(home, pid);
+      if (attempt >= 2) throw busy(pid);
       const aside = `${path}.${randomBytes(6).toString('hex')}.stale`;
       try {
         await rename(path, aside);
@@ -87,7 +97,7 @@ export async function lockHome(home: string): Promise<HomeLock> {
       if (moved !== pid) {
         await link(aside, path).catch(() => {}); // someone's fresh lock: put it back
         await unlink(aside).catch(() => {});
-        throw alreadyRunning(home, moved);
+        throw busy(moved);
       }
       await unlink(aside).catch(() => {});
     }
