@@ -23,7 +23,7 @@ P2P_BASE=${P2P_BASE:-27400}
 API_BASE=${API_BASE:-27480}
 export MEDLEDGER_PASSPHRASE=${MEDLEDGER_PASSPHRASE:-rehearsal-passphrase}
 HOSPITALS=(st-mary city-general riverside hillside)
-field() { "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(process.argv[1].split(".").reduce((o,k)=>o[k],JSON.parse(s))))' "$1"; }
+field() { "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const v=process.argv[1].split(".").reduce((o,k)=>o[k],JSON.parse(s));if(v===undefined)throw 0;console.log(v)}catch{process.exit(1)}})' "$1"; }
 api() { echo "http://127.0.0.1:$((API_BASE + $1))"; }
 
 echo '== 1. each hospital creates its node home and sends the organiser its --validator line'
@@ -47,7 +47,7 @@ for H in "${HOSPITALS[@]}"; do $ML start --home "$H" > "$H.log" 2>&1 & done
 trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
 for i in 0 1 2 3; do
   for _ in $(seq 1 60); do
-    PEERS=$($ML status --node "$(api "$i")" --json 2>/dev/null | field status.peers 2>/dev/null || echo 0)
+    PEERS=$($ML status --node "$(api "$i")" --json 2>/dev/null | field status.peers || echo 0)
     if [ "$PEERS" = 3 ]; then break; fi
     sleep 1
   done

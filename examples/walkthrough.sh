@@ -23,8 +23,8 @@ export MEDLEDGER_PASSPHRASE=${MEDLEDGER_PASSPHRASE:-medledger-devnet} # the devn
 api() { "$NODE" -e 'console.log(require(process.argv[1]).apis[process.argv[2]])' "$DEVNET/devnet.json" "$1"; }
 ST_MARY=$(api 0) # St Mary's hospital runs validator 1
 CITY=$(api 1)    # City General runs validator 2
-# One field of a command's --json output (a.b for nested fields).
-field() { "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(process.argv[1].split(".").reduce((o,k)=>o[k],JSON.parse(s))))' "$1"; }
+# One field of a command's --json output (a.b for nested fields); fails quietly when it is not there.
+field() { "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const v=process.argv[1].split(".").reduce((o,k)=>o[k],JSON.parse(s));if(v===undefined)throw 0;console.log(v)}catch{process.exit(1)}})' "$1"; }
 # A step that must be refused: prints the refusal, fails the walkthrough if it succeeds.
 refused() { if "$@"; then echo "walkthrough: expected a refusal: $*" >&2; exit 1; fi; }
 

@@ -50,6 +50,7 @@ describe('the README network of hospitals', () => {
       MEDLEDGER_PASSPHRASE: 'hospitals-rehearsal',
     });
     expect(result.code, result.output).toBe(0);
+    expect(result.output).not.toMatch(/SyntaxError|TypeError|^\s+at /m);
     expect(result.output).toContain('peers           3 of 3 connected');
     expect(result.output.match(/chain hospitals verified: 2 blocks, 1 transactions/g)).toHaveLength(4);
     expect(result.output).toContain('== the network of hospitals is up');

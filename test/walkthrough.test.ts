@@ -76,6 +76,7 @@ describe('the README walkthrough', () => {
     });
     expect(walkthrough.code, walkthrough.output).toBe(0);
     const out = walkthrough.output;
+    expect(out).not.toMatch(/SyntaxError|TypeError|^\s+at /m); // no stack traces while it waits
     expect(out).toMatch(/DENIED/); // the first read, and the read after revocation
     expect(out).toContain('the decrypted copy equals the original, byte for byte');
     expect(out).toMatch(/emergency/i);
