@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Progress } from '../src/cli/progress.ts';
 import { formatDuration } from '../src/duration.ts';
 
 const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
@@ -114,5 +115,39 @@ describe('durations', () => {
       '2w',
       '0ms',
     ]);
+  });
+});
+
+describe('progress on long work', () => {
+  it('is redrawn in place on a terminal, throttled, erased at the end, and silent when piped', () => {
+    const written: string[] = [];
+    const terminal = { isTTY: true, write: (text: string) => written.push(text) };
+    const progress = new Progress('simulating', 10, terminal, 0);
+    progress.update(1, '0 failing', 1000);
+    progress.update(2, '0 failing', 1050); // within 100 ms: not redrawn
+    progress.update(5, '1 failing', 5000);
+    progress.end();
+    expect(written).toEqual([
+      '\r\x1b[Ksimulating: 1/10, 0 failing, about 9 s left',
+      '\r\x1b[Ksimulating: 5/10, 1 failing, about 5 s left',
+      '\r\x1b[K',
+    ]);
+    const piped: string[] = [];
+    const quiet = new Progress(
+      'simulating',
+      10,
+      { isTTY: false, write: (text: string) => piped.push(text) },
+      0,
+    );
+    quiet.update(10, '', 1000);
+    quiet.end();
+    expect(piped).toEqual([]);
+  });
+
+  it('keeps a piped simulator run to its result', async () => {
+    const result = await sh('$ML sim --nodes 4 --seeds 4 2>&1 | cat');
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('\x1b[K');
+    expect(result.stdout).toMatch(/^medledger sim: 4 nodes, 4 seed\(s\)/);
   });
 });

@@ -19,6 +19,7 @@ import {
   simOptions,
   summarise,
 } from '../sim/index.ts';
+import { Progress } from './progress.ts';
 
 interface SimCommandOptions {
   nodes: number;
@@ -148,9 +149,19 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
         if (result.traceHash !== outcomes[0]!.traceHash)
           throw new Error('a logged run differs from its replay');
       } else {
+        const progress = new Progress('simulating', runs.length);
+        let done = 0;
+        let failing = 0;
         outcomes = await runSeeds(runs, workers, (outcome) => {
-          if (!options.json && outcome.violations.length > 0) out(describeFailure(outcome));
+          done++;
+          if (outcome.violations.length > 0) {
+            failing++;
+            progress.end();
+            if (!options.json) out(describeFailure(outcome));
+          }
+          progress.update(done, `${failing} failing`);
         });
+        progress.end();
       }
       const summary = summarise(options.nodes, outcomes, performance.now() - started, workers);
       if (options.json) out(JSON.stringify(summary));
