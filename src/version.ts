@@ -1,7 +1,8 @@
 /** The medledger version, from package.json. */
 import { readFileSync } from 'node:fs';
+import { projectPath } from './paths.ts';
 
-const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+const packageJson = JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as {
   version: string;
 };
 

@@ -151,3 +151,28 @@ describe('progress on long work', () => {
     expect(result.stdout).toMatch(/^medledger sim: 4 nodes, 4 seed\(s\)/);
   });
 });
+
+describe('npx medledger', () => {
+  it('starts without npm engine warnings, whatever Node the system has (the project brings Node 24)', async () => {
+    const root = new URL('..', import.meta.url).pathname;
+    const PATH = (process.env.PATH ?? '')
+      .split(':')
+      .filter((dir) => !dir.includes('node_modules'))
+      .join(':');
+    const result = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+      const child = spawn('npx', ['medledger', '--version'], { cwd: root, env: { ...process.env, PATH } });
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.once('exit', (code) => resolve({ code, stderr, stdout }));
+    });
+    expect(result.stderr).not.toContain('EBADENGINE');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  }, 30_000);
+});

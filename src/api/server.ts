@@ -13,6 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { projectPath } from '../paths.ts';
 import type { ApiContext, ApiOptions, Route } from './context.ts';
 import { ApiError, send, sendError } from './http.ts';
 import { chainRoutes } from './routes-chain.ts';
@@ -22,7 +23,7 @@ import { stateRoutes } from './routes-state.ts';
 export type { ApiContext, ApiOptions } from './context.ts';
 
 const ROUTES: Route[] = [...chainRoutes, ...stateRoutes, ...recordRoutes];
-const OPENAPI_PATH = new URL('./openapi.json', import.meta.url);
+const OPENAPI_PATH = projectPath('src/api/openapi.json');
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let url: URL;

@@ -21,8 +21,9 @@ import {
 import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../ledger/index.ts';
 import { writeHome } from '../node/home.ts';
 import type { NodeStatus, TransportFaults } from '../node/validator.ts';
+import { projectPath } from '../paths.ts';
 
-const BIN = new URL('../../bin/medledger.js', import.meta.url).pathname;
+const BIN = projectPath('bin/medledger.js');
 const PASSPHRASE = 'correct horse battery staple';
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

@@ -8,13 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { generateSigningKeyPair, randomBytes, sign, verify } from '../crypto/index.ts';
+import { PROJECT_ROOT } from '../paths.ts';
 import { VERSION } from '../version.ts';
 import type { BenchResult } from './result.ts';
 
 export function versions(): BenchResult['versions'] {
   let commit: string | null = null;
   try {
-    const root = new URL('../..', import.meta.url).pathname;
+    const root = PROJECT_ROOT;
     const out = execFileSync('git', ['rev-parse', 'HEAD'], {
       cwd: root,
       encoding: 'utf8',

@@ -16,11 +16,12 @@ import { MedledgerError } from '../errors.ts';
 import { DEFAULT_PARAMS, type Genesis } from '../ledger/index.ts';
 import { migrateLegacySettings, writeHome } from '../node/home.ts';
 import { lockFile } from '../node/lock.ts';
+import { projectPath } from '../paths.ts';
 
 const VALIDATORS = 4;
 export const DEVNET_PASSPHRASE = 'medledger-devnet';
-const bin = new URL('../../bin/medledger.js', import.meta.url).pathname;
-const walkthrough = new URL('../../examples/walkthrough.sh', import.meta.url).pathname;
+const bin = projectPath('bin/medledger.js');
+const walkthrough = projectPath('examples/walkthrough.sh');
 
 export function defaultDevnetDir(): string {
   const dataHome = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');

@@ -4,7 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { passphraseFor } from '../client/passphrase.ts';
 import { type IdentityKeys, readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
@@ -90,6 +90,8 @@ async function launch(
         `chain ${genesis.chainId} in ${homePaths(home).genesis}`,
     );
   }
+  // Loaded here, as the daemon is below: only `start` needs the logger.
+  const { pino } = await import('pino');
   const log = pino({ level: settings.log.level, base: { node: settings.name || validator.name } });
   let daemon: Daemon;
   try {

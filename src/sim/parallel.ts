@@ -3,6 +3,7 @@
  * seed order. Parallelism changes wall time only: each seed is an independent deterministic run.
  */
 import { Worker } from 'node:worker_threads';
+import { projectPath } from '../paths.ts';
 import type { SimOptions } from './options.ts';
 import { runSeed, type SeedOutcome } from './run.ts';
 
@@ -22,7 +23,7 @@ export async function runSeeds(
   let next = 0;
   const lane = () =>
     new Promise<void>((resolve, reject) => {
-      const worker = new Worker(new URL('./worker.ts', import.meta.url));
+      const worker = new Worker(projectPath('src/sim/worker.ts'));
       let current = -1;
       const feed = () => {
         current = next < runs.length ? next++ : -1;

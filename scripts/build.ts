@@ -1,0 +1,44 @@
+/**
+ * Builds the CLI's bundle, dist/cli/ (run by `npm install` through the `prepare` script, or by
+ * `npm run build`; `node scripts/build.ts DIR` builds into DIR, relative to the project). bin/medledger.js runs the bundle while it is newer than every source file, and
+ * the TypeScript sources otherwise, so an edited checkout never runs stale code.
+ *
+ * The bundle holds the project's code and its small pure-JavaScript dependencies: loading one file
+ * instead of hundreds of modules (and skipping type stripping) is what makes a command start fast.
+ * Native addons and the node's own heavy dependencies (libp2p, the logger, the metrics) stay in
+ * node_modules, loaded only by the commands that run a node.
+ */
+import { rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+import { projectPath } from '../src/paths.ts';
+
+const EXTERNAL = [
+  'level',
+  'classic-level',
+  'msgpackr-extract',
+  'libp2p',
+  '@libp2p/*',
+  '@chainsafe/*',
+  'pino',
+  'prom-client',
+  'hdr-histogram-js',
+];
+
+// An argument builds elsewhere inside the project (tests check a bundle without touching dist/cli).
+const outdir = projectPath(process.argv[2] ?? 'dist/cli');
+await rm(outdir, { recursive: true, force: true });
+await build({
+  entryPoints: [projectPath('src/cli/main.ts')],
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  external: EXTERNAL,
+  // Bundled CommonJS dependencies call require(): give the ES module bundle one.
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

@@ -1,0 +1,80 @@
+/**
+ * The CLI's bundle (scripts/build.ts): it is built from the sources, behaves as they do (the
+ * commands, the simulator's worker threads, the project's own files found from dist/), and
+ * bin/medledger.js runs it only while it is newer than every source file.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain JavaScript module beside the command, without type declarations
+import { bundleIsFresh } from '../bin/bundle.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const out = `dist/check-${process.pid}`;
+
+function node(args: string[]) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, args, { cwd: root }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Runs the bundled CLI at `out` with `args`, as bin/medledger.js would. */
+const bundled = (...args: string[]) => node([join(root, out, 'run.mjs'), ...args]);
+
+describe('the CLI bundle', () => {
+  beforeAll(async () => {
+    const built = await node(['scripts/build.ts', out]);
+    expect(built.code, built.stderr).toBe(0);
+    await writeFile(
+      join(root, out, 'run.mjs'),
+      "const { main } = await import('./main.js');\nprocess.exitCode = await main(process.argv);\n",
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await rm(join(root, out), { recursive: true, force: true });
+  });
+
+  it('runs the commands as the sources do', async () => {
+    const version = await bundled('--version');
+    expect(version.stdout.trim()).toBe(
+      JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(root, 'package.json'), 'utf8')))
+        .version,
+    );
+    const sim = await bundled('sim', '--nodes', '4', '--seeds', '3', '--workers', '2');
+    expect(sim.code, sim.stderr).toBe(0);
+    expect(sim.stdout).toMatch(/^medledger sim: 4 nodes, 3 seed\(s\)/);
+    const missing = await bundled('genesis', 'validate', '/nonexistent.json', '--json');
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'GENESIS_NOT_FOUND' } });
+  }, 60_000);
+
+  it('is used only while it is newer than every source file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'medledger-bundle-'));
+    try {
+      await mkdir(join(dir, 'src', 'cli'), { recursive: true });
+      await mkdir(join(dir, 'dist'));
+      const source = join(dir, 'src', 'cli', 'main.ts');
+      const bundle = join(dir, 'dist', 'main.js');
+      await writeFile(join(dir, 'package.json'), '{}');
+      await writeFile(source, '');
+      await writeFile(bundle, '');
+      const at = (path: string, s: number) => utimes(path, s, s);
+      await at(join(dir, 'package.json'), 1000);
+      await at(source, 1000);
+      await at(bundle, 2000);
+      expect(bundleIsFresh(dir, bundle)).toBe(true);
+      await at(source, 3000); // a source edited after the build
+      expect(bundleIsFresh(dir, bundle)).toBe(false);
+      await at(source, 1000);
+      await at(join(dir, 'package.json'), 3000); // dependencies changed
+      expect(bundleIsFresh(dir, bundle)).toBe(false);
+      expect(bundleIsFresh(dir, join(dir, 'dist', 'absent.js'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
