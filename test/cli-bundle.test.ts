@@ -40,10 +40,8 @@ describe('the CLI bundle', () => {
 
   it('runs the commands as the sources do', async () => {
     const version = await bundled('--version');
-    expect(version.stdout.trim()).toBe(
-      JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(root, 'package.json'), 'utf8')))
-        .version,
-    );
+    const { version: expected } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+    expect(version.stdout.trim()).toBe(expected);
     const sim = await bundled('sim', '--nodes', '4', '--seeds', '3', '--workers', '2');
     expect(sim.code, sim.stderr).toBe(0);
     expect(sim.stdout).toMatch(/^medledger sim: 4 nodes, 3 seed\(s\)/);
