@@ -284,6 +284,20 @@ describe('medledger testnet', () => {
         /^medledger: warning: accepted, but this node cannot commit now: connected to 0 validators, 2 needed for a quorum \[API_NO_QUORUM\]\n/,
       );
       expect(Date.now() - started).toBeLessThan(15_000); // not the 30 s commit timeout
+
+      // The Grafana dashboard in docs/ charts only metrics a node really serves.
+      const served = await (await fetch(`${api}/metrics`)).text();
+      const dashboard = await readFile(
+        new URL('../docs/grafana/medledger-node.json', import.meta.url),
+        'utf8',
+      );
+      const charted = new Set(
+        [...dashboard.matchAll(/medledger_[a-z_]+/g)].map(([name]) =>
+          name.replace(/_(bucket|sum|count)$/, ''),
+        ),
+      );
+      expect(charted.size).toBeGreaterThan(10);
+      for (const name of charted) expect(served, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
     } finally {
       node.kill('SIGTERM');
       await new Promise((resolve) => node.once('exit', resolve));
