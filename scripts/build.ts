@@ -9,7 +9,6 @@
  * node_modules, loaded only by the commands that run a node.
  */
 import { rm } from 'node:fs/promises';
-import { build } from 'esbuild';
 import { projectPath } from '../src/paths.ts';
 
 const EXTERNAL = [
@@ -25,9 +24,16 @@ const EXTERNAL = [
 ];
 
 // An argument builds elsewhere inside the project (tests check a bundle without touching dist/cli).
+// A production install (`npm ci --omit=dev`) has no esbuild: medledger then runs from its sources.
+const esbuild = await import('esbuild').catch(() => null);
+if (!esbuild) {
+  console.log('esbuild is not installed (a production install): medledger runs from its TypeScript sources');
+  process.exit(0);
+}
+
 const outdir = projectPath(process.argv[2] ?? 'dist/cli');
 await rm(outdir, { recursive: true, force: true });
-await build({
+await esbuild.build({
   entryPoints: [projectPath('src/cli/main.ts')],
   outdir,
   bundle: true,

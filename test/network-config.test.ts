@@ -4,6 +4,7 @@
  * info`, the passphrase file, and the clear errors for a misconfigured network.
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,6 +229,13 @@ describe('medledger testnet', () => {
       expect(result.code, hosts).toBe(1);
       expect(result.stderr, hosts).toMatch(message);
     }
+    // A passphrase too weak for the keystores is refused before anything is written.
+    const weak = join(dir, 'weak');
+    const refused = await medledger(['testnet', '--validators', '2', '--hosts', 'a.example', '--out', weak], {
+      MEDLEDGER_PASSPHRASE: 'x',
+    });
+    expect(refused.stderr).toMatch(/\[KEYSTORE_WEAK_PASSPHRASE\]\n$/);
+    expect(existsSync(weak)).toBe(false);
   });
 
   it('accepts a transaction on a node without a quorum, and says so at once', async () => {

@@ -18,7 +18,12 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { newPassphraseFor } from '../client/passphrase.ts';
-import { generateIdentityKeys, type IdentityKeys, writeKeystore } from '../crypto/index.ts';
+import {
+  checkPassphraseStrength,
+  generateIdentityKeys,
+  type IdentityKeys,
+  writeKeystore,
+} from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { DEFAULT_PARAMS, type Genesis, genesisToJson, parseGenesis } from '../ledger/index.ts';
 import { writeHome } from '../node/home.ts';
@@ -166,6 +171,7 @@ async function writeTestnet(options: TestnetOptions) {
     params: DEFAULT_PARAMS,
   });
   const passphrase = await newPassphraseFor(join(out, '*.key'));
+  checkPassphraseStrength(passphrase); // before any file is written
   await mkdir(out, { recursive: true });
   for (const [i, p] of placements.entries()) {
     await writeHome({

@@ -187,7 +187,8 @@ async function decryptSecrets(
   }
 }
 
-function checkPassphraseStrength(passphrase: string): void {
+/** Refuses a passphrase too short to protect a keystore (before anything is written with it). */
+export function checkPassphraseStrength(passphrase: string): void {
   if (typeof passphrase !== 'string' || [...passphrase].length < MIN_PASSPHRASE_CHARS) {
     throw new MedledgerError(
       'KEYSTORE_WEAK_PASSPHRASE',

@@ -82,7 +82,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     throw error;
   }
   const address = api.address();
-  const apiUrl = typeof address === 'object' && address ? `http://${address.address}:${address.port}` : '';
+  // An IPv6 address goes in brackets in a URL (`http://[::1]:7480`).
+  const apiUrl =
+    typeof address === 'object' && address
+      ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+      : '';
   // Where the node actually listens, for scripts and tests that asked for port 0.
   const listening = { api: apiUrl, p2p: node.host.addresses };
   await writeFile(join(options.home, 'listening.json'), JSON.stringify(listening));

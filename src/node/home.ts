@@ -23,7 +23,7 @@ export interface HomeSpec {
 export async function writeHome(spec: HomeSpec): Promise<void> {
   const paths = homePaths(spec.home);
   const config = renderConfig(parseSettings(spec.settings, 'settings'));
-  await mkdir(spec.home, { recursive: true });
+  await mkdir(spec.home, { recursive: true, mode: 0o700 }); // as medledger init makes a home
   await writeFile(paths.genesis, `${JSON.stringify(genesisToJson(spec.genesis), null, 2)}\n`);
   await writeKeystore(paths.keystore, spec.keys, spec.passphrase, { scrypt: spec.scrypt, overwrite: true });
   await writeFile(paths.settings, config);
