@@ -16,6 +16,7 @@ describe('config.toml settings', () => {
     expect(parseSettings({})).toEqual({
       name: '',
       listen: ['/ip4/0.0.0.0/tcp/7400'],
+      advertise: [],
       peers: [],
       api: { host: '127.0.0.1', port: 7480, faultInjection: false },
       consensus: {
