@@ -21,6 +21,7 @@ interface DevnetInfo {
   adminKeystore: string;
   passphrase: string;
   resumed: boolean;
+  walkthrough: string;
 }
 
 /** `npm start`, as a user runs it (in its own process group, as a terminal would). */
@@ -97,6 +98,8 @@ describe('medledger devnet', () => {
     started.push(first.child);
     expect(first.info.resumed).toBe(false);
     expect(first.info.apis).toHaveLength(4);
+    // The walkthrough command it prints works from any directory: absolute paths only.
+    expect(first.info.walkthrough).toBe(`DEVNET=${dir} bash ${join(root, 'examples/walkthrough.sh')}`);
     const api = first.info.apis[0]!;
     await allReady(first.info.apis);
 

@@ -181,6 +181,7 @@ async function runDevnet(
     adminKeystore: join(options.dir, 'admin.key'),
     passphrase: DEVNET_PASSPHRASE,
     logs: layout.homes.map((home) => join(home, 'node.log')),
+    walkthrough: `DEVNET=${resolvePath(options.dir)} bash ${walkthrough}`,
   };
   if (options.json) out(JSON.stringify(info));
   else {
@@ -192,7 +193,7 @@ async function runDevnet(
       `  operator commands: export MEDLEDGER_PASSPHRASE=${DEVNET_PASSPHRASE} MEDLEDGER_NODE=${layout.apis[0]}`,
     );
     out(
-      `  the README walkthrough, from an empty directory: DEVNET=${resolvePath(options.dir)} bash ${walkthrough}`,
+      `  the README walkthrough, from an empty directory: ${info.walkthrough}`,
     );
     out('devnet ready; Ctrl-C stops all four validators');
   }
