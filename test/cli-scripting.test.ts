@@ -3,31 +3,19 @@
  * ends quietly with the command's exit code; `--json` failures are one JSON object on stdout with a
  * stable code; a misspelt option is reported as a typo with a suggestion, not as a missing option.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Progress } from '../src/cli/progress.ts';
 import { formatDuration } from '../src/duration.ts';
+import { cleanEnv, run } from './fixtures/run.ts';
 
 const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
 
-function sh(script: string, env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const clean = Object.entries(process.env).filter(([name]) => !name.startsWith('MEDLEDGER_'));
-    const child = spawn('bash', ['-o', 'pipefail', '-c', script], {
-      env: { ...Object.fromEntries(clean), ML: `${process.execPath} ${bin}`, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+/** A bash pipeline with `$ML` standing for the medledger command. */
+const sh = (script: string, env: Record<string, string> = {}) =>
+  run('bash', ['-o', 'pipefail', '-c', script], {
+    env: cleanEnv({ ML: `${process.execPath} ${bin}`, ...env }),
   });
-}
 
 const entry = (i: number) => ({
   timestamp_ms: 1_790_000_000_000 + i,
@@ -159,18 +147,7 @@ describe('npx medledger', () => {
       .split(':')
       .filter((dir) => !dir.includes('node_modules'))
       .join(':');
-    const result = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
-      const child = spawn('npx', ['medledger', '--version'], { cwd: root, env: { ...process.env, PATH } });
-      let stderr = '';
-      let stdout = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.once('exit', (code) => resolve({ code, stderr, stdout }));
-    });
+    const result = await run('npx', ['medledger', '--version'], { cwd: root, env: { ...process.env, PATH } });
     expect(result.stderr).not.toContain('EBADENGINE');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);

@@ -16,6 +16,7 @@ import { parse as parseToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_API_PORT, DEFAULT_P2P_PORT, NON_SETTING_ENV, SETTINGS } from '../src/node/settings.ts';
+import { cleanEnv, run } from './fixtures/run.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dockerDir = join(root, 'docker');
@@ -133,27 +134,11 @@ function imagePathOf(contextPath: string): string | undefined {
 // --- running the entrypoint -----------------------------------------------------------------------
 
 /** This process's environment without MEDLEDGER_* settings, with this Node 24 first on PATH. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MEDLEDGER_')));
-  return { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...extra };
-}
+const nodeEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
+  cleanEnv({ PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...extra });
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
-
-const entry = (args: string[], env: NodeJS.ProcessEnv) => run('sh', [entrypoint, ...args], env);
+const entry = (args: string[], env: NodeJS.ProcessEnv) =>
+  run('sh', [entrypoint, ...args], { cwd: root, env });
 
 /** Ports free on loopback now: the validators' p2p ports must be known before the genesis is written. */
 async function freePorts(count: number): Promise<number[]> {
@@ -372,26 +357,26 @@ describe('docker/medledger.service', () => {
 
 describe('docker/entrypoint.sh', () => {
   it('is POSIX sh, and shellcheck finds nothing', async () => {
-    expect((await run('sh', ['-n', entrypoint], cleanEnv())).code).toBe(0);
-    const shellcheck = await run('sh', ['-c', 'command -v shellcheck'], cleanEnv());
+    expect((await run('sh', ['-n', entrypoint], { cwd: root, env: nodeEnv() })).code).toBe(0);
+    const shellcheck = await run('sh', ['-c', 'command -v shellcheck'], { cwd: root, env: nodeEnv() });
     if (shellcheck.code !== 0) return; // not installed here: the syntax check above still ran
-    const lint = await run('shellcheck', ['--shell=sh', entrypoint], cleanEnv());
+    const lint = await run('shellcheck', ['--shell=sh', entrypoint], { cwd: root, env: nodeEnv() });
     expect(lint.stdout + lint.stderr).toBe('');
     expect(lint.code).toBe(0);
   });
 
   it('passes any other command to the CLI', async () => {
-    const result = await entry(['--version'], cleanEnv());
+    const result = await entry(['--version'], nodeEnv());
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe(JSON.parse(read('package.json')).version);
   });
 
   it('refuses to start without a node home, saying why', async () => {
-    const unset = await entry(['start'], cleanEnv());
+    const unset = await entry(['start'], nodeEnv());
     expect(unset.code).not.toBe(0);
     expect(unset.stderr).toMatch(/MEDLEDGER_HOME is not set/);
     const empty = await tempDir();
-    const notHome = await entry(['start'], cleanEnv({ MEDLEDGER_HOME: empty }));
+    const notHome = await entry(['start'], nodeEnv({ MEDLEDGER_HOME: empty }));
     expect(notHome.code).not.toBe(0);
     expect(notHome.stderr).toContain(`MEDLEDGER_HOME=${empty} is not a node home`);
   });
@@ -399,7 +384,7 @@ describe('docker/entrypoint.sh', () => {
   it("writes the compose file's testnet, which agrees with the services, and leaves it alone next time", async () => {
     const dir = await tempDir();
     const out = join(dir, 'testnet');
-    const env = cleanEnv({ MEDLEDGER_PASSPHRASE_FILE: await passphraseFile(dir) });
+    const env = nodeEnv({ MEDLEDGER_PASSPHRASE_FILE: await passphraseFile(dir) });
     const args = withOption(testnetCommand, '--out', out);
     const first = await entry(args, env);
     expect(first.stderr).toBe('');
@@ -437,7 +422,7 @@ describe('docker/entrypoint.sh', () => {
     // The compose file's command, on one machine: loopback hosts at free ports.
     let args = withOption(testnetCommand, '--out', out);
     args = withOption(args, '--hosts', p2p.map((port) => `127.0.0.1:${port}`).join(','));
-    const written = await entry(args, cleanEnv({ MEDLEDGER_PASSPHRASE_FILE: passphrase }));
+    const written = await entry(args, nodeEnv({ MEDLEDGER_PASSPHRASE_FILE: passphrase }));
     expect(written.stderr).toBe('');
     expect(written.code).toBe(0);
 
@@ -446,7 +431,7 @@ describe('docker/entrypoint.sh', () => {
     const nodes = homes.map((home, i) => {
       // API port 0: any free one (the health check finds it in listening.json), so parallel suites
       // cannot collide on the testnet's fixed API ports.
-      const env = cleanEnv({
+      const env = nodeEnv({
         MEDLEDGER_HOME: home,
         MEDLEDGER_PASSPHRASE_FILE: passphrase,
         MEDLEDGER_API_PORT: '0',
@@ -475,7 +460,10 @@ describe('docker/entrypoint.sh', () => {
 
     // Ready: what Docker's HEALTHCHECK runs, against each home.
     const health = (home: string) =>
-      run('node', [join(dockerDir, 'healthcheck.js'), '/readyz'], cleanEnv({ MEDLEDGER_HOME: home }));
+      run('node', [join(dockerDir, 'healthcheck.js'), '/readyz'], {
+        cwd: root,
+        env: nodeEnv({ MEDLEDGER_HOME: home }),
+      });
     const deadline = Date.now() + 45_000;
     const ready = new Set<number>();
     while (ready.size < homes.length && Date.now() < deadline) {
@@ -504,7 +492,7 @@ describe('docker/entrypoint.sh', () => {
     const out = join(dir, 'testnet');
     await mkdir(out);
     await writeFile(join(out, 'genesis.json'), '{}\n');
-    const env = cleanEnv({ MEDLEDGER_PASSPHRASE_FILE: await passphraseFile(dir) });
+    const env = nodeEnv({ MEDLEDGER_PASSPHRASE_FILE: await passphraseFile(dir) });
     const args = [...withOption(testnetCommand, '--out', out), '--force'];
     const result = await entry(args, env);
     expect(result.code).toBe(0);
