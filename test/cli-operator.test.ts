@@ -418,6 +418,7 @@ describe('operator commands against four validator processes', () => {
     JSON.stringify({
       resourceType: 'Observation',
       status: 'final',
+      code: { text: 'Glucose' },
       valueQuantity: { value: 7.2, unit: 'mmol/L' },
     }),
   );
@@ -889,6 +890,31 @@ describe('operator commands against four validator processes', () => {
       ),
       'RECORD_ERASED',
     );
+  });
+
+  it('adds a PDF with --no-fhir: not validated, streamed from the file, read back byte for byte', async () => {
+    // Over one 1 MiB chunk, so the streamed path encrypts more than one segment.
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(1536 * 1024)]);
+    const file = join(dir, 'discharge-letter.pdf');
+    await writeFile(file, pdf);
+    const added = await run(
+      node0,
+      'record',
+      'add',
+      file,
+      '--patient',
+      ids.patient!,
+      '--type',
+      'application/pdf',
+      '--no-fhir',
+      '--keystore',
+      files.doctor!,
+    );
+    expect(added).toMatchObject({ contentType: 'application/pdf', plaintext_bytes: pdf.length });
+    const out = join(dir, 'discharge-letter-copy.pdf');
+    const read = await run(node0, 'record', 'get', added.record, '--out', out, '--keystore', files.patient!);
+    expect(read).toMatchObject({ contentType: 'application/pdf', bytes: pdf.length });
+    expect(Buffer.compare(await readFile(out), pdf)).toBe(0);
   });
 
   it('shows a block whole: its hash links, roots, proposer and the validators that certified it', async () => {

@@ -18,6 +18,13 @@ export {
 export { newPassphraseFor, PASSPHRASE_ENV, passphraseFor } from './passphrase.ts';
 export { RecordCidHasher, recordCidOf } from './record-cid.ts';
 export {
+  checkFhirContent,
+  checkRecordContent,
+  FHIR_JSON,
+  isFhirContentType,
+  type RecordContent,
+} from './record-content.ts';
+export {
   type AddedRecord,
   type AddRecordInput,
   addRecord,

@@ -1,15 +1,14 @@
 /**
- * The record flows of a client: adding a record (encrypt locally, upload the ciphertext, seal the
- * data key to the patient and the custodian, commit record.add) and reading one (commit
- * record.read, fetch the envelope re-sealed to the reader and the ciphertext, decrypt locally,
- * write the file atomically). Plaintext and data keys never leave this process.
+ * The record flows of a client: adding a record (its content checked by record-content.ts, then
+ * encrypted locally, the ciphertext uploaded, the data key sealed to the patient and the custodian,
+ * record.add committed) and reading one (commit record.read, fetch the envelope re-sealed to the
+ * reader and the ciphertext, decrypt locally, write the file atomically). Plaintext and data keys
+ * never leave this process.
  *
  * A record's key envelopes are bound to its ciphertext: both are sealed with the context
  * recordContext(chainId, cid), so an envelope opens only for the ciphertext it was made for.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { checkContentType } from '../contracts/guards.ts';
 import { createdId, type Purpose } from '../contracts/index.ts';
 import { type IdentityKeys, randomBytes, seal } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
@@ -19,19 +18,21 @@ import { writeFileAtomically } from './atomic-file.ts';
 import type { NodeClient } from './http.ts';
 import { parseHexKey } from './keys.ts';
 import { RecordCidHasher } from './record-cid.ts';
+import type { RecordContent } from './record-content.ts';
 import { accountOf, submitAndWait } from './submit.ts';
 
 export interface AddRecordInput {
   patient: string;
-  contentType: string;
-  /** The plaintext file. */
-  file: string;
+  /** The plaintext, as checkRecordContent (record-content.ts) checked it; its type labels the record. */
+  content: RecordContent;
   previous: string | null;
   purpose: Purpose;
 }
 
 export interface AddedRecord {
   record: string;
+  /** The record's type: as given, or the resource's type for application/fhir+json. */
+  contentType: string;
   cid: string;
   size_bytes: number;
   plaintext_bytes: number;
@@ -40,14 +41,17 @@ export interface AddedRecord {
   height: number;
 }
 
-/** Encrypts `input.file` for the patient and the author's organisation, uploads it, commits it. */
+/**
+ * Encrypts the checked content for the patient and the author's organisation, uploads it, commits
+ * it. Checking comes first and apart (checkRecordContent), so a caller can refuse a file before
+ * asking for a passphrase, and nothing here runs on content that was not checked.
+ */
 export async function addRecord(
   client: NodeClient,
   author: IdentityKeys,
   input: AddRecordInput,
 ): Promise<AddedRecord> {
-  checkContentType(input.contentType);
-  const plaintext_bytes = await fileSize(input.file);
+  const { content } = input;
   const [chainId, patientKey, custodian] = await Promise.all([
     client.chainId(),
     patientEncryptionKey(client, input.patient),
@@ -58,7 +62,8 @@ export async function addRecord(
   try {
     const pieces: Uint8Array[] = [];
     const hasher = new RecordCidHasher();
-    for await (const piece of encryptStream(readFile(input.file), dataKey)) {
+    const plaintext = content.bytes === null ? readFile(content.file) : [content.bytes];
+    for await (const piece of encryptStream(plaintext, dataKey)) {
       pieces.push(piece);
       hasher.update(piece);
     }
@@ -74,7 +79,7 @@ export async function addRecord(
     const context = recordContext(chainId, cid);
     const committed = await submitAndWait(client, author, 'record.add', {
       patient: input.patient,
-      contentType: input.contentType,
+      contentType: content.contentType,
       cid,
       size_bytes: hasher.size_bytes,
       envelopePatient: seal(patientKey, dataKey, context),
@@ -84,9 +89,10 @@ export async function addRecord(
     });
     return {
       record: createdId('record', committed.tx),
+      contentType: content.contentType,
       cid,
       size_bytes: hasher.size_bytes,
-      plaintext_bytes,
+      plaintext_bytes: content.size,
       custodian: custodian.id,
       txHash: committed.txHash,
       height: committed.height,
@@ -198,17 +204,6 @@ async function custodianOf(
     id: organisation.id,
     encryptionKey: parseHexKey(organisation.encryptionKey, 'the custodian encryption key'),
   };
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new MedledgerError('FILE_NOT_FOUND', `${path} is not a file`);
-    return info.size;
-  } catch (error) {
-    if (error instanceof MedledgerError) throw error;
-    throw new MedledgerError('FILE_NOT_FOUND', `no file at ${path}`, { cause: error });
-  }
 }
 
 async function* readFile(path: string): AsyncGenerator<Uint8Array> {

@@ -3,7 +3,13 @@
  * write atomically), `record list` (a patient's records) and `erase` (the patient crypto-shreds).
  */
 import type { Command } from 'commander';
-import { addRecord, checkWritable, readRecord, submitAndWait } from '../../client/index.ts';
+import {
+  addRecord,
+  checkRecordContent,
+  checkWritable,
+  readRecord,
+  submitAndWait,
+} from '../../client/index.ts';
 import { isoTime, type Out, printFields, printJson, printTable } from '../../client/output.ts';
 import { parsePurpose } from '../../client/parse.ts';
 import { type CommonOptions, clientFor, operatorOptions, signerKeys, withExample } from './common.ts';
@@ -11,6 +17,8 @@ import { type CommonOptions, clientFor, operatorOptions, signerKeys, withExample
 interface AddOptions extends CommonOptions {
   patient: string;
   type: string;
+  /** False with --no-fhir. */
+  fhir: boolean;
   previous?: string;
   purpose: string;
 }
@@ -33,25 +41,37 @@ export function addRecordCommands(program: Command, out: Out): void {
         )
         .argument('<file>', 'the plaintext file (e.g. a FHIR R4 JSON resource)')
         .requiredOption('--patient <id>', "the patient's id")
-        .requiredOption('--type <type>', 'a FHIR resourceType (Observation) or a MIME type (application/pdf)')
+        .requiredOption(
+          '--type <type>',
+          'a FHIR resourceType (Observation, Bundle for a document such as a patient summary): FILE must ' +
+            'be one valid R4 resource of that type, checked before anything is encrypted; ' +
+            'application/fhir+json: the same, the record typed as its resourceType; or the MIME type ' +
+            'of other content (application/pdf, image/png), which is not checked',
+        )
+        .option(
+          '--no-fhir',
+          'FILE is not FHIR (a PDF, an image, DICOM): --type must be its MIME type; refused with a FHIR type',
+        )
         .option('--previous <record>', 'the record this one amends (its latest version)')
         .option('--purpose <purpose>', 'why: treatment, emergency, payment, operations, …', 'treatment'),
       'author (a practitioner)',
     ),
     'medledger record add observation.json --patient 3f1c… --type Observation --keystore dr-adams.key',
+    'medledger record add scan.pdf --patient 3f1c… --type application/pdf --no-fhir --keystore dr-adams.key',
   ).action(async (file: string, options: AddOptions) => {
     const purpose = parsePurpose(options.purpose);
+    // The file is checked before the passphrase is asked for: a refusal costs the clinician nothing.
+    const content = await checkRecordContent(file, options.type, { fhir: options.fhir });
     const author = await signerKeys(options, 'author');
     const added = await addRecord(clientFor(options), author, {
       patient: options.patient,
-      contentType: options.type,
-      file,
+      content,
       previous: options.previous ?? null,
       purpose,
     });
     if (options.json) return printJson(out, added);
     printFields(out, {
-      record: added.record,
+      record: `${added.record} (${added.contentType})`,
       cid: added.cid,
       size: `${added.size_bytes} bytes encrypted (${added.plaintext_bytes} bytes plaintext)`,
       custodian: added.custodian,
