@@ -36,6 +36,25 @@ export interface AuditParams {
   cursor?: string | null;
 }
 
+/** Which part of the trail a FHIR AuditEvent export covers: everything, or one patient, actor or organisation. */
+export interface FhirAuditParams {
+  patient?: string;
+  actor?: string;
+  org?: string;
+  since_ms?: number;
+  /** Trail entries read per call (the node's default 1000, at most 10,000). */
+  limit?: number;
+  cursor?: string | null;
+}
+
+/** One call's worth of an NDJSON export, as the node wrote it, and where the next call starts. */
+export interface NdjsonPage {
+  /** One FHIR resource per line, each line ending in a newline; empty when the call found none. */
+  ndjson: string;
+  /** Pass back for the next call; null once the export is complete. */
+  cursor: string | null;
+}
+
 /** What POST /v1/txs answered: committed within the wait, or only accepted. */
 export type SubmitResult =
   | { committed: true; tx: CommittedTxJson }
@@ -141,6 +160,20 @@ export class NodeClient {
     return this.#json('/v1/audit', { query: { ...params } });
   }
 
+  /** The audit trail as FHIR AuditEvents (NDJSON), newest first; follow `cursor` for the rest. */
+  fhirAuditEvents(params: FhirAuditParams): Promise<NdjsonPage> {
+    const { since_ms, ...rest } = params;
+    return this.#ndjson('/v1/fhir/AuditEvent', { ...rest, since: since_ms });
+  }
+
+  /** A patient's grants and forbids as FHIR Consents (NDJSON); follow `cursor` for the rest. */
+  fhirConsents(
+    patient: string,
+    params: { limit?: number; cursor?: string | null } = {},
+  ): Promise<NdjsonPage> {
+    return this.#ndjson('/v1/fhir/Consent', { patient, ...params });
+  }
+
   /** Uploads a record's ciphertext to the node's store. */
   async putBlob(ciphertext: Uint8Array): Promise<BlobJson> {
     const response = await this.#fetch('/v1/blobs', {
@@ -172,6 +205,23 @@ export class NodeClient {
   async #json<T>(path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.#fetch(path, options);
     return this.#parse<T>(response, `${options.method ?? 'GET'} ${path}`);
+  }
+
+  async #ndjson(path: string, query: RequestOptions['query']): Promise<NdjsonPage> {
+    const response = await this.#fetch(path, { query });
+    if (!response.ok) await this.#parse(response, `GET ${path}`); // throws the node's error
+    const type = response.headers.get('content-type') ?? '';
+    if (!type.startsWith('application/fhir+ndjson')) {
+      await response.body?.cancel();
+      throw badResponse(this.url, `GET ${path}`, `content type ${type || 'none'}`);
+    }
+    let ndjson: string;
+    try {
+      ndjson = await response.text();
+    } catch (error) {
+      throw this.#transportError(error, this.#timeout_ms);
+    }
+    return { ndjson, cursor: nextCursor(response.headers.get('link')) };
   }
 
   async #fetch(path: string, options: RequestOptions): Promise<Response> {
@@ -242,6 +292,13 @@ export class NodeClient {
       { cause: error },
     );
   }
+}
+
+/** The cursor of a `Link: <…?cursor=C>; rel="next"` header, or null when there is no next page. */
+function nextCursor(link: string | null): string | null {
+  const target = link === null ? undefined : /<([^>]*)>\s*;\s*rel="next"/.exec(link)?.[1];
+  if (target === undefined) return null;
+  return new URL(target, 'http://node').searchParams.get('cursor');
 }
 
 function normaliseUrl(url: string): string {

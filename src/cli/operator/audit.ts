@@ -1,6 +1,7 @@
 /**
  * `medledger audit`: the audit trail, newest first, by patient, actor, record or time, paged with
- * the node's cursor. Break-glass entries are flagged so they stand out.
+ * the node's cursor. Break-glass entries are flagged so they stand out. Its `export` subcommand is
+ * in fhir-export.ts.
  */
 import type { Command } from 'commander';
 import type { AuditEntryJson } from '../../client/api-types.ts';
@@ -53,8 +54,9 @@ function row(entry: AuditEntryJson): Array<string | number | null> {
   ];
 }
 
-export function addAuditCommand(program: Command, out: Out): void {
-  withExample(
+/** Adds `audit` and returns it, for its subcommands. */
+export function addAuditCommand(program: Command, out: Out): Command {
+  return withExample(
     operatorOptions(
       program
         .command('audit')

@@ -7,6 +7,7 @@ import type { Out } from '../../client/output.ts';
 import { addAuditCommand } from './audit.ts';
 import { addConsentCommands } from './consent.ts';
 import { addEmergencyCommand } from './emergency.ts';
+import { addFhirExportCommands } from './fhir-export.ts';
 import { addInspectCommands } from './inspect.ts';
 import { addKeysCommands } from './keys.ts';
 import { addRecordCommands } from './records.ts';
@@ -18,6 +19,6 @@ export function addOperatorCommands(program: Command, out: Out): void {
   addRecordCommands(program, out);
   addConsentCommands(program, out);
   addEmergencyCommand(program, out);
-  addAuditCommand(program, out);
+  addFhirExportCommands(program, addAuditCommand(program, out), out);
   addInspectCommands(program, out);
 }
