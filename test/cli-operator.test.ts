@@ -374,6 +374,8 @@ describe('the OpenAPI document', () => {
       'GET /v1/patients/{id}/policies',
       'GET /v1/patients/{id}/requests',
       'GET /v1/audit',
+      'GET /v1/fhir/AuditEvent',
+      'GET /v1/fhir/Consent',
       'POST /v1/blobs',
       'GET /v1/reads/{readTxHash}',
       'GET /v1/reads/{readTxHash}/content',
