@@ -174,4 +174,18 @@ describe('P2P host', () => {
     [peer] = a.peers();
     expect(peer).toMatchObject({ connected: false, remoteAddress: null, connectedSince: null });
   });
+
+  it('answers more requests within the timeout than the peer accepts streams at once', async () => {
+    // Each finished request closes its stream; a half-open one would count against the server's
+    // 16 inbound streams per protocol until its timeout, refusing the 17th request.
+    const keys = [generateSigningKeyPair(), generateSigningKeyPair()];
+    const [a, b] = (await mesh(keys, keys)) as [P2PHost, P2PHost];
+    await b.onRequest(PROTOCOL, async (_peer, payload) => [payload, Buffer.from('pong')]);
+    a.setPeerAddresses(keys[1]!.publicKey, b.addresses);
+    await until(() => a.connectedPeers().length === 1);
+    for (let i = 0; i < 24; i++) {
+      const frames = await a.request(PROTOCOL, hex(keys[1]!.publicKey), Buffer.from(`ping ${i}`), 30_000);
+      expect(frames.map((f) => Buffer.from(f).toString())).toEqual([`ping ${i}`, 'pong']);
+    }
+  });
 });

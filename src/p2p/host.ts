@@ -445,7 +445,12 @@ export class P2PHost {
     );
   }
 
-  /** Sends one request and collects the response frames until the peer closes the stream. */
+  /**
+   * Sends one request and collects the response frames until the peer closes the stream, then
+   * closes this side too: a stream left half-open counts against the peer's maxInboundStreams for
+   * the protocol until it is aborted, so without the close, 16 requests within `timeout_ms` filled
+   * the peer's limit and later ones failed until the first timed out.
+   */
   async request(
     protocol: ProtocolSpec,
     peerKey: string,
@@ -459,13 +464,18 @@ export class P2PHost {
     const frames: Uint8Array[] = [];
     const decoder = new FrameDecoder(protocol.maxFrameBytes);
     return new Promise<Uint8Array[]>((resolve, reject) => {
+      const timedOut = () => fail(new MedledgerError('P2P_TIMEOUT', 'request timed out'));
       const fail = (error: Error) => {
+        signal.removeEventListener('abort', timedOut);
         stream.abort(error);
         reject(error);
       };
-      signal.addEventListener('abort', () => fail(new MedledgerError('P2P_TIMEOUT', 'request timed out')), {
-        once: true,
-      });
+      const done = () => {
+        signal.removeEventListener('abort', timedOut);
+        resolve(frames);
+        if (stream.status === 'open') stream.close().catch(() => stream.abort(new Error('close failed')));
+      };
+      signal.addEventListener('abort', timedOut, { once: true });
       const maxResponseBytes = protocol.maxResponseBytes ?? 16 * protocol.maxFrameBytes;
       let responseBytes = 0;
       stream.addEventListener('message', (event) => {
@@ -483,8 +493,8 @@ export class P2PHost {
           fail(error as Error);
         }
       });
-      stream.addEventListener('remoteCloseWrite', () => resolve(frames));
-      stream.addEventListener('close', () => resolve(frames));
+      stream.addEventListener('remoteCloseWrite', done);
+      stream.addEventListener('close', done);
       stream.send(encodeFrame(payload));
     });
   }
