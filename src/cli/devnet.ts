@@ -192,9 +192,7 @@ async function runDevnet(
     out(
       `  operator commands: export MEDLEDGER_PASSPHRASE=${DEVNET_PASSPHRASE} MEDLEDGER_NODE=${layout.apis[0]}`,
     );
-    out(
-      `  the README walkthrough, from an empty directory: ${info.walkthrough}`,
-    );
+    out(`  the README walkthrough, from an empty directory: ${info.walkthrough}`);
     out('devnet ready; Ctrl-C stops all four validators');
   }
   // A validator that stops (killed, crashed) is started again after a pause, as a supervisor
