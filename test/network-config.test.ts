@@ -14,6 +14,7 @@ import { DEFAULT_PARAMS, type Genesis, loadGenesis } from '../src/ledger/index.t
 import { ActivityReport } from '../src/node/activity.ts';
 import { parseSettings } from '../src/node/config.ts';
 import { peerSet, selfReachabilityNotes } from '../src/node/peer-set.ts';
+import { consensusParams } from '../src/node/validator.ts';
 
 const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -345,5 +346,16 @@ describe('what a node says', () => {
     );
     expect(report.catchingUp(101_000, 200, 500)).toBeNull();
     expect(report.catchingUp(105_000, 400, 500)?.fields).toEqual({ height: 400, behind: 100 });
+  });
+});
+
+describe('consensus parameters', () => {
+  it("take the network's block limit from the genesis, and never propose above it", () => {
+    const genesis = network([[], [], [], []]);
+    genesis.params = { ...genesis.params, maxBlockTxs: 50 };
+    const params = consensusParams(genesis, { batchMaxTxs: 5000, maxBlockTxs: 99_999 });
+    expect(params.maxBlockTxs).toBe(50); // a local setting cannot change what a valid block is
+    expect(params.batchMaxTxs).toBe(50);
+    expect(consensusParams(genesis, { batchMaxTxs: 20 }).batchMaxTxs).toBe(20);
   });
 });

@@ -83,6 +83,7 @@ export function runSim(scenario: Scenario, log: (line: string) => void): ModeRes
     params: {
       ...SIM_CONSENSUS_PARAMS,
       ...consensus,
+      maxBlockTxs: consensus.batchMaxTxs, // the network's block limit: the scenario's batch size
       statusInterval_ms: 250,
       checkpointInterval: CHECKPOINT_INTERVAL,
       logSize: consensus.window + 2 * CHECKPOINT_INTERVAL,

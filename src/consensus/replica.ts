@@ -505,7 +505,7 @@ export class Replica {
     if (!same(header.proposer, this.#config.validators[this.#primary(header.view)]!)) return 'proposer';
     if (!same(header.prevHash, parent.hash)) return 'does not extend the chain';
     if (header.timestamp < parent.timestamp) return 'timestamp goes backwards';
-    if (txs.length > this.#config.params.batchMaxTxs || txs.length === 0) return 'batch size';
+    if (txs.length > this.#config.params.maxBlockTxs || txs.length === 0) return 'batch size';
     const ids = txs.map(txHash);
     if (!same(header.txRoot, merkleRoot(ids))) return 'txRoot';
     const seen = new Set<string>();

@@ -20,8 +20,13 @@ import type { Block, CommitCertificate, Transaction } from '../ledger/index.ts';
 import type { CheckpointProof, ConsensusMessage, PreparedCert } from './messages.ts';
 
 export interface ConsensusParams {
-  /** Most transactions in one block. */
+  /** Most transactions in a block this replica proposes (at most maxBlockTxs). */
   batchMaxTxs: number;
+  /**
+   * Most transactions any valid block carries: the network's limit (genesis params.maxBlockTxs), the
+   * same for every replica, so that whether a proposal is valid never depends on local settings.
+   */
+  maxBlockTxs: number;
   /** How long the primary waits for a full batch before proposing a partial one. */
   batchDelay_ms: number;
   /** Most heights in flight beyond the last executed one (pipelining depth). */
@@ -44,6 +49,7 @@ export interface ConsensusParams {
 
 export const DEFAULT_CONSENSUS_PARAMS: ConsensusParams = {
   batchMaxTxs: 500,
+  maxBlockTxs: 1000,
   batchDelay_ms: 5,
   window: 4,
   checkpointInterval: 16,

@@ -102,15 +102,19 @@ type CommitListener = (height: number, txs: Transaction[], receipts: Receipt[]) 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /**
- * The consensus parameters: defaults, the genesis checkpoint interval (every validator must use the
- * same), then local settings; the log covers the pipeline and two checkpoint intervals unless set.
+ * The consensus parameters: defaults, then local settings, then the network's own from the genesis
+ * (checkpoint interval and block size limit: every validator must use the same; a local batch size
+ * above the limit is lowered to it); the log covers the pipeline and two checkpoint intervals unless set.
  */
 export function consensusParams(genesis: Genesis, local: Partial<ConsensusParams> = {}): ConsensusParams {
   const merged = {
     ...DEFAULT_CONSENSUS_PARAMS,
     ...local,
     checkpointInterval: genesis.params.checkpointInterval,
+    maxBlockTxs: genesis.params.maxBlockTxs,
   };
+  // A block over the network's limit would be refused by every chain store: never propose one.
+  merged.batchMaxTxs = Math.min(merged.batchMaxTxs, merged.maxBlockTxs);
   if (local.logSize === undefined) merged.logSize = merged.window + 2 * merged.checkpointInterval;
   return merged;
 }

@@ -11,6 +11,7 @@ import type { ScheduledFault } from './schedule.ts';
 
 export const SIM_CONSENSUS_PARAMS: ConsensusParams = {
   batchMaxTxs: 20,
+  maxBlockTxs: 20,
   batchDelay_ms: 2,
   window: 4,
   checkpointInterval: 8,
