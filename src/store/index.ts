@@ -6,19 +6,20 @@
  *   atomic writes, verified reads, limits, references, erasure, gc); store-index.ts its LevelDB index
  * - manifest.ts: the manifest format; a record's CID is its manifest's CID
  * - replication.ts: the replication protocol, BlobTransport, BlobService and Replicator
- * - memory-transport.ts: an in-memory transport with fault injection (tests, simulation)
+ * - memory-transport.ts: an in-memory transport with fault injection (tests)
  *
  * How the pieces fit (who calls what):
  *
- *     writer's client   context = recordContext(chainId, recordId)
- *                       enc = encryptRecord(fileStream, { patient, custodian }, context)
- *                       { cid, size } = await custodianNode.putRecord(enc.ciphertext)   (upload)
- *                       tx "add record" with cid, size, enc.summary().plaintextSha256; envelopes
- *                       go to the custodian node (putEnvelope), never on chain (they must be erasable)
+ *     writer's client   dataKey = random; ciphertext = encryptStream(file, dataKey)
+ *                       { cid, size } = await node.putRecord(ciphertext)   (upload, POST /v1/blobs)
+ *                       tx "record.add" with cid, size and the data key sealed to the patient and to
+ *                       the custodian organisation, both under recordContext(chainId, cid). The sealed
+ *                       keys are in the transaction, so they stay in the chain: erasure removes them
+ *                       from state and deletes the ciphertext, which is what makes the record unreadable
  *     every node        on commit: addReference(recordId, cid) if it holds the manifest, else
  *                       replicator.replicate(recordId, cid, candidates) (announced holders first)
- *     custodian node    on a committed read permit: rewrapForReader(orgSecretKey, custodian
- *                       envelope, readerPublicKey, context), then serve readRecord(cid)
+ *     custodian node    on a committed read permit: re-seals the custodian envelope to the reader
+ *                       (src/node/record-keys.ts); the reader's node serves readRecord(cid)
  *     reader's client   decryptRecord(ciphertextStream, { secretKey, envelope, context,
  *                       expectedPlaintextSha256 })
  *     every node        on an erasure event: erase(recordId, cid); on onCorrupt: replicate again
