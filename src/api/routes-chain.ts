@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { decode, list } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import {
   blockHash,
   LIMITS,
@@ -26,7 +27,6 @@ const MAX_TX_BYTES = LIMITS.txBodyBytes + 4096;
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_WAIT_MS = 60_000;
 const TxBatch = list(Transaction, 4096);
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export function receiptJson(receipt: Receipt) {
   return {

@@ -18,6 +18,7 @@ import {
   type IdentityKeys,
   type SigningKeyPair,
 } from '../crypto/index.ts';
+import { hex } from '../hex.ts';
 import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../ledger/index.ts';
 import { writeHome } from '../node/home.ts';
 import type { NodeStatus, TransportFaults } from '../node/validator.ts';
@@ -25,7 +26,6 @@ import { projectPath } from '../paths.ts';
 
 const BIN = projectPath('bin/medledger.js');
 const PASSPHRASE = 'correct horse battery staple';
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** A free TCP port on 127.0.0.1 (free when asked; another process could take it before use). */
 export async function freePort(): Promise<number> {

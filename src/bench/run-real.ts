@@ -14,6 +14,7 @@
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encode, list } from '../codec/index.ts';
+import { hex } from '../hex.ts';
 import { Transaction, txHash } from '../ledger/index.ts';
 import type { TransportFaults } from '../node/validator.ts';
 import { Prng } from '../sim/prng.ts';
@@ -33,7 +34,6 @@ const MAX_ATTEMPTS = 6;
 const CHAIN_ID = 'medledger-bench';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 interface TxRecord {
   tx: Transaction;

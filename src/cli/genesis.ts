@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { identityId } from '../contracts/index.ts';
 import { readKeystorePublicKeys } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import {
   type Genesis,
   genesisToJson,
@@ -18,7 +19,6 @@ import {
 } from '../ledger/index.ts';
 import { homePaths } from '../node/config.ts';
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 const HEX_PAIR = /^([0-9a-fA-F]{64}):([0-9a-fA-F]{64})$/;
 

@@ -10,11 +10,10 @@ import type { Command } from 'commander';
 import { identityId } from '../contracts/index.ts';
 import { readKeystorePublicKeys } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { loadGenesis } from '../ledger/index.ts';
 import { homePaths, loadSettings } from '../node/config.ts';
 import { homeOption } from './setting-flags.ts';
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export interface NodeIdentity {
   home: string;

@@ -8,13 +8,13 @@ import type { Logger } from 'pino';
 import { passphraseFor } from '../client/passphrase.ts';
 import { type IdentityKeys, readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { type Genesis, loadGenesis } from '../ledger/index.ts';
 import { homePaths, loadSettings, type NodeSettings } from '../node/config.ts';
 import type { Daemon } from '../node/daemon.ts';
 import { alreadyRunning, type HomeLock, lockHome } from '../node/lock.ts';
 import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const EXIT_CODE_OF: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 /** Exits with process.exitCode if something (a socket, a timer) still holds the process open. */

@@ -12,10 +12,11 @@ import {
   writeKeystore,
 } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { checkWritable } from './atomic-file.ts';
 import { newPassphraseFor, passphraseFor } from './passphrase.ts';
 
-export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+export { hex };
 
 export interface PublicKeys {
   signingKey: Uint8Array;

@@ -5,11 +5,11 @@
  * result through `isVerified`. Batches take each sender's transactions in nonce order and go round
  * the senders, so one busy sender cannot starve the others.
  */
+
+import { hex } from '../hex.ts';
 import { type Transaction, txHash, verifyTransactionSignature } from '../ledger/index.ts';
 
 export type AdmitResult = 'admitted' | 'duplicate' | 'full' | 'bad-signature' | 'wrong-chain' | 'committed';
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 interface Entry {
   tx: Transaction;

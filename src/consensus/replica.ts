@@ -14,6 +14,7 @@
  */
 
 import { assert } from '../errors.ts';
+import { hex } from '../hex.ts';
 import type { Block, CommitCertificate, Transaction } from '../ledger/index.ts';
 import { blockHash, checkCertificate, merkleRoot, quorumSize, txHash } from '../ledger/index.ts';
 import { Mempool } from './mempool.ts';
@@ -43,7 +44,6 @@ import type {
 } from './types.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from './view-change.ts';
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 /** Request-timer periods a transaction may wait, while the primary proposes others, before it is replaced. */
 const CENSORSHIP_PERIODS = 4;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);

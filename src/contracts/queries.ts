@@ -6,6 +6,7 @@
  */
 import { type Schema, u64 } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import {
   type AuditIndex,
   auditPrefix,
@@ -155,8 +156,6 @@ export interface AuditPage {
 
 export const DEFAULT_AUDIT_PAGE = 50;
 export const MAX_AUDIT_PAGE = 1000;
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 function badQuery(message: string): MedledgerError {
   return new MedledgerError('BAD_AUDIT_QUERY', message);

@@ -9,6 +9,9 @@
  * its own namespace can rewrite them without losing anything, as every value is the id verbatim.
  */
 import type { Extension, Identifier, Reference, ResourceType } from '@medplum/fhirtypes';
+import { hex } from '../hex.ts';
+
+export { hex };
 
 export const SYSTEM = {
   /** Identity ids: patients and practitioners (32 hex digits, derived from their first key). */
@@ -65,8 +68,6 @@ export function chainPositionOf(resource: { extension?: Extension[] }): ChainPos
   }
   return { chainId, height, tx };
 }
-
-export const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** An ISO 8601 instant, as FHIR's `instant` and `dateTime` take it. */
 export const instant = (ms: number) => new Date(ms).toISOString();

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { bytes, encode, type Infer, list, oneOf, str, struct, u32, u64 } from '../codec/index.ts';
 import { isValidSigningKey, isWeakEncryptionKey } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { type JsonObject, strictObject } from '../strict-json.ts';
 import { assembleBlock } from './block.ts';
 import { ADDRESS_EXAMPLE, addressKey, type PeerAddress, parsePeerAddress } from './peer-address.ts';
@@ -149,7 +150,6 @@ const NAME = /^[\p{L}\p{N} .,'&()-]{1,128}$/u;
 const NAME_HINT = "expected a name of 1 to 128 letters, digits, spaces or .,'&()-";
 const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const ID_HINT = 'expected 1 to 64 lowercase letters, digits or dashes, starting with a letter or digit';
-const hex = (k: Uint8Array) => Buffer.from(k).toString('hex');
 
 /** A validator's `addresses`: each dialable, none twice. */
 function validatorAddresses(o: Json, path: string): string[] {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { type BatchOperation, Level } from 'level';
 import { decode, encode, type Schema } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { blockHash } from './block.ts';
 import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
 import { indexEntries } from './indexes.ts';
@@ -53,8 +54,6 @@ export interface CommittedBlock {
   receipts: Receipt[];
   writes: StateWrite[];
 }
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 function rejected(height: number, why: string): MedledgerError {
   return new MedledgerError('LEDGER_BLOCK_REJECTED', `block ${height} rejected: ${why}`);

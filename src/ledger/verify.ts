@@ -9,6 +9,7 @@
  * missing or extra record anywhere is found and attributed to the height it belongs to.
  */
 import { decode, encode, type Schema } from '../codec/index.ts';
+import { hex } from '../hex.ts';
 import { blockHash } from './block.ts';
 import { checkCertificate } from './certificate.ts';
 import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
@@ -72,7 +73,6 @@ export interface ChainReport {
   problem: ChainProblem | null;
 }
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 class Problem extends Error {

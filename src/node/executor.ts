@@ -12,6 +12,7 @@
  */
 import { type BlockContext, executeBlock, type StateReader } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import {
   assembleBlock,
   type Block,
@@ -35,8 +36,6 @@ interface Speculation {
 
 /** Blocks may not claim a time further than this ahead of the local clock. */
 const MAX_CLOCK_AHEAD_MS = 30_000;
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export class NodeExecutor {
   readonly #store: ChainStore;

@@ -5,11 +5,10 @@
  * adds an observer. Also the checks a node makes of its own entry before it starts.
  */
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { type Genesis, parsePeerAddress } from '../ledger/index.ts';
 import type { PeerEntry } from '../p2p/host.ts';
 import type { NodeSettings } from './config.ts';
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export function peerSet(genesis: Genesis, selfKey: string, configured: NodeSettings['peers']): PeerEntry[] {
   const overrides = new Map(configured.map((p) => [p.publicKey, p.addresses]));

@@ -22,6 +22,7 @@ import {
 } from '../consensus/index.ts';
 import { genesisState } from '../contracts/index.ts';
 import { signingPublicKeyFrom } from '../crypto/index.ts';
+import { hex } from '../hex.ts';
 import {
   blockHash,
   ChainStore,
@@ -98,8 +99,6 @@ export interface NodeStatus {
 }
 
 type CommitListener = (height: number, txs: Transaction[], receipts: Receipt[]) => void;
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /**
  * The consensus parameters: defaults, then local settings, then the network's own from the genesis

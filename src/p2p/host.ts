@@ -23,6 +23,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
 
 export interface PeerEntry {
@@ -90,7 +91,6 @@ export interface HostMetrics {
   disconnectedForMisbehaviour: Map<string, number>;
 }
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const MAX_QUEUED_FRAMES = 4096;
 
 /** Where a connection's remote end is, without the `/p2p/PEER-ID` that names whose it is. */

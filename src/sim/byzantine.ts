@@ -31,6 +31,7 @@ import type {
 } from '../consensus/messages.ts';
 import { signCommitMessage, signMessage } from '../consensus/messages.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from '../consensus/view-change.ts';
+import { hex } from '../hex.ts';
 import {
   assembleBlock,
   type Block,
@@ -68,7 +69,6 @@ export interface AdversaryContext {
 }
 
 const REPLAY_MEMORY = 256;
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 function flipBit(bytes: Uint8Array, prng: Prng): Uint8Array {
   const out = new Uint8Array(bytes.length > 0 ? bytes : new Uint8Array(1));

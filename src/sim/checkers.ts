@@ -17,6 +17,7 @@
  */
 import { encode } from '../codec/index.ts';
 import { sha256 } from '../crypto/index.ts';
+import { hex } from '../hex.ts';
 import {
   blockHash,
   CommitCertificate,
@@ -27,7 +28,6 @@ import {
 } from '../ledger/index.ts';
 import type { SimulationResult, Violation } from './simulator.ts';
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const short = (id: string) => id.slice(0, 12);
 
 /** The checkers' verdict on one run, with the liveness measurement. */

@@ -9,6 +9,7 @@
 import { decode, encode } from '../codec/index.ts';
 import type { DurableRecord, ExecutedHead, RestoredState } from '../consensus/types.ts';
 import { assert } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { Block, blockHash, CommitCertificate, txHash } from '../ledger/index.ts';
 
 export interface CommittedEntry {
@@ -17,8 +18,6 @@ export interface CommittedEntry {
   certificate: CommitCertificate | null;
   hash: Uint8Array;
 }
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** A replica's committed chain, genesis at index 0, one entry per height. */
 export class CommittedChain {

@@ -8,6 +8,7 @@
  * (from the durable chain) and the ones it built or executed speculatively (lost on a crash).
  */
 import type { ConsensusAction } from '../consensus/types.ts';
+import { hex } from '../hex.ts';
 import {
   assembleBlock,
   type Block,
@@ -72,7 +73,6 @@ export interface ExecutionResult {
 
 type BuildAction = Extract<ConsensusAction, { kind: 'build' }>;
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const equal = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 export class SimExecutor {

@@ -5,6 +5,7 @@
  * restart logic must prevent, across any number of crashes.
  */
 import type { ConsensusMessage } from '../consensus/messages.ts';
+import { hex } from '../hex.ts';
 import { blockHash } from '../ledger/index.ts';
 
 export interface SignatureConflict {
@@ -15,8 +16,6 @@ export interface SignatureConflict {
   first: string;
   second: string;
 }
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export class SignatureLog {
   readonly #signed = new Map<string, string>();

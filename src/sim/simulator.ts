@@ -16,6 +16,7 @@ import { ConsensusMessage } from '../consensus/messages.ts';
 import { Replica } from '../consensus/replica.ts';
 import type { ConsensusAction, ConsensusEvent, ReplicaConfig, TimerId } from '../consensus/types.ts';
 import { assert } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { Block, blockHash, CommitCertificate, Transaction, txHash } from '../ledger/index.ts';
 import { Adversary } from './byzantine.ts';
 import { CollusionBoard } from './collusion.ts';
@@ -144,8 +145,6 @@ const FETCH_TIMEOUT_MS = 20;
 const FAILED_REPLICA_DOWN_MS = 50;
 /** Runtime failures after which a run is abandoned. */
 const MAX_RUNTIME_VIOLATIONS = 20;
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export class Simulator {
   readonly #options: SimOptions;

@@ -19,6 +19,7 @@
  * own key (rather than a counter) makes referencing idempotent and needs no read-modify-write.
  */
 import { Level } from 'level';
+import { hex } from '../hex.ts';
 import { CID, CID_BYTES } from './cid.ts';
 import { StoreError } from './errors.ts';
 
@@ -35,7 +36,6 @@ const refKey = (cid: CID, recordId: string) => `${refPrefix(cid)}${recordId}`;
 const tombKey = (recordId: string) => `t${SEP}${recordId}`;
 const deleteKey = (cid: CID) => `d${SEP}${cid.toString()}`;
 const envelopePrefix = (recordId: string) => `e${SEP}${recordId}${SEP}`;
-const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 
 function packCids(cids: CID[]): Uint8Array {
   const out = new Uint8Array(cids.length * CID_BYTES);
