@@ -56,7 +56,7 @@ export const CONSENT_CODES = {
   },
   patientConsent: { system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' },
   optIn: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN', display: 'opt-in' },
-  optOut: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTOUT', display: 'op-out' },
+  optOut: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTOUT', display: 'opt-out' },
   access: {
     system: 'http://terminology.hl7.org/CodeSystem/consentaction',
     code: 'access',
