@@ -103,3 +103,28 @@ describe('validator nodes', () => {
     await until(() => c.nodes[3]!.status().hash === c.nodes[1]!.status().hash, 5_000);
   }, 120_000);
 });
+
+describe('transaction gossip', () => {
+  /** How many transactions a node's mempool holds (its metric). */
+  async function mempool(c: TestValidators, i: number): Promise<number> {
+    const text = await c.nodes[i]!.metrics.registry.getSingleMetricAsString('medledger_mempool_transactions');
+    return Number(/^medledger_mempool_transactions (\d+)$/m.exec(text)?.[1] ?? -1);
+  }
+
+  it('shares pending transactions with a validator that connects after they arrived', async () => {
+    cluster = await startValidators(4);
+    const c = cluster;
+    await until(() => c.nodes.every((n) => n!.status().peers === 3));
+    // Only validator 0 stays up: nothing can commit, so what it accepts waits in its mempool.
+    await Promise.all([c.stop(1), c.stop(2), c.stop(3)]);
+    const txs = orgRegistrations(c, 5);
+    for (const tx of txs) c.nodes[0]!.submit(tx);
+    await until(async () => (await mempool(c, 0)) === 5);
+    // Validator 3 was down when they were gossiped; it gets them when it connects again (two of
+    // four are still no quorum, so they stay pending there too).
+    await c.start(3);
+    await until(() => c.nodes[3]!.status().peers === 1);
+    await until(async () => (await mempool(c, 3)) === 5, 10_000);
+    expect(c.nodes[3]!.status().height).toBe(0);
+  }, 60_000);
+});

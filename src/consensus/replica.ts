@@ -171,6 +171,15 @@ export class Replica {
     this.#nextProposal = Math.max(this.#executed.height + 1, this.#highestSignedProposal() + 1);
   }
 
+  /**
+   * Up to `max` transactions waiting in the mempool, each sender's in nonce order: what the driver
+   * shares again with a peer that (re)connects, which missed them if it was down when they arrived.
+   * A query: it changes nothing.
+   */
+  pendingTxs(max: number): Transaction[] {
+    return this.#mempool.batch(max, new Set());
+  }
+
   get info(): ReplicaInfo {
     return {
       view: this.#view,

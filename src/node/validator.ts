@@ -86,6 +86,9 @@ export interface NodeLogger {
   debug(fields: object, message: string): void;
 }
 
+/** The most pending transactions shared with a peer when it connects (its mempool's share of ours). */
+const MAX_REGOSSIP_TXS = 4096;
+
 const SILENT: NodeLogger = { info() {}, warn() {}, debug() {} };
 
 export interface NodeStatus {
@@ -230,6 +233,7 @@ export class ValidatorNode {
     });
     node.#maxMempoolTxs = params.mempoolMaxTxs;
     await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));
+    host.onPeerConnected((peer) => node.#shareMempoolWith(peer));
     await serveBlockSync(host, store);
     node.#run(replica.start());
     node.#summaryTimer = setInterval(() => node.#logSummary(), SUMMARY_INTERVAL_MS);
@@ -491,6 +495,21 @@ export class ValidatorNode {
         for (let to = 0; to < this.#validators.length; to++) if (to !== this.#self) this.#send(to, payload);
       }
     });
+  }
+
+  /**
+   * Transactions are gossiped once, when they arrive; a validator that was down then (or cut off:
+   * frames to an unconnected peer are dropped) never got them, and if it becomes primary it cannot
+   * propose them. So a peer that connects gets what this node's mempool holds.
+   */
+  #shareMempoolWith(peer: string): void {
+    const to = this.#indexOfKey.get(peer);
+    if (to === undefined || this.#stopped) return;
+    const txs = this.#replica.pendingTxs(MAX_REGOSSIP_TXS);
+    for (let k = 0; k < txs.length; k += MAX_FORWARDED_TXS) {
+      this.#send(to, encode(ConsensusMessage, { kind: 'txs', txs: txs.slice(k, k + MAX_FORWARDED_TXS) }));
+    }
+    if (txs.length > 0) this.#logger.debug({ peer: to, txs: txs.length }, 'shared the mempool with a peer');
   }
 
   #send(to: number, payload: Uint8Array): void {

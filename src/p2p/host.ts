@@ -141,6 +141,7 @@ export class P2PHost {
   readonly #lastMessageAt = new Map<string, number>();
   /** By peer key: the dial failures reported in its current outage (one warning each, not per redial). */
   readonly #reported = new Map<string, Set<string>>();
+  readonly #connectListeners: Array<(peerKey: string) => void> = [];
   readonly #maxRedialDelay_ms: number;
   readonly #log: HostLogger;
   readonly metrics: HostMetrics = {
@@ -222,9 +223,15 @@ export class P2PHost {
     this.#scheduleRedial(peerId.toString(), 0);
   }
 
+  /** Calls `listener` with a peer's key (hex) each time a connection to it opens. */
+  onPeerConnected(listener: (peerKey: string) => void): void {
+    this.#connectListeners.push(listener);
+  }
+
   #connected(peerId: string): void {
     const key = this.#keyOfPeer.get(peerId);
     if (!key) return;
+    for (const listener of this.#connectListeners) listener(key);
     this.#connectedSince.set(key, Date.now());
     this.#reported.delete(key);
     const address = remoteAddress(this.node.getConnections(this.#peerIdOfKey.get(key))[0]);
