@@ -11,6 +11,7 @@ import { encode } from '../src/codec/index.ts';
 import { buildTx } from '../src/contracts/index.ts';
 import { generateEncryptionKeyPair, generateSigningKeyPair, readKeystore } from '../src/crypto/index.ts';
 import { Transaction, txHash } from '../src/ledger/index.ts';
+import { killProcessGroups } from './fixtures/run.ts';
 import { until } from './fixtures/validators.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -83,11 +84,7 @@ describe('medledger devnet', () => {
   const started: ChildProcess[] = [];
   afterAll(async () => {
     // A failed test must not leave validators behind: stop every devnet's whole process group.
-    for (const child of started) {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {}
-    }
+    killProcessGroups(started);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

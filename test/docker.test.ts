@@ -16,7 +16,7 @@ import { parse as parseToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_API_PORT, DEFAULT_P2P_PORT, NON_SETTING_ENV, SETTINGS } from '../src/node/settings.ts';
-import { cleanEnv, run } from './fixtures/run.ts';
+import { cleanEnv, killProcessGroups, run } from './fixtures/run.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dockerDir = join(root, 'docker');
@@ -162,11 +162,7 @@ const started: ChildProcess[] = [];
 afterAll(async () => {
   // Each started node leads its own process group: a failed check leaves nothing running, even if
   // the entrypoint had started node as its child instead of becoming it.
-  for (const child of started) {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {}
-  }
+  killProcessGroups(started);
   await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 

@@ -16,6 +16,19 @@ const codeOf = (json: unknown) => {
   }
 };
 
+/** A label, an edit that breaks a valid genesis, and what the error must say. */
+type InvalidCase = [string, (doc: Record<string, any>) => void, RegExp];
+
+function expectInvalid(cases: InvalidCase[]): void {
+  for (const [label, edit, message] of cases) {
+    const doc = valid();
+    edit(doc);
+    const result = codeOf(doc);
+    expect(result, label).toMatch(/^GENESIS_INVALID /);
+    expect(result, label).toMatch(message);
+  }
+}
+
 describe('genesis.json', () => {
   let dir: string;
   beforeAll(async () => {
@@ -51,7 +64,7 @@ describe('genesis.json', () => {
   });
 
   it('names the bad path for every kind of mistake', () => {
-    const cases: Array<[string, (doc: Record<string, any>) => void, RegExp]> = [
+    const cases: InvalidCase[] = [
       ['missing chain id', (d) => delete d.chainId, /\$\.chainId/],
       ['bad chain id', (d) => (d.chainId = 'Bad Chain!'), /\$\.chainId/],
       ['bad time', (d) => (d.genesisTime = 'yesterday'), /\$\.genesisTime/],
@@ -92,13 +105,7 @@ describe('genesis.json', () => {
         /encryptionKey: not a valid X25519/,
       ],
     ];
-    for (const [label, edit, message] of cases) {
-      const doc = valid();
-      edit(doc);
-      const result = codeOf(doc);
-      expect(result, label).toMatch(/^GENESIS_INVALID /);
-      expect(result, label).toMatch(message);
-    }
+    expectInvalid(cases);
     expect(codeOf(null)).toMatch(/^GENESIS_INVALID \S+ \$: expected an object/);
   });
 
@@ -117,7 +124,7 @@ describe('genesis.json', () => {
     at(loopback, ['/ip4/127.0.0.1/tcp/7401'], ['/dns4/localhost/tcp/7402']);
     expect(codeOf(loopback), 'all on one machine').toBe('OK');
 
-    const cases: Array<[string, (doc: Record<string, any>) => void, RegExp]> = [
+    const cases: InvalidCase[] = [
       [
         'not a multiaddr',
         (d) => at(d, ['/ip4/300.1.2.3/tcp/7400']),
@@ -161,13 +168,7 @@ describe('genesis.json', () => {
         /at most 8 addresses/,
       ],
     ];
-    for (const [label, edit, message] of cases) {
-      const doc = valid();
-      edit(doc);
-      const result = codeOf(doc);
-      expect(result, label).toMatch(/^GENESIS_INVALID /);
-      expect(result, label).toMatch(message);
-    }
+    expectInvalid(cases);
   });
 
   it('does not commit to the addresses: a hospital that moves its node keeps its chain', () => {

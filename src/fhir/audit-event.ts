@@ -47,6 +47,7 @@ import {
   hex,
   instant,
   logicalReference,
+  PARTICIPATION,
   PURPOSE_OF_USE,
   reference,
   SYSTEM,
@@ -88,11 +89,9 @@ export const CODES = {
   breakTheGlass: { system: V3_ACT_REASON, code: 'BTG', display: 'break the glass' },
 } as const satisfies Record<string, Coding>;
 
-const V3_PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
 const V3_ROLE_CLASS = 'http://terminology.hl7.org/CodeSystem/v3-RoleClass';
 const AGENT = {
-  recipient: { system: V3_PARTICIPATION, code: 'IRCP', display: 'information recipient' },
-  author: { system: V3_PARTICIPATION, code: 'AUT', display: 'author (originator)' },
+  ...PARTICIPATION,
   consenter: {
     system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode',
     code: 'CONSENTER',

@@ -29,6 +29,7 @@ import {
   chainPositionExtension,
   instant,
   logicalReference,
+  PARTICIPATION,
   PURPOSE_OF_USE,
   reference,
   SYSTEM,
@@ -67,16 +68,8 @@ export const CONSENT_CODES = {
     code: 'collect',
     display: 'Collect',
   },
-  recipient: {
-    system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
-    code: 'IRCP',
-    display: 'information recipient',
-  },
-  author: {
-    system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
-    code: 'AUT',
-    display: 'author (originator)',
-  },
+  recipient: PARTICIPATION.recipient,
+  author: PARTICIPATION.author,
 } as const satisfies Record<string, Coding>;
 
 const ACTION: Record<Action, { action: Coding; role: Coding }> = {

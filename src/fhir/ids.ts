@@ -114,3 +114,10 @@ export const PURPOSE_OF_USE = {
 } as const;
 
 export const V3_ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+
+const V3_PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
+/** How a person takes part (HL7 v3 ParticipationType): an AuditEvent's agent, a Consent's actor. */
+export const PARTICIPATION = {
+  recipient: { system: V3_PARTICIPATION, code: 'IRCP', display: 'information recipient' },
+  author: { system: V3_PARTICIPATION, code: 'AUT', display: 'author (originator)' },
+} as const;

@@ -151,8 +151,8 @@ const NAME_HINT = "expected a name of 1 to 128 letters, digits, spaces or .,'&()
 const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const ID_HINT = 'expected 1 to 64 lowercase letters, digits or dashes, starting with a letter or digit';
 
-/** A validator's `addresses`: each dialable, none twice. */
-function validatorAddresses(o: Json, path: string): string[] {
+/** A validator's `addresses`, each parsed as a dialable address. */
+function validatorAddresses(o: Json, path: string): PeerAddress[] {
   const list = array(o, 'addresses', path, 0);
   if (list.length > MAX_VALIDATOR_ADDRESSES)
     throw invalid(`${path}.addresses`, `at most ${MAX_VALIDATOR_ADDRESSES} addresses`);
@@ -161,11 +161,10 @@ function validatorAddresses(o: Json, path: string): string[] {
     if (typeof text !== 'string' || text.length > 256)
       throw invalid(at, `expected a multiaddr such as ${ADDRESS_EXAMPLE}`);
     try {
-      parsePeerAddress(text);
+      return parsePeerAddress(text);
     } catch (error) {
       throw invalid(at, (error as Error).message);
     }
-    return text;
   });
 }
 
@@ -173,8 +172,7 @@ function validatorAddresses(o: Json, path: string): string[] {
  * No two validators at one address, and none reachable only from its own machine (loopback) when
  * another validator is on another host: the network would form without it, or not at all.
  */
-function checkReachability(validators: GenesisValidator[]): void {
-  const parsed = validators.map((v) => v.addresses.map(parsePeerAddress));
+function checkReachability(validators: GenesisValidator[], parsed: PeerAddress[][]): void {
   const owner = new Map<string, number>();
   parsed.forEach((addresses, i) => {
     for (const [j, address] of addresses.entries()) {
@@ -229,21 +227,22 @@ export function parseGenesis(json: unknown): Genesis {
     throw invalid('$.genesisTime', 'not a valid time');
   }
 
+  const parsedAddresses: PeerAddress[][] = [];
   const validators = array(doc, 'validators', '$', 1).map((v, i) => {
     const path = `$.validators[${i}]`;
     if (v && typeof v === 'object' && 'address' in v) {
       throw invalid(`${path}.address`, 'replaced by "addresses", a list of multiaddrs');
     }
     const o = object(v, path, ['name', 'publicKey', 'addresses']);
-    return {
-      name: string(o, 'name', path, NAME, NAME_HINT),
-      publicKey: hexKey(o, 'publicKey', path, 'signing'),
-      addresses: validatorAddresses(o, path),
-    };
+    const name = string(o, 'name', path, NAME, NAME_HINT);
+    const publicKey = hexKey(o, 'publicKey', path, 'signing');
+    const addresses = validatorAddresses(o, path);
+    parsedAddresses.push(addresses);
+    return { name, publicKey, addresses: addresses.map((a) => a.text) };
   });
   unique(validators, (v) => hex(v.publicKey), '$.validators', 'public key');
   unique(validators, (v) => v.name, '$.validators', 'name');
-  checkReachability(validators);
+  checkReachability(validators, parsedAddresses);
 
   const networkAdmins = array(doc, 'networkAdmins', '$', 1).map((a, i) => {
     const path = `$.networkAdmins[${i}]`;

@@ -33,6 +33,7 @@ import {
   type Transaction,
   txHash,
 } from '../ledger/index.ts';
+import { type Logger, SILENT_LOGGER } from '../logger.ts';
 import { P2PHost, type PeerEntry, type ProtocolSpec } from '../p2p/host.ts';
 import { ActivityReport, SUMMARY_INTERVAL_MS } from './activity.ts';
 import { fetchBlocks, serveBlockSync } from './block-sync.ts';
@@ -80,16 +81,11 @@ export interface ValidatorOptions {
   log?: NodeLogger;
 }
 
-export interface NodeLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  debug(fields: object, message: string): void;
-}
+/** The node's log (pino in the daemon). */
+export type NodeLogger = Logger;
 
 /** The most pending transactions shared with a peer when it connects (its mempool's share of ours). */
 const MAX_REGOSSIP_TXS = 4096;
-
-const SILENT: NodeLogger = { info() {}, warn() {}, debug() {} };
 
 export interface NodeStatus {
   height: number;
@@ -229,7 +225,7 @@ export class ValidatorNode {
       self,
       faults: options.faults ?? {},
       onFatal: options.onFatal ?? (() => {}),
-      logger: options.log ?? SILENT,
+      logger: options.log ?? SILENT_LOGGER,
     });
     node.#maxMempoolTxs = params.mempoolMaxTxs;
     await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));

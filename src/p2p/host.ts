@@ -24,6 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
+import { type Logger, SILENT_LOGGER } from '../logger.ts';
 import { encodeFrame, FrameDecoder } from './framing.ts';
 
 export interface PeerEntry {
@@ -52,14 +53,6 @@ export interface PeerState {
   lastMessageAt: number | null;
 }
 
-export interface HostLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  debug(fields: object, message: string): void;
-}
-
-const SILENT: HostLogger = { info() {}, warn() {}, debug() {} };
-
 export interface HostConfig {
   /** The node's Ed25519 secret key (32-byte seed). */
   secretKey: Uint8Array;
@@ -70,7 +63,7 @@ export interface HostConfig {
   /** Longest wait between redials. */
   maxRedialDelay_ms?: number;
   /** Peers connecting and lost (info), unreachable or answering with another key (warn). */
-  log?: HostLogger;
+  log?: Logger;
 }
 
 export interface ProtocolSpec {
@@ -143,7 +136,7 @@ export class P2PHost {
   readonly #reported = new Map<string, Set<string>>();
   readonly #connectListeners: Array<(peerKey: string) => void> = [];
   readonly #maxRedialDelay_ms: number;
-  readonly #log: HostLogger;
+  readonly #log: Logger;
   readonly metrics: HostMetrics = {
     rejectedConnections: 0,
     unexpectedKeys: 0,
@@ -155,7 +148,7 @@ export class P2PHost {
   private constructor(node: Libp2p, config: HostConfig, peerIds: Map<string, PeerId>) {
     this.node = node;
     this.#maxRedialDelay_ms = config.maxRedialDelay_ms ?? 5000;
-    this.#log = config.log ?? SILENT;
+    this.#log = config.log ?? SILENT_LOGGER;
     for (const peer of config.peers) {
       const key = hex(peer.publicKey);
       const id = peerIds.get(key)!;
