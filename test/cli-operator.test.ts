@@ -11,7 +11,6 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { freePort } from '../src/bench/cluster.ts';
 import { main } from '../src/cli/main.ts';
 import { writeFileAtomically } from '../src/client/atomic-file.ts';
 import { NodeClient } from '../src/client/http.ts';
@@ -38,6 +37,7 @@ import {
   type IdentityKeys,
   writeKeystore,
 } from '../src/crypto/index.ts';
+import { freePort } from '../src/free-port.ts';
 import { BlobStore } from '../src/store/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
 

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encode } from '../src/codec/index.ts';
 import { buildTx } from '../src/contracts/index.ts';
 import { generateEncryptionKeyPair, generateSigningKeyPair, readKeystore } from '../src/crypto/index.ts';
+import { freePortBase } from '../src/free-port.ts';
 import { Transaction, txHash } from '../src/ledger/index.ts';
 import { killProcessGroups } from './fixtures/run.ts';
 import { until } from './fixtures/validators.ts';
@@ -44,7 +45,11 @@ function startDevnet(
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const line = output.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, info: JSON.parse(line), output: () => output });
+      if (!line) return;
+      const info = JSON.parse(line);
+      // With --json a failure is one `{"error": …}` object on the same stdout.
+      if (info.error) reject(new Error(`devnet failed: ${JSON.stringify(info.error)}`));
+      else resolve({ child, info, output: () => output });
     });
     child.once('exit', (code) => reject(new Error(`devnet exited early with ${code}`)));
   });
@@ -90,7 +95,7 @@ describe('medledger devnet', () => {
 
   it('runs four validators, commits, stops on SIGINT and resumes the same chain', async () => {
     dir = await mkdtemp(join(tmpdir(), 'medledger-devnet-'));
-    const basePort = 30_000 + Math.floor(Math.random() * 20_000);
+    const basePort = await freePortBase([0, 1, 2, 3, 100, 101, 102, 103]);
     const first = await startDevnet(dir, basePort);
     started.push(first.child);
     expect(first.info.resumed).toBe(false);

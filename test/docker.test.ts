@@ -9,12 +9,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { freePorts } from '../src/free-port.ts';
 import { DEFAULT_API_PORT, DEFAULT_P2P_PORT, NON_SETTING_ENV, SETTINGS } from '../src/node/settings.ts';
 import { cleanEnv, killProcessGroups, run } from './fixtures/run.ts';
 
@@ -139,23 +139,6 @@ const nodeEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
 
 const entry = (args: string[], env: NodeJS.ProcessEnv) =>
   run('sh', [entrypoint, ...args], { cwd: root, env });
-
-/** Ports free on loopback now: the validators' p2p ports must be known before the genesis is written. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((done) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => done(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  return ports;
-}
 
 const scratch: string[] = [];
 const started: ChildProcess[] = [];

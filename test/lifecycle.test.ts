@@ -6,7 +6,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -21,6 +20,7 @@ import {
   readKeystorePublicKeys,
   writeKeystore,
 } from '../src/crypto/index.ts';
+import { freePort } from '../src/free-port.ts';
 import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../src/ledger/index.ts';
 import { homePaths, parseSettings, resolveSettings } from '../src/node/config.ts';
 import { writeHome } from '../src/node/home.ts';
@@ -51,14 +51,6 @@ function medledger(args: string[], env: Record<string, string> = { MEDLEDGER_PAS
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 let dir = '';

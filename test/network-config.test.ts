@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../src/crypto/index.ts';
+import { freePortBase } from '../src/free-port.ts';
 import { DEFAULT_PARAMS, type Genesis, loadGenesis } from '../src/ledger/index.ts';
 import { ActivityReport } from '../src/node/activity.ts';
 import { parseSettings } from '../src/node/config.ts';
@@ -242,7 +243,7 @@ describe('medledger testnet', () => {
   it('accepts a transaction on a node without a quorum, and says so at once', async () => {
     const out = join(dir, 'alone');
     const env = { MEDLEDGER_PASSPHRASE: 'testnet passphrase' };
-    const base = 40_000 + Math.floor(Math.random() * 10_000);
+    const base = await freePortBase([0, 1, 2, 3, 100, 101, 102, 103]);
     const args = ['testnet', '--validators', '4', '--hosts', '127.0.0.1', '--p2p-port', String(base)];
     const made = await medledger([...args, '--api-port', String(base + 100), '--out', out], env);
     expect(made.code, made.stderr).toBe(0);

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePortBase } from '../src/free-port.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const script = join(root, 'examples/network-of-hospitals.sh');
@@ -42,7 +43,7 @@ describe('the README network of hospitals', () => {
 
   it('forms a four-hospital network from the genesis alone and commits on every node', async () => {
     dir = await mkdtemp(join(tmpdir(), 'medledger-hospitals-'));
-    const base = 30_000 + Math.floor(Math.random() * 20_000);
+    const base = await freePortBase([0, 1, 2, 3, 100, 101, 102, 103]);
     const result = await run([script], dir, {
       ...process.env,
       P2P_BASE: String(base),

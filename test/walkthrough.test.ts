@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePortBase } from '../src/free-port.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const bin = join(root, 'bin/medledger.js');
@@ -68,7 +69,7 @@ describe('the README walkthrough', () => {
     const devnetDir = join(dir, 'devnet');
     const work = join(dir, 'work');
     await mkdir(work);
-    devnet = await startDevnet(devnetDir, 30_000 + Math.floor(Math.random() * 20_000));
+    devnet = await startDevnet(devnetDir, await freePortBase([0, 1, 2, 3, 100, 101, 102, 103]));
 
     const walkthrough = await run('bash', [script], {
       cwd: work,

@@ -7,7 +7,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '../codec/index.ts';
@@ -18,6 +17,7 @@ import {
   type IdentityKeys,
   type SigningKeyPair,
 } from '../crypto/index.ts';
+import { freePorts } from '../free-port.ts';
 import { hex } from '../hex.ts';
 import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../ledger/index.ts';
 import { writeHome } from '../node/home.ts';
@@ -26,15 +26,6 @@ import { projectPath } from '../paths.ts';
 
 const BIN = projectPath('bin/medledger.js');
 const PASSPHRASE = 'correct horse battery staple';
-
-/** A free TCP port on 127.0.0.1 (free when asked; another process could take it before use). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Polls `condition` every 25 ms until it holds; throws after `timeout_ms`. */
 export async function until(condition: () => boolean | Promise<boolean>, timeout_ms = 20_000): Promise<void> {
@@ -136,7 +127,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     organisations: [],
     params: { ...DEFAULT_PARAMS, checkpointInterval: 8 },
   };
-  const p2pPorts = await Promise.all(validators.map(() => freePort()));
+  const p2pPorts = await freePorts(validators.length);
   const homes = validators.map((_, i) => join(dir, `validator-${i}`));
   for (const [i, home] of homes.entries()) {
     await writeHome({
