@@ -4,7 +4,9 @@
 #
 #   entrypoint.sh testnet ARGS...   medledger testnet ARGS..., unless --out already holds a testnet:
 #                                   then it says so and exits 0, so `docker compose up` run twice
-#                                   resumes the same chain instead of failing or overwriting it
+#                                   resumes the same chain instead of failing or overwriting it; one
+#                                   this medledger cannot resume (a genesis of chain format 1, from an
+#                                   earlier release) is refused, saying how to start over
 #   entrypoint.sh start [FLAGS...]  the node in $MEDLEDGER_HOME, exec'd so that SIGTERM reaches it
 #   entrypoint.sh ANYTHING...       medledger ANYTHING... (status, keys, chain verify, --help, ...)
 #
@@ -44,6 +46,9 @@ case "${1:-}" in
   testnet)
     shift
     if out=$(testnet_out "$@") && [ -f "$out/genesis.json" ]; then
+      # Its validators would each fail to start on a genesis this release refuses: say so once, here.
+      node "$cli" genesis validate "$out/genesis.json" >/dev/null ||
+        die "the testnet in $out cannot be resumed by this medledger (above); delete it to write a new one (docker compose down -v)"
       echo "entrypoint: a testnet already exists in $out ($out/genesis.json); leaving it as it is"
       exit 0
     fi

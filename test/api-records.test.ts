@@ -1,27 +1,27 @@
 /**
- * The record read flow over the HTTP API of four real validator processes: two hospitals, each the
- * custodian on its own node; a record written at the first is read at the second only after the
- * patient's grant, with the key re-sealed by the first hospital's node over p2p and the ciphertext
- * replicated to the second; queries, the audit trail and erasure.
+ * The record flows over the HTTP API of four real validator processes, with the client's own code
+ * (src/client/records.ts): two hospitals, each run by its own node; a record written at the first,
+ * its key split among the four validators, is read at the second only after the patient's grant,
+ * then again, and under break-glass, while the first hospital's node is stopped; with only one
+ * validator up a permit gets no key; the audit trail; erasure, with a validator down meanwhile.
  */
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeClient } from '../src/client/http.ts';
+import { addRecord, readRecord } from '../src/client/records.ts';
 import { encode } from '../src/codec/index.ts';
-import {
-  buildTx,
-  createdId,
-  signPatientRegistration,
-  type TxBody,
-  type TxType,
-} from '../src/contracts/index.ts';
-import { generateIdentityKeys, type IdentityKeys, randomBytes, seal } from '../src/crypto/index.ts';
+import { buildTx, signPatientRegistration, type TxBody, type TxType } from '../src/contracts/index.ts';
+import { generateIdentityKeys, type IdentityKeys } from '../src/crypto/index.ts';
 import { Transaction, txHash as txHashOf } from '../src/ledger/index.ts';
-import { decryptRecord, encryptStream, recordContext } from '../src/store/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
+import { until } from './fixtures/validators.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 let cluster: ProcessCluster;
 let chainId: string;
-const nonces = new Map<string, number>();
 
 async function api(i: number, path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
   const res = await fetch(`${cluster.api[i]}${path}`, init);
@@ -31,9 +31,8 @@ async function api(i: number, path: string, init?: RequestInit): Promise<{ statu
 
 /** Signs and submits a transaction at node `i`, waiting for its receipt. */
 async function send<T extends TxType>(i: number, who: IdentityKeys, type: T, body: TxBody<T>) {
-  const key = hex(who.signing.publicKey);
-  const nonce = (nonces.get(key) ?? 0) + 1;
-  nonces.set(key, nonce);
+  // The client's flows sign with the same keys: the nonce comes from the chain.
+  const nonce = (await api(i, `/v1/accounts/${hex(who.signing.publicKey)}`)).body.nonce + 1;
   const tx = buildTx(type, body, nonce, chainId, who.signing.secretKey);
   const { status, body: reply } = await api(i, '/v1/txs?wait_ms=10000', {
     method: 'POST',
@@ -63,11 +62,27 @@ const plaintext = new TextEncoder().encode(
     valueQuantity: { value: 7.2, unit: 'mmol/L' },
   }),
 );
+const nurse = generateIdentityKeys();
 let patientId = '';
+let doctorBId = '';
 let recordId = '';
 let cid = '';
+let outDir = '';
+
+/** Reads the record at node `i` with the real client flow; the plaintext must come back byte for byte. */
+async function readAt(i: number, reader: IdentityKeys, purpose: 'treatment' | 'emergency' = 'treatment') {
+  const out = join(outDir, `read-${Date.now()}-${Math.random()}.json`);
+  const result = await readRecord(new NodeClient(cluster.api[i]!), reader, {
+    record: recordId,
+    purpose,
+    out,
+  });
+  expect(Buffer.from(await readFile(out)).equals(Buffer.from(plaintext))).toBe(true);
+  return result;
+}
 
 beforeAll(async () => {
+  outDir = await mkdtemp(join(tmpdir(), 'medledger-api-records-'));
   cluster = await startProcesses(4, undefined, undefined, 1);
   admin = { signing: cluster.admins[0]!, encryption: generateIdentityKeys().encryption };
   chainId = cluster.genesis.chainId;
@@ -75,10 +90,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.close();
+  if (outDir) await rm(outDir, { recursive: true, force: true });
 });
 
 describe('the record read flow', () => {
-  it('registers two hospitals whose custodian keys are their nodes', async () => {
+  it('registers two hospitals, each run by its own node', async () => {
     const [node0, node1] = await Promise.all([api(0, '/v1/node'), api(1, '/v1/node')]);
     expect(node0.body).toMatchObject({ chainId, validator: { index: 0 } });
     for (const [i, id, orgAdmin, node] of [
@@ -116,28 +132,39 @@ describe('the record read flow', () => {
     patientId = account.body.identity.id;
   });
 
-  it('a doctor uploads a ciphertext and commits the record', async () => {
-    const dataKey = randomBytes(32);
-    const pieces: Uint8Array[] = [];
-    for await (const piece of encryptStream([plaintext], dataKey)) pieces.push(piece);
-    const upload = await api(0, '/v1/blobs', { method: 'POST', body: Buffer.concat(pieces) });
-    expect(upload.status).toBe(201);
-    cid = upload.body.cid;
-    const context = recordContext(chainId, cid);
-    const custodianKey = Buffer.from((await api(0, '/v1/orgs/hospital-a')).body.encryptionKey, 'hex');
-    const tx = await ok(0, doctorA, 'record.add', {
+  it('a doctor adds a record: ciphertext and key blob uploaded, no key material on chain', async () => {
+    const added = await addRecord(new NodeClient(cluster.api[0]!), doctorA, {
       patient: patientId,
-      contentType: 'Observation',
-      cid,
-      size_bytes: upload.body.size_bytes,
-      envelopePatient: seal(patient.encryption.publicKey, dataKey, context),
-      envelopeCustodian: seal(custodianKey, dataKey, context),
+      content: {
+        file: 'observation.json',
+        contentType: 'Observation',
+        size: plaintext.length,
+        bytes: plaintext,
+      },
       previous: null,
       purpose: 'treatment',
     });
-    recordId = createdId('record', tx);
+    recordId = added.record;
+    cid = added.cid;
+    expect(added.keyBlob_bytes).toBeGreaterThan(0);
     const listed = await api(1, `/v1/patients/${patientId}/records`);
     expect(listed.body.records.map((r: { id: string }) => r.id)).toEqual([recordId]);
+    const meta = await api(1, `/v1/records/${recordId}`);
+    expect(meta.body).toMatchObject({ cid, keyCid: added.keyCid, custodian: 'hospital-a' });
+    // The transaction names two CIDs and holds no sealed key.
+    const tx = await api(1, `/v1/txs/${added.txHash}`);
+    const body = JSON.stringify(tx.body);
+    expect(body).toContain(added.keyCid);
+    expect(body).not.toMatch(/envelope/i);
+    // Every validator holds the ciphertext and the key blob, replicated on commit.
+    await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        until(
+          async () => /^medledger_records_stored 2$/m.test((await api(i, '/metrics')).body as string),
+          20_000,
+        ),
+      ),
+    );
   });
 
   it("the other hospital's doctor is denied, then reads after the patient's grant", async () => {
@@ -147,7 +174,7 @@ describe('the record read flow', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('API_READ_DENIED');
 
-    const doctorBId = (await api(1, `/v1/accounts/${hex(doctorB.signing.publicKey)}`)).body.identity.id;
+    doctorBId = (await api(1, `/v1/accounts/${hex(doctorB.signing.publicKey)}`)).body.identity.id;
     await ok(0, patient, 'consent.grant', {
       subject: { kind: 'practitioner', id: doctorBId },
       scope: { kind: 'all' },
@@ -155,33 +182,57 @@ describe('the record read flow', () => {
       purpose: 'any',
       expires_ms: Date.now() + 86_400_000,
     });
+    const read = await readAt(1, doctorB);
+    expect(read).toMatchObject({ emergency: false, falseShares: [] });
+    expect(read.sharesFrom).toHaveLength(2);
+    // The patient reads through the key blob's own envelope, without any share.
+    const own = await readAt(2, patient);
+    expect(own.sharesFrom).toEqual([]);
+  });
+
+  it("with the custodian hospital's node stopped, the granted doctor and the emergency nurse still read", async () => {
+    await cluster.kill(0);
+    const read = await readAt(1, doctorB);
+    expect(read.sharesFrom).not.toContain('validator-0');
+    expect(read.sharesFrom).toHaveLength(2);
+    // Break glass at hospital B: no grant, a flagged emergency read, served by validators 1-3.
+    await ok(1, adminB, 'practitioner.register', {
+      signingKey: nurse.signing.publicKey,
+      encryptionKey: nurse.encryption.publicKey,
+      roles: ['emergency-staff'],
+    });
+    await ok(1, nurse, 'emergency.open', {
+      patient: patientId,
+      reason: 'unconscious on arrival',
+      duration_ms: 3_600_000,
+    });
+    const emergency = await readAt(1, nurse, 'emergency');
+    expect(emergency.emergency).toBe(true);
+  });
+
+  it('with only f validators up a committed permit gets no key: the error names how many answered', async () => {
     const permitted = await ok(1, doctorB, 'record.read', { record: recordId, purpose: 'treatment' });
-    const read = await api(1, `/v1/reads/${hex(txHashOf(permitted))}`);
-    expect(read.status, JSON.stringify(read.body)).toBe(200);
-    expect(read.body).toMatchObject({ reader: doctorBId, emergency: false, record: { id: recordId, cid } });
-    const content = await fetch(`${cluster.api[1]}/v1/reads/${hex(txHashOf(permitted))}/content`);
-    expect(content.status).toBe(200);
-    const ciphertext = new Uint8Array(await content.arrayBuffer());
-    const out: Uint8Array[] = [];
-    for await (const piece of decryptRecord([ciphertext], {
-      secretKey: doctorB.encryption.secretKey,
-      envelope: Buffer.from(read.body.envelope, 'hex'),
-      context: recordContext(chainId, cid),
-    }))
-      out.push(piece);
-    expect(Buffer.concat(out).equals(Buffer.from(plaintext))).toBe(true);
-    // The second hospital's node now holds the record: its manifest and one chunk.
-    const metrics = (await api(1, '/metrics')).body as string;
-    expect(metrics).toMatch(/^medledger_records_stored 1$/m);
-    expect(metrics).toMatch(/^medledger_blobs_stored 2$/m);
+    await Promise.all([cluster.kill(2), cluster.kill(3)]);
+    const refused = await api(1, `/v1/reads/${hex(txHashOf(permitted))}`);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('API_KEY_SHARES_UNAVAILABLE');
+    expect(refused.body.error.message).toMatch(
+      /^1 of 4 validators released a key share for this read; 2 are needed/,
+    );
+    expect(refused.body.error.message).toContain('unreachable: validator-0, validator-2, validator-3');
+    await Promise.all([cluster.start(0), cluster.start(2), cluster.start(3)]);
+    await Promise.all(
+      [0, 2, 3].map((i) => until(async () => (await api(i, '/readyz')).status === 200, 30_000)),
+    );
   });
 
   it("the patient's audit trail shows the denial, the grant and the read", async () => {
-    const { body } = await api(2, `/v1/audit?by=patient&id=${patientId}&limit=10`);
+    const { body } = await api(2, `/v1/audit?by=patient&id=${patientId}&limit=50`);
     const actions = body.entries.map(
       (e: { action: string; decision: string }) => `${e.action}:${e.decision}`,
     );
-    expect(actions.slice(0, 3)).toEqual(['read:permit', 'grant:permit', 'read:deny']);
+    expect(actions).toContain('emergency:permit');
+    expect(actions.slice(-4)).toEqual(['read:permit', 'grant:permit', 'read:deny', 'append:permit']);
   });
 
   it('errors: unknown ids, a non-read transaction, malformed input', async () => {
@@ -195,11 +246,43 @@ describe('the record read flow', () => {
     expect((await api(0, '/v1/txs', { method: 'GET' })).status).toBe(405);
   });
 
-  it('the patient erases the record: reads are refused and the ciphertext is gone', async () => {
+  it('the patient erases the record: reads are refused, ciphertext and key blob are gone everywhere', async () => {
+    // Validator 3 is down during the erase and deletes both when it comes back.
+    await cluster.kill(3);
     await ok(0, patient, 'record.erase', { record: recordId });
     const after = await send(1, doctorB, 'record.read', { record: recordId, purpose: 'treatment' });
     expect(after.receipt.code).toBe('RECORD_ERASED');
     const refused = await api(1, `/v1/reads/${hex(txHashOf(after.tx))}`);
     expect(refused.status).toBe(410);
+    await cluster.start(3);
+    await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        until(
+          async () => /^medledger_records_stored 0$/m.test((await api(i, '/metrics')).body as string),
+          30_000,
+        ),
+      ),
+    );
+    for (const i of [0, 1, 2, 3]) {
+      expect((await api(i, '/metrics')).body as string).toMatch(/^medledger_blobs_stored 0$/m);
+    }
+    // Every validator signed a receipt, validator 3 once it caught up; the client checks each signature.
+    const client = new NodeClient(cluster.api[2]!);
+    await until(async () => (await client.erasure(recordId)).receipts.length === 4, 20_000);
+    const erasure = await client.erasure(recordId);
+    expect(erasure).toMatchObject({
+      record: recordId,
+      erased: true,
+      validators: 4,
+      needed: 3,
+      shredded: true,
+    });
+    expect(erasure.rejected).toEqual([]);
+    expect(erasure.receipts.map((r) => r.validator)).toEqual([
+      'validator-0',
+      'validator-1',
+      'validator-2',
+      'validator-3',
+    ]);
   });
 });

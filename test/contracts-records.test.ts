@@ -2,7 +2,6 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import {
   CONTRACT_ERRORS,
   createdId,
-  getEnvelopes,
   getRecord,
   listRecordIds,
   queryAudit,
@@ -50,7 +49,7 @@ function add(author: Party, body: TxBody<'record.add'>): string {
 }
 
 describe('record.add', () => {
-  it('stores metadata and envelopes under an id derived from the transaction', () => {
+  it('stores metadata, naming the ciphertext and the key blob by CID, under an id derived from the transaction', () => {
     grantHospital();
     const body = chain.recordBody(patient, { contentType: 'DiagnosticReport' });
     const id = add(doctor, body);
@@ -62,6 +61,7 @@ describe('record.add', () => {
       contentType: 'DiagnosticReport',
       cid: body.cid,
       size_bytes: body.size_bytes,
+      keyCid: body.keyCid,
       version: 1,
       previous: null,
       root: id,
@@ -69,14 +69,15 @@ describe('record.add', () => {
       created_ms: chain.time_ms,
       erased_ms: null,
     });
-    expect(getEnvelopes(chain.state, id)).toEqual({
-      patient: body.envelopePatient,
-      custodian: body.envelopeCustodian,
-    });
     expect(listRecordIds(chain.state, patient.id)).toEqual([id]);
     const receipt = chain.blocks.at(-1)!.result.receipts[0]!;
     expect(attr(receipt, 'cid', 'record.added')).toBe(body.cid);
     expect(attr(receipt, 'custodian', 'record.added')).toBe(HOSPITAL);
+    expect(attr(receipt, 'keyCid', 'record.added')).toBe(body.keyCid);
+    // No key material on chain: the transaction carries two CIDs, and state holds nothing else.
+    expect(Object.keys(body).sort()).toEqual(
+      ['cid', 'contentType', 'keyCid', 'patient', 'previous', 'purpose', 'size_bytes'].sort(),
+    );
     expect(attr(receipt, 'rule', 'access.decided')).toMatch(/^grant:gr-/);
   });
 
@@ -111,9 +112,11 @@ describe('record.add', () => {
     );
     expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient, { size_bytes: 0 })), 'BAD_SIZE');
     expectCode(
-      chain.send(doctor, 'record.add', chain.recordBody(patient, { envelopeCustodian: new Uint8Array(0) })),
-      'MALFORMED_BODY',
+      chain.send(doctor, 'record.add', chain.recordBody(patient, { keyCid: 'not-a-cid' })),
+      'BAD_CID',
     );
+    const same = chain.recordBody(patient);
+    expectCode(chain.send(doctor, 'record.add', { ...same, keyCid: same.cid }), 'MALFORMED_BODY');
   });
 
   it("clinicians of the patient's registering organisation add records without a grant (role:care-team)", () => {
@@ -191,7 +194,6 @@ describe('record.add', () => {
       supersededBy: v2,
       cid: getRecord(chain.state, v1)!.cid,
     });
-    expect(getEnvelopes(chain.state, v1)).toBeDefined();
     expectCode(
       chain.send(doctor, 'record.add', chain.recordBody(patient, { previous: v1 })),
       'RECORD_SUPERSEDED',
@@ -259,7 +261,7 @@ describe('record.read', () => {
     expectCode(own, 'OK');
     expect(attr(own, 'rule')).toBe('role:self');
     expect(attr(own, 'cid')).toBe(getRecord(chain.state, record)!.cid);
-    expect(attr(own, 'custodian')).toBe(HOSPITAL);
+    expect(attr(own, 'keyCid')).toBe(getRecord(chain.state, record)!.keyCid);
     expect(attr(read(doctor), 'rule')).toBe('role:author');
   });
 
@@ -332,13 +334,13 @@ describe('record.read', () => {
 });
 
 describe('record.erase', () => {
-  it('the patient crypto-shreds a record: envelopes go, metadata stays as a tombstone, stores are told', () => {
+  it('the patient crypto-shreds a record: metadata stays as a tombstone, stores are told to delete ciphertext and key blob', () => {
     grantHospital();
     const record = add(doctor, chain.recordBody(patient));
     const cid = getRecord(chain.state, record)!.cid;
     const receipt = chain.ok(patient, 'record.erase', { record });
     expect(attr(receipt, 'cid', 'record.erased')).toBe(cid);
-    expect(getEnvelopes(chain.state, record)).toBeUndefined();
+    expect(attr(receipt, 'keyCid', 'record.erased')).toBe(getRecord(chain.state, record)!.keyCid);
     expect(getRecord(chain.state, record)).toMatchObject({ id: record, cid, erased_ms: chain.time_ms });
     const readReceipt = chain.send(doctor, 'record.read', { record, purpose: 'treatment' });
     expectCode(readReceipt, 'RECORD_ERASED');

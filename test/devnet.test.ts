@@ -3,7 +3,7 @@
  * admin's keystore, stop on SIGINT, and resume the same chain when started again on the directory.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,35 @@ describe('medledger devnet', () => {
       const output = await stop(second, 'SIGHUP');
       expect(output).toContain('devnet stopping (SIGHUP)');
       expect(output).toContain('devnet stopped');
+    }
+  });
+
+  it('refuses to resume a devnet of chain format 1, saying how to start over', async () => {
+    const old = await mkdtemp(join(tmpdir(), 'medledger-devnet-format-1-'));
+    try {
+      // As an earlier medledger left it: its layout, and a genesis whose validators have no encryptionKey.
+      const home = join(old, 'validator-1');
+      await mkdir(home);
+      const layout = { basePort: 26600, homes: [home], apis: ['http://127.0.0.1:26700'] };
+      await writeFile(join(old, 'devnet.json'), JSON.stringify(layout));
+      const validator = {
+        name: 'validator-1',
+        publicKey: hex(generateSigningKeyPair().publicKey),
+        addresses: [],
+      };
+      await writeFile(
+        join(home, 'genesis.json'),
+        JSON.stringify({ chainId: 'medledger-devnet', validators: [validator] }),
+      );
+      const result = await run(process.execPath, [join(root, 'bin/medledger.js'), 'devnet', '--dir', old]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `medledger: the devnet in ${old} was created by an earlier medledger (chain format 1), which this ` +
+          `release cannot resume: remove the directory (rm -r ${old}) to create a new devnet, or give another ` +
+          '--dir [DEVNET_OLD_FORMAT]\n',
+      );
+    } finally {
+      await rm(old, { recursive: true, force: true });
     }
   });
 });

@@ -391,6 +391,16 @@ describe('docker/entrypoint.sh', () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('already exists');
     expect(await readFile(join(out, 'genesis.json'))).toEqual(before);
+
+    // A testnet an earlier medledger wrote (chain format 1: no validator encryptionKey) is refused.
+    const format1 = JSON.parse(before.toString());
+    for (const v of format1.validators) delete v.encryptionKey;
+    await writeFile(join(out, 'genesis.json'), JSON.stringify(format1));
+    const old = await entry(args, env);
+    expect(old.code).not.toBe(0);
+    expect(old.stderr).toMatch(/encryptionKey: missing: this file was written for chain format 1/);
+    expect(old.stderr).toContain(`the testnet in ${out} cannot be resumed by this medledger`);
+    expect(old.stderr).toContain('docker compose down -v');
   }, 120_000);
 
   it('starts the validators of a testnet: the health check finds them ready, SIGTERM stops them', async () => {

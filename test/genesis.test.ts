@@ -104,9 +104,55 @@ describe('genesis.json', () => {
         (d) => (d.networkAdmins[0].encryptionKey = '00'.repeat(32)),
         /encryptionKey: not a valid X25519/,
       ],
+      [
+        'weak validator encryption key',
+        (d) => (d.validators[1].encryptionKey = '00'.repeat(32)),
+        /validators\[1\]\.encryptionKey: not a valid X25519/,
+      ],
+      [
+        'short validator encryption key',
+        (d) => (d.validators[0].encryptionKey = 'abcd'),
+        /validators\[0\]\.encryptionKey: expected a 32-byte key/,
+      ],
+      [
+        'two validators with one encryption key',
+        (d) => (d.validators[3].encryptionKey = d.validators[1].encryptionKey),
+        /\$\.validators\[3\]: duplicate encryption key/,
+      ],
     ];
     expectInvalid(cases);
     expect(codeOf(null)).toMatch(/^GENESIS_INVALID \S+ \$: expected an object/);
+  });
+
+  it("names each validator's X25519 key, and refuses a genesis of chain format 1 saying what to do", () => {
+    const doc = valid();
+    expect(doc.validators[0]).toEqual({
+      name: 'validator-0',
+      publicKey: expect.stringMatching(/^[0-9a-f]{64}$/),
+      encryptionKey: Buffer.from(net.validatorEncryption[0]!.publicKey).toString('hex'),
+      addresses: [],
+    });
+    expect(parseGenesis(doc).validators.map((v) => v.encryptionKey)).toEqual(
+      net.validatorEncryption.map((k) => k.publicKey),
+    );
+    // The committed form holds it: two validators' keys swapped make another genesis block.
+    const swapped = valid();
+    [swapped.validators[0].encryptionKey, swapped.validators[1].encryptionKey] = [
+      swapped.validators[1].encryptionKey,
+      swapped.validators[0].encryptionKey,
+    ];
+    expect(blockHash(genesisBlock(parseGenesis(swapped)).header)).not.toEqual(
+      blockHash(genesisBlock(net.genesis).header),
+    );
+
+    const old = valid(); // as an earlier medledger wrote it
+    for (const v of old.validators) delete v.encryptionKey;
+    expect(codeOf(old)).toBe(
+      'GENESIS_INVALID genesis.json: $.validators[0].encryptionKey: missing: this file was written for ' +
+        'chain format 1, and format 2 names each validator\'s X25519 "encryptionKey" (as "medledger node ' +
+        'info" and "medledger init" print it), so make a new genesis with "medledger genesis create" or ' +
+        '"medledger testnet"',
+    );
   });
 
   it('takes p2p addresses that another host can dial, and names every kind of bad one', () => {

@@ -2,12 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decode, encode } from '../src/codec/index.ts';
 import { sha256 } from '../src/crypto/index.ts';
 import {
+  BLOCK_VERSION,
+  Block,
   blockHash,
   ChainStore,
   checkCertificate,
   merkleRoot,
+  openChainDb,
   quorumSize,
   signCommit,
   txHash,
@@ -15,6 +19,7 @@ import {
   verifyChain,
   verifyTransactionSignature,
 } from '../src/ledger/index.ts';
+import { heightKey, PREFIX } from '../src/ledger/keys.ts';
 import { buildChain, makeNetwork, makeTx, nextBlock, type TestNetwork } from './fixtures/chain.ts';
 
 const leaf = (n: number) => new Uint8Array(32).fill(n);
@@ -163,6 +168,65 @@ describe('chain store on LevelDB', () => {
     await store.append(next);
     expect(store.head.height).toBe(1);
     await store.close();
+  });
+
+  /** Rewrites the stored blocks at `heights` with another header version, as another release wrote them. */
+  async function restamp(heights: number[], version: number): Promise<void> {
+    const db = await openChainDb(dir, { create: false });
+    for (const height of heights) {
+      const block = decode(Block, (await db.get(heightKey(PREFIX.block, height)))!);
+      await db.put(
+        heightKey(PREFIX.block, height),
+        encode(Block, { ...block, header: { ...block.header, version } }),
+      );
+    }
+    await db.close();
+  }
+
+  it('refuses a chain of format 1, written by an earlier medledger, saying what to do', async () => {
+    expect(BLOCK_VERSION).toBe(2);
+    const store = await ChainStore.open(dir, net.genesis);
+    await buildChain(store, net, 2, 2);
+    await store.close();
+    await restamp([0, 1, 2], 1); // a store as the earlier release left it: every header says version 1
+
+    const refusal = ChainStore.open(dir, net.genesis);
+    await expect(refusal).rejects.toMatchObject({ code: 'LEDGER_OLD_FORMAT' });
+    expect(((await refusal.catch((e) => e)) as Error).message).toBe(
+      `${dir} holds a chain of format 1 written by an earlier medledger, which this release (chain ` +
+        'format 2) cannot continue: start a new chain with a format-2 genesis in a new home, or run the ' +
+        'earlier release to keep this one',
+    );
+    expect(await verifyChain(dir, net.genesis)).toMatchObject({
+      ok: false,
+      verifiedHeight: -1,
+      problem: {
+        height: 0,
+        code: 'CHAIN_OLD_FORMAT',
+        detail: expect.stringMatching(/format 1, written by an earlier/),
+      },
+    });
+
+    await restamp([0], 3);
+    await expect(ChainStore.open(dir, net.genesis)).rejects.toMatchObject({ code: 'LEDGER_NEWER_FORMAT' });
+  });
+
+  it('rejects a block of another version on a chain of this format, naming the version', async () => {
+    const store = await ChainStore.open(dir, net.genesis);
+    const next = nextBlock(store, net, [makeTx(net.clients[0]!, 1, 'test-chain')]);
+    const old = { ...next, block: { ...next.block, header: { ...next.block.header, version: 1 } } };
+    await expect(store.append(old)).rejects.toMatchObject({
+      code: 'LEDGER_BLOCK_REJECTED',
+      message: 'block 1 rejected: block version 1, expected 2',
+    });
+    await buildChain(store, net, 3, 1);
+    await store.close();
+    await restamp([2], 1);
+    expect(await verifyChain(dir, net.genesis)).toMatchObject({
+      ok: false,
+      verifiedHeight: 1,
+      problem: { height: 2, code: 'CHAIN_BAD_HEADER', detail: 'block version 1, expected 2' },
+    });
   });
 
   it('refuses a second opener and a different genesis', async () => {

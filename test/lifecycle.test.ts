@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSettingFlags, settingFlags } from '../src/cli/setting-flags.ts';
-import { encode } from '../src/codec/index.ts';
-import { buildTx, identityId } from '../src/contracts/index.ts';
+import { decode, encode } from '../src/codec/index.ts';
+import { buildTx, genesisState, identityId } from '../src/contracts/index.ts';
 import {
   generateEncryptionKeyPair,
   generateIdentityKeys,
@@ -21,7 +21,16 @@ import {
   writeKeystore,
 } from '../src/crypto/index.ts';
 import { freePort } from '../src/free-port.ts';
-import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../src/ledger/index.ts';
+import {
+  Block,
+  ChainStore,
+  DEFAULT_PARAMS,
+  type Genesis,
+  openChainDb,
+  Transaction,
+  txHash,
+} from '../src/ledger/index.ts';
+import { heightKey, PREFIX } from '../src/ledger/keys.ts';
 import { homePaths, parseSettings, resolveSettings } from '../src/node/config.ts';
 import { writeHome } from '../src/node/home.ts';
 import { SETTINGS } from '../src/node/settings.ts';
@@ -73,6 +82,7 @@ describe('medledger init', () => {
       validatorPublicKey: hex(keys.signingPublicKey),
       encryptionPublicKey: hex(keys.encryptionPublicKey),
       identityId: identityId(keys.signingPublicKey),
+      genesisValidator: `st-mary=${hex(keys.signingPublicKey)}:${hex(keys.encryptionPublicKey)}@/dns4/<THIS-HOST>/tcp/<P2P-PORT>`,
       files: { keystore: homePaths(home).keystore, config: homePaths(home).settings },
     });
     expect(info.nextSteps.join('\n')).toMatch(/medledger genesis create[\s\S]*medledger start --home/);
@@ -86,6 +96,9 @@ describe('medledger init', () => {
     const human = await medledger(['init', '--home', join(dir, 'city'), '--name', 'City General']);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/validator key \(Ed25519\)\s+[0-9a-f]{64}/);
+    expect(human.stdout).toMatch(/custodian key \(X25519\)\s+[0-9a-f]{64}/);
+    // Chain format 2: the --validator line names both keys.
+    expect(human.stdout).toMatch(/--validator "City General=[0-9a-f]{64}:[0-9a-f]{64}@\/dns4\/<THIS-HOST>/);
     expect(human.stdout).toMatch(/identity id\s+[0-9a-f]{32}/);
     expect(human.stdout).toContain('Next steps');
   });
@@ -119,7 +132,8 @@ describe('medledger genesis', () => {
     await writeKeystore(keystore, generateIdentityKeys(), PASSPHRASE, { scrypt: FAST_SCRYPT });
     const admin = join(dir, 'admin.key');
     await writeKeystore(admin, generateIdentityKeys(), PASSPHRASE, { scrypt: FAST_SCRYPT });
-    const hexValidator = hex(generateSigningKeyPair().publicKey);
+    const hexSigning = hex(generateSigningKeyPair().publicKey);
+    const hexValidator = `${hexSigning}:${hex(generateEncryptionKeyPair().publicKey)}`;
     const org = `${hex(generateSigningKeyPair().publicKey)}:${hex(generateEncryptionKeyPair().publicKey)}`;
     const out = join(dir, 'genesis.json');
     const args = [
@@ -164,10 +178,19 @@ describe('medledger genesis', () => {
       f: 1,
       quorum: 3,
       validators: [
-        { name: 'St Mary', publicKey: hex(stMary.signingPublicKey), addresses: [] },
+        {
+          name: 'St Mary',
+          publicKey: hex(stMary.signingPublicKey),
+          encryptionKey: hex(stMary.encryptionPublicKey),
+          addresses: [],
+        },
         { name: 'City General', addresses: ['/ip4/192.0.2.20/tcp/7400', '/dns4/node.city.example/tcp/7400'] },
-        { name: 'Riverside', publicKey: hex(riverside.signingPublicKey) },
-        { name: 'Hillside', publicKey: hexValidator },
+        {
+          name: 'Riverside',
+          publicKey: hex(riverside.signingPublicKey),
+          encryptionKey: hex(riverside.encryptionPublicKey),
+        },
+        { name: 'Hillside', publicKey: hexSigning, encryptionKey: hexValidator.slice(65) },
       ],
       networkAdmins: [{ name: 'network admin' }],
       organisations: [{ id: 'st-mary', kind: 'hospital', name: 'St Mary' }],
@@ -180,11 +203,25 @@ describe('medledger genesis', () => {
     const hexAdmin = await medledger([
       ...args.slice(0, 12),
       '--admin',
-      hexValidator,
+      hexSigning,
       '--out',
       join(dir, 'x.json'),
     ]);
     expect(hexAdmin.stderr).toMatch(/--admin [0-9a-f]{64}: needs an X25519 key too/);
+    // A format-1 --validator line (the Ed25519 key alone) is refused, saying what to give.
+    const oldLine = await medledger([
+      ...args.slice(0, 10),
+      '--validator',
+      `Hillside=${hexSigning}`,
+      '--admin',
+      `network admin=${admin}`,
+      '--out',
+      join(dir, 'y.json'),
+    ]);
+    expect(oldLine.code).toBe(1);
+    expect(oldLine.stderr).toMatch(
+      /--validator Hillside=[0-9a-f]{64}: needs the node's X25519 key too \(chain format 2\): give ED25519HEX:X25519HEX as medledger node info prints it, a keystore file or a node home \[GENESIS_KEY_INVALID\]/,
+    );
   });
 
   it('names the offending path of a broken genesis file', async () => {
@@ -294,7 +331,14 @@ describe('medledger start', () => {
     const genesis: Genesis = {
       chainId: 'lifecycle-solo',
       genesisTime: Date.UTC(2026, 0, 1),
-      validators: [{ name: 'solo', publicKey: validator.signing.publicKey, addresses: [] }],
+      validators: [
+        {
+          name: 'solo',
+          publicKey: validator.signing.publicKey,
+          encryptionKey: validator.encryption.publicKey,
+          addresses: [],
+        },
+      ],
       networkAdmins: [
         { name: 'admin', publicKey: admin.signing.publicKey, encryptionKey: admin.encryption.publicKey },
       ],
@@ -404,6 +448,80 @@ describe('medledger start', () => {
     expect(wrong.stderr).toMatch(/^medledger: .*validator\.key: .*wrong.*\[KEYSTORE_WRONG_PASSPHRASE\]\n$/);
     const noGenesis = await medledger(['start', '--home', join(dir, 'st-mary')]);
     expect(noGenesis.stderr).toMatch(/^medledger: there is no genesis file at .*\[GENESIS_NOT_FOUND\]\n$/);
+  });
+
+  it('refuses a genesis or a chain of format 1, and a genesis naming another X25519 key', async () => {
+    const home = join(dir, 'format-1');
+    const keys = generateIdentityKeys();
+    const created: Genesis = {
+      chainId: 'lifecycle-format',
+      genesisTime: Date.UTC(2026, 0, 1),
+      validators: [
+        {
+          name: 'solo',
+          publicKey: keys.signing.publicKey,
+          encryptionKey: keys.encryption.publicKey,
+          addresses: [],
+        },
+      ],
+      networkAdmins: [
+        { name: 'admin', publicKey: keys.signing.publicKey, encryptionKey: keys.encryption.publicKey },
+      ],
+      organisations: [],
+      params: DEFAULT_PARAMS,
+    };
+    await writeHome({
+      home,
+      genesis: created,
+      keys,
+      passphrase: PASSPHRASE,
+      scrypt: FAST_SCRYPT,
+      settings: { listen: ['/ip4/127.0.0.1/tcp/0'], api: { host: '127.0.0.1', port: 0 } },
+    });
+    const genesisFile = homePaths(home).genesis;
+    const genesis = JSON.parse(await readFile(genesisFile, 'utf8'));
+    const start = () => medledger(['start', '--home', home, '--log-level', 'warn']);
+
+    const { encryptionKey, ...format1 } = genesis.validators[0];
+    await writeFile(genesisFile, JSON.stringify({ ...genesis, validators: [format1] }));
+    expect((await start()).stderr).toMatch(
+      /^medledger: genesis\.json: \$\.validators\[0\]\.encryptionKey: missing: this file was written for chain format 1, .*"medledger genesis create" or "medledger testnet" \[GENESIS_INVALID\]\n$/,
+    );
+
+    const other = hex(generateEncryptionKeyPair().publicKey);
+    await writeFile(
+      genesisFile,
+      JSON.stringify({ ...genesis, validators: [{ ...format1, encryptionKey: other }] }),
+    );
+    expect((await start()).stderr).toMatch(
+      new RegExp(
+        `^medledger: the X25519 key in .*validator\\.key \\(${encryptionKey}\\) is not the encryptionKey .*genesis\\.json names for solo \\(${other}\\).*\\[NODE_ENCRYPTION_KEY_MISMATCH\\]\n$`,
+      ),
+    );
+
+    // The chain an earlier medledger wrote: its genesis block's header says version 1.
+    await writeFile(genesisFile, JSON.stringify(genesis));
+    const chain = join(home, 'data', 'chain');
+    await (await ChainStore.open(chain, created, genesisState(created))).close();
+    const db = await openChainDb(chain, { create: false });
+    for (const height of [0]) {
+      const block = decode(Block, (await db.get(heightKey(PREFIX.block, height)))!);
+      await db.put(
+        heightKey(PREFIX.block, height),
+        encode(Block, { ...block, header: { ...block.header, version: 1 } }),
+      );
+    }
+    await db.close();
+    const old = await start();
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain(
+      `medledger: ${chain} holds a chain of format 1 written by an earlier medledger, which this release ` +
+        '(chain format 2) cannot continue: start a new chain with a format-2 genesis in a new home, or run ' +
+        'the earlier release to keep this one [LEDGER_OLD_FORMAT]\n',
+    );
+    const verified = await medledger(['chain', 'verify', '--home', home]);
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).toMatch(/INVALID at height 0: CHAIN_OLD_FORMAT: the chain is of format 1/);
   });
 });
 

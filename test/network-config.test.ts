@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKeyPair } from '../src/crypto/index.ts';
+import { generateEncryptionKeyPair, generateSigningKeyPair } from '../src/crypto/index.ts';
 import { freePortBase } from '../src/free-port.ts';
 import { DEFAULT_PARAMS, type Genesis, loadGenesis } from '../src/ledger/index.ts';
 import { ActivityReport } from '../src/node/activity.ts';
@@ -49,6 +49,7 @@ function network(addresses: string[][]): Genesis {
     validators: addresses.map((list, i) => ({
       name: `v${i}`,
       publicKey: generateSigningKeyPair().publicKey,
+      encryptionKey: generateEncryptionKeyPair().publicKey,
       addresses: list,
     })),
     networkAdmins: [],
@@ -163,9 +164,12 @@ describe('medledger testnet', () => {
     expect(JSON.parse(info.stdout)).toMatchObject({
       name: 'validator-2',
       validatorPublicKey: hex(genesis.validators[1]!.publicKey),
+      // The home's X25519 key is the one its genesis entry names (chain format 2).
+      encryptionPublicKey: hex(genesis.validators[1]!.encryptionKey),
       addresses: ['/dns4/node-2.example/tcp/7400'],
-      genesisValidator: `validator-2=${hex(genesis.validators[1]!.publicKey)}@/dns4/node-2.example/tcp/7400`,
+      genesisValidator: `validator-2=${hex(genesis.validators[1]!.publicKey)}:${hex(genesis.validators[1]!.encryptionKey)}@/dns4/node-2.example/tcp/7400`,
     });
+    expect(layout.validators[1].encryptionKey).toBe(hex(genesis.validators[1]!.encryptionKey));
 
     const again = await medledger(['testnet', '--validators', '3', '--hosts', hosts, '--out', out], env);
     expect(again.stderr).toMatch(/already holds a testnet .* \[TESTNET_EXISTS\]\n$/);

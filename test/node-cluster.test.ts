@@ -1,5 +1,9 @@
 /** Four real validator nodes in one process (libp2p on 127.0.0.1, LevelDB, timers, rule engine). */
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startApi } from '../src/api/server.ts';
+import { NodeClient } from '../src/client/http.ts';
+import { hex } from '../src/hex.ts';
 import { type Transaction, txHash, verifyStore } from '../src/ledger/index.ts';
 import { orgRegistrations, startValidators, type TestValidators, until } from './fixtures/validators.ts';
 
@@ -127,4 +131,34 @@ describe('transaction gossip', () => {
     await until(async () => (await mempool(c, 3)) === 5, 10_000);
     expect(c.nodes[3]!.status().height).toBe(0);
   }, 60_000);
+});
+
+describe("the validators' X25519 keys (chain format 2)", () => {
+  it("are each node's own key, and clients read them from GET /v1/node in genesis order", async () => {
+    cluster = await startValidators(4, undefined, 1, { records: true });
+    const c = cluster;
+    c.genesis.validators.forEach((v, i) => {
+      expect(v.encryptionKey).toEqual(c.keys[i]!.encryption.publicKey);
+      expect(c.records[i]!.encryptionKey).toEqual(v.encryptionKey);
+    });
+    const api = await startApi(
+      { node: c.nodes[2]!, records: c.records[2]!, version: 'test' },
+      '127.0.0.1',
+      0,
+    );
+    try {
+      const { port } = api.address() as AddressInfo;
+      const client = new NodeClient(`http://127.0.0.1:${port}`);
+      expect(await client.validators()).toEqual(
+        c.genesis.validators.map((v) => ({
+          name: v.name,
+          publicKey: v.publicKey,
+          encryptionKey: v.encryptionKey,
+        })),
+      );
+      expect((await client.nodeInfo()).encryptionKey).toBe(hex(c.genesis.validators[2]!.encryptionKey));
+    } finally {
+      await new Promise((resolve) => api.close(resolve));
+    }
+  });
 });

@@ -1,5 +1,6 @@
 /** What every API route works with, and the shape of a route. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErasureReceipts } from '../node/erasure-receipts.ts';
 import type { RecordService } from '../node/records.ts';
 import type { ValidatorNode } from '../node/validator.ts';
 
@@ -12,6 +13,8 @@ export interface ApiContext {
   node: ValidatorNode;
   /** Absent on nodes run without a record store (consensus-only tests and benchmarks). */
   records?: RecordService;
+  /** Absent on nodes run without erasure receipts (consensus-only tests and benchmarks). */
+  erasure?: ErasureReceipts;
   version: string;
   options: ApiOptions;
 }

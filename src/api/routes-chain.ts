@@ -132,6 +132,12 @@ export const chainRoutes: Route[] = [
           publicKey: hex(genesis.validators[self]!.publicKey),
         },
         encryptionKey: records ? hex(records.encryptionKey) : null,
+        // The genesis validator set in order, with the X25519 keys a record's key shares are sealed to.
+        validators: genesis.validators.map((v) => ({
+          name: v.name,
+          publicKey: hex(v.publicKey),
+          encryptionKey: hex(v.encryptionKey),
+        })),
         p2p: {
           listening: node.host.addresses,
           advertised: genesis.validators[self]!.addresses,

@@ -1,7 +1,8 @@
 /**
- * The record routes: upload a ciphertext before committing its record.add, and the read flow: with
- * a committed, permitted record.read transaction, fetch the data key sealed to the reader and the
- * ciphertext. Nodes never see plaintext; the reader's client decrypts.
+ * The record routes: upload a ciphertext and a key blob before committing their record.add, and the
+ * read flow: with a committed, permitted record.read transaction, fetch the key blob and the key
+ * shares the validators re-sealed to the reader, then the ciphertext. Nodes never see plaintext or a
+ * data key; the reader's client checks the shares, rebuilds the key and decrypts.
  */
 import type { ApiContext, Route } from './context.ts';
 import { ApiError, send, sendStream } from './http.ts';
@@ -28,12 +29,21 @@ export const recordRoutes: Route[] = [
     async handle(ctx, _req, res, [hash]) {
       const records = recordsOf(ctx);
       const grant = await records.grantFor(Buffer.from(hash!, 'hex'));
-      const envelope = await records.envelopeFor(grant);
+      const keys = await records.keysFor(grant);
       send(res, 200, {
         record: toJson(grant.record),
         reader: grant.reader.id,
         emergency: grant.emergency,
-        envelope: Buffer.from(envelope).toString('hex'),
+        keyBlob: Buffer.from(keys.keyBlob).toString('hex'),
+        threshold: keys.threshold,
+        shares:
+          keys.shares?.shares.map((share) => ({
+            validator: share.validator,
+            index: share.index,
+            sealed: Buffer.from(share.sealed).toString('hex'),
+          })) ?? [],
+        refused: keys.shares?.refused ?? [],
+        unreachable: keys.shares?.unreachable ?? [],
       });
     },
   },

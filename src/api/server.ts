@@ -10,6 +10,7 @@
  *                                 /v1/records/{id}, /v1/patients/{id}/{records,policies,requests},
  *                                 /v1/audit
  *   records  (routes-records.ts)  POST /v1/blobs, /v1/reads/{tx}, /v1/reads/{tx}/content
+ *   erasure  (routes-erasure.ts)  /v1/records/{id}/erasure (the validators' signed erasure receipts)
  *   fhir     (routes-fhir.ts)     /v1/fhir/AuditEvent, /v1/fhir/Consent (NDJSON exports)
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,13 +19,14 @@ import { projectPath } from '../paths.ts';
 import type { ApiContext, ApiOptions, Route } from './context.ts';
 import { ApiError, send, sendError } from './http.ts';
 import { chainRoutes } from './routes-chain.ts';
+import { erasureRoutes } from './routes-erasure.ts';
 import { fhirRoutes } from './routes-fhir.ts';
 import { recordRoutes } from './routes-records.ts';
 import { stateRoutes } from './routes-state.ts';
 
 export type { ApiContext, ApiOptions } from './context.ts';
 
-const ROUTES: Route[] = [...chainRoutes, ...stateRoutes, ...recordRoutes, ...fhirRoutes];
+const ROUTES: Route[] = [...chainRoutes, ...stateRoutes, ...recordRoutes, ...erasureRoutes, ...fhirRoutes];
 const OPENAPI_PATH = projectPath('src/api/openapi.json');
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

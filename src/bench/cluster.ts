@@ -117,6 +117,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     validators: validators.map((v, i) => ({
       name: `validator-${i}`,
       publicKey: v.signing.publicKey,
+      encryptionKey: v.encryption.publicKey,
       addresses: [],
     })),
     networkAdmins: admins.map((a, i) => ({

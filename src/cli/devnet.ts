@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { generateIdentityKeys, writeKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { DEFAULT_PARAMS, type Genesis } from '../ledger/index.ts';
+import { homePaths } from '../node/config.ts';
 import { migrateLegacySettings, writeHome } from '../node/home.ts';
 import { lockFile } from '../node/lock.ts';
 import { projectPath } from '../paths.ts';
@@ -44,6 +45,7 @@ async function create(dir: string, basePort: number): Promise<DevnetLayout> {
     validators: validators.map((v, i) => ({
       name: `validator-${i + 1}`,
       publicKey: v.signing.publicKey,
+      encryptionKey: v.encryption.publicKey,
       addresses: [p2p(i)],
     })),
     networkAdmins: [
@@ -96,6 +98,27 @@ function devnetRunning(dir: string, pid: number | null): MedledgerError {
   );
 }
 
+/**
+ * A devnet an earlier medledger created has a genesis of chain format 1 (validators without an
+ * `encryptionKey`): its validators would each exit at start. Say so once, with what to do.
+ */
+async function refuseOldFormat(dir: string, home: string): Promise<void> {
+  let doc: { validators?: unknown };
+  try {
+    doc = JSON.parse(await readFile(homePaths(home).genesis, 'utf8'));
+  } catch {
+    return; // the validator's own start names what is wrong with the file
+  }
+  const validators = Array.isArray(doc?.validators) ? doc.validators : [];
+  if (validators.some((v) => v && typeof v === 'object' && !('encryptionKey' in v))) {
+    throw new MedledgerError(
+      'DEVNET_OLD_FORMAT',
+      `the devnet in ${dir} was created by an earlier medledger (chain format 1), which this release ` +
+        `cannot resume: remove the directory (rm -r ${dir}) to create a new devnet, or give another --dir`,
+    );
+  }
+}
+
 const RESTART_DELAY_MS = 2000;
 const MAX_RESTARTS_PER_MINUTE = 5;
 
@@ -133,7 +156,10 @@ async function runDevnet(
   const layout: DevnetLayout = resumed
     ? JSON.parse(await readFile(existing, 'utf8'))
     : await create(options.dir, basePort);
-  if (resumed) for (const home of layout.homes) await migrateLegacySettings(home);
+  if (resumed) {
+    await refuseOldFormat(options.dir, layout.homes[0]!);
+    for (const home of layout.homes) await migrateLegacySettings(home);
+  }
   // Each validator's settings are in its config.toml; the caller's overrides would apply to all four.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(

@@ -54,7 +54,10 @@ async function withEncryptionKey(text: string, flag: string, value: string): Pro
     throw badKey(
       flag,
       value,
-      'needs an X25519 key too: give ED25519HEX:X25519HEX, a keystore file or a home',
+      flag === '--validator'
+        ? "needs the node's X25519 key too (chain format 2): give ED25519HEX:X25519HEX as " +
+            'medledger node info prints it, a keystore file or a node home'
+        : 'needs an X25519 key too: give ED25519HEX:X25519HEX, a keystore file or a home',
     );
   }
   return { signing: keys.signing, encryption: keys.encryption };
@@ -67,13 +70,18 @@ function named(value: string, flag: string): [string, string] {
   return [value.slice(0, at), value.slice(at + 1)];
 }
 
-/** `NAME=KEY[@MULTIADDR[,MULTIADDR…]]`: multiaddrs start with `/` and hold no commas. */
+/**
+ * `NAME=KEY[@MULTIADDR[,MULTIADDR…]]`: multiaddrs start with `/` and hold no commas. KEY names both
+ * of the node's public keys (ED25519HEX:X25519HEX, a keystore or a home): chain format 2 commits to
+ * each validator's X25519 key.
+ */
 async function validatorEntry(value: string) {
   const [name, rest] = named(value, '--validator');
   const at = rest.indexOf('@/');
   const key = at < 0 ? rest : rest.slice(0, at);
   const addresses = at < 0 ? [] : rest.slice(at + 1).split(',');
-  return { name, publicKey: (await publicKeys(key, '--validator', value)).signing, addresses };
+  const keys = await withEncryptionKey(key, '--validator', value);
+  return { name, publicKey: keys.signing, encryptionKey: keys.encryption, addresses };
 }
 
 async function adminEntry(value: string, index: number) {
@@ -100,7 +108,7 @@ function integerFlag(value: string | undefined, flag: string): number | undefine
 interface GenesisJson {
   chainId: string;
   genesisTime: string;
-  validators: Array<{ name: string; publicKey: string; addresses: string[] }>;
+  validators: Array<{ name: string; publicKey: string; encryptionKey: string; addresses: string[] }>;
   networkAdmins: Array<{ name: string; publicKey: string; encryptionKey: string }>;
   organisations: Array<{ id: string; kind: string; name: string; adminKey: string; encryptionKey: string }>;
   params: Genesis['params'];
@@ -132,8 +140,10 @@ function printSummary(summary: ReturnType<typeof genesisSummary>, out: (text: st
   out(
     `  validators      n=${summary.n}, f=${summary.f} (faulty validators tolerated), quorum=${summary.quorum}`,
   );
-  for (const v of summary.validators)
+  for (const v of summary.validators) {
     out(`    ${v.name.padEnd(width)}  ${v.publicKey}  ${v.addresses.join(', ') || '(dials out only)'}`);
+    out(`    ${''.padEnd(width)}  X25519 ${v.encryptionKey}`);
+  }
   out(`  network admins  ${summary.networkAdmins.length}`);
   for (const a of summary.networkAdmins)
     out(`    ${a.name.padEnd(width)}  ${a.publicKey}  identity ${a.identityId}`);
@@ -191,7 +201,8 @@ export function addGenesisCommands(program: Command, out: (text: string) => void
     .requiredOption('--chain-id <id>', 'the chain id: lowercase letters, digits and dashes')
     .option(
       '--validator <NAME=KEY[@MULTIADDR,…]>',
-      'a validator (repeat for each); KEY: 64 hex digits, a keystore file or a node home; ' +
+      'a validator (repeat for each); KEY: ED25519HEX:X25519HEX (as medledger node info prints it), ' +
+        'a keystore file or a node home; ' +
         'MULTIADDR: where the others dial it, e.g. /dns4/node.st-mary.example/tcp/7400',
       collect,
     )
@@ -219,7 +230,7 @@ export function addGenesisCommands(program: Command, out: (text: string) => void
         'Example:',
         '  medledger genesis create --chain-id hospitals-east \\',
         '    --validator "St Mary=./st-mary@/dns4/node.st-mary.example/tcp/7400" \\',
-        '    --validator "City General=<64 hex digits>@/ip4/192.0.2.20/tcp/7400" \\',
+        '    --validator "City General=<ED25519HEX>:<X25519HEX>@/ip4/192.0.2.20/tcp/7400" \\',
         '    --validator "Riverside=./riverside.key@/dns4/node.riverside.example/tcp/7400" \\',
         '    --admin "network admin=./admin.key" --out genesis.json',
         '',

@@ -1,8 +1,8 @@
 /**
- * What a hospital sends its network's organiser, from its node home: the validator's public keys,
- * where it listens, and the `--validator` argument for `genesis create`. `medledger init` prints it
- * when it creates the home; `medledger node info` prints it again later (no passphrase needed: only
- * public keys are read).
+ * What a hospital sends its network's organiser, from its node home: the validator's public keys
+ * (Ed25519 and X25519: a format-2 genesis names both), where it listens, and the `--validator`
+ * argument for `genesis create`. `medledger init` prints it when it creates the home; `medledger node
+ * info` prints it again later (no passphrase needed: only public keys are read).
  */
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
@@ -24,7 +24,10 @@ export interface NodeIdentity {
   listen: string[];
   /** Where the others dial it: its `advertise` setting, else its genesis entry. */
   addresses: string[];
-  /** The argument the organiser passes to `genesis create`. */
+  /**
+   * The argument the organiser passes to `genesis create`: NAME=ED25519HEX:X25519HEX@ADDRESSES, as
+   * chain format 2 names both of a validator's keys.
+   */
   genesisValidator: string;
   /** For an organisation whose node this is: `--org ID:KIND:NAME=` followed by this. */
   organisationKeys: string;
@@ -54,7 +57,7 @@ export function nodeIdentity(
     identityId: identityId(keys.signingPublicKey),
     listen: settings.listen,
     addresses,
-    genesisValidator: `${name}=${validatorPublicKey}@${where}`,
+    genesisValidator: `${name}=${validatorPublicKey}:${encryptionPublicKey}@${where}`,
     organisationKeys: `${validatorPublicKey}:${encryptionPublicKey}`,
   };
 }

@@ -90,6 +90,16 @@ async function launch(
         `chain ${genesis.chainId} in ${homePaths(home).genesis}`,
     );
   }
+  // Chain format 2: a record's key shares are sealed to the X25519 key the genesis names for this
+  // validator; a node with another key could open none of them.
+  if (hex(validator.encryptionKey) !== hex(keys.encryption.publicKey)) {
+    throw new MedledgerError(
+      'NODE_ENCRYPTION_KEY_MISMATCH',
+      `the X25519 key in ${homePaths(home).keystore} (${hex(keys.encryption.publicKey)}) is not the ` +
+        `encryptionKey ${homePaths(home).genesis} names for ${validator.name} ` +
+        `(${hex(validator.encryptionKey)}): make the genesis from this home's keys, as medledger node info prints them`,
+    );
+  }
   // Loaded here, as the daemon is below: only `start` needs the logger.
   const { pino } = await import('pino');
   const log = pino({ level: settings.log.level, base: { node: settings.name || validator.name } });

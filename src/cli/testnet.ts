@@ -158,6 +158,7 @@ async function writeTestnet(options: TestnetOptions) {
     validators: placements.map((p, i) => ({
       name: p.name,
       publicKey: keys[i]!.signing.publicKey,
+      encryptionKey: keys[i]!.encryption.publicKey,
       addresses: [p.address],
     })),
     networkAdmins: [
@@ -192,6 +193,7 @@ async function writeTestnet(options: TestnetOptions) {
       name: p.name,
       home: p.home,
       publicKey: Buffer.from(keys[i]!.signing.publicKey).toString('hex'),
+      encryptionKey: Buffer.from(keys[i]!.encryption.publicKey).toString('hex'),
       p2p: p.address,
       api: `http://${apiHostFor(options.apiHost, p.host)}:${p.apiPort}`,
     })),

@@ -37,9 +37,20 @@ export interface NodeInfoJson {
   validator: { index: number; name: string; publicKey: string };
   /** The node's X25519 key: an organisation whose node this is uses it as its encryption key. */
   encryptionKey: string;
+  /** The genesis validators in genesis order, with their Ed25519 and X25519 keys as hex. */
+  validators: GenesisValidatorJson[];
   /** Where its p2p host listens, and the addresses genesis.json gives the others for it. */
   p2p: { listening: string[]; advertised: string[] };
   peers: PeerJson[];
+}
+
+/** A validator as the genesis names it (GET /v1/node). */
+export interface GenesisValidatorJson {
+  name: string;
+  /** Its Ed25519 key: votes, p2p identity. */
+  publicKey: string;
+  /** Its node's X25519 key (chain format 2): a record's key shares are sealed to it. */
+  encryptionKey: string;
 }
 
 /** One other validator (or observer) as the node sees it. */
@@ -121,8 +132,42 @@ export interface ReadJson {
   record: RecordMetaJson;
   reader: string;
   emergency: boolean;
-  /** The record's data key sealed to the reader's X25519 key. */
-  envelope: string;
+  /** The record's key blob (its CID is record.keyCid), hex. */
+  keyBlob: string;
+  /** How many true shares rebuild the data key. */
+  threshold: number;
+  /** Shares the validators re-sealed to the reader; empty for the patient, who opens the key blob. */
+  shares: Array<{ validator: string; index: number; sealed: string }>;
+  refused: Array<{ validator: string; code: string; message: string }>;
+  unreachable: string[];
+}
+
+/** One validator's signed erasure receipt (GET /v1/records/{id}/erasure), bytes as hex. */
+export interface ErasureReceiptJson {
+  /** The validator's genesis name. */
+  validator: string;
+  /** Its Ed25519 key, which signed the receipt. */
+  publicKey: string;
+  /** The hash of the committed record.erase transaction. */
+  eraseTx: string;
+  /** The validator's clock when it had deleted both the ciphertext and the key blob. */
+  erased_ms: number;
+  signature: string;
+}
+
+/** GET /v1/records/{id}/erasure: the receipts gathered, and whether n − f of them are in. */
+export interface ErasureJson {
+  record: string;
+  /** Whether the node's chain has committed the record's record.erase (erased_ms not null). */
+  erased: boolean;
+  erased_ms: number | null;
+  /** n, the genesis validators. */
+  validators: number;
+  /** n − f: with that many receipts at most f key shares survive, fewer than rebuild the key. */
+  needed: number;
+  shredded: boolean;
+  /** At most one per validator, in genesis order. */
+  receipts: ErasureReceiptJson[];
 }
 
 export type ChainReportJson = ChainReport;

@@ -4,6 +4,8 @@
  * NODE_TIMEOUT when the node is too slow, NODE_BAD_RESPONSE when the answer is not the contract's.
  */
 import { MedledgerError } from '../errors.ts';
+import { verifyErasureReceipt } from '../ledger/erasure-receipt.ts';
+import { maxFaults } from '../ledger/quorum.ts';
 import type {
   AccessRequestJson,
   AccountJson,
@@ -12,6 +14,8 @@ import type {
   BlockJson,
   ChainReportJson,
   CommittedTxJson,
+  ErasureJson,
+  ErasureReceiptJson,
   IdentityJson,
   NodeInfoJson,
   OrganisationJson,
@@ -55,6 +59,30 @@ export interface NdjsonPage {
   cursor: string | null;
 }
 
+/** A genesis validator's keys, as NodeClient.validators() gives them. */
+export interface ValidatorKeys {
+  name: string;
+  /** Ed25519: its votes, its p2p identity. */
+  publicKey: Uint8Array;
+  /** X25519: its node's custodian key, which a record's key shares are sealed to. */
+  encryptionKey: Uint8Array;
+}
+
+/**
+ * A record's erasure receipts as NodeClient.erasure() checked them: only receipts whose signature
+ * verifies against the genesis validators and the chain id are listed and counted.
+ */
+export interface VerifiedErasure extends ErasureJson {
+  /** Receipts the node listed that were dropped: a bad signature, a non-validator, a repeat. */
+  rejected: Array<{ validator: string | null; publicKey: string; reason: string }>;
+}
+
+/** What to check erasure receipts against (default: the node's own GET /v1/node). */
+export interface TrustedValidators {
+  chainId: string;
+  validators: ReadonlyArray<{ name: string; publicKey: Uint8Array }>;
+}
+
 /** What POST /v1/txs answered: committed within the wait, or only accepted. */
 export type SubmitResult =
   | { committed: true; tx: CommittedTxJson }
@@ -88,6 +116,26 @@ export class NodeClient {
 
   async chainId(): Promise<string> {
     return (await this.nodeInfo()).chainId;
+  }
+
+  /**
+   * The chain's validators in genesis order, with each one's Ed25519 key and its node's X25519 key
+   * (a record's key shares are sealed to these), from the node's genesis (asked once per client).
+   */
+  async validators(): Promise<ValidatorKeys[]> {
+    const listed = (await this.nodeInfo()).validators;
+    const what = 'GET /v1/node';
+    if (!Array.isArray(listed) || listed.length === 0) throw badResponse(this.url, what, 'no validators');
+    return listed.map((v, i) => {
+      if (typeof v?.name !== 'string') throw badResponse(this.url, what, `validators[${i}] has no name`);
+      return {
+        name: v.name,
+        publicKey: keyBytes(v.publicKey, () => badResponse(this.url, what, `validators[${i}].publicKey`)),
+        encryptionKey: keyBytes(v.encryptionKey, () =>
+          badResponse(this.url, what, `validators[${i}].encryptionKey`),
+        ),
+      };
+    });
   }
 
   status(): Promise<StatusJson> {
@@ -196,6 +244,78 @@ export class NodeClient {
     if (!response.ok) await this.#parse(response, `GET ${path}`);
     if (response.body === null) throw badResponse(this.url, `GET ${path}`, 'no body');
     return this.#guardStream(response.body, path);
+  }
+
+  /**
+   * The validators' signed erasure receipts for a record. Each receipt is checked here, not taken on
+   * the node's word: signed by a genesis validator over this chain id and this record, one per
+   * validator. Those that fail are dropped and listed in `rejected`; `validators`, `needed` and
+   * `shredded` are recomputed from the validator set. The keys are the node's (GET /v1/node) unless
+   * `trusted` gives them, e.g. from a genesis.json the caller holds.
+   */
+  async erasure(recordId: string, trusted?: TrustedValidators): Promise<VerifiedErasure> {
+    const what = `GET /v1/records/${recordId}/erasure`;
+    const body = await this.#json<ErasureJson>(`/v1/records/${encodeURIComponent(recordId)}/erasure`);
+    if (body?.record !== recordId || !Array.isArray(body.receipts))
+      throw badResponse(this.url, what, 'not an erasure');
+    const chainId = trusted?.chainId ?? (await this.chainId());
+    const validators = trusted?.validators ?? (await this.validators());
+    const keys = validators.map((v) => v.publicKey);
+    const indexOf = new Map(validators.map((v, i) => [Buffer.from(v.publicKey).toString('hex'), i]));
+    const accepted = new Map<number, ErasureReceiptJson>();
+    const rejected: VerifiedErasure['rejected'] = [];
+    for (const listed of body.receipts as unknown[]) {
+      const receipt = (listed ?? {}) as Partial<Record<keyof ErasureReceiptJson, unknown>>;
+      const publicKey = typeof receipt.publicKey === 'string' ? receipt.publicKey : '';
+      const index = indexOf.get(publicKey);
+      const reject = (reason: string) =>
+        rejected.push({ validator: index === undefined ? null : validators[index]!.name, publicKey, reason });
+      if (index === undefined) {
+        reject('not signed by a genesis validator');
+        continue;
+      }
+      const erased_ms = receipt.erased_ms;
+      const fields = [receipt.eraseTx, receipt.signature];
+      if (
+        typeof erased_ms !== 'number' ||
+        !Number.isSafeInteger(erased_ms) ||
+        erased_ms < 0 ||
+        !fields.every((f) => typeof f === 'string' && /^([0-9a-f]{2})*$/.test(f))
+      ) {
+        reject('malformed');
+        continue;
+      }
+      const [eraseTx, signature] = fields.map((f) => new Uint8Array(Buffer.from(f as string, 'hex')));
+      const signed = { chainId, record: recordId, eraseTx: eraseTx!, erased_ms, signature: signature! };
+      if (!verifyErasureReceipt({ ...signed, validator: keys[index]! }, chainId, keys)) {
+        reject('the signature does not verify');
+        continue;
+      }
+      if (accepted.has(index)) {
+        reject('a second receipt from this validator');
+        continue;
+      }
+      accepted.set(index, {
+        validator: validators[index]!.name,
+        publicKey,
+        eraseTx: receipt.eraseTx as string,
+        erased_ms,
+        signature: receipt.signature as string,
+      });
+    }
+    const receipts = [...accepted.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
+    const n = validators.length;
+    const needed = n - maxFaults(n);
+    return {
+      record: recordId,
+      erased: body.erased === true,
+      erased_ms: typeof body.erased_ms === 'number' ? body.erased_ms : null,
+      validators: n,
+      needed,
+      shredded: receipts.length >= needed,
+      receipts,
+      rejected,
+    };
   }
 
   chainVerify(): Promise<ChainReportJson> {
@@ -329,6 +449,12 @@ function describeCause(error: unknown): string {
     else current = (current as { cause?: unknown }).cause;
   }
   return message;
+}
+
+/** A 32-byte key from 64 lowercase hex digits, or the error `bad` makes. */
+function keyBytes(text: unknown, bad: () => MedledgerError): Uint8Array {
+  if (typeof text !== 'string' || !/^[0-9a-f]{64}$/.test(text)) throw bad();
+  return new Uint8Array(Buffer.from(text, 'hex'));
 }
 
 function badResponse(url: string, what: string, why: string): MedledgerError {

@@ -5,7 +5,13 @@
  */
 export type * from './api-types.ts';
 export { checkWritable, writeFileAtomically } from './atomic-file.ts';
-export { type AuditParams, DEFAULT_NODE_URL, NodeClient, type SubmitResult } from './http.ts';
+export {
+  type AuditParams,
+  DEFAULT_NODE_URL,
+  NodeClient,
+  type SubmitResult,
+  type ValidatorKeys,
+} from './http.ts';
 export {
   createKeystore,
   describeKeys,

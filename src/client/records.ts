@@ -1,19 +1,25 @@
 /**
  * The record flows of a client: adding a record (its content checked by record-content.ts, then
- * encrypted locally, the ciphertext uploaded, the data key sealed to the patient and the custodian,
- * record.add committed) and reading one (commit record.read, fetch the envelope re-sealed to the
- * reader and the ciphertext, decrypt locally, write the file atomically). Plaintext and data keys
- * never leave this process.
- *
- * A record's key envelopes are bound to its ciphertext: both are sealed with the context
- * recordContext(chainId, cid), so an envelope opens only for the ciphertext it was made for.
+ * encrypted locally, the ciphertext uploaded, the data key split among the validators into a key
+ * blob (src/store/key-blob.ts) uploaded beside it, record.add committed with both CIDs) and reading
+ * one (commit record.read, fetch the key blob and the shares the validators re-sealed to the reader,
+ * check each share against its commitment, rebuild the key, decrypt locally, check the CID, write
+ * the file atomically). Plaintext and data keys never leave this process.
  */
 import { createReadStream } from 'node:fs';
 import { createdId, type Purpose } from '../contracts/index.ts';
-import { type IdentityKeys, randomBytes, seal } from '../crypto/index.ts';
+import { type IdentityKeys, randomBytes } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { DATA_KEY_BYTES, decryptRecord, encryptStream, recordContext } from '../store/encryption.ts';
-import type { IdentityJson, RecordMetaJson } from './api-types.ts';
+import { DATA_KEY_BYTES, decryptStream, encryptStream } from '../store/encryption.ts';
+import {
+  combineShares,
+  decodeKeyBlob,
+  type KeyBlob,
+  makeKeyBlob,
+  openPatientKey,
+  openReaderShare,
+} from '../store/key-blob.ts';
+import type { IdentityJson, ReadJson, RecordMetaJson } from './api-types.ts';
 import { writeFileAtomically } from './atomic-file.ts';
 import type { NodeClient } from './http.ts';
 import { parseHexKey } from './keys.ts';
@@ -37,6 +43,9 @@ export interface AddedRecord {
   size_bytes: number;
   plaintext_bytes: number;
   custodian: string;
+  /** The key blob's CID and size: the added bytes per record for keeping the key split. */
+  keyCid: string;
+  keyBlob_bytes: number;
   txHash: string;
   height: number;
 }
@@ -52,10 +61,11 @@ export async function addRecord(
   input: AddRecordInput,
 ): Promise<AddedRecord> {
   const { content } = input;
-  const [chainId, patientKey, custodian] = await Promise.all([
+  const [chainId, patientKey, custodian, validators] = await Promise.all([
     client.chainId(),
     patientEncryptionKey(client, input.patient),
     custodianOf(client, author),
+    client.validators(),
   ]);
 
   const dataKey = randomBytes(DATA_KEY_BYTES);
@@ -68,22 +78,18 @@ export async function addRecord(
       hasher.update(piece);
     }
     const cid = hasher.cid();
-    const uploaded = await client.putBlob(Buffer.concat(pieces));
-    if (uploaded.cid !== cid || uploaded.size_bytes !== hasher.size_bytes) {
-      throw new MedledgerError(
-        'BLOB_CID_MISMATCH',
-        `the node stored the record as ${uploaded.cid} (${uploaded.size_bytes} bytes), ` +
-          `but its ciphertext is ${cid} (${hasher.size_bytes} bytes)`,
-      );
-    }
-    const context = recordContext(chainId, cid);
+    await upload(client, Buffer.concat(pieces), cid, hasher.size_bytes, 'ciphertext');
+    const keyBlob = await makeKeyBlob({ chainId, recordCid: cid, dataKey, validators, patientKey });
+    const keyHasher = new RecordCidHasher();
+    keyHasher.update(keyBlob.bytes);
+    const keyCid = keyHasher.cid();
+    await upload(client, keyBlob.bytes, keyCid, keyBlob.bytes.length, 'key blob');
     const committed = await submitAndWait(client, author, 'record.add', {
       patient: input.patient,
       contentType: content.contentType,
       cid,
       size_bytes: hasher.size_bytes,
-      envelopePatient: seal(patientKey, dataKey, context),
-      envelopeCustodian: seal(custodian.encryptionKey, dataKey, context),
+      keyCid,
       previous: input.previous,
       purpose: input.purpose,
     });
@@ -94,6 +100,8 @@ export async function addRecord(
       size_bytes: hasher.size_bytes,
       plaintext_bytes: content.size,
       custodian: custodian.id,
+      keyCid,
+      keyBlob_bytes: keyBlob.bytes.length,
       txHash: committed.txHash,
       height: committed.height,
     };
@@ -113,6 +121,10 @@ export interface ReadRecordResult {
   record: RecordMetaJson;
   bytes: number;
   emergency: boolean;
+  /** The validators whose shares rebuilt the key (empty for the patient's own read). */
+  sharesFrom: string[];
+  /** Validators that sent a share failing its commitment: named, never used. */
+  falseShares: string[];
   txHash: string;
   height: number;
 }
@@ -135,35 +147,126 @@ export async function readRecord(
       `the node released record ${record.id} for a read of ${input.record}`,
     );
   }
-  const ciphertext = await client.readContent(committed.txHash);
+  const blob = keyBlobOf(released.keyBlob, record);
+  const key = await dataKeyFor(blob, released, reader, chainId, committed.txHash);
+  try {
+    const ciphertext = await client.readContent(committed.txHash);
+    const hasher = new RecordCidHasher();
+    async function* checked(): AsyncGenerator<Uint8Array> {
+      for await (const piece of ciphertext) {
+        hasher.update(piece);
+        yield piece;
+      }
+    }
+    const bytes = await writeFileAtomically(input.out, decryptStream(checked(), key.dataKey), () => {
+      const cid = hasher.cid();
+      if (cid !== record.cid) {
+        throw new MedledgerError(
+          'BLOB_CID_MISMATCH',
+          `the ciphertext the node sent has CID ${cid}, not the record's ${record.cid}`,
+        );
+      }
+    });
+    return {
+      record,
+      bytes,
+      emergency: released.emergency,
+      sharesFrom: key.sharesFrom,
+      falseShares: key.falseShares,
+      txHash: committed.txHash,
+      height: committed.height,
+    };
+  } finally {
+    key.dataKey.fill(0);
+  }
+}
+
+/** The key blob the node sent, checked against the record's keyCid on chain. */
+function keyBlobOf(text: string, record: RecordMetaJson): KeyBlob {
+  const bytes = parseBytes(text, 'key blob');
   const hasher = new RecordCidHasher();
-  async function* checked(): AsyncGenerator<Uint8Array> {
-    for await (const piece of ciphertext) {
-      hasher.update(piece);
-      yield piece;
+  hasher.update(bytes);
+  if (hasher.cid() !== record.keyCid) {
+    throw new MedledgerError(
+      'BLOB_CID_MISMATCH',
+      `the key blob the node sent has CID ${hasher.cid()}, not the record's ${record.keyCid}`,
+    );
+  }
+  const blob = decodeKeyBlob(bytes);
+  if (blob.recordCid !== record.cid) {
+    throw new MedledgerError(
+      'KEY_BLOB_INVALID',
+      `the record's key blob is for ${blob.recordCid}, not ${record.cid}`,
+    );
+  }
+  return blob;
+}
+
+/**
+ * The data key: the patient opens the key blob's envelope; anyone else checks every share against
+ * its commitment and rebuilds the key from `threshold` true ones. False shares are named and skipped.
+ */
+async function dataKeyFor(
+  blob: KeyBlob,
+  released: ReadJson,
+  reader: IdentityKeys,
+  chainId: string,
+  readTxHash: string,
+): Promise<{ dataKey: Uint8Array; sharesFrom: string[]; falseShares: string[] }> {
+  if (released.reader === released.record.patient && released.shares.length === 0) {
+    return {
+      dataKey: openPatientKey(blob, chainId, reader.encryption.secretKey),
+      sharesFrom: [],
+      falseShares: [],
+    };
+  }
+  const readTx = parseBytes(readTxHash, 'transaction hash');
+  const shares: Uint8Array[] = [];
+  const sharesFrom: string[] = [];
+  const falseShares: string[] = [];
+  for (const share of released.shares) {
+    try {
+      shares.push(
+        openReaderShare({
+          blob,
+          chainId,
+          index: share.index,
+          readerSecretKey: reader.encryption.secretKey,
+          readTx,
+          sealed: parseBytes(share.sealed, 'key share'),
+        }),
+      );
+      sharesFrom.push(share.validator);
+    } catch (error) {
+      if (!(error instanceof MedledgerError) || error.code !== 'KEY_SHARE_FALSE') throw error;
+      falseShares.push(share.validator);
     }
   }
-  const plaintext = decryptRecord(checked(), {
-    secretKey: reader.encryption.secretKey,
-    envelope: parseBytes(released.envelope, 'envelope'),
-    context: recordContext(chainId, record.cid),
-  });
-  const bytes = await writeFileAtomically(input.out, plaintext, () => {
-    const cid = hasher.cid();
-    if (cid !== record.cid) {
+  try {
+    if (shares.length < blob.threshold) {
+      const named = falseShares.length > 0 ? ` (false shares from ${falseShares.join(', ')})` : '';
       throw new MedledgerError(
-        'BLOB_CID_MISMATCH',
-        `the ciphertext the node sent has CID ${cid}, not the record's ${record.cid}`,
+        'KEY_SHARES_TOO_FEW',
+        `${shares.length} true key share(s) of the ${blob.threshold} needed to rebuild the record key${named}.`,
       );
     }
-  });
-  return {
-    record,
-    bytes,
-    emergency: released.emergency,
-    txHash: committed.txHash,
-    height: committed.height,
-  };
+    const dataKey = await combineShares(shares, blob.threshold);
+    return { dataKey, sharesFrom: sharesFrom.slice(0, blob.threshold), falseShares };
+  } finally {
+    for (const share of shares) share.fill(0);
+  }
+}
+
+/** Uploads one blob and checks that the node stored it under the CID computed here. */
+async function upload(client: NodeClient, data: Uint8Array, cid: string, size_bytes: number, what: string) {
+  const uploaded = await client.putBlob(data);
+  if (uploaded.cid !== cid || uploaded.size_bytes !== size_bytes) {
+    throw new MedledgerError(
+      'BLOB_CID_MISMATCH',
+      `the node stored the ${what} as ${uploaded.cid} (${uploaded.size_bytes} bytes), ` +
+        `but it is ${cid} (${size_bytes} bytes)`,
+    );
+  }
 }
 
 /** The patient's X25519 key; UNKNOWN_PATIENT (the rule engine's code) when there is no such patient. */

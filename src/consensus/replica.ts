@@ -16,7 +16,14 @@
 import { assert } from '../errors.ts';
 import { hex } from '../hex.ts';
 import type { Block, CommitCertificate, Transaction } from '../ledger/index.ts';
-import { blockHash, checkCertificate, merkleRoot, quorumSize, txHash } from '../ledger/index.ts';
+import {
+  BLOCK_VERSION,
+  blockHash,
+  checkCertificate,
+  merkleRoot,
+  quorumSize,
+  txHash,
+} from '../ledger/index.ts';
 import { Mempool } from './mempool.ts';
 import {
   type Checkpoint,
@@ -508,7 +515,11 @@ export class Replica {
     reproposal: boolean,
   ): string | null {
     const { header, txs } = pp.block;
-    if (header.height !== pp.height || header.chainId !== this.#config.chainId || header.version !== 1)
+    if (
+      header.height !== pp.height ||
+      header.chainId !== this.#config.chainId ||
+      header.version !== BLOCK_VERSION
+    )
       return 'header';
     if (reproposal ? header.view > pp.view : header.view !== pp.view) return 'view';
     if (!same(header.proposer, this.#config.validators[this.#primary(header.view)]!)) return 'proposer';

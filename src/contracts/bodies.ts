@@ -15,7 +15,6 @@ import {
   str,
   struct,
   u64,
-  varBytes,
 } from '../codec/index.ts';
 import { LIMITS } from '../ledger/types.ts';
 import { MAX_ID_BYTES } from './ids.ts';
@@ -24,7 +23,6 @@ import {
   GRANT_PURPOSES,
   MAX_CID_BYTES,
   MAX_CONTENT_TYPE_BYTES,
-  MAX_ENVELOPE_BYTES,
   MAX_REASON_BYTES,
   ORGANISATION_KINDS,
   PURPOSES,
@@ -77,8 +75,8 @@ export const TX_BODIES = {
     contentType: str(MAX_CONTENT_TYPE_BYTES),
     cid: str(MAX_CID_BYTES),
     size_bytes: u64,
-    envelopePatient: varBytes(MAX_ENVELOPE_BYTES),
-    envelopeCustodian: varBytes(MAX_ENVELOPE_BYTES),
+    /** The key blob's CID: the data key's shares, sealed to the validators (src/store/key-blob.ts). */
+    keyCid: str(MAX_CID_BYTES),
     previous: optional(id),
     purpose: oneOf(PURPOSES),
   }),

@@ -5,7 +5,7 @@
  *
  *   n key            nonce of a sender key              k key              identity id of a signing key
  *   i id             identity                           o org              organisation
- *   r rec            record metadata                    e rec              key envelopes (gone on erasure)
+ *   r rec            record metadata
  *   x |pat| rec      a patient's records (empty value)  l policy           locator of a grant or forbid
  *   p |pat| subject  a patient's policies for one grantee (bucket)
  *   q |pat| req      access request                     w |pat| actor      open emergency windows
@@ -30,7 +30,6 @@ export const FAMILY = {
   identity: 'i',
   organisation: 'o',
   record: 'r',
-  envelopes: 'e',
   patientRecords: 'x',
   locator: 'l',
   policies: 'p',
@@ -73,7 +72,6 @@ export const keyOf = {
   identity: (id: string) => FAMILY.identity + utf8Chars(id),
   organisation: (id: string) => FAMILY.organisation + utf8Chars(id),
   record: (id: string) => FAMILY.record + utf8Chars(id),
-  envelopes: (id: string) => FAMILY.envelopes + utf8Chars(id),
   patientRecord: (patient: string, record: string) =>
     FAMILY.patientRecords + idPart(patient) + utf8Chars(record),
   locator: (policy: string) => FAMILY.locator + utf8Chars(policy),

@@ -16,7 +16,6 @@ import {
   u32,
   u64,
   union,
-  varBytes,
 } from '../codec/index.ts';
 import { ORGANISATION_KINDS } from '../ledger/genesis.ts';
 import { MAX_ID_BYTES } from './ids.ts';
@@ -57,7 +56,6 @@ export type GrantPurpose = (typeof GRANT_PURPOSES)[number];
 
 export const MAX_SCOPE_ITEMS = 64;
 export const MAX_REASON_BYTES = 512;
-export const MAX_ENVELOPE_BYTES = 1024;
 export const MAX_CONTENT_TYPE_BYTES = 128;
 export const MAX_CID_BYTES = 128;
 
@@ -96,12 +94,18 @@ export const RecordMeta = struct('RecordMeta', {
   id,
   patient: id,
   author: id,
-  /** The author's organisation, which keeps the ciphertext and a key envelope. */
+  /** The author's organisation: responsible for the record (it holds no key; see keyCid). */
   custodian: id,
   /** A FHIR R4 resourceType (e.g. Observation) or a MIME type (e.g. application/pdf). */
   contentType: str(MAX_CONTENT_TYPE_BYTES),
+  /** The ciphertext's CID in the content store. */
   cid: str(MAX_CID_BYTES),
   size_bytes: u64,
+  /**
+   * The CID of the record's key blob in the content store: its data key split among the validators,
+   * each share sealed to one of them (src/store/key-blob.ts). No key material is on chain.
+   */
+  keyCid: str(MAX_CID_BYTES),
   /** 1 for a new record; an amendment is previous.version + 1. */
   version: u32,
   previous: optional(id),
@@ -114,13 +118,6 @@ export const RecordMeta = struct('RecordMeta', {
   erased_ms: optional(u64),
 });
 export type RecordMeta = Infer<typeof RecordMeta>;
-
-/** The record's data key sealed to the patient and to the custodian: opaque bytes, deleted on erasure. */
-export const Envelopes = struct('Envelopes', {
-  patient: varBytes(MAX_ENVELOPE_BYTES),
-  custodian: varBytes(MAX_ENVELOPE_BYTES),
-});
-export type Envelopes = Infer<typeof Envelopes>;
 
 /** Whom a grant or forbid is about. */
 export const Subject = union('Subject', {

@@ -21,7 +21,6 @@ import {
   AccessRequest,
   AuditEntry,
   type EmergencyWindow,
-  Envelopes,
   Identity,
   IdentityRef,
   Organisation,
@@ -73,9 +72,6 @@ export function getRecord(reader: StateReader, id: string): RecordMeta | undefin
 }
 
 /** The sealed data keys of a record; undefined once its content is erased. */
-export function getEnvelopes(reader: StateReader, recordId: string): Envelopes | undefined {
-  return read(reader, Envelopes, stateKey.envelopes(recordId));
-}
 
 // Listings of one patient's things.
 

@@ -7,7 +7,6 @@ import { keyOf } from './keys.ts';
 import {
   AccessRequest,
   type EmergencyWindow,
-  Envelopes,
   Identity,
   IdentityRef,
   Organisation,
@@ -69,18 +68,6 @@ export function record(scope: TxScope, id: string): RecordMeta | undefined {
 export function putRecord(scope: TxScope, value: RecordMeta): void {
   scope.put(RecordMeta, keyOf.record(value.id), value);
   scope.putBytes(keyOf.patientRecord(value.patient, value.id), EMPTY);
-}
-
-export function envelopes(scope: TxScope, recordId: string): Envelopes | undefined {
-  return scope.read(Envelopes, keyOf.envelopes(recordId));
-}
-
-export function putEnvelopes(scope: TxScope, recordId: string, value: Envelopes): void {
-  scope.put(Envelopes, keyOf.envelopes(recordId), value);
-}
-
-export function dropEnvelopes(scope: TxScope, recordId: string): void {
-  scope.delete(keyOf.envelopes(recordId));
 }
 
 export function policies(scope: TxScope, patient: string, subject: Subject): readonly Policy[] {

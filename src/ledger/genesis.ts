@@ -59,7 +59,8 @@ const CommittedGenesis = struct('Genesis', {
   chainId: str(64),
   /** Milliseconds since the Unix epoch; the genesis block's timestamp. */
   genesisTime: u64,
-  validators: list(struct('Validator', { name, publicKey: key }), 256),
+  /** Each validator's Ed25519 key (votes, p2p identity) and X25519 key (key shares are sealed to it). */
+  validators: list(struct('Validator', { name, publicKey: key, encryptionKey: key }), 256),
   networkAdmins: list(struct('NetworkAdmin', { name, publicKey: key, encryptionKey: key }), 64),
   organisations: list(
     struct('Organisation', {
@@ -77,6 +78,8 @@ const CommittedGenesis = struct('Genesis', {
 export interface GenesisValidator {
   name: string;
   publicKey: Uint8Array;
+  /** Its node's X25519 custodian key, the one in its validator.key (chain format 2). */
+  encryptionKey: Uint8Array;
   /** Multiaddrs other validators dial it at (peer-address.ts); empty: it only dials out. */
   addresses: string[];
 }
@@ -150,6 +153,12 @@ const NAME = /^[\p{L}\p{N} .,'&()-]{1,128}$/u;
 const NAME_HINT = "expected a name of 1 to 128 letters, digits, spaces or .,'&()-";
 const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const ID_HINT = 'expected 1 to 64 lowercase letters, digits or dashes, starting with a letter or digit';
+
+/** Why a validator without `encryptionKey` is refused: its file predates chain format 2. */
+const FORMAT_1_HINT =
+  "missing: this file was written for chain format 1, and format 2 names each validator's X25519 " +
+  '"encryptionKey" (as "medledger node info" and "medledger init" print it), so make a new genesis ' +
+  'with "medledger genesis create" or "medledger testnet"';
 
 /** A validator's `addresses`, each parsed as a dialable address. */
 function validatorAddresses(o: Json, path: string): PeerAddress[] {
@@ -233,14 +242,17 @@ export function parseGenesis(json: unknown): Genesis {
     if (v && typeof v === 'object' && 'address' in v) {
       throw invalid(`${path}.address`, 'replaced by "addresses", a list of multiaddrs');
     }
-    const o = object(v, path, ['name', 'publicKey', 'addresses']);
+    const o = object(v, path, ['name', 'publicKey', 'encryptionKey', 'addresses']);
     const name = string(o, 'name', path, NAME, NAME_HINT);
     const publicKey = hexKey(o, 'publicKey', path, 'signing');
+    if (o.encryptionKey === undefined) throw invalid(`${path}.encryptionKey`, FORMAT_1_HINT);
+    const encryptionKey = hexKey(o, 'encryptionKey', path, 'encryption');
     const addresses = validatorAddresses(o, path);
     parsedAddresses.push(addresses);
-    return { name, publicKey, addresses: addresses.map((a) => a.text) };
+    return { name, publicKey, encryptionKey, addresses: addresses.map((a) => a.text) };
   });
   unique(validators, (v) => hex(v.publicKey), '$.validators', 'public key');
+  unique(validators, (v) => hex(v.encryptionKey), '$.validators', 'encryption key');
   unique(validators, (v) => v.name, '$.validators', 'name');
   checkReachability(validators, parsedAddresses);
 
@@ -330,6 +342,7 @@ export function genesisToJson(genesis: Genesis): object {
     validators: genesis.validators.map((v) => ({
       name: v.name,
       publicKey: hex(v.publicKey),
+      encryptionKey: hex(v.encryptionKey),
       addresses: v.addresses,
     })),
     networkAdmins: genesis.networkAdmins.map((a) => ({

@@ -30,6 +30,7 @@ import {
 } from './keys.ts';
 import { txHash } from './transaction.ts';
 import {
+  BLOCK_VERSION,
   Block,
   CommitCertificate,
   Head,
@@ -57,6 +58,28 @@ export interface CommittedBlock {
 
 function rejected(height: number, why: string): MedledgerError {
   return new MedledgerError('LEDGER_BLOCK_REJECTED', `block ${height} rejected: ${why}`);
+}
+
+/**
+ * Null when a stored chain's blocks (`version`, as its genesis block's header says) are of this
+ * release's format; else why it cannot be opened: LEDGER_OLD_FORMAT for a chain an earlier medledger
+ * wrote (format 1 had no validator encryption keys in its genesis), LEDGER_NEWER_FORMAT for a later one.
+ */
+export function chainFormatError(path: string, version: number): MedledgerError | null {
+  if (version === BLOCK_VERSION) return null;
+  if (version < BLOCK_VERSION) {
+    return new MedledgerError(
+      'LEDGER_OLD_FORMAT',
+      `${path} holds a chain of format ${version} written by an earlier medledger, which this release ` +
+        `(chain format ${BLOCK_VERSION}) cannot continue: start a new chain with a format-${BLOCK_VERSION} ` +
+        'genesis in a new home, or run the earlier release to keep this one',
+    );
+  }
+  return new MedledgerError(
+    'LEDGER_NEWER_FORMAT',
+    `${path} holds a chain of format ${version} written by a later medledger, which this release ` +
+      `(chain format ${BLOCK_VERSION}) cannot read: run that release or a later one`,
+  );
 }
 
 /** Opens a LevelDB database with byte keys and values; `create: false` requires it to exist. */
@@ -149,12 +172,16 @@ export class ChainStore {
         return new ChainStore(db, genesis, genesisState, { header: expected.header, hash: expectedHash });
       }
       const head = decodeStored(Head, stored, 'head record');
-      const storedGenesis = await db.get(heightKey(PREFIX.block, 0));
+      const storedGenesisBytes = await db.get(heightKey(PREFIX.block, 0));
+      const storedGenesis =
+        storedGenesisBytes === undefined
+          ? undefined
+          : decodeStored(Block, storedGenesisBytes, 'genesis block');
+      // Before the genesis comparison: an earlier format's genesis block can never match this one's.
+      const formatError = storedGenesis && chainFormatError(path, storedGenesis.header.version);
+      if (formatError) throw formatError;
       const genesisMatches =
-        storedGenesis !== undefined &&
-        Buffer.from(blockHash(decodeStored(Block, storedGenesis, 'genesis block').header)).equals(
-          expectedHash,
-        );
+        storedGenesis !== undefined && Buffer.from(blockHash(storedGenesis.header)).equals(expectedHash);
       if (!genesisMatches) {
         throw new MedledgerError(
           'LEDGER_GENESIS_MISMATCH',

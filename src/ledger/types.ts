@@ -27,7 +27,12 @@ export const LIMITS = {
   blockWrites: 200_000,
 } as const;
 
-export const BLOCK_VERSION = 1;
+/**
+ * The chain format, in every block header. 2: each genesis validator names its X25519
+ * `encryptionKey` (committed with the genesis). A store of an earlier format is refused on open
+ * (LEDGER_OLD_FORMAT), not migrated: its genesis commits to another document.
+ */
+export const BLOCK_VERSION = 2;
 
 const hash = bytes(HASH_BYTES);
 const publicKey = bytes(PUBLIC_KEY_BYTES);

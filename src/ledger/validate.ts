@@ -48,7 +48,8 @@ export function checkBlock(
   const fail = (code: BlockProblemCode, detail: string): BlockProblem => ({ code, detail });
   if (header.height !== parent.header.height + 1)
     return fail('CHAIN_BAD_HEADER', `height ${header.height} does not follow ${parent.header.height}`);
-  if (header.version !== BLOCK_VERSION) return fail('CHAIN_BAD_HEADER', `block version ${header.version}`);
+  if (header.version !== BLOCK_VERSION)
+    return fail('CHAIN_BAD_HEADER', `block version ${header.version}, expected ${BLOCK_VERSION}`);
   if (header.chainId !== genesis.chainId) return fail('CHAIN_BAD_HEADER', `chain id ${header.chainId}`);
   if (!same(header.prevHash, parent.hash))
     return fail('CHAIN_BAD_LINK', `prevHash is not the hash of block ${parent.header.height}`);

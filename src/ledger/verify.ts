@@ -28,6 +28,7 @@ import type { ChainDb } from './store.ts';
 import { type ChainStore, openChainDb } from './store.ts';
 import { txHash, verifyTransactionSignature } from './transaction.ts';
 import {
+  BLOCK_VERSION,
   Block,
   type BlockHeader,
   CommitCertificate,
@@ -44,6 +45,7 @@ export type ChainProblemCode =
   | 'CHAIN_MISSING_RECORD' // a record the chain needs is absent
   | 'CHAIN_UNDECODABLE' // a record's bytes are not a valid encoding
   | 'CHAIN_BAD_GENESIS' // height 0 differs from what the genesis file produces
+  | 'CHAIN_OLD_FORMAT' // an earlier medledger wrote the chain, in a format this one does not verify
   | 'CHAIN_BAD_HEADER' // height, version, chain id, timestamp or proposer is wrong
   | 'CHAIN_BAD_LINK' // prevHash is not the hash of the previous header
   | 'CHAIN_BAD_TX_ROOT' // the Merkle root does not match the transactions
@@ -92,6 +94,23 @@ function decodeRecord<T>(schema: Schema<T>, bytes: Uint8Array | undefined, heigh
   }
 }
 
+/** A genesis block of another chain format than this release's: named as such, not as a bad genesis. */
+function formatProblem(version: number): Problem {
+  if (version < BLOCK_VERSION) {
+    return new Problem(
+      0,
+      'CHAIN_OLD_FORMAT',
+      `the chain is of format ${version}, written by an earlier medledger; this release verifies chain ` +
+        `format ${BLOCK_VERSION} only (verify it with the release that wrote it)`,
+    );
+  }
+  return new Problem(
+    0,
+    'CHAIN_BAD_HEADER',
+    `block version ${version}: the chain is of format ${version}, later than this release's ${BLOCK_VERSION}`,
+  );
+}
+
 /** A record the verified chain says must exist; value null means "checked directly, any bytes". */
 interface Expected {
   height: number;
@@ -137,6 +156,7 @@ async function walkBlocks(db: ChainDb, genesis: Genesis, genesisState: StateWrit
       const hash = blockHash(header);
       if (header.height !== height)
         throw new Problem(height, 'CHAIN_BAD_HEADER', `block ${height} says height ${header.height}`);
+      if (height === 0 && header.version !== BLOCK_VERSION) throw formatProblem(header.version);
       const receipts = decodeRecord(
         Receipts,
         await db.get(heightKey(PREFIX.receipts, height)),

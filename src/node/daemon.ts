@@ -10,6 +10,7 @@ import type { IdentityKeys } from '../crypto/index.ts';
 import type { Genesis } from '../ledger/index.ts';
 import { VERSION } from '../version.ts';
 import { homePaths, type NodeSettings } from './config.ts';
+import { ErasureReceipts } from './erasure-receipts.ts';
 import { peerSet, selfReachabilityNotes } from './peer-set.ts';
 import { RecordService } from './records.ts';
 import { type NodeLogger, ValidatorNode } from './validator.ts';
@@ -55,22 +56,38 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       log.error({ err: error }, 'stopping: cannot safely continue');
     },
   });
+  const dataDir = homePaths(options.home).data;
+  let erasure: ErasureReceipts;
   let records: RecordService;
   try {
-    records = await RecordService.start({
-      node,
-      dataDir: homePaths(options.home).data,
-      encryptionSecretKey: keys.encryption.secretKey,
+    erasure = await ErasureReceipts.start({
+      host: node.host,
+      genesis,
+      secretKey: keys.signing.secretKey,
+      dir: join(dataDir, 'receipts'),
       log,
     });
   } catch (error) {
     await node.stop();
     throw error;
   }
+  try {
+    records = await RecordService.start({
+      node,
+      dataDir,
+      encryptionSecretKey: keys.encryption.secretKey,
+      log,
+      erasures: erasure,
+    });
+  } catch (error) {
+    await erasure.stop();
+    await node.stop();
+    throw error;
+  }
   let api: Server;
   try {
     api = await startApi(
-      { node, records, version: VERSION },
+      { node, records, erasure, version: VERSION },
       settings.api.host,
       settings.api.port,
       { faultInjection: settings.api.faultInjection },
@@ -78,6 +95,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     );
   } catch (error) {
     await records.stop();
+    await erasure.stop();
     await node.stop();
     throw error;
   }
@@ -102,6 +120,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       api.closeAllConnections();
       await closed;
       await records.stop();
+      await erasure.stop();
       await node.stop();
     },
   };

@@ -3,12 +3,15 @@
  *
  * - Uploads: a writer's client posts a record's ciphertext before committing record.add; it stays
  *   unreferenced (and collectable after the store's grace period) until the record commits.
- * - On commit of record.add every node references the record, pulling its blobs from peers (verified
- *   against their CIDs) when it does not hold them; on record.erase every node deletes them.
+ * - On commit of record.add every node references the record's ciphertext and its key blob,
+ *   pulling them from peers (verified against their CIDs) when it does not hold them; on
+ *   record.erase every node deletes both, then signs an erasure receipt.
  * - Reads: a committed, permitted record.read transaction is the reader's ticket. The node releases
- *   the ciphertext, and the data key sealed to the reader: by the patient's own envelope when the
- *   reader is the patient, else re-wrapped by the custodian's node (this node, or a peer asked over
- *   the key protocol, which checks the permit against its own copy of the chain).
+ *   the ciphertext and the key blob, and gathers the key shares: this validator's and every other
+ *   validator's (key-shares.ts), each re-sealed to the reader by its holder after checking the permit
+ *   on its own chain. Any t = f + 1 of them rebuild the key on the reader's client, so a record stays
+ *   readable while its custodian's node is down; no node, the custodian's included, holds the key.
+ *   The patient needs no share: the key blob holds the data key sealed to them.
  *
  * A permit is honoured for READ_PERMIT_TTL_MS after its block: a revocation stops every later read
  * transaction, and an old permit cannot be replayed to fetch the key again much later.
@@ -18,10 +21,7 @@ import { Counter, Gauge } from 'prom-client';
 import {
   createdId,
   decodeBody,
-  getEnvelopes,
-  getIdentity,
   getIdentityByKey,
-  getOrganisation,
   getRecord,
   type Identity,
   type RecordMeta,
@@ -31,18 +31,20 @@ import { RecordMeta as RecordMetaSchema } from '../contracts/model.ts';
 import { decodeState } from '../contracts/overlay.ts';
 import { encryptionPublicKeyFrom } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { RECEIPT_OK, type Receipt, type Transaction } from '../ledger/index.ts';
+import { RECEIPT_OK, type Receipt, type Transaction, txHash } from '../ledger/index.ts';
 import {
   BlobService,
   BlobStore,
   type ByteSource,
+  checkKeyBlob,
+  decodeKeyBlob,
+  MAX_KEY_BLOB_BYTES,
   Replicator,
-  recordContext,
-  rewrapForReader,
+  resealShare,
   type StoredRecord,
   transportOverFrames,
 } from '../store/index.ts';
-import { RecordKeyExchange } from './record-keys.ts';
+import { type GatheredShares, KeyShareExchange, type ReleasedShare } from './key-shares.ts';
 import type { NodeLogger, ValidatorNode } from './validator.ts';
 
 export const BLOB_PROTOCOL = {
@@ -68,6 +70,30 @@ const SWEEP_PAGE = 256;
 /** Replications fetching from peers at once. */
 const MAX_CONCURRENT_FETCHES = 4;
 
+/** Under which id the store references a record's key blob (the ciphertext is under the record's id). */
+export function keyBlobStoreId(recordId: string): string {
+  return `${recordId}#key`;
+}
+
+/** Told when this node has deleted an erased record's ciphertext and key blob. */
+export interface ErasureListener {
+  issue(recordId: string, eraseTx: Uint8Array): unknown;
+}
+
+/** What a reader's node hands the reader's client: the key blob, and the shares unless the reader is the patient. */
+export interface ReadKeys {
+  keyBlob: Uint8Array;
+  shares: GatheredShares | null;
+  threshold: number;
+}
+
+const METRIC_NAMES = [
+  'medledger_records_stored',
+  'medledger_blobs_stored',
+  'medledger_record_replications_total',
+  'medledger_key_shares_released_total',
+];
+
 /** What a committed read permit entitles its reader to. */
 export interface ReadGrant {
   record: RecordMeta;
@@ -83,10 +109,12 @@ export class RecordService {
   readonly #encryptionSecretKey: Uint8Array;
   readonly #encryptionPublicKey: Uint8Array;
   readonly #replicator: Replicator;
-  readonly #keys: RecordKeyExchange;
+  readonly #shares: KeyShareExchange;
+  readonly #erasures: ErasureListener | undefined;
   readonly #log: NodeLogger;
   readonly #replicating = new Map<string, Promise<void>>();
   readonly #replications: Counter<'result'>;
+  readonly #sharesReleased: Counter;
   #gcTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping = false;
@@ -101,8 +129,10 @@ export class RecordService {
     node: ValidatorNode,
     encryptionSecretKey: Uint8Array,
     log: NodeLogger,
+    erasures: ErasureListener | undefined,
   ) {
     this.blobs = blobs;
+    this.#erasures = erasures;
     this.#node = node;
     this.#encryptionSecretKey = encryptionSecretKey;
     this.#encryptionPublicKey = encryptionPublicKeyFrom(encryptionSecretKey);
@@ -121,13 +151,11 @@ export class RecordService {
         },
       },
     );
-    this.#keys = new RecordKeyExchange(node, encryptionSecretKey, (readTx) =>
-      this.#rewrapAsCustodian(readTx),
-    );
+    this.#shares = new KeyShareExchange(node, (readTx) => this.#releaseShare(readTx));
     const registers = [node.metrics.registry];
     new Gauge({
       name: 'medledger_records_stored',
-      help: 'Records whose ciphertext this node holds (live, not erased)',
+      help: 'Ciphertexts and key blobs of live (not erased) records held by this node: two per record',
       registers,
       async collect() {
         this.set(await blobs.recordCount().catch(() => Number.NaN));
@@ -147,27 +175,40 @@ export class RecordService {
       labelNames: ['result'],
       registers,
     });
+    this.#sharesReleased = new Counter({
+      name: 'medledger_key_shares_released_total',
+      help: 'Key shares this validator re-sealed to a reader under a committed, fresh read permit',
+      registers,
+    });
   }
 
   /** Opens the store under `dataDir/blobs` and joins the node's commits and protocols. */
   static async start(options: {
     node: ValidatorNode;
     dataDir: string;
-    /** The node's X25519 secret key: the custodian key of the hospital this node serves. */
+    /** The node's X25519 secret key: its key shares are sealed to it (the genesis names its public key). */
     encryptionSecretKey: Uint8Array;
     log: NodeLogger;
+    /** Signs and shares this validator's erasure receipts. */
+    erasures?: ErasureListener;
     /** When the first sweep for incomplete records runs (default 15 s after start). */
     firstSweep_ms?: number;
   }): Promise<RecordService> {
     const blobs = await BlobStore.open(join(options.dataDir, 'blobs'));
-    const service = new RecordService(blobs, options.node, options.encryptionSecretKey, options.log);
+    const service = new RecordService(
+      blobs,
+      options.node,
+      options.encryptionSecretKey,
+      options.log,
+      options.erasures,
+    );
     const server = new BlobService(blobs);
     await options.node.host.onRequest(BLOB_PROTOCOL, async (peer, frame) => {
       const frames: Uint8Array[] = [];
       for await (const out of server.serveFrames(peer, frame)) frames.push(out);
       return frames;
     });
-    await service.#keys.serve();
+    await service.#shares.serve();
     options.node.onCommit((_height, txs, receipts) => service.#onCommit(txs, receipts));
     service.#gcTimer = setInterval(() => {
       blobs.gc().then(
@@ -229,18 +270,27 @@ export class RecordService {
     return { record, reader, emergency: decided?.attributes.get('emergency') === 'true', readTx };
   }
 
-  /** The record's data key sealed to the reader (see the module comment for who seals it). */
-  async envelopeFor(grant: ReadGrant): Promise<Uint8Array> {
-    if (grant.reader.id === grant.record.patient) {
-      const envelopes = getEnvelopes(this.#state(), grant.record.id);
-      if (!envelopes) throw erased(grant.record.id);
-      return envelopes.patient;
+  /**
+   * The record's key blob, and the key shares re-sealed to the reader by the validators, unless the
+   * reader is the patient. Fewer than the threshold is API_KEY_SHARES_UNAVAILABLE, naming how many
+   * validators answered: the permit was decided, but the read could not be served.
+   */
+  async keysFor(grant: ReadGrant): Promise<ReadKeys> {
+    const [keyBlob, height] = await Promise.all([
+      this.#keyBlobBytes(grant.record),
+      this.#node.store.transaction(grant.readTx).then((found) => found?.height ?? 0),
+    ]);
+    const threshold = decodeKeyBlob(keyBlob).threshold;
+    if (grant.reader.id === grant.record.patient) return { keyBlob, shares: null, threshold };
+    const shares = await this.#shares.gather(grant.readTx, height);
+    if (shares.shares.length < threshold) {
+      this.#log.warn(
+        { record: grant.record.id, released: shares.shares.length, threshold },
+        'a permitted read could not be served: too few key shares',
+      );
+      throw new MedledgerError('API_KEY_SHARES_UNAVAILABLE', sharesShortfall(shares, threshold));
     }
-    const custodianKey = this.#custodianKey(grant.record);
-    if (!custodianKey) throw new MedledgerError('API_CUSTODIAN_UNAVAILABLE', 'the custodian has no key');
-    if (equal(custodianKey, this.#encryptionPublicKey)) return this.#rewrap(grant);
-    const height = (await this.#node.store.transaction(grant.readTx))?.height ?? 0;
-    return this.#keys.ask(grant.readTx, height, custodianKey);
+    return { keyBlob, shares, threshold };
   }
 
   /** The record's ciphertext, fetched from peers first if this node does not hold it yet. */
@@ -255,38 +305,48 @@ export class RecordService {
     clearInterval(this.#gcTimer);
     clearTimeout(this.#sweepTimer);
     await Promise.allSettled(this.#replicating.values());
+    await this.#node.host.offRequest(BLOB_PROTOCOL).catch(() => {});
+    await this.#shares.stop();
     await this.blobs.close();
+    // The node outlives this service (and may start another): its metrics go with it.
+    for (const name of METRIC_NAMES) this.#node.metrics.registry.removeSingleMetric(name);
   }
 
-  #state() {
-    return this.#node.store.stateReader;
-  }
-
-  /** The custodian organisation's X25519 key (its admin identity holds it). */
-  #custodianKey(record: RecordMeta): Uint8Array | undefined {
-    const org = getOrganisation(this.#state(), record.custodian);
-    return org ? getIdentity(this.#state(), org.admin)?.encryptionKey : undefined;
-  }
-
-  #rewrap(grant: ReadGrant): Uint8Array {
-    const envelopes = getEnvelopes(this.#state(), grant.record.id);
-    if (!envelopes) throw erased(grant.record.id);
-    const context = recordContext(this.#node.store.genesis.chainId, grant.record.cid);
-    return rewrapForReader(
-      this.#encryptionSecretKey,
-      envelopes.custodian,
-      grant.reader.encryptionKey,
-      context,
-    );
-  }
-
-  /** A peer asks this node, as custodian, for a reader's key: the permit is checked here too. */
-  async #rewrapAsCustodian(readTx: Uint8Array): Promise<Uint8Array> {
+  /**
+   * A validator's part in a permitted read: the permit checked on this node's chain, this
+   * validator's share opened (and checked against its commitment) and re-sealed to the reader.
+   */
+  async #releaseShare(readTx: Uint8Array): Promise<ReleasedShare> {
     const grant = await this.grantFor(readTx);
-    if (!equal(this.#custodianKey(grant.record), this.#encryptionPublicKey)) {
-      throw new MedledgerError('API_NOT_CUSTODIAN', "this node is not the record's custodian");
+    const blob = decodeKeyBlob(await this.#keyBlobBytes(grant.record));
+    const index = this.#node.validatorIndex;
+    const sealed = resealShare({
+      blob,
+      chainId: this.#node.store.genesis.chainId,
+      index,
+      validatorSecretKey: this.#encryptionSecretKey,
+      readerKey: grant.reader.encryptionKey,
+      readTx,
+    });
+    this.#sharesReleased.inc();
+    return { index, sealed };
+  }
+
+  /** The record's key blob, fetched from peers first if needed, checked against the genesis. */
+  async #keyBlobBytes(record: RecordMeta): Promise<Uint8Array> {
+    const id = keyBlobStoreId(record.id);
+    if (!(await this.blobs.hasRecord(record.keyCid))) await this.#replicate(id, record.keyCid, 1);
+    const pieces: Uint8Array[] = [];
+    let size = 0;
+    for await (const piece of this.blobs.readRecord(record.keyCid)) {
+      size += piece.length;
+      if (size > MAX_KEY_BLOB_BYTES)
+        throw new MedledgerError('KEY_BLOB_INVALID', 'the key blob is too large');
+      pieces.push(piece);
     }
-    return this.#rewrap(grant);
+    const bytes = new Uint8Array(Buffer.concat(pieces));
+    checkKeyBlob(decodeKeyBlob(bytes), record.cid, this.#node.store.genesis.validators);
+    return bytes;
   }
 
   #onCommit(txs: Transaction[], receipts: Receipt[]): void {
@@ -295,21 +355,33 @@ export class RecordService {
       if (!receipt || receipt.code !== RECEIPT_OK) return;
       if (tx.type === 'record.add') {
         const body = decodeBody('record.add', tx.body);
-        void this.#replicate(createdId('record', tx), body.cid, REPLICATION_RETRIES).catch(() => {});
+        const id = createdId('record', tx);
+        void this.#replicate(id, body.cid, REPLICATION_RETRIES).catch(() => {});
+        void this.#replicate(keyBlobStoreId(id), body.keyCid, REPLICATION_RETRIES).catch(() => {});
       } else if (tx.type === 'record.erase') {
         const { record } = decodeBody('record.erase', tx.body);
-        const cid = receipt.events.find((e) => e.type === 'record.erased')?.attributes.get('cid');
-        // A replication still fetching this record's chunks finishes first, so none outlive the erase.
-        const running = this.#replicating.get(record) ?? Promise.resolve();
-        running
-          .catch(() => {})
-          .then(() => this.blobs.erase(record, cid))
-          .then(
-            () => this.#log.info({ record }, 'record erased from the store'),
-            (error) => this.#log.warn({ record, err: error }, 'erasing a record failed'),
-          );
+        const event = receipt.events.find((e) => e.type === 'record.erased');
+        void this.#erase(record, event?.attributes.get('cid'), event?.attributes.get('keyCid'), txHash(tx));
       }
     });
+  }
+
+  /**
+   * Deletes an erased record's ciphertext and key blob from this node, then signs the erasure
+   * receipt. A replication still fetching either finishes first, so nothing outlives the erase.
+   */
+  async #erase(recordId: string, cid: string | undefined, keyCid: string | undefined, eraseTx: Uint8Array) {
+    const keyId = keyBlobStoreId(recordId);
+    try {
+      await Promise.allSettled([this.#replicating.get(recordId), this.#replicating.get(keyId)]);
+      await this.blobs.erase(recordId, cid);
+      await this.blobs.erase(keyId, keyCid);
+      this.#log.info({ record: recordId }, 'record erased from the store: ciphertext and key blob');
+    } catch (error) {
+      this.#log.warn({ record: recordId, err: error }, 'erasing a record failed');
+      return;
+    }
+    this.#erasures?.issue(recordId, eraseTx);
   }
 
   /**
@@ -342,8 +414,10 @@ export class RecordService {
           if (this.#stopped) return;
           const record = decodeState(RecordMetaSchema, value);
           if (record.erased_ms !== null || (await this.blobs.isErased(record.id))) continue;
-          if (await this.blobs.hasRecord(record.cid)) continue;
-          await this.#replicate(record.id, record.cid, 1).catch(() => {});
+          if (!(await this.blobs.hasRecord(record.cid)))
+            await this.#replicate(record.id, record.cid, 1).catch(() => {});
+          if (!(await this.blobs.hasRecord(record.keyCid)))
+            await this.#replicate(keyBlobStoreId(record.id), record.keyCid, 1).catch(() => {});
         }
         if (rows.length < SWEEP_PAGE) return;
         from = Buffer.concat([rows[rows.length - 1]![0], Buffer.of(0)]);
@@ -405,6 +479,14 @@ function erased(recordId: string): MedledgerError {
   return new MedledgerError('API_RECORD_ERASED', `record ${recordId} was erased by its patient`);
 }
 
-function equal(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && Buffer.from(a).equals(b);
+function sharesShortfall(gathered: GatheredShares, threshold: number): string {
+  const answered = gathered.shares.length + gathered.refused.length;
+  const total = answered + gathered.unreachable.length;
+  const parts = [
+    `${gathered.shares.length} of ${total} validators released a key share for this read; ${threshold} are needed`,
+  ];
+  if (gathered.refused.length > 0)
+    parts.push(`refused: ${gathered.refused.map((r) => `${r.validator} (${r.code})`).join(', ')}`);
+  if (gathered.unreachable.length > 0) parts.push(`unreachable: ${gathered.unreachable.join(', ')}`);
+  return `${parts.join('; ')}. The read permit is on chain, but the record could not be served.`;
 }

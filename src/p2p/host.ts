@@ -420,6 +420,11 @@ export class P2PHost {
   }
 
   /** Serves requests on `protocol`: one request frame in, the handler's frames out, then close. */
+  /** Stops answering `protocol` (a component that stops before the host). */
+  async offRequest(protocol: ProtocolSpec): Promise<void> {
+    await this.node.unhandle(protocol.id);
+  }
+
   async onRequest(protocol: ProtocolSpec, handler: RequestHandler): Promise<void> {
     await this.node.handle(
       protocol.id,

@@ -4,7 +4,12 @@
  * document and its block. Nothing here reads a clock or a random source.
  */
 import type { ReplicaConfig } from '../consensus/types.ts';
-import { type SigningKeyPair, sha256, signingPublicKeyFrom } from '../crypto/index.ts';
+import {
+  encryptionPublicKeyFrom,
+  type SigningKeyPair,
+  sha256,
+  signingPublicKeyFrom,
+} from '../crypto/index.ts';
 import { type Block, blockHash, DEFAULT_PARAMS, type Genesis, genesisBlock } from '../ledger/index.ts';
 
 export const SIM_CHAIN_ID = 'medledger-sim';
@@ -38,13 +43,28 @@ export function deriveKeyPair(seed: number, role: string, index: number): Signin
   return { secretKey, publicKey: signingPublicKeyFrom(secretKey) };
 }
 
+/** Validator `index`'s X25519 public key in the run of `seed` (its genesis `encryptionKey`). */
+function deriveEncryptionKey(seed: number, index: number): Uint8Array {
+  const secretKey = sha256(
+    new TextEncoder().encode('medledger/sim/x25519/v1\0validator\0'),
+    u32(seed),
+    u32(index),
+  );
+  return encryptionPublicKeyFrom(secretKey);
+}
+
 export function makeIdentities(seed: number, nodes: number, clients: number): SimIdentities {
   const validators = Array.from({ length: nodes }, (_, i) => deriveKeyPair(seed, 'validator', i));
   const admin = deriveKeyPair(seed, 'admin', 0);
   const genesis: Genesis = {
     chainId: SIM_CHAIN_ID,
     genesisTime: SIM_GENESIS_TIME,
-    validators: validators.map((v, i) => ({ name: `validator-${i}`, publicKey: v.publicKey, addresses: [] })),
+    validators: validators.map((v, i) => ({
+      name: `validator-${i}`,
+      publicKey: v.publicKey,
+      encryptionKey: deriveEncryptionKey(seed, i),
+      addresses: [],
+    })),
     networkAdmins: [{ name: 'admin', publicKey: admin.publicKey, encryptionKey: sha256(admin.publicKey) }],
     organisations: [],
     params: DEFAULT_PARAMS,

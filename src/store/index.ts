@@ -1,7 +1,9 @@
 /**
  * src/store: the built-in content-addressed store for encrypted records.
  *
- * - encryption.ts: client-side streaming envelope encryption, decryption and the custodian re-wrap
+ * - encryption.ts: client-side streaming encryption and decryption of a record's content
+ * - key-blob.ts: the record's data key split among the validators (Shamir, threshold f + 1), each
+ *   share sealed to one validator with a commitment, and sealed to the patient
  * - blob-store.ts: the on-disk blob store (CIDv1 raw sha2-256, 1 MiB chunks under a manifest,
  *   atomic writes, verified reads, limits, references, erasure, gc); store-index.ts its LevelDB index
  * - manifest.ts: the manifest format; a record's CID is its manifest's CID
@@ -11,18 +13,16 @@
  * How the pieces fit (who calls what):
  *
  *     writer's client   dataKey = random; ciphertext = encryptStream(file, dataKey)
- *                       { cid, size } = await node.putRecord(ciphertext)   (upload, POST /v1/blobs)
- *                       tx "record.add" with cid, size and the data key sealed to the patient and to
- *                       the custodian organisation, both under recordContext(chainId, cid). The sealed
- *                       keys are in the transaction, so they stay in the chain: erasure removes them
- *                       from state and deletes the ciphertext, which is what makes the record unreadable
- *     every node        on commit: addReference(recordId, cid) if it holds the manifest, else
- *                       replicator.replicate(recordId, cid, candidates) (announced holders first)
- *     custodian node    on a committed read permit: re-seals the custodian envelope to the reader
- *                       (src/node/record-keys.ts); the reader's node serves readRecord(cid)
- *     reader's client   decryptRecord(ciphertextStream, { secretKey, envelope, context,
- *                       expectedPlaintextSha256 })
- *     every node        on an erasure event: erase(recordId, cid); on onCorrupt: replicate again
+ *                       { cid } = upload(ciphertext); { keyCid } = upload(makeKeyBlob(dataKey, …))
+ *                       tx "record.add" with cid, size and keyCid: no key material on chain
+ *     every node        on commit: addReference for the ciphertext and the key blob if held, else
+ *                       replicator.replicate(…) from peers, each checked against its CID
+ *     each validator    on a committed, fresh read permit: resealShare(its share → the reader)
+ *                       (src/node/key-shares.ts); the reader's node gathers them and the ciphertext
+ *     reader's client   openReaderShare × t (each checked against its commitment), combineShares,
+ *                       decryptStream, the CID checked; the patient opens openPatientKey instead
+ *     every node        on an erasure event: erase the ciphertext and the key blob; on onCorrupt:
+ *                       replicate again
  */
 export {
   BlobStore,
@@ -57,6 +57,19 @@ export {
   SEGMENT0_PLAINTEXT_BYTES,
 } from './encryption.ts';
 export { isStoreError, StoreError, type StoreErrorCode } from './errors.ts';
+export {
+  checkKeyBlob,
+  combineShares,
+  decodeKeyBlob,
+  KeyBlob,
+  keyThreshold,
+  MAX_KEY_BLOB_BYTES,
+  makeKeyBlob,
+  openPatientKey,
+  openReaderShare,
+  resealShare,
+  type ShareHolder,
+} from './key-blob.ts';
 export {
   decodeManifest,
   encodeManifest,

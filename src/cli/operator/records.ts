@@ -1,8 +1,10 @@
 /**
  * Record commands: `record add` (encrypt, upload, commit), `record get` (audited read, decrypt,
- * write atomically), `record list` (a patient's records) and `erase` (the patient crypto-shreds).
+ * write atomically), `record list` (a patient's records), `erase` (the patient crypto-shreds) and
+ * `record erasure` (the validators' signed receipts that they deleted an erased record).
  */
 import type { Command } from 'commander';
+import type { VerifiedErasure } from '../../client/http.ts';
 import {
   addRecord,
   checkRecordContent,
@@ -147,6 +149,23 @@ export function addRecordCommands(program: Command, out: Out): void {
 
   withExample(
     operatorOptions(
+      record
+        .command('erasure')
+        .description(
+          "the validators' signed receipts that they deleted an erased record's ciphertext and key blob, " +
+            'each checked here; with n − f of them at most f key shares survive, so the key cannot be rebuilt',
+        )
+        .argument('<record>', 'the record id (rec-…)'),
+    ),
+    'medledger record erasure rec-5d2e…',
+  ).action(async (id: string, options: CommonOptions) => {
+    const erasure = await clientFor(options).erasure(id);
+    if (options.json) return printJson(out, erasure);
+    printErasure(out, erasure);
+  });
+
+  withExample(
+    operatorOptions(
       program
         .command('erase')
         .description(
@@ -164,4 +183,34 @@ export function addRecordCommands(program: Command, out: Out): void {
     if (options.json) return printJson(out, result);
     printFields(out, { erased: id, transaction: `${result.txHash} at height ${result.height}` });
   });
+}
+
+/** One line per validator that confirmed, then what the count means for the record's key. */
+export function printErasure(out: Out, erasure: VerifiedErasure): void {
+  const { receipts, validators: n, needed } = erasure;
+  const f = n - needed;
+  if (!erasure.erased) out(`${erasure.record} is not erased on this node's chain`);
+  if (receipts.length > 0) {
+    printFields(
+      out,
+      Object.fromEntries(receipts.map((r) => [r.validator, `erased ${isoTime(r.erased_ms)}`])),
+    );
+  }
+  for (const dropped of erasure.rejected) {
+    out(`dropped a receipt from ${dropped.validator ?? dropped.publicKey}: ${dropped.reason}`);
+  }
+  const confirmed = `${receipts.length} of ${n} validators confirmed`;
+  const shares = `${f} key share${f === 1 ? '' : 's'}`;
+  if (receipts.length >= needed) {
+    out(
+      `${confirmed}; with ${receipts.length} ≥ n−f = ${needed} at most f = ${shares} can survive, ` +
+        'so the key cannot be rebuilt',
+    );
+  } else {
+    const more = needed - receipts.length;
+    out(
+      `${confirmed}; ${more} more ${more === 1 ? 'is' : 'are'} needed (n−f = ${needed}) before at most ` +
+        `f = ${shares} can survive and the key provably cannot be rebuilt`,
+    );
+  }
 }

@@ -3,8 +3,9 @@
  * access decision: read, audited whether permitted or denied), and erasing one's content.
  *
  * Records are append-only: an amendment is a new record whose `previous` names the version it
- * amends; the old version stays, marked superseded. Erasure crypto-shreds: the key envelopes leave
- * state, an event tells every store to delete the ciphertext, and the metadata stays as a tombstone.
+ * amends; the old version stays, marked superseded. No key material is on chain: the record names
+ * its ciphertext and its key blob (the data key's shares, sealed to the validators) by CID. Erasure
+ * crypto-shreds: an event tells every store to delete both, and the metadata stays as a tombstone.
  */
 import { writeAudit } from '../audit.ts';
 import type { TxBody } from '../bodies.ts';
@@ -22,12 +23,9 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
   existingPatient(ctx, body.patient);
   checkContentType(body.contentType);
   checkCid(body.cid);
+  checkCid(body.keyCid);
+  ensure(body.keyCid !== body.cid, 'MALFORMED_BODY', 'The key blob and the ciphertext are one CID.');
   ensure(body.size_bytes > 0, 'BAD_SIZE');
-  ensure(
-    body.envelopePatient.length > 0 && body.envelopeCustodian.length > 0,
-    'MALFORMED_BODY',
-    'Both key envelopes are required.',
-  );
   let previous: RecordMeta | null = null;
   if (body.previous !== null) {
     previous = state.record(ctx.scope, body.previous) ?? null;
@@ -73,6 +71,7 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
     contentType: body.contentType,
     cid: body.cid,
     size_bytes: body.size_bytes,
+    keyCid: body.keyCid,
     version: previous === null ? 1 : previous.version + 1,
     previous: previous?.id ?? null,
     root: previous?.root ?? id,
@@ -80,11 +79,10 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
     created_ms: ctx.now_ms,
     erased_ms: null,
   });
-  state.putEnvelopes(ctx.scope, id, { patient: body.envelopePatient, custodian: body.envelopeCustodian });
   if (previous !== null) state.putRecord(ctx.scope, { ...previous, supersededBy: id });
   ctx.concerns({ record: id });
   ctx.emit('access.decided', { action: 'append', decision: 'permit', rule: decision.rule });
-  ctx.emit('record.added', { custodian, cid: body.cid, contentType: body.contentType });
+  ctx.emit('record.added', { custodian, cid: body.cid, keyCid: body.keyCid, contentType: body.contentType });
   return undefined;
 };
 
@@ -118,9 +116,9 @@ export const readRecord: Handler<TxBody<'record.read'>> = (ctx, body) => {
   };
   if (decision.emergency) attributes.emergency = 'true';
   if (decision.permit) {
-    // What the node needs to release the ciphertext and have the custodian re-seal the data key.
+    // What the validators need to release the ciphertext and re-seal their key shares.
     attributes.cid = record.cid;
-    attributes.custodian = record.custodian;
+    attributes.keyCid = record.keyCid;
   }
   ctx.emit('access.decided', attributes);
   if (decision.permit) return undefined;
@@ -136,7 +134,6 @@ export const eraseRecord: Handler<TxBody<'record.erase'>> = (ctx, body) => {
   ensure(ctx.sender.id === record.patient, 'NOT_PATIENT');
   ensure(record.erased_ms === null, 'RECORD_ERASED');
   state.putRecord(ctx.scope, { ...record, erased_ms: ctx.now_ms });
-  state.dropEnvelopes(ctx.scope, record.id);
   writeAudit(ctx, {
     action: 'erase',
     patient: record.patient,
@@ -147,7 +144,7 @@ export const eraseRecord: Handler<TxBody<'record.erase'>> = (ctx, body) => {
     emergency: false,
     reason: '',
   });
-  // Every store holding the ciphertext deletes it on this event.
-  ctx.emit('record.erased', { cid: record.cid, custodian: record.custodian });
+  // Every store deletes the ciphertext and the key blob on this event.
+  ctx.emit('record.erased', { cid: record.cid, keyCid: record.keyCid, custodian: record.custodian });
   return undefined;
 };
