@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's walkthrough, on a running devnet (`npm start` in another terminal):
 # two hospitals, a doctor at each, a patient at the first; consent, a denied and a permitted read,
-# the audit trail, revocation, break-glass, online chain verification, and a validator that stops
-# and catches up. Run it from an empty directory: it writes keystores and files there.
+# reads while St Mary's node is down (no node holds a record's key: any two of the four validators
+# serve it), break-glass, the audit trail, revocation, online chain verification, and a validator that
+# stops and catches up. Run it from an empty directory: it writes keystores and files there.
 #
 #   DEVNET   the devnet directory (default: ~/.local/share/medledger/devnet)
 #   ML       how to run medledger (default: this checkout's, on the Node 24 it installs)
@@ -65,18 +66,34 @@ GRANT=$($ML grant --to "$DR_BAKER" --keystore patient.key --node "$ST_MARY" --js
 $ML record get "$RECORD" --out copy.json --keystore dr-baker.key --node "$CITY"
 cmp observation.json copy.json && echo 'the decrypted copy equals the original, byte for byte'
 
-echo "== the patient's audit trail: the denial, the grant and the read"
+echo "== St Mary's node stops (the devnet holds it down while validator-1/hold exists)"
+touch "$DEVNET/validator-1/hold"
+kill "$(cat "$DEVNET/validator-1/node.lock")"
+for _ in $(seq 1 50); do $ML status --node "$ST_MARY" >/dev/null 2>&1 || break; sleep 0.2; done
+refused $ML status --node "$ST_MARY"
+
+echo '== City General still reads under the grant: the other validators hold enough key shares'
+$ML record get "$RECORD" --out copy-down.json --keystore dr-baker.key --node "$CITY" --json > read-down.json
+cmp observation.json copy-down.json && echo 'decrypted without St Mary, byte for byte'
+if grep -q '"validator-1"' read-down.json; then echo 'walkthrough: a share came from the stopped node' >&2; exit 1; fi
+
+echo '== emergency, St Mary still down: the nurse at City General breaks the glass and reads; flagged'
+$ML emergency --patient "$PATIENT" --reason 'unconscious on arrival' --duration 1h \
+  --keystore er-nurse.key --node "$CITY"
+$ML record get "$RECORD" --out er-copy.json --purpose emergency --keystore er-nurse.key --node "$CITY"
+$ML audit --patient "$PATIENT" --limit 3 --node "$CITY"
+
+echo "== St Mary's node comes back and catches up"
+rm "$DEVNET/validator-1/hold"
+for _ in $(seq 1 60); do $ML status --node "$ST_MARY" >/dev/null 2>&1 && break; sleep 1; done
+$ML status --node "$ST_MARY" >/dev/null
+
+echo "== the patient's audit trail: the denial, the grant, the reads and the emergency"
 $ML audit --patient "$PATIENT" --node "$ST_MARY"
 
 echo '== the patient revokes; the next read is denied'
 $ML revoke "$GRANT" --keystore patient.key --node "$ST_MARY"
 refused $ML record get "$RECORD" --out copy2.json --force --keystore dr-baker.key --node "$CITY"
-
-echo '== emergency: the nurse at City General breaks the glass and reads; the read is flagged'
-$ML emergency --patient "$PATIENT" --reason 'unconscious on arrival' --duration 1h \
-  --keystore er-nurse.key --node "$CITY"
-$ML record get "$RECORD" --out er-copy.json --purpose emergency --keystore er-nurse.key --node "$CITY"
-$ML audit --patient "$PATIENT" --limit 3 --node "$CITY"
 
 echo '== every validator verifies its whole chain'
 for i in 0 1 2 3; do $ML chain verify --node "$(api "$i")"; done

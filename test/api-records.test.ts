@@ -17,6 +17,7 @@ import { buildTx, signPatientRegistration, type TxBody, type TxType } from '../s
 import { generateIdentityKeys, type IdentityKeys } from '../src/crypto/index.ts';
 import { Transaction, txHash as txHashOf } from '../src/ledger/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
+import { cleanEnv, run } from './fixtures/run.ts';
 import { until } from './fixtures/validators.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -224,6 +225,34 @@ describe('the record read flow', () => {
     await Promise.all(
       [0, 2, 3].map((i) => until(async () => (await api(i, '/readyz')).status === 200, 30_000)),
     );
+  });
+
+  it("the patient's audit trail tells a permit the validators served from one they could not", async () => {
+    const page = await new NodeClient(cluster.api[3]!).audit({
+      by: 'patient',
+      id: patientId,
+      limit: 50,
+      served: true,
+    });
+    const reads = page.entries.filter(
+      (e) => e.action === 'read' && e.decision === 'permit' && e.actor !== patientId,
+    );
+    // Newest first: the permit decided while only validator 1 was up, which only it released.
+    expect(reads[0]!.served).toEqual({ releasedBy: ['validator-1'], needed: 2, served: false });
+    for (const read of reads.slice(1)) expect(read.served?.served, JSON.stringify(read)).toBe(true);
+    expect(page.entries.find((e) => e.action !== 'read')?.served).toBeUndefined();
+    expect(page.entries.find((e) => e.action === 'read' && e.actor === patientId)?.served).toBeUndefined();
+    const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
+    const table = await run(
+      process.execPath,
+      [bin, 'audit', '--patient', patientId, '--node', cluster.api[3]!],
+      {
+        env: cleanEnv(),
+      },
+    );
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain('NOT SERVED: 1 of 2 key shares released');
+    expect(table.stdout).toContain('served (');
   });
 
   it("the patient's audit trail shows the denial, the grant and the read", async () => {

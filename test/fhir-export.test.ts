@@ -507,8 +507,7 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
       contentType: 'Observation',
       cid: cidOf('fhir-export'),
       size_bytes: 10,
-      envelopePatient: new Uint8Array(92).fill(1),
-      envelopeCustodian: new Uint8Array(92).fill(2),
+      keyCid: cidOf('fhir-export/key'),
       previous: null,
       purpose: 'treatment',
     });

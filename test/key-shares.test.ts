@@ -70,7 +70,7 @@ async function ask(to: number, readTx: Uint8Array) {
   const frames = await cluster.nodes[1]!.host.request(
     KEY_SHARES_PROTOCOL,
     hex(cluster.keys[to]!.signing.publicKey),
-    encode(ShareRequest, { readTx, height: cluster.nodes[1]!.store.head.height }),
+    encode(ShareRequest, { kind: 'share', readTx, height: cluster.nodes[1]!.store.head.height }),
     10_000,
   );
   return decode(ShareResponse, frames[0]!);
@@ -192,7 +192,9 @@ describe('the key-share protocol', () => {
     const liar = cluster.nodes[2]!.host;
     await liar.offRequest(KEY_SHARES_PROTOCOL);
     await liar.onRequest(KEY_SHARES_PROTOCOL, async (_peer, frame) => {
-      const { readTx } = decode(ShareRequest, frame);
+      const request = decode(ShareRequest, frame);
+      if (request.kind !== 'share') return [];
+      const { readTx } = request;
       const sealed = seal(
         doctorB!.encryption.publicKey,
         randomBytes(49),

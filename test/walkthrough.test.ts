@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePortBase } from '../src/free-port.ts';
+import { killProcessGroups } from './fixtures/run.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const bin = join(root, 'bin/medledger.js');
@@ -33,9 +34,8 @@ function startDevnet(dir: string, basePort: number): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [bin, 'devnet', '--dir', dir, '--base-port', String(basePort), '--json'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    // Its own process group, so that a failed test can stop the devnet and its validators at once.
+    { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
   );
   return new Promise((resolve, reject) => {
     let output = '';
@@ -51,7 +51,7 @@ describe('the README walkthrough', () => {
   let dir = '';
   let devnet: ChildProcess | undefined;
   afterAll(async () => {
-    if (devnet && devnet.exitCode === null) process.kill(-devnet.pid!, 'SIGKILL');
+    if (devnet && devnet.exitCode === null) killProcessGroups([devnet]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -64,7 +64,7 @@ describe('the README walkthrough', () => {
     expect(readme).toContain(body.trim());
   });
 
-  it('runs on a real devnet: hospitals, consent, reads, audit, break-glass, verify, catch-up', async () => {
+  it('runs on a real devnet: hospitals, consent, reads with a node down, audit, break-glass, verify, catch-up', async () => {
     dir = await mkdtemp(join(tmpdir(), 'medledger-walkthrough-'));
     const devnetDir = join(dir, 'devnet');
     const work = join(dir, 'work');
@@ -81,6 +81,11 @@ describe('the README walkthrough', () => {
     expect(out).toMatch(/DENIED/); // the first read, and the read after revocation
     expect(out).toContain('the decrypted copy equals the original, byte for byte');
     expect(out).toMatch(/emergency/i);
+    // St Mary's node down: City General's doctor and the emergency read are served by the others.
+    expect(out).toContain('decrypted without St Mary, byte for byte');
+    const down = JSON.parse(await readFile(join(work, 'read-down.json'), 'utf8'));
+    expect(down.sharesFrom).toHaveLength(2);
+    expect(down.sharesFrom).not.toContain('validator-1');
     expect(out).toContain('walkthrough complete');
     const copy = await readFile(join(work, 'er-copy.json'));
     expect(copy.equals(await readFile(join(work, 'observation.json')))).toBe(true);

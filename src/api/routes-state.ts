@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import {
+  type AuditEntry,
   getIdentity,
   getIdentityByKey,
   getOrganisation,
@@ -124,7 +125,26 @@ export const stateRoutes: Route[] = [
         limit: intParam(url, 'limit', undefined, 1_000_000),
         cursor: url.searchParams.get('cursor'),
       };
-      reply(res, await runQuery(ctx.node.store, (state) => queryAudit(state, query)));
+      const page = await runQuery(ctx.node.store, (state) => queryAudit(state, query));
+      if (url.searchParams.get('served') === '1') await markServed(ctx, page.entries);
+      reply(res, page);
     },
   },
 ];
+
+/**
+ * Marks each permitted read by someone other than the patient with who released a key share for it, asked of the validators now: a
+ * permit with fewer than the threshold was decided but not served (a reader cannot have decrypted).
+ */
+async function markServed(ctx: ApiContext, entries: AuditEntry[]): Promise<void> {
+  // The patient's own reads need no share (the key blob holds the key sealed to them): left unmarked.
+  const reads = entries.filter(
+    (entry) => entry.action === 'read' && entry.decision === 'permit' && entry.actor !== entry.patient,
+  );
+  if (!ctx.records || reads.length === 0) return;
+  const { threshold, releasedBy } = await ctx.records.servedReads(reads.map((entry) => entry.txHash));
+  for (const entry of reads) {
+    const by = releasedBy.get(Buffer.from(entry.txHash).toString('hex')) ?? [];
+    Object.assign(entry, { served: { releasedBy: by, needed: threshold, served: by.length >= threshold } });
+  }
+}

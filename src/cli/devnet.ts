@@ -4,6 +4,9 @@
  * running the command again on it resumes the same chain. Ctrl-C stops all four cleanly.
  *
  * A devnet is for trying medledger out: its keystores share one passphrase, printed on start.
+ *
+ * A validator that stops is restarted after two seconds, unless its home holds a file named `hold`:
+ * then it stays down until the file is removed, so an outage can be tried for as long as one likes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -120,6 +123,9 @@ async function refuseOldFormat(dir: string, home: string): Promise<void> {
 }
 
 const RESTART_DELAY_MS = 2000;
+/** A validator whose home holds this file is not restarted until it is removed. */
+export const HOLD_FILE = 'hold';
+const HOLD_POLL_MS = 250;
 const MAX_RESTARTS_PER_MINUTE = 5;
 
 export function addDevnetCommand(program: Command, out: (text: string) => void): void {
@@ -242,14 +248,21 @@ async function runDevnet(
           process.exitCode = 1;
           return resolve();
         }
+        const hold = join(layout.homes[i]!, HOLD_FILE);
+        const held = existsSync(hold);
         out(
-          `validator-${i + 1} stopped (${signal ?? `exit ${code}`}); restarting it in ${RESTART_DELAY_MS} ms`,
+          held
+            ? `validator-${i + 1} stopped (${signal ?? `exit ${code}`}); held down until ${hold} is removed`
+            : `validator-${i + 1} stopped (${signal ?? `exit ${code}`}); restarting it in ${RESTART_DELAY_MS} ms`,
         );
-        setTimeout(() => {
+        const restart = () => {
           if (stopping) return;
+          if (existsSync(hold)) return void setTimeout(restart, HOLD_POLL_MS);
+          if (held) restarts[i] = []; // an outage asked for is not a crash loop
           children[i] = spawnValidator(layout.homes[i]!);
           supervise(i);
-        }, RESTART_DELAY_MS);
+        };
+        setTimeout(restart, held ? HOLD_POLL_MS : RESTART_DELAY_MS);
       });
     };
     for (const i of children.keys()) supervise(i);

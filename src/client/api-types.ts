@@ -27,7 +27,10 @@ export type AsJson<T> = T extends Uint8Array
 export type IdentityJson = AsJson<Identity>;
 export type OrganisationJson = AsJson<Organisation> & { encryptionKey: string };
 export type RecordMetaJson = AsJson<RecordMeta>;
-export type AuditEntryJson = AsJson<AuditEntry>;
+export type AuditEntryJson = AsJson<AuditEntry> & {
+  /** With `served`, on permitted reads: who released a key share for it, and how many are needed. */
+  served?: { releasedBy: string[]; needed: number; served: boolean };
+};
 export type AccessRequestJson = AsJson<AccessRequest>;
 export type PolicyEntryJson = { subject: AsJson<Subject>; policy: AsJson<Policy> };
 

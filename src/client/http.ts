@@ -38,6 +38,11 @@ export interface AuditParams {
   to_ms?: number;
   limit?: number;
   cursor?: string | null;
+  /**
+   * Mark each permitted read with the validators that released a key share for it (the node asks
+   * them): a permit with fewer than the threshold was decided but not served.
+   */
+  served?: boolean;
 }
 
 /** Which part of the trail a FHIR AuditEvent export covers: everything, or one patient, actor or organisation. */
@@ -205,7 +210,8 @@ export class NodeClient {
   }
 
   audit(params: AuditParams): Promise<AuditPageJson> {
-    return this.#json('/v1/audit', { query: { ...params } });
+    const { served, ...rest } = params;
+    return this.#json('/v1/audit', { query: { ...rest, served: served ? 1 : undefined } });
   }
 
   /** The audit trail as FHIR AuditEvents (NDJSON), newest first; follow `cursor` for the rest. */

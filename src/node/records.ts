@@ -17,6 +17,7 @@
  * transaction, and an old permit cannot be replayed to fetch the key again much later.
  */
 import { join } from 'node:path';
+import { Level } from 'level';
 import { Counter, Gauge } from 'prom-client';
 import {
   createdId,
@@ -31,6 +32,7 @@ import { RecordMeta as RecordMetaSchema } from '../contracts/model.ts';
 import { decodeState } from '../contracts/overlay.ts';
 import { encryptionPublicKeyFrom } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import { RECEIPT_OK, type Receipt, type Transaction, txHash } from '../ledger/index.ts';
 import {
   BlobService,
@@ -38,6 +40,7 @@ import {
   type ByteSource,
   checkKeyBlob,
   decodeKeyBlob,
+  keyThreshold,
   MAX_KEY_BLOB_BYTES,
   Replicator,
   resealShare,
@@ -110,6 +113,8 @@ export class RecordService {
   readonly #encryptionPublicKey: Uint8Array;
   readonly #replicator: Replicator;
   readonly #shares: KeyShareExchange;
+  /** The reads this validator released a share for: read tx (hex) → when (ms, decimal). */
+  readonly #releases: Level<string, string>;
   readonly #erasures: ErasureListener | undefined;
   readonly #log: NodeLogger;
   readonly #replicating = new Map<string, Promise<void>>();
@@ -130,6 +135,7 @@ export class RecordService {
     encryptionSecretKey: Uint8Array,
     log: NodeLogger,
     erasures: ErasureListener | undefined,
+    releases: Level<string, string>,
   ) {
     this.blobs = blobs;
     this.#erasures = erasures;
@@ -151,7 +157,11 @@ export class RecordService {
         },
       },
     );
-    this.#shares = new KeyShareExchange(node, (readTx) => this.#releaseShare(readTx));
+    this.#releases = releases;
+    this.#shares = new KeyShareExchange(node, {
+      release: (readTx) => this.#releaseShare(readTx),
+      released: (readTxs) => this.#released(readTxs),
+    });
     const registers = [node.metrics.registry];
     new Gauge({
       name: 'medledger_records_stored',
@@ -195,12 +205,20 @@ export class RecordService {
     firstSweep_ms?: number;
   }): Promise<RecordService> {
     const blobs = await BlobStore.open(join(options.dataDir, 'blobs'));
+    const releases = new Level<string, string>(join(options.dataDir, 'releases'));
+    try {
+      await releases.open();
+    } catch (error) {
+      await blobs.close();
+      throw error;
+    }
     const service = new RecordService(
       blobs,
       options.node,
       options.encryptionSecretKey,
       options.log,
       options.erasures,
+      releases,
     );
     const server = new BlobService(blobs);
     await options.node.host.onRequest(BLOB_PROTOCOL, async (peer, frame) => {
@@ -308,6 +326,7 @@ export class RecordService {
     await this.#node.host.offRequest(BLOB_PROTOCOL).catch(() => {});
     await this.#shares.stop();
     await this.blobs.close();
+    await this.#releases.close();
     // The node outlives this service (and may start another): its metrics go with it.
     for (const name of METRIC_NAMES) this.#node.metrics.registry.removeSingleMetric(name);
   }
@@ -328,8 +347,27 @@ export class RecordService {
       readerKey: grant.reader.encryptionKey,
       readTx,
     });
+    await this.#releases.put(hex(readTx), String(Date.now()), { sync: true });
     this.#sharesReleased.inc();
     return { index, sealed };
+  }
+
+  async #released(readTxs: Uint8Array[]): Promise<Uint8Array[]> {
+    const found = await this.#releases.getMany(readTxs.map(hex));
+    return readTxs.filter((_, i) => found[i] !== undefined);
+  }
+
+  /**
+   * For each read transaction, which validators released a key share for it (asked now), and how
+   * many are needed: a permitted read with fewer was decided but not served.
+   */
+  async servedReads(
+    readTxs: Uint8Array[],
+  ): Promise<{ threshold: number; releasedBy: Map<string, string[]> }> {
+    return {
+      threshold: keyThreshold(this.#node.store.genesis.validators.length),
+      releasedBy: await this.#shares.releasedBy(readTxs),
+    };
   }
 
   /** The record's key blob, fetched from peers first if needed, checked against the genesis. */

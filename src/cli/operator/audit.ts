@@ -39,12 +39,22 @@ function query(options: AuditOptions): Omit<AuditParams, 'cursor'> {
   };
 }
 
+/** For a permitted read: whether enough validators released a key share for it to be decrypted. */
+function served(entry: AuditEntryJson): string {
+  if (!entry.served) return '';
+  const { releasedBy, needed } = entry.served;
+  return entry.served.served
+    ? `served (${releasedBy.length} shares)`
+    : `NOT SERVED: ${releasedBy.length} of ${needed} key shares released`;
+}
+
 function row(entry: AuditEntryJson): Array<string | number | null> {
   return [
     isoTime(entry.timestamp_ms),
     entry.emergency ? '!! EMERGENCY' : '',
     entry.action,
     entry.decision,
+    served(entry),
     entry.actor,
     entry.patient,
     entry.record,
@@ -62,7 +72,8 @@ export function addAuditCommand(program: Command, out: Out): Command {
         .command('audit')
         .description(
           'the audit trail (every access decision, permitted or denied), newest first; break-glass ' +
-            'entries are flagged',
+            'entries are flagged, and each permitted read says whether the validators released its key ' +
+            '(served) or too few did (NOT SERVED: decided, but never readable)',
         )
         .option('--patient <id>', "one patient's entries")
         .option('--actor <id>', "one practitioner's (or anyone's) actions")
@@ -80,14 +91,26 @@ export function addAuditCommand(program: Command, out: Out): Command {
     const entries: AuditEntryJson[] = [];
     let cursor: string | null = options.cursor ?? null;
     do {
-      const page = await client.audit({ ...params, cursor });
+      const page = await client.audit({ ...params, cursor, served: true });
       entries.push(...page.entries);
       cursor = page.cursor;
     } while (options.all && cursor !== null);
     if (options.json) return printJson(out, { entries, cursor });
     printTable(
       out,
-      ['time', 'flag', 'action', 'decision', 'actor', 'patient', 'record', 'purpose', 'rule', 'reason'],
+      [
+        'time',
+        'flag',
+        'action',
+        'decision',
+        'served',
+        'actor',
+        'patient',
+        'record',
+        'purpose',
+        'rule',
+        'reason',
+      ],
       entries.map(row),
       'no audit entries',
     );

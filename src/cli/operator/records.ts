@@ -107,6 +107,8 @@ export function addRecordCommands(program: Command, out: Out): void {
       out: options.out,
       contentType: read.record.contentType,
       emergency: read.emergency,
+      sharesFrom: read.sharesFrom,
+      falseShares: read.falseShares,
       txHash: read.txHash,
       height: read.height,
     };
@@ -115,6 +117,13 @@ export function addRecordCommands(program: Command, out: Out): void {
       record: `${result.record} (${result.contentType}, version ${read.record.version})`,
       written: `${result.bytes} bytes to ${result.out}`,
       emergency: read.emergency ? 'YES: break-glass access, flagged in the audit trail' : 'no',
+      key:
+        read.sharesFrom.length > 0
+          ? `rebuilt from the shares of ${read.sharesFrom.join(', ')}`
+          : 'your own envelope (you are the patient)',
+      ...(read.falseShares.length > 0
+        ? { warning: `false key shares from ${read.falseShares.join(', ')} were refused` }
+        : {}),
       transaction: `${result.txHash} at height ${result.height}`,
     });
   });
