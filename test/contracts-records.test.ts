@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { encodeBody } from '../src/contracts/bodies.ts';
 import {
   CONTRACT_ERRORS,
+  committedTxProblem,
   createdId,
   getRecord,
   listRecordIds,
@@ -387,5 +389,25 @@ describe('failures that need a broken world', () => {
     expect(writes.map((w) => Buffer.from(w.key))).toEqual([
       Buffer.from(stateKey.nonce(doctor.signing.publicKey)),
     ]);
+  });
+});
+
+describe('what chain verify checks of committed transactions (format 2)', () => {
+  it('an accepted record.add names two distinct CIDs, as its event repeats; refused ones are not judged', () => {
+    grantHospital();
+    const tx = chain.tx(doctor, 'record.add', chain.recordBody(patient));
+    const receipt = chain.block([tx]).receipts[0]!;
+    expect(receipt.code).toBe('OK');
+    expect(committedTxProblem(tx, receipt)).toBeNull();
+    // The same receipt, with a body the engine would never have accepted, is named.
+    const body = chain.recordBody(patient);
+    const sameCid = { ...tx, body: encodeBody('record.add', { ...body, keyCid: body.cid }) };
+    expect(committedTxProblem(sameCid, receipt)).toMatch(/key blob by its ciphertext's CID/);
+    const otherKey = { ...tx, body: encodeBody('record.add', { ...body, keyCid: cidOf('other') }) };
+    expect(committedTxProblem(otherKey, receipt)).toMatch(/event does not name its CIDs/);
+    // A format-1 body (sealed envelopes, no keyCid) does not decode.
+    const oldFormat = { ...tx, body: new Uint8Array([0x93, 0x01, 0x02, 0x03]) };
+    expect(committedTxProblem(oldFormat, receipt)).toMatch(/does not decode/);
+    expect(committedTxProblem(oldFormat, { ...receipt, code: 'MALFORMED_BODY' })).toBeNull();
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { decode, list } from '../codec/index.ts';
+import { committedTxProblem } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
 import {
@@ -225,7 +226,7 @@ export const chainRoutes: Route[] = [
     method: 'GET',
     path: /^\/v1\/chain\/verify$/,
     async handle(ctx, _req, res) {
-      send(res, 200, await verifyStore(ctx.node.store));
+      send(res, 200, await verifyStore(ctx.node.store, committedTxProblem));
     },
   },
   {

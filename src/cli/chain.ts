@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NodeClient } from '../client/index.ts';
-import { genesisState } from '../contracts/index.ts';
+import { committedTxProblem, genesisState } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { type ChainReport, loadGenesis, verifyChain } from '../ledger/index.ts';
 import { homePaths } from '../node/config.ts';
@@ -68,7 +68,7 @@ export function addChainCommands(program: Command, out: (text: string) => void):
       } else {
         const genesis = await loadGenesis(from.genesis);
         chainId = genesis.chainId;
-        report = await verifyChain(from.chain, genesis, genesisState(genesis));
+        report = await verifyChain(from.chain, genesis, genesisState(genesis), committedTxProblem);
       }
       if (options.json) {
         out(JSON.stringify(report));

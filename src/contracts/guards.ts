@@ -90,7 +90,7 @@ export function checkContentType(contentType: string): void {
 }
 
 /** CIDv1, base32 lower case ("b"), over a SHA-256 multihash: always 59 characters. */
-const CID_V1 = /^b[a-z2-7]{58}$/;
+export const CID_V1 = /^b[a-z2-7]{58}$/;
 
 export function checkCid(cid: string): void {
   ensure(CID_V1.test(cid), 'BAD_CID');

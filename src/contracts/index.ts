@@ -14,6 +14,7 @@ export {
   type TxType,
 } from './bodies.ts';
 export { buildTx, createdId } from './build.ts';
+export { committedTxProblem } from './committed.ts';
 export type { BlockContext } from './context.ts';
 export {
   signKeyRotation,

@@ -34,9 +34,11 @@ import {
   CommitCertificate,
   Head,
   LIMITS,
+  type Receipt,
   Receipts,
   type StateWrite,
   StateWrites,
+  type Transaction,
   TxLocation,
 } from './types.ts';
 import { checkBlock } from './validate.ts';
@@ -128,7 +130,18 @@ interface Walk {
   lastHeader: BlockHeader | null;
 }
 
-async function walkBlocks(db: ChainDb, genesis: Genesis, genesisState: StateWrite[]): Promise<Walk> {
+/**
+ * What the rule engine's format requires of a committed transaction, beyond its signature (the
+ * ledger does not know the bodies): a sentence when it does not fit, else null.
+ */
+export type TxCheck = (tx: Transaction, receipt: Receipt) => string | null;
+
+async function walkBlocks(
+  db: ChainDb,
+  genesis: Genesis,
+  genesisState: StateWrite[],
+  checkTx: TxCheck | undefined,
+): Promise<Walk> {
   const validators = validatorSet(genesis);
   const expectedGenesis = encode(Block, genesisBlock(genesis, genesisState));
   const expected = new Map<string, Expected>();
@@ -192,6 +205,10 @@ async function walkBlocks(db: ChainDb, genesis: Genesis, genesisState: StateWrit
         });
         const problem = checkBlock(block, txHashes, receipts, writes, prev, genesis, validators);
         if (problem) throw new Problem(height, problem.code, problem.detail);
+        block.txs.forEach((tx, i) => {
+          const why = checkTx?.(tx, receipts[i]!);
+          if (why) throw new Problem(height, 'CHAIN_BAD_TX', `tx ${i} (${tx.type}): ${why}`);
+        });
         const cert = decodeRecord(
           CommitCertificate,
           await db.get(heightKey(PREFIX.certificate, height)),
@@ -274,8 +291,9 @@ export async function verifyChainDb(
   db: ChainDb,
   genesis: Genesis,
   genesisState: StateWrite[] = genesisWrites(genesis),
+  checkTx?: TxCheck,
 ): Promise<ChainReport> {
-  const walk = await walkBlocks(db, genesis, genesisState);
+  const walk = await walkBlocks(db, genesis, genesisState, checkTx);
   const problems: ChainProblem[] = walk.firstProblem ? [walk.firstProblem] : [];
   // Records of heights at or above `limit` are not accounted for by any verified block.
   const limit = walk.verifiedHeight + 1;
@@ -351,16 +369,17 @@ export async function verifyChain(
   path: string,
   genesis: Genesis,
   genesisState: StateWrite[] = genesisWrites(genesis),
+  checkTx?: TxCheck,
 ): Promise<ChainReport> {
   const db = await openChainDb(path, { create: false });
   try {
-    return await verifyChainDb(db, genesis, genesisState);
+    return await verifyChainDb(db, genesis, genesisState, checkTx);
   } finally {
     await db.close();
   }
 }
 
 /** Verifies the chain of an open store (online, while the node runs). */
-export function verifyStore(store: ChainStore): Promise<ChainReport> {
-  return verifyChainDb(store.db, store.genesis, store.genesisState);
+export function verifyStore(store: ChainStore, checkTx?: TxCheck): Promise<ChainReport> {
+  return verifyChainDb(store.db, store.genesis, store.genesisState, checkTx);
 }
