@@ -380,6 +380,7 @@ describe('the OpenAPI document', () => {
       'GET /v1/fhir/Consent',
       'POST /v1/blobs',
       'GET /v1/reads/{readTxHash}',
+      'POST /v1/reads/{readTxHash}/false-shares',
       'GET /v1/reads/{readTxHash}/content',
       'GET /v1/chain/verify',
       'GET /healthz',

@@ -25,6 +25,7 @@ import {
   decodeKeyBlob,
   decryptStream,
   encryptStream,
+  falseShareProof,
   makeKeyBlob,
   openReaderShare,
 } from '../src/store/index.ts';
@@ -87,27 +88,29 @@ async function readAt1(reader: IdentityKeys, readTx: Transaction) {
   const blob = decodeKeyBlob(keys.keyBlob);
   const trueShares: Uint8Array[] = [];
   const falseFrom: string[] = [];
+  const proofs: Array<{ index: number; opening: Uint8Array }> = [];
   for (const share of keys.shares!.shares) {
+    const input = {
+      blob,
+      chainId: cluster.genesis.chainId,
+      index: share.index,
+      readerSecretKey: reader.encryption.secretKey,
+      readTx: txHash(readTx),
+      sealed: share.sealed,
+    };
     try {
-      trueShares.push(
-        openReaderShare({
-          blob,
-          chainId: cluster.genesis.chainId,
-          index: share.index,
-          readerSecretKey: reader.encryption.secretKey,
-          readTx: txHash(readTx),
-          sealed: share.sealed,
-        }),
-      );
+      trueShares.push(openReaderShare(input));
     } catch (error) {
       expect((error as { code: string }).code).toBe('KEY_SHARE_FALSE');
       falseFrom.push(share.validator);
+      const opening = falseShareProof(input);
+      if (opening) proofs.push({ index: share.index, opening });
     }
   }
   const key = await combineShares(trueShares, blob.threshold);
   const out: Uint8Array[] = [];
   for await (const piece of decryptStream(service(1).ciphertext(grant.record), key)) out.push(piece);
-  return { plaintext: Buffer.concat(out), falseFrom };
+  return { plaintext: Buffer.concat(out), falseFrom, proofs };
 }
 
 beforeAll(async () => {
@@ -206,8 +209,20 @@ describe('the key-share protocol', () => {
     const result = await readAt1(doctorB!, read);
     expect(result.plaintext.equals(Buffer.from(plaintext))).toBe(true);
     expect(result.falseFrom).toEqual(['validator-2']);
+    // The reader proves it (the envelope's opening, nothing else), and the serving node punishes the liar.
+    const punished = cluster.nodes[1]!.host.metrics.disconnectedForMisbehaviour;
+    const reported = await service(1).reportFalseShares(txHash(read), [
+      ...result.proofs,
+      { index: 3, opening: randomBytes(32) }, // a false claim against an honest validator proves nothing
+    ]);
+    expect(reported).toEqual({ punished: ['validator-2'], unproven: [3] });
+    await until(() => (punished.get('false-key-share') ?? 0) > 0, 5000);
 
-    // A peer answering with another validator's index is punished by the serving node.
+    // A peer answering with another validator's index is punished by the serving node (once the
+    // liar, disconnected for its false share, is connected again).
+    const liarKey = hex(cluster.keys[2]!.signing.publicKey);
+    await until(() => !cluster.nodes[1]!.host.connectedPeers().includes(liarKey), 5_000);
+    await until(() => cluster.nodes[1]!.host.connectedPeers().includes(liarKey), 15_000);
     await liar.offRequest(KEY_SHARES_PROTOCOL);
     await liar.onRequest(KEY_SHARES_PROTOCOL, async () => [
       encode(ShareResponse, { kind: 'share', index: 0, sealed: randomBytes(97) }),
@@ -216,7 +231,6 @@ describe('the key-share protocol', () => {
     const grant = await service(1).grantFor(txHash(again));
     const keys = await service(1).keysFor(grant);
     expect(keys.shares!.shares.map((s) => s.validator)).not.toContain('validator-2');
-    const punished = cluster.nodes[1]!.host.metrics.disconnectedForMisbehaviour;
     await until(() => (punished.get('share-of-another-validator') ?? 0) > 0, 5000);
   }, 60_000);
 

@@ -5,7 +5,7 @@
  * data key; the reader's client checks the shares, rebuilds the key and decrypts.
  */
 import type { ApiContext, Route } from './context.ts';
-import { ApiError, send, sendStream } from './http.ts';
+import { ApiError, readJson, send, sendStream } from './http.ts';
 import { toJson } from './json.ts';
 
 function recordsOf(ctx: ApiContext) {
@@ -48,6 +48,14 @@ export const recordRoutes: Route[] = [
     },
   },
   {
+    method: 'POST',
+    path: /^\/v1\/reads\/([0-9a-f]{64})\/false-shares$/,
+    async handle(ctx, req, res, [hash]) {
+      const proofs = parseProofs(await readJson(req, 64 * 1024));
+      send(res, 200, await recordsOf(ctx).reportFalseShares(Buffer.from(hash!, 'hex'), proofs));
+    },
+  },
+  {
     method: 'GET',
     path: /^\/v1\/reads\/([0-9a-f]{64})\/content$/,
     async handle(ctx, _req, res, [hash]) {
@@ -57,3 +65,27 @@ export const recordRoutes: Route[] = [
     },
   },
 ];
+
+/** `{ shares: [{ index, opening }] }`: a reader's proofs of false shares (openings are 32 bytes, hex). */
+function parseProofs(body: unknown): Array<{ index: number; opening: Uint8Array }> {
+  const shares = (body as { shares?: unknown })?.shares;
+  if (!Array.isArray(shares) || shares.length > 255) {
+    throw new ApiError(
+      400,
+      'API_BAD_REQUEST',
+      'expected { shares: [{ index, opening }] } with at most 255 shares',
+    );
+  }
+  return shares.map((share, i) => {
+    const { index, opening } = (share ?? {}) as { index?: unknown; opening?: unknown };
+    if (
+      !Number.isInteger(index) ||
+      (index as number) < 0 ||
+      typeof opening !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(opening)
+    ) {
+      throw new ApiError(400, 'API_BAD_REQUEST', `shares[${i}]: expected an index and a 32-byte hex opening`);
+    }
+    return { index: index as number, opening: new Uint8Array(Buffer.from(opening, 'hex')) };
+  });
+}

@@ -243,6 +243,21 @@ export class NodeClient {
     return this.#json(`/v1/reads/${encodeURIComponent(readTxHash)}`);
   }
 
+  /** Proves to the node that validators sent false key shares for a read; it punishes those proven. */
+  reportFalseShares(
+    readTxHash: string,
+    proofs: Array<{ index: number; opening: Uint8Array }>,
+  ): Promise<{ punished: string[]; unproven: number[] }> {
+    return this.#json(`/v1/reads/${encodeURIComponent(readTxHash)}/false-shares`, {
+      method: 'POST',
+      body: new TextEncoder().encode(
+        JSON.stringify({
+          shares: proofs.map((p) => ({ index: p.index, opening: Buffer.from(p.opening).toString('hex') })),
+        }),
+      ),
+    });
+  }
+
   /** The ciphertext a committed, permitted read released, as a stream. */
   async readContent(readTxHash: string): Promise<AsyncIterable<Uint8Array>> {
     const path = `/v1/reads/${encodeURIComponent(readTxHash)}/content`;

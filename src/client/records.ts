@@ -14,6 +14,7 @@ import { DATA_KEY_BYTES, decryptStream, encryptStream } from '../store/encryptio
 import {
   combineShares,
   decodeKeyBlob,
+  falseShareProof,
   type KeyBlob,
   makeKeyBlob,
   openPatientKey,
@@ -149,6 +150,10 @@ export async function readRecord(
   }
   const blob = keyBlobOf(released.keyBlob, record);
   const key = await dataKeyFor(blob, released, reader, chainId, committed.txHash);
+  if (key.proofs.length > 0) {
+    // Best effort: the read goes on whether or not the node could act on the proofs.
+    await client.reportFalseShares(committed.txHash, key.proofs).catch(() => {});
+  }
   try {
     const ciphertext = await client.readContent(committed.txHash);
     const hasher = new RecordCidHasher();
@@ -212,34 +217,38 @@ async function dataKeyFor(
   reader: IdentityKeys,
   chainId: string,
   readTxHash: string,
-): Promise<{ dataKey: Uint8Array; sharesFrom: string[]; falseShares: string[] }> {
+): Promise<{
+  dataKey: Uint8Array;
+  sharesFrom: string[];
+  falseShares: string[];
+  proofs: Array<{ index: number; opening: Uint8Array }>;
+}> {
   if (released.reader === released.record.patient && released.shares.length === 0) {
-    return {
-      dataKey: openPatientKey(blob, chainId, reader.encryption.secretKey),
-      sharesFrom: [],
-      falseShares: [],
-    };
+    const dataKey = openPatientKey(blob, chainId, reader.encryption.secretKey);
+    return { dataKey, sharesFrom: [], falseShares: [], proofs: [] };
   }
   const readTx = parseBytes(readTxHash, 'transaction hash');
   const shares: Uint8Array[] = [];
   const sharesFrom: string[] = [];
   const falseShares: string[] = [];
+  const proofs: Array<{ index: number; opening: Uint8Array }> = [];
   for (const share of released.shares) {
+    const input = {
+      blob,
+      chainId,
+      index: share.index,
+      readerSecretKey: reader.encryption.secretKey,
+      readTx,
+      sealed: parseBytes(share.sealed, 'key share'),
+    };
     try {
-      shares.push(
-        openReaderShare({
-          blob,
-          chainId,
-          index: share.index,
-          readerSecretKey: reader.encryption.secretKey,
-          readTx,
-          sealed: parseBytes(share.sealed, 'key share'),
-        }),
-      );
+      shares.push(openReaderShare(input));
       sharesFrom.push(share.validator);
     } catch (error) {
       if (!(error instanceof MedledgerError) || error.code !== 'KEY_SHARE_FALSE') throw error;
       falseShares.push(share.validator);
+      const opening = falseShareProof(input);
+      if (opening) proofs.push({ index: share.index, opening });
     }
   }
   try {
@@ -251,7 +260,7 @@ async function dataKeyFor(
       );
     }
     const dataKey = await combineShares(shares, blob.threshold);
-    return { dataKey, sharesFrom: sharesFrom.slice(0, blob.threshold), falseShares };
+    return { dataKey, sharesFrom: sharesFrom.slice(0, blob.threshold), falseShares, proofs };
   } finally {
     for (const share of shares) share.fill(0);
   }

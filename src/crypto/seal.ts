@@ -80,25 +80,55 @@ export function openSealed(
   context?: Uint8Array,
 ): Uint8Array {
   const recipientPublicKey = encryptionPublicKeyFrom(recipientSecretKey);
+  const shared = envelopeOpening(recipientSecretKey, sealed);
+  try {
+    return openSealedWithOpening(shared, recipientPublicKey, sealed, context);
+  } finally {
+    shared.fill(0);
+  }
+}
+
+/**
+ * The X25519 shared secret of one envelope, its "opening": with it anyone can open this envelope,
+ * and no other sealed to the same key (each has its own ephemeral key). A recipient hands it over
+ * to prove what an envelope held without giving away its secret key.
+ */
+export function envelopeOpening(recipientSecretKey: Uint8Array, sealed: Uint8Array): Uint8Array {
+  encryptionPublicKeyFrom(recipientSecretKey); // CRYPTO_KEY_LENGTH for a key of the wrong length
   if (!(sealed instanceof Uint8Array) || sealed.length < HEADER_BYTES + AES_GCM_TAG_BYTES) {
     throw openFailed('it is too short');
   }
   if (sealed[0] !== SEAL_VERSION) throw openFailed(`its version ${sealed[0]} is not supported`);
-  const ephemeralPublicKey = sealed.subarray(1, HEADER_BYTES);
-  let shared: Uint8Array;
   try {
-    shared = x25519SharedSecret(recipientSecretKey, ephemeralPublicKey);
+    return x25519SharedSecret(recipientSecretKey, sealed.subarray(1, HEADER_BYTES));
   } catch (cause) {
     throw openFailed('its ephemeral public key is invalid', cause);
   }
-  const { okm, key, nonce } = deriveKeyAndNonce(shared, ephemeralPublicKey, recipientPublicKey);
+}
+
+/**
+ * Opens an envelope with its opening (see envelopeOpening) and the recipient's public key. AES-GCM
+ * authenticates: a false opening fails (CRYPTO_OPEN_FAILED) rather than yield other bytes.
+ */
+export function openSealedWithOpening(
+  opening: Uint8Array,
+  recipientPublicKey: Uint8Array,
+  sealed: Uint8Array,
+  context?: Uint8Array,
+): Uint8Array {
+  if (!(sealed instanceof Uint8Array) || sealed.length < HEADER_BYTES + AES_GCM_TAG_BYTES) {
+    throw openFailed('it is too short');
+  }
+  if (sealed[0] !== SEAL_VERSION) throw openFailed(`its version ${sealed[0]} is not supported`);
+  if (opening.length !== X25519_KEY_BYTES) throw openFailed('its opening is not 32 bytes');
+  const ephemeralPublicKey = sealed.subarray(1, HEADER_BYTES);
+  const { okm, key, nonce } = deriveKeyAndNonce(opening, ephemeralPublicKey, recipientPublicKey);
   try {
     return aesGcmDecrypt(key, nonce, sealed.subarray(HEADER_BYTES), additionalData(context));
   } catch (cause) {
     throw openFailed('it was not sealed to this key for this context, or it was altered', cause);
   } finally {
     okm.fill(0);
-    shared.fill(0);
   }
 }
 

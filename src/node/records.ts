@@ -42,12 +42,14 @@ import {
   decodeKeyBlob,
   keyThreshold,
   MAX_KEY_BLOB_BYTES,
+  provesFalseShare,
   Replicator,
   resealShare,
   type StoredRecord,
   transportOverFrames,
 } from '../store/index.ts';
 import { type GatheredShares, KeyShareExchange, type ReleasedShare } from './key-shares.ts';
+import { RecentMap } from './recent-map.ts';
 import type { NodeLogger, ValidatorNode } from './validator.ts';
 
 export const BLOB_PROTOCOL = {
@@ -90,6 +92,9 @@ export interface ReadKeys {
   threshold: number;
 }
 
+/** Reads whose relayed shares are kept for proofs of false shares (each a few hundred bytes). */
+const RELAYED_KEPT = 1024;
+
 const METRIC_NAMES = [
   'medledger_records_stored',
   'medledger_blobs_stored',
@@ -113,6 +118,8 @@ export class RecordService {
   readonly #encryptionPublicKey: Uint8Array;
   readonly #replicator: Replicator;
   readonly #shares: KeyShareExchange;
+  /** The shares this node relayed to readers, for judging their proofs of false shares. */
+  readonly #relayed = new RecentMap<GatheredShares>(RELAYED_KEPT, READ_PERMIT_TTL_MS);
   /** The reads this validator released a share for: read tx (hex) → when (ms, decimal). */
   readonly #releases: Level<string, string>;
   readonly #erasures: ErasureListener | undefined;
@@ -301,6 +308,7 @@ export class RecordService {
     const threshold = decodeKeyBlob(keyBlob).threshold;
     if (grant.reader.id === grant.record.patient) return { keyBlob, shares: null, threshold };
     const shares = await this.#shares.gather(grant.readTx, height);
+    this.#relayed.remember(hex(grant.readTx), shares);
     if (shares.shares.length < threshold) {
       this.#log.warn(
         { record: grant.record.id, released: shares.shares.length, threshold },
@@ -309,6 +317,49 @@ export class RecordService {
       throw new MedledgerError('API_KEY_SHARES_UNAVAILABLE', sharesShortfall(shares, threshold));
     }
     return { keyBlob, shares, threshold };
+  }
+
+  /**
+   * A reader's proofs that validators sent false shares for its read (src/store/key-blob.ts
+   * `falseShareProof`), checked against the shares this node relayed: a validator proven to have
+   * lied is punished as any lying peer (disconnected, counted). Unproven claims change nothing.
+   */
+  async reportFalseShares(
+    readTx: Uint8Array,
+    proofs: Array<{ index: number; opening: Uint8Array }>,
+  ): Promise<{ punished: string[]; unproven: number[] }> {
+    const grant = await this.grantFor(readTx);
+    const relayed = this.#relayed.get(hex(readTx));
+    const blob = decodeKeyBlob(await this.#keyBlobBytes(grant.record));
+    const { validators } = this.#node.store.genesis;
+    const result = { punished: [] as string[], unproven: [] as number[] };
+    for (const { index, opening } of proofs) {
+      const share = relayed?.shares.find((s) => s.index === index);
+      const proven =
+        share !== undefined &&
+        provesFalseShare({
+          blob,
+          chainId: this.#node.store.genesis.chainId,
+          index,
+          readerKey: grant.reader.encryptionKey,
+          readTx,
+          sealed: share.sealed,
+          opening,
+        });
+      if (!proven) {
+        result.unproven.push(index);
+        continue;
+      }
+      const validator = validators[index]!;
+      result.punished.push(validator.name);
+      this.#log.warn(
+        { validator: validator.name, record: grant.record.id },
+        'a validator sent a false key share',
+      );
+      if (index !== this.#node.validatorIndex)
+        this.#node.host.punish(hex(validator.publicKey), 'false-key-share');
+    }
+    return result;
   }
 
   /** The record's ciphertext, fetched from peers first if this node does not hold it yet. */

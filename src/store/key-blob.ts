@@ -19,7 +19,14 @@
  */
 import { combine, split } from 'shamir-secret-sharing';
 import { bytes, decode, encode, type Infer, list, str, struct, u32, varBytes } from '../codec/index.ts';
-import { openSealed, randomBytes, seal, sha256 } from '../crypto/index.ts';
+import {
+  envelopeOpening,
+  openSealed,
+  openSealedWithOpening,
+  randomBytes,
+  seal,
+  sha256,
+} from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { DATA_KEY_BYTES, recordContext } from './encryption.ts';
 
@@ -234,6 +241,69 @@ export function openReaderShare(input: {
   const share = payload.slice(0, SHARE_BYTES);
   payload.fill(0);
   return share;
+}
+
+/**
+ * The reader's proof that a share is false: the opening of the envelope (envelope-specific, it gives
+ * away nothing else), when the envelope opens for this read but fails its commitment. Null when the
+ * share is true, or does not open at all (then nobody can tell who lies, reader or validator).
+ */
+export function falseShareProof(input: {
+  blob: KeyBlob;
+  chainId: string;
+  index: number;
+  readerSecretKey: Uint8Array;
+  readTx: Uint8Array;
+  sealed: Uint8Array;
+}): Uint8Array | null {
+  try {
+    openReaderShare(input).fill(0);
+    return null;
+  } catch {}
+  try {
+    openSealed(
+      input.readerSecretKey,
+      input.sealed,
+      readerShareContext(input.chainId, input.readTx, input.index),
+    );
+  } catch {
+    return null;
+  }
+  return envelopeOpening(input.readerSecretKey, input.sealed);
+}
+
+/**
+ * The serving node's check of a reader's proof: with `opening` the share the validator sent opens
+ * (AES-GCM: so the opening is genuine) and fails its commitment. True only when proven false.
+ */
+export function provesFalseShare(input: {
+  blob: KeyBlob;
+  chainId: string;
+  index: number;
+  readerKey: Uint8Array;
+  readTx: Uint8Array;
+  sealed: Uint8Array;
+  opening: Uint8Array;
+}): boolean {
+  const { blob, chainId, index } = input;
+  const entry = blob.shares[index];
+  if (!entry) return false;
+  let payload: Uint8Array;
+  try {
+    payload = openSealedWithOpening(
+      input.opening,
+      input.readerKey,
+      input.sealed,
+      readerShareContext(chainId, input.readTx, index),
+    );
+  } catch {
+    return false;
+  }
+  const context = shareContext(chainId, blob.recordCid, index);
+  const matches =
+    payload.length === PAYLOAD_BYTES && Buffer.from(commitment(context, payload)).equals(entry.commitment);
+  payload.fill(0);
+  return !matches;
 }
 
 /** Rebuilds the data key from `threshold` or more true shares; the caller zeroes the shares. */
