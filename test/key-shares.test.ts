@@ -4,7 +4,8 @@
  * is caught by its commitment); a validator releases no share for a read that is not a committed,
  * permitted, fresh record.read (unknown, not a read, forbidden, revoked, expired), and the serving
  * node punishes a peer that answers with another validator's share. A record service started after
- * the record committed fetches the ciphertext and the key blob by sweeping.
+ * the record committed fetches the ciphertext and the key blob by sweeping; one that missed the
+ * erasure deletes both and signs its receipt by sweeping.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decode, encode } from '../src/codec/index.ts';
@@ -306,5 +307,33 @@ describe('the key-share protocol', () => {
       clock.mockRestore();
     }
     expect(await Promise.all([0, 1, 3].map(released))).toEqual(before);
+  }, 60_000);
+
+  it('a validator that missed the erasure deletes both blobs and signs its receipt when it sweeps', async () => {
+    await cluster.records[3]!.stop();
+    cluster.records[3] = null;
+    await commit(patient!, 'record.erase', { record: recordId });
+    for (const i of [0, 1, 2]) {
+      await until(
+        async () =>
+          (await service(i).blobs.isErased(recordId)) && !(await service(i).blobs.hasRecord(keyCid)),
+        10_000,
+      );
+    }
+    const { RecordService } = await import('../src/node/records.ts');
+    cluster.records[3] = await RecordService.start({
+      node: cluster.nodes[3]!,
+      dataDir: `${cluster.dir}/node-3`,
+      encryptionSecretKey: cluster.keys[3]!.encryption.secretKey,
+      log: { info() {}, warn() {}, debug() {} },
+      erasures: cluster.erasures[3]!,
+      firstSweep_ms: 100,
+    });
+    await until(() => cluster.erasures[3]!.signed(recordId), 15_000);
+    expect(await service(3).blobs.hasRecord(cid)).toBe(false);
+    expect(await service(3).blobs.hasRecord(keyCid)).toBe(false);
+    const receipts = await cluster.erasures[0]!.list(recordId);
+    expect(receipts.map((r) => hex(r.validator))).toContain(hex(cluster.keys[3]!.signing.publicKey));
+    expect(receipts).toHaveLength(4);
   }, 60_000);
 });

@@ -162,6 +162,11 @@ export class ErasureReceipts {
     return issuing;
   }
 
+  /** Whether this validator has signed its receipt for the record. */
+  async signed(recordId: string): Promise<boolean> {
+    return (await this.#get(recordId, Buffer.from(this.#self, 'hex'))) !== undefined;
+  }
+
   async #issue(recordId: string, eraseTx: Uint8Array): Promise<ErasureReceipt> {
     if (this.#stopped) throw new MedledgerError('NODE_STOPPED', 'the erasure receipts are stopped');
     const selfKey = Buffer.from(this.#self, 'hex');

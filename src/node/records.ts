@@ -83,6 +83,8 @@ export function keyBlobStoreId(recordId: string): string {
 /** Told when this node has deleted an erased record's ciphertext and key blob. */
 export interface ErasureListener {
   issue(recordId: string, eraseTx: Uint8Array): unknown;
+  /** Whether this validator's receipt for the record is signed. */
+  signed(recordId: string): Promise<boolean>;
 }
 
 /** What a reader's node hands the reader's client: the key blob, and the shares unless the reader is the patient. */
@@ -502,7 +504,11 @@ export class RecordService {
         for (const [, value] of rows) {
           if (this.#stopped) return;
           const record = decodeState(RecordMetaSchema, value);
-          if (record.erased_ms !== null || (await this.blobs.isErased(record.id))) continue;
+          if (record.erased_ms !== null) {
+            await this.#sweepErased(record);
+            continue;
+          }
+          if (await this.blobs.isErased(record.id)) continue;
           if (!(await this.blobs.hasRecord(record.cid)))
             await this.#replicate(record.id, record.cid, 1).catch(() => {});
           if (!(await this.blobs.hasRecord(record.keyCid)))
@@ -513,6 +519,27 @@ export class RecordService {
       }
     } finally {
       this.#sweeping = false;
+    }
+  }
+
+  /**
+   * An erased record this node still holds, or holds no receipt for: its erasure event was missed
+   * (the service was not listening yet) or interrupted (a crash between the deletion and the
+   * receipt). Erases it now, with the record.erase transaction found through the record index.
+   */
+  async #sweepErased(record: RecordMeta): Promise<void> {
+    const done =
+      (await this.blobs.isErased(record.id)) &&
+      (await this.blobs.isErased(keyBlobStoreId(record.id))) &&
+      (this.#erasures === undefined || (await this.#erasures.signed(record.id)));
+    if (done) return;
+    const txs = await this.#node.store.indexed('record', record.id);
+    for (const { txHash: hash } of txs.reverse()) {
+      const found = await this.#node.store.transaction(hash);
+      if (found?.tx.type === 'record.erase' && found.receipt.code === RECEIPT_OK) {
+        await this.#erase(record.id, record.cid, record.keyCid, hash);
+        return;
+      }
     }
   }
 
