@@ -6,7 +6,7 @@
  *
  * Pure and deterministic: it reads the transaction and its receipt only.
  */
-import { RECEIPT_OK, type Receipt, type Transaction } from '../ledger/index.ts';
+import { RECEIPT_OK, type Receipt, type Transaction } from '../ledger/types.ts';
 import { decodeBody, isTxType } from './bodies.ts';
 import { CID_V1 } from './guards.ts';
 
