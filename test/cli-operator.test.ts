@@ -895,6 +895,17 @@ describe('operator commands against four validator processes', () => {
       ),
       'RECORD_ERASED',
     );
+    // Every validator confirms with a signed receipt; the command checks them and says what they prove.
+    let erasure: any;
+    for (let tries = 0; tries < 100; tries++) {
+      erasure = await run(node1, 'record', 'erasure', ids.record!);
+      if (erasure.receipts.length === 4) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(erasure).toMatchObject({ erased: true, validators: 4, needed: 3, shredded: true, rejected: [] });
+    const human = await cli('record', 'erasure', ids.record!, '--node', node1);
+    expect(human.stdout).toContain('4 of 4 validators confirmed');
+    expect(human.stdout).toContain('the key cannot be rebuilt');
   });
 
   it('adds a PDF with --no-fhir: not validated, streamed from the file, read back byte for byte', async () => {
