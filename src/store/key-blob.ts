@@ -96,6 +96,14 @@ function commitment(context: Uint8Array, payload: Uint8Array): Uint8Array {
   return sha256(COMMITMENT_DOMAIN, context, payload);
 }
 
+/** Whether `payload` (share ‖ salt) is share `index` of the blob: the one its commitment names. */
+function matchesCommitment(blob: KeyBlob, chainId: string, index: number, payload: Uint8Array): boolean {
+  const entry = blob.shares[index];
+  if (!entry || payload.length !== PAYLOAD_BYTES) return false;
+  const context = shareContext(chainId, blob.recordCid, index);
+  return Buffer.from(commitment(context, payload)).equals(entry.commitment);
+}
+
 /** Builds the key blob of one record; the caller zeroes `dataKey` afterwards. */
 export async function makeKeyBlob(input: {
   chainId: string;
@@ -192,10 +200,7 @@ export function resealShare(input: {
     throw keyBlobInvalid(`share ${index} does not open with this validator's key`, cause);
   }
   try {
-    if (
-      payload.length !== PAYLOAD_BYTES ||
-      !Buffer.from(commitment(context, payload)).equals(entry.commitment)
-    ) {
+    if (!matchesCommitment(blob, chainId, index, payload)) {
       throw keyBlobInvalid(`share ${index} does not match its commitment`);
     }
     return seal(input.readerKey, payload, readerShareContext(chainId, input.readTx, index));
@@ -230,11 +235,7 @@ export function openReaderShare(input: {
   } catch {
     throw shareFalse(index, 'it was not sealed to this reader for this read');
   }
-  const context = shareContext(chainId, blob.recordCid, index);
-  if (
-    payload.length !== PAYLOAD_BYTES ||
-    !Buffer.from(commitment(context, payload)).equals(entry.commitment)
-  ) {
+  if (!matchesCommitment(blob, chainId, index, payload)) {
     payload.fill(0);
     throw shareFalse(index, 'it does not match its commitment');
   }
@@ -286,8 +287,7 @@ export function provesFalseShare(input: {
   opening: Uint8Array;
 }): boolean {
   const { blob, chainId, index } = input;
-  const entry = blob.shares[index];
-  if (!entry) return false;
+  if (!blob.shares[index]) return false;
   let payload: Uint8Array;
   try {
     payload = openSealedWithOpening(
@@ -299,9 +299,7 @@ export function provesFalseShare(input: {
   } catch {
     return false;
   }
-  const context = shareContext(chainId, blob.recordCid, index);
-  const matches =
-    payload.length === PAYLOAD_BYTES && Buffer.from(commitment(context, payload)).equals(entry.commitment);
+  const matches = matchesCommitment(blob, chainId, index, payload);
   payload.fill(0);
   return !matches;
 }
