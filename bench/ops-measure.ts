@@ -9,15 +9,18 @@
  *   size; the median of the batches;
  * - consensus bytes each validator sent, the same way;
  * - bytes added to the chain store, exactly, from the stopped store (ops-chain.ts);
- * - blob store growth per node (the files: ciphertext chunks and manifests), once replication settled;
+ * - blob store growth per node (the files: ciphertext chunks, the key blob, their manifests), once
+ *   replication settled;
  * - latency: submit → committed as the client sees it, and the client's own stage around it (record
- *   add: encrypt and upload before the submit; read: envelope, ciphertext, decryption and the file
- *   written after the read permit committed).
+ *   add: encrypt, split the key, upload the ciphertext and the key blob before the submit; read: key
+ *   shares, ciphertext, decryption and the file written after the read permit committed).
  *
  * Roles: validator 0 is the primary (view 0); hospital A's node is validator 1 (the network admin,
- * A's staff and the patients, who registered at A, send through it, and it holds A's custodian key);
+ * A's staff and the patients, who registered at A, send through it; A is the records' custodian);
  * hospital B's node is validator 2 (B's doctor reads, requests and B's emergency nurse breaks the
- * glass through it; it asks validator 1 for the record keys); validator 3 is a plain backup.
+ * glass through it; for a read it gathers a key share from every validator, each re-sealed to the
+ * reader); validator 3 is a plain backup. One read runs with validator 1 killed (DOWN): the key
+ * still opens with the other validators' shares; that validator's CPU is then NaN (null in JSON).
  */
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,6 +51,7 @@ export const OPERATIONS = [
   'consent.grant',
   'record.read 1 KiB',
   'record.read 1 MiB',
+  'record.read 1 KiB custodian down',
   'consent.revoke',
   'access.request',
   'access.approve',
@@ -65,6 +69,7 @@ export const LABELS: Record<Operation, string> = {
   'consent.grant': 'grant',
   'record.read 1 KiB': 'read record, 1 KiB',
   'record.read 1 MiB': 'read record, 1 MiB',
+  'record.read 1 KiB custodian down': "read record, 1 KiB, custodian's node (v1) down",
   'consent.revoke': 'revoke',
   'access.request': 'request access',
   'access.approve': 'approve request',
@@ -79,6 +84,7 @@ const NEEDS: Partial<Record<Operation, Operation[]>> = {
   'consent.grant': ['patient.register'],
   'record.read 1 KiB': ['consent.grant', 'record.add 1 KiB'],
   'record.read 1 MiB': ['consent.grant', 'record.add 1 MiB'],
+  'record.read 1 KiB custodian down': ['consent.grant', 'record.add 1 KiB'],
   'consent.revoke': ['consent.grant'],
   'access.request': ['patient.register'],
   'access.approve': ['access.request'],
@@ -90,6 +96,8 @@ const VALIDATORS = 4;
 const HOSPITAL_A = 1;
 const HOSPITAL_B = 2;
 const DAY_MS = 86_400_000;
+/** Operations run with a validator killed: hospital A's node, the custodian of every record. */
+const DOWN: Partial<Record<Operation, number>> = { 'record.read 1 KiB custodian down': HOSPITAL_A };
 /** A 1 KiB record: a FHIR R4 Observation, its note padded to exactly 1,024 bytes. */
 export const OBSERVATION_1KIB = observation(1024);
 const MIB = 1024 * 1024;
@@ -108,7 +116,7 @@ export interface OperationCost {
   n: number;
   /** The N operations ran as this many equal batches; per-operation figures are their median. */
   batches: number;
-  /** Per validator (index = validator). */
+  /** Per validator (index = validator); NaN (null in JSON) for a validator that was down. */
   cpu_us_per_op: number[];
   /** Each batch's figure, per validator. */
   cpu_us_per_op_by_batch: number[][];
@@ -129,7 +137,7 @@ export interface OperationCost {
     /** Most transactions seen in one of these blocks (1: each operation had its block). */
     max_txs_per_block: number;
   } | null;
-  /** Blob files' growth per operation on each node (ciphertext and manifests); null when none. */
+  /** Blob files' growth per operation on each node (ciphertext, key blob, manifests); null when none. */
   blob_store_bytes_per_op: number[] | null;
   /** The blob store's LevelDB index, on disk (compressed, coarse). */
   blob_index_disk_bytes_per_op: number[] | null;
@@ -138,7 +146,7 @@ export interface OperationCost {
     /** Record add: before the submit (encrypt, upload); read: after the permit (fetch, decrypt, write). */
     client_stage: Latency | null;
     client_stage_is: string | null;
-    /** Record add: commit → the ciphertext on every node; erase: commit → deleted on every node. */
+    /** Record add: commit → the blobs on every node; erase: commit → deleted on every node. */
     blobs_settled: Latency | null;
     blobs_settled_is: string | null;
   };
@@ -241,14 +249,18 @@ export async function measureOps(options: OpsOptions): Promise<OpsResult> {
     const samples = new Map<Operation, Sample[]>();
     for (const operation of OPERATIONS) {
       if (!run.has(operation)) continue;
+      const down = DOWN[operation];
+      if (down !== undefined) await cluster.kill(down);
       if (!measured.has(operation)) {
         for (let i = 0; i <= n; i++) await perform(world, operation, i);
+        if (down !== undefined) await restart(world, down);
         continue;
       }
       const { cost, batch } = await measureOperation(world, operation, n, batches, calibration);
+      if (down !== undefined) await restart(world, down);
       costs.push(cost);
       samples.set(operation, batch);
-      const round = (xs: number[]) => xs.map((x) => Math.round(x)).join(' / ');
+      const round = (xs: number[]) => xs.map((x) => (Number.isNaN(x) ? '—' : Math.round(x))).join(' / ');
       log(
         `${operation}: CPU ${round(cost.cpu_us_per_op)} µs (/proc: ${round(cost.proc_cpu_us_per_op)}), ` +
           `p50 ${cost.latency.submit_to_commit.p50_ms.toFixed(1)} ms` +
@@ -279,8 +291,8 @@ export async function measureOps(options: OpsOptions): Promise<OpsResult> {
         validators: VALIDATORS,
         roles: [
           'primary (view 0)',
-          "hospital A's node: the network admin, A's staff and the patients send through it; A's custodian key",
-          "hospital B's node: B's doctor and emergency nurse send and read through it",
+          "hospital A's node: the network admin, A's staff and the patients send through it; A is the records' custodian",
+          "hospital B's node: B's doctor and emergency nurse send and read through it; it gathers the key shares",
           'backup',
         ],
         checkpointInterval: cluster.genesis.params.checkpointInterval,
@@ -446,16 +458,17 @@ async function setUp(cluster: ProcessCluster, files: World['files']): Promise<Wo
 
 const BLOB_OPERATIONS = new Set<Operation>(['record.add 1 KiB', 'record.add 1 MiB', 'record.erase']);
 const CLIENT_STAGE: Partial<Record<Operation, string>> = {
-  'record.add 1 KiB': 'encrypt and upload, before the submit',
-  'record.add 1 MiB': 'encrypt and upload, before the submit',
+  'record.add 1 KiB': 'encrypt, split the key, upload both, before the submit',
+  'record.add 1 MiB': 'encrypt, split the key, upload both, before the submit',
   'record.read 1 KiB': 'permit committed → plaintext written',
   'record.read 1 MiB': 'permit committed → plaintext written',
+  'record.read 1 KiB custodian down': 'permit committed → plaintext written',
 };
 
 const BLOBS_SETTLED: Partial<Record<Operation, string>> = {
-  'record.add 1 KiB': 'commit → ciphertext on every node',
-  'record.add 1 MiB': 'commit → ciphertext on every node',
-  'record.erase': 'commit → ciphertext deleted on every node',
+  'record.add 1 KiB': 'commit → ciphertext and key blob on every node',
+  'record.add 1 MiB': 'commit → ciphertext and key blob on every node',
+  'record.erase': 'commit → ciphertext and key blob deleted on every node',
 };
 
 type Step = (world: World, i: number) => Promise<Sample>;
@@ -557,6 +570,7 @@ const STEPS: Record<Operation, Step> = {
   },
   'record.read 1 KiB': readStep('kib'),
   'record.read 1 MiB': readStep('mib'),
+  'record.read 1 KiB custodian down': readStep('kib'),
   'consent.revoke': (w, i) => timed(w.a, w.patients[i]!, 'consent.revoke', { policy: w.grants[i]! }),
   'access.request': async (w, i) => {
     const sample = await timed(w.b, w.doctorB, 'access.request', {
@@ -595,14 +609,36 @@ function closure(measured: Set<Operation>): Set<Operation> {
   return out;
 }
 
+/** The running validators' statuses. */
 function statuses(cluster: ProcessCluster) {
-  return Promise.all(range(0, VALIDATORS - 1).map((i) => cluster.status(i)));
+  return Promise.all(
+    range(0, VALIDATORS - 1)
+      .filter((i) => cluster.running(i))
+      .map((i) => cluster.status(i)),
+  );
 }
 
-/** Every validator's CPU time and consensus bytes sent, from its /metrics and /proc. */
+/**
+ * Restarts validator `v` after a DOWN operation and waits until it is ready (/readyz: a quorum of
+ * peers), connected to every peer and caught up; its API moved, so hospital A's client follows it.
+ */
+async function restart(world: World, v: number): Promise<void> {
+  const { cluster } = world;
+  await cluster.start(v);
+  await until(
+    async () => (await fetch(`${cluster.api[v]}/readyz`).catch(() => null))?.status === 200,
+    30_000,
+  );
+  await until(async () => (await cluster.status(v)).peers === VALIDATORS - 1, 30_000);
+  await settle(cluster);
+  if (v === HOSPITAL_A) world.a = new TimedClient(cluster.api[v]!);
+}
+
+/** Every validator's CPU time and consensus bytes sent, from its /metrics and /proc; NaN when down. */
 async function readAll(cluster: ProcessCluster): Promise<Reading[]> {
   return Promise.all(
     range(0, VALIDATORS - 1).map(async (v) => {
+      if (!cluster.running(v)) return { cpu_us: NaN, cpu_user_us: NaN, proc_cpu_us: NaN, sent_bytes: NaN };
       const text = await cluster.metrics(v);
       return {
         cpu_us: metric(text, 'medledger_process_process_cpu_seconds_total') * 1e6,

@@ -8,6 +8,9 @@ const integer = (x: number) => Math.round(x).toLocaleString('en-US');
 const ms = (x: number) => (x < 100 ? x.toFixed(1) : integer(x));
 const span = (l: Latency | null) => (l ? `${ms(l.p50_ms)} / ${ms(l.p90_ms)}` : '—');
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+/** A validator that was down has NaN (null once read back from result.json): shown as "—". */
+const up = (x: number | null) => x !== null && Number.isFinite(x);
+const perValidator = (x: number) => (up(x) ? integer(x) : '—');
 
 /** The table: one row per operation. */
 export function opsTable(result: OpsResult): string {
@@ -31,8 +34,8 @@ function row(op: OperationCost): string {
     op.chain ? integer(op.chain.state_write_bytes) : '—',
     op.chain ? integer(op.chain.chain_store_bytes) : '—',
     blobs ? (sameOnAll ? integer(blobs[0]!) : blobs.map(integer).join(' / ')) : '0',
-    op.cpu_us_per_op.map(integer).join(' / '),
-    integer(sum(op.consensus_sent_bytes_per_op)),
+    op.cpu_us_per_op.map(perValidator).join(' / '),
+    consensusBytes(op.consensus_sent_bytes_per_op),
     span(op.latency.submit_to_commit),
     op.latency.client_stage ? `${span(op.latency.client_stage)} (${op.latency.client_stage_is})` : '—',
     op.latency.blobs_settled ? `${span(op.latency.blobs_settled)} (${op.latency.blobs_settled_is})` : '—',
@@ -40,6 +43,13 @@ function row(op: OperationCost): string {
   ]
     .join(' | ')
     .trim();
+}
+
+/** The validators' total, or the running ones' with how many they were. */
+function consensusBytes(perValidator: number[]): string {
+  const running = perValidator.filter(up);
+  const total = integer(sum(running));
+  return running.length === perValidator.length ? total : `${total} (${running.length} up)`;
 }
 
 /** summary.md: the table, what each column means, and the run's context. */
@@ -57,9 +67,12 @@ Produced by \`npm run bench:ops\` (bench/ops.ts); everything measured is in \`re
 ${opsTable(result)}
 
 Validators: v0 is the primary; v1 is hospital A's node (the network admin, A's staff and the
-patients, who registered at A, submit through it; it holds A's custodian key, so it answers the key
-protocol for A's records); v2 is hospital B's node (B's doctor reads and requests, B's nurse breaks
-the glass through it); v3 is a plain backup.
+patients, who registered at A, submit through it; A is the custodian of every record); v2 is
+hospital B's node (B's doctor reads and requests, B's nurse breaks the glass through it, and for each
+read it gathers a key share from every validator); v3 is a plain backup. For "custodian's node (v1)
+down", v1 was killed before the warm-up and restarted (and waited for: ready, connected, caught up)
+after the batches: the reads' keys were rebuilt from the shares of v0, v2 and v3 (threshold 2 of 4),
+and v1's CPU column is "—".
 
 ## What each column is
 
@@ -75,9 +88,9 @@ the glass through it); v3 is a plain backup.
   compressed, the whole chain store took ${integer(result.chain_store.disk_bytes)} bytes for
   ${integer(result.chain_store.logical_bytes_added)} logical bytes added over ${integer(result.chain_store.blocks)}
   blocks (× ${ratio.toFixed(2)}, LevelDB's log and tables included).
-- **blob files bytes per node**: growth of each node's blob files (ciphertext chunks and the
-  record's manifest) once replication settled; the same on all four nodes unless four figures are
-  shown. An erase removes them (negative). Besides, the blob store's LevelDB index (references,
+- **blob files bytes per node**: growth of each node's blob files (the ciphertext's chunks and
+  manifest, and the key blob, the data key's shares sealed to the validators, with its own
+  manifest) once replication settled; the same on all four nodes unless four figures are shown. An erase removes them (negative). Besides, the blob store's LevelDB index (references,
   tombstones) grows by a few hundred bytes per record, on disk; \`result.json\` has it.
 - **CPU µs per validator**: each validator process's CPU time (user + system, every thread:
   process.cpuUsage, read from its \`/metrics\` as \`medledger_process_process_cpu_seconds_total\`)
@@ -89,22 +102,26 @@ the glass through it); v3 is a plain backup.
   the user/system split are in \`result.json\` as a cross-check. It is everything the operation
   makes that validator do: the HTTP API, signature checks, the consensus round of its block
   (PRE-PREPARE, PREPARE, COMMIT, each vote persisted), execution, the synced block append, a
-  checkpoint every ${result.cluster.checkpointInterval} blocks, blob upload and replication, the key
-  protocol and streaming for reads, blob deletion for erasures. Alone in its block, an operation pays
-  the block's whole consensus round; in full blocks that round is shared (the saturation benchmark's
-  250–290 µs per transaction per validator).
+  checkpoint every ${result.cluster.checkpointInterval} blocks, blob upload and replication, for reads
+  the key-share protocol (every validator checks the permit and re-seals its share) and streaming,
+  blob deletion for erasures. Alone in its block, an operation pays the block's whole consensus
+  round; in full blocks that round is shared (the saturation benchmark's 250–290 µs per transaction
+  per validator).
 - **consensus bytes sent**: consensus-protocol bytes all four validators sent per operation
   (\`medledger_consensus_message_bytes_total\`, idle rate removed); blob replication and the key
   protocol are other protocols and not in it.
 - **submit → committed**: from the client's POST of the signed transaction to its committed answer
   (the node holds the request until the commit). For reads, the audited \`record.read\` transaction.
-- **client stage**: record add, encrypting (AES-256-GCM) and uploading the ciphertext before the
-  submit (sealing two envelopes and the account look-up included); read, from the permit's commit to
-  the plaintext written: envelope re-sealed to the reader (by hospital A's node, over the key
-  protocol), ciphertext streamed, CID checked, decrypted, file written atomically.
-- **blobs on every node**: record add, from the commit to the ciphertext being on all four nodes
-  (the other three pull it from hospital A's node); erase, from the commit to it being deleted on all
-  four. Read from the nodes' directories, not by asking the nodes. The next operation starts after it.
+- **client stage**: record add, encrypting (AES-256-GCM) and uploading the ciphertext, then
+  splitting the key into the key blob and uploading it, before the submit (the look-ups of the
+  patient's key and the validators included); read, from the permit's commit to the plaintext
+  written: the key blob and a share from every reachable validator (each re-sealed to the reader,
+  gathered by hospital B's node over the key-share protocol), the shares checked against their
+  commitments and combined, ciphertext streamed, CID checked, decrypted, file written atomically.
+- **blobs on every node**: record add, from the commit to the ciphertext and the key blob being on
+  all four nodes (the other three pull them from hospital A's node); erase, from the commit to both
+  being deleted on all four. Read from the nodes' directories, not by asking the nodes. The next
+  operation starts after it.
 
 ## Run
 

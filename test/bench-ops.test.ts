@@ -1,7 +1,8 @@
 /**
- * The cost-per-operation benchmark (bench/ops.ts) in a tiny run: two operations of three kinds on a
- * real four-validator cluster. Checks the result's shape and that every figure is positive and
- * plausible; no timing is asserted.
+ * The cost-per-operation benchmark (bench/ops.ts) in a tiny run: two operations of four kinds on a
+ * real four-validator cluster, the last a read with the custodian's node (validator 1) killed and
+ * restarted. Checks the result's shape and that every figure is positive and plausible; no timing
+ * is asserted.
  */
 import { describe, expect, it } from 'vitest';
 import { measureOps, OBSERVATION_1KIB } from '../bench/ops-measure.ts';
@@ -15,7 +16,12 @@ describe('bench:ops', () => {
   });
 
   it('measures CPU, bytes and latency per operation on four validators', async () => {
-    const operations = ['org.register', 'patient.register', 'record.add 1 KiB'] as const;
+    const operations = [
+      'org.register',
+      'patient.register',
+      'record.add 1 KiB',
+      'record.read 1 KiB custodian down',
+    ] as const;
     const result = await measureOps({ n: 2, batches: 1, operations, idleWindow_ms: 200 });
 
     expect(result.n).toBe(2);
@@ -30,11 +36,13 @@ describe('bench:ops', () => {
     for (const op of result.operations) {
       expect(op.n).toBe(2);
       expect(op.cpu_us_per_op).toHaveLength(4);
-      for (const cpu_us of op.cpu_us_per_op) {
+      // Validator 1 was down for the last read: no figure for it.
+      const up = (_: number, v: number) => op.operation !== 'record.read 1 KiB custodian down' || v !== 1;
+      for (const cpu_us of op.cpu_us_per_op.filter(up)) {
         expect(cpu_us).toBeGreaterThan(0);
         expect(cpu_us).toBeLessThan(2_000_000);
       }
-      for (const bytes of op.consensus_sent_bytes_per_op) expect(bytes).toBeGreaterThan(0);
+      for (const bytes of op.consensus_sent_bytes_per_op.filter(up)) expect(bytes).toBeGreaterThan(0);
       const chain = op.chain!;
       expect(chain.max_txs_per_block).toBe(1);
       expect(chain.tx_bytes).toBeGreaterThan(100);
@@ -46,20 +54,24 @@ describe('bench:ops', () => {
       expect(submit_to_commit.p90_ms).toBeGreaterThanOrEqual(submit_to_commit.p50_ms);
     }
 
-    const [org, , record] = result.operations;
+    const [org, , record, down] = result.operations;
     expect(org!.blob_store_bytes_per_op).toBeNull();
     expect(org!.latency.client_stage).toBeNull();
-    // The ciphertext and its manifest, on every node: a little more than the 1 KiB plaintext.
+    // The ciphertext and the key blob (four sealed shares), each under a manifest, on every node.
     const blobs = record!.blob_store_bytes_per_op!;
     expect(new Set(blobs).size).toBe(1);
-    expect(blobs[0]).toBeGreaterThan(1024);
-    expect(blobs[0]).toBeLessThan(2048);
+    expect(blobs[0]).toBeGreaterThan(1024 + 4 * 81);
+    expect(blobs[0]).toBeLessThan(3072);
     expect(record!.latency.client_stage!.p50_ms).toBeGreaterThan(0);
     expect(record!.latency.blobs_settled!.p50_ms).toBeGreaterThan(0);
     expect(record!.chain!.state_write_bytes).toBeGreaterThan(org!.chain!.state_write_bytes);
 
+    expect(down!.cpu_us_per_op[1]).toBeNaN();
+    expect(down!.latency.client_stage!.p50_ms).toBeGreaterThan(0);
+
     const table = opsTable(result);
     for (const op of result.operations) expect(table).toContain(`| ${op.label} |`);
+    expect(table).toMatch(/\| [\d,]+ \/ — \/ [\d,]+ \/ [\d,]+ \|/);
     expect(opsSummary(result)).toContain(table);
   });
 });

@@ -94,7 +94,7 @@ export function openSealed(
  * to prove what an envelope held without giving away its secret key.
  */
 export function envelopeOpening(recipientSecretKey: Uint8Array, sealed: Uint8Array): Uint8Array {
-  encryptionPublicKeyFrom(recipientSecretKey); // CRYPTO_KEY_LENGTH for a key of the wrong length
+  expectLength(recipientSecretKey, X25519_KEY_BYTES, 'An X25519 secret key', 'CRYPTO_KEY_LENGTH');
   if (!(sealed instanceof Uint8Array) || sealed.length < HEADER_BYTES + AES_GCM_TAG_BYTES) {
     throw openFailed('it is too short');
   }
