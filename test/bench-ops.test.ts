@@ -29,7 +29,9 @@ describe('bench:ops', () => {
     expect(result.machine.cpus).toBeGreaterThan(0);
     expect(result.view_changes).toBe(0);
     expect(result.operations.map((op) => op.operation)).toEqual(operations);
-    for (const reading of result.calibration.idle_per_s) expect(reading.cpu_us).toBeGreaterThan(0);
+    // Idle CPU over 200 ms windows, less the cost of reading it: measured, but on a busy machine the
+    // noise can exceed the idle rate itself, so only its presence is checked here.
+    for (const reading of result.calibration.idle_per_s) expect(Number.isFinite(reading.cpu_us)).toBe(true);
     expect(result.chain_store.logical_bytes_added).toBeGreaterThan(0);
     expect(result.chain_store.disk_bytes).toBeGreaterThan(0);
 
