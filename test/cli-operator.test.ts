@@ -254,12 +254,19 @@ describe('operator commands without a node', () => {
     for (const command of [
       ['keys', 'new'],
       ['org', 'register'],
+      ['org', 'deactivate'],
+      ['org', 'activate'],
       ['practitioner', 'add'],
+      ['practitioner', 'set-roles'],
       ['patient', 'add'],
+      ['identity', 'rotate-keys'],
+      ['identity', 'deactivate'],
+      ['identity', 'activate'],
       ['record', 'add'],
       ['record', 'get'],
       ['record', 'list'],
       ['record', 'erasure'],
+      ['sign-request'],
       ['grant'],
       ['revoke'],
       ['request'],
@@ -691,6 +698,35 @@ describe('operator commands against four validator processes', () => {
     expect(read.code, read.stderr).toBe(0);
     expect(Buffer.compare(await readFile(out), plaintext)).toBe(0);
 
+    // sign-request: the headers that let the reader call the API directly (curl), good once.
+    const again = ok(
+      await cli(
+        'record',
+        'get',
+        ids.record!,
+        '--out',
+        out,
+        '--force',
+        '--keystore',
+        files.labDoctor!,
+        '--node',
+        node1,
+        '--json',
+      ),
+    );
+    const path = `/v1/reads/${again.txHash}`;
+    const signed = ok(
+      await cli('sign-request', path, '--keystore', files.labDoctor!, '--node', node1, '--json'),
+    );
+    expect(signed.headers.signature).toMatch(/^sig=:/);
+    expect((await fetch(`${node1}${path}`)).status).toBe(401); // unsigned
+    expect((await fetch(`${node1}${path}`, { headers: signed.headers })).status).toBe(200);
+    expect((await fetch(`${node1}${path}`, { headers: signed.headers })).status).toBe(401); // replayed
+    const curl = await cli('sign-request', path, '--keystore', files.labDoctor!, '--node', node1, '--curl');
+    expect(curl.code, curl.stderr).toBe(0);
+    expect(curl.stdout).toMatch(/^curl -sS -X GET -H 'signature(-input)?: sig=/);
+    expect(curl.stdout).toContain(`'signature-input: sig=`);
+
     ok(await cli('revoke', grant.policy, '--keystore', files.patient!, '--node', node0));
     await rm(out);
     expectError(await get(), 'DENIED', /Access denied/);
@@ -823,12 +859,18 @@ describe('operator commands against four validator processes', () => {
     expect(
       entries
         .filter((e) => e.emergency)
-        .map((e) => e.action)
+        .map((e) => `${e.action} ${e.decision}`)
         .sort(),
-    ).toEqual(['emergency', 'read']);
-    expect(entries.find((e) => e.action === 'emergency')).toMatchObject({
+    ).toEqual(['emergency deny', 'emergency permit', 'read permit']);
+    expect(entries.find((e) => e.action === 'emergency' && e.decision === 'permit')).toMatchObject({
       actor: ids.erNurse,
       reason: 'unconscious on arrival',
+    });
+    // The doctor's refused break-glass is in the trail too, flagged, naming why.
+    expect(entries.find((e) => e.action === 'emergency' && e.decision === 'deny')).toMatchObject({
+      actor: ids.doctor,
+      rule: 'wrong-role',
+      reason: 'x',
     });
 
     const paged = await run(node0, 'audit', '--patient', ids.patient!, '--limit', '2', '--all');
@@ -931,6 +973,130 @@ describe('operator commands against four validator processes', () => {
     const read = await run(node0, 'record', 'get', added.record, '--out', out, '--keystore', files.patient!);
     expect(read).toMatchObject({ contentType: 'application/pdf', bytes: pdf.length });
     expect(Buffer.compare(await readFile(out), pdf)).toBe(0);
+  });
+
+  it('the patient adds a record to their own file: patient-provided, kept by their registering organisation', async () => {
+    const diary = join(dir, 'glucose-diary.pdf');
+    await writeFile(diary, Buffer.from('%PDF-1.7\nmorning 6.1 mmol/L\n'));
+    const added = await run(
+      node1,
+      'record',
+      'add',
+      diary,
+      '--patient',
+      ids.patient!,
+      '--type',
+      'application/pdf',
+      '--no-fhir',
+      '--keystore',
+      files.patient!,
+    );
+    expect(added).toMatchObject({ custodian: 'st-mary', contentType: 'application/pdf' });
+    const listed = await run(node0, 'record', 'list', '--patient', ids.patient!);
+    expect(listed.records.find((r: any) => r.id === added.record)).toMatchObject({
+      author: ids.patient,
+      custodian: 'st-mary',
+      patientProvided: true,
+    });
+    const out = join(dir, 'diary-copy.pdf');
+    ok(await cli('record', 'get', added.record, '--out', out, '--keystore', files.patient!, '--node', node0));
+    expect(await readFile(out, 'utf8')).toContain('6.1 mmol/L');
+  });
+
+  it('rotates keys, deactivates and reactivates an identity and an organisation, and sets roles', async () => {
+    const client = new NodeClient(node0);
+    // The doctor's keys: the new keystore signs from now on, under the same id.
+    files.doctorNext = await keystore('doctor-next.key');
+    const next = ok(await cli('keys', 'show', files.doctorNext, '--json'));
+    const rotated = await run(
+      node0,
+      'identity',
+      'rotate-keys',
+      '--keystore',
+      files.doctor!,
+      '--new-keystore',
+      files.doctorNext,
+    );
+    expect(rotated).toMatchObject({ identity: ids.doctor, signingKey: next.signingKey });
+    expect((await client.identity(ids.doctor!)).signingKey).toBe(next.signingKey);
+    expectError(
+      await cli(
+        'identity',
+        'rotate-keys',
+        '--keystore',
+        files.doctor!,
+        '--new-keystore',
+        files.doctorNext,
+        '--node',
+        node0,
+      ),
+      'NOT_REGISTERED',
+    );
+
+    // Roles, by the doctor's organisation admin only.
+    const roles = await run(
+      node0,
+      'practitioner',
+      'set-roles',
+      ids.doctor!,
+      '--roles',
+      'researcher,doctor',
+      '--keystore',
+      files.stMaryAdmin!,
+    );
+    expect(roles).toMatchObject({
+      practitioner: ids.doctor,
+      organisation: 'st-mary',
+      roles: ['doctor', 'researcher'],
+    });
+    expect((await client.identity(ids.doctor!)).roles).toEqual(['doctor', 'researcher']);
+    expectError(
+      await cli(
+        'practitioner',
+        'set-roles',
+        ids.doctor!,
+        '--roles',
+        'nurse',
+        '--keystore',
+        files.cityLabAdmin!,
+        '--node',
+        node0,
+      ),
+      'WRONG_ORGANISATION',
+    );
+
+    // Deactivated, the doctor's new key can do nothing; reactivated, it can.
+    const emergency = (keystore: string, node: string) =>
+      cli(
+        'emergency',
+        '--patient',
+        ids.patient!,
+        '--reason',
+        'check',
+        '--keystore',
+        keystore,
+        '--node',
+        node,
+      );
+    const off = await run(node0, 'identity', 'deactivate', ids.doctor!, '--keystore', files.stMaryAdmin!);
+    expect(off).toMatchObject({ identity: ids.doctor, active: false });
+    expect((await client.identity(ids.doctor!)).active).toBe(false);
+    expectError(await emergency(files.doctorNext, node0), 'IDENTITY_INACTIVE');
+    ok(await cli('identity', 'activate', ids.doctor!, '--keystore', files.stMaryAdmin!, '--node', node0));
+    expect((await client.identity(ids.doctor!)).active).toBe(true);
+    expectError(await emergency(files.doctorNext, node0), 'WRONG_ROLE');
+
+    // An organisation, by a network admin: its staff can do nothing until it is reactivated.
+    const orgOff = await run(node1, 'org', 'deactivate', 'city-lab', '--keystore', files.admin!);
+    expect(orgOff).toMatchObject({ organisation: 'city-lab', active: false });
+    expect((await client.organisation('city-lab')).active).toBe(false);
+    expectError(await emergency(files.erNurse!, node1), 'ORGANISATION_INACTIVE');
+    expectError(
+      await cli('org', 'activate', 'city-lab', '--keystore', files.stMaryAdmin!, '--node', node1),
+      'WRONG_ROLE',
+    );
+    ok(await cli('org', 'activate', 'city-lab', '--keystore', files.admin!, '--node', node1));
+    expect((await client.organisation('city-lab')).active).toBe(true);
   });
 
   it('shows a block whole: its hash links, roots, proposer and the validators that certified it', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from '../src/node/config.ts';
+import { parseSettings, resolveSettings } from '../src/node/config.ts';
 import { parseConfigText, renderConfig } from '../src/node/settings-toml.ts';
 
 const codeAndMessage = (json: unknown) => {
@@ -18,7 +18,14 @@ describe('config.toml settings', () => {
       listen: ['/ip4/0.0.0.0/tcp/7400'],
       advertise: [],
       peers: [],
-      api: { host: '127.0.0.1', port: 7480, faultInjection: false },
+      api: {
+        host: '127.0.0.1',
+        port: 7480,
+        insecure: false,
+        faultInjection: false,
+        maxTxPerSenderPerSecond: 250,
+        maxUploadBytes: 256 * 1024 * 1024,
+      },
       consensus: {
         batchMaxTxs: 500,
         batchDelay_ms: 5,
@@ -67,6 +74,21 @@ describe('config.toml settings', () => {
       '# env MEDLEDGER_CONSENSUS_REQUEST_TIMEOUT_MS, flag --consensus-request-timeout-ms',
     );
     expect(parseSettings(parseConfigText(text, 'config.toml'))).toEqual(settings);
+  });
+
+  it("bounds the API's limits: api.maxTxPerSenderPerSecond and api.maxUploadBytes", () => {
+    expect(codeAndMessage({ api: { maxTxPerSenderPerSecond: 0 } })).toMatch(
+      /api\.maxTxPerSenderPerSecond: expected an integer in \[1, 1000000\]/,
+    );
+    expect(codeAndMessage({ api: { maxUploadBytes: 2 ** 33 } })).toMatch(
+      /api\.maxUploadBytes: expected an integer in \[1, 4294967296\]/,
+    );
+    const settings = resolveSettings({
+      file: { api: { maxUploadBytes: 1024 } },
+      env: { MEDLEDGER_API_MAX_TX_PER_SENDER_PER_SECOND: '40' },
+      flags: { 'api-max-upload-bytes': '2048' },
+    });
+    expect(settings.api).toMatchObject({ maxTxPerSenderPerSecond: 40, maxUploadBytes: 2048 });
   });
 
   it('names the line and column of a TOML syntax error', () => {

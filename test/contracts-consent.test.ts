@@ -314,6 +314,31 @@ describe('access requests', () => {
     expect(listPolicies(chain.state, patient.id)).toEqual([]);
   });
 
+  it('pharmacists, insurers and researchers may ask too; a refused request (registrar, auditor) is audited', () => {
+    for (const [org, role] of [
+      [HOSPITAL, 'pharmacist'],
+      [INSURER, 'insurer'],
+      [LAB, 'researcher'],
+    ] as const) {
+      const who = chain.practitioner(chain.network.orgs[org], [role]);
+      expectCode(chain.send(who, 'access.request', requestBody()), 'OK');
+    }
+    const auditor = chain.practitioner(hospital, ['auditor']);
+    for (const who of [registrar, auditor]) {
+      const refused = chain.send(who, 'access.request', requestBody());
+      expectCode(refused, 'WRONG_ROLE');
+      const [entry] = queryAudit(chain.state, { by: 'actor', id: who.id }).entries;
+      expect(entry).toMatchObject({
+        action: 'request',
+        decision: 'deny',
+        rule: 'wrong-role',
+        patient: patient.id,
+        reason: 'referral from the GP',
+      });
+    }
+    expect(listAccessRequests(chain.state, patient.id)).toHaveLength(3);
+  });
+
   it('refusals: WRONG_ROLE, UNKNOWN_PATIENT, REASON_REQUIRED, UNKNOWN_REQUEST, REQUEST_CLOSED, GRANT_EXPIRED, NOT_PATIENT', () => {
     expectCode(chain.send(registrar, 'access.request', requestBody()), 'WRONG_ROLE');
     expectCode(chain.send(nurse, 'access.request', requestBody({ patient: nurse.id })), 'UNKNOWN_PATIENT');
@@ -449,6 +474,41 @@ describe('emergency access', () => {
     expect(listEmergencyWindows(chain.state, patient.id)).toHaveLength(1);
   });
 
+  it('a break-glass by someone without the emergency role is refused and leaves a flagged deny entry', () => {
+    const tx = chain.tx(nurse, 'emergency.open', {
+      patient: patient.id,
+      reason: 'patient collapsed',
+      duration_ms: 60_000,
+    });
+    const { receipts, writes } = chain.block([tx]);
+    expectCode(receipts[0]!, 'WRONG_ROLE');
+    expect(receipts[0]!.message).toMatch(/Only emergency staff may do this\.$/);
+    expect(listEmergencyWindows(chain.state, patient.id)).toEqual([]);
+    const [entry] = queryAudit(chain.state, { by: 'patient', id: patient.id, limit: 1 }).entries;
+    expect(entry).toMatchObject({
+      action: 'emergency',
+      actor: nurse.id,
+      decision: 'deny',
+      rule: 'wrong-role',
+      purpose: 'emergency',
+      emergency: true,
+      reason: 'patient collapsed',
+    });
+    // Nothing but the nonce and that entry under its indexes (time, patient, actor).
+    expect(writes).toHaveLength(4);
+    expect(ruleOf(nurse)).toBe('none'); // and no window opened
+    // A deactivated medic keeps IDENTITY_INACTIVE, audited the same way.
+    chain.ok(hospital, 'identity.set-active', { id: medic.id, active: false });
+    expectCode(open(), 'IDENTITY_INACTIVE');
+    const [inactive] = queryAudit(chain.state, { by: 'actor', id: medic.id }).entries;
+    expect(inactive).toMatchObject({
+      action: 'emergency',
+      decision: 'deny',
+      rule: 'actor-inactive',
+      emergency: true,
+    });
+  });
+
   it('refusals: WRONG_ROLE, UNKNOWN_PATIENT, REASON_REQUIRED, BAD_DURATION, TOO_MANY_WINDOWS', () => {
     expectCode(open(60_000, 'x', doctor), 'WRONG_ROLE');
     expectCode(
@@ -472,5 +532,61 @@ describe('emergency access', () => {
     }));
     chain.state.apply([{ key: stateKey.windows(patient.id, medic.id), value: encode(WindowList, many) }]);
     expectCode(open(), 'TOO_MANY_WINDOWS');
+  });
+});
+
+describe('roles: who reads by which rule', () => {
+  const grantTo = (
+    subject: TxBody<'consent.grant'>['subject'],
+    purpose: TxBody<'consent.grant'>['purpose'],
+  ) => attr(chain.ok(patient, 'consent.grant', grantBody({ subject, purpose })), 'grant')!;
+
+  it('a pharmacist reads under a grant like a nurse, for any purpose, but never appends', () => {
+    const pharmacist = chain.practitioner(hospital, ['pharmacist']);
+    expect(ruleOf(pharmacist)).toBe('none');
+    const toRole = grantTo({ kind: 'role', organisation: HOSPITAL, role: 'pharmacist' }, 'any');
+    expect(ruleOf(pharmacist)).toBe(`grant:${toRole}`);
+    chain.ok(patient, 'consent.grant', grantBody({ actions: ['append'] }));
+    expectCode(chain.send(pharmacist, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
+  });
+
+  it('an insurer reads for payment only, under a grant naming them or their organisation', () => {
+    const insurer = chain.practitioner(chain.network.orgs[INSURER], ['insurer']);
+    const toRole = grantTo({ kind: 'role', organisation: INSURER, role: 'insurer' }, 'payment');
+    expect(attr(read(insurer, 'payment'), 'rule')).toBe('none'); // a role is not named explicitly
+    chain.ok(patient, 'consent.revoke', { policy: toRole });
+    const toInsurer = grantTo({ kind: 'practitioner', id: insurer.id }, 'payment');
+    expect(attr(read(insurer, 'payment'), 'rule')).toBe(`grant:${toInsurer}`);
+    chain.ok(patient, 'consent.revoke', { policy: toInsurer });
+    const toOrg = grantTo({ kind: 'organisation', id: INSURER }, 'any');
+    expect(attr(read(insurer, 'payment'), 'rule')).toBe(`grant:${toOrg}`);
+    const treatment = read(insurer, 'treatment');
+    expectCode(treatment, 'DENIED');
+    expect(treatment.message).toMatch(/insurers read for payment under a grant naming them/);
+  });
+
+  it('a researcher reads only for research under a research grant: not any, not care-team, not authorship', () => {
+    const researcher = chain.practitioner(hospital, ['researcher']);
+    const any = grantTo({ kind: 'practitioner', id: researcher.id }, 'any');
+    expect(attr(read(researcher, 'research'), 'rule')).toBe('none');
+    chain.ok(patient, 'consent.revoke', { policy: any });
+    const research = grantTo({ kind: 'role', organisation: HOSPITAL, role: 'researcher' }, 'research');
+    expect(attr(read(researcher, 'research'), 'rule')).toBe(`grant:${research}`);
+    expectCode(read(researcher, 'treatment'), 'DENIED');
+    // The author of the record, now a researcher only, no longer reads it by authorship.
+    chain.ok(hospital, 'practitioner.set-roles', { practitioner: doctor.id, roles: ['researcher'] });
+    expect(attr(read(doctor, 'treatment'), 'rule')).toBe('none');
+    expect(attr(read(doctor, 'research'), 'rule')).toBe(`grant:${research}`);
+  });
+
+  it('an auditor never reads a record, even under a grant to their organisation; another role of theirs may', () => {
+    const auditor = chain.practitioner(hospital, ['auditor']);
+    grantTo({ kind: 'organisation', id: HOSPITAL }, 'any');
+    const denied = read(auditor);
+    expectCode(denied, 'DENIED');
+    expect(denied.message).toMatch(/auditors read the audit trail, not records/);
+    expect(ruleOf(nurse)).toMatch(/^grant:/);
+    chain.ok(hospital, 'practitioner.set-roles', { practitioner: auditor.id, roles: ['nurse', 'auditor'] });
+    expect(ruleOf(auditor)).toMatch(/^grant:/);
   });
 });

@@ -3,14 +3,17 @@
  *
  * The model below is deliberately simple and slow, and shares no policy code with the engine: it keeps
  * every grant, forbid, window, request and record in flat lists (revoked ones flagged, never removed)
- * and decides an access by filtering them, straight from the rules as the design states them. fast-check
- * generates random histories (grants with scopes, purposes and expiries, forbids, revocations, break-glass
- * windows, access requests and answers, role changes, deactivations, erasures, appends and reads at
- * random block times); every receipt code and every decision's rule must equal the model's.
+ * and decides an access by filtering them, straight from the rules as the design states them (the
+ * rule and role tables of policy.ts). fast-check generates random histories (grants with scopes,
+ * purposes and expiries, forbids, revocations, break-glass windows, access requests and answers, role
+ * changes among every role, deactivations, erasures, appends by practitioners and by patients, and
+ * reads at random block times); every receipt code and every decision's rule must equal the model's.
  *
  * The same runs check the invariants: no read is permitted without a rule that names a valid permit;
- * every read attempt has an audit entry under its patient, actor and record; a revoked or expired grant
- * never permits; a refused transaction writes nothing but its nonce; replaying any transaction fails.
+ * every read attempt has an audit entry under its patient, actor and record; every access attempt
+ * refused before it is decided (wrong role, deactivated, not the patient) has a deny entry naming
+ * why; a revoked or expired grant never permits; a refused transaction writes nothing but its nonce
+ * (and that deny entry); replaying any transaction fails.
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +42,11 @@ import {
 const MAX_WINDOW_MS = 60_000;
 const ORGS = [HOSPITAL, LAB, INSURER] as const;
 const TYPES = ['Observation', 'Condition', 'application/pdf'] as const;
-const PURPOSES = ['treatment', 'research'] as const;
+const PURPOSES = ['treatment', 'research', 'payment'] as const;
+const CLINICAL = ['doctor', 'nurse', 'lab-technician', 'emergency-staff'];
+const REQUESTERS = [...CLINICAL, 'pharmacist', 'insurer', 'researcher'];
+/** Roles that read only under a grant of their kind, never by authorship. */
+const GRANT_ONLY = ['insurer', 'researcher', 'auditor'];
 
 // ---------------------------------------------------------------------------------------------------
 // The reference model.
@@ -145,6 +152,22 @@ class Model {
     return isActor && covers && p.actions.includes(action);
   }
 
+  /**
+   * Whether one of the actor's roles may use grant `p`: the role it names, else any of theirs.
+   * Appends only through a clinical role; reads: never an auditor, an insurer for payment under a
+   * grant naming them or their organisation, a researcher under a research grant, anyone else always.
+   */
+  usable(p: MPolicy, actorId: string, action: Action, purpose: string): boolean {
+    const roles = p.subject.kind === 'role' ? [p.subject.role] : this.who(actorId).roles;
+    return roles.some((role) => {
+      if (action === 'append') return CLINICAL.includes(role);
+      if (role === 'auditor') return false;
+      if (role === 'insurer') return p.subject.kind !== 'role' && purpose === 'payment';
+      if (role === 'researcher') return p.purpose === 'research';
+      return true;
+    });
+  }
+
   /** The decision, straight from the rules: [permit, rule]. */
   decide(
     actorId: string,
@@ -158,8 +181,13 @@ class Model {
     if (action === 'read' && record!.erased) return [false, 'record-erased'];
     const actor = this.who(actorId);
     if (!actor.active) return [false, 'actor-inactive'];
-    if (actor.kind === 'patient')
-      return action === 'read' && actorId === patient ? [true, 'role:self'] : [false, 'none'];
+    if (actor.kind === 'patient') {
+      if (actorId !== patient) return [false, 'none'];
+      // Reads of their records; new records, and amendments of those they added themselves.
+      return action === 'read' || record === null || record.author === actorId
+        ? [true, 'role:self']
+        : [false, 'none'];
+    }
     if (actor.kind !== 'practitioner') return [false, 'none'];
     if (!this.orgActive.get(actor.org!)) return [false, 'organisation-inactive'];
     const live = this.policies.filter(
@@ -168,12 +196,20 @@ class Model {
     const smallest = (ids: string[]) => [...ids].sort()[0];
     const forbid = smallest(live.filter((p) => p.effect === 'forbid').map((p) => p.id));
     if (forbid !== undefined) return [false, `forbid:${forbid}`];
-    if (action === 'read' && record!.author === actorId) return [true, 'role:author'];
+    if (
+      action === 'read' &&
+      record!.author === actorId &&
+      actor.roles.some((role) => !GRANT_ONLY.includes(role))
+    )
+      return [true, 'role:author'];
     const grant = smallest(
       live
         .filter(
           (p) =>
-            p.effect === 'permit' && (p.purpose === 'any' || p.purpose === purpose) && now < p.expires_ms!,
+            p.effect === 'permit' &&
+            (p.purpose === 'any' || p.purpose === purpose) &&
+            now < p.expires_ms! &&
+            this.usable(p, actorId, action, purpose),
         )
         .map((p) => p.id),
     );
@@ -208,7 +244,7 @@ let practitioners: Party[]; // the last one is the registrar
 let patients: Party[];
 let readers: Party[];
 let everyone: Party[];
-/** The registered practitioners (indices 0 to 5; the registrar is 6). */
+/** The registered practitioners (indices 0 to 9; the registrar is 10). */
 const CAST: [(typeof ORGS)[number], Role[]][] = [
   [HOSPITAL, ['doctor']],
   [HOSPITAL, ['nurse']],
@@ -216,10 +252,18 @@ const CAST: [(typeof ORGS)[number], Role[]][] = [
   [HOSPITAL, ['doctor', 'emergency-staff']],
   [LAB, ['lab-technician']],
   [INSURER, ['doctor']],
+  [HOSPITAL, ['pharmacist']],
+  [INSURER, ['insurer']],
+  [LAB, ['researcher']],
+  [HOSPITAL, ['auditor']],
 ];
 let late: Party[];
-/** The late practitioners' organisations (indices 7 and 8 of `practitioners`). */
+/** The late practitioners' organisations (indices 11 and 12 of `practitioners`). */
 const LATE = [[HOSPITAL], [LAB]] as const;
+/** Every practitioner index: the cast, the registrar, the late ones. */
+const LAST_PRACTITIONER = CAST.length + LATE.length;
+/** Every reader index: the practitioners, the two patients, the network admin. */
+const LAST_READER = LAST_PRACTITIONER + 3;
 let baseNonces: number[];
 
 beforeAll(() => {
@@ -319,12 +363,22 @@ beforeAll(() => {
 // Biased towards the hospital and the roles the cast holds, so that grants and forbids often apply.
 const orgArb = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.nat(2) });
 const subjectArb = fc.oneof(
-  fc.record({ kind: fc.constant('practitioner' as const), who: fc.nat(8) }),
+  fc.record({ kind: fc.constant('practitioner' as const), who: fc.nat(LAST_PRACTITIONER) }),
   fc.record({ kind: fc.constant('organisation' as const), org: orgArb }),
   fc.record({
     kind: fc.constant('role' as const),
     org: orgArb,
-    role: fc.constantFrom<Role>('doctor', 'nurse', 'emergency-staff', 'lab-technician', 'registrar'),
+    role: fc.constantFrom<Role>(
+      'doctor',
+      'nurse',
+      'emergency-staff',
+      'lab-technician',
+      'registrar',
+      'pharmacist',
+      'insurer',
+      'researcher',
+      'auditor',
+    ),
   }),
 );
 const scopeArb = fc.oneof(
@@ -374,34 +428,52 @@ const revokeArb = fc.record({ kind: fc.constant('revoke' as const), patient: fc.
 const emergencyArb = fc.record({
   kind: fc.constant('emergency' as const),
   // Mostly the two practitioners with the emergency-staff role.
-  who: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(2, 3) }, { weight: 1, arbitrary: fc.nat(8) }),
+  who: fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(2, 3) },
+    { weight: 1, arbitrary: fc.nat(LAST_PRACTITIONER) },
+  ),
   patient: fc.nat(1),
   duration: fc.constantFrom(0, 1, 5_000, 30_000, MAX_WINDOW_MS, MAX_WINDOW_MS + 1),
 });
 const readArb = fc.record({
   kind: fc.constant('read' as const),
-  // Mostly the clinicians (0 to 5); sometimes the registrar, the patients or the network admin.
-  who: fc.oneof({ weight: 5, arbitrary: fc.nat(5) }, { weight: 2, arbitrary: fc.nat(11) }),
+  // Mostly the cast (0 to 9); sometimes the registrar, the late ones, the patients or the network admin.
+  who: fc.oneof(
+    { weight: 5, arbitrary: fc.nat(CAST.length - 1) },
+    { weight: 2, arbitrary: fc.nat(LAST_READER) },
+  ),
   record: fc.nat(30),
   purpose: purposeArb,
 });
 const appendArb = fc.record({
   kind: fc.constant('append' as const),
-  who: fc.nat(8),
+  who: fc.nat(LAST_PRACTITIONER),
   patient: fc.nat(1),
+  contentType: fc.constantFrom(...TYPES),
+  amend: fc.option(fc.nat(30), { freq: 2 }),
+  purpose: purposeArb,
+});
+/** A patient adds to a file: their own (role:self) or another patient's (denied). */
+const selfAppendArb = fc.record({
+  kind: fc.constant('self-append' as const),
+  who: fc.nat(1),
+  patient: fc.oneof({ weight: 3, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat(1) }),
   contentType: fc.constantFrom(...TYPES),
   amend: fc.option(fc.nat(30), { freq: 2 }),
   purpose: purposeArb,
 });
 const setActiveArb = fc.record({
   kind: fc.constant('set-active' as const),
-  who: fc.nat(8),
+  who: fc.nat(LAST_PRACTITIONER),
   active: fc.boolean(),
 });
 const setRolesArb = fc.record({
   kind: fc.constant('set-roles' as const),
   // Often an emergency staff member, who may lose the role while a window is open.
-  who: fc.oneof({ weight: 2, arbitrary: fc.constantFrom(2, 3) }, { weight: 3, arbitrary: fc.nat(8) }),
+  who: fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom(2, 3) },
+    { weight: 3, arbitrary: fc.nat(LAST_PRACTITIONER) },
+  ),
   roles: fc.subarray([...ROLES], { minLength: 1 }),
 });
 const eraseArb = fc.record({ kind: fc.constant('erase' as const), patient: fc.nat(1), record: fc.nat(30) });
@@ -412,7 +484,7 @@ const orgActiveArb = fc.record({
 });
 const requestArb = fc.record({
   kind: fc.constant('request' as const),
-  who: fc.nat(8),
+  who: fc.nat(LAST_PRACTITIONER),
   patient: fc.nat(1),
   scope: scopeArb,
   actions: actionsArb,
@@ -438,6 +510,7 @@ const stepArb = fc.oneof(
   { weight: 2, arbitrary: emergencyArb },
   { weight: 10, arbitrary: readArb },
   { weight: 3, arbitrary: appendArb },
+  { weight: 1, arbitrary: selfAppendArb },
   { weight: 1, arbitrary: setActiveArb },
   { weight: 2, arbitrary: setRolesArb },
   { weight: 1, arbitrary: eraseArb },
@@ -490,13 +563,46 @@ const emergencyHistoryArb = fc.array(
   { minLength: 2, maxLength: 6 },
 );
 
+/**
+ * Role histories: the pharmacist, insurer, researcher and auditor (6 to 9) are granted to by name,
+ * organisation or role, for every purpose, forbidden, re-roled, and read, append, ask and break
+ * glass, beside patients adding to files.
+ */
+const roleCastArb = fc.constantFrom(6, 7, 8, 9);
+const roleSubjectArb = fc.oneof(
+  roleCastArb.map((who) => ({ kind: 'practitioner' as const, who })),
+  fc.record({ kind: fc.constant('organisation' as const), org: fc.nat(2) }),
+  fc.record({
+    kind: fc.constant('role' as const),
+    org: fc.nat(2),
+    role: fc.constantFrom<Role>('pharmacist', 'insurer', 'researcher', 'auditor', 'doctor'),
+  }),
+);
+const roleStepArb = fc.oneof(
+  { weight: 3, arbitrary: grantArb.chain((s) => roleSubjectArb.map((subject) => ({ ...s, subject }))) },
+  { weight: 1, arbitrary: forbidArb.chain((s) => roleSubjectArb.map((subject) => ({ ...s, subject }))) },
+  { weight: 1, arbitrary: revokeArb },
+  { weight: 6, arbitrary: readArb.chain((s) => roleCastArb.map((who) => ({ ...s, who }))) },
+  { weight: 1, arbitrary: setRolesArb.chain((s) => roleCastArb.map((who) => ({ ...s, who }))) },
+  { weight: 1, arbitrary: appendArb.chain((s) => roleCastArb.map((who) => ({ ...s, who }))) },
+  { weight: 1, arbitrary: requestArb.chain((s) => roleCastArb.map((who) => ({ ...s, who }))) },
+  { weight: 1, arbitrary: emergencyArb.chain((s) => roleCastArb.map((who) => ({ ...s, who }))) },
+  { weight: 1, arbitrary: selfAppendArb },
+);
+const roleHistoryArb = fc.array(
+  fc.record({ gap_ms: gapArb, steps: fc.array(roleStepArb, { minLength: 1, maxLength: 4 }) }),
+  { minLength: 2, maxLength: 6 },
+);
+
 /** What the model predicts for one transaction: a code, and for decisions the rule. */
 interface Expectation {
   code: string;
   rule?: string;
   /** Applied to the model once the engine agreed. */
   apply?: () => void;
-  read?: { patient: string; record: string; actor: string };
+  read?: { patient: string; record: string; actor: string; purpose: string };
+  /** A refusal before any decision: its deny entry's action and rule. */
+  audited?: { action: string; rule: string; actor: string };
   /** The model as it stood when a read was decided, to check the engine's permit against. */
   before?: Model;
 }
@@ -519,6 +625,20 @@ function toScope(m: Model, s: Extract<Step, { kind: 'grant' }>['scope']): MScope
   if (s.kind === 'all') return { kind: 'all' };
   if (s.kind === 'types') return { kind: 'types', types: [...new Set(s.types)].sort() };
   return { kind: 'records', records: [...new Set(s.records.map((i) => pick(m.records, i)!.id))].sort() };
+}
+
+/** Access attempts refused before a decision are audited: the deny entry's rule for each such code. */
+const EARLY_RULE: Record<string, string> = {
+  IDENTITY_INACTIVE: 'actor-inactive',
+  ORGANISATION_INACTIVE: 'organisation-inactive',
+  WRONG_ROLE: 'wrong-role',
+  NOT_PATIENT: 'not-patient',
+};
+
+/** `expect` with the deny entry a refusal before a decision leaves, when `code` is one. */
+function withAudit(expect: Expectation, action: string, actor: string): Expectation {
+  const rule = EARLY_RULE[expect.code];
+  return rule === undefined ? expect : { ...expect, audited: { action, rule, actor } };
 }
 
 /** Builds the transaction for a step and what the model expects of it. */
@@ -609,7 +729,7 @@ function plan(chain: Chain, m: Model, step: Step, now: number): { tx: Transactio
         opened_ms: now,
         expires_ms: now + step.duration,
       };
-      return { tx, expect: { code, apply: () => m.windows.push(window) } };
+      return { tx, expect: withAudit({ code, apply: () => m.windows.push(window) }, 'emergency', actor.id) };
     }
     case 'read': {
       const actor = readers[step.who]!;
@@ -631,65 +751,16 @@ function plan(chain: Chain, m: Model, step: Step, now: number): { tx: Transactio
         expect: {
           code,
           rule,
-          read: { patient: record.patient, record: record.id, actor: actor.id },
+          read: { patient: record.patient, record: record.id, actor: actor.id, purpose: step.purpose },
           before: m.clone(),
         },
       };
     }
-    case 'append': {
-      const actor = practitioners[step.who]!;
-      const patient = patients[step.patient]!;
-      const previous = step.amend === null ? null : pick(m.records, step.amend)!;
-      const tx = send(
-        actor,
-        'record.add',
-        chain.recordBody(patient, {
-          contentType: step.contentType,
-          previous: previous?.id ?? null,
-          purpose: step.purpose,
-        }),
-      );
-      if (!m.identities.has(actor.id)) return stranger(actor, tx);
-      const clinical = m
-        .who(actor.id)
-        .roles.some((r) => ['doctor', 'nurse', 'lab-technician', 'emergency-staff'].includes(r));
-      const refused =
-        m.inactive(actor.id) ??
-        (!clinical
-          ? 'WRONG_ROLE'
-          : previous === null
-            ? null
-            : previous.patient !== patient.id
-              ? 'WRONG_PATIENT'
-              : previous.superseded
-                ? 'RECORD_SUPERSEDED'
-                : previous.erased
-                  ? 'RECORD_ERASED'
-                  : null);
-      if (refused !== null) return { tx, expect: { code: refused } };
-      const [permit, rule] = m.decide(
-        actor.id,
-        'append',
-        patient.id,
-        previous,
-        step.contentType,
-        step.purpose,
-        now,
-      );
-      const id = createdId('record', tx);
-      const apply = () => {
-        if (previous) previous.superseded = true;
-        m.records.push({
-          id,
-          patient: patient.id,
-          author: actor.id,
-          contentType: step.contentType,
-          root: previous?.root ?? id,
-          superseded: false,
-          erased: false,
-        });
-      };
-      return { tx, expect: { code: permit ? 'OK' : 'DENIED', rule, apply: permit ? apply : undefined } };
+    case 'append':
+      return planAppend(chain, m, practitioners[step.who]!, patients[step.patient]!, step, now);
+    case 'self-append': {
+      const actor = patients[step.who]!;
+      return planAppend(chain, m, actor, step.patient < 0 ? actor : patients[step.patient]!, step, now);
     }
     case 'set-active': {
       const party = practitioners[step.who]!;
@@ -731,7 +802,7 @@ function plan(chain: Chain, m: Model, step: Step, now: number): { tx: Transactio
       const record = pick(m.records, step.record)!;
       const tx = send(patient, 'record.erase', { record: record.id });
       const code = record.patient !== patient.id ? 'NOT_PATIENT' : record.erased ? 'RECORD_ERASED' : 'OK';
-      return { tx, expect: { code, apply: () => (record.erased = true) } };
+      return { tx, expect: withAudit({ code, apply: () => (record.erased = true) }, 'erase', patient.id) };
     }
     case 'org-active': {
       const org = ORGS[step.org]!;
@@ -750,10 +821,8 @@ function plan(chain: Chain, m: Model, step: Step, now: number): { tx: Transactio
         reason: 'second opinion',
       });
       if (!m.identities.has(actor.id)) return stranger(actor, tx);
-      const clinical = m
-        .who(actor.id)
-        .roles.some((r) => ['doctor', 'nurse', 'lab-technician', 'emergency-staff'].includes(r));
-      const code = m.inactive(actor.id) ?? (clinical ? 'OK' : 'WRONG_ROLE');
+      const requester = m.who(actor.id).roles.some((r) => REQUESTERS.includes(r));
+      const code = m.inactive(actor.id) ?? (requester ? 'OK' : 'WRONG_ROLE');
       const request: MRequest = {
         id: createdId('request', tx),
         patient: patient.id,
@@ -763,7 +832,7 @@ function plan(chain: Chain, m: Model, step: Step, now: number): { tx: Transactio
         purpose: step.purpose,
         status: 'pending',
       };
-      return { tx, expect: { code, apply: () => m.requests.push(request) } };
+      return { tx, expect: withAudit({ code, apply: () => m.requests.push(request) }, 'request', actor.id) };
     }
     case 'respond': {
       const patient = patients[step.patient]!;
@@ -803,6 +872,69 @@ function plan(chain: Chain, m: Model, step: Step, now: number): { tx: Transactio
   }
 }
 
+/** record.add by a practitioner or a patient (the patient's own file, or not). */
+function planAppend(
+  chain: Chain,
+  m: Model,
+  actor: Party,
+  patient: Party,
+  step: { contentType: string; amend: number | null; purpose: (typeof PURPOSES)[number] },
+  now: number,
+): { tx: Transaction; expect: Expectation } {
+  const previous = step.amend === null ? null : pick(m.records, step.amend)!;
+  const tx = chain.tx(
+    actor,
+    'record.add',
+    chain.recordBody(patient, {
+      contentType: step.contentType,
+      previous: previous?.id ?? null,
+      purpose: step.purpose,
+    }),
+  );
+  if (!m.identities.has(actor.id)) {
+    actor.nonce -= 1; // not registered: refused before its nonce is consumed
+    return { tx, expect: { code: 'NOT_REGISTERED' } };
+  }
+  const who = m.who(actor.id);
+  const author = who.kind === 'patient' || who.roles.some((r) => CLINICAL.includes(r));
+  const early = m.inactive(actor.id) ?? (author ? null : 'WRONG_ROLE');
+  if (early !== null) return { tx, expect: withAudit({ code: early }, 'append', actor.id) };
+  const refused =
+    previous === null
+      ? null
+      : previous.patient !== patient.id
+        ? 'WRONG_PATIENT'
+        : previous.superseded
+          ? 'RECORD_SUPERSEDED'
+          : previous.erased
+            ? 'RECORD_ERASED'
+            : null;
+  if (refused !== null) return { tx, expect: { code: refused } };
+  const [permit, rule] = m.decide(
+    actor.id,
+    'append',
+    patient.id,
+    previous,
+    step.contentType,
+    step.purpose,
+    now,
+  );
+  const id = createdId('record', tx);
+  const apply = () => {
+    if (previous) previous.superseded = true;
+    m.records.push({
+      id,
+      patient: patient.id,
+      author: actor.id,
+      contentType: step.contentType,
+      root: previous?.root ?? id,
+      superseded: false,
+      erased: false,
+    });
+  };
+  return { tx, expect: { code: permit ? 'OK' : 'DENIED', rule, apply: permit ? apply : undefined } };
+}
+
 /** The rule a permitted read names must be a valid permit right now, by the model's account. */
 function checkPermitNamesValidRule(
   m: Model,
@@ -826,6 +958,7 @@ function checkPermitNamesValidRule(
       m.applies(grant!, read.actor, 'read', record, record.contentType),
       'the grant covers the read',
     ).toBe(true);
+    expect(m.usable(grant!, read.actor, 'read', read.purpose), 'a role of the reader may use it').toBe(true);
   } else if (kind === 'emergency') {
     const window = m.windows.find((w) => w.id === id);
     expect(
@@ -862,6 +995,26 @@ function checkAudited(
   }
 }
 
+/** An access attempt refused before a decision has its deny entry, naming why, under its actor. */
+function checkRefusalAudited(
+  chain: Chain,
+  receipt: Receipt,
+  audited: NonNullable<Expectation['audited']>,
+  now: number,
+): void {
+  const hash = Buffer.from(receipt.txHash).toString('hex');
+  const entries = queryAudit(chain.state, {
+    by: 'actor',
+    id: audited.actor,
+    from_ms: now,
+    to_ms: now + 1,
+  }).entries;
+  const entry = entries.find((e) => Buffer.from(e.txHash).toString('hex') === hash);
+  expect(entry, `${receipt.code} audited`).toBeDefined();
+  expect(entry).toMatchObject({ action: audited.action, decision: 'deny', rule: audited.rule });
+  expect(entry!.emergency).toBe(audited.action === 'emergency');
+}
+
 function runHistory(history: { gap_ms: number; steps: Step[] }[]): void {
   for (const [i, party] of everyone.entries()) party.nonce = baseNonces[i]!;
   const chain = base.fork();
@@ -891,15 +1044,20 @@ function runHistory(history: { gap_ms: number; steps: Step[] }[]): void {
         if (receipt.code === 'OK') checkPermitNamesValidRule(e.before!, attr(receipt, 'rule')!, e.read, now);
         checkAudited(chain, receipt, e.read, now);
       }
+      if (e.audited) checkRefusalAudited(chain, receipt, e.audited, now);
     });
     // A refused transaction alone in its block writes its nonce and nothing else (an unknown sender:
-    // nothing at all).
+    // nothing at all); one refused before a decision also writes its deny entry, under the audit
+    // indexes (time A, patient P, actor U, record D).
     const code = receipts[0]!.code;
     if (txs.length === 1 && !['OK', 'DENIED', 'RECORD_ERASED'].includes(code)) {
       const nonceKey = Buffer.from(stateKey.nonce(txs[0]!.sender)).toString('hex');
-      expect(writes.map((w) => Buffer.from(w.key).toString('hex'))).toEqual(
-        code === 'NOT_REGISTERED' ? [] : [nonceKey],
-      );
+      const keys = writes.map((w) => Buffer.from(w.key).toString('hex'));
+      const notAudit = keys.filter((k) => !['41', '50', '55', '44'].includes(k.slice(0, 2)));
+      expect(notAudit).toEqual(code === 'NOT_REGISTERED' ? [] : [nonceKey]);
+      const audited = planned[0]!.expect.audited !== undefined;
+      // One entry under three indexes, or four when it names a record.
+      expect([3, 4].includes(keys.length - notAudit.length), `${code} audited`).toBe(audited);
     }
   }
   // Replaying any transaction fails, and changes nothing.
@@ -924,6 +1082,13 @@ describe('engine against the reference model', () => {
     fc.assert(
       fc.property(historyArb, (history) => runHistory(history)),
       { numRuns: 2000 },
+    );
+  });
+
+  it('the same on 500 histories of the grant-only roles (pharmacist, insurer, researcher, auditor)', () => {
+    fc.assert(
+      fc.property(roleHistoryArb, (history) => runHistory(history)),
+      { numRuns: 500 },
     );
   });
 

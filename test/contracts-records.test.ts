@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { encodeBody } from '../src/contracts/bodies.ts';
 import {
+  type AuditEntry,
   CONTRACT_ERRORS,
   committedTxProblem,
   createdId,
@@ -10,6 +11,7 @@ import {
   stateKey,
   type TxBody,
 } from '../src/contracts/index.ts';
+import { txHash } from '../src/ledger/transaction.ts';
 import { attr, Chain, cidOf, expectCode, HOSPITAL, LAB, type Party } from './fixtures/contracts.ts';
 
 let chain: Chain;
@@ -70,6 +72,7 @@ describe('record.add', () => {
       supersededBy: null,
       created_ms: chain.time_ms,
       erased_ms: null,
+      patientProvided: false,
     });
     expect(listRecordIds(chain.state, patient.id)).toEqual([id]);
     const receipt = chain.blocks.at(-1)!.result.receipts[0]!;
@@ -99,7 +102,6 @@ describe('record.add', () => {
     grantHospital();
     expectCode(chain.send(registrar, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
     expectCode(chain.send(hospital, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
-    expectCode(chain.send(patient, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
     expectCode(
       chain.send(doctor, 'record.add', { ...chain.recordBody(patient), patient: doctor.id }),
       'UNKNOWN_PATIENT',
@@ -245,6 +247,141 @@ describe('record.add', () => {
     });
     expectCode(chain.send(narrow, 'record.read', { record: v2, purpose: 'treatment' }), 'OK');
     expectCode(chain.send(narrow, 'record.read', { record: v1, purpose: 'treatment' }), 'DENIED');
+  });
+});
+
+/** The audit entries of one transaction, and whether its block wrote only its nonce and those. */
+function auditedOnly(actor: Party): { entries: AuditEntry[]; onlyAudit: boolean } {
+  const block = chain.blocks.at(-1)!;
+  const hash = Buffer.from(txHash(block.txs[0]!)).toString('hex');
+  const entries = queryAudit(chain.state, { by: 'actor', id: actor.id }).entries.filter(
+    (e) => Buffer.from(e.txHash).toString('hex') === hash,
+  );
+  const nonce = Buffer.from(stateKey.nonce(actor.signing.publicKey)).toString('hex');
+  const keys = block.result.writes.map((w) => Buffer.from(w.key));
+  // The nonce, and the entry under its time, patient, actor (and record) indexes: A, P, U, D.
+  const onlyAudit = keys.every(
+    (k) => k.toString('hex') === nonce || 'APUD'.includes(String.fromCharCode(k[0]!)),
+  );
+  return { entries, onlyAudit };
+}
+
+describe('refused attempts are audited', () => {
+  it('record.add by a role that does not author: WRONG_ROLE, a deny entry (wrong-role), no record', () => {
+    grantHospital();
+    for (const roles of [['registrar'], ['pharmacist'], ['insurer'], ['researcher'], ['auditor']] as const) {
+      const who = chain.practitioner(hospital, [...roles]);
+      const tx = chain.tx(who, 'record.add', chain.recordBody(patient));
+      const receipt = chain.block([tx]).receipts[0]!;
+      expectCode(receipt, 'WRONG_ROLE');
+      expect(receipt.message).toBe(
+        `${CONTRACT_ERRORS.WRONG_ROLE} Only a doctor, nurse, lab technician or emergency staff member, or the patient themself, may do this.`,
+      );
+      expect(getRecord(chain.state, createdId('record', tx))).toBeUndefined();
+      const { entries, onlyAudit } = auditedOnly(who);
+      expect(onlyAudit).toBe(true);
+      expect(entries).toEqual([
+        expect.objectContaining({
+          action: 'append',
+          decision: 'deny',
+          rule: 'wrong-role',
+          patient: patient.id,
+          record: null,
+          purpose: 'treatment',
+          emergency: false,
+        }),
+      ]);
+      expect(attr(receipt, 'rule', 'access.decided')).toBe('wrong-role');
+    }
+    // An organisation's admin identity and a network admin too.
+    expectCode(chain.send(chain.network.admin, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
+    expect(auditedOnly(chain.network.admin).entries).toHaveLength(1);
+  });
+
+  it('a deactivated clinician, or one of a deactivated organisation: the code stays, the attempt is audited', () => {
+    chain.ok(hospital, 'identity.set-active', { id: doctor.id, active: false });
+    expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient)), 'IDENTITY_INACTIVE');
+    expect(auditedOnly(doctor).entries.map((e) => [e.action, e.decision, e.rule])).toEqual([
+      ['append', 'deny', 'actor-inactive'],
+    ]);
+    chain.ok(hospital, 'identity.set-active', { id: doctor.id, active: true });
+    chain.ok(chain.network.admin, 'org.set-active', { id: HOSPITAL, active: false });
+    expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient)), 'ORGANISATION_INACTIVE');
+    expect(auditedOnly(doctor).entries.map((e) => e.rule)).toEqual(['organisation-inactive']);
+  });
+
+  it('about no registered patient there is no trail to write to: refused as before, nothing written', () => {
+    const body = { ...chain.recordBody(patient), patient: 'f'.repeat(32) };
+    const { receipts, writes } = chain.block([chain.tx(registrar, 'record.add', body)]);
+    expectCode(receipts[0]!, 'WRONG_ROLE');
+    expect(writes.map((w) => Buffer.from(w.key))).toEqual([
+      Buffer.from(stateKey.nonce(registrar.signing.publicKey)),
+    ]);
+  });
+
+  it('record.erase by anyone but the patient: NOT_PATIENT, a deny entry (not-patient) on the record', () => {
+    grantHospital();
+    const record = add(doctor, chain.recordBody(patient));
+    expectCode(chain.send(doctor, 'record.erase', { record }), 'NOT_PATIENT');
+    const { entries, onlyAudit } = auditedOnly(doctor);
+    expect(onlyAudit).toBe(true);
+    expect(entries).toEqual([
+      expect.objectContaining({ action: 'erase', decision: 'deny', rule: 'not-patient', record }),
+    ]);
+    expect(getRecord(chain.state, record)!.erased_ms).toBeNull();
+  });
+});
+
+describe('records the patient adds', () => {
+  it('are permitted by role:self, marked patientProvided, authored by the patient, kept by their registering organisation', () => {
+    const tx = chain.tx(patient, 'record.add', chain.recordBody(patient, { contentType: 'Observation' }));
+    const receipt = chain.block([tx]).receipts[0]!;
+    expectCode(receipt, 'OK');
+    const id = createdId('record', tx);
+    expect(getRecord(chain.state, id)).toMatchObject({
+      author: patient.id,
+      patient: patient.id,
+      custodian: HOSPITAL,
+      patientProvided: true,
+      version: 1,
+    });
+    expect(attr(receipt, 'rule', 'access.decided')).toBe('role:self');
+    expect(attr(receipt, 'patientProvided', 'record.added')).toBe('true');
+    expect(attr(receipt, 'custodian', 'record.added')).toBe(HOSPITAL);
+    // A patient registered at the lab: the lab keeps what they add.
+    const other = registeredAtTheLab();
+    const theirs = chain.tx(other, 'record.add', chain.recordBody(other));
+    expectCode(chain.block([theirs]).receipts[0]!, 'OK');
+    expect(getRecord(chain.state, createdId('record', theirs))!.custodian).toBe(LAB);
+    // The patient reads it back; a clinician needs consent like for any other record.
+    expect(attr(chain.send(patient, 'record.read', { record: id, purpose: 'treatment' }), 'rule')).toBe(
+      'role:self',
+    );
+    expectCode(chain.send(doctor, 'record.read', { record: id, purpose: 'treatment' }), 'DENIED');
+  });
+
+  it("amend only their own records; never a practitioner's record or another patient's file", () => {
+    const mine = add(patient, chain.recordBody(patient));
+    const v2 = add(patient, chain.recordBody(patient, { previous: mine }));
+    expect(getRecord(chain.state, v2)).toMatchObject({ version: 2, root: mine, patientProvided: true });
+    const clinical = add(doctor, chain.recordBody(patient)); // role:care-team
+    const amend = chain.send(patient, 'record.add', chain.recordBody(patient, { previous: clinical }));
+    expectCode(amend, 'DENIED');
+    expect(amend.message).toMatch(/patients amend only the records they added/);
+    const other = chain.patient(registrar, 'other');
+    expectCode(chain.send(patient, 'record.add', chain.recordBody(other)), 'DENIED');
+    const trail = queryAudit(chain.state, { by: 'actor', id: patient.id }).entries;
+    expect(trail.slice(0, 2).map((e) => [e.action, e.decision, e.rule, e.patient])).toEqual([
+      ['append', 'deny', 'none', other.id],
+      ['append', 'deny', 'none', patient.id],
+    ]);
+    // A clinician with an append permit may still amend what the patient added.
+    const v3 = add(doctor, chain.recordBody(patient, { previous: v2 }));
+    expect(getRecord(chain.state, v3)).toMatchObject({
+      version: 3,
+      author: doctor.id,
+      patientProvided: false,
+    });
   });
 });
 

@@ -381,6 +381,8 @@ describe('docker/entrypoint.sh', () => {
       expect(existsSync(join(home, 'validator.key')), name).toBe(true);
       const config = parseToml(await readFile(join(home, 'config.toml'), 'utf8')) as any;
       expect(config.api.host).toBe('0.0.0.0');
+      // Plain HTTP off loopback: a node refuses to start unless api.insecure allows it.
+      expect(config.api.insecure).toBe(true);
       const containerPorts = compose.services[name].ports.map((p: string) => published(p).container);
       expect(containerPorts).toEqual([String(config.api.port)]);
       expect(config.listen).toEqual([`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`]);

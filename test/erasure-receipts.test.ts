@@ -368,6 +368,7 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
     supersededBy: null,
     created_ms: Date.UTC(2026, 0, 1),
     erased_ms,
+    patientProvided: false,
   });
   const state = new Map([
     [hex(stateKey.record(erased)), encode(RecordMeta, meta(erased, Date.UTC(2026, 0, 2)))],

@@ -124,6 +124,20 @@ describe('the audit trail as AuditEvents', () => {
     const [second] = queryAudit(chain.state, { by: 'actor', id: labTech.id, limit: 1 }).entries;
     chain.ok(patient, 'access.deny', { request: second!.rule.slice('request:'.length) }); // refuse
     chain.ok(patient, 'consent.revoke', { policy: createdId('grant', grant) });
+    // Attempts refused before a decision, audited as denials: break-glass, a request, an erasure.
+    const attempt = { patient: patient.id, reason: 'no emergency role', duration_ms: HOUR_MS };
+    expectCode(chain.send(nurse, 'emergency.open', attempt), 'WRONG_ROLE');
+    expectCode(
+      chain.send(registrar, 'access.request', {
+        patient: patient.id,
+        scope: { kind: 'all' },
+        actions: ['read'],
+        purpose: 'operations',
+        reason: 'filing',
+      }),
+      'WRONG_ROLE',
+    );
+    expectCode(chain.send(doctor, 'record.erase', { record }), 'NOT_PATIENT');
     chain.ok(erNurse, 'emergency.open', { patient: patient.id, reason, duration_ms: HOUR_MS });
     expectCode(chain.send(erNurse, 'record.read', { record, purpose: 'emergency' }), 'OK'); // break-glass read
     chain.ok(patient, 'record.read', { record, purpose: 'treatment' }, 2 * HOUR_MS); // the patient's own
@@ -186,11 +200,19 @@ describe('the audit trail as AuditEvents', () => {
       for (const [, list] of only(action)) expect(list.map(codeOf)).toEqual([{ ...AUTHZ, outcome: '0' }]);
     }
     for (const [, list] of only('refuse')) expect(list.map(codeOf)).toEqual([{ ...AUTHZ, outcome: '4' }]);
-    for (const [, list] of only('request')) {
+    for (const [, list] of only('request', 'permit')) {
       expect(list.map(codeOf)).toEqual([{ type: 'rest', subtype: ['create'], action: 'C', outcome: '0' }]);
     }
-    for (const [, list] of only('erase')) {
+    for (const [, list] of only('erase', 'permit')) {
       expect(list.map(codeOf)).toEqual([{ type: 'rest', subtype: ['delete'], action: 'D', outcome: '0' }]);
+    }
+    // Attempts refused before a decision: one denied authorization each, naming why.
+    for (const action of ['emergency', 'request', 'erase']) {
+      const denied = only(action, 'deny');
+      expect(denied.length, action).toBe(1);
+      const [[entry, list]] = denied as [[AuditEntry, AuditEvent[]]];
+      expect(list.map(codeOf)).toEqual([{ ...AUTHZ, outcome: '4' }]);
+      expect(list[0]!.outcomeDesc).toMatch(new RegExp(`^${action} denied: .* \\(rule ${entry.rule}\\)$`));
     }
     // Every entry of those kinds was there to check.
     for (const action of AUDIT_ACTIONS) expect(only(action).length, action).toBeGreaterThan(0);
@@ -267,7 +289,7 @@ describe('the audit trail as AuditEvents', () => {
   });
 
   it('maps break-glass to Emergency Override Started and Stopped, flagged, for emergency treatment', () => {
-    const [[open, [start, stop]]] = only('emergency') as [[AuditEntry, AuditEvent[]]];
+    const [[open, [start, stop]]] = only('emergency', 'permit') as [[AuditEntry, AuditEvent[]]];
     const window = objectId('window', open.txHash);
     expect(codeOf(start!)).toEqual({ type: '110113', subtype: ['110127'], action: 'E', outcome: '0' });
     expect(codeOf(stop!)).toEqual({ type: '110113', subtype: ['110138'], action: 'E', outcome: '0' });

@@ -264,7 +264,7 @@ describe('settings precedence', () => {
       },
       flags: settingFlags(command),
     });
-    expect(settings.api).toEqual({ host: '127.0.0.2', port: 3000, faultInjection: false });
+    expect(settings.api).toMatchObject({ host: '127.0.0.2', port: 3000, faultInjection: false });
     expect(settings.listen).toEqual(['/ip4/127.0.0.1/tcp/2', '/ip4/127.0.0.1/tcp/3']);
     expect(settings.consensus).toMatchObject({ batchDelay_ms: 7, requestTimeout_ms: 2500, window: 4 });
     expect(settings.log.level).toBe('warn');

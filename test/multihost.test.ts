@@ -156,7 +156,7 @@ describe.skipIf(reason !== null)(title, () => {
       const args = [
         'testnet',
         ...['--validators', String(N), '--hosts', lan.addresses.join(',')],
-        ...['--out', join(dir, 'testnet'), '--chain-id', CHAIN_ID, '--api-host', '0.0.0.0'],
+        ...['--out', join(dir, 'testnet'), '--chain-id', CHAIN_ID, '--api-host', '0.0.0.0', '--api-insecure'],
         ...['--api-port', String(API_PORT)],
       ];
       const env = cleanEnv({ MEDLEDGER_PASSPHRASE: PASSPHRASE });

@@ -22,6 +22,7 @@ import type { TransportFaults, ValidatorNode } from '../node/validator.ts';
 import type { PeerState } from '../p2p/host.ts';
 import type { ApiContext, Route } from './context.ts';
 import { ApiError, intParam, readBody, readJson, send } from './http.ts';
+import { DEFAULT_MAX_TX_PER_SENDER_PER_SECOND, SenderRateLimiter } from './limits.ts';
 
 const MAX_TX_BYTES = LIMITS.txBodyBytes + 4096;
 /** A batch submission (many small transactions in one request, for load generators) may be larger. */
@@ -58,6 +59,54 @@ function refuseWhenBusy(node: ValidatorNode): void {
   if (!accepting.ok) throw new ApiError(503, accepting.code, accepting.message);
 }
 
+/** Each API server's per-sender bound (its context is made once per server, in startApi). */
+const RATE_LIMITERS = new WeakMap<ApiContext, SenderRateLimiter>();
+
+function rateLimiterOf(ctx: ApiContext): SenderRateLimiter {
+  let limiter = RATE_LIMITERS.get(ctx);
+  if (!limiter) {
+    limiter = new SenderRateLimiter(
+      ctx.options.maxTxPerSenderPerSecond ?? DEFAULT_MAX_TX_PER_SENDER_PER_SECOND,
+    );
+    RATE_LIMITERS.set(ctx, limiter);
+  }
+  return limiter;
+}
+
+function rateLimited(limiter: SenderRateLimiter, wait_ms: number): ApiError {
+  return new ApiError(
+    429,
+    'API_RATE_LIMITED',
+    `this sender is over ${limiter.perSecond} transactions a second (burst ${limiter.burst}) on this node; retry in ${wait_ms} ms`,
+    { 'retry-after': String(Math.max(1, Math.ceil(wait_ms / 1000))) },
+  );
+}
+
+/**
+ * What every submitted transaction passes, alone or in a batch: the chain id and the signature,
+ * checked here so a client learns at once (the mempool checks, and remembers, the signature again).
+ */
+function checkSigned(ctx: ApiContext, tx: Transaction): void {
+  if (tx.chainId !== ctx.node.store.genesis.chainId) {
+    throw new ApiError(400, 'API_WRONG_CHAIN', `the transaction is for chain ${tx.chainId}, not this one`);
+  }
+  if (!verifyTransactionSignature(tx)) {
+    throw new ApiError(400, 'API_BAD_SIGNATURE', "the transaction's signature does not verify");
+  }
+}
+
+/**
+ * Takes a token of the sender's rate bound for a transaction that passed checkSigned, or refuses it
+ * with 429 API_RATE_LIMITED. One already committed takes none: no one can spend another sender's
+ * bound, neither with transactions that sender did not sign nor by replaying its committed ones.
+ */
+function takeToken(ctx: ApiContext, tx: Transaction, hash: Uint8Array): void {
+  if (ctx.node.store.hasTxSync(hash)) return;
+  const limiter = rateLimiterOf(ctx);
+  const wait_ms = limiter.take(hex(tx.sender));
+  if (wait_ms > 0) throw rateLimited(limiter, wait_ms);
+}
+
 function malformed(error: unknown): never {
   if (error instanceof ApiError) throw error;
   const why = (error as Error).message;
@@ -72,15 +121,11 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   } catch (error) {
     malformed(error);
   }
-  // Checked here so a client learns at once; the mempool checks (and remembers) it again.
-  if (tx.chainId !== node.store.genesis.chainId) {
-    throw new ApiError(400, 'API_WRONG_CHAIN', `the transaction is for chain ${tx.chainId}, not this one`);
-  }
-  if (!verifyTransactionSignature(tx)) {
-    throw new ApiError(400, 'API_BAD_SIGNATURE', "the transaction's signature does not verify");
-  }
+  checkSigned(ctx, tx);
   refuseWhenBusy(node);
-  const hash = node.submit(tx);
+  const hash = txHash(tx);
+  takeToken(ctx, tx, hash); // last: a transaction refused for a busy node takes no token
+  node.submit(tx);
   // Accepted, but it cannot commit until the node is part of a quorum again: say so at once
   // rather than hold the caller in a long poll that is bound to time out.
   const noQuorum = node.noQuorum();
@@ -99,6 +144,42 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   const committed = wait_ms > 0 ? await committedTx(node, hash) : undefined;
   if (committed) return send(res, 200, committed);
   send(res, 202, { txHash: hex(hash) });
+}
+
+type BatchResult =
+  | { index: number; txHash: string; accepted: true }
+  | { index: number; txHash: string; accepted: false; error: { code: string; message: string } };
+
+/**
+ * A batch (load generators): each transaction is checked as a single one is (checkSigned, then its
+ * sender's bound, counted transaction by transaction within the batch) and accepted or refused on its
+ * own; the answer says which. Checking signatures here costs a second verification per transaction
+ * on the node it is posted to (the mempool verifies again, docs/architecture.md), which a load
+ * generator pays in throughput. A batch refused whole for the rate bound is a 429, so that a simple
+ * client backs off.
+ */
+function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): void {
+  const results: BatchResult[] = [];
+  const txHashes: string[] = [];
+  let limited: ApiError | undefined;
+  for (const [index, tx] of txs.entries()) {
+    const hash = txHash(tx);
+    try {
+      checkSigned(ctx, tx);
+      takeToken(ctx, tx, hash);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      if (error.code === 'API_RATE_LIMITED') limited = error;
+      const refusal = { code: error.code, message: error.message };
+      results.push({ index, txHash: hex(hash), accepted: false, error: refusal });
+      continue;
+    }
+    ctx.node.submit(tx);
+    txHashes.push(hex(hash));
+    results.push({ index, txHash: hex(hash), accepted: true });
+  }
+  if (limited && results.every((r) => !r.accepted && r.error.code === 'API_RATE_LIMITED')) throw limited;
+  send(res, 202, { txHashes, results }, limited ? { ...limited.headers } : {});
 }
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -144,6 +225,8 @@ export const chainRoutes: Route[] = [
           advertised: genesis.validators[self]!.addresses,
         },
         peers: node.host.peers().map(peerJson),
+        // Where the API listens (https:// with TLS) and its certificate's SHA-256 fingerprint.
+        api: ctx.endpoint ?? null,
       });
     },
   },
@@ -161,7 +244,6 @@ export const chainRoutes: Route[] = [
       if (url.searchParams.get('batch') !== '1') {
         return submit(ctx, res, await readBody(req, MAX_TX_BYTES), url);
       }
-      // A batch for load generators: signatures are left to the mempool (checked once, there).
       let txs: Transaction[];
       try {
         txs = decode(TxBatch, await readBody(req, MAX_BATCH_BYTES), MAX_BATCH_BYTES);
@@ -169,7 +251,7 @@ export const chainRoutes: Route[] = [
         malformed(error);
       }
       refuseWhenBusy(ctx.node);
-      send(res, 202, { txHashes: txs.map((tx) => hex(ctx.node.submit(tx))) });
+      submitBatch(ctx, res, txs);
     },
   },
   {

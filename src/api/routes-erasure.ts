@@ -8,9 +8,7 @@ import { getRecord } from '../contracts/index.ts';
 import { hex } from '../hex.ts';
 import { maxFaults } from '../ledger/quorum.ts';
 import type { ApiContext, Route } from './context.ts';
-import { ApiError, send } from './http.ts';
-
-const ID = '([A-Za-z0-9._:-]{1,64})';
+import { ApiError, checkId, PATH_ID, send } from './http.ts';
 
 function erasureOf(ctx: ApiContext) {
   if (!ctx.erasure) {
@@ -22,11 +20,12 @@ function erasureOf(ctx: ApiContext) {
 export const erasureRoutes: Route[] = [
   {
     method: 'GET',
-    path: new RegExp(`^/v1/records/${ID}/erasure$`),
-    async handle(ctx, _req, res, [id]) {
-      const record = getRecord(ctx.node.store.stateReader, id!);
+    path: new RegExp(`^/v1/records/${PATH_ID}/erasure$`),
+    async handle(ctx, _req, res, [param]) {
+      const id = checkId(param!, 'the record id');
+      const record = getRecord(ctx.node.store.stateReader, id);
       if (record === undefined) throw new ApiError(404, 'API_UNKNOWN_RECORD', `record ${id} not found`);
-      const receipts = await erasureOf(ctx).list(id!);
+      const receipts = await erasureOf(ctx).list(id);
       const { validators } = ctx.node.store.genesis;
       const names = new Map(validators.map((v) => [hex(v.publicKey), v.name]));
       const n = validators.length;

@@ -42,7 +42,7 @@ import { auditEvents } from '../fhir/audit-event.ts';
 import { consentResource } from '../fhir/consent.ts';
 import { hex } from '../fhir/ids.ts';
 import type { ApiContext, Route } from './context.ts';
-import { ApiError, intParam } from './http.ts';
+import { ApiError, checkId, idParam, intParam } from './http.ts';
 import { runQuery } from './state-query.ts';
 
 export const DEFAULT_EXPORT_ENTRIES = 1000;
@@ -191,7 +191,7 @@ export const fhirRoutes: Route[] = [
       const filters = (['patient', 'actor', 'org'] as const).filter((name) => url.searchParams.has(name));
       if (filters.length > 1) throw badRequest('give at most one of patient, actor and org');
       const filter = filters[0];
-      const id = filter === undefined ? undefined : url.searchParams.get(filter)!;
+      const id = filter === undefined ? undefined : idParam(url, filter)!;
       const state = ctx.node.store.stateReader;
       if (filter === 'org' && getOrganisation(state, id!) === undefined) {
         throw new ApiError(404, 'API_UNKNOWN_ORGANISATION', `no organisation ${id}`);
@@ -235,8 +235,9 @@ export const fhirRoutes: Route[] = [
     path: /^\/v1\/fhir\/Consent$/,
     async handle(ctx, _req, res, _params, url) {
       onlyParams(url, ['patient', 'limit', 'cursor']);
-      const patient = url.searchParams.get('patient');
-      if (patient === null || patient === '') throw badRequest('patient is required');
+      const given = url.searchParams.get('patient');
+      if (given === null || given === '') throw badRequest('patient is required');
+      const patient = checkId(given, 'query parameter patient');
       if (getIdentity(ctx.node.store.stateReader, patient)?.kind !== 'patient') {
         throw new ApiError(404, 'API_UNKNOWN_PATIENT', `no patient ${patient}`);
       }

@@ -4,9 +4,12 @@
  * shares the validators re-sealed to the reader, then the ciphertext. Nodes never see plaintext or a
  * data key; the reader's client checks the shares, rebuilds the key and decrypts.
  */
+import type { IncomingMessage } from 'node:http';
+import { requireCaller } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
-import { ApiError, readJson, send, sendStream } from './http.ts';
+import { ApiError, limitedBody, readBody, send, sendStream } from './http.ts';
 import { toJson } from './json.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES } from './limits.ts';
 
 function recordsOf(ctx: ApiContext) {
   if (!ctx.records) throw new ApiError(503, 'API_NO_RECORD_STORE', 'this node runs without a record store');
@@ -18,17 +21,26 @@ export const recordRoutes: Route[] = [
     method: 'POST',
     path: /^\/v1\/blobs$/,
     async handle(ctx, req, res) {
-      // The store enforces its record size limit while streaming (STORE_TOO_LARGE → 413).
-      const stored = await recordsOf(ctx).upload(req);
+      // Size only: who may upload, and how much each caller may keep, is for the caller's
+      // authentication (auth.ts) to decide before this point.
+      const maxBytes = ctx.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+      const records = recordsOf(ctx);
+      // Both limits are enforced while streaming: api.maxUploadBytes here (413 API_BODY_TOO_LARGE),
+      // the store's record size limit in the store (413 STORE_TOO_LARGE).
+      const stored = await records
+        .upload(limitedBody(req, maxBytes, 'api.maxUploadBytes'))
+        .catch((error: Error | undefined) => {
+          // The store reports what its source throws as STORE_IO: the refusal is the source's own.
+          throw error?.cause instanceof ApiError ? error.cause : error;
+        });
       send(res, 201, { cid: stored.cid.toString(), size_bytes: stored.size });
     },
   },
   {
     method: 'GET',
     path: /^\/v1\/reads\/([0-9a-f]{64})$/,
-    async handle(ctx, _req, res, [hash]) {
-      const records = recordsOf(ctx);
-      const grant = await records.grantFor(Buffer.from(hash!, 'hex'));
+    async handle(ctx, req, res, [hash]) {
+      const { records, grant } = await releaseTo(ctx, req, hash!);
       const keys = await records.keysFor(grant);
       send(res, 200, {
         record: toJson(grant.record),
@@ -51,20 +63,43 @@ export const recordRoutes: Route[] = [
     method: 'POST',
     path: /^\/v1\/reads\/([0-9a-f]{64})\/false-shares$/,
     async handle(ctx, req, res, [hash]) {
-      const proofs = parseProofs(await readJson(req, 64 * 1024));
-      send(res, 200, await recordsOf(ctx).reportFalseShares(Buffer.from(hash!, 'hex'), proofs));
+      const body = await readBody(req, 64 * 1024);
+      const { records, grant } = await releaseTo(ctx, req, hash!, body);
+      const proofs = parseProofs(parseJson(body));
+      send(res, 200, await records.reportFalseShares(grant.readTx, proofs));
     },
   },
   {
     method: 'GET',
     path: /^\/v1\/reads\/([0-9a-f]{64})\/content$/,
-    async handle(ctx, _req, res, [hash]) {
-      const records = recordsOf(ctx);
-      const grant = await records.grantFor(Buffer.from(hash!, 'hex'));
+    async handle(ctx, req, res, [hash]) {
+      const { records, grant } = await releaseTo(ctx, req, hash!);
       await sendStream(res, 'application/octet-stream', records.ciphertext(grant.record));
     },
   },
 ];
+
+/**
+ * A read permit is not a bearer token: what it releases goes only to the reader it names, who signs
+ * the request with their identity key, and only while the rules still permit the read (grantFor).
+ */
+async function releaseTo(ctx: ApiContext, req: IncomingMessage, hash: string, body?: Uint8Array) {
+  const caller = await requireCaller(ctx, req, body);
+  const records = recordsOf(ctx);
+  const grant = await records.grantFor(Buffer.from(hash, 'hex'));
+  if (grant.reader.id !== caller.id) {
+    throw new ApiError(403, 'API_NOT_THE_READER', 'this read permit was issued to another identity');
+  }
+  return { records, grant };
+}
+
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    throw new ApiError(400, 'API_BAD_REQUEST', 'the request body is not JSON');
+  }
+}
 
 /** `{ shares: [{ index, opening }] }`: a reader's proofs of false shares (openings are 32 bytes, hex). */
 function parseProofs(body: unknown): Array<{ index: number; opening: Uint8Array }> {

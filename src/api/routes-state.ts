@@ -19,11 +19,11 @@ import {
 } from '../contracts/index.ts';
 import type { AuditIndex } from '../contracts/keys.ts';
 import type { ApiContext, Route } from './context.ts';
-import { ApiError, intParam, send } from './http.ts';
+import { ApiError, checkId, idParam, intParam, PATH_ID, send } from './http.ts';
 import { toJson } from './json.ts';
 import { runQuery } from './state-query.ts';
 
-const ID = '([A-Za-z0-9._:-]{1,64})';
+const ID = PATH_ID; // checked with checkId: 400 API_BAD_ID when it cannot be an id
 const AUDIT_INDEXES: readonly AuditIndex[] = ['time', 'patient', 'actor', 'record'];
 
 function stateOf(ctx: ApiContext): StateReader {
@@ -35,9 +35,12 @@ function found<T>(value: T | undefined, code: string, what: string): T {
   return value;
 }
 
-function patientOf(ctx: ApiContext, id: string): void {
+/** `param` checked as an id and naming a patient. */
+function patientOf(ctx: ApiContext, param: string): string {
+  const id = checkId(param, 'the patient id');
   const identity = getIdentity(stateOf(ctx), id);
   if (identity?.kind !== 'patient') throw new ApiError(404, 'API_UNKNOWN_PATIENT', `no patient ${id}`);
+  return id;
 }
 
 function reply(res: ServerResponse, value: unknown): void {
@@ -60,16 +63,18 @@ export const stateRoutes: Route[] = [
   {
     method: 'GET',
     path: new RegExp(`^/v1/identities/${ID}$`),
-    async handle(ctx, _req, res, [id]) {
-      reply(res, found(getIdentity(stateOf(ctx), id!), 'API_UNKNOWN_IDENTITY', `identity ${id}`));
+    async handle(ctx, _req, res, [param]) {
+      const id = checkId(param!, 'the identity id');
+      reply(res, found(getIdentity(stateOf(ctx), id), 'API_UNKNOWN_IDENTITY', `identity ${id}`));
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/orgs/${ID}$`),
-    async handle(ctx, _req, res, [id]) {
+    async handle(ctx, _req, res, [param]) {
+      const id = checkId(param!, 'the organisation id');
       const state = stateOf(ctx);
-      const org = found(getOrganisation(state, id!), 'API_UNKNOWN_ORGANISATION', `organisation ${id}`);
+      const org = found(getOrganisation(state, id), 'API_UNKNOWN_ORGANISATION', `organisation ${id}`);
       // The organisation's X25519 key (its admin identity holds it): writers seal the custodian envelope to it.
       reply(res, { ...org, encryptionKey: getIdentity(state, org.admin)?.encryptionKey ?? null });
     },
@@ -77,16 +82,17 @@ export const stateRoutes: Route[] = [
   {
     method: 'GET',
     path: new RegExp(`^/v1/records/${ID}$`),
-    async handle(ctx, _req, res, [id]) {
-      reply(res, found(getRecord(stateOf(ctx), id!), 'API_UNKNOWN_RECORD', `record ${id}`));
+    async handle(ctx, _req, res, [param]) {
+      const id = checkId(param!, 'the record id');
+      reply(res, found(getRecord(stateOf(ctx), id), 'API_UNKNOWN_RECORD', `record ${id}`));
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/patients/${ID}/records$`),
-    async handle(ctx, _req, res, [id]) {
-      patientOf(ctx, id!);
-      const ids = await runQuery(ctx.node.store, (state) => listRecordIds(state, id!));
+    async handle(ctx, _req, res, [param]) {
+      const id = patientOf(ctx, param!);
+      const ids = await runQuery(ctx.node.store, (state) => listRecordIds(state, id));
       const state = stateOf(ctx);
       reply(res, {
         records: ids.map((recordId) => getRecord(state, recordId)).filter((r) => r !== undefined),
@@ -96,17 +102,17 @@ export const stateRoutes: Route[] = [
   {
     method: 'GET',
     path: new RegExp(`^/v1/patients/${ID}/policies$`),
-    async handle(ctx, _req, res, [id]) {
-      patientOf(ctx, id!);
-      reply(res, { policies: await runQuery(ctx.node.store, (state) => listPolicies(state, id!)) });
+    async handle(ctx, _req, res, [param]) {
+      const id = patientOf(ctx, param!);
+      reply(res, { policies: await runQuery(ctx.node.store, (state) => listPolicies(state, id)) });
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/patients/${ID}/requests$`),
-    async handle(ctx, _req, res, [id]) {
-      patientOf(ctx, id!);
-      reply(res, { requests: await runQuery(ctx.node.store, (state) => listAccessRequests(state, id!)) });
+    async handle(ctx, _req, res, [param]) {
+      const id = patientOf(ctx, param!);
+      reply(res, { requests: await runQuery(ctx.node.store, (state) => listAccessRequests(state, id)) });
     },
   },
   {
@@ -119,7 +125,7 @@ export const stateRoutes: Route[] = [
       }
       const query = {
         by: by as AuditIndex,
-        id: url.searchParams.get('id') ?? undefined,
+        id: url.searchParams.get('id') ? idParam(url, 'id') : undefined, // empty: none (BAD_AUDIT_QUERY)
         from_ms: intParam(url, 'from_ms', undefined, Number.MAX_SAFE_INTEGER),
         to_ms: intParam(url, 'to_ms', undefined, Number.MAX_SAFE_INTEGER),
         limit: intParam(url, 'limit', undefined, 1_000_000),

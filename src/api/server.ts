@@ -1,5 +1,6 @@
 /**
- * The node's HTTP API (bound to 127.0.0.1 unless configured otherwise). Every error is JSON with a
+ * The node's HTTP API (bound to 127.0.0.1 unless configured otherwise; HTTPS when given a certificate
+ * and key, node/api-tls.ts says when plain HTTP is allowed). Every error is JSON with a
  * stable code; request bodies are size-limited. src/api/openapi.json describes every route; it is
  * served at /openapi.json.
  *
@@ -13,18 +14,34 @@
  *   erasure  (routes-erasure.ts)  /v1/records/{id}/erasure (the validators' signed erasure receipts)
  *   fhir     (routes-fhir.ts)     /v1/fhir/AuditEvent, /v1/fhir/Consent (NDJSON exports)
  */
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { projectPath } from '../paths.ts';
-import type { ApiContext, ApiOptions, Route } from './context.ts';
-import { ApiError, send, sendError } from './http.ts';
+import type { ApiContext, ApiEndpoint, ApiOptions, Route } from './context.ts';
+import { ApiError, answerClientError, send, sendError } from './http.ts';
 import { chainRoutes } from './routes-chain.ts';
 import { erasureRoutes } from './routes-erasure.ts';
 import { fhirRoutes } from './routes-fhir.ts';
 import { recordRoutes } from './routes-records.ts';
 import { stateRoutes } from './routes-state.ts';
 
-export type { ApiContext, ApiOptions } from './context.ts';
+export type { ApiContext, ApiEndpoint, ApiOptions } from './context.ts';
+
+/** The API's certificate chain and private key (PEM): the API then serves HTTPS, TLS 1.2 or later. */
+export interface ApiTlsOptions {
+  cert: Buffer | string;
+  key: Buffer | string;
+}
+
+/** The URL of a listening API; an IPv6 address goes in brackets (`http://[::1]:7480`). */
+export function apiUrl(server: Server, secure: boolean): string {
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) return '';
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${secure ? 'https' : 'http'}://${host}:${address.port}`;
+}
 
 const ROUTES: Route[] = [...chainRoutes, ...stateRoutes, ...recordRoutes, ...erasureRoutes, ...fhirRoutes];
 const OPENAPI_PATH = projectPath('src/api/openapi.json');
@@ -69,16 +86,23 @@ export async function startApi(
   ctx: Omit<ApiContext, 'options'>,
   host: string,
   port: number,
-  options: ApiOptions = {},
+  options: ApiOptions & { tls?: ApiTlsOptions } = {},
   onError: (error: Error) => void = () => {},
 ): Promise<Server> {
-  const context: ApiContext = { ...ctx, options };
-  const server = createServer((req, res) => {
+  const { tls, ...apiOptions } = options;
+  const context: ApiContext = { ...ctx, options: apiOptions };
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     route(context, req, res).catch((error) => sendError(res, error));
-  });
+  };
+  // An https.Server is an http.Server too (listen, close, address, timeouts).
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
+    : createServer(handler);
   server.requestTimeout = 10 * 60_000; // uploads of large records stream for a while
   // A socket with no traffic for this long is closed (a client that stops reading a download).
   server.timeout = 2 * 60_000;
+  // What Node's HTTP parser refuses (malformed requests, oversized headers) gets a JSON error too.
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -88,5 +112,10 @@ export async function startApi(
       resolve();
     });
   });
+  const fingerprint = tls
+    ? new X509Certificate(tls.cert).fingerprint256.replaceAll(':', '').toLowerCase()
+    : null;
+  const endpoint: ApiEndpoint = { url: apiUrl(server, tls !== undefined), fingerprint };
+  context.endpoint = endpoint;
   return server;
 }

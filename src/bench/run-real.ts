@@ -203,8 +203,19 @@ async function measure(
         body,
         signal: AbortSignal.timeout(10_000),
       });
-      await response.arrayBuffer();
-      if (response.status !== 202) throw new Error(String(response.status));
+      if (response.status !== 202) {
+        await response.arrayBuffer();
+        throw new Error(String(response.status));
+      }
+      // Transactions the API refused one by one (e.g. API_RATE_LIMITED): failed, and resent soon.
+      const { results } = (await response.json()) as {
+        results?: Array<{ index: number; accepted: boolean }>;
+      };
+      for (const result of results ?? []) {
+        if (result.accepted) continue;
+        failedSubmissions++;
+        records[indexes[result.index]!]!.lastSent_s = -Infinity;
+      }
     } catch {
       failedSubmissions += indexes.length;
       // Picked up by the resubmission scan, sooner than the usual retry.

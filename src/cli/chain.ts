@@ -6,12 +6,15 @@ import { committedTxProblem, genesisState } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { type ChainReport, loadGenesis, verifyChain } from '../ledger/index.ts';
 import { homePaths } from '../node/config.ts';
+import { clientTls, tlsOptions } from './operator/common.ts';
 
 interface VerifyOptions {
   chain?: string;
   genesis?: string;
   home?: string;
   node?: string;
+  ca?: string;
+  fingerprint?: string;
   json?: boolean;
 }
 
@@ -40,7 +43,7 @@ function source(
 
 export function addChainCommands(program: Command, out: (text: string) => void): void {
   const chain = program.command('chain').description('inspect and verify a stored chain');
-  chain
+  const verify = chain
     .command('verify')
     .description(
       'verify a chain: hash links, signatures, Merkle roots, commit certificates, indexes, state; ' +
@@ -49,7 +52,8 @@ export function addChainCommands(program: Command, out: (text: string) => void):
     .option('--chain <dir>', "the chain's LevelDB directory (the node must be stopped)")
     .option('--genesis <file>', 'the genesis.json the chain was created from (with --chain)')
     .option('--home <dir>', "a stopped node's home: verifies HOME/data/chain against HOME/genesis.json")
-    .option('--node <url>', 'ask a running node to verify its chain (GET /v1/chain/verify)')
+    .option('--node <url>', 'ask a running node to verify its chain (GET /v1/chain/verify)');
+  tlsOptions(verify)
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
@@ -63,7 +67,7 @@ export function addChainCommands(program: Command, out: (text: string) => void):
       let chainId: string;
       let report: ChainReport;
       if (from.kind === 'node') {
-        const client = new NodeClient(from.url);
+        const client = new NodeClient(from.url, { tls: clientTls(options) });
         [chainId, report] = await Promise.all([client.chainId(), client.chainVerify()]);
       } else {
         const genesis = await loadGenesis(from.genesis);

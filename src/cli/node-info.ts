@@ -5,6 +5,7 @@
  * info` prints it again later (no passphrase needed: only public keys are read).
  */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { identityId } from '../contracts/index.ts';
@@ -12,7 +13,8 @@ import { readKeystorePublicKeys } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
 import { loadGenesis } from '../ledger/index.ts';
-import { homePaths, loadSettings } from '../node/config.ts';
+import { certificateFingerprint, homeFile, readCertificate } from '../node/api-tls.ts';
+import { homePaths, loadSettings, type NodeSettings } from '../node/config.ts';
 import { homeOption } from './setting-flags.ts';
 
 export interface NodeIdentity {
@@ -31,6 +33,33 @@ export interface NodeIdentity {
   genesisValidator: string;
   /** For an organisation whose node this is: `--org ID:KIND:NAME=` followed by this. */
   organisationKeys: string;
+  /**
+   * Where its HTTP API listens as configured (https:// with TLS), and with TLS the certificate file
+   * and its SHA-256 fingerprint, which clients pin with --fingerprint.
+   */
+  api?: { url: string; cert: string | null; fingerprint: string | null };
+}
+
+/**
+ * The API's configured URL and certificate fingerprint (the certificate is read; the key is not).
+ * `lenient`: a certificate that cannot be read yet (init with a file to come) has no fingerprint.
+ */
+export async function apiIdentity(
+  home: string,
+  settings: NodeSettings,
+  lenient = false,
+): Promise<NodeIdentity['api']> {
+  const certPath = settings.api.tls?.cert;
+  const host = isIP(settings.api.host) === 6 ? `[${settings.api.host}]` : settings.api.host;
+  const url = `${certPath ? 'https' : 'http'}://${host}:${settings.api.port}`;
+  if (certPath === undefined) return { url, cert: null, fingerprint: null };
+  const cert = homeFile(home, certPath);
+  try {
+    return { url, cert, fingerprint: certificateFingerprint((await readCertificate(cert)).cert) };
+  } catch (error) {
+    if (lenient) return { url, cert, fingerprint: null };
+    throw error;
+  }
 }
 
 /** A validator name genesis.json accepts, suggested from the node's name or its directory. */
@@ -71,6 +100,15 @@ export function printIdentity(info: NodeIdentity, out: (text: string) => void): 
   out(
     `  dialled at               ${info.addresses.join(', ') || '(not set: the advertise setting in config.toml)'}`,
   );
+  if (info.api) {
+    out(`  HTTP API                 ${info.api.url}${info.api.cert ? ' (TLS)' : ''}`);
+    if (info.api.fingerprint) {
+      out(`  API certificate SHA-256  ${info.api.fingerprint}`);
+      out(`    (clients: --fingerprint ${info.api.fingerprint}, or --ca ${info.api.cert})`);
+    } else if (info.api.cert) {
+      out(`  API certificate          ${info.api.cert} (not readable yet: no fingerprint)`);
+    }
+  }
   out('');
   out("For the network's organiser (genesis create):");
   out(`  --validator "${info.genesisValidator}"`);
@@ -88,7 +126,8 @@ export function addNodeCommands(program: Command, out: (text: string) => void): 
       [
         '',
         "Where the others dial it is the home's advertise setting (medledger init --advertise), else",
-        'its entry in the genesis file.',
+        "its entry in the genesis file. With TLS (api.tls.cert), the SHA-256 fingerprint of the API's",
+        'certificate is printed too: clients pin it with --fingerprint.',
         '',
         'Example:',
         '  medledger node info --home ./st-mary --json',
@@ -111,7 +150,10 @@ export function addNodeCommands(program: Command, out: (text: string) => void): 
         const self = genesis.validators.find((v) => hex(v.publicKey) === hex(keys.signingPublicKey));
         addresses = self?.addresses ?? [];
       }
-      const info = nodeIdentity(home, keys, settings, addresses);
+      const info = {
+        ...nodeIdentity(home, keys, settings, addresses),
+        api: await apiIdentity(home, settings),
+      };
       if (options.json) return out(JSON.stringify(info));
       out(`The node home ${home}`);
       printIdentity(info, out);

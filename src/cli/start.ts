@@ -10,6 +10,7 @@ import { type IdentityKeys, readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
 import { type Genesis, loadGenesis } from '../ledger/index.ts';
+import { type ApiSecurity, apiSecurity } from '../node/api-tls.ts';
 import { homePaths, loadSettings, type NodeSettings } from '../node/config.ts';
 import type { Daemon } from '../node/daemon.ts';
 import { alreadyRunning, type HomeLock, lockHome } from '../node/lock.ts';
@@ -80,6 +81,7 @@ async function launch(
   home: string,
   settings: NodeSettings,
   genesis: Genesis,
+  security: ApiSecurity,
 ): Promise<{ daemon: Daemon; log: Log }> {
   const keys = await unlock(home);
   const validator = genesis.validators.find((v) => hex(v.publicKey) === hex(keys.signing.publicKey));
@@ -108,7 +110,7 @@ async function launch(
     // Loaded here, not at the top: libp2p takes most of a second to import, and every other
     // command of the CLI would pay for it.
     const { startDaemon } = await import('../node/daemon.ts');
-    daemon = await startDaemon({ home, settings, genesis, keys, log });
+    daemon = await startDaemon({ home, settings, genesis, keys, log, apiSecurity: security });
   } catch (error) {
     exitSoon(); // a half-started node may hold sockets open
     throw startFailure(home, error);
@@ -140,11 +142,17 @@ function stopRequest(daemon: Daemon): Promise<string> {
   });
 }
 
-async function run(home: string, settings: NodeSettings, genesis: Genesis, lock: HomeLock): Promise<void> {
+async function run(
+  home: string,
+  settings: NodeSettings,
+  genesis: Genesis,
+  security: ApiSecurity,
+  lock: HomeLock,
+): Promise<void> {
   let daemon: Daemon;
   let log: Log;
   try {
-    ({ daemon, log } = await launch(home, settings, genesis));
+    ({ daemon, log } = await launch(home, settings, genesis, security));
   } catch (error) {
     await lock.release();
     throw error;
@@ -193,6 +201,8 @@ export function addStartCommand(program: Command): void {
       await requireHome(home);
       const settings = await loadSettings(home, { env: process.env, flags: settingFlags(cmd) });
       const genesis = await loadGenesisOf(home);
-      await run(home, settings, genesis, await lockHome(home));
+      // The API's TLS files and exposure are checked before the passphrase is asked for.
+      const security = await apiSecurity(home, settings);
+      await run(home, settings, genesis, security, await lockHome(home));
     });
 }

@@ -26,6 +26,7 @@ import {
 } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { DEFAULT_PARAMS, type Genesis, genesisToJson, parseGenesis } from '../ledger/index.ts';
+import { isLoopback } from '../node/api-tls.ts';
 import { writeHome } from '../node/home.ts';
 import { DEFAULT_API_PORT, DEFAULT_P2P_PORT } from '../node/settings.ts';
 
@@ -37,6 +38,7 @@ interface TestnetOptions {
   p2pPort: string;
   apiHost: string;
   apiPort: string;
+  apiInsecure?: boolean;
   force?: boolean;
   json?: boolean;
 }
@@ -109,6 +111,14 @@ function place(count: number, hosts: HostSpec[], options: TestnetOptions, out: s
 }
 
 function checkOptions(options: TestnetOptions): { count: number; hosts: HostSpec[] } {
+  // The check every node makes on start, made here before any home is written (node/api-tls.ts).
+  if (!isLoopback(options.apiHost) && !options.apiInsecure) {
+    throw bad(
+      `--api-host ${options.apiHost} is not a loopback address, and a testnet's APIs serve plain HTTP: ` +
+        'add --api-insecure if only a TLS reverse proxy or a port published on loopback (a container) ' +
+        'reaches them, or keep --api-host 127.0.0.1',
+    );
+  }
   const count = Number(options.validators);
   if (!/^\d+$/.test(options.validators) || count < 1 || count > 64)
     throw bad('--validators: expected an integer in [1, 64]');
@@ -180,7 +190,15 @@ async function writeTestnet(options: TestnetOptions) {
       genesis,
       keys: keys[i]!,
       passphrase,
-      settings: { name: p.name, listen: [p.listen], api: { host: options.apiHost, port: p.apiPort } },
+      settings: {
+        name: p.name,
+        listen: [p.listen],
+        api: {
+          host: options.apiHost,
+          port: p.apiPort,
+          ...(options.apiInsecure ? { insecure: true } : {}),
+        },
+      },
     });
   }
   await writeKeystore(join(out, 'admin.key'), admin, passphrase, { overwrite: true });
@@ -223,6 +241,10 @@ export function addTestnetCommand(program: Command, out: (text: string) => void)
     .option('--p2p-port <port>', 'p2p port where a host does not give one', String(DEFAULT_P2P_PORT))
     .option('--api-host <address>', "address each node's HTTP API binds to", '127.0.0.1')
     .option('--api-port <port>', 'HTTP API port', String(DEFAULT_API_PORT))
+    .option(
+      '--api-insecure',
+      'let the plain-HTTP APIs bind an --api-host that is not loopback (sets api.insecure: only behind a TLS proxy, or in containers published on loopback)',
+    )
     .option('--force', 'overwrite a testnet already in --out')
     .option('--json', 'print the layout as one JSON object')
     .addHelpText(

@@ -45,6 +45,8 @@ export interface NodeInfoJson {
   /** Where its p2p host listens, and the addresses genesis.json gives the others for it. */
   p2p: { listening: string[]; advertised: string[] };
   peers: PeerJson[];
+  /** Where the API listens (`https://…` with TLS) and its certificate's SHA-256 fingerprint (hex, null: plain HTTP). */
+  api: { url: string; fingerprint: string | null } | null;
 }
 
 /** A validator as the genesis names it (GET /v1/node). */

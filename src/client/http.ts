@@ -1,8 +1,11 @@
 /**
  * The typed HTTP client of a node's API (node's built-in fetch). Every failure becomes one
  * MedledgerError: the API's own `{error:{code,message}}`, NODE_UNREACHABLE when nothing answers,
- * NODE_TIMEOUT when the node is too slow, NODE_BAD_RESPONSE when the answer is not the contract's.
+ * NODE_TIMEOUT when the node is too slow, NODE_BAD_RESPONSE when the answer is not the contract's;
+ * for an https:// node, NODE_TLS_UNTRUSTED when its certificate is not trusted and
+ * NODE_TLS_FINGERPRINT_MISMATCH when it is not the pinned one (`tls`: client/tls.ts).
  */
+import { signRequest } from '../crypto/http-signature.ts';
 import { MedledgerError } from '../errors.ts';
 import { verifyErasureReceipt } from '../ledger/erasure-receipt.ts';
 import { maxFaults } from '../ledger/quorum.ts';
@@ -25,6 +28,7 @@ import type {
   StatusJson,
   TxJson,
 } from './api-types.ts';
+import { type ClientTls, fetchWithTls, normaliseFingerprint, tlsFailure } from './tls.ts';
 
 export const DEFAULT_NODE_URL = 'http://127.0.0.1:26700';
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -98,16 +102,39 @@ interface RequestOptions {
   body?: Uint8Array;
   query?: Record<string, string | number | undefined | null>;
   timeout_ms?: number;
+  /** Sign the request as this identity (RFC 9421; src/crypto/http-signature.ts). */
+  signer?: RequestSigner;
+}
+
+/** Who signs a request: an identity id (or `operator`) and its Ed25519 secret key. */
+export interface RequestSigner {
+  id: string;
+  secretKey: Uint8Array;
 }
 
 export class NodeClient {
   readonly url: string;
   readonly #timeout_ms: number;
   #info: Promise<NodeInfoJson> | undefined;
+  /** How an https:// node's certificate is trusted beyond the system's CAs (client/tls.ts). */
+  readonly #tls: ClientTls | undefined;
+  #tlsFetch: Promise<typeof fetch> | undefined;
 
-  constructor(url: string, options: { timeout_ms?: number } = {}) {
+  constructor(url: string, options: { timeout_ms?: number; tls?: ClientTls } = {}) {
     this.url = normaliseUrl(url);
     this.#timeout_ms = options.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+    const tls = options.tls;
+    if (tls && (tls.ca !== undefined || tls.fingerprint !== undefined)) {
+      if (!this.url.startsWith('https:')) {
+        throw new MedledgerError(
+          'BAD_ARGUMENT',
+          `--ca and --fingerprint are for a node served over HTTPS; ${this.url} is plain HTTP (an https:// URL, ` +
+            "as the node's listening.json or GET /v1/node shows it, is needed)",
+        );
+      }
+      if (tls.fingerprint !== undefined) normaliseFingerprint(tls.fingerprint);
+      this.#tls = tls;
+    }
   }
 
   /** The node's identity and chain id (asked once per client). */
@@ -239,17 +266,20 @@ export class NodeClient {
   }
 
   /** The outcome of a committed, permitted read: the record and its key sealed to the reader. */
-  read(readTxHash: string): Promise<ReadJson> {
-    return this.#json(`/v1/reads/${encodeURIComponent(readTxHash)}`);
+  /** What a committed read permit releases, to its reader, who signs the request. */
+  read(readTxHash: string, signer: RequestSigner): Promise<ReadJson> {
+    return this.#json(`/v1/reads/${encodeURIComponent(readTxHash)}`, { signer });
   }
 
   /** Proves to the node that validators sent false key shares for a read; it punishes those proven. */
   reportFalseShares(
     readTxHash: string,
     proofs: Array<{ index: number; opening: Uint8Array }>,
+    signer: RequestSigner,
   ): Promise<{ punished: string[]; unproven: number[] }> {
     return this.#json(`/v1/reads/${encodeURIComponent(readTxHash)}/false-shares`, {
       method: 'POST',
+      signer,
       body: new TextEncoder().encode(
         JSON.stringify({
           shares: proofs.map((p) => ({ index: p.index, opening: Buffer.from(p.opening).toString('hex') })),
@@ -259,9 +289,9 @@ export class NodeClient {
   }
 
   /** The ciphertext a committed, permitted read released, as a stream. */
-  async readContent(readTxHash: string): Promise<AsyncIterable<Uint8Array>> {
+  async readContent(readTxHash: string, signer: RequestSigner): Promise<AsyncIterable<Uint8Array>> {
     const path = `/v1/reads/${encodeURIComponent(readTxHash)}/content`;
-    const response = await this.#fetch(path, { timeout_ms: TRANSFER_TIMEOUT_MS });
+    const response = await this.#fetch(path, { timeout_ms: TRANSFER_TIMEOUT_MS, signer });
     if (!response.ok) await this.#parse(response, `GET ${path}`);
     if (response.body === null) throw badResponse(this.url, `GET ${path}`, 'no body');
     return this.#guardStream(response.body, path);
@@ -343,6 +373,13 @@ export class NodeClient {
     return this.#json('/v1/chain/verify', { timeout_ms: TRANSFER_TIMEOUT_MS });
   }
 
+  /** Node's global fetch, or for --ca and --fingerprint one that trusts the node as they say. */
+  #transport(): Promise<typeof fetch> {
+    if (!this.#tls) return Promise.resolve(fetch);
+    this.#tlsFetch ??= fetchWithTls(this.#tls);
+    return this.#tlsFetch;
+  }
+
   async #json<T>(path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.#fetch(path, options);
     return this.#parse<T>(response, `${options.method ?? 'GET'} ${path}`);
@@ -371,10 +408,20 @@ export class NodeClient {
       if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
     }
     const timeout_ms = options.timeout_ms ?? this.#timeout_ms;
+    const method = options.method ?? 'GET';
+    let headers: Record<string, string> = options.body ? { 'content-type': 'application/octet-stream' } : {};
+    if (options.signer) {
+      const { id, secretKey } = options.signer;
+      headers = await signRequest(
+        { method, url: url.toString(), headers, body: options.body },
+        id,
+        secretKey,
+      );
+    }
     try {
-      return await fetch(url, {
-        method: options.method ?? 'GET',
-        headers: options.body ? { 'content-type': 'application/octet-stream' } : {},
+      return await (await this.#transport())(url, {
+        method,
+        headers,
         body: options.body,
         signal: AbortSignal.timeout(timeout_ms),
       });
@@ -420,6 +467,8 @@ export class NodeClient {
   }
 
   #transportError(error: unknown, timeout_ms: number): MedledgerError {
+    const tls = tlsFailure(error, this.url, this.#tls);
+    if (tls) return tls;
     if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
       return new MedledgerError(
         'NODE_TIMEOUT',

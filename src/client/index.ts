@@ -44,6 +44,8 @@ export {
   type Committed,
   createdIdOf,
   eventAttribute,
+  requestSigner,
   submitAndWait,
   submitSigned,
 } from './submit.ts';
+export { type ClientTls, normaliseFingerprint } from './tls.ts';

@@ -26,7 +26,7 @@ import type { NodeClient } from './http.ts';
 import { parseHexKey } from './keys.ts';
 import { RecordCidHasher } from './record-cid.ts';
 import type { RecordContent } from './record-content.ts';
-import { accountOf, submitAndWait } from './submit.ts';
+import { accountOf, requestSigner, submitAndWait } from './submit.ts';
 
 export interface AddRecordInput {
   patient: string;
@@ -65,7 +65,7 @@ export async function addRecord(
   const [chainId, patientKey, custodian, validators] = await Promise.all([
     client.chainId(),
     patientEncryptionKey(client, input.patient),
-    custodianOf(client, author),
+    custodianOf(client, author, input.patient),
     client.validators(),
   ]);
 
@@ -140,7 +140,9 @@ export async function readRecord(
     record: input.record,
     purpose: input.purpose,
   });
-  const [chainId, released] = await Promise.all([client.chainId(), client.read(committed.txHash)]);
+  // What the permit releases goes only to its reader, who signs each request.
+  const signer = await requestSigner(client, reader);
+  const [chainId, released] = await Promise.all([client.chainId(), client.read(committed.txHash, signer)]);
   const record = released.record;
   if (record.id !== input.record) {
     throw new MedledgerError(
@@ -152,10 +154,10 @@ export async function readRecord(
   const key = await dataKeyFor(blob, released, reader, chainId, committed.txHash);
   if (key.proofs.length > 0) {
     // Best effort: the read goes on whether or not the node could act on the proofs.
-    await client.reportFalseShares(committed.txHash, key.proofs).catch(() => {});
+    await client.reportFalseShares(committed.txHash, key.proofs, signer).catch(() => {});
   }
   try {
-    const ciphertext = await client.readContent(committed.txHash);
+    const ciphertext = await client.readContent(committed.txHash, signer);
     const hasher = new RecordCidHasher();
     async function* checked(): AsyncGenerator<Uint8Array> {
       for await (const piece of ciphertext) {
@@ -296,22 +298,33 @@ function unknownPatient(patient: string): MedledgerError {
   return new MedledgerError('UNKNOWN_PATIENT', `No patient with this id is registered. (${patient})`);
 }
 
-/** The author's organisation (the record's custodian) and its X25519 key. */
+/**
+ * The record's custodian and its X25519 key: the author's organisation, or for a patient adding to
+ * their own file, the organisation that registered them (as the rule engine decides).
+ */
 async function custodianOf(
   client: NodeClient,
   author: IdentityKeys,
+  patient: string,
 ): Promise<{ id: string; encryptionKey: Uint8Array }> {
   const { identity } = await accountOf(client, author);
   if (identity === null) {
     throw new MedledgerError('NOT_REGISTERED', 'The sender is not registered on this network.');
   }
-  if (identity.kind !== 'practitioner' || identity.organisation === null) {
+  const self = identity.kind === 'patient' && identity.id === patient && identity.registeredBy !== null;
+  const custodian = self
+    ? (await client.identity(identity.registeredBy!)).organisation
+    : identity.kind === 'practitioner'
+      ? identity.organisation
+      : null;
+  if (custodian === null) {
     throw new MedledgerError(
       'WRONG_ROLE',
-      `Only a practitioner of an organisation may add records (the keystore is a ${identity.kind}).`,
+      'Only a practitioner of an organisation, or the patient themself, may add records ' +
+        `(the keystore is a ${identity.kind}${identity.kind === 'patient' ? ', not this patient' : ''}).`,
     );
   }
-  const organisation = await client.organisation(identity.organisation);
+  const organisation = await client.organisation(custodian);
   return {
     id: organisation.id,
     encryptionKey: parseHexKey(organisation.encryptionKey, 'the custodian encryption key'),

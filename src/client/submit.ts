@@ -9,7 +9,7 @@ import type { IdentityKeys } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { RECEIPT_OK, Transaction, txHash } from '../ledger/index.ts';
 import type { AccountJson, ReceiptJson } from './api-types.ts';
-import type { NodeClient } from './http.ts';
+import type { NodeClient, RequestSigner } from './http.ts';
 import { hex } from './keys.ts';
 
 /** How long a command waits for its transaction to commit before giving up. */
@@ -28,6 +28,15 @@ export interface Committed {
 /** The signer's account: its last nonce and its registered identity (or null). */
 export function accountOf(client: NodeClient, keys: IdentityKeys): Promise<AccountJson> {
   return client.account(hex(keys.signing.publicKey));
+}
+
+/** How `keys` sign API requests: the identity's id on chain (the key id) and its signing key. */
+export async function requestSigner(client: NodeClient, keys: IdentityKeys): Promise<RequestSigner> {
+  const { identity } = await accountOf(client, keys);
+  if (identity === null) {
+    throw new MedledgerError('NOT_REGISTERED', 'The sender is not registered on this network.');
+  }
+  return { id: identity.id, secretKey: keys.signing.secretKey };
 }
 
 /** Signs `body` as a `type` transaction from `keys`, submits it and waits for an OK receipt. */

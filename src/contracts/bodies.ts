@@ -69,7 +69,10 @@ export const TX_BODIES = {
     encryptionKey: key,
     proof: signature,
   }),
-  /** Practitioner: a record, or an amendment of `previous`, for a patient. Needs an append permit. */
+  /**
+   * A clinician, or the patient themself (then `patientProvided`): a record, or an amendment of
+   * `previous`, for a patient. Needs an append permit (policy.ts).
+   */
   'record.add': struct('RecordAdd', {
     patient: id,
     contentType: str(MAX_CONTENT_TYPE_BYTES),
@@ -96,7 +99,7 @@ export const TX_BODIES = {
   'consent.forbid': struct('ConsentForbid', { subject: Subject, scope: Scope, actions: ActionList }),
   /** Patient: revoke a grant or lift a forbid. */
   'consent.revoke': struct('ConsentRevoke', { policy: id }),
-  /** Practitioner: ask a patient for access. */
+  /** A clinician, pharmacist, insurer or researcher: ask a patient for access. */
   'access.request': struct('AccessRequestBody', {
     patient: id,
     scope: Scope,

@@ -5,6 +5,7 @@
  */
 import type { Genesis } from '../ledger/genesis.ts';
 import type { ReceiptEvent, Transaction } from '../ledger/types.ts';
+import type { ContractErrorCode } from './errors.ts';
 import type { Identity } from './model.ts';
 import type { TxScope } from './overlay.ts';
 
@@ -66,10 +67,12 @@ export class TxContext {
 
 /**
  * A handler's result when the transaction is refused but what it wrote must stay: an access decision
- * that denied (the denial itself is the auditable event). Returning nothing means OK.
+ * that denied (DENIED, RECORD_ERASED), or an access attempt refused before it was decided (its
+ * code, e.g. WRONG_ROLE, see audit.ts refuseAttempt). The denial itself is the auditable event, so
+ * a handler returning one has written nothing but its audit entry. Returning nothing means OK.
  */
 export interface Refusal {
-  code: 'DENIED' | 'RECORD_ERASED';
+  code: ContractErrorCode;
   message: string;
 }
 

@@ -10,8 +10,14 @@
  *
  * - OK: its writes join the block;
  * - refused (a ContractError): its writes are dropped; the receipt carries the code and the sentence;
- * - an access decision that denied (DENIED, RECORD_ERASED): the receipt says so, and its writes,
- *   which are only the audit entry, are kept: the denied attempt is the auditable event.
+ * - an access decision that denied (DENIED, RECORD_ERASED), or an access attempt refused before it
+ *   was decided (e.g. WRONG_ROLE for a break-glass by someone without the emergency role): the
+ *   handler returns the refusal instead of throwing it; the receipt carries its code, and its
+ *   writes, which are only the deny audit entry, are kept: the refused attempt is the auditable event.
+ *
+ * The sender must be active, and so must their organisation (else IDENTITY_INACTIVE or
+ * ORGANISATION_INACTIVE), checked here before the handler runs, except for access attempts
+ * (SELF_CHECKED_TYPES), whose handlers check it themselves so that the refusal is audited.
  *
  * Signatures are not checked here: consensus admits only transactions with valid signatures. The
  * co-signatures inside bodies (patient registration, key rotation) are checked by their handlers.
@@ -77,8 +83,18 @@ const HANDLERS: { [T in TxType]: Handler<never> } = {
   'emergency.open': openEmergency,
 };
 
-/** Reads are access decisions: a deactivated reader is denied and audited, not refused unseen. */
-const DECIDED_TYPES: ReadonlySet<string> = new Set<TxType>(['record.read']);
+/**
+ * Access attempts: a deactivated sender is refused by the handler and audited, not refused unseen.
+ * A read is then denied (DENIED, rule actor-inactive); the others keep IDENTITY_INACTIVE or
+ * ORGANISATION_INACTIVE (guards.ts inactiveSender).
+ */
+const SELF_CHECKED_TYPES: ReadonlySet<string> = new Set<TxType>([
+  'record.read',
+  'record.add',
+  'record.erase',
+  'access.request',
+  'emergency.open',
+]);
 
 const utf8 = new TextEncoder();
 
@@ -123,7 +139,7 @@ function executeTx(overlay: BlockOverlay, block: BlockContext, tx: Transaction, 
   const ctx = new TxContext(block, tx, hash, txIndex, sender, scope);
   try {
     if (!isTxType(tx.type)) throw new ContractError('UNKNOWN_TX_TYPE', `(${JSON.stringify(tx.type)})`);
-    if (!DECIDED_TYPES.has(tx.type)) checkActive(scope, sender);
+    if (!SELF_CHECKED_TYPES.has(tx.type)) checkActive(scope, sender);
     let body: unknown;
     try {
       body = decodeBody(tx.type, tx.body);

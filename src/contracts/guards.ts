@@ -6,7 +6,7 @@
 import { isWeakSigningKey } from '../crypto/ed25519.ts';
 import { isWeakEncryptionKey } from '../crypto/x25519.ts';
 import type { TxContext } from './context.ts';
-import { ensure } from './errors.ts';
+import { type ContractErrorCode, ensure } from './errors.ts';
 import {
   ACTIONS,
   type Action,
@@ -56,8 +56,50 @@ export function requirePractitioner(ctx: TxContext, roles: readonly Role[], what
   );
 }
 
-export function requireClinician(ctx: TxContext): void {
-  requirePractitioner(ctx, CLINICAL_ROLES, 'a doctor, nurse, lab technician or emergency staff member');
+/**
+ * An access attempt refused before it is decided: the receipt's code and detail, and the rule the
+ * deny entry of the audit trail names (see audit.ts refuseAttempt).
+ */
+export interface EarlyRefusal {
+  code: ContractErrorCode;
+  rule: string;
+  detail?: string;
+}
+
+/**
+ * The engine's envelope check, made by the handlers of access attempts themselves so that a
+ * deactivated sender's attempt is audited: deactivated (actor-inactive), or their organisation is
+ * (organisation-inactive).
+ */
+export function inactiveSender(ctx: TxContext): EarlyRefusal | null {
+  const { sender } = ctx;
+  if (!sender.active) return { code: 'IDENTITY_INACTIVE', rule: 'actor-inactive' };
+  if (sender.organisation !== null && state.organisation(ctx.scope, sender.organisation)?.active !== true) {
+    return { code: 'ORGANISATION_INACTIVE', rule: 'organisation-inactive' };
+  }
+  return null;
+}
+
+/** Null when the sender is a practitioner holding one of `roles`; else WRONG_ROLE, rule wrong-role. */
+export function roleRefusal(ctx: TxContext, roles: readonly Role[], what: string): EarlyRefusal | null {
+  const { sender } = ctx;
+  if (sender.kind === 'practitioner' && sender.roles.some((role) => roles.includes(role))) return null;
+  return { code: 'WRONG_ROLE', rule: 'wrong-role', detail: `Only ${what} may do this.` };
+}
+
+/** Who may send record.add: a clinician, or the patient (whose own file the evaluator then checks). */
+export function authorRefusal(ctx: TxContext): EarlyRefusal | null {
+  if (ctx.sender.kind === 'patient') return null;
+  return roleRefusal(
+    ctx,
+    CLINICAL_ROLES,
+    'a doctor, nurse, lab technician or emergency staff member, or the patient themself,',
+  );
+}
+
+/** Whether `id` is a registered patient (an audit entry needs one to be filed under). */
+export function isPatient(ctx: TxContext, id: string): boolean {
+  return state.identity(ctx.scope, id)?.kind === 'patient';
 }
 
 export function existingPatient(ctx: TxContext, id: string): Identity {

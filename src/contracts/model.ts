@@ -26,6 +26,10 @@ export type OrganisationKind = (typeof ORGANISATION_KINDS)[number];
 export const IDENTITY_KINDS = ['network-admin', 'organisation', 'practitioner', 'patient'] as const;
 export type IdentityKind = (typeof IDENTITY_KINDS)[number];
 
+/**
+ * A practitioner's roles within their organisation. What each may do with records is the rule table
+ * at the top of policy.ts. New roles go at the end: stored role lists are sorted in this order.
+ */
 export const ROLES = [
   'doctor',
   'nurse',
@@ -33,10 +37,19 @@ export const ROLES = [
   'emergency-staff',
   'registrar',
   'org-admin',
+  'pharmacist',
+  'insurer',
+  'researcher',
+  'auditor',
 ] as const;
 export type Role = (typeof ROLES)[number];
 /** Roles that author clinical records; registrars and org admins administer, they do not treat. */
 export const CLINICAL_ROLES: readonly Role[] = ['doctor', 'nurse', 'lab-technician', 'emergency-staff'];
+/**
+ * Roles that may ask a patient for access (access.request): the clinicians, and those who read only
+ * under a grant (pharmacists, insurers, researchers). Registrars, org admins and auditors do not.
+ */
+export const REQUESTER_ROLES: readonly Role[] = [...CLINICAL_ROLES, 'pharmacist', 'insurer', 'researcher'];
 
 export const ACTIONS = ['read', 'append'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -94,7 +107,10 @@ export const RecordMeta = struct('RecordMeta', {
   id,
   patient: id,
   author: id,
-  /** The author's organisation: responsible for the record (it holds no key; see keyCid). */
+  /**
+   * The organisation responsible for the record (it holds no key; see keyCid): the author's, or for
+   * a record the patient added themself, the organisation that registered the patient.
+   */
   custodian: id,
   /** A FHIR R4 resourceType (e.g. Observation) or a MIME type (e.g. application/pdf). */
   contentType: str(MAX_CONTENT_TYPE_BYTES),
@@ -116,6 +132,8 @@ export const RecordMeta = struct('RecordMeta', {
   created_ms: u64,
   /** When the patient had the content erased; null while it exists. */
   erased_ms: optional(u64),
+  /** Added by the patient themself (author = patient), not by a practitioner. */
+  patientProvided: bool,
 });
 export type RecordMeta = Infer<typeof RecordMeta>;
 
@@ -193,7 +211,9 @@ export const WindowList = list(EmergencyWindow, MAX_OPEN_WINDOWS);
 
 /**
  * Access decisions (read, append), break-glass windows and erasures, and the patient's consent
- * changes (grant, forbid, revoke, approve or refuse a request) and the requests made of them.
+ * changes (grant, forbid, revoke, approve or refuse a request) and the requests made of them. An
+ * attempt at an access, a break-glass, a request or an erasure that is refused before any decision
+ * (the wrong role, not the patient, deactivated) is an entry too, its decision deny.
  * New actions go at the end: the wire form is the name, but keep the order stable for readers.
  */
 export const AUDIT_ACTIONS = [
@@ -223,7 +243,10 @@ export const AuditEntry = struct('AuditEntry', {
   patient: id,
   record: optional(id),
   decision: oneOf(['permit', 'deny'] as const),
-  /** The deciding rule: grant:<id>, forbid:<id>, emergency:<id>, role:<rule>, or none. */
+  /**
+   * The deciding rule: grant:<id>, forbid:<id>, emergency:<id>, role:<rule>, none, or why the attempt
+   * was refused before any decision (wrong-role, not-patient, actor-inactive, organisation-inactive).
+   */
   rule: str(128),
   purpose: optional(oneOf(PURPOSES)),
   /** A break-glass event: shown flagged to the patient. */

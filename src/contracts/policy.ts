@@ -8,17 +8,46 @@
  *
  *   1. the record's content was erased                    deny    record-erased        (reads)
  *   2. the actor is deactivated                           deny    actor-inactive
- *   3. the actor is the record's patient                  permit  role:self            (reads)
+ *   3. the actor is the record's patient                  permit  role:self            (reads; appends:
+ *                                                                 new records, and amendments of
+ *                                                                 records the patient added)
  *   4. the actor is not a practitioner                    deny    none
  *   5. the actor's organisation is deactivated            deny    organisation-inactive
  *   6. a forbid covers the request                        deny    forbid:<id>
- *   7. the actor wrote the record                         permit  role:author          (reads)
- *   8. an unexpired grant covers the request and purpose  permit  grant:<id>
- *   8a. the actor is a clinician of the organisation      permit  role:care-team       (appends)
- *       that registered the patient
+ *   7. the actor wrote the record, and holds a role       permit  role:author          (reads)
+ *      that reads by role (any but insurer, researcher, auditor)
+ *   8. an unexpired grant covers the request and purpose, permit  grant:<id>
+ *      and one of the actor's roles may use it (below)
+ *   8a. the actor is a doctor, nurse or lab technician    permit  role:care-team       (appends)
+ *       of the organisation that registered the patient
  *   9. the actor holds an open emergency window on the    permit  emergency:<id>       (reads; flagged)
  *      patient and still has the emergency-staff role
  *  10. otherwise                                          deny    none ("no rule permits")
+ *
+ * What each role (model.ts ROLES) may be permitted by; forbids bind every role. Appending is gated
+ * before the evaluator too (handlers/records.ts): only a clinician or the patient may send record.add
+ * at all, anyone else is refused WRONG_ROLE, and that refusal is audited (rule wrong-role).
+ *
+ *   role                     reads by                                  appends by
+ *   doctor, nurse,           role:author; grant:<id>, any purpose      grant:<id>; role:care-team
+ *     lab-technician
+ *   emergency-staff          role:author; grant:<id>; emergency:<id>   grant:<id>
+ *   pharmacist               role:author; grant:<id>, any purpose      nothing: read-only (WRONG_ROLE)
+ *   registrar, org-admin     role:author; grant:<id>, any purpose      nothing (WRONG_ROLE)
+ *   insurer                  grant:<id> naming the insurer or its      nothing (WRONG_ROLE)
+ *                            organisation (not a role), read for
+ *                            payment (so the grant's purpose is
+ *                            payment or any)
+ *   researcher               grant:<id> whose purpose is research      nothing (WRONG_ROLE)
+ *                            (not any), read for research
+ *   auditor                  nothing: auditors read their organisation's audit trail through the
+ *                            API, never records (any record.add: WRONG_ROLE)
+ *   the patient (no role)    role:self                                 role:self
+ *
+ * A practitioner holding several roles may do what any one of them may. A grant to a role
+ * (role:<organisation>:<role>) is used through that role only; a grant to the practitioner or to
+ * their organisation through any of their roles. A grant permits an append only through a role
+ * that appends (doctor, nurse, lab-technician, emergency-staff).
  *
  * A forbid or grant covers a request when its grantee is the actor (as a practitioner, as a member of
  * their organisation, or through one of their roles there), its actions include the request's, and
@@ -28,17 +57,18 @@
  * smallest id is named, so the named rule does not depend on storage order. Grants are consulted before emergency windows, so a
  * read that consent allows is never recorded as break-glass.
  */
-import type {
-  Action,
-  EmergencyWindow,
-  Identity,
-  Organisation,
-  Policy,
-  Purpose,
-  RecordMeta,
-  Role,
-  Scope,
-  Subject,
+import {
+  type Action,
+  CLINICAL_ROLES,
+  type EmergencyWindow,
+  type Identity,
+  type Organisation,
+  type Policy,
+  type Purpose,
+  type RecordMeta,
+  type Role,
+  type Scope,
+  type Subject,
 } from './model.ts';
 
 /** What the evaluator reads: the engine serves it from state, a benchmark or test from anything. */
@@ -74,6 +104,34 @@ export interface Decision {
 
 /** Who may add to the record of a patient registered at their organisation (rule 8a). */
 const CARE_TEAM_ROLES: readonly Role[] = ['doctor', 'nurse', 'lab-technician'];
+/** Roles that read only under a grant of their own kind, never by a role rule (7, 8a, 9). */
+const GRANT_ONLY_ROLES: readonly Role[] = ['insurer', 'researcher', 'auditor'];
+
+/**
+ * Whether `role` may use `policy` (a grant whose grantee is `via`) for the request: the role column
+ * of the table above. Reads: auditors never; insurers through a grant naming them or their
+ * organisation, reading for payment; researchers under a research grant; others always. Appends:
+ * only the roles that author records.
+ */
+export function roleMayUseGrant(role: Role, via: Subject, policy: Policy, query: AccessQuery): boolean {
+  if (query.action === 'append') return CLINICAL_ROLES.includes(role);
+  switch (role) {
+    case 'auditor':
+      return false;
+    case 'insurer':
+      return via.kind !== 'role' && query.purpose === 'payment';
+    case 'researcher':
+      return policy.purpose === 'research';
+    default:
+      return true;
+  }
+}
+
+/** Whether the actor may use a grant held by `via`: through the role it names, else any of theirs. */
+function mayUseGrant(actor: Identity, via: Subject, policy: Policy, query: AccessQuery): boolean {
+  const roles = via.kind === 'role' ? [via.role] : actor.roles;
+  return roles.some((role) => roleMayUseGrant(role, via, policy, query));
+}
 
 const deny = (rule: string, detail: string): Decision => ({ permit: false, rule, emergency: false, detail });
 const permit = (rule: string, detail: string, emergency = false): Decision => ({
@@ -118,9 +176,12 @@ export function decide(source: PolicySource, query: AccessQuery): Decision {
   }
   if (!actor.active) return deny('actor-inactive', `identity ${actor.id} is deactivated`);
   if (actor.kind === 'patient') {
-    return isRead && actor.id === query.patient
-      ? permit('role:self', 'patients read their own records')
-      : deny('none', 'no rule permits this');
+    if (actor.id !== query.patient) return deny('none', 'no rule permits this');
+    if (isRead) return permit('role:self', 'patients read their own records');
+    // A new record, or an amendment of one the patient added: never a practitioner's record.
+    return record === null || record.author === actor.id
+      ? permit('role:self', 'patients add records to their own file')
+      : deny('none', 'no rule permits this: patients amend only the records they added');
   }
   if (actor.kind !== 'practitioner' || actor.organisation === null) {
     return deny('none', 'no rule permits this: only practitioners and the patient access records');
@@ -137,7 +198,10 @@ export function decide(source: PolicySource, query: AccessQuery): Decision {
       if (!policy.actions.includes(action) || !scopeCovers(policy.scope, record, query.contentType)) continue;
       if (policy.effect === 'forbid') {
         if (forbid === undefined || policy.id < forbid.id) forbid = policy;
-      } else if (policy.purpose === 'any' || policy.purpose === query.purpose) {
+      } else if (
+        (policy.purpose === 'any' || policy.purpose === query.purpose) &&
+        mayUseGrant(actor, subject, policy, query)
+      ) {
         if (policy.expires_ms !== null && now_ms >= policy.expires_ms) {
           if (expired === undefined || policy.id < expired.id) expired = policy;
         } else if (grant === undefined || policy.id < grant.id) {
@@ -147,7 +211,8 @@ export function decide(source: PolicySource, query: AccessQuery): Decision {
     }
   }
   if (forbid !== undefined) return deny(`forbid:${forbid.id}`, `the patient forbids this (${forbid.id})`);
-  if (isRead && record !== null && record.author === actor.id) {
+  const byRole = actor.roles.some((role) => !GRANT_ONLY_ROLES.includes(role));
+  if (isRead && record !== null && record.author === actor.id && byRole) {
     return permit('role:author', 'authors read the records they wrote');
   }
   if (grant !== undefined) return permit(`grant:${grant.id}`, `permitted by the patient's grant ${grant.id}`);
@@ -180,5 +245,16 @@ export function decide(source: PolicySource, query: AccessQuery): Decision {
   if (expired !== undefined && expired.expires_ms !== null) {
     return deny('none', `no rule permits this: grant ${expired.id} expired at ${iso(expired.expires_ms)}`);
   }
+  if (!byRole) return deny('none', `no rule permits this: ${grantOnlyDetail(actor.roles)}`);
   return deny('none', 'no rule permits this');
+}
+
+/** Why a practitioner holding only grant-only roles was denied, in their roles' terms. */
+function grantOnlyDetail(roles: readonly Role[]): string {
+  const what: string[] = [];
+  if (roles.includes('insurer'))
+    what.push('insurers read for payment under a grant naming them or their organisation');
+  if (roles.includes('researcher')) what.push('researchers read for research under a research grant');
+  if (what.length === 0) return 'auditors read the audit trail, not records';
+  return what.join('; ');
 }

@@ -30,7 +30,9 @@ import {
   type Subject,
   WindowList,
 } from './model.ts';
-import { decodeState, type StateReader } from './overlay.ts';
+import { BlockOverlay, decodeState, type StateReader, TxScope } from './overlay.ts';
+import { type AccessQuery, type Decision, decide } from './policy.ts';
+import { policySource } from './state.ts';
 
 /** Ordered reads over [gte, lt): ascending, or descending when `reverse`; at most `limit` entries. */
 export interface RangeReader {
@@ -193,4 +195,12 @@ export function queryAudit(reader: RangeReader, query: AuditQuery): AuditPage {
     lastKey = key;
   }
   return { entries, cursor: more && lastKey !== null ? hex(lastKey) : null };
+}
+
+/**
+ * An access decided now, against the current state: what the API uses to re-check a read permit
+ * when it releases a record (a grant revoked since the permit stops the release).
+ */
+export function decideNow(reader: StateReader, query: AccessQuery): Decision {
+  return decide(policySource(new TxScope(new BlockOverlay(reader))), query);
 }

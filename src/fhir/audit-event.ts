@@ -15,6 +15,8 @@
  *   emergency                         Emergency Override Started (DCM 110113 / 110127, E, 0), and,
  *                                     once the window has ended, Emergency Override Stopped (110138)
  *   erase                             PatientDelete (rest / delete, D, 0)
+ *   emergency, erase or request       AuthZ-Consent (E, 4): an attempt refused before it was
+ *     denied                          decided (the wrong role, not the patient, deactivated)
  *
  * There is no PatientQuery: the trail holds what the rule engine decided on chain, and listing a
  * patient's records, policies or trail is a read of a node's API that the chain never sees.
@@ -170,17 +172,26 @@ function eventsOf(entry: AuditEntry, ctx: AuditEventContext): AuditEvent[] {
     case 'refuse':
       return [authz(entry, ctx)];
     case 'request':
-      return [access(entry, ctx, 'create')];
+      return entry.decision === 'permit' ? [access(entry, ctx, 'create')] : [authz(entry, ctx)];
     case 'erase':
-      return [access(entry, ctx, 'delete')];
+      return entry.decision === 'permit' ? [access(entry, ctx, 'delete')] : [authz(entry, ctx)];
     case 'emergency':
-      return emergency(entry, ctx);
+      return entry.decision === 'permit' ? emergency(entry, ctx) : [authz(entry, ctx)];
   }
 }
 
+const CONSENT_ACTIONS: ReadonlySet<AuditEntry['action']> = new Set([
+  'grant',
+  'forbid',
+  'revoke',
+  'approve',
+  'refuse',
+] as const);
+
 /** An authorization decision: an access decided by the rule engine, or the patient's consent change. */
 function authz(entry: AuditEntry, ctx: AuditEventContext): AuditEvent {
-  const access = entry.action === 'read' || entry.action === 'append';
+  // Anything but the patient's consent changes is an access, decided or refused before a decision.
+  const access = !CONSENT_ACTIONS.has(entry.action);
   // A refused request is the patient denying access, though the refusal itself went through.
   const denied = entry.decision === 'deny' || entry.action === 'refuse';
   const entity = [patientEntity(entry.patient)];
@@ -378,7 +389,7 @@ function splitRule(rule: string): [string, string] {
 
 /** The policy evaluator's fixed rules (contracts/policy.ts), in words. */
 const RULES: Record<string, string> = {
-  'role:self': 'patients read their own records',
+  'role:self': 'patients read, add to and erase their own records',
   'role:author': 'authors read the records they wrote',
   'role:care-team': 'clinicians where the patient registered add to their record',
   'role:emergency-staff': 'emergency staff may break the glass',
@@ -386,6 +397,8 @@ const RULES: Record<string, string> = {
   'actor-inactive': 'the actor is deactivated',
   'organisation-inactive': "the actor's organisation is deactivated",
   none: 'no rule permits this',
+  'wrong-role': "the actor's roles do not allow this",
+  'not-patient': 'only the patient concerned may do this',
 };
 
 function describeRule(rule: string): string {

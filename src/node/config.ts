@@ -24,7 +24,6 @@ import {
   FILE_ONLY_SETTINGS,
   type LogLevel,
   NON_SETTING_ENV,
-  SETTING_SECTIONS,
   SETTINGS,
   type Setting,
   type SettingValue,
@@ -42,8 +41,21 @@ export interface NodeSettings {
   advertise: string[];
   /** Where the other validators (and observers) can be dialed. */
   peers: Array<{ publicKey: string; addresses: string[] }>;
-  /** `faultInjection` enables PUT /v1/debug/faults (benchmarks only; never on a production node). */
-  api: { host: string; port: number; faultInjection?: boolean };
+  /**
+   * `tls`: the API's certificate and key files (HTTPS; relative to the home, or absolute);
+   * `insecure`: plain HTTP allowed on a host that is not loopback (node/api-tls.ts);
+   * `faultInjection` enables PUT /v1/debug/faults (benchmarks only; never on a production node);
+   * `maxTxPerSenderPerSecond` and `maxUploadBytes` are the API's limits (api/limits.ts).
+   */
+  api: {
+    host: string;
+    port: number;
+    tls?: { cert?: string; key?: string };
+    insecure?: boolean;
+    faultInjection?: boolean;
+    maxTxPerSenderPerSecond?: number;
+    maxUploadBytes?: number;
+  };
   /** Local consensus parameters; unset ones take their defaults (consensusParams in validator.ts). */
   consensus: Partial<ConsensusParams>;
   log: { level: LogLevel };
@@ -71,6 +83,9 @@ export const homePaths = (home: string) => ({
   data: join(home, 'data'),
   lock: join(home, 'node.lock'),
   listening: join(home, 'listening.json'),
+  /** Where `medledger init --tls` writes the API's self-signed certificate and its key. */
+  tlsCert: join(home, 'tls', 'cert.pem'),
+  tlsKey: join(home, 'tls', 'key.pem'),
 });
 
 type Fail = (path: string, why: string) => MedledgerError;
@@ -161,20 +176,34 @@ interface ParsedSettings {
   faults: TransportFaults;
 }
 
+/** The keys the table at `prefix` (`` for the top level, `api`, `api.tls`) may hold. */
+function keysUnder(prefix: string): string[] {
+  const depth = prefix === '' ? 0 : prefix.split('.').length;
+  const below = SETTINGS.filter((s) => prefix === '' || s.path.startsWith(`${prefix}.`));
+  return [...new Set(below.map((s) => s.path.split('.')[depth]!))];
+}
+
+/** Every table that holds settings (`api`, `api.tls`, …), each after the table it is in. */
+const SETTING_TABLES: readonly string[] = [
+  ...new Set(
+    SETTINGS.flatMap((s) => {
+      const parts = s.path.split('.');
+      return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('.'));
+    }),
+  ),
+].sort((a, b) => a.split('.').length - b.split('.').length);
+
 function parseDocument(json: unknown, bad: Fail): ParsedSettings {
-  const topLevel = SETTINGS.filter((s) => !s.path.includes('.')).map((s) => s.path);
-  const doc = table(json, '', [...topLevel, ...SETTING_SECTIONS, ...FILE_ONLY_SETTINGS], bad);
-  const sections = new Map<string, JsonObject>();
-  for (const section of SETTING_SECTIONS) {
-    const keys = SETTINGS.filter((s) => s.path.startsWith(`${section}.`)).map((s) =>
-      s.path.slice(section.length + 1),
-    );
-    sections.set(section, table(doc[section] ?? {}, section, keys, bad));
+  const doc = table(json, '', [...keysUnder(''), ...FILE_ONLY_SETTINGS], bad);
+  const tables = new Map<string, JsonObject>([['', doc]]);
+  for (const path of SETTING_TABLES) {
+    const parent = tables.get(path.split('.').slice(0, -1).join('.'))!;
+    tables.set(path, table(parent[path.split('.').at(-1)!] ?? {}, path, keysUnder(path), bad));
   }
   const values = new Map<string, SettingValue>();
   for (const s of SETTINGS) {
-    const [head, key] = s.path.split('.') as [string, string | undefined];
-    const raw = key === undefined ? doc[head] : sections.get(head)![key];
+    const parts = s.path.split('.');
+    const raw = tables.get(parts.slice(0, -1).join('.'))![parts.at(-1)!];
     const value = raw === undefined ? s.default : checkSetting(s, raw, (why) => bad(s.path, why));
     if (value !== undefined) values.set(s.path, value);
   }
@@ -188,14 +217,13 @@ function parseDocument(json: unknown, bad: Fail): ParsedSettings {
 function assemble({ values, peers, faults }: ParsedSettings): NodeSettings {
   const doc: Record<string, unknown> = { peers, faults };
   for (const [path, value] of values) {
-    const [head, key] = path.split('.') as [string, string | undefined];
-    if (key === undefined) {
-      doc[head] = value;
-      continue;
+    const parts = path.split('.');
+    let at = doc;
+    for (const part of parts.slice(0, -1)) {
+      at[part] ??= {};
+      at = at[part] as Record<string, unknown>;
     }
-    const section = (doc[head] ?? {}) as Record<string, unknown>;
-    section[key] = value;
-    doc[head] = section;
+    at[parts.at(-1)!] = value;
   }
   return doc as unknown as NodeSettings;
 }

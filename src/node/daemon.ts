@@ -5,10 +5,11 @@
 import { writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { startApi } from '../api/server.ts';
+import { apiUrl, startApi } from '../api/server.ts';
 import type { IdentityKeys } from '../crypto/index.ts';
 import type { Genesis } from '../ledger/index.ts';
 import { VERSION } from '../version.ts';
+import { type ApiSecurity, apiSecurity } from './api-tls.ts';
 import { homePaths, type NodeSettings } from './config.ts';
 import { ErasureReceipts } from './erasure-receipts.ts';
 import { peerSet, selfReachabilityNotes } from './peer-set.ts';
@@ -22,14 +23,22 @@ export interface DaemonOptions {
   /** The validator's identity keys: Ed25519 signs votes, X25519 is the custodian key of its hospital. */
   keys: IdentityKeys;
   log: NodeLogger & { error(fields: object, message: string): void };
+  /**
+   * How the API is served, as node/api-tls.ts `apiSecurity` checked it (`medledger start` checks
+   * before it asks for the passphrase); when absent, it is checked here, before anything starts.
+   */
+  apiSecurity?: ApiSecurity;
 }
 
 export interface Daemon {
   node: ValidatorNode;
   records: RecordService;
   api: Server;
-  /** Where the node actually listens (also written to HOME/listening.json). */
-  listening: { api: string; p2p: string[] };
+  /**
+   * Where the node actually listens (also written to HOME/listening.json): the API's URL (https://
+   * with TLS), the SHA-256 fingerprint of its certificate (null for plain HTTP), the p2p addresses.
+   */
+  listening: { api: string; apiFingerprint: string | null; p2p: string[] };
   /** Set once the node stopped itself because it cannot safely continue. */
   fatal(): Error | null;
   /** Closes the API, then stops the node (flushing its databases). */
@@ -38,6 +47,9 @@ export interface Daemon {
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { settings, genesis, keys, log } = options;
+  // A refused API (plain HTTP off loopback, a bad certificate) stops the start before anything runs.
+  const security = options.apiSecurity ?? (await apiSecurity(options.home, settings));
+  for (const warning of security.warnings) log.warn({}, warning);
   let fatal: Error | null = null;
   const selfKey = Buffer.from(keys.signing.publicKey).toString('hex');
   const peers = peerSet(genesis, selfKey, settings.peers);
@@ -90,7 +102,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       { node, records, erasure, version: VERSION },
       settings.api.host,
       settings.api.port,
-      { faultInjection: settings.api.faultInjection },
+      {
+        faultInjection: settings.api.faultInjection,
+        maxTxPerSenderPerSecond: settings.api.maxTxPerSenderPerSecond,
+        maxUploadBytes: settings.api.maxUploadBytes,
+        ...(security.tls ? { tls: { cert: security.tls.cert, key: security.tls.key } } : {}),
+      },
       (error) => log.warn({ err: error }, 'HTTP API error'),
     );
   } catch (error) {
@@ -99,14 +116,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await node.stop();
     throw error;
   }
-  const address = api.address();
-  // An IPv6 address goes in brackets in a URL (`http://[::1]:7480`).
-  const apiUrl =
-    typeof address === 'object' && address
-      ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
-      : '';
   // Where the node actually listens, for scripts and tests that asked for port 0.
-  const listening = { api: apiUrl, p2p: node.host.addresses };
+  const listening = {
+    api: apiUrl(api, security.tls !== null),
+    apiFingerprint: security.tls?.fingerprint ?? null,
+    p2p: node.host.addresses,
+  };
   await writeFile(join(options.home, 'listening.json'), JSON.stringify(listening));
   return {
     node,

@@ -21,6 +21,7 @@ import { Level } from 'level';
 import { Counter, Gauge } from 'prom-client';
 import {
   createdId,
+  decideNow,
   decodeBody,
   getIdentityByKey,
   getRecord,
@@ -261,7 +262,10 @@ export class RecordService {
     return this.blobs.putRecord(source);
   }
 
-  /** Checks a read transaction: committed, a record.read, permitted, recent, record not erased. */
+  /**
+   * Checks a read transaction: committed, a record.read, permitted, recent, the record not erased,
+   * and the read still permitted by the rules now.
+   */
   async grantFor(readTx: Uint8Array): Promise<ReadGrant> {
     const store = this.#node.store;
     const found = await store.transaction(readTx);
@@ -289,10 +293,32 @@ export class RecordService {
     }
     const state = store.stateReader;
     const record = getRecord(state, body.record);
-    const reader = getIdentityByKey(state, tx.sender);
-    if (!record || !reader)
-      throw new MedledgerError('API_INTERNAL', 'a permitted read names no record or reader');
+    if (!record) throw new MedledgerError('API_INTERNAL', 'a permitted read names no record');
     if (record.erased_ms !== null) throw erased(record.id);
+    const reader = getIdentityByKey(state, tx.sender);
+    if (!reader) {
+      throw new MedledgerError(
+        'API_READER_KEY_ROTATED',
+        'the reader changed its signing key after this read; submit a new record.read',
+      );
+    }
+    // Decided at its height, the permit is honoured only while the rules still allow the read: a
+    // grant revoked, a forbid added, a window closed or the reader deactivated since stops it now.
+    const now = decideNow(state, {
+      actor: reader,
+      action: 'read',
+      patient: record.patient,
+      record,
+      contentType: record.contentType,
+      purpose: body.purpose,
+      now_ms: Date.now(),
+    });
+    if (!now.permit) {
+      throw new MedledgerError(
+        'API_READ_REVOKED',
+        `the read was permitted at its height but is not now: ${now.detail} (rule ${now.rule})`,
+      );
+    }
     const decided = receipt.events.find((e) => e.type === 'access.decided');
     return { record, reader, emergency: decided?.attributes.get('emergency') === 'true', readTx };
   }

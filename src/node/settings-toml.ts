@@ -39,15 +39,14 @@ function comment(text: string, width = 98): string[] {
 }
 
 function valueAt(settings: NodeSettings, path: string): SettingValue | undefined {
-  const [head, key] = path.split('.') as [string, string | undefined];
-  const top = (settings as unknown as Record<string, unknown>)[head];
-  return (key === undefined ? top : (top as Record<string, unknown> | undefined)?.[key]) as
-    | SettingValue
-    | undefined;
+  let at: unknown = settings;
+  for (const part of path.split('.')) at = (at as Record<string, unknown> | undefined)?.[part];
+  return at as SettingValue | undefined;
 }
 
 function settingLines(s: Setting, value: SettingValue | undefined): string[] {
-  const key = s.path.split('.').at(-1)!;
+  // Its key in its section's table: `port` in [api], `tls.cert` (a dotted key) for api.tls.cert.
+  const key = s.path.includes('.') ? s.path.slice(s.path.indexOf('.') + 1) : s.path;
   const list = s.type.kind === 'list' ? ' (comma-separated)' : '';
   const fallback = s.default === undefined ? 'unset' : toml(s.default);
   return [

@@ -6,6 +6,11 @@
  *
  * Peers and transport faults are lists and tables of objects: they live in config.toml only.
  */
+import {
+  BURST_SECONDS,
+  DEFAULT_MAX_TX_PER_SENDER_PER_SECOND,
+  DEFAULT_MAX_UPLOAD_BYTES,
+} from '../api/limits.ts';
 import { DEFAULT_CONSENSUS_PARAMS } from '../consensus/index.ts';
 import { ADDRESS_EXAMPLE, parsePeerAddress } from '../ledger/peer-address.ts';
 
@@ -20,7 +25,7 @@ export type SettingType =
   | { kind: 'choice'; values: readonly string[] };
 
 export interface Setting {
-  /** Dotted place in config.toml, e.g. `api.port`. */
+  /** Dotted place in config.toml, e.g. `api.port` or `api.tls.cert` (a table in a table). */
   path: string;
   type: SettingType;
   /** Environment variable, e.g. `MEDLEDGER_API_PORT`. */
@@ -47,10 +52,14 @@ export const NON_SETTING_ENV = [
   'MEDLEDGER_PASSPHRASE_FILE',
   'MEDLEDGER_HOME',
   'MEDLEDGER_NODE',
+  'MEDLEDGER_CA',
+  'MEDLEDGER_FINGERPRINT',
 ] as const;
 
 const MULTIADDR = /^(\/[\w.:-]+)+$/;
 const MULTIADDR_HINT = 'expected multiaddrs such as /ip4/0.0.0.0/tcp/7400';
+const FILE_PATH = /^\P{Cc}{1,4096}$/u;
+const FILE_PATH_HINT = 'expected a file path';
 
 /** `consensus.batchDelay_ms` → `consensus_batch_delay_ms`: the stem of its env and flag names. */
 function snake(path: string): string {
@@ -124,10 +133,50 @@ export const SETTINGS: readonly Setting[] = [
     DEFAULT_API_PORT,
   ),
   setting(
+    'api.tls.cert',
+    { kind: 'string', pattern: FILE_PATH, hint: FILE_PATH_HINT },
+    "The API's certificate (PEM; relative to the home, or absolute), with api.tls.key: the API then " +
+      'serves HTTPS (TLS 1.2 or later). `medledger init --tls` makes a self-signed one. Unset: plain ' +
+      'HTTP, which api.host must then keep on loopback unless api.insecure is true.',
+    undefined,
+    'tls/cert.pem',
+  ),
+  setting(
+    'api.tls.key',
+    { kind: 'string', pattern: FILE_PATH, hint: FILE_PATH_HINT },
+    'The private key of api.tls.cert (PEM, unencrypted; relative to the home, or absolute): keep it ' +
+      "readable by the node's user alone.",
+    undefined,
+    'tls/key.pem',
+  ),
+  setting(
+    'api.insecure',
+    { kind: 'boolean' },
+    'Serve plain HTTP on an api.host that is not loopback (the node warns at every start). Only for ' +
+      'an API that a TLS reverse proxy fronts, or one in a container published on loopback.',
+    false,
+  ),
+  setting(
     'api.faultInjection',
     { kind: 'boolean' },
     'Enables PUT /v1/debug/faults, for benchmarks only: never on a production node.',
     false,
+  ),
+  setting(
+    'api.maxTxPerSenderPerSecond',
+    integer(1, 1_000_000),
+    'Transactions a second this node takes from one sender key, with a burst of ' +
+      `${BURST_SECONDS} seconds' worth (POST /v1/txs, batches included); more get 429 API_RATE_LIMITED ` +
+      'and a Retry-After. The default leaves load generators room: the benchmarks spread their load ' +
+      'over 32 keys and 4 validators, so 32,000 tx/s before one is throttled.',
+    DEFAULT_MAX_TX_PER_SENDER_PER_SECOND,
+  ),
+  setting(
+    'api.maxUploadBytes',
+    integer(1, 4 * 1024 ** 3),
+    'Largest record ciphertext (or key blob) POST /v1/blobs takes, in bytes; larger uploads get 413 ' +
+      'API_BODY_TOO_LARGE as soon as they pass it.',
+    DEFAULT_MAX_UPLOAD_BYTES,
   ),
   setting(
     'consensus.batchMaxTxs',

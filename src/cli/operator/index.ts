@@ -12,6 +12,7 @@ import { addInspectCommands } from './inspect.ts';
 import { addKeysCommands } from './keys.ts';
 import { addRecordCommands } from './records.ts';
 import { addRegistryCommands } from './registry.ts';
+import { addSignRequestCommand } from './sign-request.ts';
 
 export function addOperatorCommands(program: Command, out: Out): void {
   addKeysCommands(program, out);
@@ -21,4 +22,5 @@ export function addOperatorCommands(program: Command, out: Out): void {
   addEmergencyCommand(program, out);
   addFhirExportCommands(program, addAuditCommand(program, out), out);
   addInspectCommands(program, out);
+  addSignRequestCommand(program, out);
 }

@@ -56,10 +56,12 @@ export function addRecordCommands(program: Command, out: Out): void {
         )
         .option('--previous <record>', 'the record this one amends (its latest version)')
         .option('--purpose <purpose>', 'why: treatment, emergency, payment, operations, …', 'treatment'),
-      'author (a practitioner)',
+      'author (a clinician, or the patient adding to their own file)',
     ),
     'medledger record add observation.json --patient 3f1c… --type Observation --keystore dr-adams.key',
     'medledger record add scan.pdf --patient 3f1c… --type application/pdf --no-fhir --keystore dr-adams.key',
+    '# the patient themself: the record is marked patient-provided, kept by their registering organisation',
+    'medledger record add glucose-diary.pdf --patient 3f1c… --type application/pdf --no-fhir --keystore patient.key',
   ).action(async (file: string, options: AddOptions) => {
     const purpose = parsePurpose(options.purpose);
     // The file is checked before the passphrase is asked for: a refusal costs the clinician nothing.

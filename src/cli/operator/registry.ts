@@ -1,6 +1,7 @@
 /**
  * Registration commands: `org register` (network admin), `practitioner add` (an organisation's
- * admin) and `patient add` (a registrar, with the patient's co-signature).
+ * admin) and `patient add` (a registrar, with the patient's co-signature); the lifecycle after it
+ * (key rotation, deactivation, roles) is lifecycle.ts's.
  */
 import type { Command } from 'commander';
 import {
@@ -15,9 +16,10 @@ import {
 } from '../../client/index.ts';
 import { type Out, printFields, printJson } from '../../client/output.ts';
 import { parseOrganisationKind, parseRoles } from '../../client/parse.ts';
-import { identityId, signPatientRegistration } from '../../contracts/index.ts';
+import { identityId, ROLES, signPatientRegistration } from '../../contracts/index.ts';
 import { MedledgerError } from '../../errors.ts';
 import { type CommonOptions, clientFor, operatorOptions, signerKeys, withExample } from './common.ts';
+import { addLifecycleCommands } from './lifecycle.ts';
 
 interface OrgOptions extends CommonOptions {
   id: string;
@@ -96,10 +98,7 @@ export function addRegistryCommands(program: Command, out: Out): void {
           '--key <key>',
           "the practitioner's keystore file, or their Ed25519 key as 64 hex digits",
         )
-        .requiredOption(
-          '--roles <roles>',
-          'comma-separated: doctor, nurse, lab-technician, emergency-staff, registrar, org-admin',
-        )
+        .requiredOption('--roles <roles>', `comma-separated: ${ROLES.join(', ')}`)
         .option('--encryption-key <hex>', "the practitioner's X25519 key (needed when --key is hex)"),
       'organisation admin',
     ),
@@ -136,6 +135,8 @@ export function addRegistryCommands(program: Command, out: Out): void {
       transaction: `${result.txHash} at height ${result.height}`,
     });
   });
+
+  addLifecycleCommands(program, { org, practitioner }, out);
 
   const patient = program.command('patient').description('patients');
   withExample(

@@ -5,7 +5,7 @@
  */
 import { encode } from '../../codec/index.ts';
 import { LIMITS } from '../../ledger/types.ts';
-import { writeAudit } from '../audit.ts';
+import { refuseAttempt, writeAudit } from '../audit.ts';
 import type { TxBody } from '../bodies.ts';
 import type { Handler, TxContext } from '../context.ts';
 import { ensure } from '../errors.ts';
@@ -13,10 +13,12 @@ import {
   checkReason,
   checkSubject,
   existingPatient,
+  inactiveSender,
+  isPatient,
   normaliseActions,
   normaliseScope,
-  requireClinician,
   requirePatient,
+  roleRefusal,
 } from '../guards.ts';
 import { ID_PREFIX, objectId } from '../ids.ts';
 import { subjectKey } from '../keys.ts';
@@ -26,6 +28,7 @@ import {
   MAX_POLICIES_PER_GRANTEE,
   type Policy,
   PolicyBucket,
+  REQUESTER_ROLES,
   type Subject,
 } from '../model.ts';
 import * as state from '../state.ts';
@@ -148,7 +151,21 @@ export const revoke: Handler<TxBody<'consent.revoke'>> = (ctx, body) => {
 };
 
 export const requestAccess: Handler<TxBody<'access.request'>> = (ctx, body) => {
-  requireClinician(ctx);
+  const early =
+    inactiveSender(ctx) ??
+    roleRefusal(ctx, REQUESTER_ROLES, 'a clinician, pharmacist, insurer or researcher');
+  if (early !== null) {
+    // Asking for access is an attempt at it: refused, it is audited as a deny.
+    const facts = {
+      action: 'request' as const,
+      patient: body.patient,
+      record: null,
+      purpose: body.purpose,
+      emergency: false,
+      reason: body.reason,
+    };
+    return refuseAttempt(ctx, isPatient(ctx, body.patient) ? facts : null, early);
+  }
   ctx.concerns({ patient: body.patient });
   existingPatient(ctx, body.patient);
   checkReason(body.reason);

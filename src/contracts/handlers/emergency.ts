@@ -1,20 +1,34 @@
 /**
  * Break-glass: emergency staff open a read-only window on a patient for at most the network's
  * maximum (genesis params.emergencyAccessMaxMs), with a mandatory reason. Opening it is itself an
- * audit entry, flagged, so the patient sees it; every read it permits is flagged too.
+ * audit entry, flagged, so the patient sees it; every read it permits is flagged too. An attempt by
+ * someone without the emergency-staff role, or deactivated, is refused (WRONG_ROLE, IDENTITY_INACTIVE,
+ * ORGANISATION_INACTIVE) and audited as a flagged deny with its stated reason, so the patient sees
+ * that too.
  */
 import { formatDuration } from '../../duration.ts';
-import { writeAudit } from '../audit.ts';
+import { refuseAttempt, writeAudit } from '../audit.ts';
 import type { TxBody } from '../bodies.ts';
 import type { Handler } from '../context.ts';
 import { ensure } from '../errors.ts';
-import { checkReason, existingPatient, requirePractitioner } from '../guards.ts';
+import { checkReason, existingPatient, inactiveSender, isPatient, roleRefusal } from '../guards.ts';
 import { objectId } from '../ids.ts';
 import { MAX_OPEN_WINDOWS } from '../model.ts';
 import * as state from '../state.ts';
 
 export const openEmergency: Handler<TxBody<'emergency.open'>> = (ctx, body) => {
-  requirePractitioner(ctx, ['emergency-staff'], 'emergency staff');
+  const early = inactiveSender(ctx) ?? roleRefusal(ctx, ['emergency-staff'], 'emergency staff');
+  if (early !== null) {
+    const facts = {
+      action: 'emergency' as const,
+      patient: body.patient,
+      record: null,
+      purpose: 'emergency' as const,
+      emergency: true,
+      reason: body.reason,
+    };
+    return refuseAttempt(ctx, isPatient(ctx, body.patient) ? facts : null, early);
+  }
   ctx.concerns({ patient: body.patient });
   existingPatient(ctx, body.patient);
   checkReason(body.reason);

@@ -1,24 +1,49 @@
 /**
  * Record handlers: adding a record or an amendment (an access decision: append), reading one (an
- * access decision: read, audited whether permitted or denied), and erasing one's content.
+ * access decision: read, audited whether permitted or denied), and erasing one's content. An attempt
+ * refused before it is decided (a deactivated sender, the wrong role, not the patient) is audited
+ * as a deny too (audit.ts refuseAttempt).
+ *
+ * A record is added by a clinician, or by the patient themself: such a record is marked
+ * `patientProvided`, its author is the patient, and its custodian is the organisation that
+ * registered the patient (the one whose clinicians add to the patient's record by role:care-team).
  *
  * Records are append-only: an amendment is a new record whose `previous` names the version it
  * amends; the old version stays, marked superseded. No key material is on chain: the record names
  * its ciphertext and its key blob (the data key's shares, sealed to the validators) by CID. Erasure
  * crypto-shreds: an event tells every store to delete both, and the metadata stays as a tombstone.
  */
-import { writeAudit } from '../audit.ts';
+import { refuseAttempt, writeAudit } from '../audit.ts';
 import type { TxBody } from '../bodies.ts';
 import type { Handler } from '../context.ts';
 import { ensure } from '../errors.ts';
-import { checkCid, checkContentType, existingPatient, requireClinician } from '../guards.ts';
+import {
+  authorRefusal,
+  checkCid,
+  checkContentType,
+  existingPatient,
+  inactiveSender,
+  isPatient,
+} from '../guards.ts';
 import { objectId } from '../ids.ts';
 import type { RecordMeta } from '../model.ts';
 import { decide } from '../policy.ts';
 import * as state from '../state.ts';
 
 export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
-  requireClinician(ctx);
+  const early = inactiveSender(ctx) ?? authorRefusal(ctx);
+  if (early !== null) {
+    const amended = body.previous === null ? undefined : state.record(ctx.scope, body.previous);
+    const facts = {
+      action: 'append' as const,
+      patient: body.patient,
+      record: amended?.patient === body.patient ? amended.id : null,
+      purpose: body.purpose,
+      emergency: false,
+      reason: '',
+    };
+    return refuseAttempt(ctx, isPatient(ctx, body.patient) ? facts : null, early);
+  }
   ctx.concerns({ patient: body.patient });
   existingPatient(ctx, body.patient);
   checkContentType(body.contentType);
@@ -37,6 +62,12 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
   }
   const id = objectId('record', ctx.txHash);
   ensure(!state.recordExists(ctx.scope, id), 'ID_COLLISION');
+  const patientProvided = ctx.sender.kind === 'patient';
+  const custodian = patientProvided
+    ? state.policySource(ctx.scope).homeOrganisation(body.patient)
+    : ctx.sender.organisation;
+  // Every practitioner has an organisation, and every patient was registered by one's registrar.
+  ensure(custodian !== null, 'INTERNAL_ERROR');
 
   const decision = decide(state.policySource(ctx.scope), {
     actor: ctx.sender,
@@ -62,7 +93,6 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
     return { code: 'DENIED', message: `Access denied: ${decision.detail} (rule ${decision.rule}).` };
   }
 
-  const custodian = ctx.sender.organisation!;
   state.putRecord(ctx.scope, {
     id,
     patient: body.patient,
@@ -78,11 +108,18 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
     supersededBy: null,
     created_ms: ctx.now_ms,
     erased_ms: null,
+    patientProvided,
   });
   if (previous !== null) state.putRecord(ctx.scope, { ...previous, supersededBy: id });
   ctx.concerns({ record: id });
   ctx.emit('access.decided', { action: 'append', decision: 'permit', rule: decision.rule });
-  ctx.emit('record.added', { custodian, cid: body.cid, keyCid: body.keyCid, contentType: body.contentType });
+  ctx.emit('record.added', {
+    custodian,
+    cid: body.cid,
+    keyCid: body.keyCid,
+    contentType: body.contentType,
+    ...(patientProvided ? { patientProvided: 'true' } : {}),
+  });
   return undefined;
 };
 
@@ -128,10 +165,25 @@ export const readRecord: Handler<TxBody<'record.read'>> = (ctx, body) => {
 };
 
 export const eraseRecord: Handler<TxBody<'record.erase'>> = (ctx, body) => {
+  const inactive = inactiveSender(ctx);
   const record = state.record(ctx.scope, body.record);
+  if (record === undefined && inactive !== null) return refuseAttempt(ctx, null, inactive);
   ensure(record, 'UNKNOWN_RECORD', `(${body.record})`);
   ctx.concerns({ patient: record.patient, record: record.id });
-  ensure(ctx.sender.id === record.patient, 'NOT_PATIENT');
+  const early =
+    inactive ??
+    (ctx.sender.id === record.patient ? null : { code: 'NOT_PATIENT' as const, rule: 'not-patient' });
+  if (early !== null) {
+    const facts = {
+      action: 'erase' as const,
+      patient: record.patient,
+      record: record.id,
+      purpose: null,
+      emergency: false,
+      reason: '',
+    };
+    return refuseAttempt(ctx, facts, early);
+  }
   ensure(record.erased_ms === null, 'RECORD_ERASED');
   state.putRecord(ctx.scope, { ...record, erased_ms: ctx.now_ms });
   writeAudit(ctx, {
