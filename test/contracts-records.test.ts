@@ -98,7 +98,7 @@ describe('record.add', () => {
     }
   });
 
-  it('refusals: WRONG_ROLE, UNKNOWN_PATIENT, BAD_CID, BAD_SIZE, MALFORMED_BODY', () => {
+  it('refusals: WRONG_ROLE, UNKNOWN_PATIENT, BAD_CID, BAD_SIZE, MALFORMED_BODY, CID_IN_USE', () => {
     grantHospital();
     expectCode(chain.send(registrar, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
     expectCode(chain.send(hospital, 'record.add', chain.recordBody(patient)), 'WRONG_ROLE');
@@ -121,6 +121,12 @@ describe('record.add', () => {
     );
     const same = chain.recordBody(patient);
     expectCode(chain.send(doctor, 'record.add', { ...same, keyCid: same.cid }), 'MALFORMED_BODY');
+    // Another record's ciphertext or key blob: its key shares would be released under this record's permits.
+    const first = chain.recordBody(patient);
+    chain.ok(doctor, 'record.add', first);
+    for (const reuse of [{ cid: first.cid }, { keyCid: first.keyCid }, { cid: first.keyCid }]) {
+      expectCode(chain.send(doctor, 'record.add', chain.recordBody(patient, reuse)), 'CID_IN_USE');
+    }
   });
 
   it("clinicians of the patient's registering organisation add records without a grant (role:care-team)", () => {

@@ -38,6 +38,7 @@ export const CONTRACT_ERRORS = {
   WRONG_PATIENT: 'The record belongs to another patient.',
   BAD_CONTENT_TYPE: 'The content type must be a FHIR R4 resourceType or a MIME type.',
   BAD_CID: 'The content id must be a CIDv1 (base32, SHA-256).',
+  CID_IN_USE: 'This ciphertext or key blob belongs to another record; every record has its own.',
   BAD_SIZE: 'The ciphertext size must be at least one byte.',
   NOT_PATIENT: 'Only the patient concerned may do this.',
   // Consent.

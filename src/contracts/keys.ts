@@ -5,7 +5,7 @@
  *
  *   n key            nonce of a sender key              k key              identity id of a signing key
  *   i id             identity                           o org              organisation
- *   r rec            record metadata
+ *   r rec            record metadata                    b cid              the record whose blob this is
  *   x |pat| rec      a patient's records (empty value)  l policy           locator of a grant or forbid
  *   p |pat| subject  a patient's policies for one grantee (bucket)
  *   q |pat| req      access request                     w |pat| actor      open emergency windows
@@ -30,6 +30,7 @@ export const FAMILY = {
   identity: 'i',
   organisation: 'o',
   record: 'r',
+  blobOwner: 'b',
   patientRecords: 'x',
   locator: 'l',
   policies: 'p',
@@ -72,6 +73,7 @@ export const keyOf = {
   identity: (id: string) => FAMILY.identity + utf8Chars(id),
   organisation: (id: string) => FAMILY.organisation + utf8Chars(id),
   record: (id: string) => FAMILY.record + utf8Chars(id),
+  blobOwner: (cid: string) => FAMILY.blobOwner + utf8Chars(cid),
   patientRecord: (patient: string, record: string) =>
     FAMILY.patientRecords + idPart(patient) + utf8Chars(record),
   locator: (policy: string) => FAMILY.locator + utf8Chars(policy),

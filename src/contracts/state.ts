@@ -110,6 +110,19 @@ export function putWindows(scope: TxScope, patient: string, actor: string, list:
   else scope.put(WindowList, key, list);
 }
 
+/**
+ * The record a ciphertext or key blob CID belongs to. Kept for ever (an erased record keeps its
+ * CIDs): a record.add naming another record's blobs would have the validators release that
+ * record's key shares under its own permit.
+ */
+export function blobOwner(scope: TxScope, cid: string): string | undefined {
+  return scope.read(IdentityRef, keyOf.blobOwner(cid));
+}
+
+export function putBlobOwner(scope: TxScope, cid: string, recordId: string): void {
+  scope.put(IdentityRef, keyOf.blobOwner(cid), recordId);
+}
+
 /** True when a record with this id exists (used to refuse id collisions). */
 export function recordExists(scope: TxScope, id: string): boolean {
   return scope.has(keyOf.record(id));

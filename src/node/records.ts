@@ -491,8 +491,19 @@ export class RecordService {
     const keyId = keyBlobStoreId(recordId);
     try {
       await Promise.allSettled([this.#replicating.get(recordId), this.#replicating.get(keyId)]);
-      await this.blobs.erase(recordId, cid);
-      await this.blobs.erase(keyId, keyCid);
+      const kept = [
+        ...(await this.blobs.erase(recordId, cid)).kept,
+        ...(await this.blobs.erase(keyId, keyCid)).kept,
+      ];
+      if (kept.length > 0) {
+        // Another live record references a blob (the rule engine refuses shared CIDs, so this is a
+        // store out of line with the chain): signing a receipt now would be a lie.
+        this.#log.warn(
+          { record: recordId, kept: kept.length },
+          'erased record: blobs kept, no erasure receipt',
+        );
+        return;
+      }
       this.#log.info({ record: recordId }, 'record erased from the store: ciphertext and key blob');
     } catch (error) {
       this.#log.warn({ record: recordId, err: error }, 'erasing a record failed');

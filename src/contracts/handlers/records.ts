@@ -50,6 +50,12 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
   checkCid(body.cid);
   checkCid(body.keyCid);
   ensure(body.keyCid !== body.cid, 'MALFORMED_BODY', 'The key blob and the ciphertext are one CID.');
+  // Each record has blobs of its own: naming another record's would release that record's key
+  // shares under this record's permits (and keep its blobs alive past its erasure).
+  for (const cid of [body.cid, body.keyCid]) {
+    const owner = state.blobOwner(ctx.scope, cid);
+    ensure(owner === undefined, 'CID_IN_USE', `(${cid} is record ${owner}'s)`);
+  }
   ensure(body.size_bytes > 0, 'BAD_SIZE');
   let previous: RecordMeta | null = null;
   if (body.previous !== null) {
@@ -110,6 +116,8 @@ export const addRecord: Handler<TxBody<'record.add'>> = (ctx, body) => {
     erased_ms: null,
     patientProvided,
   });
+  state.putBlobOwner(ctx.scope, body.cid, id);
+  state.putBlobOwner(ctx.scope, body.keyCid, id);
   if (previous !== null) state.putRecord(ctx.scope, { ...previous, supersededBy: id });
   ctx.concerns({ record: id });
   ctx.emit('access.decided', { action: 'append', decision: 'permit', rule: decision.rule });

@@ -1,0 +1,119 @@
+/**
+ * Signed API requests (src/crypto/http-signature.ts, RFC 9421 with Ed25519): what the node accepts
+ * and what it refuses, and why: a signature over another path or body, a stale or future or
+ * non-numeric `created`, an unknown key, a second signature that does not verify.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  contentDigest,
+  SignatureRejected,
+  signRequest,
+  verifyRequest,
+} from '../src/crypto/http-signature.ts';
+import { generateSigningKeyPair } from '../src/crypto/index.ts';
+
+const alice = generateSigningKeyPair();
+const bob = generateSigningKeyPair();
+const ID = 'a'.repeat(32);
+const url = 'http://node/v1/reads/00ff?x=1';
+const keyOf = (id: string) =>
+  id === ID ? alice.publicKey : id === 'b'.repeat(32) ? bob.publicKey : undefined;
+
+async function reason(run: Promise<unknown>): Promise<string> {
+  try {
+    await run;
+    return 'accepted';
+  } catch (error) {
+    expect(error).toBeInstanceOf(SignatureRejected);
+    return (error as SignatureRejected).reason;
+  }
+}
+
+describe('signed requests', () => {
+  it('accepts its own signature, with and without a body, and says who signed', async () => {
+    const headers = await signRequest({ method: 'GET', url, headers: {} }, ID, alice.secretKey);
+    expect(Object.keys(headers).sort()).toEqual(['signature', 'signature-input']);
+    expect(await verifyRequest({ method: 'GET', url, headers }, undefined, keyOf)).toMatchObject({
+      keyId: ID,
+    });
+    const body = new TextEncoder().encode('{"a":1}');
+    const posted = await signRequest({ method: 'POST', url, headers: {}, body }, ID, alice.secretKey);
+    expect(posted['content-digest']).toBe(contentDigest(body));
+    expect(await verifyRequest({ method: 'POST', url, headers: posted }, body, keyOf)).toMatchObject({
+      keyId: ID,
+    });
+    expect(await verifyRequest({ method: 'GET', url, headers: {} }, undefined, keyOf)).toBeNull();
+  });
+
+  it('refuses another method, path, query or body, an unknown key, and a non-numeric or old created', async () => {
+    const headers = await signRequest({ method: 'GET', url, headers: {} }, ID, alice.secretKey);
+    expect(await reason(verifyRequest({ method: 'POST', url, headers }, undefined, keyOf))).toBe(
+      'bad-signature',
+    );
+    expect(await reason(verifyRequest({ method: 'GET', url: `${url}2`, headers }, undefined, keyOf))).toBe(
+      'bad-signature',
+    );
+    expect(
+      await reason(
+        verifyRequest({ method: 'GET', url: 'http://node/v1/reads/00ff?x=2', headers }, undefined, keyOf),
+      ),
+    ).toBe('bad-signature');
+    const body = new TextEncoder().encode('{"a":1}');
+    const posted = await signRequest({ method: 'POST', url, headers: {}, body }, ID, alice.secretKey);
+    expect(
+      await reason(
+        verifyRequest({ method: 'POST', url, headers: posted }, new TextEncoder().encode('{"a":2}'), keyOf),
+      ),
+    ).toBe('digest');
+    const stranger = await signRequest({ method: 'GET', url, headers: {} }, 'c'.repeat(32), alice.secretKey);
+    expect(await reason(verifyRequest({ method: 'GET', url, headers: stranger }, undefined, keyOf))).toBe(
+      'unknown-key',
+    );
+    // Alice's key id, Bob's key: does not verify.
+    const forged = await signRequest({ method: 'GET', url, headers: {} }, ID, bob.secretKey);
+    expect(await reason(verifyRequest({ method: 'GET', url, headers: forged }, undefined, keyOf))).toBe(
+      'bad-signature',
+    );
+
+    const input = headers['signature-input']!;
+    const at = (created: string) => ({
+      ...headers,
+      'signature-input': input.replace(/created=\d+/, `created=${created}`),
+    });
+    const now = Math.floor(Date.now() / 1000);
+    // Changing `created` breaks the signature too; a re-signed old or non-numeric one must fail on its own.
+    for (const created of [String(now - 120), String(now + 60), '"never"', 'never']) {
+      expect(
+        await reason(verifyRequest({ method: 'GET', url, headers: at(created) }, undefined, keyOf)),
+        created,
+      ).not.toBe('accepted');
+    }
+  });
+
+  it('refuses a signature whose created time is old or ahead, even when it verifies', async () => {
+    const { httpbis } = await import('http-message-signatures');
+    const { sign } = await import('../src/crypto/index.ts');
+    const signWith = async (created: Date | null, extra: Record<string, string | number> = {}) => {
+      const signed = await httpbis.signMessage(
+        {
+          key: { id: ID, alg: 'ed25519', sign: async (data) => Buffer.from(sign(alice.secretKey, data)) },
+          fields: ['@method', '@path', '@query'],
+          params: ['created', 'nonce', 'keyid', 'alg', ...Object.keys(extra)],
+          paramValues: { created, nonce: 'n1', ...extra },
+        },
+        { method: 'GET', url, headers: {} },
+      );
+      return Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
+    };
+    const old = await signWith(new Date(Date.now() - 120_000));
+    expect(await reason(verifyRequest({ method: 'GET', url, headers: old }, undefined, keyOf))).toBe('stale');
+    const ahead = await signWith(new Date(Date.now() + 30_000));
+    expect(await reason(verifyRequest({ method: 'GET', url, headers: ahead }, undefined, keyOf))).toBe(
+      'stale',
+    );
+    const fresh = await signWith(new Date());
+    expect(await reason(verifyRequest({ method: 'GET', url, headers: fresh }, undefined, keyOf))).toBe(
+      'accepted',
+    );
+  });
+});
