@@ -309,6 +309,38 @@ describe('the key-share protocol', () => {
     expect(await Promise.all([0, 1, 3].map(released))).toEqual(before);
   }, 60_000);
 
+  it('a validator whose share a writer sealed to a wrong key says so when the record commits', async () => {
+    const unusable = (i: number) =>
+      cluster.nodes[i]!.metrics.registry.getSingleMetricAsString('medledger_key_blobs_unusable_total');
+    const dataKey = randomBytes(32);
+    const pieces: Uint8Array[] = [];
+    for await (const piece of encryptStream([plaintext], dataKey)) pieces.push(piece);
+    const badCid = (await service(0).upload(pieces)).cid.toString();
+    // A lying node told the writer a wrong X25519 key for validator 2.
+    const validators = cluster.genesis.validators.map((v, i) =>
+      i === 2 ? { ...v, encryptionKey: generateIdentityKeys().encryption.publicKey } : v,
+    );
+    const blob = await makeKeyBlob({
+      chainId: cluster.genesis.chainId,
+      recordCid: badCid,
+      dataKey,
+      validators,
+      patientKey: patient!.encryption.publicKey,
+    });
+    const badKeyCid = (await service(0).upload([blob.bytes])).cid.toString();
+    await commit(doctorA!, 'record.add', {
+      patient: identityId(patient!.signing.publicKey),
+      contentType: 'Observation',
+      cid: badCid,
+      size_bytes: Buffer.concat(pieces).length,
+      keyCid: badKeyCid,
+      previous: null,
+      purpose: 'treatment',
+    });
+    await until(async () => / 1$/m.test(await unusable(2)), 15_000);
+    for (const i of [0, 1]) expect(await unusable(i), `validator ${i}`).toMatch(/ 0$/m);
+  }, 30_000);
+
   it('a validator that missed the erasure deletes both blobs and signs its receipt when it sweeps', async () => {
     await cluster.records[3]!.stop();
     cluster.records[3] = null;

@@ -234,7 +234,11 @@ async function dataKeyFor(
   const sharesFrom: string[] = [];
   const falseShares: string[] = [];
   const proofs: Array<{ index: number; opening: Uint8Array }> = [];
+  const seen = new Set<number>();
   for (const share of released.shares) {
+    // One share per index: a node repeating one would make the combination fail, not name a liar.
+    if (seen.has(share.index)) continue;
+    seen.add(share.index);
     const input = {
       blob,
       chainId,

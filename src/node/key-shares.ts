@@ -75,7 +75,13 @@ export class KeyShareExchange {
   }
 
   async serve(): Promise<void> {
+    const validators = new Set(this.#node.store.genesis.validators.map((v) => hex(v.publicKey)));
     await this.#node.host.onRequest(KEY_SHARES_PROTOCOL, async (peer, frame) => {
+      // Only validators serve reads: an observer node may not trigger releases or ask about them.
+      if (!validators.has(peer)) {
+        const message = 'only validators may ask for key shares';
+        return [encode(ShareResponse, { kind: 'refused', code: 'API_NOT_A_VALIDATOR', message })];
+      }
       let request: ReturnType<typeof decodeRequest>;
       try {
         request = decodeRequest(frame);

@@ -43,6 +43,7 @@ import {
   decodeKeyBlob,
   keyThreshold,
   MAX_KEY_BLOB_BYTES,
+  openOwnShare,
   provesFalseShare,
   Replicator,
   resealShare,
@@ -103,6 +104,7 @@ const METRIC_NAMES = [
   'medledger_blobs_stored',
   'medledger_record_replications_total',
   'medledger_key_shares_released_total',
+  'medledger_key_blobs_unusable_total',
 ];
 
 /** What a committed read permit entitles its reader to. */
@@ -130,6 +132,7 @@ export class RecordService {
   readonly #replicating = new Map<string, Promise<void>>();
   readonly #replications: Counter<'result'>;
   readonly #sharesReleased: Counter;
+  readonly #badKeyBlobs: Counter;
   #gcTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping = false;
@@ -193,6 +196,11 @@ export class RecordService {
       name: 'medledger_record_replications_total',
       help: 'Committed records made complete on this node: held already, fetched from peers, or failed',
       labelNames: ['result'],
+      registers,
+    });
+    this.#badKeyBlobs = new Counter({
+      name: 'medledger_key_blobs_unusable_total',
+      help: "Committed records whose key blob this validator cannot use (its share does not open or match): a writer's error or a lie",
       registers,
     });
     this.#sharesReleased = new Counter({
@@ -449,8 +457,27 @@ export class RecordService {
     };
   }
 
+  /**
+   * When a record commits, this validator checks the key blob it now holds: its own share opens
+   * and matches its commitment. A writer's client that was given wrong validator keys (by a lying
+   * node) is caught here, counted and logged, rather than at the first read.
+   */
+  async #checkOwnShare(recordId: string, cid: string, keyCid: string): Promise<void> {
+    const { chainId } = this.#node.store.genesis;
+    try {
+      const blob = decodeKeyBlob(await this.#keyBlobBytes({ id: recordId, cid, keyCid }));
+      openOwnShare(blob, chainId, this.#node.validatorIndex, this.#encryptionSecretKey).fill(0);
+    } catch (error) {
+      this.#badKeyBlobs.inc();
+      this.#log.warn(
+        { record: recordId, err: error },
+        "a committed record's key blob is not usable by this validator",
+      );
+    }
+  }
+
   /** The record's key blob, fetched from peers first if needed, checked against the genesis. */
-  async #keyBlobBytes(record: RecordMeta): Promise<Uint8Array> {
+  async #keyBlobBytes(record: Pick<RecordMeta, 'id' | 'cid' | 'keyCid'>): Promise<Uint8Array> {
     const id = keyBlobStoreId(record.id);
     if (!(await this.blobs.hasRecord(record.keyCid))) await this.#replicate(id, record.keyCid, 1);
     const pieces: Uint8Array[] = [];
@@ -474,7 +501,9 @@ export class RecordService {
         const body = decodeBody('record.add', tx.body);
         const id = createdId('record', tx);
         void this.#replicate(id, body.cid, REPLICATION_RETRIES).catch(() => {});
-        void this.#replicate(keyBlobStoreId(id), body.keyCid, REPLICATION_RETRIES).catch(() => {});
+        void this.#replicate(keyBlobStoreId(id), body.keyCid, REPLICATION_RETRIES)
+          .then(() => this.#checkOwnShare(id, body.cid, body.keyCid))
+          .catch(() => {});
       } else if (tx.type === 'record.erase') {
         const { record } = decodeBody('record.erase', tx.body);
         const event = receipt.events.find((e) => e.type === 'record.erased');

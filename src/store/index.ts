@@ -66,6 +66,7 @@ export {
   keyThreshold,
   MAX_KEY_BLOB_BYTES,
   makeKeyBlob,
+  openOwnShare,
   openPatientKey,
   openReaderShare,
   provesFalseShare,

@@ -189,24 +189,38 @@ export function resealShare(input: {
   readerKey: Uint8Array;
   readTx: Uint8Array;
 }): Uint8Array {
-  const { blob, chainId, index } = input;
-  const entry = blob.shares[index];
-  if (!entry) throw keyBlobInvalid(`it has no share ${index}`);
-  const context = shareContext(chainId, blob.recordCid, index);
-  let payload: Uint8Array;
+  const payload = openOwnShare(input.blob, input.chainId, input.index, input.validatorSecretKey);
   try {
-    payload = openSealed(input.validatorSecretKey, entry.sealed, context);
-  } catch (cause) {
-    throw keyBlobInvalid(`share ${index} does not open with this validator's key`, cause);
-  }
-  try {
-    if (!matchesCommitment(blob, chainId, index, payload)) {
-      throw keyBlobInvalid(`share ${index} does not match its commitment`);
-    }
-    return seal(input.readerKey, payload, readerShareContext(chainId, input.readTx, index));
+    return seal(input.readerKey, payload, readerShareContext(input.chainId, input.readTx, input.index));
   } finally {
     payload.fill(0);
   }
+}
+
+/**
+ * Validator `index` opens its own share and checks it against its commitment (KEY_BLOB_INVALID
+ * otherwise). Run when a record commits too, so that a writer who sealed a share to a wrong key is
+ * caught then, not at the first read. The caller zeroes the result.
+ */
+export function openOwnShare(
+  blob: KeyBlob,
+  chainId: string,
+  index: number,
+  validatorSecretKey: Uint8Array,
+): Uint8Array {
+  const entry = blob.shares[index];
+  if (!entry) throw keyBlobInvalid(`it has no share ${index}`);
+  let payload: Uint8Array;
+  try {
+    payload = openSealed(validatorSecretKey, entry.sealed, shareContext(chainId, blob.recordCid, index));
+  } catch (cause) {
+    throw keyBlobInvalid(`share ${index} does not open with this validator's key`, cause);
+  }
+  if (!matchesCommitment(blob, chainId, index, payload)) {
+    payload.fill(0);
+    throw keyBlobInvalid(`share ${index} does not match its commitment`);
+  }
+  return payload;
 }
 
 /**
