@@ -2,7 +2,7 @@
  * The daemon: a validator node, its record store and its HTTP API, composed from a loaded home.
  * `medledger start` loads settings and keys and calls startDaemon; tests may call it in-process.
  */
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { apiUrl, startApi } from '../api/server.ts';
@@ -122,7 +122,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     apiFingerprint: security.tls?.fingerprint ?? null,
     p2p: node.host.addresses,
   };
-  await writeFile(join(options.home, 'listening.json'), JSON.stringify(listening));
+  // Written whole, then renamed into place: a script polling for the file never reads half of it.
+  const listeningFile = join(options.home, 'listening.json');
+  await writeFile(`${listeningFile}.tmp`, JSON.stringify(listening));
+  await rename(`${listeningFile}.tmp`, listeningFile);
   return {
     node,
     records,
