@@ -303,6 +303,17 @@ describe('the record read flow', () => {
     const input = stale['signature-input']!.replace(/created=\d+/, `created=${old}`);
     expect(input).not.toBe(stale['signature-input']);
     expect((await api(1, path, { headers: { ...stale, 'signature-input': input } })).status).toBe(401); // altered: no longer verifies
+    const nowhereRead = `/v1/reads/${'22'.repeat(32)}`;
+    // One identity cannot crowd out the others: past 600 signed requests in the window (a few of the
+    // nurse's were made by her read above), its own get 429, and others' still pass.
+    let served = 0;
+    for (let status = 404; status === 404; served++) {
+      status = (await signedApi(1, nowhereRead, nurse)).status;
+      if (status !== 404) expect(status).toBe(429);
+      expect(served).toBeLessThan(601);
+    }
+    expect(served).toBeGreaterThan(590);
+    expect((await signedApi(1, path, doctorB)).status).toBe(200);
     // A grant revoked after the permit stops the release at once, within the permit's 15 minutes.
     const grants = await api(1, `/v1/patients/${patientId}/policies`);
     const grant = grants.body.policies.find(

@@ -10,6 +10,7 @@
  *   401 API_SIGNATURE_STALE     created too long ago, or ahead of this node's clock
  *   401 API_SIGNATURE_REPLAYED  this nonce was used already
  *   403 API_IDENTITY_INACTIVE   the identity is deactivated
+ *   429 API_RATE_LIMITED        this identity signed too many requests within the window
  */
 import type { IncomingMessage } from 'node:http';
 import { getIdentity, type Identity } from '../contracts/index.ts';
@@ -17,11 +18,11 @@ import { MAX_AGE_S, SignatureRejected, TOLERANCE_S, verifyRequest } from '../cry
 import type { ApiContext } from './context.ts';
 import { ApiError } from './http.ts';
 
-/** Nonces seen within the acceptance window, per API (one node may serve several in tests). */
-const seenNonces = new WeakMap<ApiContext, Map<string, number>>();
+/** Nonces seen within the acceptance window, per API (one node may serve several in tests) and signer. */
+const seenNonces = new WeakMap<ApiContext, Map<string, Map<string, number>>>();
 const NONCE_WINDOW_MS = (MAX_AGE_S + 2 * TOLERANCE_S) * 1000;
-/** Most nonces remembered at once: past it, new signed requests wait for old nonces to expire. */
-const MAX_NONCES = 200_000;
+/** Signed requests one identity may make within the window (about 8 a second, sustained). */
+const MAX_NONCES_PER_KEY = 600;
 
 /**
  * The signed caller of `req`, checked against the chain; null when the request carries no
@@ -51,7 +52,7 @@ export async function callerOf(
   }
   if (verified === null) return null;
   if (!identity) throw new ApiError(401, 'API_SIGNATURE_INVALID', 'the key id names no identity');
-  rememberNonce(ctx, `${verified.keyId}:${verified.nonce}`);
+  rememberNonce(ctx, verified.keyId, verified.nonce);
   if (!identity.active)
     throw new ApiError(403, 'API_IDENTITY_INACTIVE', `identity ${identity.id} is deactivated`);
   return identity;
@@ -74,21 +75,40 @@ export async function requireCaller(
   return caller;
 }
 
-function rememberNonce(ctx: ApiContext, nonce: string): void {
-  let seen = seenNonces.get(ctx);
+/**
+ * Records a verified signature's nonce, per signer: a nonce seen within the window is a replay, and
+ * one identity may not hold more than MAX_NONCES_PER_KEY at once (429), so no caller can crowd out
+ * the others. The number of signers is bounded by the registered identities.
+ */
+function rememberNonce(ctx: ApiContext, keyId: string, nonce: string): void {
+  let byKey = seenNonces.get(ctx);
+  if (!byKey) {
+    byKey = new Map();
+    seenNonces.set(ctx, byKey);
+  }
+  let seen = byKey.get(keyId);
   if (!seen) {
     seen = new Map();
-    seenNonces.set(ctx, seen);
+    byKey.set(keyId, seen);
   }
   const now = Date.now();
-  if (seen.size >= MAX_NONCES) {
-    for (const [key, expires] of seen) if (expires <= now) seen.delete(key);
-  }
   const expires = seen.get(nonce);
   if (expires !== undefined && expires > now) {
     throw new ApiError(401, 'API_SIGNATURE_REPLAYED', 'this request was signed with a nonce already used');
   }
-  if (seen.size >= MAX_NONCES) throw new ApiError(503, 'API_BUSY', 'too many signed requests at once; retry');
+  if (seen.size >= MAX_NONCES_PER_KEY) {
+    for (const [key, until] of seen) if (until <= now) seen.delete(key);
+    if (seen.size >= MAX_NONCES_PER_KEY) {
+      throw new ApiError(
+        429,
+        'API_RATE_LIMITED',
+        'too many signed requests from this identity; retry shortly',
+        {
+          'retry-after': '5',
+        },
+      );
+    }
+  }
   seen.set(nonce, now + NONCE_WINDOW_MS);
 }
 
