@@ -93,3 +93,20 @@ describe('PBFT replica', () => {
     expectAgreement(cluster);
   });
 });
+
+describe('the mempool', () => {
+  it('verifies a signature on admission unless the driver says it checked it already', async () => {
+    const { Mempool } = await import('../src/consensus/mempool.ts');
+    const { generateSigningKeyPair } = await import('../src/crypto/index.ts');
+    const { makeTx } = await import('./fixtures/chain.ts');
+    const tx = makeTx(generateSigningKeyPair(), 1, 'mempool-test');
+    const forged = { ...tx, signature: new Uint8Array(64) };
+    const never = () => false;
+    expect(new Mempool('mempool-test', 10).admit(forged, never)).toBe('bad-signature');
+    // The API verified it (it answers a bad signature itself): admission trusts that, and does not redo it.
+    expect(new Mempool('mempool-test', 10).admit(forged, never, 0, true)).toBe('admitted');
+    const mempool = new Mempool('mempool-test', 10);
+    expect(mempool.admit(tx, never, 0, true)).toBe('admitted');
+    expect(mempool.admit(tx, never)).toBe('duplicate');
+  });
+});

@@ -84,7 +84,7 @@ function rateLimited(limiter: SenderRateLimiter, wait_ms: number): ApiError {
 
 /**
  * What every submitted transaction passes, alone or in a batch: the chain id and the signature,
- * checked here so a client learns at once (the mempool checks, and remembers, the signature again).
+ * checked here so a client learns at once; the mempool takes the signature as checked, not again.
  */
 function checkSigned(ctx: ApiContext, tx: Transaction): void {
   if (tx.chainId !== ctx.node.store.genesis.chainId) {
@@ -125,7 +125,7 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   refuseWhenBusy(node);
   const hash = txHash(tx);
   takeToken(ctx, tx, hash); // last: a transaction refused for a busy node takes no token
-  node.submit(tx);
+  node.submit(tx, { signatureChecked: true });
   // Accepted, but it cannot commit until the node is part of a quorum again: say so at once
   // rather than hold the caller in a long poll that is bound to time out.
   const noQuorum = node.noQuorum();
@@ -174,7 +174,7 @@ function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): 
       results.push({ index, txHash: hex(hash), accepted: false, error: refusal });
       continue;
     }
-    ctx.node.submit(tx);
+    ctx.node.submit(tx, { signatureChecked: true });
     txHashes.push(hex(hash));
     results.push({ index, txHash: hex(hash), accepted: true });
   }

@@ -24,7 +24,7 @@ import type { IdentityJson, ReadJson, RecordMetaJson } from './api-types.ts';
 import { writeFileAtomically } from './atomic-file.ts';
 import type { NodeClient } from './http.ts';
 import { parseHexKey } from './keys.ts';
-import { RecordCidHasher } from './record-cid.ts';
+import { RecordCidHasher, recordCidOf } from './record-cid.ts';
 import type { RecordContent } from './record-content.ts';
 import { accountOf, requestSigner, submitAndWait } from './submit.ts';
 
@@ -81,9 +81,7 @@ export async function addRecord(
     const cid = hasher.cid();
     await upload(client, Buffer.concat(pieces), cid, hasher.size_bytes, 'ciphertext');
     const keyBlob = await makeKeyBlob({ chainId, recordCid: cid, dataKey, validators, patientKey });
-    const keyHasher = new RecordCidHasher();
-    keyHasher.update(keyBlob.bytes);
-    const keyCid = keyHasher.cid();
+    const keyCid = recordCidOf(keyBlob.bytes);
     await upload(client, keyBlob.bytes, keyCid, keyBlob.bytes.length, 'key blob');
     const committed = await submitAndWait(client, author, 'record.add', {
       patient: input.patient,
@@ -191,12 +189,11 @@ export async function readRecord(
 /** The key blob the node sent, checked against the record's keyCid on chain. */
 function keyBlobOf(text: string, record: RecordMetaJson): KeyBlob {
   const bytes = parseBytes(text, 'key blob');
-  const hasher = new RecordCidHasher();
-  hasher.update(bytes);
-  if (hasher.cid() !== record.keyCid) {
+  const keyCid = recordCidOf(bytes);
+  if (keyCid !== record.keyCid) {
     throw new MedledgerError(
       'BLOB_CID_MISMATCH',
-      `the key blob the node sent has CID ${hasher.cid()}, not the record's ${record.keyCid}`,
+      `the key blob the node sent has CID ${keyCid}, not the record's ${record.keyCid}`,
     );
   }
   const blob = decodeKeyBlob(bytes);

@@ -1,7 +1,8 @@
 /**
  * The mempool: admitted client transactions waiting to be committed, bounded in size.
  *
- * Each transaction's signature is verified once, on admission; proposal validation reuses that
+ * Each transaction's signature is verified once, on admission (or by the driver before it, which
+ * says so: the node's API checks it to answer the client at once); proposal validation reuses that
  * result through `isVerified`. Batches take each sender's transactions in nonce order and go round
  * the senders, so one busy sender cannot starve the others.
  */
@@ -41,14 +42,23 @@ export class Mempool {
     return this.#entries.has(id);
   }
 
-  /** `isCommitted` tells whether a transaction hash is already on chain (recently). */
-  admit(tx: Transaction, isCommitted: (id: string) => boolean, period = 0): AdmitResult {
+  /**
+   * `isCommitted` tells whether a transaction hash is already on chain (recently);
+   * `signatureChecked`: the caller verified the signature already, which is remembered, not redone.
+   */
+  admit(
+    tx: Transaction,
+    isCommitted: (id: string) => boolean,
+    period = 0,
+    signatureChecked = false,
+  ): AdmitResult {
     if (tx.chainId !== this.#chainId) return 'wrong-chain';
     const id = hex(txHash(tx));
     if (this.#entries.has(id)) return 'duplicate';
     if (isCommitted(id)) return 'committed';
     if (this.#entries.size >= this.#maxTxs) return 'full';
-    if (!this.verify(tx, id)) return 'bad-signature';
+    if (signatureChecked) this.#remember(id);
+    else if (!this.verify(tx, id)) return 'bad-signature';
     const entry = { tx, id, period };
     this.#entries.set(id, entry);
     const sender = hex(tx.sender);
@@ -64,10 +74,14 @@ export class Mempool {
   verify(tx: Transaction, id: string): boolean {
     if (this.#verified.has(id)) return true;
     if (!verifyTransactionSignature(tx)) return false;
+    this.#remember(id);
+    return true;
+  }
+
+  #remember(id: string): void {
     // A cache: transactions seen only in proposals that never commit must not pile up.
     if (this.#verified.size >= 4 * this.#maxTxs) this.#verified.clear();
     this.#verified.add(id);
-    return true;
   }
 
   /** Up to `max` transactions not in `exclude`, each sender's in nonce order, senders in turn. */

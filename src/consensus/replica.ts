@@ -207,7 +207,7 @@ export class Replica {
   step(event: ConsensusEvent): ConsensusAction[] {
     switch (event.kind) {
       case 'tx':
-        this.#onClientTxs([event.tx], true);
+        this.#onClientTxs([event.tx], true, event.signatureChecked === true);
         break;
       case 'message':
         this.#onMessage(event.from, event.message);
@@ -338,10 +338,11 @@ export class Replica {
   #isCommittedTx = (id: string) =>
     this.#committedTxs.has(id) || this.#config.isCommitted(Buffer.from(id, 'hex'));
 
-  #onClientTxs(txs: Transaction[], fromClient: boolean): void {
+  #onClientTxs(txs: Transaction[], fromClient: boolean, signatureChecked = false): void {
     const admitted: Transaction[] = [];
     for (const tx of txs) {
-      if (this.#mempool.admit(tx, this.#isCommittedTx, this.#requestPeriod) === 'admitted') admitted.push(tx);
+      const result = this.#mempool.admit(tx, this.#isCommittedTx, this.#requestPeriod, signatureChecked);
+      if (result === 'admitted') admitted.push(tx);
     }
     if (admitted.length === 0) return;
     // Share client transactions with every replica, so that all of them watch for their commit.

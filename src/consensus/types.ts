@@ -120,8 +120,11 @@ export type DurableRecord =
 export type TimerId = 'request' | 'viewchange' | 'batch' | 'status';
 
 export type ConsensusEvent =
-  /** A transaction from a client of this node. */
-  | { kind: 'tx'; tx: Transaction }
+  /**
+   * A transaction from a client of this node. `signatureChecked`: the driver verified its signature
+   * already (the API does, to answer at once), so admission need not verify it again.
+   */
+  | { kind: 'tx'; tx: Transaction; signatureChecked?: boolean }
   /** A message from peer `from` (authenticated by the transport). */
   | { kind: 'message'; from: number; message: ConsensusMessage }
   | { kind: 'timer'; timer: TimerId }

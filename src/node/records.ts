@@ -41,6 +41,7 @@ import {
   type ByteSource,
   checkKeyBlob,
   decodeKeyBlob,
+  type KeyBlob,
   keyThreshold,
   MAX_KEY_BLOB_BYTES,
   openOwnShare,
@@ -337,11 +338,11 @@ export class RecordService {
    * validators answered: the permit was decided, but the read could not be served.
    */
   async keysFor(grant: ReadGrant): Promise<ReadKeys> {
-    const [keyBlob, height] = await Promise.all([
-      this.#keyBlobBytes(grant.record),
+    const [{ bytes: keyBlob, blob }, height] = await Promise.all([
+      this.#keyBlob(grant.record),
       this.#node.store.transaction(grant.readTx).then((found) => found?.height ?? 0),
     ]);
-    const threshold = decodeKeyBlob(keyBlob).threshold;
+    const { threshold } = blob;
     if (grant.reader.id === grant.record.patient) return { keyBlob, shares: null, threshold };
     const shares = await this.#shares.gather(grant.readTx, height);
     this.#relayed.remember(hex(grant.readTx), shares);
@@ -366,7 +367,7 @@ export class RecordService {
   ): Promise<{ punished: string[]; unproven: number[] }> {
     const grant = await this.grantFor(readTx);
     const relayed = this.#relayed.get(hex(readTx));
-    const blob = decodeKeyBlob(await this.#keyBlobBytes(grant.record));
+    const { blob } = await this.#keyBlob(grant.record);
     const { validators } = this.#node.store.genesis;
     const result = { punished: [] as string[], unproven: [] as number[] };
     for (const { index, opening } of proofs) {
@@ -424,7 +425,7 @@ export class RecordService {
    */
   async #releaseShare(readTx: Uint8Array): Promise<ReleasedShare> {
     const grant = await this.grantFor(readTx);
-    const blob = decodeKeyBlob(await this.#keyBlobBytes(grant.record));
+    const { blob } = await this.#keyBlob(grant.record);
     const index = this.#node.validatorIndex;
     const sealed = resealShare({
       blob,
@@ -465,7 +466,7 @@ export class RecordService {
   async #checkOwnShare(recordId: string, cid: string, keyCid: string): Promise<void> {
     const { chainId } = this.#node.store.genesis;
     try {
-      const blob = decodeKeyBlob(await this.#keyBlobBytes({ id: recordId, cid, keyCid }));
+      const { blob } = await this.#keyBlob({ id: recordId, cid, keyCid });
       openOwnShare(blob, chainId, this.#node.validatorIndex, this.#encryptionSecretKey).fill(0);
     } catch (error) {
       this.#badKeyBlobs.inc();
@@ -477,7 +478,9 @@ export class RecordService {
   }
 
   /** The record's key blob, fetched from peers first if needed, checked against the genesis. */
-  async #keyBlobBytes(record: Pick<RecordMeta, 'id' | 'cid' | 'keyCid'>): Promise<Uint8Array> {
+  async #keyBlob(
+    record: Pick<RecordMeta, 'id' | 'cid' | 'keyCid'>,
+  ): Promise<{ bytes: Uint8Array; blob: KeyBlob }> {
     const id = keyBlobStoreId(record.id);
     if (!(await this.blobs.hasRecord(record.keyCid))) await this.#replicate(id, record.keyCid, 1);
     const pieces: Uint8Array[] = [];
@@ -489,8 +492,9 @@ export class RecordService {
       pieces.push(piece);
     }
     const bytes = new Uint8Array(Buffer.concat(pieces));
-    checkKeyBlob(decodeKeyBlob(bytes), record.cid, this.#node.store.genesis.validators);
-    return bytes;
+    const blob = decodeKeyBlob(bytes);
+    checkKeyBlob(blob, record.cid, this.#node.store.genesis.validators);
+    return { bytes, blob };
   }
 
   #onCommit(txs: Transaction[], receipts: Receipt[]): void {

@@ -238,8 +238,9 @@ export class ValidatorNode {
   }
 
   /** Hands a client transaction to consensus (admission checks happen in the replica's mempool). */
-  submit(tx: Transaction): Uint8Array {
-    this.#enqueue({ kind: 'tx', tx });
+  /** Queues a client's transaction; `signatureChecked` when the caller verified its signature. */
+  submit(tx: Transaction, options: { signatureChecked?: boolean } = {}): Uint8Array {
+    this.#enqueue({ kind: 'tx', tx, signatureChecked: options.signatureChecked === true });
     const hash = txHash(tx);
     this.metrics.submitted(hex(hash), Date.now());
     return hash;

@@ -228,28 +228,11 @@ export function openOwnShare(
  * commitment. A false share (wrong key, altered, another share's or another read's) is
  * KEY_SHARE_FALSE and never returned.
  */
-export function openReaderShare(input: {
-  blob: KeyBlob;
-  chainId: string;
-  index: number;
-  readerSecretKey: Uint8Array;
-  readTx: Uint8Array;
-  sealed: Uint8Array;
-}): Uint8Array {
-  const { blob, chainId, index } = input;
-  const entry = blob.shares[index];
-  if (!entry) throw shareFalse(index, 'the key blob has no such share');
-  let payload: Uint8Array;
-  try {
-    payload = openSealed(
-      input.readerSecretKey,
-      input.sealed,
-      readerShareContext(chainId, input.readTx, index),
-    );
-  } catch {
-    throw shareFalse(index, 'it was not sealed to this reader for this read');
-  }
-  if (!matchesCommitment(blob, chainId, index, payload)) {
+export function openReaderShare(input: ReaderShareInput): Uint8Array {
+  const { index } = input;
+  const payload = openForReader(input);
+  if (payload === null) throw shareFalse(index, 'it was not sealed to this reader for this read');
+  if (!matchesCommitment(input.blob, input.chainId, index, payload)) {
     payload.fill(0);
     throw shareFalse(index, 'it does not match its commitment');
   }
@@ -263,20 +246,29 @@ export function openReaderShare(input: {
  * away nothing else), when the envelope opens for this read but fails its commitment. Null when the
  * share is true, or does not open at all (then nobody can tell who lies, reader or validator).
  */
-export function falseShareProof(input: {
+export function falseShareProof(input: ReaderShareInput): Uint8Array | null {
+  const payload = openForReader(input);
+  if (payload === null) return null;
+  const matches = matchesCommitment(input.blob, input.chainId, input.index, payload);
+  payload.fill(0);
+  return matches ? null : envelopeOpening(input.readerSecretKey, input.sealed);
+}
+
+/** A share as the reader's node relayed it, and what the reader needs to open it. */
+export interface ReaderShareInput {
   blob: KeyBlob;
   chainId: string;
   index: number;
   readerSecretKey: Uint8Array;
   readTx: Uint8Array;
   sealed: Uint8Array;
-}): Uint8Array | null {
+}
+
+/** The share's payload (share ‖ salt) if it opens for this reader and read, else null. */
+function openForReader(input: ReaderShareInput): Uint8Array | null {
+  if (!input.blob.shares[input.index]) return null;
   try {
-    openReaderShare(input).fill(0);
-    return null;
-  } catch {}
-  try {
-    openSealed(
+    return openSealed(
       input.readerSecretKey,
       input.sealed,
       readerShareContext(input.chainId, input.readTx, input.index),
@@ -284,7 +276,6 @@ export function falseShareProof(input: {
   } catch {
     return null;
   }
-  return envelopeOpening(input.readerSecretKey, input.sealed);
 }
 
 /**
