@@ -10,12 +10,22 @@
  *   401 API_SIGNATURE_STALE     created too long ago, or ahead of this node's clock
  *   401 API_SIGNATURE_REPLAYED  this nonce was used already
  *   403 API_IDENTITY_INACTIVE   the identity is deactivated
+ *   403 API_NOT_OPERATOR        an operator route, signed by someone other than the operator
  *   429 API_RATE_LIMITED        this identity signed too many requests within the window
+ *
+ * The node's operator signs with the key id `operator` and the key `init` wrote into the node's
+ * home (operator.key); only the node-operator routes take it, and it sees no personal data.
  */
 import type { IncomingMessage } from 'node:http';
 import { getIdentity, type Identity } from '../contracts/index.ts';
-import { MAX_AGE_S, SignatureRejected, TOLERANCE_S, verifyRequest } from '../crypto/http-signature.ts';
-import type { ApiContext } from './context.ts';
+import {
+  MAX_AGE_S,
+  OPERATOR_KEY_ID,
+  SignatureRejected,
+  TOLERANCE_S,
+  verifyRequest,
+} from '../crypto/http-signature.ts';
+import type { Access, ApiContext } from './context.ts';
 import { ApiError } from './http.ts';
 
 /** Nonces seen within the acceptance window, per API (one node may serve several in tests) and signer. */
@@ -31,8 +41,53 @@ const MAX_NONCES_PER_KEY = 600;
 export async function callerOf(
   ctx: ApiContext,
   req: IncomingMessage,
-  body?: Uint8Array,
+  body?: Uint8Array | 'streamed',
 ): Promise<Identity | null> {
+  const signer = await signerOf(ctx, req, body);
+  if (signer === null) return null;
+  if (signer === 'operator') {
+    throw new ApiError(403, 'API_NOT_AN_IDENTITY', "the operator's key serves only the node-operator routes");
+  }
+  if (!signer.active)
+    throw new ApiError(403, 'API_IDENTITY_INACTIVE', `identity ${signer.id} is deactivated`);
+  return signer;
+}
+
+/** A signed request from an active identity or from the operator (routes either may call). */
+export async function requireSigner(ctx: ApiContext, req: IncomingMessage): Promise<Identity | 'operator'> {
+  const signer = await signerOf(ctx, req);
+  if (signer === 'operator') return signer;
+  if (signer === null) throw unsigned();
+  if (!signer.active)
+    throw new ApiError(403, 'API_IDENTITY_INACTIVE', `identity ${signer.id} is deactivated`);
+  return signer;
+}
+
+/** Requires the node operator's signature (key id `operator`, the key in the node's operator.key). */
+export async function requireOperator(ctx: ApiContext, req: IncomingMessage): Promise<void> {
+  const signer = await signerOf(ctx, req);
+  if (signer === null) {
+    throw new ApiError(
+      401,
+      'API_UNSIGNED',
+      "this node-operator route must be signed with the operator's key (operator.key in the node's home; --operator-key)",
+    );
+  }
+  if (signer !== 'operator') {
+    throw new ApiError(403, 'API_NOT_OPERATOR', "this route is for the node's operator only");
+  }
+}
+
+/**
+ * Who signed `req`: an identity (not yet checked to be active), `operator`, or null when unsigned.
+ * `body` is the request's body when it has one (its Content-Digest must match), or `streamed` when
+ * the route checks the digest itself while it streams the body.
+ */
+async function signerOf(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  body?: Uint8Array | 'streamed',
+): Promise<Identity | 'operator' | null> {
   const state = ctx.node.store.stateReader;
   let identity: Identity | undefined;
   let verified: Awaited<ReturnType<typeof verifyRequest>>;
@@ -41,6 +96,7 @@ export async function callerOf(
       { method: req.method ?? 'GET', url: `http://node${req.url ?? '/'}`, headers: headersOf(req) },
       body,
       (keyId) => {
+        if (keyId === OPERATOR_KEY_ID) return ctx.options.operatorKey;
         identity = /^[0-9a-f]{32}$/.test(keyId) ? getIdentity(state, keyId) : undefined;
         return identity?.signingKey;
       },
@@ -51,28 +107,40 @@ export async function callerOf(
     throw new ApiError(401, 'API_SIGNATURE_INVALID', error.message);
   }
   if (verified === null) return null;
-  if (!identity) throw new ApiError(401, 'API_SIGNATURE_INVALID', 'the key id names no identity');
   rememberNonce(ctx, verified.keyId, verified.nonce);
-  if (!identity.active)
-    throw new ApiError(403, 'API_IDENTITY_INACTIVE', `identity ${identity.id} is deactivated`);
+  if (verified.keyId === OPERATOR_KEY_ID) return 'operator';
+  if (!identity) throw new ApiError(401, 'API_SIGNATURE_INVALID', 'the key id names no identity');
   return identity;
+}
+
+/** Checks what a route's access asks of the request; the signed caller of a `member` route. */
+export async function authenticate(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  access: Access,
+): Promise<Identity | null> {
+  if (access === 'operator') await requireOperator(ctx, req);
+  if (access === 'member') return requireCaller(ctx, req);
+  return null;
 }
 
 /** The signed caller, required: API_UNSIGNED when the request is not signed. */
 export async function requireCaller(
   ctx: ApiContext,
   req: IncomingMessage,
-  body?: Uint8Array,
+  body?: Uint8Array | 'streamed',
 ): Promise<Identity> {
   const caller = await callerOf(ctx, req, body);
-  if (!caller) {
-    throw new ApiError(
-      401,
-      'API_UNSIGNED',
-      'this request must be signed with the caller\'s identity key (HTTP Message Signatures, RFC 9421; "medledger sign-request" shows how)',
-    );
-  }
+  if (!caller) throw unsigned();
   return caller;
+}
+
+function unsigned(): ApiError {
+  return new ApiError(
+    401,
+    'API_UNSIGNED',
+    'this request must be signed with the caller\'s identity key (HTTP Message Signatures, RFC 9421; "medledger sign-request" shows how)',
+  );
 }
 
 /**

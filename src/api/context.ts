@@ -1,7 +1,9 @@
 /** What every API route works with, and the shape of a route. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Identity } from '../contracts/index.ts';
 import type { ErasureReceipts } from '../node/erasure-receipts.ts';
 import type { RecordService } from '../node/records.ts';
+import type { RefusalLog } from '../node/refusal-log.ts';
 import type { ValidatorNode } from '../node/validator.ts';
 
 export interface ApiOptions {
@@ -11,6 +13,10 @@ export interface ApiOptions {
   maxTxPerSenderPerSecond?: number;
   /** Largest POST /v1/blobs body (api.maxUploadBytes); the store's own record limit applies too. */
   maxUploadBytes?: number;
+  /** Bytes one identity may upload to POST /v1/blobs per day (api.uploadQuotaBytesPerDay). */
+  uploadQuotaBytesPerDay?: number;
+  /** The node operator's Ed25519 public key (from operator.key); without it no one is the operator. */
+  operatorKey?: Uint8Array;
 }
 
 export interface ApiContext {
@@ -19,6 +25,8 @@ export interface ApiContext {
   records?: RecordService;
   /** Absent on nodes run without erasure receipts (consensus-only tests and benchmarks). */
   erasure?: ErasureReceipts;
+  /** Where refused queries for personal data are kept (403s); absent, they are only counted. */
+  refusals?: RefusalLog;
   version: string;
   options: ApiOptions;
   /** Where the API listens, once it does (GET /v1/node): its URL, and its certificate's fingerprint. */
@@ -32,15 +40,33 @@ export interface ApiEndpoint {
   fingerprint: string | null;
 }
 
+/**
+ * Who may call a route, checked before its handler runs (auth.ts): anyone (`open`: no personal
+ * data); the node's operator (`operator`); any signed, active identity (`member`), whose scope the
+ * handler then decides (scopes.ts); or a route whose handler checks the signature itself
+ * (`in-handler`): it covers a body only the handler reads, or either an identity or the operator
+ * may call.
+ */
+export type Access = 'open' | 'operator' | 'member' | 'in-handler';
+
 export interface Route {
   method: 'GET' | 'POST' | 'PUT';
   /** Matched against the whole path; capture groups become `params`. */
   path: RegExp;
+  access: Access;
   handle(
     ctx: ApiContext,
     req: IncomingMessage,
     res: ServerResponse,
     params: string[],
     url: URL,
+    /** The signed caller of a `member` route; null on the others. */
+    caller: Identity | null,
   ): Promise<void>;
+}
+
+/** A `member` route's caller (the dispatcher guarantees one). */
+export function memberOf(caller: Identity | null): Identity {
+  if (caller === null) throw new Error('a member route ran without a signed caller');
+  return caller;
 }

@@ -76,3 +76,44 @@ export class SenderRateLimiter {
     }
   }
 }
+
+/** Default of api.uploadQuotaBytesPerDay: 2 GiB a day per identity. */
+export const DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY = 2 * 1024 * 1024 * 1024;
+const DAY_MS = 86_400_000;
+
+/**
+ * What each identity may upload to POST /v1/blobs in a day (UTC): a signed clinician or patient
+ * uploads ciphertext before its record.add commits, and an upload no record claims is swept after a
+ * day, so without this one caller could fill the node's disk. Counted per node, in memory.
+ */
+export class UploadQuota {
+  readonly bytesPerDay: number;
+  readonly #used = new Map<string, { day: number; bytes: number }>();
+  readonly #now: () => number;
+
+  constructor(bytesPerDay: number, now: () => number = Date.now) {
+    if (!(bytesPerDay > 0)) throw new RangeError('an upload quota must be positive');
+    this.bytesPerDay = bytesPerDay;
+    this.#now = now;
+  }
+
+  /** Bytes `id` may still upload today. */
+  remaining(id: string): number {
+    const entry = this.#used.get(id);
+    const today = Math.floor(this.#now() / DAY_MS);
+    return entry?.day === today ? Math.max(0, this.bytesPerDay - entry.bytes) : this.bytesPerDay;
+  }
+
+  /** Counts `bytes` uploaded by `id` today. */
+  spend(id: string, bytes: number): void {
+    const today = Math.floor(this.#now() / DAY_MS);
+    for (const [who, entry] of this.#used) if (entry.day !== today) this.#used.delete(who);
+    const used = this.#used.get(id)?.bytes ?? 0;
+    this.#used.set(id, { day: today, bytes: used + bytes });
+  }
+
+  /** Seconds until the day's quota renews. */
+  secondsToRenewal(): number {
+    return Math.ceil((DAY_MS - (this.#now() % DAY_MS)) / 1000);
+  }
+}

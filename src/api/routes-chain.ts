@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { decode, list } from '../codec/index.ts';
-import { committedTxProblem } from '../contracts/index.ts';
+import { committedTxProblem, type Identity, identityId } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
 import {
@@ -20,9 +20,11 @@ import {
 import { parseFaults } from '../node/config.ts';
 import type { TransportFaults, ValidatorNode } from '../node/validator.ts';
 import type { PeerState } from '../p2p/host.ts';
+import { requireSigner } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
 import { ApiError, intParam, readBody, readJson, send } from './http.ts';
 import { DEFAULT_MAX_TX_PER_SENDER_PER_SECOND, SenderRateLimiter } from './limits.ts';
+import { refuse } from './refusals.ts';
 
 const MAX_TX_BYTES = LIMITS.txBodyBytes + 4096;
 /** A batch submission (many small transactions in one request, for load generators) may be larger. */
@@ -197,10 +199,17 @@ function peerJson(peer: PeerState) {
   };
 }
 
+/** Whether `caller` sent a transaction whose sender key is `senderHex`, before or after a key rotation. */
+function sentBy(senderHex: string, caller: Identity): boolean {
+  const sender = Buffer.from(senderHex, 'hex');
+  return Buffer.from(caller.signingKey).equals(sender) || identityId(sender) === caller.id;
+}
+
 export const chainRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/node$/,
+    access: 'open',
     async handle(ctx, _req, res) {
       const { node, records } = ctx;
       const genesis = node.store.genesis;
@@ -233,6 +242,7 @@ export const chainRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/status$/,
+    access: 'open',
     async handle(ctx, _req, res) {
       send(res, 200, ctx.node.status());
     },
@@ -240,6 +250,7 @@ export const chainRoutes: Route[] = [
   {
     method: 'POST',
     path: /^\/v1\/txs$/,
+    access: 'open',
     async handle(ctx, req, res, _params, url) {
       if (url.searchParams.get('batch') !== '1') {
         return submit(ctx, res, await readBody(req, MAX_TX_BYTES), url);
@@ -257,8 +268,14 @@ export const chainRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/txs\/([0-9a-f]{64})$/,
-    async handle(ctx, _req, res, [hash]) {
+    access: 'in-handler',
+    async handle(ctx, req, res, [hash]) {
+      // Its sender (who polls for it) or the operator: a receipt names patients and records.
+      const caller = await requireSigner(ctx, req);
       const found = await committedTx(ctx.node, Buffer.from(hash!, 'hex'));
+      if (found && caller !== 'operator' && !sentBy(found.sender, caller)) {
+        return refuse(ctx, req, caller, 'only its sender or the node operator sees a transaction');
+      }
       if (!found)
         throw new ApiError(404, 'API_TX_NOT_FOUND', 'no committed transaction with this hash (yet)');
       send(res, 200, found);
@@ -267,6 +284,7 @@ export const chainRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/blocks\/(\d{1,15})$/,
+    access: 'operator',
     async handle(ctx, _req, res, [heightText], url) {
       const { node } = ctx;
       const height = Number(heightText);
@@ -307,6 +325,7 @@ export const chainRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/chain\/verify$/,
+    access: 'operator',
     async handle(ctx, _req, res) {
       send(res, 200, await verifyStore(ctx.node.store, committedTxProblem));
     },
@@ -314,6 +333,7 @@ export const chainRoutes: Route[] = [
   {
     method: 'PUT',
     path: /^\/v1\/debug\/faults$/,
+    access: 'operator',
     async handle(ctx, req, res) {
       if (!ctx.options.faultInjection) {
         throw new ApiError(404, 'API_NOT_FOUND', 'fault injection is off on this node (api.faultInjection)');

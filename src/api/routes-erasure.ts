@@ -7,8 +7,10 @@
 import { getRecord } from '../contracts/index.ts';
 import { hex } from '../hex.ts';
 import { maxFaults } from '../ledger/quorum.ts';
-import type { ApiContext, Route } from './context.ts';
+import { type ApiContext, memberOf, type Route } from './context.ts';
 import { ApiError, checkId, PATH_ID, send } from './http.ts';
+import { refuse } from './refusals.ts';
+import { mayDescribeRecord } from './scopes.ts';
 
 function erasureOf(ctx: ApiContext) {
   if (!ctx.erasure) {
@@ -21,10 +23,17 @@ export const erasureRoutes: Route[] = [
   {
     method: 'GET',
     path: new RegExp(`^/v1/records/${PATH_ID}/erasure$`),
-    async handle(ctx, _req, res, [param]) {
+    access: 'member',
+    async handle(ctx, req, res, [param], _url, caller) {
       const id = checkId(param!, 'the record id');
-      const record = getRecord(ctx.node.store.stateReader, id);
-      if (record === undefined) throw new ApiError(404, 'API_UNKNOWN_RECORD', `record ${id} not found`);
+      const state = ctx.node.store.stateReader;
+      const record = getRecord(state, id);
+      if (record === undefined || !mayDescribeRecord(state, memberOf(caller), record, Date.now())) {
+        return refuse(ctx, req, memberOf(caller), `record ${id} is not in your scope`, {
+          patient: record?.patient ?? null,
+          record: id,
+        });
+      }
       const receipts = await erasureOf(ctx).list(id);
       const { validators } = ctx.node.store.genesis;
       const names = new Map(validators.map((v) => [hex(v.publicKey), v.name]));

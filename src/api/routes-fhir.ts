@@ -14,8 +14,9 @@
  * it, so revoked policies are exported too, as inactive (src/fhir/consent.ts). A policy created and
  * revoked in one block left no state to read and is not exported.
  *
- * Like /v1/audit and /v1/patients/{id}/policies, which serve the same facts, these need no
- * authentication (see the README's API section).
+ * Like /v1/audit and /v1/patients/{id}/policies, which serve the same facts, these take a signed
+ * caller and the same scopes (scopes.ts): a patient exports their own trail and consents, anyone
+ * their own actions, an overseer their organisation's staff's entries, a network admin everything.
  */
 import type { ServerResponse } from 'node:http';
 import type { AuditEvent, Resource } from '@medplum/fhirtypes';
@@ -41,8 +42,16 @@ import { decodeState } from '../contracts/overlay.ts';
 import { auditEvents } from '../fhir/audit-event.ts';
 import { consentResource } from '../fhir/consent.ts';
 import { hex } from '../fhir/ids.ts';
-import type { ApiContext, Route } from './context.ts';
+import { type ApiContext, memberOf, type Route } from './context.ts';
 import { ApiError, checkId, idParam, intParam } from './http.ts';
+import { refuse } from './refusals.ts';
+import {
+  auditVisibility,
+  isNetworkAdmin,
+  mayManageConsent,
+  mayQueryAudit,
+  overseenOrganisation,
+} from './scopes.ts';
 import { runQuery } from './state-query.ts';
 
 export const DEFAULT_EXPORT_ENTRIES = 1000;
@@ -186,12 +195,29 @@ export const fhirRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/fhir\/AuditEvent$/,
-    async handle(ctx, _req, res, _params, url) {
+    access: 'member',
+    async handle(ctx, req, res, _params, url, caller) {
+      const who = memberOf(caller);
       onlyParams(url, ['patient', 'actor', 'org', 'since', 'limit', 'cursor']);
       const filters = (['patient', 'actor', 'org'] as const).filter((name) => url.searchParams.has(name));
       if (filters.length > 1) throw badRequest('give at most one of patient, actor and org');
       const filter = filters[0];
       const id = filter === undefined ? undefined : idParam(url, filter)!;
+      const inScope =
+        filter === 'org'
+          ? isNetworkAdmin(who) || overseenOrganisation(who) === id
+          : mayQueryAudit(who, filter ?? 'time', id);
+      if (!inScope) {
+        return refuse(
+          ctx,
+          req,
+          who,
+          `the audit trail${filter ? ` by ${filter} ${id}` : ''} is not in your scope`,
+          {
+            patient: filter === 'patient' ? id : null,
+          },
+        );
+      }
       const state = ctx.node.store.stateReader;
       if (filter === 'org' && getOrganisation(state, id!) === undefined) {
         throw new ApiError(404, 'API_UNKNOWN_ORGANISATION', `no organisation ${id}`);
@@ -215,10 +241,10 @@ export const fhirRoutes: Route[] = [
         if (!identities.has(who)) identities.set(who, getIdentity(state, who));
         return identities.get(who);
       };
-      const entries =
-        filter === 'org'
-          ? slice.entries.filter((e) => identity(e.actor)?.organisation === id)
-          : slice.entries;
+      const visible = auditVisibility(state, who);
+      const entries = slice.entries.filter(
+        (e) => visible(e) && (filter !== 'org' || identity(e.actor)?.organisation === id),
+      );
       const ends = await windowEnds(ctx, entries);
       const context = {
         source: sourceOf(ctx),
@@ -233,11 +259,23 @@ export const fhirRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/fhir\/Consent$/,
-    async handle(ctx, _req, res, _params, url) {
+    access: 'member',
+    async handle(ctx, req, res, _params, url, caller) {
       onlyParams(url, ['patient', 'limit', 'cursor']);
       const given = url.searchParams.get('patient');
       if (given === null || given === '') throw badRequest('patient is required');
       const patient = checkId(given, 'query parameter patient');
+      if (!mayManageConsent(memberOf(caller), patient)) {
+        return refuse(
+          ctx,
+          req,
+          memberOf(caller),
+          "only the patient (or a network admin) sees a patient's consent",
+          {
+            patient,
+          },
+        );
+      }
       if (getIdentity(ctx.node.store.stateReader, patient)?.kind !== 'patient') {
         throw new ApiError(404, 'API_UNKNOWN_PATIENT', `no patient ${patient}`);
       }

@@ -4,12 +4,15 @@
  * shares the validators re-sealed to the reader, then the ciphertext. Nodes never see plaintext or a
  * data key; the reader's client checks the shares, rebuilds the key and decrypts.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { CLINICAL_ROLES, type Identity } from '../contracts/index.ts';
 import { requireCaller } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
 import { ApiError, limitedBody, readBody, send, sendStream } from './http.ts';
 import { toJson } from './json.ts';
-import { DEFAULT_MAX_UPLOAD_BYTES } from './limits.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY, UploadQuota } from './limits.ts';
+import { refuse } from './refusals.ts';
 
 function recordsOf(ctx: ApiContext) {
   if (!ctx.records) throw new ApiError(503, 'API_NO_RECORD_STORE', 'this node runs without a record store');
@@ -20,25 +23,42 @@ export const recordRoutes: Route[] = [
   {
     method: 'POST',
     path: /^\/v1\/blobs$/,
+    // Signed by a clinician or a patient (who may add records), over the body's Content-Digest,
+    // which is checked as the body streams in.
+    access: 'in-handler',
     async handle(ctx, req, res) {
-      // Size only: who may upload, and how much each caller may keep, is for the caller's
-      // authentication (auth.ts) to decide before this point.
+      const caller = await requireCaller(ctx, req, 'streamed');
+      if (!mayUpload(caller)) {
+        return refuse(
+          ctx,
+          req,
+          caller,
+          'only a patient or a clinician (doctor, nurse, lab technician, emergency staff) uploads records',
+        );
+      }
+      const quota = quotaOf(ctx);
+      const remaining = quota.remaining(caller.id);
       const maxBytes = ctx.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
       const records = recordsOf(ctx);
-      // Both limits are enforced while streaming: api.maxUploadBytes here (413 API_BODY_TOO_LARGE),
-      // the store's record size limit in the store (413 STORE_TOO_LARGE).
-      const stored = await records
-        .upload(limitedBody(req, maxBytes, 'api.maxUploadBytes'))
-        .catch((error: Error | undefined) => {
-          // The store reports what its source throws as STORE_IO: the refusal is the source's own.
-          throw error?.cause instanceof ApiError ? error.cause : error;
-        });
+      // All three limits are enforced while streaming: api.maxUploadBytes and the day's quota here
+      // (413 API_BODY_TOO_LARGE, 429 API_UPLOAD_QUOTA), the store's record size in the store (413 STORE_TOO_LARGE).
+      const body = limitedBody(req, maxBytes, 'api.maxUploadBytes');
+      const checked = digestChecked(
+        withinQuota(body, remaining, quota),
+        String(req.headers['content-digest'] ?? ''),
+      );
+      const stored = await records.upload(checked).catch((error: Error | undefined) => {
+        // The store reports what its source throws as STORE_IO: the refusal is the source's own.
+        throw error?.cause instanceof ApiError ? error.cause : error;
+      });
+      quota.spend(caller.id, stored.size);
       send(res, 201, { cid: stored.cid.toString(), size_bytes: stored.size });
     },
   },
   {
     method: 'GET',
     path: /^\/v1\/reads\/([0-9a-f]{64})$/,
+    access: 'in-handler', // signed by the reader the permit names (releaseTo)
     async handle(ctx, req, res, [hash]) {
       const { records, grant } = await releaseTo(ctx, req, hash!);
       const keys = await records.keysFor(grant);
@@ -62,6 +82,7 @@ export const recordRoutes: Route[] = [
   {
     method: 'POST',
     path: /^\/v1\/reads\/([0-9a-f]{64})\/false-shares$/,
+    access: 'in-handler', // signed by the reader the permit names (releaseTo)
     async handle(ctx, req, res, [hash]) {
       const body = await readBody(req, 64 * 1024);
       const { records, grant } = await releaseTo(ctx, req, hash!, body);
@@ -72,6 +93,7 @@ export const recordRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/reads\/([0-9a-f]{64})\/content$/,
+    access: 'in-handler', // signed by the reader the permit names (releaseTo)
     async handle(ctx, req, res, [hash]) {
       const { records, grant } = await releaseTo(ctx, req, hash!);
       await sendStream(res, 'application/octet-stream', records.ciphertext(grant.record));
@@ -88,9 +110,60 @@ async function releaseTo(ctx: ApiContext, req: IncomingMessage, hash: string, bo
   const records = recordsOf(ctx);
   const grant = await records.grantFor(Buffer.from(hash, 'hex'));
   if (grant.reader.id !== caller.id) {
-    throw new ApiError(403, 'API_NOT_THE_READER', 'this read permit was issued to another identity');
+    await refuse(ctx, req, caller, 'this read permit was issued to another identity', {
+      patient: grant.record.patient,
+      record: grant.record.id,
+    });
   }
   return { records, grant };
+}
+
+/** Who may upload ciphertext: those who may send record.add (a patient, or a clinician). */
+function mayUpload(caller: Identity): boolean {
+  return caller.kind === 'patient' || caller.roles.some((role) => CLINICAL_ROLES.includes(role));
+}
+
+const QUOTAS = new WeakMap<ApiContext, UploadQuota>();
+
+function quotaOf(ctx: ApiContext): UploadQuota {
+  let quota = QUOTAS.get(ctx);
+  if (!quota) {
+    quota = new UploadQuota(ctx.options.uploadQuotaBytesPerDay ?? DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY);
+    QUOTAS.set(ctx, quota);
+  }
+  return quota;
+}
+
+async function* withinQuota(
+  body: AsyncIterable<Uint8Array>,
+  remaining: number,
+  quota: UploadQuota,
+): AsyncGenerator<Uint8Array> {
+  let size = 0;
+  for await (const piece of body) {
+    size += piece.length;
+    if (size > remaining) {
+      throw new ApiError(
+        429,
+        'API_UPLOAD_QUOTA',
+        `this upload would pass your quota of ${quota.bytesPerDay} bytes a day on this node (api.uploadQuotaBytesPerDay)`,
+        { 'retry-after': String(quota.secondsToRenewal()) },
+      );
+    }
+    yield piece;
+  }
+}
+
+/** Passes the body through, and at its end refuses it unless its SHA-256 is the signed Content-Digest. */
+async function* digestChecked(body: AsyncIterable<Uint8Array>, signed: string): AsyncGenerator<Uint8Array> {
+  const hash = createHash('sha256');
+  for await (const piece of body) {
+    hash.update(piece);
+    yield piece;
+  }
+  if (signed !== `sha-256=:${hash.digest('base64')}:`) {
+    throw new ApiError(401, 'API_SIGNATURE_INVALID', 'the Content-Digest header does not match the body');
+  }
 }
 
 function parseJson(body: Uint8Array): unknown {

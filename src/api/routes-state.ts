@@ -1,15 +1,18 @@
 /**
  * Read-only routes over the committed state: accounts (nonce and identity by signing key),
- * identities, organisations, records, a patient's records, policies and requests, and the audit
- * trail. Objects are written in the API's JSON form (json.ts).
+ * identities, organisations, records, a patient's records, policies and requests, the audit trail
+ * and the refused queries. Objects are written in the API's JSON form (json.ts). Every route but
+ * accounts takes a signed caller, whose scope (scopes.ts) decides what they see: a query outside it
+ * is refused (403 API_NOT_IN_SCOPE) and logged (refusals.ts).
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type AuditEntry,
   getIdentity,
   getIdentityByKey,
   getOrganisation,
   getRecord,
+  type Identity,
   lastNonce,
   listAccessRequests,
   listPolicies,
@@ -18,9 +21,18 @@ import {
   type StateReader,
 } from '../contracts/index.ts';
 import type { AuditIndex } from '../contracts/keys.ts';
-import type { ApiContext, Route } from './context.ts';
+import { type ApiContext, memberOf, type Route } from './context.ts';
 import { ApiError, checkId, idParam, intParam, PATH_ID, send } from './http.ts';
 import { toJson } from './json.ts';
+import { refuse } from './refusals.ts';
+import {
+  auditVisibility,
+  directoryView,
+  mayDescribeRecord,
+  mayListRecords,
+  mayManageConsent,
+  mayQueryAudit,
+} from './scopes.ts';
 import { runQuery } from './state-query.ts';
 
 const ID = PATH_ID; // checked with checkId: 400 API_BAD_ID when it cannot be an id
@@ -43,6 +55,17 @@ function patientOf(ctx: ApiContext, param: string): string {
   return id;
 }
 
+/** A patient's policies and requests: the patient's own (and network admins'); else refused. */
+async function consentOf(ctx: ApiContext, req: IncomingMessage, caller: Identity, param: string) {
+  const id = checkId(param, 'the patient id');
+  if (!mayManageConsent(caller, id)) {
+    await refuse(ctx, req, caller, "only the patient (or a network admin) sees a patient's consent", {
+      patient: id,
+    });
+  }
+  return patientOf(ctx, id);
+}
+
 function reply(res: ServerResponse, value: unknown): void {
   send(res, 200, toJson(value));
 }
@@ -51,26 +74,34 @@ export const stateRoutes: Route[] = [
   {
     method: 'GET',
     path: /^\/v1\/accounts\/([0-9a-f]{64})$/,
+    // Open: a client needs its nonce (and its identity id) before it can sign anything. It names the
+    // identity that holds a key only to whoever already knows the key.
+    access: 'open',
     async handle(ctx, _req, res, [key]) {
       const signingKey = Buffer.from(key!, 'hex');
       const state = stateOf(ctx);
+      const identity = getIdentityByKey(state, signingKey);
       reply(res, {
         nonce: lastNonce(state, signingKey),
-        identity: getIdentityByKey(state, signingKey) ?? null,
+        identity: identity ? directoryView(state, null, identity) : null,
       });
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/identities/${ID}$`),
-    async handle(ctx, _req, res, [param]) {
+    access: 'member',
+    async handle(ctx, _req, res, [param], _url, caller) {
       const id = checkId(param!, 'the identity id');
-      reply(res, found(getIdentity(stateOf(ctx), id), 'API_UNKNOWN_IDENTITY', `identity ${id}`));
+      const state = stateOf(ctx);
+      const identity = found(getIdentity(state, id), 'API_UNKNOWN_IDENTITY', `identity ${id}`);
+      reply(res, directoryView(state, memberOf(caller), identity));
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/orgs/${ID}$`),
+    access: 'member',
     async handle(ctx, _req, res, [param]) {
       const id = checkId(param!, 'the organisation id');
       const state = stateOf(ctx);
@@ -82,43 +113,63 @@ export const stateRoutes: Route[] = [
   {
     method: 'GET',
     path: new RegExp(`^/v1/records/${ID}$`),
-    async handle(ctx, _req, res, [param]) {
+    access: 'member',
+    async handle(ctx, req, res, [param], _url, caller) {
       const id = checkId(param!, 'the record id');
-      reply(res, found(getRecord(stateOf(ctx), id), 'API_UNKNOWN_RECORD', `record ${id}`));
+      const state = stateOf(ctx);
+      const record = getRecord(state, id);
+      if (record === undefined || !mayDescribeRecord(state, memberOf(caller), record, Date.now())) {
+        // The same answer whether or not the record exists: an id outside one's scope says nothing.
+        return refuse(ctx, req, memberOf(caller), `record ${id} is not in your scope`, {
+          patient: record?.patient ?? null,
+          record: id,
+        });
+      }
+      reply(res, record);
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/patients/${ID}/records$`),
-    async handle(ctx, _req, res, [param]) {
-      const id = patientOf(ctx, param!);
+    access: 'member',
+    async handle(ctx, req, res, [param], _url, caller) {
+      const who = memberOf(caller);
+      const id = checkId(param!, 'the patient id');
       const ids = await runQuery(ctx.node.store, (state) => listRecordIds(state, id));
       const state = stateOf(ctx);
-      reply(res, {
-        records: ids.map((recordId) => getRecord(state, recordId)).filter((r) => r !== undefined),
-      });
+      const records = ids.map((recordId) => getRecord(state, recordId)).filter((r) => r !== undefined);
+      const now_ms = Date.now();
+      if (!mayListRecords(state, who, id, records, now_ms)) {
+        return refuse(ctx, req, who, `the records of patient ${id} are not in your scope`, { patient: id });
+      }
+      patientOf(ctx, id);
+      reply(res, { records: records.filter((record) => mayDescribeRecord(state, who, record, now_ms)) });
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/patients/${ID}/policies$`),
-    async handle(ctx, _req, res, [param]) {
-      const id = patientOf(ctx, param!);
+    access: 'member',
+    async handle(ctx, req, res, [param], _url, caller) {
+      const id = await consentOf(ctx, req, memberOf(caller), param!);
       reply(res, { policies: await runQuery(ctx.node.store, (state) => listPolicies(state, id)) });
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/v1/patients/${ID}/requests$`),
-    async handle(ctx, _req, res, [param]) {
-      const id = patientOf(ctx, param!);
+    access: 'member',
+    async handle(ctx, req, res, [param], _url, caller) {
+      const id = await consentOf(ctx, req, memberOf(caller), param!);
       reply(res, { requests: await runQuery(ctx.node.store, (state) => listAccessRequests(state, id)) });
     },
   },
   {
     method: 'GET',
     path: /^\/v1\/audit$/,
-    async handle(ctx, _req, res, _params, url) {
+    access: 'member',
+    async handle(ctx, req, res, _params, url, caller) {
+      const who = memberOf(caller);
       const by = url.searchParams.get('by') ?? 'time';
       if (!(AUDIT_INDEXES as readonly string[]).includes(by)) {
         throw new ApiError(400, 'BAD_AUDIT_QUERY', `by must be one of ${AUDIT_INDEXES.join(', ')}`);
@@ -131,12 +182,61 @@ export const stateRoutes: Route[] = [
         limit: intParam(url, 'limit', undefined, 1_000_000),
         cursor: url.searchParams.get('cursor'),
       };
+      await checkAuditQuery(ctx, req, who, query.by, query.id);
       const page = await runQuery(ctx.node.store, (state) => queryAudit(state, query));
+      const visible = auditVisibility(stateOf(ctx), who);
+      page.entries = page.entries.filter(visible);
       if (url.searchParams.get('served') === '1') await markServed(ctx, page.entries);
       reply(res, page);
     },
   },
+  {
+    method: 'GET',
+    path: /^\/v1\/audit\/refusals$/,
+    access: 'member',
+    async handle(ctx, req, res, _params, url, caller) {
+      const who = memberOf(caller);
+      const by = url.searchParams.get('by') ?? 'time';
+      if (by !== 'time' && by !== 'patient' && by !== 'actor') {
+        throw new ApiError(400, 'BAD_AUDIT_QUERY', 'by must be one of time, patient, actor');
+      }
+      const id = by === 'time' ? undefined : idParam(url, 'id');
+      if (by !== 'time' && id === undefined)
+        throw new ApiError(400, 'BAD_AUDIT_QUERY', `by=${by} needs an id`);
+      await checkAuditQuery(ctx, req, who, by, id);
+      const cursor = url.searchParams.get('cursor');
+      if (cursor !== null && !/^\d{13}!\d{9}$/.test(cursor)) {
+        throw new ApiError(400, 'BAD_AUDIT_QUERY', 'The cursor does not belong to this query.');
+      }
+      const limit = intParam(url, 'limit', 50, 1000)!;
+      const page = ctx.refusals
+        ? await ctx.refusals.list({ by, id, limit, cursor })
+        : { entries: [], cursor: null };
+      reply(res, { entries: page.entries.filter(auditVisibility(stateOf(ctx), who)), cursor: page.cursor });
+    },
+  },
 ];
+
+/**
+ * Refuses an audit query outside the caller's scope (scopes.ts mayQueryAudit); a record's patient
+ * may also ask by that record.
+ */
+async function checkAuditQuery(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  caller: Identity,
+  by: AuditIndex,
+  id: string | undefined,
+): Promise<void> {
+  if (mayQueryAudit(caller, by, id)) return;
+  const record = by === 'record' && id !== undefined ? getRecord(stateOf(ctx), id) : undefined;
+  if (record !== undefined && record.patient === caller.id) return;
+  const patient = by === 'patient' ? (id ?? null) : (record?.patient ?? null);
+  await refuse(ctx, req, caller, `the audit trail by ${by}${id ? ` ${id}` : ''} is not in your scope`, {
+    patient,
+    record: by === 'record' ? (id ?? null) : null,
+  });
+}
 
 /**
  * Marks each permitted read by someone other than the patient with who released a key share for it, asked of the validators now: a

@@ -19,6 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { projectPath } from '../paths.ts';
+import { authenticate } from './auth.ts';
 import type { ApiContext, ApiEndpoint, ApiOptions, Route } from './context.ts';
 import { ApiError, answerClientError, send, sendError } from './http.ts';
 import { chainRoutes } from './routes-chain.ts';
@@ -75,7 +76,8 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
     if (!match) continue;
     pathMatched = true;
     if (candidate.method !== req.method) continue;
-    return candidate.handle(ctx, req, res, match.slice(1), url);
+    const caller = await authenticate(ctx, req, candidate.access);
+    return candidate.handle(ctx, req, res, match.slice(1), url, caller);
   }
   if (pathMatched)
     throw new ApiError(405, 'API_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`);

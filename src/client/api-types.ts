@@ -128,6 +128,21 @@ export interface AuditPageJson {
   cursor: string | null;
 }
 
+/** A query for personal data the node refused (403 API_NOT_IN_SCOPE). */
+export interface RefusedQueryJson {
+  time_ms: number;
+  actor: string;
+  patient: string | null;
+  record: string | null;
+  route: string;
+  code: string;
+}
+
+export interface RefusalPageJson {
+  entries: RefusedQueryJson[];
+  cursor: string | null;
+}
+
 export interface BlobJson {
   cid: string;
   size_bytes: number;

@@ -25,6 +25,7 @@ import type {
   PolicyEntryJson,
   ReadJson,
   RecordMetaJson,
+  RefusalPageJson,
   StatusJson,
   TxJson,
 } from './api-types.ts';
@@ -47,6 +48,14 @@ export interface AuditParams {
    * them): a permit with fewer than the threshold was decided but not served.
    */
   served?: boolean;
+}
+
+/** Which refused queries: all the caller may see, or those about one patient or by one actor. */
+export interface RefusalParams {
+  by?: 'time' | 'patient' | 'actor';
+  id?: string;
+  limit?: number;
+  cursor?: string | null;
 }
 
 /** Which part of the trail a FHIR AuditEvent export covers: everything, or one patient, actor or organisation. */
@@ -98,12 +107,16 @@ export type SubmitResult =
   | { committed: false; txHash: string; warning?: { code: string; message: string } };
 
 interface RequestOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PUT';
   body?: Uint8Array;
   query?: Record<string, string | number | undefined | null>;
   timeout_ms?: number;
-  /** Sign the request as this identity (RFC 9421; src/crypto/http-signature.ts). */
+  /** Sign the request as this identity (RFC 9421; src/crypto/http-signature.ts), else as the client's. */
   signer?: RequestSigner;
+  /** A node-operator route: signed with the client's operator key. */
+  operator?: boolean;
+  /** An open route: sent unsigned. */
+  open?: boolean;
 }
 
 /** Who signs a request: an identity id (or `operator`) and its Ed25519 secret key. */
@@ -112,16 +125,27 @@ export interface RequestSigner {
   secretKey: Uint8Array;
 }
 
+export interface NodeClientOptions {
+  timeout_ms?: number;
+  tls?: ClientTls;
+  /** Signs every request for personal data as this identity (RFC 9421). */
+  signer?: RequestSigner;
+  /** Signs the node-operator routes (blocks, chain verify): the key in the node's operator.key. */
+  operator?: RequestSigner;
+}
+
 export class NodeClient {
   readonly url: string;
+  readonly #options: NodeClientOptions;
   readonly #timeout_ms: number;
   #info: Promise<NodeInfoJson> | undefined;
   /** How an https:// node's certificate is trusted beyond the system's CAs (client/tls.ts). */
   readonly #tls: ClientTls | undefined;
   #tlsFetch: Promise<typeof fetch> | undefined;
 
-  constructor(url: string, options: { timeout_ms?: number; tls?: ClientTls } = {}) {
+  constructor(url: string, options: NodeClientOptions = {}) {
     this.url = normaliseUrl(url);
+    this.#options = options;
     this.#timeout_ms = options.timeout_ms ?? DEFAULT_TIMEOUT_MS;
     const tls = options.tls;
     if (tls && (tls.ca !== undefined || tls.fingerprint !== undefined)) {
@@ -137,9 +161,24 @@ export class NodeClient {
     }
   }
 
+  /** The identity that signs this client's requests, if any. */
+  get signer(): RequestSigner | undefined {
+    return this.#options.signer;
+  }
+
+  /** A client of the same node whose requests `signer` signs. */
+  as(signer: RequestSigner): NodeClient {
+    return new NodeClient(this.url, { ...this.#options, signer });
+  }
+
+  /** A client of the same node that signs the node-operator routes with `operator`. */
+  asOperator(operator: RequestSigner): NodeClient {
+    return new NodeClient(this.url, { ...this.#options, operator });
+  }
+
   /** The node's identity and chain id (asked once per client). */
   nodeInfo(): Promise<NodeInfoJson> {
-    this.#info ??= this.#json<NodeInfoJson>('/v1/node');
+    this.#info ??= this.#json<NodeInfoJson>('/v1/node', { open: true });
     this.#info.catch(() => {
       this.#info = undefined;
     });
@@ -171,13 +210,14 @@ export class NodeClient {
   }
 
   status(): Promise<StatusJson> {
-    return this.#json('/v1/status');
+    return this.#json('/v1/status', { open: true });
   }
 
   /** Submits an encoded signed transaction and waits up to `wait_ms` for it to commit. */
   async submitTx(encoded: Uint8Array, wait_ms: number): Promise<SubmitResult> {
     const response = await this.#fetch('/v1/txs', {
       method: 'POST',
+      open: true, // the transaction is signed
       body: encoded,
       query: { wait_ms },
       timeout_ms: wait_ms + this.#timeout_ms,
@@ -190,10 +230,14 @@ export class NodeClient {
     return { committed: false, txHash: body.txHash, ...warning };
   }
 
-  /** A committed transaction with its receipt, or null while it is not committed (404). */
+  /**
+   * A committed transaction with its receipt, or null while it is not committed (404). Its sender
+   * may ask (the client's signer), or the node's operator (a client with only an operator key).
+   */
   async tx(hash: string): Promise<TxJson | null> {
+    const operator = this.#options.signer === undefined && this.#options.operator !== undefined;
     try {
-      return await this.#json<TxJson>(`/v1/txs/${encodeURIComponent(hash)}`);
+      return await this.#json<TxJson>(`/v1/txs/${encodeURIComponent(hash)}`, { operator });
     } catch (error) {
       if (error instanceof MedledgerError && error.code === 'API_TX_NOT_FOUND') return null;
       throw error;
@@ -201,11 +245,11 @@ export class NodeClient {
   }
 
   block(height: number, wait_ms = 0): Promise<BlockJson> {
-    return this.#json(`/v1/blocks/${height}`, { query: { wait_ms: wait_ms || undefined } });
+    return this.#json(`/v1/blocks/${height}`, { operator: true, query: { wait_ms: wait_ms || undefined } });
   }
 
   account(signingKeyHex: string): Promise<AccountJson> {
-    return this.#json(`/v1/accounts/${encodeURIComponent(signingKeyHex)}`);
+    return this.#json(`/v1/accounts/${encodeURIComponent(signingKeyHex)}`, { open: true });
   }
 
   identity(id: string): Promise<IdentityJson> {
@@ -241,6 +285,11 @@ export class NodeClient {
     return this.#json('/v1/audit', { query: { ...rest, served: served ? 1 : undefined } });
   }
 
+  /** Queries for personal data this node refused (403), newest first, as the caller may see them. */
+  refusals(params: RefusalParams = {}): Promise<RefusalPageJson> {
+    return this.#json('/v1/audit/refusals', { query: { ...params } });
+  }
+
   /** The audit trail as FHIR AuditEvents (NDJSON), newest first; follow `cursor` for the rest. */
   fhirAuditEvents(params: FhirAuditParams): Promise<NdjsonPage> {
     const { since_ms, ...rest } = params;
@@ -265,7 +314,6 @@ export class NodeClient {
     return this.#parse<BlobJson>(response, 'POST /v1/blobs');
   }
 
-  /** The outcome of a committed, permitted read: the record and its key sealed to the reader. */
   /** What a committed read permit releases, to its reader, who signs the request. */
   read(readTxHash: string, signer: RequestSigner): Promise<ReadJson> {
     return this.#json(`/v1/reads/${encodeURIComponent(readTxHash)}`, { signer });
@@ -370,7 +418,16 @@ export class NodeClient {
   }
 
   chainVerify(): Promise<ChainReportJson> {
-    return this.#json('/v1/chain/verify', { timeout_ms: TRANSFER_TIMEOUT_MS });
+    return this.#json('/v1/chain/verify', { operator: true, timeout_ms: TRANSFER_TIMEOUT_MS });
+  }
+
+  /** Sets the node's transport faults (PUT /v1/debug/faults, benchmarks; the operator's). */
+  setFaults(faults: unknown): Promise<{ faults: unknown }> {
+    return this.#json('/v1/debug/faults', {
+      method: 'PUT',
+      operator: true,
+      body: new TextEncoder().encode(JSON.stringify(faults)),
+    });
   }
 
   /** Node's global fetch, or for --ca and --fingerprint one that trusts the node as they say. */
@@ -410,8 +467,11 @@ export class NodeClient {
     const timeout_ms = options.timeout_ms ?? this.#timeout_ms;
     const method = options.method ?? 'GET';
     let headers: Record<string, string> = options.body ? { 'content-type': 'application/octet-stream' } : {};
-    if (options.signer) {
-      const { id, secretKey } = options.signer;
+    const signer = options.open
+      ? undefined
+      : (options.signer ?? (options.operator ? this.#options.operator : this.#options.signer));
+    if (signer) {
+      const { id, secretKey } = signer;
       headers = await signRequest(
         { method, url: url.toString(), headers, body: options.body },
         id,

@@ -9,6 +9,9 @@ export {
   type AuditParams,
   DEFAULT_NODE_URL,
   NodeClient,
+  type NodeClientOptions,
+  type RefusalParams,
+  type RequestSigner,
   type SubmitResult,
   type ValidatorKeys,
 } from './http.ts';
@@ -16,6 +19,7 @@ export {
   createKeystore,
   describeKeys,
   hex,
+  operatorSigner,
   type PublicKeys,
   parseHexKey,
   publicKeysFromArgument,
@@ -45,6 +49,7 @@ export {
   createdIdOf,
   eventAttribute,
   requestSigner,
+  signedClient,
   submitAndWait,
   submitSigned,
 } from './submit.ts';

@@ -3,7 +3,9 @@
  * one, and reading a key argument that is either hex or a keystore file (public keys only).
  */
 
+import { readFile } from 'node:fs/promises';
 import { identityId } from '../contracts/ids.ts';
+import { OPERATOR_KEY_ID } from '../crypto/http-signature.ts';
 import {
   generateIdentityKeys,
   type IdentityKeys,
@@ -11,6 +13,7 @@ import {
   readKeystorePublicKeys,
   writeKeystore,
 } from '../crypto/index.ts';
+import { parseOperatorKey } from '../crypto/operator-key.ts';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
 import { checkWritable } from './atomic-file.ts';
@@ -58,6 +61,24 @@ export function describeKeys(
     encryptionKey: hex(keys.encryptionKey),
     keystore: path,
   };
+}
+
+/** How the operator's key (operator.key in a node's home) signs the node-operator routes. */
+export async function operatorSigner(path: string): Promise<{ id: string; secretKey: Uint8Array }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? (error as Error).message;
+    throw new MedledgerError('OPERATOR_KEY_NOT_FOUND', `cannot read the operator key ${path} (${code})`, {
+      cause: error,
+    });
+  }
+  const key = parseOperatorKey(text);
+  if (key === null) {
+    throw new MedledgerError('OPERATOR_KEY_INVALID', `${path} does not hold an operator key (64 hex digits)`);
+  }
+  return { id: OPERATOR_KEY_ID, secretKey: key.secretKey };
 }
 
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;

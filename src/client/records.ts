@@ -26,7 +26,7 @@ import type { NodeClient } from './http.ts';
 import { parseHexKey } from './keys.ts';
 import { RecordCidHasher, recordCidOf } from './record-cid.ts';
 import type { RecordContent } from './record-content.ts';
-import { accountOf, requestSigner, submitAndWait } from './submit.ts';
+import { accountOf, requestSigner, signedClient, submitAndWait } from './submit.ts';
 
 export interface AddRecordInput {
   patient: string;
@@ -61,6 +61,8 @@ export async function addRecord(
   author: IdentityKeys,
   input: AddRecordInput,
 ): Promise<AddedRecord> {
+  // The author signs what they ask the node (the patient's key, the custodian's, the upload).
+  if (client.signer === undefined) client = await signedClient(client, author);
   const { content } = input;
   const [chainId, patientKey, custodian, validators] = await Promise.all([
     client.chainId(),
@@ -308,10 +310,12 @@ async function custodianOf(
   author: IdentityKeys,
   patient: string,
 ): Promise<{ id: string; encryptionKey: Uint8Array }> {
-  const { identity } = await accountOf(client, author);
-  if (identity === null) {
+  const account = await accountOf(client, author);
+  if (account.identity === null) {
     throw new MedledgerError('NOT_REGISTERED', 'The sender is not registered on this network.');
   }
+  // The author's whole directory entry (who registered a patient is shown only to them and a few).
+  const identity = await client.identity(account.identity.id);
   const self = identity.kind === 'patient' && identity.id === patient && identity.registeredBy !== null;
   const custodian = self
     ? (await client.identity(identity.registeredBy!)).organisation

@@ -39,6 +39,11 @@ export async function requestSigner(client: NodeClient, keys: IdentityKeys): Pro
   return { id: identity.id, secretKey: keys.signing.secretKey };
 }
 
+/** A client of the same node that signs every request as `keys`' identity. */
+export async function signedClient(client: NodeClient, keys: IdentityKeys): Promise<NodeClient> {
+  return client.as(await requestSigner(client, keys));
+}
+
 /** Signs `body` as a `type` transaction from `keys`, submits it and waits for an OK receipt. */
 export async function submitAndWait<T extends TxType>(
   client: NodeClient,
@@ -49,7 +54,12 @@ export async function submitAndWait<T extends TxType>(
 ): Promise<Committed> {
   const [chainId, account] = await Promise.all([client.chainId(), accountOf(client, keys)]);
   const tx = buildTx(type, body, account.nonce + 1, chainId, keys.signing.secretKey);
-  return submitSigned(client, tx, options.timeout_ms ?? COMMIT_TIMEOUT_MS);
+  // Its sender may poll for it (GET /v1/txs/{hash} is signed): sign as the sender when registered.
+  const polling =
+    client.signer === undefined && account.identity !== null
+      ? client.as({ id: account.identity.id, secretKey: keys.signing.secretKey })
+      : client;
+  return submitSigned(polling, tx, options.timeout_ms ?? COMMIT_TIMEOUT_MS);
 }
 
 /** Submits a signed transaction and waits until it commits; throws unless its receipt is OK. */

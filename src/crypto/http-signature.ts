@@ -17,6 +17,8 @@ export const SIGNATURE_ALG = 'ed25519';
 export const MAX_AGE_S = 60;
 export const TOLERANCE_S = 5;
 const COMPONENTS = ['@method', '@path', '@query'];
+/** The key id the node operator signs with (the key in the node's operator.key). */
+export const OPERATOR_KEY_ID = 'operator';
 const PARAMS = ['created', 'nonce', 'keyid', 'alg'];
 
 export interface RequestToSign {
@@ -66,18 +68,25 @@ export interface VerifiedRequest {
 /**
  * Verifies a request's signature. `publicKeyOf` returns the signing key for a key id (undefined
  * when there is none); `body` is the request body, whose Content-Digest must then be signed and
- * match. Returns null for a request without signature headers; throws a SignatureRejected
- * (with a reason) for a signature that does not verify, is stale or lacks what is required.
+ * match; `streamed` when the caller checks the signed Content-Digest itself while it reads a body too
+ * large to hold (an upload). Returns null for a request without signature headers; throws a
+ * SignatureRejected (with a reason) for a signature that does not verify, is stale or lacks what is
+ * required.
  */
 export async function verifyRequest(
   request: { method: string; url: string; headers: Record<string, string | string[]> },
-  body: Uint8Array | undefined,
+  body: Uint8Array | 'streamed' | undefined,
   publicKeyOf: (keyId: string) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
 ): Promise<VerifiedRequest | null> {
   if (request.headers.signature === undefined && request.headers['signature-input'] === undefined)
     return null;
-  const hasBody = body !== undefined && body.length > 0;
-  if (hasBody && request.headers['content-digest'] !== contentDigest(body)) {
+  const hasBody = body === 'streamed' || (body !== undefined && body.length > 0);
+  if (
+    body !== undefined &&
+    body !== 'streamed' &&
+    hasBody &&
+    request.headers['content-digest'] !== contentDigest(body)
+  ) {
     throw new SignatureRejected('digest', 'the Content-Digest header does not match the body');
   }
   let verified: VerifiedRequest | null = null;

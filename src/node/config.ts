@@ -4,6 +4,7 @@
  *   HOME/config.toml      settings (the table in settings.ts; `medledger init` writes them documented)
  *   HOME/genesis.json     the network's genesis file
  *   HOME/validator.key    the validator's keystore (passphrase-encrypted)
+ *   HOME/operator.key     the operator's key for the API's node-operator routes (mode 0600)
  *   HOME/data/            chain and consensus databases
  *   HOME/node.lock        the pid of the node running on this home (lock.ts)
  *   HOME/listening.json   where the running node listens (its real ports when configured as 0)
@@ -45,7 +46,8 @@ export interface NodeSettings {
    * `tls`: the API's certificate and key files (HTTPS; relative to the home, or absolute);
    * `insecure`: plain HTTP allowed on a host that is not loopback (node/api-tls.ts);
    * `faultInjection` enables PUT /v1/debug/faults (benchmarks only; never on a production node);
-   * `maxTxPerSenderPerSecond` and `maxUploadBytes` are the API's limits (api/limits.ts).
+   * `maxTxPerSenderPerSecond`, `maxUploadBytes` and `uploadQuotaBytesPerDay` are the API's limits
+   * (api/limits.ts).
    */
   api: {
     host: string;
@@ -55,6 +57,7 @@ export interface NodeSettings {
     faultInjection?: boolean;
     maxTxPerSenderPerSecond?: number;
     maxUploadBytes?: number;
+    uploadQuotaBytesPerDay?: number;
   };
   /** Local consensus parameters; unset ones take their defaults (consensusParams in validator.ts). */
   consensus: Partial<ConsensusParams>;
@@ -80,6 +83,8 @@ export const homePaths = (home: string) => ({
   settings: join(home, CONFIG_FILE),
   genesis: join(home, 'genesis.json'),
   keystore: join(home, 'validator.key'),
+  /** The operator's key for the API's node-operator routes (crypto/operator-key.ts), mode 0600. */
+  operatorKey: join(home, 'operator.key'),
   data: join(home, 'data'),
   lock: join(home, 'node.lock'),
   listening: join(home, 'listening.json'),

@@ -12,8 +12,10 @@ import { VERSION } from '../version.ts';
 import { type ApiSecurity, apiSecurity } from './api-tls.ts';
 import { homePaths, type NodeSettings } from './config.ts';
 import { ErasureReceipts } from './erasure-receipts.ts';
+import { operatorPublicKey } from './operator-key.ts';
 import { peerSet, selfReachabilityNotes } from './peer-set.ts';
 import { RecordService } from './records.ts';
+import { RefusalLog } from './refusal-log.ts';
 import { type NodeLogger, ValidatorNode } from './validator.ts';
 
 export interface DaemonOptions {
@@ -97,20 +99,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     throw error;
   }
   let api: Server;
+  let refusals: RefusalLog | undefined;
   try {
+    const operator = await operatorPublicKey(options.home);
+    if (operator.created) log.info({ path: homePaths(options.home).operatorKey }, 'wrote a new operator key');
+    refusals = await RefusalLog.open(join(dataDir, 'refusals'));
     api = await startApi(
-      { node, records, erasure, version: VERSION },
+      { node, records, erasure, refusals, version: VERSION },
       settings.api.host,
       settings.api.port,
       {
         faultInjection: settings.api.faultInjection,
         maxTxPerSenderPerSecond: settings.api.maxTxPerSenderPerSecond,
         maxUploadBytes: settings.api.maxUploadBytes,
+        uploadQuotaBytesPerDay: settings.api.uploadQuotaBytesPerDay,
+        operatorKey: operator.publicKey,
         ...(security.tls ? { tls: { cert: security.tls.cert, key: security.tls.key } } : {}),
       },
       (error) => log.warn({ err: error }, 'HTTP API error'),
     );
   } catch (error) {
+    await refusals?.close();
     await records.stop();
     await erasure.stop();
     await node.stop();
@@ -137,6 +146,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const closed = new Promise<void>((resolve) => api.close(() => resolve()));
       api.closeAllConnections();
       await closed;
+      await refusals?.close();
       await records.stop();
       await erasure.stop();
       await node.stop();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type IdentityKeys, type ScryptParams, writeKeystore } from '../crypto/index.ts';
 import { type Genesis, genesisToJson } from '../ledger/index.ts';
 import { homePaths, parseSettings, type SettingsInput } from './config.ts';
+import { writeOperatorKey } from './operator-key.ts';
 import { renderConfig } from './settings-toml.ts';
 
 export interface HomeSpec {
@@ -27,6 +28,7 @@ export async function writeHome(spec: HomeSpec): Promise<void> {
   await writeFile(paths.genesis, `${JSON.stringify(genesisToJson(spec.genesis), null, 2)}\n`);
   await writeKeystore(paths.keystore, spec.keys, spec.passphrase, { scrypt: spec.scrypt, overwrite: true });
   await writeFile(paths.settings, config);
+  await writeOperatorKey(spec.home);
 }
 
 /** A home written by an older medledger has node.json (the same settings as JSON): convert it. */

@@ -10,6 +10,7 @@ import {
   BURST_SECONDS,
   DEFAULT_MAX_TX_PER_SENDER_PER_SECOND,
   DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY,
 } from '../api/limits.ts';
 import { DEFAULT_CONSENSUS_PARAMS } from '../consensus/index.ts';
 import { ADDRESS_EXAMPLE, parsePeerAddress } from '../ledger/peer-address.ts';
@@ -177,6 +178,14 @@ export const SETTINGS: readonly Setting[] = [
     'Largest record ciphertext (or key blob) POST /v1/blobs takes, in bytes; larger uploads get 413 ' +
       'API_BODY_TOO_LARGE as soon as they pass it.',
     DEFAULT_MAX_UPLOAD_BYTES,
+  ),
+  setting(
+    'api.uploadQuotaBytesPerDay',
+    integer(1, 2 ** 50),
+    'Bytes one identity may upload to POST /v1/blobs in a day (UTC) on this node; more get 429 ' +
+      'API_UPLOAD_QUOTA. Uploads are ciphertext waiting for their record.add; those no record claims ' +
+      'are swept after a day.',
+    DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY,
   ),
   setting(
     'consensus.batchMaxTxs',
