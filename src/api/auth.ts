@@ -64,8 +64,12 @@ export async function requireSigner(ctx: ApiContext, req: IncomingMessage): Prom
 }
 
 /** Requires the node operator's signature (key id `operator`, the key in the node's operator.key). */
-export async function requireOperator(ctx: ApiContext, req: IncomingMessage): Promise<void> {
-  const signer = await signerOf(ctx, req);
+export async function requireOperator(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  body?: Uint8Array,
+): Promise<void> {
+  const signer = await signerOf(ctx, req, body);
   if (signer === null) {
     throw new ApiError(
       401,

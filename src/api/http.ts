@@ -146,8 +146,8 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const body = await readBody(req, maxBytes);
+/** A request body as JSON, or 400 API_BAD_REQUEST. */
+export function parseJsonBody(body: Uint8Array): unknown {
   try {
     return JSON.parse(Buffer.from(body).toString('utf8'));
   } catch {

@@ -20,9 +20,9 @@ import {
 import { parseFaults } from '../node/config.ts';
 import type { TransportFaults, ValidatorNode } from '../node/validator.ts';
 import type { PeerState } from '../p2p/host.ts';
-import { requireSigner } from './auth.ts';
+import { requireOperator, requireSigner } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
-import { ApiError, intParam, readBody, readJson, send } from './http.ts';
+import { ApiError, intParam, parseJsonBody, readBody, send } from './http.ts';
 import { DEFAULT_MAX_TX_PER_SENDER_PER_SECOND, SenderRateLimiter } from './limits.ts';
 import { refuse } from './refusals.ts';
 
@@ -333,14 +333,16 @@ export const chainRoutes: Route[] = [
   {
     method: 'PUT',
     path: /^\/v1\/debug\/faults$/,
-    access: 'operator',
+    access: 'in-handler', // the operator's, over the body's digest
     async handle(ctx, req, res) {
       if (!ctx.options.faultInjection) {
         throw new ApiError(404, 'API_NOT_FOUND', 'fault injection is off on this node (api.faultInjection)');
       }
+      const body = await readBody(req, 64 * 1024);
+      await requireOperator(ctx, req, body);
       let faults: TransportFaults;
       try {
-        faults = parseFaults(await readJson(req, 64 * 1024), '$', (path, why) => {
+        faults = parseFaults(parseJsonBody(body), '$', (path, why) => {
           return new MedledgerError('API_BAD_REQUEST', `${path}: ${why}`);
         });
       } catch (error) {

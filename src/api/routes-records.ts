@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { CLINICAL_ROLES, type Identity } from '../contracts/index.ts';
 import { requireCaller } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
-import { ApiError, limitedBody, readBody, send, sendStream } from './http.ts';
+import { ApiError, limitedBody, parseJsonBody, readBody, send, sendStream } from './http.ts';
 import { toJson } from './json.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY, UploadQuota } from './limits.ts';
 import { refuse } from './refusals.ts';
@@ -86,7 +86,7 @@ export const recordRoutes: Route[] = [
     async handle(ctx, req, res, [hash]) {
       const body = await readBody(req, 64 * 1024);
       const { records, grant } = await releaseTo(ctx, req, hash!, body);
-      const proofs = parseProofs(parseJson(body));
+      const proofs = parseProofs(parseJsonBody(body));
       send(res, 200, await records.reportFalseShares(grant.readTx, proofs));
     },
   },
@@ -163,14 +163,6 @@ async function* digestChecked(body: AsyncIterable<Uint8Array>, signed: string): 
   }
   if (signed !== `sha-256=:${hash.digest('base64')}:`) {
     throw new ApiError(401, 'API_SIGNATURE_INVALID', 'the Content-Digest header does not match the body');
-  }
-}
-
-function parseJson(body: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch {
-    throw new ApiError(400, 'API_BAD_REQUEST', 'the request body is not JSON');
   }
 }
 
