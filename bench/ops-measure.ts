@@ -33,7 +33,9 @@ import {
   checkRecordContent,
   createdIdOf,
   NodeClient,
+  type NodeClientOptions,
   type RecordContent,
+  type RequestSigner,
   readRecord,
   type SubmitResult,
   submitAndWait,
@@ -211,16 +213,43 @@ const FIELDS = ['cpu_us', 'cpu_user_us', 'proc_cpu_us', 'sent_bytes'] as const;
 /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
 const TICKS_PER_S = 100;
 
-/** A client that notes when it submitted the last transaction and when it asked for a read's release. */
+/** When a client last submitted a transaction and last asked for a read's release. */
+interface Times {
+  submitted_ms: number;
+  released_ms: number;
+}
+
+/**
+ * A client that notes when it submitted the last transaction and when it asked for a read's
+ * release. The client flows sign by making a signing client of it (`as`: the sender polls for its
+ * transaction, the author uploads): those note their times here too.
+ */
 class TimedClient extends NodeClient {
-  submitted_ms = 0;
-  released_ms = 0;
+  readonly #options: NodeClientOptions;
+  readonly #times: Times;
+  constructor(url: string, options: NodeClientOptions = {}, times: Times = { submitted_ms: 0, released_ms: 0 }) {
+    super(url, options);
+    this.#options = options;
+    this.#times = times;
+  }
+  get submitted_ms(): number {
+    return this.#times.submitted_ms;
+  }
+  get released_ms(): number {
+    return this.#times.released_ms;
+  }
+  override as(signer: RequestSigner): TimedClient {
+    return new TimedClient(this.url, { ...this.#options, signer }, this.#times);
+  }
+  override asOperator(operator: RequestSigner): TimedClient {
+    return new TimedClient(this.url, { ...this.#options, operator }, this.#times);
+  }
   override submitTx(encoded: Uint8Array, wait_ms: number): Promise<SubmitResult> {
-    this.submitted_ms = performance.now();
+    this.#times.submitted_ms = performance.now();
     return super.submitTx(encoded, wait_ms);
   }
   override read(...args: Parameters<NodeClient['read']>): ReturnType<NodeClient['read']> {
-    this.released_ms = performance.now();
+    this.#times.released_ms = performance.now();
     return super.read(...args);
   }
 }

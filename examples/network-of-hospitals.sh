@@ -65,6 +65,6 @@ for i in 0 1 2 3; do
     if [ "$HEIGHT" -ge 1 ]; then break; fi
     sleep 1
   done
-  $ML chain verify --node "$(api "$i")"
+  $ML chain verify --node "$(api "$i")" --operator-key "${HOSPITALS[$i]}/operator.key"
 done
 echo '== the network of hospitals is up'

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The README's walkthrough, on a running devnet (`npm start` in another terminal):
 # two hospitals, a doctor at each, a patient at the first; consent, a denied and a permitted read,
-# reads while St Mary's node is down (no node holds a record's key: any two of the four validators
-# serve it), break-glass, the audit trail, revocation, online chain verification, and a validator that
-# stops and catches up. Run it from an empty directory: it writes keystores and files there.
+# a refused query outside the asker's scope, reads while St Mary's node is down (no node holds a
+# record's key: any two of the four validators serve it), break-glass, the audit trail, revocation,
+# online chain verification, and a validator that stops and catches up. Every command that reads
+# personal data is signed by the person asking (--keystore), and the node answers only within their
+# scope; the node-operator commands are signed with each node's operator key. Run it from an empty
+# directory: it writes keystores and files there.
 #
 #   DEVNET   the devnet directory (default: ~/.local/share/medledger/devnet)
 #   ML       how to run medledger (default: this checkout's, on the Node 24 it installs)
@@ -56,9 +59,12 @@ cat > observation.json <<'JSON'
 JSON
 RECORD=$($ML record add observation.json --patient "$PATIENT" --type Observation \
   --keystore dr-adams.key --node "$ST_MARY" --json | field record)
-$ML record list --patient "$PATIENT" --node "$CITY"
+$ML record list --patient "$PATIENT" --keystore dr-adams.key --node "$CITY"
 
-echo "== Dr Baker at City General tries to read it: denied, and the denial is audited"
+echo "== Dr Baker at City General, without a grant, lists the patient's records: refused, and logged"
+refused $ML record list --patient "$PATIENT" --keystore dr-baker.key --node "$CITY"
+
+echo "== Dr Baker tries to read it: denied, and the denial is audited"
 refused $ML record get "$RECORD" --out copy.json --keystore dr-baker.key --node "$CITY"
 
 echo '== the patient grants Dr Baker read access; Dr Baker reads and decrypts it'
@@ -81,7 +87,8 @@ echo '== emergency, St Mary still down: the nurse at City General breaks the gla
 $ML emergency --patient "$PATIENT" --reason 'unconscious on arrival' --duration 1h \
   --keystore er-nurse.key --node "$CITY"
 $ML record get "$RECORD" --out er-copy.json --purpose emergency --keystore er-nurse.key --node "$CITY"
-$ML audit --patient "$PATIENT" --limit 3 --node "$CITY"
+echo "== City General's admin reviews its staff's access to the patient (only City General's entries)"
+$ML audit --patient "$PATIENT" --limit 3 --keystore city-admin.key --node "$CITY"
 
 echo "== St Mary's node comes back and catches up"
 rm "$DEVNET/validator-1/hold"
@@ -89,14 +96,18 @@ for _ in $(seq 1 60); do $ML status --node "$ST_MARY" >/dev/null 2>&1 && break; 
 $ML status --node "$ST_MARY" >/dev/null
 
 echo "== the patient's audit trail: the denial, the grant, the reads and the emergency"
-$ML audit --patient "$PATIENT" --node "$ST_MARY"
+$ML audit --patient "$PATIENT" --keystore patient.key --node "$ST_MARY"
+echo "== and the query City General's node refused: Dr Baker listing the patient's records"
+$ML audit refusals --patient "$PATIENT" --keystore patient.key --node "$CITY"
 
 echo '== the patient revokes; the next read is denied'
 $ML revoke "$GRANT" --keystore patient.key --node "$ST_MARY"
 refused $ML record get "$RECORD" --out copy2.json --force --keystore dr-baker.key --node "$CITY"
 
-echo '== every validator verifies its whole chain'
-for i in 0 1 2 3; do $ML chain verify --node "$(api "$i")"; done
+echo "== every validator verifies its whole chain, asked by its operator (the key in the node's home)"
+for i in 1 2 3 4; do
+  $ML chain verify --node "$(api $((i - 1)))" --operator-key "$DEVNET/validator-$i/operator.key"
+done
 
 echo '== validator 4 stops; the others carry on; the devnet restarts it and it catches up'
 LAST=$(api 3)

@@ -1,9 +1,11 @@
 /**
  * The API against inputs meant to hurt it, over one in-process validator (with its record store):
- * ids of any length or form get 400 API_BAD_ID, a body too large is answered (413, Connection: close)
- * before the connection closes, a batch is checked transaction by transaction, each sender's
- * submissions are bounded (429 API_RATE_LIMITED with Retry-After), what Node's HTTP parser refuses
- * still gets the JSON error shape, and uploads are bounded by api.maxUploadBytes.
+ * ids of any length or form get 400 API_BAD_ID (asked by a network admin, whose scope is everything;
+ * unsigned, the request is refused before its ids are read), a body too large is answered (413,
+ * Connection: close) before the connection closes, a batch is checked transaction by transaction,
+ * each sender's submissions are bounded (429 API_RATE_LIMITED with Retry-After), what Node's HTTP
+ * parser refuses still gets the JSON error shape, and a doctor's uploads are bounded by
+ * api.maxUploadBytes.
  */
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
@@ -11,7 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SenderRateLimiter } from '../src/api/limits.ts';
 import { type ApiOptions, startApi } from '../src/api/server.ts';
 import { encode, list } from '../src/codec/index.ts';
+import { contentDigest } from '../src/crypto/http-signature.ts';
+import { generateIdentityKeys } from '../src/crypto/index.ts';
 import { LIMITS, Transaction } from '../src/ledger/index.ts';
+import { commit, type RequestSigner, signedFetch, signedHeaders, signerOf } from './fixtures/signed.ts';
 import {
   FAST_PARAMS,
   orgRegistrations,
@@ -24,6 +29,10 @@ const TxBatch = list(Transaction, 4096);
 let cluster: TestValidators;
 const servers: Server[] = [];
 let url = '';
+/** A network admin (genesis admin 3, which no other test here signs with): sees everything. */
+let admin: RequestSigner;
+/** A doctor of a hospital registered for these tests: may upload. */
+const doctor = generateIdentityKeys();
 
 async function serve(options: ApiOptions = {}): Promise<{ url: string; port: number }> {
   const server = await startApi(
@@ -38,8 +47,21 @@ async function serve(options: ApiOptions = {}): Promise<{ url: string; port: num
 }
 
 beforeAll(async () => {
-  cluster = await startValidators(1, FAST_PARAMS, 3, { records: true });
+  cluster = await startValidators(1, FAST_PARAMS, 4, { records: true });
   url = (await serve()).url;
+  admin = signerOf(cluster.admins[3]!);
+  const orgAdmin = generateIdentityKeys();
+  await commit(url, cluster.admins[3]!, 'org.register', {
+    id: 'hardening-hospital',
+    kind: 'hospital',
+    adminKey: orgAdmin.signing.publicKey,
+    encryptionKey: orgAdmin.encryption.publicKey,
+  });
+  await commit(url, orgAdmin.signing, 'practitioner.register', {
+    signingKey: doctor.signing.publicKey,
+    encryptionKey: doctor.encryption.publicKey,
+    roles: ['doctor'],
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -50,8 +72,13 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-async function get(path: string, at = url): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${at}${path}`);
+/** GET `path`, signed as the network admin unless `signer` is null. */
+async function get(
+  path: string,
+  signer: RequestSigner | null = admin,
+  at = url,
+): Promise<{ status: number; body: any }> {
+  const response = await signedFetch(`${at}${path}`, signer);
   const text = await response.text();
   return { status: response.status, body: text.startsWith('{') ? JSON.parse(text) : text };
 }
@@ -133,6 +160,14 @@ describe('API hardening', () => {
     });
     expect((await get('/v1/identities/nobody')).body.error.code).toBe('API_UNKNOWN_IDENTITY');
     expect((await get('/v1/audit?by=patient')).body.error.code).toBe('BAD_AUDIT_QUERY');
+    // Unsigned, the request is refused before anything in it is read.
+    for (const path of [`/v1/audit?by=patient&id=${long}`, `/v1/records/${long}`]) {
+      const unsigned = await get(path, null);
+      expect({ status: unsigned.status, code: unsigned.body.error.code }).toEqual({
+        status: 401,
+        code: 'API_UNSIGNED',
+      });
+    }
   });
 
   it('a body too large is answered with 413 and Connection: close before the connection closes', async () => {
@@ -269,32 +304,39 @@ describe('API hardening', () => {
     expect(((await longUrl.json()) as any).error.code).toBe('API_HEADERS_TOO_LARGE');
   });
 
-  it('uploads are bounded by api.maxUploadBytes while streaming (413 API_BODY_TOO_LARGE)', async () => {
+  it("a doctor's uploads are bounded by api.maxUploadBytes while streaming (413 API_BODY_TOO_LARGE)", async () => {
     const small = (await serve({ maxUploadBytes: 1024 * 1024 })).url;
-    const tooBig = await fetch(`${small}/v1/blobs`, {
-      method: 'POST',
-      body: new Uint8Array(3 * 1024 * 1024),
-    });
+    const upload = (body: Uint8Array) =>
+      signedFetch(`${small}/v1/blobs`, signerOf(doctor), { method: 'POST', body });
+    const tooBig = await upload(new Uint8Array(3 * 1024 * 1024));
     expect(tooBig.status).toBe(413);
     const body = (await tooBig.json()) as any;
     expect(body.error.code).toBe('API_BODY_TOO_LARGE');
     expect(body.error.message).toContain('api.maxUploadBytes');
     // Streamed without a length, it is refused once past the limit, and what was stored goes again.
+    const pieces = Array.from({ length: 48 }, (_, i) => new Uint8Array(64 * 1024).fill(i));
     async function* stream() {
-      for (let i = 0; i < 48; i++) yield new Uint8Array(64 * 1024).fill(i);
+      yield* pieces;
     }
+    const headers = await signedHeaders(`${small}/v1/blobs`, signerOf(doctor), {
+      method: 'POST',
+      body: Buffer.concat(pieces),
+    });
+    expect(headers['content-digest']).toBe(contentDigest(Buffer.concat(pieces)));
     const streamed = await fetch(`${small}/v1/blobs`, {
       method: 'POST',
+      headers,
       body: ReadableStreamFrom(stream()),
       duplex: 'half',
     } as RequestInit);
     expect(streamed.status).toBe(413);
     expect(((await streamed.json()) as any).error.code).toBe('API_BODY_TOO_LARGE');
-    const fits = await fetch(`${small}/v1/blobs`, {
-      method: 'POST',
-      body: new Uint8Array(512 * 1024).fill(1),
-    });
+    const fits = await upload(new Uint8Array(512 * 1024).fill(1));
     expect(fits.status).toBe(201);
+    // Unsigned, nothing is taken.
+    const unsigned = await fetch(`${small}/v1/blobs`, { method: 'POST', body: new Uint8Array(1024) });
+    expect(unsigned.status).toBe(401);
+    expect(((await unsigned.json()) as any).error.code).toBe('API_UNSIGNED');
   });
 });
 

@@ -206,6 +206,9 @@ describe('medledger bench', () => {
     }
     expect(result.validators[2]!.restarts).toBe(1);
     expect(result.load.submittedTxs).toBeGreaterThan(0);
+    // The faults went through PUT /v1/debug/faults and the blocks were followed, both signed with
+    // each validator's operator key: none refused, none throttled.
+    expect(result.notes.filter((note) => /transport faults|refused|failed/.test(note))).toEqual([]);
   }, 60_000);
 
   it('rejects a malformed scenario with a clear error naming the offending path', async () => {

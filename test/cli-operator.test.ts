@@ -37,6 +37,7 @@ import {
   type IdentityKeys,
   writeKeystore,
 } from '../src/crypto/index.ts';
+import { newOperatorKeyText } from '../src/crypto/operator-key.ts';
 import { freePort } from '../src/free-port.ts';
 import { BlobStore } from '../src/store/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
@@ -93,7 +94,11 @@ function ok(run: Run): any {
 }
 
 let dir = '';
-const savedEnv = { passphrase: process.env.MEDLEDGER_PASSPHRASE, node: process.env.MEDLEDGER_NODE };
+const savedEnv = {
+  passphrase: process.env.MEDLEDGER_PASSPHRASE,
+  node: process.env.MEDLEDGER_NODE,
+  operatorKey: process.env.MEDLEDGER_OPERATOR_KEY,
+};
 
 async function keystore(name: string, keys: IdentityKeys = generateIdentityKeys()): Promise<string> {
   const path = join(dir, name);
@@ -105,12 +110,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'medledger-cli-operator-'));
   process.env.MEDLEDGER_PASSPHRASE = PASSPHRASE;
   delete process.env.MEDLEDGER_NODE;
+  delete process.env.MEDLEDGER_OPERATOR_KEY;
 });
 
 afterAll(async () => {
   if (savedEnv.passphrase === undefined) delete process.env.MEDLEDGER_PASSPHRASE;
   else process.env.MEDLEDGER_PASSPHRASE = savedEnv.passphrase;
   if (savedEnv.node !== undefined) process.env.MEDLEDGER_NODE = savedEnv.node;
+  if (savedEnv.operatorKey !== undefined) process.env.MEDLEDGER_OPERATOR_KEY = savedEnv.operatorKey;
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -244,10 +251,55 @@ describe('operator commands without a node', () => {
     try {
       const path = await keystore('unreachable.key');
       expectError(await cli('revoke', 'gr-00', '--keystore', path), 'NODE_UNREACHABLE', /ECONNREFUSED/);
-      expectError(await cli('chain', 'verify', '--node', url), 'NODE_UNREACHABLE');
+      const operatorKey = join(dir, 'unreachable-operator.key');
+      await writeFile(operatorKey, newOperatorKeyText(), { mode: 0o600 });
+      expectError(
+        await cli('chain', 'verify', '--node', url, '--operator-key', operatorKey),
+        'NODE_UNREACHABLE',
+      );
+      expectError(await cli('record', 'list', '--patient', 'p', '--keystore', path), 'NODE_UNREACHABLE');
     } finally {
       delete process.env.MEDLEDGER_NODE;
     }
+  });
+
+  it('says which credential a command needs before it asks the node anything', async () => {
+    const node = ['--node', 'http://127.0.0.1:9'];
+    const patient = '0'.repeat(32);
+    // Personal data: the node answers only a signed caller, so each read names --keystore.
+    for (const args of [
+      ['record', 'list', '--patient', patient],
+      ['record', 'erasure', 'rec-1'],
+      ['policies', '--patient', patient],
+      ['requests', '--patient', patient],
+      ['audit', '--patient', patient],
+      ['audit', 'refusals', '--patient', patient],
+      ['audit', 'export', '--fhir', '--patient', patient],
+      ['consent', 'export', '--fhir', '--patient', patient],
+    ]) {
+      const run = await cli(...args, ...node);
+      expectError(run, 'KEYSTORE_REQUIRED', /personal data.*pass --keystore FILE/);
+    }
+    expectError(await cli('sign-request', '/v1/audit', ...node), 'KEYSTORE_REQUIRED', /--operator-key/);
+    // The node operator's routes: --operator-key, naming where the key is.
+    const where = /--operator-key FILE.*HOME\/operator\.key.*MEDLEDGER_OPERATOR_KEY/;
+    expectError(await cli('block', 'show', '1', ...node), 'OPERATOR_KEY_REQUIRED', where);
+    expectError(await cli('chain', 'verify', ...node), 'OPERATOR_KEY_REQUIRED', where);
+    const tx = await cli('tx', 'show', 'ab'.repeat(32), ...node);
+    expectError(tx, 'OPERATOR_KEY_REQUIRED', /--operator-key FILE.*--keystore FILE/);
+    expectError(
+      await cli('block', 'show', '1', '--operator-key', join(dir, 'absent.key'), ...node),
+      'OPERATOR_KEY_NOT_FOUND',
+      /absent\.key/,
+    );
+    const notAKey = join(dir, 'not-an-operator.key');
+    await writeFile(notAKey, 'hello\n');
+    expectError(await cli('block', 'show', '1', '--operator-key', notAKey, ...node), 'OPERATOR_KEY_INVALID');
+    expectError(
+      await cli('chain', 'verify', '--home', dir, '--operator-key', notAKey),
+      'BAD_ARGUMENT',
+      /only with --node/,
+    );
   });
 
   it('has --help with an example on every operator command', async () => {
@@ -267,6 +319,8 @@ describe('operator commands without a node', () => {
       ['record', 'list'],
       ['record', 'erasure'],
       ['sign-request'],
+      ['policies'],
+      ['requests'],
       ['grant'],
       ['revoke'],
       ['request'],
@@ -275,6 +329,9 @@ describe('operator commands without a node', () => {
       ['emergency'],
       ['erase'],
       ['audit'],
+      ['audit', 'refusals'],
+      ['audit', 'export'],
+      ['consent', 'export'],
       ['status'],
       ['block', 'show'],
       ['tx', 'show'],
@@ -441,6 +498,9 @@ describe('operator commands against four validator processes', () => {
   async function run(node: string, ...args: string[]): Promise<any> {
     return ok(await cli(...args, '--node', node, '--json'));
   }
+
+  /** The operator key in validator `i`'s home, which signs its node-operator routes. */
+  const operatorKey = (i: number) => join(cluster.dir, `validator-${i}`, 'operator.key');
 
   beforeAll(async () => {
     cluster = await startProcesses(4, undefined, undefined, 1);
@@ -653,7 +713,15 @@ describe('operator commands against four validator processes', () => {
       'FILE_EXISTS',
     );
 
-    const listed = await run(node1, 'record', 'list', '--patient', ids.patient!);
+    const listed = await run(
+      node1,
+      'record',
+      'list',
+      '--patient',
+      ids.patient!,
+      '--keystore',
+      files.patient!,
+    );
     expect(listed.records).toEqual([
       expect.objectContaining({
         id: ids.record,
@@ -663,9 +731,98 @@ describe('operator commands against four validator processes', () => {
         custodian: 'st-mary',
       }),
     ]);
-    const table = await cli('record', 'list', '--patient', ids.patient!, '--node', node1);
+    const table = await cli(
+      'record',
+      'list',
+      '--patient',
+      ids.patient!,
+      '--keystore',
+      files.doctor!, // its author, at the patient's hospital
+      '--node',
+      node1,
+    );
     expect(table.stdout).toMatch(/^ID\s+VERSION\s+TYPE/);
     expect(table.stdout).toContain(ids.record);
+  });
+
+  it("refuses a practitioner without a permit the patient's records, and the patient sees the refusal", async () => {
+    const list = (keystore: string) =>
+      cli('record', 'list', '--patient', ids.patient!, '--keystore', keystore, '--node', node1);
+    expectError(await list(files.labDoctor!), 'API_NOT_IN_SCOPE', /not in your scope/);
+    expectError(
+      await cli('policies', '--patient', ids.patient!, '--keystore', files.labDoctor!, '--node', node1),
+      'API_NOT_IN_SCOPE',
+    );
+    // Each node keeps the refusals it made: node1's, as the patient sees them.
+    const seen = await run(
+      node1,
+      'audit',
+      'refusals',
+      '--patient',
+      ids.patient!,
+      '--keystore',
+      files.patient!,
+    );
+    expect(seen.cursor).toBeNull();
+    expect(seen.entries.map((e: any) => e.route)).toEqual([
+      `GET /v1/patients/${ids.patient}/policies`,
+      `GET /v1/patients/${ids.patient}/records`,
+    ]);
+    expect(seen.entries[1]).toMatchObject({
+      actor: ids.labDoctor,
+      patient: ids.patient,
+      code: 'API_NOT_IN_SCOPE',
+      time_ms: expect.any(Number),
+    });
+    const table = await cli(
+      'audit',
+      'refusals',
+      '--patient',
+      ids.patient!,
+      '--keystore',
+      files.patient!,
+      '--node',
+      node1,
+    );
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^TIME\s+ACTOR\s+PATIENT\s+RECORD\s+ROUTE\s+CODE/);
+    expect(table.stdout).toContain(`GET /v1/patients/${ids.patient}/records`);
+    // The asker sees their own refusals; node0 refused nothing.
+    const own = await run(
+      node1,
+      'audit',
+      'refusals',
+      '--actor',
+      ids.labDoctor!,
+      '--keystore',
+      files.labDoctor!,
+    );
+    expect(own.entries).toHaveLength(2);
+    const elsewhere = await cli(
+      'audit',
+      'refusals',
+      '--patient',
+      ids.patient!,
+      '--keystore',
+      files.patient!,
+      '--node',
+      node0,
+    );
+    expect(elsewhere.stdout).toContain('no refused queries');
+    // Someone else's refusals are not the lab doctor's to see.
+    expectError(
+      await cli(
+        'audit',
+        'refusals',
+        '--patient',
+        ids.patient!,
+        '--keystore',
+        files.labDoctor!,
+        '--node',
+        node1,
+      ),
+      'API_NOT_IN_SCOPE',
+    );
   });
 
   it('denies a read without consent (no file written), permits it after a grant, denies it after revoke', async () => {
@@ -686,7 +843,7 @@ describe('operator commands against four validator processes', () => {
       files.patient!,
     );
     expect(grant.policy).toMatch(/^gr-/);
-    const policies = await run(node0, 'policies', '--patient', ids.patient!);
+    const policies = await run(node0, 'policies', '--patient', ids.patient!, '--keystore', files.patient!);
     expect(policies.policies).toEqual([
       expect.objectContaining({
         subject: { kind: 'practitioner', id: ids.labDoctor },
@@ -790,14 +947,14 @@ describe('operator commands against four validator processes', () => {
     const first = (await request()).request;
     const second = (await request()).request;
     expect(first).toMatch(/^rq-/);
-    const pending = await run(node1, 'requests', '--patient', ids.patient!);
+    const pending = await run(node1, 'requests', '--patient', ids.patient!, '--keystore', files.patient!);
     expect(pending.requests.map((r: any) => r.status)).toEqual(['pending', 'pending']);
 
     ok(await cli('deny', first, '--keystore', files.patient!, '--node', node0));
     const approved = await run(node0, 'approve', second, '--expires', '1h', '--keystore', files.patient!);
     expect(approved.policy).toMatch(/^gr-/);
     expectError(await cli('approve', first, '--keystore', files.patient!, '--node', node0), 'REQUEST_CLOSED');
-    const decided = await run(node0, 'requests', '--patient', ids.patient!);
+    const decided = await run(node0, 'requests', '--patient', ids.patient!, '--keystore', files.admin!);
     expect(decided.requests.map((r: any) => r.status).sort()).toEqual(['approved', 'denied']);
     ok(await cli('revoke', approved.policy, '--keystore', files.patient!, '--node', node0));
   });
@@ -848,7 +1005,8 @@ describe('operator commands against four validator processes', () => {
   });
 
   it("lists the patient's audit trail newest first, flagged, paged with the cursor", async () => {
-    const all = await run(node0, 'audit', '--patient', ids.patient!, '--limit', '1000');
+    const asPatient = ['--keystore', files.patient!];
+    const all = await run(node0, 'audit', '--patient', ids.patient!, '--limit', '1000', ...asPatient);
     const entries = all.entries as any[];
     expect(all.cursor).toBeNull();
     const times = entries.map((e) => e.timestamp_ms);
@@ -873,9 +1031,9 @@ describe('operator commands against four validator processes', () => {
       reason: 'x',
     });
 
-    const paged = await run(node0, 'audit', '--patient', ids.patient!, '--limit', '2', '--all');
+    const paged = await run(node0, 'audit', '--patient', ids.patient!, '--limit', '2', '--all', ...asPatient);
     expect(paged.entries).toEqual(entries);
-    const firstPage = await run(node0, 'audit', '--patient', ids.patient!, '--limit', '2');
+    const firstPage = await run(node0, 'audit', '--patient', ids.patient!, '--limit', '2', ...asPatient);
     expect(firstPage.entries).toEqual(entries.slice(0, 2));
     const nextPage = await run(
       node0,
@@ -886,15 +1044,28 @@ describe('operator commands against four validator processes', () => {
       '2',
       '--cursor',
       firstPage.cursor,
+      ...asPatient,
     );
     expect(nextPage.entries).toEqual(entries.slice(2, 4));
 
-    const human = await cli('audit', '--patient', ids.patient!, '--node', node0);
+    const human = await cli('audit', '--patient', ids.patient!, '--node', node0, ...asPatient);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/!! EMERGENCY\s+read/);
-    const byRecord = await run(node0, 'audit', '--record', ids.record!, '--from', '1h');
+    const byRecord = await run(node0, 'audit', '--record', ids.record!, '--from', '1h', ...asPatient);
     expect(byRecord.entries.length).toBeGreaterThan(0);
     expect(byRecord.entries.every((e: any) => e.record === ids.record)).toBe(true);
+
+    // An organisation's admin sees its own staff's entries about the patient, and no one else's.
+    const lab = await run(node0, 'audit', '--patient', ids.patient!, '--keystore', files.cityLabAdmin!);
+    expect(lab.entries.length).toBeGreaterThan(0);
+    expect(lab.entries.every((e: any) => [ids.labDoctor, ids.erNurse].includes(e.actor))).toBe(true);
+    // A practitioner asks for their own actions only.
+    const own = await run(node0, 'audit', '--actor', ids.erNurse!, '--keystore', files.erNurse!);
+    expect(own.entries.length).toBeGreaterThan(0);
+    expectError(
+      await cli('audit', '--patient', ids.patient!, '--keystore', files.erNurse!, '--node', node0),
+      'API_NOT_IN_SCOPE',
+    );
   });
 
   it('shows status, a block and a transaction with its receipt', async () => {
@@ -904,16 +1075,45 @@ describe('operator commands against four validator processes', () => {
     const status = await run(node0, 'status');
     expect(status.node.chainId).toBe(cluster.genesis.chainId);
     expect(status.status.height).toBeGreaterThan(0);
-    const block = await run(node0, 'block', 'show', '1');
+    const asOperator = ['--operator-key', operatorKey(0)];
+    const block = await run(node0, 'block', 'show', '1', ...asOperator);
     expect(block.txs.length).toBeGreaterThan(0);
-    const tx = await run(node0, 'tx', 'show', block.txs[0]);
+    // The operator sees any transaction; its sender (here the network admin) sees its own.
+    const tx = await run(node0, 'tx', 'show', block.txs[0], ...asOperator);
     expect(tx).toMatchObject({ txHash: block.txs[0], height: 1, receipt: { code: 'OK' } });
-    const human = await cli('tx', 'show', block.txs[0], '--node', node0);
+    expect(await run(node0, 'tx', 'show', block.txs[0], '--keystore', files.admin!)).toEqual(tx);
+    const human = await cli('tx', 'show', block.txs[0], '--node', node0, '--keystore', files.admin!);
     expect(human.stdout).toMatch(/result\s+OK/);
-    expectError(await cli('tx', 'show', 'ab'.repeat(32), '--node', node0), 'API_TX_NOT_FOUND');
-    expectError(await cli('block', 'show', '999999', '--node', node0), 'API_BLOCK_NOT_FOUND');
     expectError(
-      await cli('record', 'list', '--patient', hex(new Uint8Array(16)), '--node', node0),
+      await cli('tx', 'show', block.txs[0], '--node', node0, '--keystore', files.patient!),
+      'API_NOT_IN_SCOPE',
+    );
+    expectError(await cli('tx', 'show', 'ab'.repeat(32), '--node', node0, ...asOperator), 'API_TX_NOT_FOUND');
+    expectError(await cli('block', 'show', '999999', '--node', node0, ...asOperator), 'API_BLOCK_NOT_FOUND');
+    // Without the operator key the command stops before asking; another node's key is refused by this one.
+    expectError(await cli('block', 'show', '1', '--node', node0), 'OPERATOR_KEY_REQUIRED', /--operator-key/);
+    expectError(
+      await cli('block', 'show', '1', '--node', node0, '--operator-key', operatorKey(1)),
+      'API_SIGNATURE_INVALID',
+    );
+    // $MEDLEDGER_OPERATOR_KEY stands for the option.
+    process.env.MEDLEDGER_OPERATOR_KEY = operatorKey(0);
+    try {
+      expect(await run(node0, 'block', 'show', '1')).toEqual(block);
+    } finally {
+      delete process.env.MEDLEDGER_OPERATOR_KEY;
+    }
+    expectError(
+      await cli(
+        'record',
+        'list',
+        '--patient',
+        hex(new Uint8Array(16)),
+        '--node',
+        node0,
+        '--keystore',
+        files.admin!,
+      ),
       'API_UNKNOWN_PATIENT',
     );
   });
@@ -921,7 +1121,15 @@ describe('operator commands against four validator processes', () => {
   it('erases a record: it stays listed as erased, and reading it is refused', async () => {
     expectError(await cli('erase', ids.record!, '--keystore', files.doctor!, '--node', node0), 'NOT_PATIENT');
     ok(await cli('erase', ids.record!, '--keystore', files.patient!, '--node', node0));
-    const listed = await run(node0, 'record', 'list', '--patient', ids.patient!);
+    const listed = await run(
+      node0,
+      'record',
+      'list',
+      '--patient',
+      ids.patient!,
+      '--keystore',
+      files.patient!,
+    );
     expect(listed.records[0].erased_ms).toEqual(expect.any(Number));
     expectError(
       await cli(
@@ -940,12 +1148,12 @@ describe('operator commands against four validator processes', () => {
     // Every validator confirms with a signed receipt; the command checks them and says what they prove.
     let erasure: any;
     for (let tries = 0; tries < 100; tries++) {
-      erasure = await run(node1, 'record', 'erasure', ids.record!);
+      erasure = await run(node1, 'record', 'erasure', ids.record!, '--keystore', files.patient!);
       if (erasure.receipts.length === 4) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(erasure).toMatchObject({ erased: true, validators: 4, needed: 3, shredded: true, rejected: [] });
-    const human = await cli('record', 'erasure', ids.record!, '--node', node1);
+    const human = await cli('record', 'erasure', ids.record!, '--node', node1, '--keystore', files.patient!);
     expect(human.stdout).toContain('4 of 4 validators confirmed');
     expect(human.stdout).toContain('the key cannot be rebuilt');
   });
@@ -992,7 +1200,15 @@ describe('operator commands against four validator processes', () => {
       files.patient!,
     );
     expect(added).toMatchObject({ custodian: 'st-mary', contentType: 'application/pdf' });
-    const listed = await run(node0, 'record', 'list', '--patient', ids.patient!);
+    const listed = await run(
+      node0,
+      'record',
+      'list',
+      '--patient',
+      ids.patient!,
+      '--keystore',
+      files.patient!,
+    );
     expect(listed.records.find((r: any) => r.id === added.record)).toMatchObject({
       author: ids.patient,
       custodian: 'st-mary',
@@ -1004,7 +1220,9 @@ describe('operator commands against four validator processes', () => {
   });
 
   it('rotates keys, deactivates and reactivates an identity and an organisation, and sets roles', async () => {
-    const client = new NodeClient(node0);
+    // The network admin looks identities and organisations up (a signed request).
+    const admin = cluster.admins[0]!;
+    const client = new NodeClient(node0).as({ id: identityId(admin.publicKey), secretKey: admin.secretKey });
     // The doctor's keys: the new keystore signs from now on, under the same id.
     files.doctorNext = await keystore('doctor-next.key');
     const next = ok(await cli('keys', 'show', files.doctorNext, '--json'));
@@ -1100,9 +1318,10 @@ describe('operator commands against four validator processes', () => {
   });
 
   it('shows a block whole: its hash links, roots, proposer and the validators that certified it', async () => {
+    const asOperator = ['--operator-key', operatorKey(0)];
     const [one, two] = [
-      ok(await cli('block', 'show', '2', '--json', '--node', node0)),
-      ok(await cli('block', 'show', '3', '--json', '--node', node0)),
+      ok(await cli('block', 'show', '2', '--json', '--node', node0, ...asOperator)),
+      ok(await cli('block', 'show', '3', '--json', '--node', node0, ...asOperator)),
     ];
     expect(two.prevHash).toBe(one.hash);
     expect(one).toMatchObject({ height: 2, version: expect.any(Number), chainId: 'process-test' });
@@ -1113,15 +1332,15 @@ describe('operator commands against four validator processes', () => {
       validator: expect.stringMatching(/^[0-9a-f]{64}$/),
       signature: expect.stringMatching(/^[0-9a-f]{128}$/),
     });
-    const text = await cli('block', 'show', '2', '--node', node0);
+    const text = await cli('block', 'show', '2', '--node', node0, ...asOperator);
     expect(text.stdout).toContain(`previous hash  ${one.prevHash}`);
     expect(text.stdout).toMatch(/certificate +\d COMMIT signatures \(view \d+\): /);
-    const genesis = ok(await cli('block', 'show', '0', '--json', '--node', node0));
+    const genesis = ok(await cli('block', 'show', '0', '--json', '--node', node0, ...asOperator));
     expect(genesis.certificate).toBeNull();
   });
 
   it('verifies the chain online through a node, then offline from a stopped node’s home', async () => {
-    const online = await cli('chain', 'verify', '--node', node0);
+    const online = await cli('chain', 'verify', '--node', node0, '--operator-key', operatorKey(0));
     expect(online.code, online.stderr).toBe(0);
     expect(online.stdout).toMatch(/^chain process-test verified: \d+ blocks/);
     await cluster.stopAll();

@@ -3,9 +3,13 @@
  * ends quietly with the command's exit code; `--json` failures are one JSON object on stdout with a
  * stable code; a misspelt option is reported as a typo with a suggestion, not as a missing option.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Progress } from '../src/cli/progress.ts';
+import { generateIdentityKeys, writeKeystore } from '../src/crypto/index.ts';
 import { formatDuration } from '../src/duration.ts';
 import { cleanEnv, run } from './fixtures/run.ts';
 
@@ -37,12 +41,23 @@ const entry = (i: number) => ({
 describe('the CLI in pipes and scripts', () => {
   let server: Server;
   let node = '';
+  let dir = '';
+  let keystore = '';
+  const passphrase = 'a passphrase';
   beforeAll(async () => {
+    // The auditor who asks: `audit` signs its requests with a keystore.
+    dir = await mkdtemp(join(tmpdir(), 'medledger-cli-scripting-'));
+    keystore = join(dir, 'auditor.key');
+    await writeKeystore(keystore, generateIdentityKeys(), passphrase, { scrypt: { N: 2 ** 12, r: 8, p: 1 } });
     // A node's audit trail, many pages long: far more output than a pipe buffers.
     server = createServer((req, res) => {
       const url = new URL(req.url!, 'http://x');
-      const page = Number(url.searchParams.get('cursor') ?? 0);
       res.writeHead(200, { 'content-type': 'application/json' });
+      if (url.pathname.startsWith('/v1/accounts/')) {
+        // The signer's account: a registered identity, whose id signs the requests.
+        return res.end(JSON.stringify({ nonce: 0, identity: { id: 'a1'.repeat(16) } }));
+      }
+      const page = Number(url.searchParams.get('cursor') ?? 0);
       const entries = Array.from({ length: 500 }, (_, i) => entry(page * 500 + i));
       res.end(JSON.stringify({ entries, cursor: page < 20 ? String(page + 1) : null }));
     });
@@ -52,11 +67,14 @@ describe('the CLI in pipes and scripts', () => {
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('ends quietly when the reader stops early (| head)', async () => {
     for (const args of ['audit --all', 'audit --all --json']) {
-      const result = await sh(`$ML ${args} --node ${node} | head -2`);
+      const result = await sh(`$ML ${args} --node ${node} --keystore ${keystore} | head -2`, {
+        MEDLEDGER_PASSPHRASE: passphrase,
+      });
       expect(result.stderr, args).toBe('');
       expect(result.code, args).toBe(0);
       expect(result.stdout.split('\n').filter(Boolean)).toHaveLength(args.includes('json') ? 1 : 2);
@@ -69,6 +87,9 @@ describe('the CLI in pipes and scripts', () => {
       [`grant --to org:x --keystore /nonexistent.key --json`, 'KEYSTORE_NOT_FOUND'],
       [`grant --too org:x --json`, 'CLI_USAGE'],
       [`genesis validate /nonexistent.json --json`, 'GENESIS_NOT_FOUND'],
+      // Personal data needs a signed caller; the node's blocks, its operator's key.
+      [`record list --patient ${'0'.repeat(32)} --json`, 'KEYSTORE_REQUIRED'],
+      [`block show 1 --json`, 'OPERATOR_KEY_REQUIRED'],
     ];
     for (const [args, code] of cases) {
       const result = await sh(`$ML ${args}`, { MEDLEDGER_PASSPHRASE: 'a passphrase' });

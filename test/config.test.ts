@@ -25,6 +25,7 @@ describe('config.toml settings', () => {
         faultInjection: false,
         maxTxPerSenderPerSecond: 250,
         maxUploadBytes: 256 * 1024 * 1024,
+        uploadQuotaBytesPerDay: 2 * 1024 * 1024 * 1024,
       },
       consensus: {
         batchMaxTxs: 500,
@@ -76,19 +77,40 @@ describe('config.toml settings', () => {
     expect(parseSettings(parseConfigText(text, 'config.toml'))).toEqual(settings);
   });
 
-  it("bounds the API's limits: api.maxTxPerSenderPerSecond and api.maxUploadBytes", () => {
+  it("bounds the API's limits: api.maxTxPerSenderPerSecond, api.maxUploadBytes and api.uploadQuotaBytesPerDay", () => {
     expect(codeAndMessage({ api: { maxTxPerSenderPerSecond: 0 } })).toMatch(
       /api\.maxTxPerSenderPerSecond: expected an integer in \[1, 1000000\]/,
     );
     expect(codeAndMessage({ api: { maxUploadBytes: 2 ** 33 } })).toMatch(
       /api\.maxUploadBytes: expected an integer in \[1, 4294967296\]/,
     );
+    expect(codeAndMessage({ api: { uploadQuotaBytesPerDay: 0 } })).toMatch(
+      /api\.uploadQuotaBytesPerDay: expected an integer in \[1, 1125899906842624\]/,
+    );
+    expect(codeAndMessage({ api: { uploadQuotaBytesPerDay: 1.5 } })).toMatch(/api\.uploadQuotaBytesPerDay/);
     const settings = resolveSettings({
-      file: { api: { maxUploadBytes: 1024 } },
+      file: { api: { maxUploadBytes: 1024, uploadQuotaBytesPerDay: 1_000_000 } },
       env: { MEDLEDGER_API_MAX_TX_PER_SENDER_PER_SECOND: '40' },
       flags: { 'api-max-upload-bytes': '2048' },
     });
-    expect(settings.api).toMatchObject({ maxTxPerSenderPerSecond: 40, maxUploadBytes: 2048 });
+    expect(settings.api).toMatchObject({
+      maxTxPerSenderPerSecond: 40,
+      maxUploadBytes: 2048,
+      uploadQuotaBytesPerDay: 1_000_000,
+    });
+    // The environment and a flag set it too, the flag over the environment over the file.
+    const overridden = resolveSettings({
+      file: { api: { uploadQuotaBytesPerDay: 1_000_000 } },
+      env: { MEDLEDGER_API_UPLOAD_QUOTA_BYTES_PER_DAY: '2000000' },
+      flags: { 'api-upload-quota-bytes-per-day': '3000000' },
+    });
+    expect(overridden.api.uploadQuotaBytesPerDay).toBe(3_000_000);
+    const fromEnv = resolveSettings({
+      file: {},
+      env: { MEDLEDGER_API_UPLOAD_QUOTA_BYTES_PER_DAY: '2000000' },
+      flags: {},
+    });
+    expect(fromEnv.api.uploadQuotaBytesPerDay).toBe(2_000_000);
   });
 
   it('names the line and column of a TOML syntax error', () => {

@@ -7,8 +7,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { NodeClient } from '../src/client/index.ts';
 import { encode } from '../src/codec/index.ts';
-import { buildTx } from '../src/contracts/index.ts';
+import { buildTx, identityId } from '../src/contracts/index.ts';
 import { generateEncryptionKeyPair, generateSigningKeyPair, readKeystore } from '../src/crypto/index.ts';
 import { freePortBase } from '../src/free-port.ts';
 import { Transaction, txHash } from '../src/ledger/index.ts';
@@ -21,6 +22,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 interface DevnetInfo {
   apis: string[];
   adminKeystore: string;
+  operatorKeys: string[];
   passphrase: string;
   resumed: boolean;
   walkthrough: string;
@@ -122,10 +124,13 @@ describe('medledger devnet', () => {
     expect((await fetch(`${api}/v1/txs`, { method: 'POST', body: encode(Transaction, tx) })).status).toBe(
       202,
     );
-    const receiptUrl = `${first.info.apis[3]}/v1/txs/${hex(txHash(tx))}`;
-    await until(async () => (await fetch(receiptUrl)).status === 200, 30_000);
-    expect(((await (await fetch(receiptUrl)).json()) as { receipt: { code: string } }).receipt.code).toBe(
-      'OK',
+    // A receipt is its sender's to see (a signed request), or the node operator's.
+    const sender = { id: identityId(admin.signing.publicKey), secretKey: admin.signing.secretKey };
+    const receipt = (api: string) => new NodeClient(api).as(sender).tx(hex(txHash(tx)));
+    await until(async () => (await receipt(first.info.apis[3]!)) !== null, 30_000);
+    expect((await receipt(first.info.apis[3]!))?.receipt.code).toBe('OK');
+    expect(first.info.operatorKeys).toEqual(
+      [1, 2, 3, 4].map((i) => join(dir, `validator-${i}`, 'operator.key')),
     );
     expect(await stop(first)).toContain('devnet stopped');
 
@@ -134,7 +139,7 @@ describe('medledger devnet', () => {
     try {
       expect(second.info.resumed).toBe(true);
       await allReady(second.info.apis);
-      expect((await fetch(receiptUrl)).status).toBe(200);
+      expect((await receipt(second.info.apis[3]!))?.receipt.code).toBe('OK');
       // A second devnet on the same directory refuses at once, naming the running one.
       const third = await run(process.execPath, [join(root, 'bin/medledger.js'), 'devnet', '--dir', dir]);
       expect(third.code).toBe(1);

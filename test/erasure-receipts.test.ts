@@ -1,8 +1,8 @@
 /**
  * Signed erasure receipts: the signature and its checks (src/ledger/erasure-receipt.ts); the node
  * component over real libp2p hosts on 127.0.0.1 (issue, push, query, list, punishing peers that send
- * forged or malformed receipts); the API route, the client's own check of each receipt, and the
- * `record erasure` command.
+ * forged or malformed receipts); the API route (to the record's patient, signed; refused to anyone
+ * else and unsigned), the client's own check of each receipt, and the `record erasure` command.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -10,14 +10,22 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiContext } from '../src/api/context.ts';
 import { startApi } from '../src/api/server.ts';
 import { addRecordCommands } from '../src/cli/operator/records.ts';
 import { NodeClient } from '../src/client/http.ts';
 import { decode, encode } from '../src/codec/index.ts';
-import { RecordMeta, stateKey } from '../src/contracts/index.ts';
-import { generateSigningKeyPair, randomBytes, type SigningKeyPair, sign } from '../src/crypto/index.ts';
+import { Identity, identityId, RecordMeta, stateKey } from '../src/contracts/index.ts';
+import {
+  generateIdentityKeys,
+  generateSigningKeyPair,
+  randomBytes,
+  type SigningKeyPair,
+  sign,
+  writeKeystore,
+} from '../src/crypto/index.ts';
 import {
   ErasureReceipt,
   erasureReceiptPayload,
@@ -34,6 +42,7 @@ import {
 } from '../src/node/erasure-receipts.ts';
 import type { ValidatorNode } from '../src/node/validator.ts';
 import { P2PHost } from '../src/p2p/host.ts';
+import { signedFetch } from './fixtures/signed.ts';
 
 const CHAIN = 'erasure-test';
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -355,7 +364,7 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
   );
   const meta = (id: string, erased_ms: number | null): RecordMeta => ({
     id,
-    patient: 'p'.repeat(32),
+    patient: patient.id,
     author: 'a'.repeat(32),
     custodian: 'st-mary',
     contentType: 'Observation',
@@ -370,10 +379,29 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
     erased_ms,
     patientProvided: false,
   });
+  /** The records' patient, and another patient, each signing their requests. */
+  const patientKeys = generateIdentityKeys();
+  const otherKeys = generateIdentityKeys();
+  const patient = { id: identityId(patientKeys.signing.publicKey), secretKey: patientKeys.signing.secretKey };
+  const other = { id: identityId(otherKeys.signing.publicKey), secretKey: otherKeys.signing.secretKey };
+  const identity = (id: string, keys: typeof patientKeys): Identity => ({
+    id,
+    kind: 'patient',
+    organisation: null,
+    roles: [],
+    signingKey: keys.signing.publicKey,
+    encryptionKey: keys.encryption.publicKey,
+    active: true,
+    registered_ms: Date.UTC(2026, 0, 1),
+    registeredBy: null,
+  });
   const state = new Map([
     [hex(stateKey.record(erased)), encode(RecordMeta, meta(erased, Date.UTC(2026, 0, 2)))],
     [hex(stateKey.record(live)), encode(RecordMeta, meta(live, null))],
+    [hex(stateKey.identity(patient.id)), encode(Identity, identity(patient.id, patientKeys))],
+    [hex(stateKey.identity(other.id)), encode(Identity, identity(other.id, otherKeys))],
   ]);
+  const asPatient = (path: string) => signedFetch(`${url}${path}`, patient);
   /** Stands in for the receipts component: answers what a set of validators would. */
   let held: ErasureReceipt[] = [];
   const fakeErasure = { list: async (id: string) => held.filter((r) => r.record === id) };
@@ -381,7 +409,10 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
   let url: string;
 
   beforeAll(async () => {
-    const node = { store: { stateReader: { get: (key: Uint8Array) => state.get(hex(key)) }, genesis } };
+    const node = {
+      store: { stateReader: { get: (key: Uint8Array) => state.get(hex(key)) }, genesis },
+      metrics: { registry: new Registry() },
+    };
     const ctx = {
       node: node as unknown as ValidatorNode,
       erasure: fakeErasure as unknown as ApiContext['erasure'],
@@ -394,9 +425,9 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
     await new Promise((resolve) => api.close(resolve));
   });
 
-  it('answers the receipts with the count needed, and 404 for an unknown record', async () => {
+  it("answers the record's patient the receipts with the count needed; refuses others, and unknown records alike", async () => {
     held = receipts.slice(0, 3);
-    const response = await fetch(`${url}/v1/records/${erased}/erasure`);
+    const response = await asPatient(`/v1/records/${erased}/erasure`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       record: erased,
@@ -414,16 +445,23 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
       })),
     });
     held = receipts.slice(0, 2);
-    const two = (await (await fetch(`${url}/v1/records/${erased}/erasure`)).json()) as { shredded: boolean };
+    const two = (await (await asPatient(`/v1/records/${erased}/erasure`)).json()) as { shredded: boolean };
     expect(two.shredded).toBe(false);
-    const notErased = (await (await fetch(`${url}/v1/records/${live}/erasure`)).json()) as Record<
+    const notErased = (await (await asPatient(`/v1/records/${live}/erasure`)).json()) as Record<
       string,
       unknown
     >;
     expect(notErased).toMatchObject({ erased: false, erased_ms: null, receipts: [], shredded: false });
-    const unknown = await fetch(`${url}/v1/records/${recordId('c')}/erasure`);
-    expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('API_UNKNOWN_RECORD');
+    const code = async (response: Response) => [
+      response.status,
+      ((await response.json()) as { error: { code: string } }).error.code,
+    ];
+    // Another patient is refused; an unknown record gets the same answer, so an id says nothing.
+    const notTheirs = await signedFetch(`${url}/v1/records/${erased}/erasure`, other);
+    expect(await code(notTheirs)).toEqual([403, 'API_NOT_IN_SCOPE']);
+    const unknown = await asPatient(`/v1/records/${recordId('c')}/erasure`);
+    expect(await code(unknown)).toEqual([403, 'API_NOT_IN_SCOPE']);
+    expect(await code(await fetch(`${url}/v1/records/${erased}/erasure`))).toEqual([401, 'API_UNSIGNED']);
   });
 
   it('is documented in the OpenAPI document', async () => {
@@ -452,7 +490,7 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
 
   it('client: verifies the receipts the real route lists', async () => {
     held = receipts.slice(0, 3);
-    const client = new NodeClient(url);
+    const client = new NodeClient(url, { signer: patient });
     const checked = await client.erasure(erased, { chainId: CHAIN, validators: genesis.validators });
     expect(checked.receipts.map((r) => r.validator)).toEqual(['validator-0', 'validator-1', 'validator-2']);
     expect(checked.rejected).toEqual([]);
@@ -482,6 +520,13 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
     erased_ms: r.erased_ms,
     signature: hex(r.signature),
   });
+  /** What GET /v1/accounts/{key} answers for the patient's key: the client finds its identity id there. */
+  const patientAccount = {
+    [`/v1/accounts/${hex(patientKeys.signing.publicKey)}`]: {
+      nonce: 0,
+      identity: { ...identity(patient.id, patientKeys), signingKey: hex(patientKeys.signing.publicKey) },
+    },
+  };
   const nodeInfo = {
     chainId: CHAIN,
     validators: genesis.validators.map((v) => ({
@@ -551,6 +596,7 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
   it('`record erasure` prints one line per confirming validator and what the count means', async () => {
     const node = await lyingNode({
       '/v1/node': nodeInfo,
+      ...patientAccount,
       [`/v1/records/${erased}/erasure`]: {
         record: erased,
         erased: true,
@@ -570,11 +616,27 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
         receipts: [json(receipts[0]!), json({ ...receipts[1]!, erased_ms: 0 })],
       },
     });
+    // The patient asks, signing with their keystore.
+    const dir = await mkdtemp(join(tmpdir(), 'medledger-erasure-cli-'));
+    const keystore = join(dir, 'patient.key');
+    await writeKeystore(keystore, patientKeys, 'erasure test', { scrypt: { N: 2 ** 12, r: 8, p: 1 } });
+    const passphrase = process.env.MEDLEDGER_PASSPHRASE;
+    process.env.MEDLEDGER_PASSPHRASE = 'erasure test';
     const run = async (...args: string[]) => {
       const lines: string[] = [];
       const program = new Command('medledger').exitOverride();
       addRecordCommands(program, (text) => lines.push(text));
-      await program.parseAsync(['node', 'medledger', 'record', 'erasure', ...args, '--node', node.url]);
+      await program.parseAsync([
+        'node',
+        'medledger',
+        'record',
+        'erasure',
+        ...args,
+        '--node',
+        node.url,
+        '--keystore',
+        keystore,
+      ]);
       return lines;
     };
     try {
@@ -601,6 +663,9 @@ describe('GET /v1/records/{id}/erasure, the client and `record erasure`', () => 
       });
       expect(parsed.receipts).toHaveLength(3);
     } finally {
+      if (passphrase === undefined) delete process.env.MEDLEDGER_PASSPHRASE;
+      else process.env.MEDLEDGER_PASSPHRASE = passphrase;
+      await rm(dir, { recursive: true, force: true });
       await node.close();
     }
   });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSettingFlags, settingFlags } from '../src/cli/setting-flags.ts';
+import { NodeClient } from '../src/client/index.ts';
 import { decode, encode } from '../src/codec/index.ts';
 import { buildTx, genesisState, identityId } from '../src/contracts/index.ts';
 import {
@@ -20,6 +21,7 @@ import {
   readKeystorePublicKeys,
   writeKeystore,
 } from '../src/crypto/index.ts';
+import { parseOperatorKey } from '../src/crypto/operator-key.ts';
 import { freePort } from '../src/free-port.ts';
 import {
   Block,
@@ -83,10 +85,17 @@ describe('medledger init', () => {
       encryptionPublicKey: hex(keys.encryptionPublicKey),
       identityId: identityId(keys.signingPublicKey),
       genesisValidator: `st-mary=${hex(keys.signingPublicKey)}:${hex(keys.encryptionPublicKey)}@/dns4/<THIS-HOST>/tcp/<P2P-PORT>`,
-      files: { keystore: homePaths(home).keystore, config: homePaths(home).settings },
+      files: {
+        keystore: homePaths(home).keystore,
+        config: homePaths(home).settings,
+        operatorKey: homePaths(home).operatorKey,
+      },
     });
     expect(info.nextSteps.join('\n')).toMatch(/medledger genesis create[\s\S]*medledger start --home/);
     expect((await stat(homePaths(home).keystore)).mode & 0o777).toBe(0o600);
+    // The operator's key, for the node-operator routes: its own file, readable by its owner only.
+    expect((await stat(homePaths(home).operatorKey)).mode & 0o777).toBe(0o600);
+    expect(parseOperatorKey(await readFile(homePaths(home).operatorKey, 'utf8'))).not.toBeNull();
 
     const text = await readFile(homePaths(home).settings, 'utf8');
     for (const s of SETTINGS) expect(text).toContain(`# env ${s.env}`);
@@ -100,6 +109,7 @@ describe('medledger init', () => {
     // Chain format 2: the --validator line names both keys.
     expect(human.stdout).toMatch(/--validator "City General=[0-9a-f]{64}:[0-9a-f]{64}@\/dns4\/<THIS-HOST>/);
     expect(human.stdout).toMatch(/identity id\s+[0-9a-f]{32}/);
+    expect(human.stdout).toContain(`--operator-key ${homePaths(join(dir, 'city')).operatorKey}`);
     expect(human.stdout).toContain('Next steps');
   });
 
@@ -116,6 +126,7 @@ describe('medledger init', () => {
     expect(noPassphrase.stderr).toMatch(/MEDLEDGER_PASSPHRASE.*\[KEYSTORE_NO_PASSPHRASE\]/);
     expect(existsSync(join(dir, 'nobody'))).toBe(false);
 
+    const operatorKey = await readFile(homePaths(join(dir, 'city')).operatorKey, 'utf8');
     const forced = await medledger(['init', '--home', join(dir, 'city'), '--force', '--api-port', '9001']);
     expect(forced.code, forced.stderr).toBe(0);
     const settings = parseSettings(
@@ -123,6 +134,9 @@ describe('medledger init', () => {
     );
     expect(settings.api.port).toBe(9001);
     expect(settings.name).toBe(''); // --force starts over: the earlier --name is gone
+    // The operator's scripts keep working: --force replaces the validator key, not the operator's.
+    expect(forced.stdout).toContain(`kept ${homePaths(join(dir, 'city')).operatorKey}, the operator's key`);
+    expect(await readFile(homePaths(join(dir, 'city')).operatorKey, 'utf8')).toBe(operatorKey);
   });
 });
 
@@ -410,8 +424,12 @@ describe('medledger start', () => {
       body: encode(Transaction, tx),
     });
     expect(submitted.status).toBe(202);
-    const receipt = `${listening.api}/v1/txs/${hex(txHash(tx))}`;
-    await until(async () => (await fetch(receipt)).status === 200, 30_000);
+    // Its sender signs the request for its receipt.
+    const sender = new NodeClient(listening.api).as({
+      id: identityId(admin.signing.publicKey),
+      secretKey: admin.signing.secretKey,
+    });
+    await until(async () => (await sender.tx(hex(txHash(tx)))) !== null, 30_000);
 
     const exited = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
     first.kill('SIGTERM');

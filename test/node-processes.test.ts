@@ -18,9 +18,11 @@ afterEach(async () => {
   cluster = null;
 });
 
+/** Every transaction in `hashes` is committed at each of `nodes` (read from their blocks, as the operator). */
 async function allCommitted(c: ProcessCluster, nodes: number[], hashes: string[]): Promise<boolean> {
   for (const i of nodes) {
-    for (const hash of hashes) if (!(await c.receipt(i, hash))) return false;
+    const committed = await c.committed(i);
+    if (!hashes.every((hash) => committed.has(hash))) return false;
   }
   return true;
 }
@@ -45,8 +47,13 @@ describe('validator processes', () => {
     await until(() => allCommitted(c, [0, 1, 2], hashes), 60_000);
     await c.start(3);
     await until(() => allCommitted(c, [3], hashes), 60_000);
+    // Each node gives the same receipt, to its operator only: unsigned, the route is refused.
     const first = await c.receipt(0, hashes[0]!);
+    expect(first?.receipt.code).toBe('OK');
     for (const i of [1, 2, 3]) expect(await c.receipt(i, hashes[0]!)).toEqual(first);
+    const unsigned = await fetch(`${c.api[0]}/v1/txs/${hashes[0]}`);
+    expect(unsigned.status).toBe(401);
+    expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe('API_UNSIGNED');
     await until(
       async () =>
         new Set((await Promise.all([0, 1, 2, 3].map((i) => c.status(i)))).map((s) => s.hash)).size === 1,

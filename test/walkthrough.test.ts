@@ -64,7 +64,7 @@ describe('the README walkthrough', () => {
     expect(readme).toContain(body.trim());
   });
 
-  it('runs on a real devnet: hospitals, consent, reads with a node down, audit, break-glass, verify, catch-up', async () => {
+  it('runs on a real devnet: hospitals, consent, a refused query, reads with a node down, audit, break-glass, verify, catch-up', async () => {
     dir = await mkdtemp(join(tmpdir(), 'medledger-walkthrough-'));
     const devnetDir = join(dir, 'devnet');
     const work = join(dir, 'work');
@@ -79,6 +79,13 @@ describe('the README walkthrough', () => {
     const out = walkthrough.output;
     expect(out).not.toMatch(/SyntaxError|TypeError|^\s+at /m); // no stack traces while it waits
     expect(out).toMatch(/DENIED/); // the first read, and the read after revocation
+    // Dr Baker's listing outside his scope is refused, and the patient sees the refusal City General's node logged.
+    expect(out).toMatch(/not in your scope \[API_NOT_IN_SCOPE\]/);
+    const refusals = out.slice(out.indexOf("== and the query City General's node refused"));
+    expect(refusals).toMatch(/^TIME\s+ACTOR\s+PATIENT\s+RECORD\s+ROUTE\s+CODE$/m);
+    expect(refusals).toMatch(/GET \/v1\/patients\/[0-9a-f]{32}\/records\s+API_NOT_IN_SCOPE/);
+    // Each validator's operator verified its chain.
+    expect(out.match(/chain medledger-devnet verified: \d+ blocks/g)).toHaveLength(4);
     expect(out).toContain('the decrypted copy equals the original, byte for byte');
     expect(out).toMatch(/emergency/i);
     // St Mary's node down: City General's doctor and the emergency read are served by the others.

@@ -11,6 +11,7 @@
  *   401 API_SIGNATURE_REPLAYED  this nonce was used already
  *   403 API_IDENTITY_INACTIVE   the identity is deactivated
  *   403 API_NOT_OPERATOR        an operator route, signed by someone other than the operator
+ *   403 API_NOT_AN_IDENTITY     an identity's route, signed with the operator's key
  *   429 API_RATE_LIMITED        this identity signed too many requests within the window
  *
  * The node's operator signs with the key id `operator` and the key `init` wrote into the node's

@@ -10,7 +10,7 @@ import { maxFaults } from '../ledger/quorum.ts';
 import { type ApiContext, memberOf, type Route } from './context.ts';
 import { ApiError, checkId, PATH_ID, send } from './http.ts';
 import { refuse } from './refusals.ts';
-import { mayDescribeRecord } from './scopes.ts';
+import { isNetworkAdmin, mayDescribeRecord } from './scopes.ts';
 
 function erasureOf(ctx: ApiContext) {
   if (!ctx.erasure) {
@@ -28,6 +28,9 @@ export const erasureRoutes: Route[] = [
       const id = checkId(param!, 'the record id');
       const state = ctx.node.store.stateReader;
       const record = getRecord(state, id);
+      if (record === undefined && isNetworkAdmin(memberOf(caller))) {
+        throw new ApiError(404, 'API_UNKNOWN_RECORD', `record ${id} not found`);
+      }
       if (record === undefined || !mayDescribeRecord(state, memberOf(caller), record, Date.now())) {
         return refuse(ctx, req, memberOf(caller), `record ${id} is not in your scope`, {
           patient: record?.patient ?? null,

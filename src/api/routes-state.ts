@@ -28,6 +28,7 @@ import { refuse } from './refusals.ts';
 import {
   auditVisibility,
   directoryView,
+  isNetworkAdmin,
   mayDescribeRecord,
   mayListRecords,
   mayManageConsent,
@@ -118,6 +119,9 @@ export const stateRoutes: Route[] = [
       const id = checkId(param!, 'the record id');
       const state = stateOf(ctx);
       const record = getRecord(state, id);
+      if (record === undefined && isNetworkAdmin(memberOf(caller))) {
+        throw new ApiError(404, 'API_UNKNOWN_RECORD', `record ${id} not found`);
+      }
       if (record === undefined || !mayDescribeRecord(state, memberOf(caller), record, Date.now())) {
         // The same answer whether or not the record exists: an id outside one's scope says nothing.
         return refuse(ctx, req, memberOf(caller), `record ${id} is not in your scope`, {

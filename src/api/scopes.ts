@@ -14,9 +14,10 @@
  *   overseer    an organisation's admin identity, or a           the records in its custody, its staff's
  *               practitioner with the org-admin or auditor role  audit entries and refused queries
  *   admin       a network admin                                  everything above
- *   member      any active identity                              the directory: identities (a patient's
- *                                                                registrar only to those above) and
- *                                                                organisations
+ *   member      any active identity                              the directory: identities and
+ *                                                                organisations (who registered a patient
+ *                                                                only to the patient, network admins and
+ *                                                                the registering organisation's people)
  *
  * The functions here only decide; routes refuse with 403 (refusals.ts) and filter lists with them.
  */

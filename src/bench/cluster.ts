@@ -1,7 +1,9 @@
 /**
  * Validators as real processes (`medledger start --home DIR`) on 127.0.0.1 with free ports: writes
  * their homes (fresh keys, a shared genesis whose network admins sign the load), spawns, SIGKILLs and
- * restarts them, and talks to their HTTP APIs (status, submit, transport faults, metrics). Used by
+ * restarts them, and talks to their HTTP APIs (status, submit, blocks, receipts, transport faults,
+ * metrics). Blocks, receipts and faults are node-operator routes: each request to validator i is
+ * signed with the operator key in its home (operator.key, which writeHome writes). Used by
  * `medledger bench` in real mode, by bench/cluster.ts and by the process tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,6 +12,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '../codec/index.ts';
+import type { BlockJson } from '../client/api-types.ts';
+import type { RequestSigner } from '../client/http.ts';
 import type { ConsensusParams } from '../consensus/index.ts';
 import {
   generateEncryptionKeyPair,
@@ -17,9 +21,12 @@ import {
   type IdentityKeys,
   type SigningKeyPair,
 } from '../crypto/index.ts';
+import { OPERATOR_KEY_ID, signRequest } from '../crypto/http-signature.ts';
+import { parseOperatorKey } from '../crypto/operator-key.ts';
 import { freePorts } from '../free-port.ts';
 import { hex } from '../hex.ts';
 import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../ledger/index.ts';
+import { homePaths } from '../node/config.ts';
 import { writeHome } from '../node/home.ts';
 import type { NodeStatus, TransportFaults } from '../node/validator.ts';
 import { projectPath } from '../paths.ts';
@@ -36,16 +43,27 @@ export async function until(condition: () => boolean | Promise<boolean>, timeout
   }
 }
 
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
 /**
  * fetch for idempotent requests, tried up to three times on a network error: a kept-alive
- * connection the server closed while idle fails the first request sent on it.
+ * connection the server closed while idle fails the first request sent on it. `init` is made anew
+ * for each attempt: a signed request's nonce may be used once.
  */
-async function retrying(url: string, init?: RequestInit): Promise<Response> {
+async function retrying(url: string, init: () => RequestInit | Promise<RequestInit> = () => ({})) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fetch(url, init);
+      return await fetch(url, await init());
     } catch (error) {
-      if (attempt >= 3) throw error;
+      if (attempt >= 3 || (error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError')
+        throw error;
       await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
@@ -75,8 +93,12 @@ export interface ProcessCluster {
   validators: IdentityKeys[];
   admins: SigningKeyPair[];
   p2pPorts: number[];
+  /** Each validator's home (its operator.key signs the node-operator routes). */
+  homes: string[];
   /** Each validator's API base URL (it changes when a validator restarts). */
   api: string[];
+  /** How validator i's operator signs (key id `operator`, the key in its home's operator.key). */
+  operator(i: number): Promise<RequestSigner>;
   start(i: number): Promise<void>;
   /** SIGKILL. */
   kill(i: number): Promise<void>;
@@ -88,10 +110,27 @@ export interface ProcessCluster {
   starts(i: number): number;
   submit(i: number, tx: Transaction): Promise<string>;
   status(i: number): Promise<NodeStatus>;
+  /** A committed transaction at validator i (asked as its operator), or null while it is not. */
   receipt(
     i: number,
     hash: string,
   ): Promise<{ height: number; index: number; receipt: { code: string } } | null>;
+  /**
+   * Block `height` of validator i (asked as its operator), waiting up to `wait_ms` for it; null when
+   * it is not committed by then.
+   */
+  block(i: number, height: number, options?: { wait_ms?: number; signal?: AbortSignal }): Promise<BlockJson | null>;
+  /**
+   * The hashes of every transaction committed at validator i, read block by block from its API
+   * (each block once: blocks are final), up to its height now.
+   */
+  committed(i: number): Promise<ReadonlySet<string>>;
+  /**
+   * Operator requests the node answered 429 API_RATE_LIMITED (its bound on signed requests per
+   * signer), each then waited out for its Retry-After: a follower of every block of a long, fast run
+   * can reach it, and its sightings of commits are late by that wait.
+   */
+  throttled: number;
   /** Replaces validator i's transport faults (needs faultInjection). */
   setFaults(i: number, faults: TransportFaults): Promise<void>;
   /** Validator i's Prometheus metrics text. */
@@ -154,10 +193,51 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
   const children: Array<ChildProcess | null> = validators.map(() => null);
   const startCounts = validators.map(() => 0);
   const api: string[] = validators.map(() => '');
-  const fetchJson = async (url: string, init?: RequestInit) => {
-    const response = await retrying(url, init);
-    if (!response.ok)
-      throw new Error(`${init?.method ?? 'GET'} ${url}: ${response.status} ${await response.text()}`);
+  const operators = new Map<number, Promise<RequestSigner>>();
+  const followed = validators.map(() => ({ height: 0, txs: new Set<string>() }));
+  const operator = (i: number): Promise<RequestSigner> => {
+    let signer = operators.get(i);
+    if (!signer) {
+      const path = homePaths(homes[i]!).operatorKey;
+      signer = readFile(path, 'utf8').then((text) => {
+        const key = parseOperatorKey(text);
+        if (key === null) throw new Error(`${path} holds no operator key`);
+        return { id: OPERATOR_KEY_ID, secretKey: key.secretKey };
+      });
+      operators.set(i, signer);
+    }
+    return signer;
+  };
+  /**
+   * A request to validator i signed by its operator (signed anew for each attempt); a 429 (the
+   * node's bound on one signer's requests) is waited out and the request sent again.
+   */
+  const asOperator = async (
+    i: number,
+    path: string,
+    init: { method?: 'GET' | 'PUT'; body?: Uint8Array; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<Response> => {
+    const { secretKey } = await operator(i);
+    for (;;) {
+      const url = `${api[i]}${path}`;
+      const response = await retrying(url, async () => ({
+        method: init.method ?? 'GET',
+        body: init.body,
+        signal: init.signal,
+        headers: await signRequest(
+          { method: init.method ?? 'GET', url, headers: init.headers ?? {}, body: init.body },
+          OPERATOR_KEY_ID,
+          secretKey,
+        ),
+      }));
+      if (response.status !== 429 || init.signal?.aborted) return response;
+      await response.arrayBuffer();
+      cluster.throttled++;
+      await sleep(1000 * Math.max(1, Number(response.headers.get('retry-after')) || 1), init.signal);
+    }
+  };
+  const fetchJson = async (response: Response, what: string) => {
+    if (!response.ok) throw new Error(`${what}: ${response.status} ${await response.text()}`);
     return response.json() as Promise<unknown>;
   };
   const cluster: ProcessCluster = {
@@ -166,7 +246,10 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     validators,
     admins,
     p2pPorts,
+    homes,
     api,
+    operator,
+    throttled: 0,
     async start(i) {
       await rm(join(homes[i]!, 'listening.json'), { force: true });
       const toFile = options.stderr === 'file';
@@ -217,20 +300,46 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       return hex(txHash(tx));
     },
     async status(i) {
-      return (await fetchJson(`${api[i]}/v1/status`)) as NodeStatus;
+      const url = `${api[i]}/v1/status`;
+      return (await fetchJson(await retrying(url), `GET ${url}`)) as NodeStatus;
     },
     async receipt(i, hash) {
-      const response = await retrying(`${api[i]}/v1/txs/${hash}`);
-      return response.status === 200
-        ? ((await response.json()) as Awaited<ReturnType<ProcessCluster['receipt']>>)
-        : null;
+      const response = await asOperator(i, `/v1/txs/${hash}`);
+      if (response.status === 404) {
+        await response.arrayBuffer();
+        return null;
+      }
+      return (await fetchJson(response, `GET /v1/txs/${hash} at validator ${i}`)) as Awaited<
+        ReturnType<ProcessCluster['receipt']>
+      >;
+    },
+    async block(i, height, options = {}) {
+      const wait = options.wait_ms ? `?wait_ms=${options.wait_ms}` : '';
+      const response = await asOperator(i, `/v1/blocks/${height}${wait}`, { signal: options.signal });
+      if (response.status === 404) {
+        await response.arrayBuffer();
+        return null;
+      }
+      return (await fetchJson(response, `GET /v1/blocks/${height} at validator ${i}`)) as BlockJson;
+    },
+    async committed(i) {
+      const seen = followed[i]!;
+      const { height } = await cluster.status(i);
+      while (seen.height < height) {
+        const block = await cluster.block(i, seen.height + 1);
+        if (block === null) break;
+        for (const hash of block.txs) seen.txs.add(hash);
+        seen.height++;
+      }
+      return seen.txs;
     },
     async setFaults(i, faults) {
-      await fetchJson(`${api[i]}/v1/debug/faults`, {
+      const response = await asOperator(i, '/v1/debug/faults', {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(faults),
+        body: new TextEncoder().encode(JSON.stringify(faults)),
       });
+      await fetchJson(response, `PUT /v1/debug/faults at validator ${i}`);
     },
     async metrics(i) {
       const response = await retrying(`${api[i]}/metrics`);

@@ -4,7 +4,8 @@
  * next validator in turn; closed loop: client c sends to validator c mod n), commits followed on every validator through
  * GET /v1/blocks/{h}?wait_ms, the fault timeline applied through the processes' own hooks (SIGKILL,
  * restart, PUT /v1/debug/faults), and each process sampled every second (/proc CPU and RSS, /metrics
- * message counters and view changes).
+ * message counters and view changes). Blocks and faults are node-operator routes, signed with each
+ * validator's operator key (src/bench/cluster.ts).
  *
  * A transaction's commit time is when a follower first saw it committed at any validator. Open-loop
  * latency counts from the moment a transaction was due, not when it was sent, so a load generator
@@ -256,14 +257,12 @@ async function measure(
         continue;
       }
       try {
-        const response = await fetch(`${cluster.api[i]}/v1/blocks/${height}?wait_ms=1000`, {
+        // A node-operator route: signed with validator i's operator key (cluster.block).
+        const block = await cluster.block(i, height, {
+          wait_ms: 1000,
           signal: AbortSignal.any([AbortSignal.timeout(5000), stopFollowing.signal]),
         });
-        if (response.status !== 200) {
-          await response.arrayBuffer();
-          continue;
-        }
-        const block = (await response.json()) as { txs: string[] };
+        if (block === null) continue;
         const t = now_s();
         for (const hash of block.txs) {
           if (committedAt.has(hash)) continue;
@@ -597,6 +596,10 @@ async function measure(
     if (!cluster.running(i) && !intendedDown.has(i))
       notes.push(`validator ${i} exited on its own during the run`);
   }
+  if (cluster.throttled > 0)
+    notes.push(
+      `the validators refused ${cluster.throttled} of the followers' signed block requests for their bound on one signer's requests (429), each waited out: commits were seen late by up to that wait`,
+    );
   const observations: Observations = {
     txs: records
       .filter((r) => r.submitted_s !== null)

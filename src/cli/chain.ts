@@ -1,12 +1,21 @@
-/** `medledger chain …`: verifying a chain, offline from its stored blocks or online through a node. */
+/**
+ * `medledger chain …`: verifying a chain, offline from its stored blocks or online through a node
+ * (which only the node's operator may ask: --operator-key).
+ */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { NodeClient } from '../client/index.ts';
+import { NodeClient, operatorSigner } from '../client/index.ts';
 import { committedTxProblem, genesisState } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { type ChainReport, loadGenesis, verifyChain } from '../ledger/index.ts';
 import { homePaths } from '../node/config.ts';
-import { clientTls, tlsOptions } from './operator/common.ts';
+import {
+  clientTls,
+  operatorKeyOption,
+  operatorKeyPath,
+  operatorKeyRequired,
+  tlsOptions,
+} from './operator/common.ts';
 
 interface VerifyOptions {
   chain?: string;
@@ -15,13 +24,14 @@ interface VerifyOptions {
   node?: string;
   ca?: string;
   fingerprint?: string;
+  operatorKey?: string;
   json?: boolean;
 }
 
 /** Which chain to verify: exactly one of --node, --home, or --chain with --genesis. */
 function source(
   options: VerifyOptions,
-): { kind: 'node'; url: string } | { kind: 'files'; chain: string; genesis: string } {
+): { kind: 'node'; url: string; operatorKey: string } | { kind: 'files'; chain: string; genesis: string } {
   const offline = options.chain !== undefined || options.genesis !== undefined;
   const chosen = [options.node !== undefined, options.home !== undefined, offline].filter(Boolean).length;
   if (chosen !== 1) {
@@ -30,7 +40,14 @@ function source(
       'chain verify: give exactly one of --node URL, --home DIR, or --chain DIR with --genesis FILE',
     );
   }
-  if (options.node !== undefined) return { kind: 'node', url: options.node };
+  if (options.node !== undefined) {
+    const operatorKey = operatorKeyPath(options);
+    if (operatorKey === undefined) throw operatorKeyRequired();
+    return { kind: 'node', url: options.node, operatorKey };
+  }
+  if (options.operatorKey !== undefined) {
+    throw new MedledgerError('BAD_ARGUMENT', '--operator-key: only with --node (a running node)');
+  }
   if (options.home !== undefined) {
     const paths = homePaths(options.home);
     return { kind: 'files', chain: join(paths.data, 'chain'), genesis: paths.genesis };
@@ -52,22 +69,28 @@ export function addChainCommands(program: Command, out: (text: string) => void):
     .option('--chain <dir>', "the chain's LevelDB directory (the node must be stopped)")
     .option('--genesis <file>', 'the genesis.json the chain was created from (with --chain)')
     .option('--home <dir>', "a stopped node's home: verifies HOME/data/chain against HOME/genesis.json")
-    .option('--node <url>', 'ask a running node to verify its chain (GET /v1/chain/verify)');
-  tlsOptions(verify)
+    .option(
+      '--node <url>',
+      "ask a running node to verify its chain (GET /v1/chain/verify; signed with the node's --operator-key)",
+    );
+  operatorKeyOption(tlsOptions(verify))
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  medledger chain verify --chain ~/.medledger/chain --genesis genesis.json\n' +
         '  medledger chain verify --home ./node-1\n' +
-        '  medledger chain verify --node http://127.0.0.1:26700',
+        '  medledger chain verify --node http://127.0.0.1:26700 --operator-key ./st-mary/operator.key',
     )
     .action(async (options: VerifyOptions) => {
       const from = source(options);
       let chainId: string;
       let report: ChainReport;
       if (from.kind === 'node') {
-        const client = new NodeClient(from.url, { tls: clientTls(options) });
+        const client = new NodeClient(from.url, {
+          tls: clientTls(options),
+          operator: await operatorSigner(from.operatorKey),
+        });
         [chainId, report] = await Promise.all([client.chainId(), client.chainVerify()]);
       } else {
         const genesis = await loadGenesis(from.genesis);

@@ -213,6 +213,8 @@ async function runDevnet(
     adminKeystore: join(options.dir, 'admin.key'),
     passphrase: DEVNET_PASSPHRASE,
     logs: layout.homes.map((home) => join(home, 'node.log')),
+    /** Each validator's operator key: block show, tx show and chain verify --node take it. */
+    operatorKeys: layout.homes.map((home) => homePaths(home).operatorKey),
     walkthrough: `DEVNET=${resolvePath(options.dir)} bash ${walkthrough}`,
   };
   if (options.json) out(JSON.stringify(info));
@@ -221,6 +223,9 @@ async function runDevnet(
     for (const [i, api] of layout.apis.entries())
       out(`  validator-${i + 1}  API ${api}  log ${info.logs[i]}`);
     out(`  network admin keystore: ${info.adminKeystore} (passphrase: ${DEVNET_PASSPHRASE})`);
+    out(
+      `  operator keys (block show, tx show, chain verify --node): --operator-key ${join(options.dir, 'validator-N', 'operator.key')}`,
+    );
     out(
       `  operator commands: export MEDLEDGER_PASSPHRASE=${DEVNET_PASSPHRASE} MEDLEDGER_NODE=${layout.apis[0]}`,
     );

@@ -1,9 +1,11 @@
 /**
  * `medledger init --home DIR`: creates a node home: a new passphrase-encrypted identity keystore
  * (validator.key: the Ed25519 validator key and the X25519 custodian key of the hospital the node
- * serves) and a config.toml documenting every setting; with --tls, also a self-signed certificate
- * for the HTTP API and its key (HOME/tls/, node/tls-cert.ts). It never overwrites a home without
- * --force, and refuses settings the node would refuse to start with (plain HTTP off loopback).
+ * serves), the operator's key for the API's node-operator routes (operator.key, mode 0600; one the
+ * home already has is kept) and a config.toml documenting every setting; with --tls, also a
+ * self-signed certificate for the HTTP API and its key (HOME/tls/, node/tls-cert.ts). It never
+ * overwrites a home without --force, and refuses settings the node would refuse to start with (plain
+ * HTTP off loopback).
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { generateIdentityKeys, writeKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { insecureApi } from '../node/api-tls.ts';
 import { homePaths, type NodeSettings, resolveSettings } from '../node/config.ts';
+import { writeOperatorKey } from '../node/operator-key.ts';
 import { renderConfig } from '../node/settings-toml.ts';
 import { apiIdentity, nodeIdentity, printIdentity, suggestedName } from './node-info.ts';
 import { addSettingFlags, homeOption, settingFlags } from './setting-flags.ts';
@@ -151,6 +154,7 @@ export function addInitCommand(program: Command, out: (text: string) => void): v
       const keys = generateIdentityKeys();
       await writeKeystore(paths.keystore, keys, passphrase, { overwrite: options.force ?? false });
       await writeFile(paths.settings, renderConfig(settings), { flag: options.force ? 'w' : 'wx' });
+      const operatorKeyWritten = await writeOperatorKey(home);
       if (certificate) {
         const flag = options.force ? 'w' : 'wx';
         await mkdir(dirname(paths.tlsKey), { recursive: true, mode: 0o700 });
@@ -187,6 +191,7 @@ export function addInitCommand(program: Command, out: (text: string) => void): v
             files: {
               keystore: paths.keystore,
               config: paths.settings,
+              operatorKey: paths.operatorKey,
               ...(tls ? { tlsCert: tls.cert, tlsKey: tls.key } : {}),
             },
             ...(tls ? { tls } : {}),
@@ -200,6 +205,14 @@ export function addInitCommand(program: Command, out: (text: string) => void): v
       out('');
       out(`Wrote ${paths.keystore} (keep it and its passphrase safe)`);
       out(`  and ${paths.settings} (every setting, documented)`);
+      out(
+        operatorKeyWritten
+          ? `  and ${paths.operatorKey}, the operator's key (mode 0600): the node-operator commands`
+          : `  and kept ${paths.operatorKey}, the operator's key it had (mode 0600): the node-operator commands`,
+      );
+      out(
+        `      (block show, tx show, chain verify --node) sign with it: --operator-key ${paths.operatorKey}`,
+      );
       if (tls) {
         out(
           `  and ${tls.cert}, a self-signed certificate for the HTTP API (valid until ${tls.validTo.slice(0, 10)}),`,

@@ -5,7 +5,7 @@
  * the genesis alone once every home is copied to its host and started.
  *
  *   DIR/genesis.json     the network's genesis (also in every home)
- *   DIR/node-I/          validator I's home: validator.key, config.toml, genesis.json
+ *   DIR/node-I/          validator I's home: validator.key, config.toml, genesis.json, operator.key
  *   DIR/admin.key        the network admin's keystore
  *   DIR/testnet.json     the layout: each validator's name, home, p2p address and API URL
  *
@@ -27,6 +27,7 @@ import {
 import { MedledgerError } from '../errors.ts';
 import { DEFAULT_PARAMS, type Genesis, genesisToJson, parseGenesis } from '../ledger/index.ts';
 import { isLoopback } from '../node/api-tls.ts';
+import { homePaths } from '../node/config.ts';
 import { writeHome } from '../node/home.ts';
 import { DEFAULT_API_PORT, DEFAULT_P2P_PORT } from '../node/settings.ts';
 
@@ -210,6 +211,7 @@ async function writeTestnet(options: TestnetOptions) {
     validators: placements.map((p, i) => ({
       name: p.name,
       home: p.home,
+      operatorKey: homePaths(p.home).operatorKey,
       publicKey: Buffer.from(keys[i]!.signing.publicKey).toString('hex'),
       encryptionKey: Buffer.from(keys[i]!.encryption.publicKey).toString('hex'),
       p2p: p.address,
@@ -268,6 +270,9 @@ export function addTestnetCommand(program: Command, out: (text: string) => void)
       );
       for (const v of layout.validators) out(`  ${v.name}  ${v.home}  p2p ${v.p2p}  api ${v.api}`);
       out(`  network admin keystore  ${layout.adminKeystore}`);
+      out(
+        "  each home's operator.key signs its node's operator routes (--operator-key: block show, tx show, chain verify --node)",
+      );
       out('Copy each node-I directory to its host and run there: medledger start --home node-I');
     });
 }

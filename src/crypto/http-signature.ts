@@ -97,7 +97,7 @@ export async function verifyRequest(
       {
         requiredParams: PARAMS,
         requiredFields: hasBody ? [...COMPONENTS, 'content-digest'] : COMPONENTS,
-        maxAge: MAX_AGE_S,
+        maxAge: MAX_AGE_S + TOLERANCE_S, // the library takes the tolerance off `created` first
         tolerance: TOLERANCE_S,
         async keyLookup(params) {
           const keyId = String(params.keyid ?? '');

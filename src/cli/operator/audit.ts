@@ -1,15 +1,17 @@
 /**
  * `medledger audit`: the audit trail, newest first, by patient, actor, record or time, paged with
- * the node's cursor. Break-glass entries are flagged so they stand out. Its `export` subcommand is
- * in fhir-export.ts.
+ * the node's cursor. Break-glass entries are flagged so they stand out. `audit refusals` lists the
+ * queries for personal data the node refused (outside the caller's scope). Both are signed by the
+ * caller (--keystore) and show only what the caller's scope covers. Its `export` subcommand is in
+ * fhir-export.ts.
  */
 import type { Command } from 'commander';
-import type { AuditEntryJson } from '../../client/api-types.ts';
-import type { AuditParams } from '../../client/index.ts';
+import type { AuditEntryJson, RefusedQueryJson } from '../../client/api-types.ts';
+import type { AuditParams, RefusalParams } from '../../client/index.ts';
 import { isoTime, type Out, printJson, printTable } from '../../client/output.ts';
 import { parseCount, parseTime } from '../../client/parse.ts';
 import { MedledgerError } from '../../errors.ts';
-import { type CommonOptions, clientFor, operatorOptions, withExample } from './common.ts';
+import { type CommonOptions, callerClient, operatorOptions, READERS, withExample } from './common.ts';
 
 const MAX_PAGE = 1000;
 
@@ -66,7 +68,7 @@ function row(entry: AuditEntryJson): Array<string | number | null> {
 
 /** Adds `audit` and returns it, for its subcommands. */
 export function addAuditCommand(program: Command, out: Out): Command {
-  return withExample(
+  const audit = withExample(
     operatorOptions(
       program
         .command('audit')
@@ -83,11 +85,13 @@ export function addAuditCommand(program: Command, out: Out): Command {
         .option('--limit <n>', `entries per page (1-${MAX_PAGE})`, '50')
         .option('--cursor <cursor>', 'continue after a previous page (its cursor)')
         .option('--all', 'follow the cursor through every page'),
+      { reads: READERS.audit },
     ),
-    'medledger audit --patient 3f1c… --from 30d --all',
+    'medledger audit --patient 3f1c… --from 30d --all --keystore patient.key',
+    'medledger audit --actor 9a0b… --keystore st-mary-auditor.key',
   ).action(async (options: AuditOptions) => {
     const params = query(options);
-    const client = clientFor(options);
+    const client = await callerClient(options, READERS.audit);
     const entries: AuditEntryJson[] = [];
     let cursor: string | null = options.cursor ?? null;
     do {
@@ -115,5 +119,71 @@ export function addAuditCommand(program: Command, out: Out): Command {
       'no audit entries',
     );
     if (cursor !== null) out(`more entries: add --cursor ${cursor} (or --all)`);
+  });
+  addRefusalsCommand(audit, out);
+  return audit;
+}
+
+interface RefusalOptions extends CommonOptions {
+  patient?: string;
+  actor?: string;
+  limit: string;
+  cursor?: string;
+  all?: boolean;
+}
+
+function refusalQuery(options: RefusalOptions): Omit<RefusalParams, 'cursor'> {
+  if (options.patient !== undefined && options.actor !== undefined) {
+    throw new MedledgerError('BAD_ARGUMENT', '--patient/--actor: give at most one of them');
+  }
+  const limit = parseCount(options.limit, '--limit', MAX_PAGE);
+  if (options.patient !== undefined) return { by: 'patient', id: options.patient, limit };
+  if (options.actor !== undefined) return { by: 'actor', id: options.actor, limit };
+  return { by: 'time', limit };
+}
+
+/** `audit refusals`: the queries for personal data this node refused, newest first. */
+function addRefusalsCommand(audit: Command, out: Out): void {
+  withExample(
+    operatorOptions(
+      audit
+        .command('refusals')
+        .description(
+          'the queries for personal data this node refused (403 API_NOT_IN_SCOPE: outside the ' +
+            "asker's scope), newest first; each node keeps those it refused, so ask each node",
+        )
+        .option('--patient <id>', "those about one patient's data")
+        .option('--actor <id>', 'those one identity made')
+        .option('--limit <n>', `refusals per page (1-${MAX_PAGE})`, '50')
+        .option('--cursor <cursor>', 'continue after a previous page (its cursor)')
+        .option('--all', 'follow the cursor through every page'),
+      { reads: READERS.audit },
+    ),
+    'medledger audit refusals --patient 3f1c… --keystore patient.key --node http://127.0.0.1:26701',
+  ).action(async (options: RefusalOptions) => {
+    const params = refusalQuery(options);
+    const client = await callerClient(options, READERS.audit);
+    const entries: RefusedQueryJson[] = [];
+    let cursor: string | null = options.cursor ?? null;
+    do {
+      const page = await client.refusals({ ...params, cursor });
+      entries.push(...page.entries);
+      cursor = page.cursor;
+    } while (options.all && cursor !== null);
+    if (options.json) return printJson(out, { entries, cursor });
+    printTable(
+      out,
+      ['time', 'actor', 'patient', 'record', 'route', 'code'],
+      entries.map((entry) => [
+        isoTime(entry.time_ms),
+        entry.actor,
+        entry.patient,
+        entry.record,
+        entry.route,
+        entry.code,
+      ]),
+      'no refused queries',
+    );
+    if (cursor !== null) out(`more refusals: add --cursor ${cursor} (or --all)`);
   });
 }

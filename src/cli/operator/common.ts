@@ -1,10 +1,18 @@
 /**
- * What every operator command shares: the `--node`, `--ca`, `--fingerprint`, `--keystore` and
- * `--json` options, the help example, the client of the chosen node and the signer's unlocked keystore.
+ * What every operator command shares: the `--node`, `--ca`, `--fingerprint`, `--keystore`,
+ * `--operator-key` and `--json` options, the help example, the client of the chosen node, the
+ * signer's unlocked keystore, and clients that sign as that identity or as the node's operator.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type ClientTls, DEFAULT_NODE_URL, NodeClient, unlockKeystore } from '../../client/index.ts';
+import {
+  type ClientTls,
+  DEFAULT_NODE_URL,
+  NodeClient,
+  operatorSigner,
+  signedClient,
+  unlockKeystore,
+} from '../../client/index.ts';
 import type { Out } from '../../client/output.ts';
 import type { IdentityKeys } from '../../crypto/index.ts';
 import { MedledgerError } from '../../errors.ts';
@@ -12,12 +20,14 @@ import { MedledgerError } from '../../errors.ts';
 export const NODE_ENV = 'MEDLEDGER_NODE';
 export const CA_ENV = 'MEDLEDGER_CA';
 export const FINGERPRINT_ENV = 'MEDLEDGER_FINGERPRINT';
+export const OPERATOR_KEY_ENV = 'MEDLEDGER_OPERATOR_KEY';
 
 export interface CommonOptions {
   node?: string;
   ca?: string;
   fingerprint?: string;
   keystore?: string;
+  operatorKey?: string;
   json?: boolean;
 }
 
@@ -25,17 +35,25 @@ export interface OperatorIo {
   out: Out;
 }
 
-/** Adds `--node` and `--json`; with `signer`, also `--keystore` described as that signer's. */
-export function operatorOptions(command: Command, signer?: string): Command {
+const PASSPHRASE_SOURCE = 'passphrase: $MEDLEDGER_PASSPHRASE, else asked on the terminal';
+
+/**
+ * Adds `--node` and `--json`; with `signer`, also `--keystore`: described as that signer's, or for
+ * `{ reads }`, as the caller's of a command that reads personal data (`reads`: who may).
+ */
+export function operatorOptions(command: Command, signer?: string | { reads: string }): Command {
   command.option(
     '--node <url>',
     `the node's API (default: $${NODE_ENV}, else ${DEFAULT_NODE_URL}, the devnet's first validator)`,
   );
   tlsOptions(command);
-  if (signer !== undefined) {
+  if (typeof signer === 'string') {
+    command.option('--keystore <file>', `the ${signer}'s keystore (${PASSPHRASE_SOURCE})`);
+  } else if (signer !== undefined) {
     command.option(
       '--keystore <file>',
-      `the ${signer}'s keystore (passphrase: $MEDLEDGER_PASSPHRASE, else asked on the terminal)`,
+      `your keystore, which signs the request: the node answers only within your scope (${signer.reads}) ` +
+        `(${PASSPHRASE_SOURCE})`,
     );
   }
   return command.option('--json', 'print one JSON object (for scripts)');
@@ -97,3 +115,64 @@ export async function signerKeys(options: CommonOptions, signer: string): Promis
   }
   return unlockKeystore(options.keystore);
 }
+
+/**
+ * The caller's keys, from `--keystore`, for a command that reads personal data: the node answers
+ * only a signed caller, and only within their scope (`who` says who that is for the command).
+ */
+export async function callerKeys(options: CommonOptions, who: string): Promise<IdentityKeys> {
+  if (options.keystore === undefined) {
+    throw new MedledgerError(
+      'KEYSTORE_REQUIRED',
+      `this command reads personal data, which the node shows only to a signed caller: pass --keystore FILE, ` +
+        `the keystore of ${who}`,
+    );
+  }
+  return unlockKeystore(options.keystore);
+}
+
+/** A client of the chosen node that signs every request as the `--keystore` identity. */
+export async function callerClient(options: CommonOptions, who: string): Promise<NodeClient> {
+  const keys = await callerKeys(options, who);
+  return signedClient(clientFor(options), keys);
+}
+
+/** Adds `--operator-key`: the node operator's key, for the node-operator routes. */
+export function operatorKeyOption(command: Command): Command {
+  return command.option(
+    '--operator-key <file>',
+    `the node's operator key: operator.key in the node's home, which medledger init writes (default: $${OPERATOR_KEY_ENV})`,
+  );
+}
+
+/** The --operator-key file, else $MEDLEDGER_OPERATOR_KEY's, else undefined. */
+export function operatorKeyPath(options: CommonOptions): string | undefined {
+  return options.operatorKey ?? (process.env[OPERATOR_KEY_ENV] || undefined);
+}
+
+/** What to say when a node-operator command has no operator key; `alternative`: another way. */
+export function operatorKeyRequired(alternative = ''): MedledgerError {
+  return new MedledgerError(
+    'OPERATOR_KEY_REQUIRED',
+    "this command is signed by the node's operator: pass --operator-key FILE, the key in the node's home " +
+      `(HOME/operator.key, which medledger init writes), or set $${OPERATOR_KEY_ENV}${alternative}`,
+  );
+}
+
+/** A client of the chosen node that signs the node-operator routes with `--operator-key`. */
+export async function operatorClientFor(options: CommonOptions): Promise<NodeClient> {
+  const path = operatorKeyPath(options);
+  if (path === undefined) throw operatorKeyRequired();
+  return clientFor(options).asOperator(await operatorSigner(path));
+}
+
+/** Who may ask for each kind of personal data: the node's scopes (src/api/scopes.ts), in words. */
+export const READERS = {
+  audit:
+    "the patient (their trail), anyone (their own actions), an organisation's admin or auditor (its staff's " +
+    'entries), or a network admin',
+  consent: 'the patient, or a network admin',
+  records:
+    'the patient, a practitioner the rules permit to read or add to their records, the custodian ' +
+    "organisation's admin or auditor, or a network admin",
+} as const;

@@ -1,6 +1,6 @@
 /**
  * Consent commands: the patient grants, forbids, revokes, approves and denies; a practitioner
- * requests access; anyone lists a patient's policies and requests.
+ * requests access; the patient (or a network admin) lists the patient's policies and requests.
  */
 import type { Command } from 'commander';
 import type { AsJson } from '../../client/api-types.ts';
@@ -15,7 +15,15 @@ import {
   parseSubject,
 } from '../../client/parse.ts';
 import type { Scope, Subject } from '../../contracts/index.ts';
-import { type CommonOptions, clientFor, operatorOptions, signerKeys, withExample } from './common.ts';
+import {
+  type CommonOptions,
+  callerClient,
+  clientFor,
+  operatorOptions,
+  READERS,
+  signerKeys,
+  withExample,
+} from './common.ts';
 
 interface ScopeOptions {
   records?: string;
@@ -244,10 +252,12 @@ export function addConsentCommands(program: Command, out: Out): void {
         .command('policies')
         .description("a patient's grants and forbids, expired grants included")
         .requiredOption('--patient <id>', "the patient's id"),
+      { reads: READERS.consent },
     ),
-    'medledger policies --patient 3f1c…',
+    'medledger policies --patient 3f1c… --keystore patient.key',
   ).action(async (options: CommonOptions & { patient: string }) => {
-    const policies = await clientFor(options).patientPolicies(options.patient);
+    const client = await callerClient(options, READERS.consent);
+    const policies = await client.patientPolicies(options.patient);
     if (options.json) return printJson(out, { policies });
     printTable(
       out,
@@ -271,10 +281,12 @@ export function addConsentCommands(program: Command, out: Out): void {
         .command('requests')
         .description("a patient's access requests, pending and decided")
         .requiredOption('--patient <id>', "the patient's id"),
+      { reads: READERS.consent },
     ),
-    'medledger requests --patient 3f1c…',
+    'medledger requests --patient 3f1c… --keystore patient.key',
   ).action(async (options: CommonOptions & { patient: string }) => {
-    const requests = await clientFor(options).patientRequests(options.patient);
+    const client = await callerClient(options, READERS.consent);
+    const requests = await client.patientRequests(options.patient);
     if (options.json) return printJson(out, { requests });
     printTable(
       out,

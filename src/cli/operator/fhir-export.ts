@@ -3,6 +3,7 @@
  * `medledger consent export --fhir` a patient's grants and forbids as Consents, as NDJSON (one
  * resource a line) on stdout or into a file (written whole or not at all). They follow the node's
  * cursor to the end of the trail; the mapping is src/fhir/audit-event.ts and src/fhir/consent.ts.
+ * Both are signed by the caller (--keystore): the node exports only what the caller's scope covers.
  */
 import type { Command } from 'commander';
 import type { NdjsonPage } from '../../client/http.ts';
@@ -10,7 +11,7 @@ import { checkWritable, writeFileAtomically } from '../../client/index.ts';
 import { type Out, printFields, printJson } from '../../client/output.ts';
 import { parseTime } from '../../client/parse.ts';
 import { MedledgerError } from '../../errors.ts';
-import { type CommonOptions, clientFor, operatorOptions, withExample } from './common.ts';
+import { type CommonOptions, callerClient, operatorOptions, READERS, withExample } from './common.ts';
 
 interface ExportOptions extends CommonOptions {
   fhir?: boolean;
@@ -37,6 +38,11 @@ function requireFhir(options: ExportOptions): void {
   if (!options.fhir) {
     throw new MedledgerError('BAD_ARGUMENT', 'give the format: --fhir (FHIR R4 NDJSON, the only one so far)');
   }
+}
+
+/** Refuses an --out file that exists (without --force) before the passphrase is asked for. */
+async function checkOut(options: ExportOptions): Promise<void> {
+  if (options.out !== undefined) await checkWritable(options.out, options.force ?? false);
 }
 
 /** Every page of an export, following the node's cursor. */
@@ -109,14 +115,16 @@ export function addFhirExportCommands(program: Command, audit: Command, out: Out
           .option('--org <id>', "the actions of an organisation's members")
           .option('--since <time>', 'from this time on (ISO 8601, epoch ms, or a duration ago like 7d)'),
       ),
+      { reads: READERS.audit },
     ),
-    'medledger audit export --fhir --patient 3f1c… --since 30d --out audit.ndjson',
-    'medledger audit export --fhir --org st-mary > st-mary-audit.ndjson',
+    'medledger audit export --fhir --patient 3f1c… --since 30d --out audit.ndjson --keystore patient.key',
+    'medledger audit export --fhir --org st-mary --keystore st-mary-admin.key > st-mary-audit.ndjson',
   ).action(async (options: AuditExportOptions) => {
     requireFhir(options);
     const filter = auditFilter(options);
     const since_ms = options.since === undefined ? undefined : parseTime(options.since, '--since');
-    const client = clientFor(options);
+    await checkOut(options);
+    const client = await callerClient(options, READERS.audit);
     await writeExport(out, options, 'AuditEvent', (cursor) =>
       client.fhirAuditEvents({ ...filter, since_ms, cursor }),
     );
@@ -136,11 +144,13 @@ export function addFhirExportCommands(program: Command, audit: Command, out: Out
           )
           .requiredOption('--patient <id>', "the patient's id"),
       ),
+      { reads: READERS.consent },
     ),
-    'medledger consent export --fhir --patient 3f1c… --out consents.ndjson',
+    'medledger consent export --fhir --patient 3f1c… --out consents.ndjson --keystore patient.key',
   ).action(async (options: ExportOptions & { patient: string }) => {
     requireFhir(options);
-    const client = clientFor(options);
+    await checkOut(options);
+    const client = await callerClient(options, READERS.consent);
     await writeExport(out, options, 'Consent', (cursor) => client.fhirConsents(options.patient, { cursor }));
   });
 }

@@ -1,9 +1,22 @@
-/** Read-only node inspection: `status`, `block show HEIGHT` and `tx show HASH`. */
+/**
+ * Read-only node inspection: `status` (open to anyone), `block show HEIGHT` (the node's operator,
+ * --operator-key) and `tx show HASH` (its sender, --keystore, or the node's operator).
+ */
 import type { Command } from 'commander';
+import { operatorSigner, signedClient, unlockKeystore } from '../../client/index.ts';
 import { isoTime, type Out, printFields, printJson, printTable } from '../../client/output.ts';
 import { parseHeight, parseTxHash } from '../../client/parse.ts';
 import { MedledgerError } from '../../errors.ts';
-import { type CommonOptions, clientFor, operatorOptions, withExample } from './common.ts';
+import {
+  type CommonOptions,
+  clientFor,
+  operatorClientFor,
+  operatorKeyOption,
+  operatorKeyPath,
+  operatorKeyRequired,
+  operatorOptions,
+  withExample,
+} from './common.ts';
 
 /** `12 s ago` for an ISO time. */
 function ago(iso: string): string {
@@ -48,16 +61,20 @@ export function addInspectCommands(program: Command, out: Out): void {
   const block = program.command('block').description('committed blocks');
   withExample(
     operatorOptions(
-      block
-        .command('show')
-        .description(
-          'one committed block whole: its hash links, roots, proposer, commit certificate and transactions',
-        )
-        .argument('<height>', 'the block height'),
+      operatorKeyOption(
+        block
+          .command('show')
+          .description(
+            'one committed block whole: its hash links, roots, proposer, commit certificate and ' +
+              "transactions (the node's operator's: signed with its operator key)",
+          )
+          .argument('<height>', 'the block height'),
+      ),
     ),
-    'medledger block show 12',
+    'medledger block show 12 --operator-key ./st-mary/operator.key',
   ).action(async (heightText: string, options: CommonOptions) => {
-    const found = await clientFor(options).block(parseHeight(heightText));
+    const height = parseHeight(heightText);
+    const found = await (await operatorClientFor(options)).block(height);
     if (options.json) return printJson(out, found);
     const signers = found.certificate?.signers ?? [];
     printFields(out, {
@@ -81,15 +98,22 @@ export function addInspectCommands(program: Command, out: Out): void {
   const tx = program.command('tx').description('committed transactions');
   withExample(
     operatorOptions(
-      tx
-        .command('show')
-        .description('one committed transaction with its receipt')
-        .argument('<hash>', 'the transaction hash (64 hex digits)'),
+      operatorKeyOption(
+        tx
+          .command('show')
+          .description(
+            'one committed transaction with its receipt (a receipt names patients and records: its ' +
+              "sender sees it, with --keystore, or the node's operator, with --operator-key)",
+          )
+          .argument('<hash>', 'the transaction hash (64 hex digits)'),
+      ),
+      'sender',
     ),
-    'medledger tx show 9a0c…',
+    'medledger tx show 9a0c… --keystore dr-adams.key',
+    'medledger tx show 9a0c… --operator-key ./st-mary/operator.key',
   ).action(async (hashText: string, options: CommonOptions) => {
     const hash = parseTxHash(hashText);
-    const found = await clientFor(options).tx(hash);
+    const found = await (await txClient(options)).tx(hash);
     if (found === null) {
       throw new MedledgerError('API_TX_NOT_FOUND', `no committed transaction ${hash} (yet)`);
     }
@@ -107,4 +131,14 @@ export function addInspectCommands(program: Command, out: Out): void {
       out(`  event ${event.type} ${attributes.join(' ')}`);
     }
   });
+}
+
+/** `tx show`'s client: signed as the sender (--keystore), else by the node's operator. */
+async function txClient(options: CommonOptions) {
+  if (options.keystore !== undefined) {
+    return signedClient(clientFor(options), await unlockKeystore(options.keystore));
+  }
+  const path = operatorKeyPath(options);
+  if (path === undefined) throw operatorKeyRequired("; or sign as the transaction's sender: --keystore FILE");
+  return clientFor(options).asOperator(await operatorSigner(path));
 }

@@ -1,7 +1,8 @@
 /**
  * Record commands: `record add` (encrypt, upload, commit), `record get` (audited read, decrypt,
  * write atomically), `record list` (a patient's records), `erase` (the patient crypto-shreds) and
- * `record erasure` (the validators' signed receipts that they deleted an erased record).
+ * `record erasure` (the validators' signed receipts that they deleted an erased record). Each signs
+ * as its --keystore identity; the node lists and describes only records in the caller's scope.
  */
 import type { Command } from 'commander';
 import type { VerifiedErasure } from '../../client/http.ts';
@@ -14,7 +15,15 @@ import {
 } from '../../client/index.ts';
 import { isoTime, type Out, printFields, printJson, printTable } from '../../client/output.ts';
 import { parsePurpose } from '../../client/parse.ts';
-import { type CommonOptions, clientFor, operatorOptions, signerKeys, withExample } from './common.ts';
+import {
+  type CommonOptions,
+  callerClient,
+  clientFor,
+  operatorOptions,
+  READERS,
+  signerKeys,
+  withExample,
+} from './common.ts';
 
 interface AddOptions extends CommonOptions {
   patient: string;
@@ -136,10 +145,14 @@ export function addRecordCommands(program: Command, out: Out): void {
         .command('list')
         .description("a patient's records, every version, erased ones included")
         .requiredOption('--patient <id>', "the patient's id"),
+      { reads: READERS.records },
     ),
-    'medledger record list --patient 3f1c…',
+    'medledger record list --patient 3f1c… --keystore patient.key',
+    '# a practitioner sees only the records the rules let them read (else 403 API_NOT_IN_SCOPE)',
+    'medledger record list --patient 3f1c… --keystore dr-adams.key',
   ).action(async (options: CommonOptions & { patient: string }) => {
-    const records = await clientFor(options).patientRecords(options.patient);
+    const client = await callerClient(options, READERS.records);
+    const records = await client.patientRecords(options.patient);
     if (options.json) return printJson(out, { records });
     printTable(
       out,
@@ -167,10 +180,12 @@ export function addRecordCommands(program: Command, out: Out): void {
             'each checked here; with n − f of them at most f key shares survive, so the key cannot be rebuilt',
         )
         .argument('<record>', 'the record id (rec-…)'),
+      { reads: READERS.records },
     ),
-    'medledger record erasure rec-5d2e…',
+    'medledger record erasure rec-5d2e… --keystore patient.key',
   ).action(async (id: string, options: CommonOptions) => {
-    const erasure = await clientFor(options).erasure(id);
+    const client = await callerClient(options, READERS.records);
+    const erasure = await client.erasure(id);
     if (options.json) return printJson(out, erasure);
     printErasure(out, erasure);
   });
