@@ -4,6 +4,8 @@
  * its key split among the four validators, is read at the second only after the patient's grant,
  * then again, and under break-glass, while the first hospital's node is stopped; with only one
  * validator up a permit gets no key; the audit trail; erasure, with a validator down meanwhile.
+ * Every request for personal data is signed by whom the scenario is about: the doctor reads as the
+ * doctor, the patient asks for their records, trail and receipts as the patient.
  */
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -15,7 +17,7 @@ import { addRecord, readRecord } from '../src/client/records.ts';
 import { encode } from '../src/codec/index.ts';
 import { buildTx, signPatientRegistration, type TxBody, type TxType } from '../src/contracts/index.ts';
 import { signRequest } from '../src/crypto/http-signature.ts';
-import { generateIdentityKeys, type IdentityKeys } from '../src/crypto/index.ts';
+import { generateIdentityKeys, type IdentityKeys, writeKeystore } from '../src/crypto/index.ts';
 import { Transaction, txHash as txHashOf } from '../src/ledger/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
 import { cleanEnv, run } from './fixtures/run.ts';
@@ -44,6 +46,12 @@ async function signedHeaders(i: number, path: string, who: IdentityKeys): Promis
 /** A GET signed by `who`. */
 async function signedApi(i: number, path: string, who: IdentityKeys) {
   return api(i, path, { headers: await signedHeaders(i, path, who) });
+}
+
+/** A client of node `i` signing as `who` (a registered identity). */
+async function clientAs(i: number, who: IdentityKeys): Promise<NodeClient> {
+  const id = (await api(i, `/v1/accounts/${hex(who.signing.publicKey)}`)).body.identity.id;
+  return new NodeClient(cluster.api[i]!, { signer: { id, secretKey: who.signing.secretKey } });
 }
 
 /** Signs and submits a transaction at node `i`, waiting for its receipt. */
@@ -125,8 +133,10 @@ describe('the record read flow', () => {
         encryptionKey: Buffer.from(node.body.encryptionKey, 'hex'),
       });
     }
-    const org = await api(1, '/v1/orgs/hospital-a');
+    // The directory is for signed members: the network admin, here.
+    const org = await signedApi(1, '/v1/orgs/hospital-a', admin);
     expect(org.body.encryptionKey).toBe(node0.body.encryptionKey);
+    expect((await api(1, '/v1/orgs/hospital-a')).body.error.code).toBe('API_UNSIGNED');
     for (const [i, orgAdmin, who, role] of [
       [0, adminA, registrar, 'registrar'],
       [0, adminA, doctorA, 'doctor'],
@@ -164,12 +174,16 @@ describe('the record read flow', () => {
     recordId = added.record;
     cid = added.cid;
     expect(added.keyBlob_bytes).toBeGreaterThan(0);
-    const listed = await api(1, `/v1/patients/${patientId}/records`);
+    // The patient lists their records, the author sees its metadata, at the other hospital's node.
+    const listed = await signedApi(1, `/v1/patients/${patientId}/records`, patient);
     expect(listed.body.records.map((r: { id: string }) => r.id)).toEqual([recordId]);
-    const meta = await api(1, `/v1/records/${recordId}`);
+    const meta = await signedApi(1, `/v1/records/${recordId}`, doctorA);
     expect(meta.body).toMatchObject({ cid, keyCid: added.keyCid, custodian: 'hospital-a' });
-    // The transaction names two CIDs and holds no sealed key.
-    const tx = await api(1, `/v1/txs/${added.txHash}`);
+    // The transaction names two CIDs and holds no sealed key; its sender sees it, no one else.
+    const tx = await signedApi(1, `/v1/txs/${added.txHash}`, doctorA);
+    expect(tx.status).toBe(200);
+    const notTheSender = await signedApi(1, `/v1/txs/${added.txHash}`, patient);
+    expect([notTheSender.status, notTheSender.body.error.code]).toEqual([403, 'API_NOT_IN_SCOPE']);
     const body = JSON.stringify(tx.body);
     expect(body).toContain(added.keyCid);
     expect(body).not.toMatch(/envelope/i);
@@ -244,7 +258,7 @@ describe('the record read flow', () => {
   });
 
   it("the patient's audit trail tells a permit the validators served from one they could not", async () => {
-    const page = await new NodeClient(cluster.api[3]!).audit({
+    const page = await (await clientAs(3, patient)).audit({
       by: 'patient',
       id: patientId,
       limit: 50,
@@ -259,12 +273,13 @@ describe('the record read flow', () => {
     expect(page.entries.find((e) => e.action !== 'read')?.served).toBeUndefined();
     expect(page.entries.find((e) => e.action === 'read' && e.actor === patientId)?.served).toBeUndefined();
     const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
+    // The patient's own keystore signs the CLI's request.
+    const keystore = join(outDir, 'patient.key');
+    await writeKeystore(keystore, patient, 'patient passphrase', { scrypt: { N: 2 ** 12, r: 8, p: 1 } });
     const table = await run(
       process.execPath,
-      [bin, 'audit', '--patient', patientId, '--node', cluster.api[3]!],
-      {
-        env: cleanEnv(),
-      },
+      [bin, 'audit', '--patient', patientId, '--node', cluster.api[3]!, '--keystore', keystore],
+      { env: cleanEnv({ MEDLEDGER_PASSPHRASE: 'patient passphrase' }) },
     );
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toContain('NOT SERVED: 1 of 2 key shares released');
@@ -272,7 +287,7 @@ describe('the record read flow', () => {
   });
 
   it("the patient's audit trail shows the denial, the grant and the read", async () => {
-    const { body } = await api(2, `/v1/audit?by=patient&id=${patientId}&limit=50`);
+    const { body } = await signedApi(2, `/v1/audit?by=patient&id=${patientId}&limit=50`, patient);
     const actions = body.entries.map(
       (e: { action: string; decision: string }) => `${e.action}:${e.decision}`,
     );
@@ -285,9 +300,20 @@ describe('the record read flow', () => {
     const path = `/v1/reads/${hex(txHashOf(permitted))}`;
     for (const route of [path, `${path}/content`]) {
       expect((await api(1, route)).body.error.code, route).toBe('API_UNSIGNED');
-      expect((await signedApi(1, route, doctorA)).body.error.code, route).toBe('API_NOT_THE_READER');
-      expect((await signedApi(1, route, patient)).body.error.code, route).toBe('API_NOT_THE_READER');
+      expect((await signedApi(1, route, doctorA)).body.error.code, route).toBe('API_NOT_IN_SCOPE');
+      expect((await signedApi(1, route, patient)).body.error.code, route).toBe('API_NOT_IN_SCOPE');
     }
+    // Node 1 logged doctor A's attempts on the patient's record: the patient sees them there.
+    const doctorAId = (await api(1, `/v1/accounts/${hex(doctorA.signing.publicKey)}`)).body.identity.id;
+    const refusals = await signedApi(1, `/v1/audit/refusals?by=patient&id=${patientId}`, patient);
+    expect(refusals.status).toBe(200);
+    expect(
+      refusals.body.entries
+        .filter((e: { actor: string }) => e.actor === doctorAId)
+        .map((e: { route: string; record: string; code: string }) => [e.route, e.record, e.code]),
+    ).toEqual(
+      [`${path}/content`, path].map((route) => [`GET ${route}`, recordId, 'API_NOT_IN_SCOPE']),
+    );
     // The reader's own signature works once; the same headers again are a replay.
     const headers = await signedHeaders(1, path, doctorB);
     expect((await api(1, path, { headers })).status).toBe(200);
@@ -315,7 +341,7 @@ describe('the record read flow', () => {
     expect(served).toBeGreaterThan(590);
     expect((await signedApi(1, path, doctorB)).status).toBe(200);
     // A grant revoked after the permit stops the release at once, within the permit's 15 minutes.
-    const grants = await api(1, `/v1/patients/${patientId}/policies`);
+    const grants = await signedApi(1, `/v1/patients/${patientId}/policies`, patient);
     const grant = grants.body.policies.find(
       (p: any) => p.subject.id === doctorBId && p.policy.effect === 'permit',
     );
@@ -334,11 +360,15 @@ describe('the record read flow', () => {
   });
 
   it('errors: unknown ids, a non-read transaction, malformed input', async () => {
-    expect((await api(0, '/v1/records/rec-nope')).body.error.code).toBe('API_UNKNOWN_RECORD');
-    expect((await api(0, '/v1/patients/nobody/records')).status).toBe(404);
+    // An unknown record is answered as one outside the caller's scope: an id says nothing.
+    const unknown = await signedApi(0, '/v1/records/rec-nope', patient);
+    expect([unknown.status, unknown.body.error.code]).toEqual([403, 'API_NOT_IN_SCOPE']);
+    // A network admin, whose scope is every patient, learns there is no such patient.
+    const nobody = await signedApi(0, '/v1/patients/nobody/records', admin);
+    expect([nobody.status, nobody.body.error.code]).toEqual([404, 'API_UNKNOWN_PATIENT']);
     expect((await api(0, `/v1/reads/${'00'.repeat(32)}`)).body.error.code).toBe('API_UNSIGNED');
     expect((await signedApi(0, `/v1/reads/${'00'.repeat(32)}`, doctorB)).status).toBe(404);
-    expect((await api(0, '/v1/audit?by=patient')).body.error.code).toBe('BAD_AUDIT_QUERY');
+    expect((await signedApi(0, '/v1/audit?by=patient', patient)).body.error.code).toBe('BAD_AUDIT_QUERY');
     expect((await api(0, '/v1/txs', { method: 'POST', body: 'garbage' })).body.error.code).toBe(
       'API_MALFORMED_TX',
     );
@@ -366,7 +396,7 @@ describe('the record read flow', () => {
       expect((await api(i, '/metrics')).body as string).toMatch(/^medledger_blobs_stored 0$/m);
     }
     // Every validator signed a receipt, validator 3 once it caught up; the client checks each signature.
-    const client = new NodeClient(cluster.api[2]!);
+    const client = await clientAs(2, patient);
     await until(async () => (await client.erasure(recordId)).receipts.length === 4, 20_000);
     const erasure = await client.erasure(recordId);
     expect(erasure).toMatchObject({

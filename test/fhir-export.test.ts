@@ -4,7 +4,9 @@
  * actor and their organisation as agents, the patient, record and deciding rule as entities, and the
  * block height and transaction of the entry; grants and forbids of every scope and grantee kind map
  * to valid Consents. Then both exports end to end: one in-process validator with its HTTP API, read
- * through the client, the CLI and plain HTTP (paging, filters, revoked consents, break-glass stops).
+ * through the client, the CLI and plain HTTP (paging, filters, revoked consents, break-glass stops),
+ * each signed by whom the export is for: the patient their trail and consents, the hospital's admin
+ * its staff's actions, a network admin anything; others are refused (403), the unsigned too (401).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -30,7 +32,12 @@ import {
   signPatientRegistration,
   type TxBody,
 } from '../src/contracts/index.ts';
-import { generateIdentityKeys, type IdentityKeys } from '../src/crypto/index.ts';
+import {
+  generateIdentityKeys,
+  generateSigningKeyPair,
+  type IdentityKeys,
+  writeKeystore,
+} from '../src/crypto/index.ts';
 import { type AuditEventContext, auditEvents, CODES } from '../src/fhir/audit-event.ts';
 import { CONSENT_CODES, consentResource } from '../src/fhir/consent.ts';
 import { CHAIN_POSITION_URL, chainPositionOf, SYSTEM } from '../src/fhir/ids.ts';
@@ -46,6 +53,7 @@ import {
   LAB,
   type Party,
 } from './fixtures/contracts.ts';
+import { signedGet, signedHeaders, signerOf } from './fixtures/signed.ts';
 import { FAST_PARAMS, startValidators, type TestValidators } from './fixtures/validators.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -477,8 +485,14 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
   let cluster: TestValidators;
   let api: Server;
   let url = '';
+  /** Signs the node-operator routes only (the transactions the events name). */
   let client: NodeClient;
+  /** The patient, the hospital's admin identity, a network admin. */
+  let asPatient: NodeClient;
+  let asHospital: NodeClient;
+  let asNetworkAdmin: NodeClient;
   let dir = '';
+  const operator = generateSigningKeyPair();
   const admin = generateIdentityKeys();
   const orgAdmin = generateIdentityKeys();
   const registrar = generateIdentityKeys();
@@ -494,9 +508,14 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
 
   beforeAll(async () => {
     cluster = await startValidators(1, FAST_PARAMS, 1);
-    api = await startApi({ node: cluster.nodes[0]!, version: 'test' }, '127.0.0.1', 0);
+    api = await startApi({ node: cluster.nodes[0]!, version: 'test' }, '127.0.0.1', 0, {
+      operatorKey: operator.publicKey,
+    });
     url = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
-    client = new NodeClient(url);
+    client = new NodeClient(url, { operator: { id: 'operator', secretKey: operator.secretKey } });
+    asPatient = client.as(signerOf(patient));
+    asHospital = client.as(signerOf(orgAdmin));
+    asNetworkAdmin = client.as(signerOf(cluster.admins[0]!));
     dir = await mkdtemp(join(tmpdir(), 'medledger-fhir-'));
     const networkAdmin = { signing: cluster.admins[0]!, encryption: admin.encryption };
     await send(networkAdmin, 'org.register', {
@@ -566,7 +585,13 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
       .map((line) => JSON.parse(line) as T);
 
   it('serves the patient trail as valid AuditEvents whose transactions the chain confirms', async () => {
-    const response = await fetch(`${url}/v1/fhir/AuditEvent?patient=${patientId}`);
+    const trail = `${url}/v1/fhir/AuditEvent?patient=${patientId}`;
+    // Not to the unsigned, nor to the doctor (neither the patient nor an overseer).
+    expect((await signedGet(trail, null)).body.error.code).toBe('API_UNSIGNED');
+    const doctorAsks = await signedGet(trail, signerOf(doctor));
+    expect([doctorAsks.status, doctorAsks.body.error.code]).toEqual([403, 'API_NOT_IN_SCOPE']);
+    const headers = await signedHeaders(trail, signerOf(patient));
+    const response = await fetch(trail, { headers });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/fhir+ndjson');
     expect(response.headers.get('link')).toBeNull();
@@ -595,12 +620,12 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
   });
 
   it('pages with limit and a Link to the next call, and filters by organisation and time', async () => {
-    const whole = (await client.fhirAuditEvents({ patient: patientId })).ndjson;
+    const whole = (await asPatient.fhirAuditEvents({ patient: patientId })).ndjson;
     let ndjson = '';
     let cursor: string | null = null;
     let calls = 0;
     do {
-      const page: Awaited<ReturnType<NodeClient['fhirAuditEvents']>> = await client.fhirAuditEvents({
+      const page: Awaited<ReturnType<NodeClient['fhirAuditEvents']>> = await asPatient.fhirAuditEvents({
         patient: patientId,
         limit: 2,
         cursor,
@@ -612,24 +637,35 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
     expect(ndjson).toBe(whole);
     expect(calls).toBe(3); // six entries, two per call
 
-    const staff = parse<AuditEvent>((await client.fhirAuditEvents({ org: 'st-mary' })).ndjson);
+    // The hospital's staff's actions, to its admin identity (and a network admin), not to the patient.
+    const staff = parse<AuditEvent>((await asHospital.fhirAuditEvents({ org: 'st-mary' })).ndjson);
+    expect((await asNetworkAdmin.fhirAuditEvents({ org: 'st-mary' })).ndjson).toBe(
+      staff.map((e) => `${JSON.stringify(e)}\n`).join(''),
+    );
+    await expect(asPatient.fhirAuditEvents({ org: 'st-mary' })).rejects.toMatchObject({
+      code: 'API_NOT_IN_SCOPE',
+    });
     const actors = new Set(staff.map((e) => e.agent.find((a) => a.requestor)!.who!.reference));
     expect(actors.has(`Practitioner/${doctorId}`)).toBe(true);
     expect([...actors].every((a) => a?.startsWith('Practitioner/'))).toBe(true);
     expect(staff.length).toBeGreaterThan(0);
 
-    const future = await client.fhirAuditEvents({ patient: patientId, since_ms: Date.now() + DAY_MS });
+    const future = await asPatient.fhirAuditEvents({ patient: patientId, since_ms: Date.now() + DAY_MS });
     expect(future).toEqual({ ndjson: '', cursor: null });
-    const refused = await fetch(`${url}/v1/fhir/AuditEvent?pateint=${patientId}`);
+    const refused = await signedGet(`${url}/v1/fhir/AuditEvent?pateint=${patientId}`, signerOf(patient));
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('API_BAD_REQUEST');
-    await expect(client.fhirAuditEvents({ org: 'nowhere' })).rejects.toMatchObject({
+    expect(refused.body.error.code).toBe('API_BAD_REQUEST');
+    await expect(asNetworkAdmin.fhirAuditEvents({ org: 'nowhere' })).rejects.toMatchObject({
       code: 'API_UNKNOWN_ORGANISATION',
+    });
+    // Another organisation is outside the hospital admin's scope, known or not.
+    await expect(asHospital.fhirAuditEvents({ org: 'nowhere' })).rejects.toMatchObject({
+      code: 'API_NOT_IN_SCOPE',
     });
   });
 
   it('serves Consents, the revoked grant among them as inactive', async () => {
-    const consents = parse<Consent>((await client.fhirConsents(patientId)).ndjson);
+    const consents = parse<Consent>((await asPatient.fhirConsents(patientId)).ndjson);
     expect(consents.flatMap(problemsOf)).toEqual([]);
     expect(consents.map((c) => [c.provision?.type, c.status])).toEqual([
       ['deny', 'active'],
@@ -639,20 +675,31 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
     expect(consents[1]!.provision?.actor?.[0]?.reference.reference).toBe('Organization/st-mary');
     const created = chainPositionOf(consents[1]!)!;
     expect((await client.tx(created.tx))?.height).toBe(created.height);
-    await expect(client.fhirConsents(doctorId)).rejects.toMatchObject({ code: 'API_UNKNOWN_PATIENT' });
+    await expect(asNetworkAdmin.fhirConsents(doctorId)).rejects.toMatchObject({ code: 'API_UNKNOWN_PATIENT' });
+    expect((await asNetworkAdmin.fhirConsents(patientId)).ndjson).toBe(
+      consents.map((c) => `${JSON.stringify(c)}\n`).join(''),
+    );
+    // A patient's consent is the patient's (and a network admin's): not the hospital's, not the doctor's.
+    for (const who of [asHospital, client.as(signerOf(doctor))]) {
+      await expect(who.fhirConsents(patientId)).rejects.toMatchObject({ code: 'API_NOT_IN_SCOPE' });
+    }
   });
 
-  it('exports through the CLI to stdout and to a file', async () => {
+  it('exports through the CLI to stdout and to a file, signed with the patient keystore', async () => {
+    const keystore = join(dir, 'patient.key');
+    await writeKeystore(keystore, patient, 'fhir export', { scrypt: { N: 2 ** 12, r: 8, p: 1 } });
     const run = async (...args: string[]) => {
       let stdout = '';
       const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => {
         stdout += String(chunk);
         return true;
       });
+      vi.stubEnv('MEDLEDGER_PASSPHRASE', 'fhir export');
       try {
-        const code = await main(['node', 'medledger', ...args, '--node', url]);
+        const code = await main(['node', 'medledger', ...args, '--node', url, '--keystore', keystore]);
         return { code, stdout };
       } finally {
+        vi.unstubAllEnvs();
         spy.mockRestore();
         process.exitCode = 0;
       }
@@ -661,7 +708,7 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
     const toFile = await run('audit', 'export', '--fhir', '--patient', patientId, '--out', out, '--json');
     expect(toFile.code).toBe(0);
     expect(JSON.parse(toFile.stdout)).toMatchObject({ out, resourceType: 'AuditEvent', resources: 9 });
-    expect(await readFile(out, 'utf8')).toBe((await client.fhirAuditEvents({ patient: patientId })).ndjson);
+    expect(await readFile(out, 'utf8')).toBe((await asPatient.fhirAuditEvents({ patient: patientId })).ndjson);
     const again = await run('audit', 'export', '--fhir', '--patient', patientId, '--out', out, '--json');
     expect(JSON.parse(again.stdout).error.code).toBe('FILE_EXISTS');
 

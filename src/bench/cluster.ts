@@ -81,6 +81,8 @@ export interface ProcessClusterOptions {
   chainId?: string;
   /** Serve PUT /v1/debug/faults (api.faultInjection). */
   faultInjection?: boolean;
+  /** The API's limits (api.maxUploadBytes, api.uploadQuotaBytesPerDay, api.maxTxPerSenderPerSecond). */
+  apiLimits?: { maxUploadBytes?: number; uploadQuotaBytesPerDay?: number; maxTxPerSenderPerSecond?: number };
   /** Where the validators' stderr goes: this process's stderr, or a file per validator in `dir`. */
   stderr?: 'inherit' | 'file';
   /** Extra Node.js options for the validator processes (e.g. --cpu-prof). */
@@ -184,7 +186,12 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
             addresses: [`/ip4/127.0.0.1/tcp/${p2pPorts[j]}`],
           }))
           .filter((_, j) => j !== i),
-        api: { host: '127.0.0.1', port: 0, ...(options.faultInjection ? { faultInjection: true } : {}) },
+        api: {
+          host: '127.0.0.1',
+          port: 0,
+          ...(options.faultInjection ? { faultInjection: true } : {}),
+          ...options.apiLimits,
+        },
         consensus,
       },
     });

@@ -55,6 +55,7 @@ export const NON_SETTING_ENV = [
   'MEDLEDGER_NODE',
   'MEDLEDGER_CA',
   'MEDLEDGER_FINGERPRINT',
+  'MEDLEDGER_OPERATOR_KEY',
 ] as const;
 
 const MULTIADDR = /^(\/[\w.:-]+)+$/;

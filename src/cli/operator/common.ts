@@ -52,8 +52,8 @@ export function operatorOptions(command: Command, signer?: string | { reads: str
   } else if (signer !== undefined) {
     command.option(
       '--keystore <file>',
-      `your keystore, which signs the request: the node answers only within your scope (${signer.reads}) ` +
-        `(${PASSPHRASE_SOURCE})`,
+      `your keystore, which signs the request; the node answers only within your scope, which is for ` +
+        `${signer.reads} (${PASSPHRASE_SOURCE})`,
     );
   }
   return command.option('--json', 'print one JSON object (for scripts)');
