@@ -227,7 +227,11 @@ interface Times {
 class TimedClient extends NodeClient {
   readonly #options: NodeClientOptions;
   readonly #times: Times;
-  constructor(url: string, options: NodeClientOptions = {}, times: Times = { submitted_ms: 0, released_ms: 0 }) {
+  constructor(
+    url: string,
+    options: NodeClientOptions = {},
+    times: Times = { submitted_ms: 0, released_ms: 0 },
+  ) {
     super(url, options);
     this.#options = options;
     this.#times = times;

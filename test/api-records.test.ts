@@ -311,9 +311,7 @@ describe('the record read flow', () => {
       refusals.body.entries
         .filter((e: { actor: string }) => e.actor === doctorAId)
         .map((e: { route: string; record: string; code: string }) => [e.route, e.record, e.code]),
-    ).toEqual(
-      [`${path}/content`, path].map((route) => [`GET ${route}`, recordId, 'API_NOT_IN_SCOPE']),
-    );
+    ).toEqual([`${path}/content`, path].map((route) => [`GET ${route}`, recordId, 'API_NOT_IN_SCOPE']));
     // The reader's own signature works once; the same headers again are a replay.
     const headers = await signedHeaders(1, path, doctorB);
     expect((await api(1, path, { headers })).status).toBe(200);
@@ -363,12 +361,15 @@ describe('the record read flow', () => {
     // An unknown record is answered as one outside the caller's scope: an id says nothing.
     const unknown = await signedApi(0, '/v1/records/rec-nope', patient);
     expect([unknown.status, unknown.body.error.code]).toEqual([403, 'API_NOT_IN_SCOPE']);
-    // A network admin, whose scope is every patient, learns there is no such patient.
+    // A network admin, whose scope is every record, learns that it does not exist.
+    const unknownToAdmin = await signedApi(0, '/v1/records/rec-nope', admin);
+    expect([unknownToAdmin.status, unknownToAdmin.body.error.code]).toEqual([404, 'API_UNKNOWN_RECORD']);
+    // And that there is no such patient.
     const nobody = await signedApi(0, '/v1/patients/nobody/records', admin);
     expect([nobody.status, nobody.body.error.code]).toEqual([404, 'API_UNKNOWN_PATIENT']);
     expect((await api(0, `/v1/reads/${'00'.repeat(32)}`)).body.error.code).toBe('API_UNSIGNED');
     expect((await signedApi(0, `/v1/reads/${'00'.repeat(32)}`, doctorB)).status).toBe(404);
-    expect((await signedApi(0, '/v1/audit?by=patient', patient)).body.error.code).toBe('BAD_AUDIT_QUERY');
+    expect((await signedApi(0, '/v1/audit?by=patient', admin)).body.error.code).toBe('BAD_AUDIT_QUERY');
     expect((await api(0, '/v1/txs', { method: 'POST', body: 'garbage' })).body.error.code).toBe(
       'API_MALFORMED_TX',
     );

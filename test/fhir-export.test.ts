@@ -675,7 +675,9 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
     expect(consents[1]!.provision?.actor?.[0]?.reference.reference).toBe('Organization/st-mary');
     const created = chainPositionOf(consents[1]!)!;
     expect((await client.tx(created.tx))?.height).toBe(created.height);
-    await expect(asNetworkAdmin.fhirConsents(doctorId)).rejects.toMatchObject({ code: 'API_UNKNOWN_PATIENT' });
+    await expect(asNetworkAdmin.fhirConsents(doctorId)).rejects.toMatchObject({
+      code: 'API_UNKNOWN_PATIENT',
+    });
     expect((await asNetworkAdmin.fhirConsents(patientId)).ndjson).toBe(
       consents.map((c) => `${JSON.stringify(c)}\n`).join(''),
     );
@@ -708,7 +710,9 @@ describe('the FHIR exports over the API, the client and the CLI', () => {
     const toFile = await run('audit', 'export', '--fhir', '--patient', patientId, '--out', out, '--json');
     expect(toFile.code).toBe(0);
     expect(JSON.parse(toFile.stdout)).toMatchObject({ out, resourceType: 'AuditEvent', resources: 9 });
-    expect(await readFile(out, 'utf8')).toBe((await asPatient.fhirAuditEvents({ patient: patientId })).ndjson);
+    expect(await readFile(out, 'utf8')).toBe(
+      (await asPatient.fhirAuditEvents({ patient: patientId })).ndjson,
+    );
     const again = await run('audit', 'export', '--fhir', '--patient', patientId, '--out', out, '--json');
     expect(JSON.parse(again.stdout).error.code).toBe('FILE_EXISTS');
 

@@ -25,6 +25,7 @@ import {
 } from '../src/crypto/index.ts';
 import { RECEIPT_OK, Transaction } from '../src/ledger/index.ts';
 import { createLan, type Lan, netnsSkipReason } from './fixtures/netns.ts';
+import { operatorOf, type RequestSigner, signedFetch } from './fixtures/signed.ts';
 
 const reason = netnsSkipReason();
 if (reason !== null) console.log(`multihost tests skipped: ${reason}`);
@@ -89,11 +90,22 @@ describe.skipIf(reason !== null)(title, () => {
   const logPath = (i: number) => join(dir, 'logs', `node-${i}.log`);
   const api = (i: number) => `http://${lan!.addresses[i - 1]}:${API_PORT}`;
 
-  async function getJson<T>(i: number, path: string, timeout_ms = 3000): Promise<T> {
-    const response = await fetch(`${api(i)}${path}`, { signal: AbortSignal.timeout(timeout_ms) });
+  /** GET `path` on node i, signed by `signer` when given (the node-operator routes). */
+  async function getJson<T>(
+    i: number,
+    path: string,
+    timeout_ms = 3000,
+    signer: RequestSigner | null = null,
+  ): Promise<T> {
+    const response = await signedFetch(`${api(i)}${path}`, signer, {
+      signal: AbortSignal.timeout(timeout_ms),
+    });
     if (!response.ok) throw new Error(`GET ${path} on node ${i}: HTTP ${response.status}`);
     return (await response.json()) as T;
   }
+
+  /** Node i's operator: the key `testnet` wrote into its home (operator.key). */
+  const operator = (i: number) => operatorOf(join(dir, 'testnet', `node-${i}`));
 
   const status = (i: number) => getJson<Status>(i, '/v1/status');
 
@@ -268,9 +280,17 @@ describe.skipIf(reason !== null)(title, () => {
 
   it('all four chains verify and agree on the head hash at a common height', async () => {
     const head = await agreement([1, 2, 3, 4], 15_000);
+    // Chain verification and blocks are node-operator routes: each node's own operator signs.
+    const unsigned = await fetch(`${api(1)}/v1/chain/verify`, { signal: AbortSignal.timeout(3000) });
+    expect(unsigned.status).toBe(401);
     const reports = await Promise.all(
-      [1, 2, 3, 4].map((i) =>
-        getJson<{ ok: boolean; verifiedHeight: number; problem: unknown }>(i, '/v1/chain/verify', 10_000),
+      [1, 2, 3, 4].map(async (i) =>
+        getJson<{ ok: boolean; verifiedHeight: number; problem: unknown }>(
+          i,
+          '/v1/chain/verify',
+          10_000,
+          await operator(i),
+        ),
       ),
     );
     for (const [k, report] of reports.entries()) {
@@ -279,7 +299,9 @@ describe.skipIf(reason !== null)(title, () => {
       expect(report.verifiedHeight, `node ${k + 1}`).toBeGreaterThanOrEqual(head.height);
     }
     const blocks = await Promise.all(
-      [1, 2, 3, 4].map((i) => getJson<{ height: number; hash: string }>(i, `/v1/blocks/${head.height}`)),
+      [1, 2, 3, 4].map(async (i) =>
+        getJson<{ height: number; hash: string }>(i, `/v1/blocks/${head.height}`, 3000, await operator(i)),
+      ),
     );
     expect(blocks.map((block) => block.hash)).toEqual(blocks.map(() => head.hash));
     expect(head.height).toBeGreaterThanOrEqual(2 * N + 3);

@@ -211,9 +211,16 @@ describe('medledger init --tls, and a node serving HTTPS', () => {
       MEDLEDGER_CA: copy,
     });
     expect(byEnv.code, byEnv.stderr).toBe(0);
-    expect(
-      (await medledger(['chain', 'verify', '--node', url], { MEDLEDGER_FINGERPRINT: fingerprint })).code,
-    ).toBe(0);
+    // chain verify --node is the node operator's: signed with the key init wrote into the home.
+    const operatorKey = join(home(), 'operator.key');
+    const verified = await medledger(['chain', 'verify', '--node', url, '--operator-key', operatorKey], {
+      MEDLEDGER_FINGERPRINT: fingerprint,
+    });
+    expect(verified.code, verified.stderr).toBe(0);
+    expectRefusal(
+      await medledger(['chain', 'verify', '--node', url], { MEDLEDGER_FINGERPRINT: fingerprint }),
+      'OPERATOR_KEY_REQUIRED',
+    );
 
     const untrusted = await medledger(['status', '--node', url]);
     expectRefusal(untrusted, 'NODE_TLS_UNTRUSTED', /self-signed.*--ca FILE.*--fingerprint/);

@@ -34,6 +34,8 @@ const seenNonces = new WeakMap<ApiContext, Map<string, Map<string, number>>>();
 const NONCE_WINDOW_MS = (MAX_AGE_S + 2 * TOLERANCE_S) * 1000;
 /** Signed requests one identity may make within the window (about 8 a second, sustained). */
 const MAX_NONCES_PER_KEY = 600;
+/** The operator's own scripts (block followers, monitoring) may sign far more; it is one trusted key. */
+const MAX_OPERATOR_NONCES = 60_000;
 
 /**
  * The signed caller of `req`, checked against the chain; null when the request carries no
@@ -169,9 +171,10 @@ function rememberNonce(ctx: ApiContext, keyId: string, nonce: string): void {
   if (expires !== undefined && expires > now) {
     throw new ApiError(401, 'API_SIGNATURE_REPLAYED', 'this request was signed with a nonce already used');
   }
-  if (seen.size >= MAX_NONCES_PER_KEY) {
+  const cap = keyId === OPERATOR_KEY_ID ? MAX_OPERATOR_NONCES : MAX_NONCES_PER_KEY;
+  if (seen.size >= cap) {
     for (const [key, until] of seen) if (until <= now) seen.delete(key);
-    if (seen.size >= MAX_NONCES_PER_KEY) {
+    if (seen.size >= cap) {
       throw new ApiError(
         429,
         'API_RATE_LIMITED',

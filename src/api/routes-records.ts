@@ -37,21 +37,17 @@ export const recordRoutes: Route[] = [
         );
       }
       const quota = quotaOf(ctx);
-      const remaining = quota.remaining(caller.id);
       const maxBytes = ctx.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
       const records = recordsOf(ctx);
       // All three limits are enforced while streaming: api.maxUploadBytes and the day's quota here
       // (413 API_BODY_TOO_LARGE, 429 API_UPLOAD_QUOTA), the store's record size in the store (413 STORE_TOO_LARGE).
       const body = limitedBody(req, maxBytes, 'api.maxUploadBytes');
-      const checked = digestChecked(
-        withinQuota(body, remaining, quota),
-        String(req.headers['content-digest'] ?? ''),
-      );
+      const digest = String(req.headers['content-digest'] ?? '');
+      const checked = digestChecked(withinQuota(body, caller.id, quota), digest);
       const stored = await records.upload(checked).catch((error: Error | undefined) => {
         // The store reports what its source throws as STORE_IO: the refusal is the source's own.
         throw error?.cause instanceof ApiError ? error.cause : error;
       });
-      quota.spend(caller.id, stored.size);
       send(res, 201, { cid: stored.cid.toString(), size_bytes: stored.size });
     },
   },
@@ -134,15 +130,17 @@ function quotaOf(ctx: ApiContext): UploadQuota {
   return quota;
 }
 
+/**
+ * Counts each piece against the caller's quota as it arrives, so parallel uploads share one
+ * remainder, and what was streamed counts even when the upload is then refused.
+ */
 async function* withinQuota(
   body: AsyncIterable<Uint8Array>,
-  remaining: number,
+  caller: string,
   quota: UploadQuota,
 ): AsyncGenerator<Uint8Array> {
-  let size = 0;
   for await (const piece of body) {
-    size += piece.length;
-    if (size > remaining) {
+    if (piece.length > quota.remaining(caller)) {
       throw new ApiError(
         429,
         'API_UPLOAD_QUOTA',
@@ -150,6 +148,7 @@ async function* withinQuota(
         { 'retry-after': String(quota.secondsToRenewal()) },
       );
     }
+    quota.spend(caller, piece.length);
     yield piece;
   }
 }

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type AuditEntry,
+  DEFAULT_AUDIT_PAGE,
   getIdentity,
   getIdentityByKey,
   getOrganisation,
@@ -186,10 +187,17 @@ export const stateRoutes: Route[] = [
         limit: intParam(url, 'limit', undefined, 1_000_000),
         cursor: url.searchParams.get('cursor'),
       };
+      if (query.by !== 'time' && query.id === undefined) {
+        throw new ApiError(400, 'BAD_AUDIT_QUERY', `An audit query by ${query.by} needs an id.`);
+      }
       await checkAuditQuery(ctx, req, who, query.by, query.id);
-      const page = await runQuery(ctx.node.store, (state) => queryAudit(state, query));
       const visible = auditVisibility(stateOf(ctx), who);
-      page.entries = page.entries.filter(visible);
+      const page = await fullPage(query.limit ?? DEFAULT_AUDIT_PAGE, query.cursor, async (limit, cursor) => {
+        const read = await runQuery(ctx.node.store, (state) =>
+          queryAudit(state, { ...query, limit, cursor }),
+        );
+        return { entries: read.entries.filter(visible), cursor: read.cursor };
+      });
       if (url.searchParams.get('served') === '1') await markServed(ctx, page.entries);
       reply(res, page);
     },
@@ -220,6 +228,30 @@ export const stateRoutes: Route[] = [
     },
   },
 ];
+
+/** Filtered pages read until one holds `limit` entries or the data ends (at most this many reads). */
+const MAX_PAGE_READS = 32;
+
+/**
+ * A page of what the caller may see: `read` gives at most `limit` entries after `cursor`, already
+ * filtered to the caller's scope, and the cursor after the last entry it read; reading goes on
+ * while the page is short and there is more, so a filter does not leave a page empty.
+ */
+async function fullPage<T>(
+  limit: number,
+  cursor: string | null,
+  read: (limit: number, cursor: string | null) => Promise<{ entries: T[]; cursor: string | null }>,
+): Promise<{ entries: T[]; cursor: string | null }> {
+  const entries: T[] = [];
+  let next = cursor;
+  for (let reads = 0; reads < MAX_PAGE_READS; reads++) {
+    const page = await read(limit - entries.length, next);
+    entries.push(...page.entries);
+    next = page.cursor;
+    if (entries.length >= limit || next === null) break;
+  }
+  return { entries, cursor: next };
+}
 
 /**
  * Refuses an audit query outside the caller's scope (scopes.ts mayQueryAudit); a record's patient

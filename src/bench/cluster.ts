@@ -11,17 +11,17 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encode } from '../codec/index.ts';
 import type { BlockJson } from '../client/api-types.ts';
 import type { RequestSigner } from '../client/http.ts';
+import { encode } from '../codec/index.ts';
 import type { ConsensusParams } from '../consensus/index.ts';
+import { OPERATOR_KEY_ID, signRequest } from '../crypto/http-signature.ts';
 import {
   generateEncryptionKeyPair,
   generateIdentityKeys,
   type IdentityKeys,
   type SigningKeyPair,
 } from '../crypto/index.ts';
-import { OPERATOR_KEY_ID, signRequest } from '../crypto/http-signature.ts';
 import { parseOperatorKey } from '../crypto/operator-key.ts';
 import { freePorts } from '../free-port.ts';
 import { hex } from '../hex.ts';
@@ -121,7 +121,11 @@ export interface ProcessCluster {
    * Block `height` of validator i (asked as its operator), waiting up to `wait_ms` for it; null when
    * it is not committed by then.
    */
-  block(i: number, height: number, options?: { wait_ms?: number; signal?: AbortSignal }): Promise<BlockJson | null>;
+  block(
+    i: number,
+    height: number,
+    options?: { wait_ms?: number; signal?: AbortSignal },
+  ): Promise<BlockJson | null>;
   /**
    * The hashes of every transaction committed at validator i, read block by block from its API
    * (each block once: blocks are final), up to its height now.
@@ -222,7 +226,12 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
   const asOperator = async (
     i: number,
     path: string,
-    init: { method?: 'GET' | 'PUT'; body?: Uint8Array; headers?: Record<string, string>; signal?: AbortSignal } = {},
+    init: {
+      method?: 'GET' | 'PUT';
+      body?: Uint8Array;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<Response> => {
     const { secretKey } = await operator(i);
     for (;;) {
