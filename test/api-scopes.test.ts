@@ -733,6 +733,17 @@ describe('refused queries', () => {
     // Counted by route, without ids.
     const metrics = await call('GET', '/metrics');
     expect(metrics.text).toMatch(/^medledger_api_refusals_total\{route="\/v1\/patients"\} [1-9]/m);
+    // Metrics are open: they carry no personal data, no identity's id nor a record's.
+    const people: Array<Exclude<Who, 'operator'>> = [
+      'patient',
+      'doctorA',
+      'doctorB',
+      'doctorC',
+      'auditor',
+      'registrar',
+    ];
+    for (const who of people) expect(metrics.text).not.toContain(id(who));
+    expect(metrics.text).not.toContain(recordId);
   });
 });
 
