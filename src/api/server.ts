@@ -13,6 +13,7 @@
  *   records  (routes-records.ts)  POST /v1/blobs, /v1/reads/{tx}, /v1/reads/{tx}/content
  *   erasure  (routes-erasure.ts)  /v1/records/{id}/erasure (the validators' signed erasure receipts)
  *   fhir     (routes-fhir.ts)     /v1/fhir/AuditEvent, /v1/fhir/Consent (NDJSON exports)
+ *   portal   (portal.ts)          /app, /app/* (the web portal's files; not part of the JSON API)
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { projectPath } from '../paths.ts';
 import { authenticate } from './auth.ts';
 import type { ApiContext, ApiEndpoint, ApiOptions, Route } from './context.ts';
 import { ApiError, answerClientError, send, sendError } from './http.ts';
+import { isPortalPath, servePortal } from './portal.ts';
 import { chainRoutes } from './routes-chain.ts';
 import { erasureRoutes } from './routes-erasure.ts';
 import { fhirRoutes } from './routes-fhir.ts';
@@ -70,6 +72,7 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
     res.end(readFileSync(OPENAPI_PATH));
     return;
   }
+  if (isPortalPath(url.pathname)) return servePortal(req, res, url.pathname);
   let pathMatched = false;
   for (const candidate of ROUTES) {
     const match = candidate.path.exec(url.pathname);

@@ -482,7 +482,9 @@ export class NodeClient {
       return await (await this.#transport())(url, {
         method,
         headers,
-        body: options.body,
+        // Typed for the browser's fetch too (the web portal bundles this client), whose BodyInit
+        // takes only views of an ArrayBuffer: every body here is one.
+        body: options.body as Uint8Array<ArrayBuffer> | undefined,
         signal: AbortSignal.timeout(timeout_ms),
       });
     } catch (error) {

@@ -114,9 +114,18 @@ export async function addRecord(
 export interface ReadRecordInput {
   record: string;
   purpose: Purpose;
-  /** Where the plaintext goes (written atomically). */
-  out: string;
+  /** Where the plaintext goes: a file (written atomically), or a sink that takes it (the web portal). */
+  out: string | PlaintextSink;
 }
+
+/**
+ * Takes a record's plaintext as it is decrypted and returns how many bytes it kept; it must call
+ * `beforeCommit` after the last piece and drop everything if that throws (the ciphertext's CID was wrong).
+ */
+export type PlaintextSink = (
+  plaintext: AsyncIterable<Uint8Array>,
+  beforeCommit: () => void,
+) => Promise<number>;
 
 export interface ReadRecordResult {
   record: RecordMetaJson;
@@ -165,7 +174,10 @@ export async function readRecord(
         yield piece;
       }
     }
-    const bytes = await writeFileAtomically(input.out, decryptStream(checked(), key.dataKey), () => {
+    const { out } = input;
+    const sink: PlaintextSink =
+      typeof out === 'string' ? (plaintext, check) => writeFileAtomically(out, plaintext, check) : out;
+    const bytes = await sink(decryptStream(checked(), key.dataKey), () => {
       const cid = hasher.cid();
       if (cid !== record.cid) {
         throw new MedledgerError(

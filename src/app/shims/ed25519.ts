@@ -1,0 +1,91 @@
+/**
+ * The portal's stand-in for src/crypto/ed25519.ts: the same exports and results (RFC 8032 Ed25519
+ * with raw 32-byte keys) on @noble/curves instead of node:crypto. Verification follows RFC 8032
+ * strictly (no ZIP-215 leniency), as OpenSSL does, and refuses small-order public keys first.
+ */
+import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { expectLength } from '../../crypto/bytes.ts';
+
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+export const ED25519_SECRET_KEY_BYTES = 32;
+export const ED25519_SIGNATURE_BYTES = 64;
+
+/** `secretKey` is the 32-byte RFC 8032 seed, not the 64-byte "expanded" form some libraries use. */
+export interface SigningKeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+function checkSecretKey(secretKey: Uint8Array): void {
+  expectLength(secretKey, ED25519_SECRET_KEY_BYTES, 'An Ed25519 secret key', 'CRYPTO_KEY_LENGTH');
+}
+
+function withoutSignBit(key: Uint8Array): string {
+  const copy = Uint8Array.from(key);
+  copy[31] = copy[31]! & 0x7f;
+  return bytesToHex(copy);
+}
+
+// The same blocklist as src/crypto/ed25519.ts: the torsion subgroup, and p and p+1 (y = 0, y = 1).
+const SMALL_ORDER = new Set<string>(
+  [
+    ...ED25519_TORSION_SUBGROUP,
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  ].map((encoding) => withoutSignBit(hexToBytes(encoding))),
+);
+
+export function isWeakSigningKey(publicKey: Uint8Array): boolean {
+  return publicKey.length !== ED25519_PUBLIC_KEY_BYTES || SMALL_ORDER.has(withoutSignBit(publicKey));
+}
+
+export function isValidSigningKey(publicKey: Uint8Array): boolean {
+  if (isWeakSigningKey(publicKey)) return false;
+  try {
+    return !ed25519.Point.fromBytes(publicKey).isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
+export function generateSigningKeyPair(): SigningKeyPair {
+  const { secretKey, publicKey } = ed25519.keygen();
+  return { publicKey, secretKey };
+}
+
+export function signingPublicKeyFrom(secretKey: Uint8Array): Uint8Array {
+  checkSecretKey(secretKey);
+  return ed25519.getPublicKey(secretKey);
+}
+
+export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  checkSecretKey(secretKey);
+  return ed25519.sign(message, secretKey);
+}
+
+/** True only for a valid signature; false for anything malformed (a wrong-length key throws). */
+export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  expectLength(publicKey, ED25519_PUBLIC_KEY_BYTES, 'An Ed25519 public key', 'CRYPTO_KEY_LENGTH');
+  if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) return false;
+  if (isWeakSigningKey(publicKey)) return false;
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+export class Ed25519Signer {
+  readonly publicKey: Uint8Array;
+  readonly #secretKey: Uint8Array;
+
+  constructor(secretKey: Uint8Array) {
+    this.publicKey = signingPublicKeyFrom(secretKey);
+    this.#secretKey = Uint8Array.from(secretKey);
+  }
+
+  sign(message: Uint8Array): Uint8Array {
+    return ed25519.sign(message, this.#secretKey);
+  }
+}
