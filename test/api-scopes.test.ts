@@ -360,6 +360,23 @@ const TABLE: Record<string, Row> = {
     allowed: ['doctorC', 'patient'],
     refused: [['operator', NOT_AN_IDENTITY]],
   },
+  'GET /v1/orgs/{id}/members': {
+    scope: 'overseer, admin',
+    path: fixed('/v1/orgs/hospital-a/members'),
+    ok: 200,
+    allowed: ['adminA', 'auditor', 'admin'],
+    refused: [
+      ['doctorA', NOT_IN_SCOPE], // staff, not an overseer
+      ['adminB', NOT_IN_SCOPE], // another hospital's overseer
+      ['patient', NOT_IN_SCOPE],
+      ['operator', NOT_AN_IDENTITY],
+    ],
+    // Hospital A's staff, and no one else: its admin identity, registrar, doctor and auditor.
+    check: (_who, reply) =>
+      expect(reply.body.members.map((m: { id: string }) => m.id).sort()).toEqual(
+        [id('adminA'), id('registrar'), id('doctorA'), id('auditor')].sort(),
+      ),
+  },
   'GET /v1/records/{id}': {
     scope: 'patient, permit, overseer, admin',
     path: () => `/v1/records/${recordId}`,
@@ -693,6 +710,23 @@ describe('every operation against a running node', () => {
       }
     });
   }
+});
+
+describe("an organisation's staff", () => {
+  it('pages through with a cursor, one member a page, and ends', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const path: string = `/v1/orgs/hospital-a/members?limit=1${cursor ? `&cursor=${cursor}` : ''}`;
+      const reply = await call('GET', path, await signed('adminA', 'GET', path));
+      expect(reply.status, reply.text).toBe(200);
+      seen.push(...reply.body.members.map((m: { id: string }) => m.id));
+      cursor = reply.body.cursor;
+      if (cursor === null) break;
+    }
+    expect(cursor).toBeNull();
+    expect(seen.sort()).toEqual([id('adminA'), id('registrar'), id('doctorA'), id('auditor')].sort());
+  });
 });
 
 describe('refused queries', () => {

@@ -16,6 +16,7 @@ import {
   type Identity,
   lastNonce,
   listAccessRequests,
+  listIdentities,
   listPolicies,
   listRecordIds,
   queryAudit,
@@ -34,6 +35,7 @@ import {
   mayListRecords,
   mayManageConsent,
   mayQueryAudit,
+  overseenOrganisation,
 } from './scopes.ts';
 import { runQuery } from './state-query.ts';
 
@@ -110,6 +112,37 @@ export const stateRoutes: Route[] = [
       const org = found(getOrganisation(state, id), 'API_UNKNOWN_ORGANISATION', `organisation ${id}`);
       // The organisation's X25519 key (its admin identity holds it): writers seal the custodian envelope to it.
       reply(res, { ...org, encryptionKey: getIdentity(state, org.admin)?.encryptionKey ?? null });
+    },
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/v1/orgs/${ID}/members$`),
+    access: 'member',
+    async handle(ctx, req, res, [param], url, caller) {
+      const who = memberOf(caller);
+      const id = checkId(param!, 'the organisation id');
+      if (!isNetworkAdmin(who) && overseenOrganisation(who) !== id) {
+        return refuse(ctx, req, who, `the staff of organisation ${id} is for its overseers`);
+      }
+      found(getOrganisation(stateOf(ctx), id), 'API_UNKNOWN_ORGANISATION', `organisation ${id}`);
+      const after = url.searchParams.get('cursor');
+      if (after !== null) checkId(after, 'the cursor');
+      // Identities are kept by id, not by organisation: its staff is read out of the directory.
+      const limit = intParam(url, 'limit', 100, 1000)!;
+      const members: Identity[] = [];
+      let cursor: string | null = after;
+      for (let reads = 0; reads < MAX_PAGE_READS && members.length < limit; reads++) {
+        const from = cursor;
+        const read = await runQuery(ctx.node.store, (state) => listIdentities(state, from, MEMBERS_SCAN));
+        for (const identity of read) {
+          cursor = identity.id;
+          if (identity.organisation === id) members.push(identity);
+          if (members.length === limit) break;
+        }
+        if (read.length < MEMBERS_SCAN && members.length < limit) cursor = null; // the directory's end
+        if (cursor === null) break;
+      }
+      reply(res, { members, cursor });
     },
   },
   {
@@ -228,6 +261,9 @@ export const stateRoutes: Route[] = [
     },
   },
 ];
+
+/** Identities read per step of a staff listing. */
+const MEMBERS_SCAN = 1000;
 
 /** Filtered pages read until one holds `limit` entries or the data ends (at most this many reads). */
 const MAX_PAGE_READS = 32;

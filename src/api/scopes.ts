@@ -11,8 +11,9 @@
  *               team, authorship, emergency window)              list, filtered to them
  *   self        any identity                                     the audit entries and refused queries
  *                                                                where it is the actor
- *   overseer    an organisation's admin identity, or a           the records in its custody, its staff's
- *               practitioner with the org-admin or auditor role  audit entries and refused queries
+ *   overseer    an organisation's admin identity, or a           its staff, the records in its custody,
+ *               practitioner with the org-admin or auditor role  its staff's audit entries and refused
+ *                                                                queries
  *   admin       a network admin                                  everything above
  *   member      any active identity                              the directory: identities and
  *                                                                organisations (who registered a patient

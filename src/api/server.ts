@@ -7,9 +7,9 @@
  *   GET  /healthz, /readyz, /metrics, /openapi.json
  *   chain    (routes-chain.ts)    /v1/node, /v1/status, /v1/txs, /v1/txs/{hash}, /v1/blocks/{h},
  *                                 /v1/chain/verify, PUT /v1/debug/faults (benchmarks only)
- *   state    (routes-state.ts)    /v1/accounts/{key}, /v1/identities/{id}, /v1/orgs/{id},
+ *   state    (routes-state.ts)    /v1/accounts/{key}, /v1/identities/{id}, /v1/orgs/{id}[/members],
  *                                 /v1/records/{id}, /v1/patients/{id}/{records,policies,requests},
- *                                 /v1/audit
+ *                                 /v1/audit, /v1/audit/refusals
  *   records  (routes-records.ts)  POST /v1/blobs, /v1/reads/{tx}, /v1/reads/{tx}/content
  *   erasure  (routes-erasure.ts)  /v1/records/{id}/erasure (the validators' signed erasure receipts)
  *   fhir     (routes-fhir.ts)     /v1/fhir/AuditEvent, /v1/fhir/Consent (NDJSON exports)

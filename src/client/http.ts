@@ -260,6 +260,14 @@ export class NodeClient {
     return this.#json(`/v1/orgs/${encodeURIComponent(id)}`);
   }
 
+  /** An organisation's staff, a page at a time (its overseers and network admins may ask). */
+  orgMembers(
+    id: string,
+    params: { limit?: number; cursor?: string | null } = {},
+  ): Promise<{ members: IdentityJson[]; cursor: string | null }> {
+    return this.#json(`/v1/orgs/${encodeURIComponent(id)}/members`, { query: params });
+  }
+
   record(id: string): Promise<RecordMetaJson> {
     return this.#json(`/v1/records/${encodeURIComponent(id)}`);
   }

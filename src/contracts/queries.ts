@@ -75,6 +75,18 @@ export function getRecord(reader: StateReader, id: string): RecordMeta | undefin
 
 /** The sealed data keys of a record; undefined once its content is erased. */
 
+/**
+ * Registered identities in id order, after `after` (exclusive) when given, at most `limit`: a
+ * directory listing pages through them (an organisation's staff is a filter over this).
+ */
+export function listIdentities(reader: RangeReader, after: string | null, limit: number): Identity[] {
+  const family = stateKey.identity('');
+  const { lt } = prefixRange(family);
+  // The smallest key above `after`'s: the same bytes and a zero byte.
+  const gte = after === null ? family : Uint8Array.from([...stateKey.identity(after), 0]);
+  return [...reader.range(gte, lt, limit)].map(([, value]) => decodeState(Identity, value));
+}
+
 // Listings of one patient's things.
 
 const utf8 = new TextDecoder();
