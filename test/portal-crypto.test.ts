@@ -7,6 +7,10 @@
 import * as nodeCrypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { nodeCompatible } from '../src/app/shims/buffer.ts';
+import * as ed from '../src/app/shims/ed25519.ts';
+import * as shimCrypto from '../src/app/shims/node-crypto.ts';
+import * as x from '../src/app/shims/x25519.ts';
 import * as nodeAead from '../src/crypto/aead.ts';
 import * as nodeEd from '../src/crypto/ed25519.ts';
 import * as nodeHash from '../src/crypto/hash.ts';
@@ -14,10 +18,6 @@ import * as nodeSignature from '../src/crypto/http-signature.ts';
 import * as nodeKeystore from '../src/crypto/keystore.ts';
 import * as nodeSeal from '../src/crypto/seal.ts';
 import * as nodeX from '../src/crypto/x25519.ts';
-import { nodeCompatible } from '../src/app/shims/buffer.ts';
-import * as ed from '../src/app/shims/ed25519.ts';
-import * as shimCrypto from '../src/app/shims/node-crypto.ts';
-import * as x from '../src/app/shims/x25519.ts';
 import * as nodeEncryption from '../src/store/encryption.ts';
 
 const bytes = (n: number) => new Uint8Array(nodeCrypto.randomBytes(n));

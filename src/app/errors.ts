@@ -59,13 +59,26 @@ const SENTENCES: Record<string, string> = {
   CRYPTO_OPEN_FAILED: 'The record’s key could not be opened with your keys.',
   API_PORTAL_NOT_BUILT: 'The portal is not built on this node. Ask its operator to run npm run build.',
   API_INTERNAL: 'The node failed on this request. Try again; if it persists, tell the node’s operator.',
+  DENIED:
+    'The network denied this under the patient’s rules. The refusal is recorded on the chain and the patient sees it.',
+  WRONG_ROLE: 'Your role on the network does not allow this.',
+  REASON_REQUIRED: 'Give a reason: it is recorded on the chain and shown to the patient.',
+  TOO_MANY_WINDOWS: 'You already have too many emergency accesses open on this patient.',
+  UNKNOWN_PATIENT: 'No patient with this id is registered on the network. Check the id the patient gave you.',
+  UNKNOWN_RECORD: 'There is no record with this id. Check it and try again.',
+  API_BODY_TOO_LARGE: 'This file is larger than the node accepts for one record.',
+  STORE_TOO_LARGE: 'This file is larger than the node accepts for one record.',
 };
+
+/** Codes whose message is already a sentence written for a person (the portal's own checks). */
+const SPOKEN = new Set(['BAD_CONTENT_TYPE', 'FHIR_NOT_JSON', 'FHIR_TYPE_MISMATCH', 'FHIR_INVALID']);
 
 /** What a person reads for `error`: a sentence, never a stack trace. */
 export function explain(error: unknown): string {
   const code = codeOf(error);
-  if (code !== undefined && SENTENCES[code]) return SENTENCES[code];
   const message = error instanceof Error ? error.message : '';
+  if (code !== undefined && SPOKEN.has(code) && message) return message;
+  if (code !== undefined && SENTENCES[code]) return SENTENCES[code];
   // A refused transaction: the receipt's message is the rule engine's sentence (and its detail).
   if (code !== undefined && code in CONTRACT_ERRORS)
     return message || CONTRACT_ERRORS[code as keyof typeof CONTRACT_ERRORS];

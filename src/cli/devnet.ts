@@ -210,6 +210,8 @@ async function runDevnet(
     dir: options.dir,
     resumed,
     apis: layout.apis,
+    /** The web portal every node serves; this is the first validator's. */
+    portal: `${layout.apis[0]}/app`,
     adminKeystore: join(options.dir, 'admin.key'),
     passphrase: DEVNET_PASSPHRASE,
     logs: layout.homes.map((home) => join(home, 'node.log')),
@@ -222,6 +224,7 @@ async function runDevnet(
     out(`medledger devnet ${resumed ? 'resumed' : 'created'} in ${options.dir}`);
     for (const [i, api] of layout.apis.entries())
       out(`  validator-${i + 1}  API ${api}  log ${info.logs[i]}`);
+    out(`  web portal: ${info.portal} (sign in with a keystore, or a validator's operator.key)`);
     out(`  network admin keystore: ${info.adminKeystore} (passphrase: ${DEVNET_PASSPHRASE})`);
     out(
       `  operator keys (block show, tx show, chain verify --node): --operator-key ${join(options.dir, 'validator-N', 'operator.key')}`,

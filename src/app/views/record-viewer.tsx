@@ -42,7 +42,7 @@ const EXTENSIONS: Record<string, string> = {
   'image/jpeg': 'jpg',
 };
 
-function download(record: RecordMetaJson, plaintext: Uint8Array): void {
+export function download(record: RecordMetaJson, plaintext: Uint8Array): void {
   const fhir = isFhirType(record.contentType);
   const type = fhir ? 'application/fhir+json' : record.contentType;
   const extension = fhir ? 'json' : (EXTENSIONS[record.contentType] ?? 'bin');
@@ -54,7 +54,7 @@ function download(record: RecordMetaJson, plaintext: Uint8Array): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function parseJson(plaintext: Uint8Array): unknown {
+export function parseJson(plaintext: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
   } catch {

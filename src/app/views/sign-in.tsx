@@ -4,10 +4,19 @@
  */
 import { useState } from 'preact/hooks';
 import { ErrorNote } from '../components.tsx';
+import { looksLikeOperatorKey, type OperatorSession, signInAsOperator } from '../operator-session.ts';
 import { type Session, signIn } from '../session.ts';
 
-export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
+export function SignIn({
+  onSignedIn,
+  onOperator,
+}: {
+  onSignedIn: (session: Session) => void;
+  /** A node's operator.key instead of a keystore: no passphrase, the operator's view. */
+  onOperator?: (session: OperatorSession) => void;
+}) {
   const [file, setFile] = useState<File | null>(null);
+  const [operatorKey, setOperatorKey] = useState<string | null>(null);
   const [passphrase, setPassphrase] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
@@ -18,6 +27,10 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
     setBusy(true);
     setError(undefined);
     try {
+      if (operatorKey !== null && onOperator) {
+        onOperator(await signInAsOperator(operatorKey));
+        return;
+      }
       const session = await signIn(file, passphrase);
       setPassphrase('');
       onSignedIn(session);
@@ -40,11 +53,23 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
           <input
             type="file"
             data-testid="keystore-file"
-            onChange={(event) => setFile(event.currentTarget.files?.[0] ?? null)}
+            onChange={(event) => {
+              const chosen = event.currentTarget.files?.[0] ?? null;
+              setFile(chosen);
+              setOperatorKey(null);
+              if (onOperator && chosen && chosen.size < 256) {
+                void chosen.text().then((text) => looksLikeOperatorKey(text) && setOperatorKey(text));
+              }
+            }}
             required
           />
         </label>
-        <label>
+        {operatorKey !== null && (
+          <p class="muted" data-testid="operator-key-note">
+            This is a node’s operator key: it signs in to the node’s dashboard, with no passphrase.
+          </p>
+        )}
+        <label hidden={operatorKey !== null}>
           Passphrase
           <input
             type="password"
@@ -52,7 +77,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
             data-testid="passphrase"
             value={passphrase}
             onInput={(event) => setPassphrase(event.currentTarget.value)}
-            required
+            required={operatorKey === null}
           />
         </label>
         <button type="submit" disabled={busy || !file} data-testid="sign-in-submit">
