@@ -18,12 +18,12 @@ import { encode } from '../src/codec/index.ts';
 import { buildTx, signPatientRegistration, type TxBody, type TxType } from '../src/contracts/index.ts';
 import { signRequest } from '../src/crypto/http-signature.ts';
 import { generateIdentityKeys, type IdentityKeys, writeKeystore } from '../src/crypto/index.ts';
+import { hex } from '../src/hex.ts';
 import { Transaction, txHash as txHashOf } from '../src/ledger/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
 import { cleanEnv, run } from './fixtures/run.ts';
 import { until } from './fixtures/validators.ts';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 let cluster: ProcessCluster;
 let chainId: string;
 

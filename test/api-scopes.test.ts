@@ -47,11 +47,11 @@ import {
   type IdentityKeys,
   sign,
 } from '../src/crypto/index.ts';
+import { hex } from '../src/hex.ts';
 import { Transaction } from '../src/ledger/index.ts';
 import { RefusalLog } from '../src/node/refusal-log.ts';
 import { FAST_PARAMS, startValidators, type TestValidators } from './fixtures/validators.ts';
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const doc = JSON.parse(readFileSync(new URL('../src/api/openapi.json', import.meta.url), 'utf8'));
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 

@@ -39,12 +39,12 @@ import {
 } from '../src/crypto/index.ts';
 import { newOperatorKeyText } from '../src/crypto/operator-key.ts';
 import { freePort } from '../src/free-port.ts';
+import { hex } from '../src/hex.ts';
 import { BlobStore } from '../src/store/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
 
 const PASSPHRASE = 'operator passphrase';
 const FAST_SCRYPT = { N: 2 ** 12, r: 8, p: 1 };
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 interface Run {
   code: number;

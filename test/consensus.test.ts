@@ -1,9 +1,8 @@
 /** Scenario tests of the PBFT replica in a small in-process cluster (see fixtures/cluster.ts). */
 import { describe, expect, it } from 'vitest';
+import { hex } from '../src/hex.ts';
 import { blockHash, checkCertificate, validatorSet } from '../src/ledger/index.ts';
 import { Cluster } from './fixtures/cluster.ts';
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 function expectAgreement(cluster: Cluster, replicas = cluster.nodes.map((_, i) => i)): void {
   const validators = validatorSet(cluster.net.genesis);

@@ -21,8 +21,8 @@ import {
   verify,
   x25519SharedSecret,
 } from '../src/crypto/index.ts';
+import { hex } from '../src/hex.ts';
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 

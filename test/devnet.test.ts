@@ -12,12 +12,12 @@ import { encode } from '../src/codec/index.ts';
 import { buildTx, identityId } from '../src/contracts/index.ts';
 import { generateEncryptionKeyPair, generateSigningKeyPair, readKeystore } from '../src/crypto/index.ts';
 import { freePortBase } from '../src/free-port.ts';
+import { hex } from '../src/hex.ts';
 import { Transaction, txHash } from '../src/ledger/index.ts';
 import { killProcessGroups } from './fixtures/run.ts';
 import { until } from './fixtures/validators.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 interface DevnetInfo {
   apis: string[];

@@ -26,6 +26,7 @@ import {
   sign,
   writeKeystore,
 } from '../src/crypto/index.ts';
+import { hex } from '../src/hex.ts';
 import {
   ErasureReceipt,
   erasureReceiptPayload,
@@ -45,7 +46,6 @@ import { P2PHost } from '../src/p2p/host.ts';
 import { signedFetch } from './fixtures/signed.ts';
 
 const CHAIN = 'erasure-test';
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const recordId = (c: string) => `rec-${c.repeat(32)}`;
 const until = async (condition: () => boolean | Promise<boolean>, timeout_ms = 15_000) => {
   const deadline = Date.now() + timeout_ms;

@@ -42,6 +42,7 @@ import { type AuditEventContext, auditEvents, CODES } from '../src/fhir/audit-ev
 import { CONSENT_CODES, consentResource } from '../src/fhir/consent.ts';
 import { CHAIN_POSITION_URL, chainPositionOf, SYSTEM } from '../src/fhir/ids.ts';
 import { fhirProblems } from '../src/fhir/validate.ts';
+import { hex } from '../src/hex.ts';
 import { txHash } from '../src/ledger/transaction.ts';
 import {
   CHAIN_ID,
@@ -56,7 +57,6 @@ import {
 import { signedGet, signedHeaders, signerOf } from './fixtures/signed.ts';
 import { FAST_PARAMS, startValidators, type TestValidators } from './fixtures/validators.ts';
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 

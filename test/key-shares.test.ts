@@ -18,6 +18,7 @@ import {
   type TxType,
 } from '../src/contracts/index.ts';
 import { generateIdentityKeys, type IdentityKeys, randomBytes, seal } from '../src/crypto/index.ts';
+import { hex } from '../src/hex.ts';
 import { type Transaction, txHash } from '../src/ledger/index.ts';
 import { KEY_SHARES_PROTOCOL, ShareRequest, ShareResponse } from '../src/node/key-shares.ts';
 import { keyBlobStoreId, READ_PERMIT_TTL_MS, type RecordService } from '../src/node/records.ts';
@@ -32,8 +33,6 @@ import {
 } from '../src/store/index.ts';
 import { readerShareContext } from '../src/store/key-blob.ts';
 import { startValidators, type TestValidators, until } from './fixtures/validators.ts';
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 let cluster: TestValidators;
 const nonces = new Map<string, number>();

@@ -23,6 +23,7 @@ import {
 } from '../src/crypto/index.ts';
 import { parseOperatorKey } from '../src/crypto/operator-key.ts';
 import { freePort } from '../src/free-port.ts';
+import { hex } from '../src/hex.ts';
 import {
   Block,
   ChainStore,
@@ -42,7 +43,6 @@ import { until } from './fixtures/validators.ts';
 const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
 const PASSPHRASE = 'correct horse battery staple';
 const FAST_SCRYPT = { N: 2 ** 12, r: 8, p: 1 };
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** The environment without any MEDLEDGER_* variable of the caller's, plus `extra`. */
 function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyPair, generateSigningKeyPair } from '../src/crypto/index.ts';
 import { freePortBase } from '../src/free-port.ts';
+import { hex } from '../src/hex.ts';
 import { DEFAULT_PARAMS, type Genesis, loadGenesis } from '../src/ledger/index.ts';
 import { ActivityReport } from '../src/node/activity.ts';
 import { parseSettings } from '../src/node/config.ts';
@@ -18,7 +19,6 @@ import { peerSet, selfReachabilityNotes } from '../src/node/peer-set.ts';
 import { consensusParams } from '../src/node/validator.ts';
 
 const bin = new URL('../bin/medledger.js', import.meta.url).pathname;
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 function medledger(args: string[], env: Record<string, string>) {
   const clean = Object.entries(process.env).filter(([name]) => !name.startsWith('MEDLEDGER_'));

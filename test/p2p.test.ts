@@ -1,11 +1,11 @@
 /** The permissioned libp2p host on 127.0.0.1: messages, the gater, and peers that send garbage. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair, type SigningKeyPair } from '../src/crypto/index.ts';
+import { hex } from '../src/hex.ts';
 import { encodeFrame } from '../src/p2p/framing.ts';
 import { P2PHost } from '../src/p2p/host.ts';
 
 const PROTOCOL = { id: '/medledger/test/1.0.0', maxFrameBytes: 1024 };
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const until = async (condition: () => boolean, timeout_ms = 10_000) => {
   const deadline = Date.now() + timeout_ms;
   while (!condition()) {
@@ -165,6 +165,8 @@ describe('P2P host', () => {
     expect(peer!.remoteAddress).toMatch(/^\/dns4\/localhost\/tcp\/\d+$/);
     expect(peer!.connectedSince).toBeGreaterThanOrEqual(before - 1000);
     await a.onMessage(PROTOCOL, () => {});
+    // B drops frames to a peer it does not yet count as connected: wait for its side too.
+    await until(() => b.connectedPeers().length === 1);
     b.send(PROTOCOL, hex(keys[0]!.publicKey), Buffer.from('hello'));
     await until(() => a.peers()[0]!.lastMessageAt !== null);
     await b.stop();

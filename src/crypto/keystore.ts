@@ -20,6 +20,7 @@ import { constants } from 'node:fs';
 import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { MedledgerError } from '../errors.ts';
+import { hex } from '../hex.ts';
 import {
   AES_GCM_NONCE_BYTES,
   AES_GCM_TAG_BYTES,
@@ -27,7 +28,7 @@ import {
   aesGcmDecrypt,
   aesGcmEncrypt,
 } from './aead.ts';
-import { asBuffer, plainBytes } from './bytes.ts';
+import { plainBytes } from './bytes.ts';
 import {
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SECRET_KEY_BYTES,
@@ -325,10 +326,6 @@ function hexField(parent: Record<string, unknown>, name: string, bytes: number):
 
 function corrupt(reason: string, cause?: unknown): MedledgerError {
   return new MedledgerError('KEYSTORE_CORRUPT', `The keystore is corrupt: ${reason}.`, { cause });
-}
-
-function hex(bytes: Uint8Array): string {
-  return asBuffer(bytes).toString('hex');
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
