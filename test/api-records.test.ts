@@ -54,10 +54,17 @@ async function clientAs(i: number, who: IdentityKeys): Promise<NodeClient> {
   return new NodeClient(cluster.api[i]!, { signer: { id, secretKey: who.signing.secretKey } });
 }
 
+/** The last nonce this test used per sender: node `i` may not have applied a block another node committed. */
+const lastNonce = new Map<string, number>();
+
 /** Signs and submits a transaction at node `i`, waiting for its receipt. */
 async function send<T extends TxType>(i: number, who: IdentityKeys, type: T, body: TxBody<T>) {
-  // The client's flows sign with the same keys: the nonce comes from the chain.
-  const nonce = (await api(i, `/v1/accounts/${hex(who.signing.publicKey)}`)).body.nonce + 1;
+  // The client's flows sign with the same keys: the nonce comes from the chain, or from this test's
+  // own last one when node `i` is behind the node that committed it.
+  const key = hex(who.signing.publicKey);
+  const onChain = (await api(i, `/v1/accounts/${key}`)).body.nonce;
+  const nonce = Math.max(onChain, lastNonce.get(key) ?? 0) + 1;
+  lastNonce.set(key, nonce);
   const tx = buildTx(type, body, nonce, chainId, who.signing.secretKey);
   const { status, body: reply } = await api(i, '/v1/txs?wait_ms=10000', {
     method: 'POST',

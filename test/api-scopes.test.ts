@@ -49,6 +49,7 @@ import {
 } from '../src/crypto/index.ts';
 import { hex } from '../src/hex.ts';
 import { Transaction } from '../src/ledger/index.ts';
+import { parseFaults } from '../src/node/config.ts';
 import { RefusalLog } from '../src/node/refusal-log.ts';
 import { FAST_PARAMS, startValidators, type TestValidators } from './fixtures/validators.ts';
 
@@ -158,6 +159,7 @@ async function serve(options: ApiOptions = {}): Promise<string> {
       records: cluster.records[0]!,
       erasure: cluster.erasures[0]!,
       refusals,
+      parseFaults,
       version: 'test',
     },
     '127.0.0.1',

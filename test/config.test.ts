@@ -68,7 +68,7 @@ describe('config.toml settings', () => {
       peers: [{ publicKey: 'ab'.repeat(32), addresses: ['/ip4/10.0.0.2/tcp/7001'] }],
       api: { port: 0 },
       consensus: { logSize: 80, requestTimeout_ms: 2500 },
-      faults: { dropRate: 0.25, partitionedFrom: [1, 2] },
+      faults: { dropRate: 0.25, jitter_ms: 3, partitionedFrom: [1, 2], seed: 1234 },
     });
     const text = renderConfig(settings);
     expect(text).toContain(

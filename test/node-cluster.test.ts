@@ -86,7 +86,11 @@ describe('validator nodes', () => {
     // one need succeed: when the gossip carrying an admin's earlier transaction is lost, a later one
     // can reach the primary first and be refused for its nonce (NONCE_GAP), which clients see in its
     // receipt and submit again.
+    // Without faults a node sends straight to its peers; with them, through a seeded faulty link.
+    expect(c.nodes.every((n) => n!.transportFaults === null)).toBe(true);
     for (const node of c.nodes) node!.setFaults({ dropRate: 0.1 });
+    expect(c.nodes[0]!.transportFaults).toMatchObject({ faults: { dropRate: 0.1 } });
+    expect(Number.isInteger(c.nodes[0]!.transportFaults!.seed)).toBe(true);
     const lossy = orgRegistrations(c, 30, nonces);
     for (const tx of lossy) c.nodes[1]!.submit(tx);
     await until(() => decided(lossy), 50_000);
@@ -102,6 +106,7 @@ describe('validator nodes', () => {
     const behind = c.nodes[3]!.status().height;
     expect(behind).toBeLessThan(c.nodes[1]!.status().height);
     for (const node of c.nodes) node!.setFaults({});
+    expect(c.nodes.every((n) => n!.transportFaults === null)).toBe(true);
     await until(() => c.nodes[3]!.status().height >= c.nodes[1]!.status().height, 30_000);
     expect(c.nodes[3]!.status().height).toBeGreaterThan(behind);
     await until(() => c.nodes[3]!.status().hash === c.nodes[1]!.status().hash, 5_000);

@@ -1,13 +1,13 @@
 /** What every API route works with, and the shape of a route. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../contracts/index.ts';
-import type { ErasureReceipts } from '../node/erasure-receipts.ts';
-import type { RecordService } from '../node/records.ts';
-import type { RefusalLog } from '../node/refusal-log.ts';
-import type { ValidatorNode } from '../node/validator.ts';
+import type { ApiErasureReceipts, ApiNode, ApiRecords, ApiRefusals, FaultParser } from './ports.ts';
 
 export interface ApiOptions {
-  /** Serve PUT /v1/debug/faults, for benchmarks that inject transport faults into real processes. */
+  /**
+   * Serve PUT /v1/debug/faults, for benchmarks that inject transport faults into real processes
+   * (with the context's `parseFaults`).
+   */
   faultInjection?: boolean;
   /** Transactions a second the API takes from one sender key (api.maxTxPerSenderPerSecond; limits.ts). */
   maxTxPerSenderPerSecond?: number;
@@ -20,13 +20,18 @@ export interface ApiOptions {
 }
 
 export interface ApiContext {
-  node: ValidatorNode;
+  node: ApiNode;
   /** Absent on nodes run without a record store (consensus-only tests and benchmarks). */
-  records?: RecordService;
+  records?: ApiRecords;
   /** Absent on nodes run without erasure receipts (consensus-only tests and benchmarks). */
-  erasure?: ErasureReceipts;
+  erasure?: ApiErasureReceipts;
   /** Where refused queries for personal data are kept (403s); absent, they are only counted. */
-  refusals?: RefusalLog;
+  refusals?: ApiRefusals;
+  /**
+   * Reads a PUT /v1/debug/faults body (the daemon passes node/config.ts `parseFaults`); without
+   * it, fault injection is off whatever `options.faultInjection` says.
+   */
+  parseFaults?: FaultParser;
   version: string;
   options: ApiOptions;
   /** Where the API listens, once it does (GET /v1/node): its URL, and its certificate's fingerprint. */

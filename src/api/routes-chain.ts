@@ -17,13 +17,12 @@ import {
   verifyStore,
   verifyTransactionSignature,
 } from '../ledger/index.ts';
-import { parseFaults } from '../node/config.ts';
-import type { TransportFaults, ValidatorNode } from '../node/validator.ts';
 import type { PeerState } from '../p2p/host.ts';
 import { requireOperator, requireSigner } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
 import { ApiError, intParam, parseJsonBody, readBody, send } from './http.ts';
 import { DEFAULT_MAX_TX_PER_SENDER_PER_SECOND, SenderRateLimiter } from './limits.ts';
+import type { ApiNode, FaultSetting } from './ports.ts';
 import { refuse } from './refusals.ts';
 
 const MAX_TX_BYTES = LIMITS.txBodyBytes + 4096;
@@ -40,7 +39,7 @@ export function receiptJson(receipt: Receipt) {
   };
 }
 
-async function committedTx(node: ValidatorNode, hash: Uint8Array) {
+async function committedTx(node: ApiNode, hash: Uint8Array) {
   const found = await node.store.transaction(hash);
   if (!found) return undefined;
   const { tx, receipt } = found;
@@ -56,7 +55,7 @@ async function committedTx(node: ValidatorNode, hash: Uint8Array) {
 }
 
 /** 503 while the mempool is full or the node is behind; the client retries later. */
-function refuseWhenBusy(node: ValidatorNode): void {
+function refuseWhenBusy(node: ApiNode): void {
   const accepting = node.accepting();
   if (!accepting.ok) throw new ApiError(503, accepting.code, accepting.message);
 }
@@ -335,12 +334,13 @@ export const chainRoutes: Route[] = [
     path: /^\/v1\/debug\/faults$/,
     access: 'in-handler', // the operator's, over the body's digest
     async handle(ctx, req, res) {
-      if (!ctx.options.faultInjection) {
+      const { parseFaults } = ctx;
+      if (!ctx.options.faultInjection || !parseFaults) {
         throw new ApiError(404, 'API_NOT_FOUND', 'fault injection is off on this node (api.faultInjection)');
       }
       const body = await readBody(req, 64 * 1024);
       await requireOperator(ctx, req, body);
-      let faults: TransportFaults;
+      let faults: FaultSetting;
       try {
         faults = parseFaults(parseJsonBody(body), '$', (path, why) => {
           return new MedledgerError('API_BAD_REQUEST', `${path}: ${why}`);

@@ -6,7 +6,7 @@ import { encode } from '../codec/index.ts';
 import { buildTx } from '../contracts/index.ts';
 import type { SigningKeyPair } from '../crypto/index.ts';
 import { signTransaction, Transaction } from '../ledger/index.ts';
-import type { Prng } from '../sim/prng.ts';
+import type { Prng } from '../prng.ts';
 import type { TxMaker } from '../sim/workload.ts';
 import { LOAD_TX_KINDS, type Load, type LoadTxKind } from './scenario.ts';
 

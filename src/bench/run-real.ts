@@ -15,16 +15,17 @@
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encode, list } from '../codec/index.ts';
+import { describeLinkFaults, hasLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
 import { Transaction, txHash } from '../ledger/index.ts';
-import type { TransportFaults } from '../node/validator.ts';
-import { Prng } from '../sim/prng.ts';
+import { Prng } from '../prng.ts';
 import { type ProcessCluster, startProcessCluster, until } from './cluster.ts';
+import { type TimedStep, walkTimeline } from './fault-timeline.ts';
 import { LoadSource } from './load.ts';
 import type { Observations } from './measure.ts';
 import { metricValue, sampleProcess } from './probe.ts';
 import type { ModeResult } from './run-sim.ts';
-import type { FaultEvent, Scenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
 
 const TxBatch = list(Transaction, 4096);
 const SAMPLE_INTERVAL_MS = 1000;
@@ -174,7 +175,7 @@ async function measure(
   let maxBehind_s = 0;
   const intendedDown = new Set<number>();
   const restarting = new Set<number>();
-  const faultState: TransportFaults[] = Array.from({ length: n }, () => ({}));
+  const faultState: LinkFaults[] = Array.from({ length: n }, () => ({}));
   const applied: Array<{ at_s: number; kind: string; description: string }> = [];
   let running = true;
   const stopFollowing = new AbortController();
@@ -388,111 +389,101 @@ async function measure(
       if (count > most || (count === most && v > view)) [view, most] = [v, count];
     return { node: view % n, view };
   };
-  const apply = async (fault: FaultEvent) => {
-    const note = (description: string, at_s = now_s()) => {
-      applied.push({ at_s, kind: fault.kind, description });
-      log(`  t=${at_s.toFixed(2)} s: ${description}`);
-    };
-    switch (fault.kind) {
-      case 'crash': {
-        let node: number;
-        let what: string;
-        if (fault.node === 'primary') {
-          const primary = await currentPrimary();
-          node = primary.node;
-          what = `validator ${node} (primary of view ${primary.view})`;
-        } else {
-          node = fault.node;
-          what = `validator ${node}`;
-        }
-        if (!cluster.running(node)) {
-          note(`crash ${what}: already down`);
-          return;
-        }
-        const at_s = now_s();
-        intendedDown.add(node);
-        await cluster.kill(node);
-        note(
-          `crash ${what} (SIGKILL)${fault.restart_after_s === null ? '' : `, restart after ${fault.restart_after_s} s`}`,
-          at_s,
-        );
-        if (fault.restart_after_s !== null) {
-          const timer = setTimeout(() => {
-            void restart(node).catch((error) => notes.push(`restart of validator ${node} failed: ${error}`));
-          }, fault.restart_after_s * 1000);
-          timers.push(timer);
-        }
-        return;
-      }
-      case 'restart': {
-        const nodes = fault.node === 'all' ? Array.from({ length: n }, (_, i) => i) : [fault.node];
-        const down = nodes.filter((i) => !cluster.running(i) && !restarting.has(i));
-        const at_s = now_s();
-        const started = await Promise.all(down.map((i) => restart(i)));
-        const list = down.filter((_, k) => started[k]);
-        note(
-          list.length === 0
-            ? `restart ${fault.node === 'all' ? 'crashed validators' : `validator ${fault.node}`}: none down`
-            : `restart validator${list.length > 1 ? 's' : ''} ${list.join(', ')} (up after ${(now_s() - at_s).toFixed(2)} s)`,
-          at_s,
-        );
-        return;
-      }
-      case 'partition': {
-        for (const group of fault.groups) {
-          for (const i of group) {
-            faultState[i]!.partitionedFrom = Array.from({ length: n }, (_, j) => j).filter(
-              (j) => !group.includes(j),
-            );
-          }
-        }
-        const at_s = now_s();
-        await Promise.all(Array.from({ length: n }, (_, i) => putFaults(i)));
-        note(`partition ${fault.groups.map((g) => `{${g.join(',')}}`).join(' | ')}`, at_s);
-        return;
-      }
-      case 'heal': {
-        for (let i = 0; i < n; i++) faultState[i] = {};
-        const at_s = now_s();
-        await Promise.all(Array.from({ length: n }, (_, i) => putFaults(i)));
-        note('heal partitions and link faults', at_s);
-        return;
-      }
-      case 'delay':
-      case 'drop':
-      case 'duplicate': {
-        for (const i of fault.from) {
-          const state = faultState[i]!;
-          if (fault.kind === 'delay') state.delay_ms = fault.delay_ms;
-          else if (fault.kind === 'drop') state.dropRate = fault.rate;
-          else state.duplicateRate = fault.rate;
-        }
-        const at_s = now_s();
-        await Promise.all(fault.from.map((i) => putFaults(i)));
-        const what = fault.kind === 'delay' ? `delay +${fault.delay_ms} ms` : `${fault.kind} ${fault.rate}`;
-        note(
-          `${what} on every message sent by validator${fault.from.length > 1 ? 's' : ''} ${fault.from.join(', ')}`,
-          at_s,
-        );
-        return;
-      }
-      case 'byzantine':
-        // The scenario parser rejects these in real mode.
-        throw new Error('Byzantine behaviours are only in sim mode');
-    }
+  const note = (kind: string, description: string, at_s = now_s()) => {
+    applied.push({ at_s, kind, description });
+    log(`  t=${at_s.toFixed(2)} s: ${description}`);
   };
+  /**
+   * Sets every validator's transport faults as `step` leaves them and sends them to `nodes`, each
+   * seeded from the scenario's seed, the validator and the step: a run's fault decisions replay.
+   */
+  const faultSeeds = new Prng(scenario.seed).derive('link-faults');
+  const setLinks = async (step: TimedStep, nodes: readonly number[]): Promise<number> => {
+    step.links.forEach((faults, i) => {
+      const seed = faultSeeds.derive(`${i} ${step.index}`).seed;
+      faultState[i] = hasLinkFaults(faults) ? { ...faults, seed } : {};
+    });
+    const at_s = now_s();
+    await Promise.all(nodes.map((i) => putFaults(i)));
+    return at_s;
+  };
+  const everyone = Array.from({ length: n }, (_, i) => i);
+  const actions = walkTimeline<() => Promise<void>>(scenario, {
+    crash: (step) => async () => {
+      let node: number;
+      let what: string;
+      if (step.node === 'primary') {
+        const primary = await currentPrimary();
+        node = primary.node;
+        what = `validator ${node} (primary of view ${primary.view})`;
+      } else {
+        node = step.node;
+        what = `validator ${node}`;
+      }
+      if (!cluster.running(node)) {
+        note('crash', `crash ${what}: already down`);
+        return;
+      }
+      const at_s = now_s();
+      intendedDown.add(node);
+      await cluster.kill(node);
+      note(
+        'crash',
+        `crash ${what} (SIGKILL)${step.restartAfter_s === null ? '' : `, restart after ${step.restartAfter_s} s`}`,
+        at_s,
+      );
+      if (step.restartAfter_s !== null) {
+        const timer = setTimeout(() => {
+          void restart(node).catch((error) => notes.push(`restart of validator ${node} failed: ${error}`));
+        }, step.restartAfter_s * 1000);
+        timers.push(timer);
+      }
+    },
+    restart: (step) => async () => {
+      const nodes = step.node === 'all' ? everyone : [step.node];
+      const down = nodes.filter((i) => !cluster.running(i) && !restarting.has(i));
+      const at_s = now_s();
+      const started = await Promise.all(down.map((i) => restart(i)));
+      const list = down.filter((_, k) => started[k]);
+      note(
+        'restart',
+        list.length === 0
+          ? `restart ${step.node === 'all' ? 'crashed validators' : `validator ${step.node}`}: none down`
+          : `restart validator${list.length > 1 ? 's' : ''} ${list.join(', ')} (up after ${(now_s() - at_s).toFixed(2)} s)`,
+        at_s,
+      );
+    },
+    partition: (step) => async () => {
+      const at_s = await setLinks(step, everyone);
+      note('partition', `partition ${step.groups.map((g) => `{${g.join(',')}}`).join(' | ')}`, at_s);
+    },
+    heal: (step) => async () => {
+      const at_s = await setLinks(step, everyone);
+      note('heal', 'heal partitions and link faults', at_s);
+    },
+    links: (step) => async () => {
+      const at_s = await setLinks(step, step.from);
+      note(
+        scenario.faults[step.index]!.kind,
+        `${describeLinkFaults(step.faults)} on every message sent by validator${step.from.length > 1 ? 's' : ''} ${step.from.join(', ')}`,
+        at_s,
+      );
+    },
+    byzantine: () => async () => {
+      // The scenario parser rejects these in real mode.
+      throw new Error('Byzantine behaviours are only in sim mode');
+    },
+  });
   let faultChain = Promise.resolve();
-  for (const fault of scenario.faults) {
+  scenario.faults.forEach((fault, k) => {
     timers.push(
       setTimeout(() => {
-        faultChain = faultChain
-          .then(() => apply(fault))
-          .catch((error) => {
-            notes.push(`fault ${fault.kind} at ${fault.at_s} s failed: ${(error as Error).message}`);
-          });
+        faultChain = faultChain.then(actions[k]!).catch((error) => {
+          notes.push(`fault ${fault.kind} at ${fault.at_s} s failed: ${(error as Error).message}`);
+        });
       }, fault.at_s * 1000),
     );
-  }
+  });
 
   // ---- go ----
   log(

@@ -14,10 +14,11 @@ import { checkRun } from '../sim/checkers.ts';
 import { SIM_CONSENSUS_PARAMS, simOptions } from '../sim/options.ts';
 import type { ScheduledFault } from '../sim/schedule.ts';
 import { Simulator } from '../sim/simulator.ts';
+import { walkTimeline } from './fault-timeline.ts';
 import { simTxMaker } from './load.ts';
 import type { Observations } from './measure.ts';
 import type { BenchResult } from './result.ts';
-import type { FaultEvent, Scenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
 
 /** What a mode's runner measures; the caller adds what both modes share (versions, machine, bound). */
 export type ModeResult = Pick<
@@ -27,41 +28,26 @@ export type ModeResult = Pick<
 
 const CHECKPOINT_INTERVAL = 8;
 
-/** The simulator's schedule for a scenario's fault timeline. */
+/** The simulator's schedule for a scenario's fault timeline (in the timeline's order). */
 export function simSchedule(scenario: Scenario): ScheduledFault[] {
-  const all = Array.from({ length: scenario.validators }, (_, i) => i);
-  return scenario.faults.map((fault: FaultEvent): ScheduledFault => {
-    const at_ms = fault.at_s * 1000;
-    switch (fault.kind) {
-      case 'crash':
-        return {
-          kind: 'crash',
-          at_ms,
-          node: fault.node,
-          restartAfter_ms: fault.restart_after_s === null ? null : fault.restart_after_s * 1000,
-        };
-      case 'restart':
-        return { kind: 'restart', at_ms, node: fault.node };
-      case 'partition':
-        return { kind: 'partition', at_ms, groups: fault.groups };
-      case 'heal':
-        return { kind: 'heal', at_ms };
-      case 'delay':
-      case 'drop':
-      case 'duplicate':
-        return {
-          kind: 'links',
-          at_ms,
-          from: fault.from,
-          to: fault.to ?? all,
-          extraDelay_ms: fault.kind === 'delay' ? fault.delay_ms : 0,
-          dropProbability: fault.kind === 'drop' ? fault.rate : 0,
-          duplicateProbability: fault.kind === 'duplicate' ? fault.rate : 0,
-        };
-      case 'byzantine':
-        return { kind: 'byzantine', at_ms, nodes: fault.nodes, behaviours: fault.behaviours };
-    }
-    throw new Error(`unknown fault kind ${(fault as FaultEvent).kind}`);
+  const at = (at_s: number) => at_s * 1000;
+  return walkTimeline<ScheduledFault>(scenario, {
+    crash: (step) => ({
+      kind: 'crash',
+      at_ms: at(step.at_s),
+      node: step.node,
+      restartAfter_ms: step.restartAfter_s === null ? null : step.restartAfter_s * 1000,
+    }),
+    restart: (step) => ({ kind: 'restart', at_ms: at(step.at_s), node: step.node }),
+    partition: (step) => ({ kind: 'partition', at_ms: at(step.at_s), groups: step.groups }),
+    heal: (step) => ({ kind: 'heal', at_ms: at(step.at_s) }),
+    links: (step) => ({ kind: 'links', at_ms: at(step.at_s), from: step.from, faults: step.faults }),
+    byzantine: (step) => ({
+      kind: 'byzantine',
+      at_ms: at(step.at_s),
+      nodes: step.nodes,
+      behaviours: step.behaviours,
+    }),
   });
 }
 

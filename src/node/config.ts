@@ -18,8 +18,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConsensusParams } from '../consensus/index.ts';
 import { MedledgerError } from '../errors.ts';
+import { parseLinkFaults } from '../faults/link-faults.ts';
 import { parsePeerAddress } from '../ledger/peer-address.ts';
-import { type JsonObject, strictObject } from '../strict-json.ts';
+import type { JsonObject } from '../strict-json.ts';
 import {
   checkSetting,
   FILE_ONLY_SETTINGS,
@@ -100,46 +101,13 @@ const failIn =
   (path, why) =>
     new MedledgerError('CONFIG_INVALID', `${source}: ${path}: ${why}`);
 
-function boundedNumber(
-  value: unknown,
-  path: string,
-  min: number,
-  max: number,
-  fail: (path: string, why: string) => MedledgerError,
-): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw fail(path, `expected a number in [${min}, ${max}]`);
-  }
-  return value;
-}
-
 /** Transport faults, from config.toml's `[faults]` or a PUT /v1/debug/faults body. */
 export function parseFaults(
   json: unknown,
   path: string,
   bad: (path: string, why: string) => MedledgerError,
 ): TransportFaults {
-  const number = (value: unknown, at: string, min: number, max: number) =>
-    boundedNumber(value, at, min, max, bad);
-  const faultsJson = strictObject(
-    json,
-    path,
-    ['dropRate', 'delay_ms', 'duplicateRate', 'partitionedFrom'],
-    bad,
-  );
-  const faults: TransportFaults = {};
-  if (faultsJson.dropRate !== undefined)
-    faults.dropRate = number(faultsJson.dropRate, `${path}.dropRate`, 0, 1);
-  if (faultsJson.delay_ms !== undefined)
-    faults.delay_ms = number(faultsJson.delay_ms, `${path}.delay_ms`, 0, 60_000);
-  if (faultsJson.duplicateRate !== undefined)
-    faults.duplicateRate = number(faultsJson.duplicateRate, `${path}.duplicateRate`, 0, 1);
-  if (faultsJson.partitionedFrom !== undefined) {
-    const list = faultsJson.partitionedFrom;
-    if (!Array.isArray(list)) throw bad(`${path}.partitionedFrom`, 'expected a list of validator indexes');
-    faults.partitionedFrom = list.map((v, i) => number(v, `${path}.partitionedFrom[${i}]`, 0, 1023));
-  }
-  return faults;
+  return parseLinkFaults(json, path, bad);
 }
 
 /** A TOML table (a plain object) with only `allowed` keys; `path` is its dotted place. */

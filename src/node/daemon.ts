@@ -10,7 +10,7 @@ import type { IdentityKeys } from '../crypto/index.ts';
 import type { Genesis } from '../ledger/index.ts';
 import { VERSION } from '../version.ts';
 import { type ApiSecurity, apiSecurity } from './api-tls.ts';
-import { homePaths, type NodeSettings } from './config.ts';
+import { homePaths, type NodeSettings, parseFaults } from './config.ts';
 import { ErasureReceipts } from './erasure-receipts.ts';
 import { operatorPublicKey } from './operator-key.ts';
 import { peerSet, selfReachabilityNotes } from './peer-set.ts';
@@ -43,8 +43,43 @@ export interface Daemon {
   listening: { api: string; apiFingerprint: string | null; p2p: string[] };
   /** Set once the node stopped itself because it cannot safely continue. */
   fatal(): Error | null;
-  /** Closes the API, then stops the node (flushing its databases). */
+  /**
+   * Stops the components in reverse order: closes the API, then the refusal log, the record service
+   * and the erasure receipts, then the node (flushing its databases).
+   */
   stop(): Promise<void>;
+}
+
+/**
+ * One part of the daemon. The daemon starts its components in order and stops them in reverse
+ * (js-libp2p's lifecycle style); when one fails to start, those already started are stopped, newest
+ * first, and the start fails with its error.
+ */
+export interface Component {
+  /** For logs and errors. */
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `components` in order; on a failure, stops the started ones in reverse and rethrows. */
+export async function startComponents(components: readonly Component[]): Promise<Component[]> {
+  const started: Component[] = [];
+  try {
+    for (const component of components) {
+      await component.start();
+      started.push(component);
+    }
+  } catch (error) {
+    await stopComponents(started);
+    throw error;
+  }
+  return started;
+}
+
+/** Stops started components, newest first. */
+export async function stopComponents(started: readonly Component[]): Promise<void> {
+  for (const component of [...started].reverse()) await component.stop();
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
@@ -56,100 +91,131 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const selfKey = Buffer.from(keys.signing.publicKey).toString('hex');
   const peers = peerSet(genesis, selfKey, settings.peers);
   for (const note of selfReachabilityNotes(genesis, selfKey, settings)) log.warn({}, note);
-  const node = await ValidatorNode.start({
-    dataDir: homePaths(options.home).data,
-    genesis,
-    secretKey: keys.signing.secretKey,
-    listen: settings.listen,
-    peers,
-    params: settings.consensus,
-    faults: settings.faults,
-    log,
-    onFatal: (error) => {
-      fatal = error;
-      log.error({ err: error }, 'stopping: cannot safely continue');
-    },
-  });
   const dataDir = homePaths(options.home).data;
-  let erasure: ErasureReceipts;
-  let records: RecordService;
-  try {
-    erasure = await ErasureReceipts.start({
-      host: node.host,
-      genesis,
-      secretKey: keys.signing.secretKey,
-      dir: join(dataDir, 'receipts'),
-      log,
-    });
-  } catch (error) {
-    await node.stop();
-    throw error;
-  }
-  try {
-    records = await RecordService.start({
-      node,
-      dataDir,
-      encryptionSecretKey: keys.encryption.secretKey,
-      log,
-      erasures: erasure,
-    });
-  } catch (error) {
-    await erasure.stop();
-    await node.stop();
-    throw error;
-  }
-  let api: Server;
-  let refusals: RefusalLog | undefined;
-  try {
-    const operator = await operatorPublicKey(options.home);
-    if (operator.created) log.info({ path: homePaths(options.home).operatorKey }, 'wrote a new operator key');
-    refusals = await RefusalLog.open(join(dataDir, 'refusals'));
-    api = await startApi(
-      { node, records, erasure, refusals, version: VERSION },
-      settings.api.host,
-      settings.api.port,
-      {
-        faultInjection: settings.api.faultInjection,
-        maxTxPerSenderPerSecond: settings.api.maxTxPerSenderPerSecond,
-        maxUploadBytes: settings.api.maxUploadBytes,
-        uploadQuotaBytesPerDay: settings.api.uploadQuotaBytesPerDay,
-        operatorKey: operator.publicKey,
-        ...(security.tls ? { tls: { cert: security.tls.cert, key: security.tls.key } } : {}),
+
+  // What the components make, for the ones started after them and for the Daemon returned.
+  let node!: ValidatorNode;
+  let erasure!: ErasureReceipts;
+  let records!: RecordService;
+  let operatorKey!: Uint8Array;
+  let refusals!: RefusalLog;
+  let api!: Server;
+  let listening!: Daemon['listening'];
+
+  const components: Component[] = [
+    {
+      name: 'validator',
+      async start() {
+        node = await ValidatorNode.start({
+          dataDir,
+          genesis,
+          secretKey: keys.signing.secretKey,
+          listen: settings.listen,
+          peers,
+          params: settings.consensus,
+          faults: settings.faults,
+          log,
+          onFatal: (error) => {
+            fatal = error;
+            log.error({ err: error }, 'stopping: cannot safely continue');
+          },
+        });
       },
-      (error) => log.warn({ err: error }, 'HTTP API error'),
-    );
-  } catch (error) {
-    await refusals?.close();
-    await records.stop();
-    await erasure.stop();
-    await node.stop();
-    throw error;
-  }
-  // Where the node actually listens, for scripts and tests that asked for port 0.
-  const listening = {
-    api: apiUrl(api, security.tls !== null),
-    apiFingerprint: security.tls?.fingerprint ?? null,
-    p2p: node.host.addresses,
-  };
-  // Written whole, then renamed into place: a script polling for the file never reads half of it.
-  const listeningFile = join(options.home, 'listening.json');
-  await writeFile(`${listeningFile}.tmp`, JSON.stringify(listening));
-  await rename(`${listeningFile}.tmp`, listeningFile);
+      stop: () => node.stop(),
+    },
+    {
+      name: 'erasure receipts',
+      async start() {
+        erasure = await ErasureReceipts.start({
+          host: node.host,
+          genesis,
+          secretKey: keys.signing.secretKey,
+          dir: join(dataDir, 'receipts'),
+          log,
+        });
+      },
+      stop: () => erasure.stop(),
+    },
+    {
+      name: 'records',
+      async start() {
+        records = await RecordService.start({
+          node,
+          dataDir,
+          encryptionSecretKey: keys.encryption.secretKey,
+          log,
+          erasures: erasure,
+        });
+      },
+      stop: () => records.stop(),
+    },
+    {
+      name: 'operator key',
+      async start() {
+        const operator = await operatorPublicKey(options.home);
+        if (operator.created)
+          log.info({ path: homePaths(options.home).operatorKey }, 'wrote a new operator key');
+        operatorKey = operator.publicKey;
+      },
+      async stop() {},
+    },
+    {
+      name: 'refusal log',
+      async start() {
+        refusals = await RefusalLog.open(join(dataDir, 'refusals'));
+      },
+      stop: () => refusals.close(),
+    },
+    {
+      name: 'api',
+      async start() {
+        api = await startApi(
+          { node, records, erasure, refusals, parseFaults, version: VERSION },
+          settings.api.host,
+          settings.api.port,
+          {
+            faultInjection: settings.api.faultInjection,
+            maxTxPerSenderPerSecond: settings.api.maxTxPerSenderPerSecond,
+            maxUploadBytes: settings.api.maxUploadBytes,
+            uploadQuotaBytesPerDay: settings.api.uploadQuotaBytesPerDay,
+            operatorKey,
+            ...(security.tls ? { tls: { cert: security.tls.cert, key: security.tls.key } } : {}),
+          },
+          (error) => log.warn({ err: error }, 'HTTP API error'),
+        );
+      },
+      async stop() {
+        // In-flight requests (long polls, uploads) are cut rather than waited for: a stop is prompt.
+        const closed = new Promise<void>((resolve) => api.close(() => resolve()));
+        api.closeAllConnections();
+        await closed;
+      },
+    },
+    {
+      // Where the node actually listens, for scripts and tests that asked for port 0.
+      name: 'listening file',
+      async start() {
+        listening = {
+          api: apiUrl(api, security.tls !== null),
+          apiFingerprint: security.tls?.fingerprint ?? null,
+          p2p: node.host.addresses,
+        };
+        // Written whole, then renamed into place: a script polling for the file never reads half of it.
+        const listeningFile = join(options.home, 'listening.json');
+        await writeFile(`${listeningFile}.tmp`, JSON.stringify(listening));
+        await rename(`${listeningFile}.tmp`, listeningFile);
+      },
+      async stop() {},
+    },
+  ];
+
+  const started = await startComponents(components);
   return {
     node,
     records,
     api,
     listening,
     fatal: () => fatal,
-    async stop() {
-      // In-flight requests (long polls, uploads) are cut rather than waited for: a stop is prompt.
-      const closed = new Promise<void>((resolve) => api.close(() => resolve()));
-      api.closeAllConnections();
-      await closed;
-      await refusals?.close();
-      await records.stop();
-      await erasure.stop();
-      await node.stop();
-    },
+    stop: () => stopComponents(started),
   };
 }

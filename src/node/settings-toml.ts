@@ -80,7 +80,9 @@ const PEERS_DOC = [
 
 const FAULTS_DOC = [
   '# Transport fault injection, for experiments only; in this file only. Fields: dropRate and',
-  '# duplicateRate (0 to 1), delay_ms, partitionedFrom (validator indexes). Never on a production node.',
+  '# duplicateRate (0 to 1), delay_ms and jitter_ms, partitionedFrom (validator indexes cut off), to',
+  '# (the peers the rest applies to; default all), seed (the seed the node logs; set it, or',
+  '# MEDLEDGER_FAULTS_SEED, to replay the same decisions). Never on a production node.',
   '#',
   '# [faults]',
   '# dropRate = 0.1',

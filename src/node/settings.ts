@@ -56,6 +56,7 @@ export const NON_SETTING_ENV = [
   'MEDLEDGER_CA',
   'MEDLEDGER_FINGERPRINT',
   'MEDLEDGER_OPERATOR_KEY',
+  'MEDLEDGER_FAULTS_SEED',
 ] as const;
 
 const MULTIADDR = /^(\/[\w.:-]+)+$/;

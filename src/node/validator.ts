@@ -22,6 +22,7 @@ import {
 } from '../consensus/index.ts';
 import { genesisState } from '../contracts/index.ts';
 import { signingPublicKeyFrom } from '../crypto/index.ts';
+import { describeLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
 import {
   blockHash,
@@ -40,6 +41,7 @@ import { fetchBlocks, serveBlockSync } from './block-sync.ts';
 import { ConsensusLog } from './consensus-log.ts';
 import { EventQueue } from './event-queue.ts';
 import { NodeExecutor } from './executor.ts';
+import { type ConsensusLink, composeLink, FaultyLink, faultSeedFromEnv } from './faulty-link.ts';
 import { NodeMetrics } from './metrics.ts';
 
 /** Client submissions are refused (API_BUSY) while this many transaction events wait. */
@@ -52,17 +54,8 @@ export const CONSENSUS_PROTOCOL: ProtocolSpec = {
   maxFrameBytes: 48 * 1024 * 1024,
 };
 
-/** Transport faults for experiments; all off by default. */
-export interface TransportFaults {
-  /** Probability of dropping each outgoing consensus message. */
-  dropRate?: number;
-  /** Extra delay before each outgoing consensus message. */
-  delay_ms?: number;
-  /** Probability of sending each outgoing consensus message twice. */
-  duplicateRate?: number;
-  /** Validators (by index) this node neither sends to nor accepts messages from. */
-  partitionedFrom?: number[];
-}
+/** Transport faults for experiments (the link-fault model); all off by default. */
+export type TransportFaults = LinkFaults;
 
 export interface ValidatorOptions {
   /** Directory for the chain and consensus databases. */
@@ -130,7 +123,11 @@ export class ValidatorNode {
   readonly #queue = new EventQueue();
   readonly #commitListeners = new Set<CommitListener>();
   readonly #onFatal: (error: Error) => void;
-  #faults: TransportFaults;
+  /** The consensus link without faults, and the one in use (it, or a fault-injecting wrapper). */
+  readonly #direct: ConsensusLink;
+  #link: ConsensusLink;
+  /** MEDLEDGER_FAULTS_SEED, read at start. */
+  readonly #envFaultSeed: number | undefined;
   #pumping = false;
   #stopped = false;
   #outgoingTxs: Transaction[] = [];
@@ -149,7 +146,7 @@ export class ValidatorNode {
     replica: Replica;
     validators: Uint8Array[];
     self: number;
-    faults: TransportFaults;
+    envFaultSeed: number | undefined;
     onFatal: (error: Error) => void;
     logger: NodeLogger;
   }) {
@@ -159,7 +156,16 @@ export class ValidatorNode {
     this.#replica = parts.replica;
     this.#validators = parts.validators;
     this.#self = parts.self;
-    this.#faults = parts.faults;
+    this.#envFaultSeed = parts.envFaultSeed;
+    this.#direct = {
+      send: (to, payload) => {
+        this.metrics.messageSent(payload.length);
+        this.host.send(CONSENSUS_PROTOCOL, hex(this.#validators[to]!), payload);
+      },
+      receive: (from, payload) => this.#onConsensusFrame(from, payload),
+      close: () => {},
+    };
+    this.#link = this.#direct;
     this.#onFatal = parts.onFatal;
     this.#indexOfKey = new Map(parts.validators.map((k, i) => [hex(k), i]));
     this.#executor = new NodeExecutor(parts.store, parts.validators, () => Date.now());
@@ -180,6 +186,7 @@ export class ValidatorNode {
     const validators = genesis.validators.map((v) => v.publicKey);
     const self = validators.findIndex((k) => hex(k) === hex(signingPublicKeyFrom(options.secretKey)));
     if (self < 0) throw new Error('this key is not one of the genesis validators');
+    const envFaultSeed = faultSeedFromEnv(process.env);
     const initialState = genesisState(genesis);
     const params = consensusParams(genesis, options.params);
     const store = await ChainStore.open(join(options.dataDir, 'chain'), genesis, initialState);
@@ -223,11 +230,12 @@ export class ValidatorNode {
       replica,
       validators,
       self,
-      faults: options.faults ?? {},
+      envFaultSeed,
       onFatal: options.onFatal ?? (() => {}),
       logger: options.log ?? SILENT_LOGGER,
     });
     node.#maxMempoolTxs = params.mempoolMaxTxs;
+    node.setFaults(options.faults ?? {});
     await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));
     host.onPeerConnected((peer) => node.#shareMempoolWith(peer));
     await serveBlockSync(host, store);
@@ -297,8 +305,28 @@ export class ValidatorNode {
     });
   }
 
+  /**
+   * Sets the transport faults: with any, consensus frames go through a fault-injecting link seeded
+   * as `composeLink` says (the seed is logged, to replay the run); with none, straight to the peers.
+   * Frames the previous setting delayed still go out when their delay ends.
+   */
   setFaults(faults: TransportFaults): void {
-    this.#faults = faults;
+    const previous = this.#link;
+    this.#link = composeLink(this.#direct, faults, this.#envFaultSeed);
+    if (this.#link instanceof FaultyLink) {
+      this.#logger.warn(
+        { faults, seed: this.#link.seed },
+        `transport faults on: ${describeLinkFaults(faults)} (seed ${this.#link.seed}; faults.seed replays it)`,
+      );
+    } else if (previous !== this.#direct) {
+      this.#logger.info({ faults: {} }, 'transport faults off');
+    }
+  }
+
+  /** The transport faults in force and their seed, or null when frames go straight to the peers. */
+  get transportFaults(): { faults: TransportFaults; seed: number } | null {
+    const link = this.#link;
+    return link instanceof FaultyLink ? { faults: link.faults, seed: link.seed } : null;
   }
 
   status(): NodeStatus {
@@ -332,13 +360,16 @@ export class ValidatorNode {
 
   #onPeerMessage(peer: string, payload: Uint8Array): void {
     const from = this.#indexOfKey.get(peer);
-    if (from === undefined || this.#faults.partitionedFrom?.includes(from)) return;
+    if (from !== undefined) this.#link.receive(from, payload);
+  }
+
+  #onConsensusFrame(from: number, payload: Uint8Array): void {
     this.metrics.messageReceived(payload.length);
     let message: ConsensusMessage;
     try {
       message = decode(ConsensusMessage, payload, CONSENSUS_PROTOCOL.maxFrameBytes);
     } catch {
-      this.host.punish(peer, 'malformed-consensus-message');
+      this.host.punish(hex(this.#validators[from]!), 'malformed-consensus-message');
       return;
     }
     this.#enqueue({ kind: 'message', from, message });
@@ -510,17 +541,7 @@ export class ValidatorNode {
   }
 
   #send(to: number, payload: Uint8Array): void {
-    const faults = this.#faults;
-    if (faults.partitionedFrom?.includes(to)) return;
-    if (faults.dropRate && Math.random() < faults.dropRate) return;
-    const peer = hex(this.#validators[to]!);
-    const copies = faults.duplicateRate && Math.random() < faults.duplicateRate ? 2 : 1;
-    const deliver = () => this.host.send(CONSENSUS_PROTOCOL, peer, payload);
-    for (let copy = 0; copy < copies; copy++) {
-      this.metrics.messageSent(payload.length);
-      if (faults.delay_ms) setTimeout(deliver, faults.delay_ms);
-      else deliver();
-    }
+    this.#link.send(to, payload);
   }
 
   #logSummary(): void {
@@ -534,6 +555,7 @@ export class ValidatorNode {
     clearInterval(this.#summaryTimer);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    this.#link.close();
     await this.host.stop();
     // Let an in-flight persist or commit finish before closing the databases under it.
     while (this.#pumping) await new Promise((r) => setTimeout(r, 5));

@@ -41,10 +41,10 @@ import {
   type Transaction,
   txRootOf,
 } from '../ledger/index.ts';
+import type { Prng } from '../prng.ts';
 import type { CollusionBoard, Posting } from './collusion.ts';
 import { stateRootAfter } from './executor.ts';
 import type { ByzantineBehaviour } from './faults.ts';
-import type { Prng } from './prng.ts';
 
 export interface Outgoing {
   to: number;

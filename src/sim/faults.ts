@@ -7,8 +7,8 @@
  */
 import { MedledgerError } from '../errors.ts';
 import { maxFaults } from '../ledger/index.ts';
-import { type DelayDistribution, HEALTHY_LINKS, type LinkFaults, type NetworkConfig } from './network.ts';
-import type { Prng } from './prng.ts';
+import type { Prng } from '../prng.ts';
+import { type DelayDistribution, HEALTHY_LINKS, type NetworkConfig, type NetworkFaults } from './network.ts';
 
 export const NETWORK_FAULTS = ['delay', 'drop', 'duplicate', 'reorder', 'partition'] as const;
 export const CRASH_FAULTS = ['crash'] as const;
@@ -91,7 +91,7 @@ export function planFaults(
   prng: Prng,
 ): FaultPlan {
   const has = (kind: FaultKind) => kinds.includes(kind);
-  const links: LinkFaults = { ...HEALTHY_LINKS, delay: BASE_DELAY };
+  const links: NetworkFaults = { ...HEALTHY_LINKS, delay: BASE_DELAY };
   if (has('delay')) {
     links.delay = prng.chance(0.5)
       ? { kind: 'uniform', min_ms: 1, max_ms: prng.between(5, 30) }

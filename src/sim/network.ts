@@ -8,12 +8,14 @@
  * delivers every message once with the base delay. It also counts messages and bytes.
  *
  * Link rules (set by a scheduled run) degrade chosen directed links on top of that, whether or not
- * `faulty` is set: extra delay, drop and duplicate probabilities per message from some nodes to others.
+ * `faulty` is set: the link-fault model of `faults/link-faults.ts` (the one the node's transport
+ * applies) on the messages from some nodes to others.
  *
  * The network does not hold messages; it returns delivery delays and the simulator schedules them.
  */
 import { assert } from '../errors.ts';
-import type { Prng } from './prng.ts';
+import { combineLinkFaults, type LinkFaults, linkFate } from '../faults/link-faults.ts';
+import type { Prng } from '../prng.ts';
 
 export type DelayDistribution =
   | { kind: 'uniform'; min_ms: number; max_ms: number }
@@ -27,7 +29,8 @@ export type DelayDistribution =
       cap_ms: number;
     };
 
-export interface LinkFaults {
+/** The network-wide faults of a planned run (link rules use the link-fault model instead). */
+export interface NetworkFaults {
   /** Delay while faults are active. */
   delay: DelayDistribution;
   dropProbability: number;
@@ -42,10 +45,10 @@ export interface NetworkConfig {
   /** Delay of a healthy network. */
   baseDelay: DelayDistribution;
   /** Behaviour while faults are active. */
-  faults: LinkFaults;
+  faults: NetworkFaults;
 }
 
-export const HEALTHY_LINKS: LinkFaults = {
+export const HEALTHY_LINKS: NetworkFaults = {
   delay: { kind: 'uniform', min_ms: 1, max_ms: 4 },
   dropProbability: 0,
   duplicateProbability: 0,
@@ -54,13 +57,10 @@ export const HEALTHY_LINKS: LinkFaults = {
   reorderMax_ms: 0,
 };
 
-/** Extra faults on the links from each of `from` to each of `to`. */
+/** Extra faults on the links from each of `from` to each of `faults.to` (every node when absent). */
 export interface LinkRule {
   from: readonly number[];
-  to: readonly number[];
-  extraDelay_ms: number;
-  dropProbability: number;
-  duplicateProbability: number;
+  faults: LinkFaults;
 }
 
 export interface NetworkStats {
@@ -86,6 +86,8 @@ export class Network {
   /** Group id per node while partitioned; null when every node reaches every other. */
   #groups: number[] | null = null;
   #rules: LinkRule[] = [];
+  /** The planned drops and duplicates, in the link-fault model (delays follow `config.faults`). */
+  readonly #plannedLinks: LinkFaults;
   faulty = false;
   readonly stats: NetworkStats = {
     messagesSent: 0,
@@ -100,6 +102,10 @@ export class Network {
     this.#nodes = nodes;
     this.#config = config;
     this.#prng = prng;
+    this.#plannedLinks = {
+      dropRate: config.faults.dropProbability,
+      duplicateRate: config.faults.duplicateProbability,
+    };
   }
 
   /** Splits the nodes into groups; nodes in different groups cannot exchange messages. */
@@ -131,20 +137,13 @@ export class Network {
     return this.#rules;
   }
 
-  /** The rules on `from` → `to` combined: delays add, drops and duplicates compound; null if none. */
-  #ruleFor(from: number, to: number): LinkRule | null {
-    let combined: LinkRule | null = null;
+  /** The rules' faults on `from` → `to` combined (`combineLinkFaults`); null if none. */
+  #ruleFor(from: number, to: number): LinkFaults | null {
+    let combined: LinkFaults | null = null;
     for (const rule of this.#rules) {
-      if (!rule.from.includes(from) || !rule.to.includes(to)) continue;
-      combined = combined
-        ? {
-            from: [from],
-            to: [to],
-            extraDelay_ms: combined.extraDelay_ms + rule.extraDelay_ms,
-            dropProbability: 1 - (1 - combined.dropProbability) * (1 - rule.dropProbability),
-            duplicateProbability: 1 - (1 - combined.duplicateProbability) * (1 - rule.duplicateProbability),
-          }
-        : rule;
+      if (!rule.from.includes(from) || (rule.faults.to !== undefined && !rule.faults.to.includes(to)))
+        continue;
+      combined = combined ? combineLinkFaults(combined, rule.faults) : rule.faults;
     }
     return combined;
   }
@@ -174,35 +173,27 @@ export class Network {
       return [];
     }
     const rule = this.#rules.length > 0 ? this.#ruleFor(from, to) : null;
-    if (rule) return this.#transmitByRule(rule);
+    if (rule) return this.#transmitByRule(rule, to);
     if (!this.faulty) return [sampleDelay(this.#config.baseDelay, this.#prng)];
     const faults = this.#config.faults;
-    if (this.#prng.chance(faults.dropProbability)) {
-      this.stats.messagesDropped++;
-      return [];
-    }
-    const copies = this.#prng.chance(faults.duplicateProbability) ? 2 : 1;
-    if (copies === 2) this.stats.messagesDuplicated++;
-    const delays: number[] = [];
-    for (let i = 0; i < copies; i++) {
+    const fate = linkFate(this.#plannedLinks, to, this.#prng);
+    if (fate.length === 0) this.stats.messagesDropped++;
+    if (fate.length === 2) this.stats.messagesDuplicated++;
+    return fate.map(() => {
       let delay_ms = sampleDelay(faults.delay, this.#prng);
       if (this.#prng.chance(faults.reorderProbability)) {
         delay_ms += this.#prng.between(faults.reorderMin_ms, faults.reorderMax_ms);
       }
-      delays.push(delay_ms);
-    }
-    return delays;
+      return delay_ms;
+    });
   }
 
-  #transmitByRule(rule: LinkRule): number[] {
-    if (this.#prng.chance(rule.dropProbability)) {
-      this.stats.messagesDropped++;
-      return [];
-    }
-    const copies = this.#prng.chance(rule.duplicateProbability) ? 2 : 1;
-    if (copies === 2) this.stats.messagesDuplicated++;
+  #transmitByRule(faults: LinkFaults, to: number): number[] {
+    const extra = linkFate(faults, to, this.#prng);
+    if (extra.length === 0) this.stats.messagesDropped++;
+    if (extra.length === 2) this.stats.messagesDuplicated++;
     const dist = this.faulty ? this.#config.faults.delay : this.#config.baseDelay;
-    return Array.from({ length: copies }, () => sampleDelay(dist, this.#prng) + rule.extraDelay_ms);
+    return extra.map((extra_ms) => sampleDelay(dist, this.#prng) + extra_ms);
   }
 
   delivered(size: number): void {

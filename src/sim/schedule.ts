@@ -8,6 +8,7 @@
  * heals at the end of the fault period (`faultPeriod_ms`), as with planned faults.
  */
 import { assert } from '../errors.ts';
+import type { LinkFaults } from '../faults/link-faults.ts';
 import { maxFaults } from '../ledger/index.ts';
 import { BYZANTINE_FAULTS, type ByzantineBehaviour, type FaultPlan } from './faults.ts';
 import { HEALTHY_LINKS } from './network.ts';
@@ -21,16 +22,8 @@ export type ScheduledFault =
   | { kind: 'partition'; at_ms: number; groups: number[][] }
   /** End the partition and every link fault. */
   | { kind: 'heal'; at_ms: number }
-  /** From now on (until a heal), messages from `from` to `to` get this extra delay, drop and duplicate probability. */
-  | {
-      kind: 'links';
-      at_ms: number;
-      from: number[];
-      to: number[];
-      extraDelay_ms: number;
-      dropProbability: number;
-      duplicateProbability: number;
-    }
+  /** From now on (until a heal), messages from `from` to `faults.to` (every replica if absent) meet these link faults. */
+  | { kind: 'links'; at_ms: number; from: number[]; faults: LinkFaults }
   /** These replicas turn Byzantine at at_ms (for the rest of the run) with these behaviours. */
   | { kind: 'byzantine'; at_ms: number; nodes: number[]; behaviours: ByzantineBehaviour[] };
 
@@ -63,7 +56,10 @@ export function checkSchedule(schedule: readonly ScheduledFault[], nodes: number
         break;
       }
       case 'links':
-        assert(fault.from.every(isNode) && fault.to.every(isNode), 'link faults name replicas');
+        assert(
+          fault.from.every(isNode) && (fault.faults.to ?? []).every(isNode),
+          'link faults name replicas',
+        );
         break;
       case 'byzantine':
         assert(fault.nodes.every(isNode), 'Byzantine faults name replicas');

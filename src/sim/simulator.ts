@@ -16,8 +16,10 @@ import { ConsensusMessage } from '../consensus/messages.ts';
 import { Replica } from '../consensus/replica.ts';
 import type { ConsensusAction, ConsensusEvent, ReplicaConfig, TimerId } from '../consensus/types.ts';
 import { assert } from '../errors.ts';
+import { describeLinkFaults, hasLinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
 import { Block, blockHash, CommitCertificate, Transaction, txHash } from '../ledger/index.ts';
+import { Prng } from '../prng.ts';
 import { Adversary } from './byzantine.ts';
 import { CollusionBoard } from './collusion.ts';
 import { describeMessage } from './describe.ts';
@@ -26,7 +28,6 @@ import { SimExecutor } from './executor.ts';
 import { type FaultKind, type FaultPlan, planFaults, resolveFaults } from './faults.ts';
 import { type LinkRule, Network, type NetworkStats } from './network.ts';
 import type { SimOptions } from './options.ts';
-import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
 import {
   type AppliedFault,
@@ -826,21 +827,10 @@ export class Simulator {
         this.#network.setRules([]);
         return;
       case 'links': {
-        const parts = [
-          fault.extraDelay_ms > 0 ? `delay +${fault.extraDelay_ms} ms` : '',
-          fault.dropProbability > 0 ? `drop ${fault.dropProbability}` : '',
-          fault.duplicateProbability > 0 ? `duplicate ${fault.duplicateProbability}` : '',
-        ].filter(Boolean);
-        note(
-          `${parts.join(', ') || 'no change'} on links {${fault.from.join(',')}} -> {${fault.to.join(',')}}`,
-        );
-        this.#rules.push({
-          from: fault.from,
-          to: fault.to,
-          extraDelay_ms: fault.extraDelay_ms,
-          dropProbability: fault.dropProbability,
-          duplicateProbability: fault.duplicateProbability,
-        });
+        const what = hasLinkFaults(fault.faults) ? describeLinkFaults(fault.faults) : 'no change';
+        const to = fault.faults.to ?? this.#nodes.map((_, i) => i);
+        note(`${what} on links {${fault.from.join(',')}} -> {${to.join(',')}}`);
+        this.#rules.push({ from: fault.from, faults: fault.faults });
         this.#network.setRules(this.#rules);
         return;
       }

@@ -7,7 +7,7 @@
  */
 import type { SigningKeyPair } from '../crypto/index.ts';
 import { signTransaction, type Transaction, txHash } from '../ledger/index.ts';
-import type { Prng } from './prng.ts';
+import type { Prng } from '../prng.ts';
 
 export interface PlannedTx {
   /** Virtual time of the first submission. */

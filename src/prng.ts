@@ -2,7 +2,8 @@
  * A seeded pseudo-random number generator: sfc32 (Chris Doty-Humphrey's Small Fast Counting
  * generator, 128 bits of state), seeded through splitmix32 from a 32-bit seed.
  *
- * Every random choice of the simulator comes from one of these, so a seed fixes a run completely.
+ * Every random choice of the simulator comes from one of these, so a seed fixes a run completely;
+ * so does every decision of a validator's fault-injecting link (node/faulty-link.ts).
  * Independent child streams (`derive(label)`) depend only on the parent's seed and the label, never
  * on how much of the parent has been consumed: adding a draw to one subsystem (say, the network)
  * leaves every other subsystem's choices unchanged.
