@@ -40,20 +40,33 @@ import {
   verifyCommitMessage,
   verifyMessage,
 } from './messages.ts';
-import type {
-  ConsensusAction,
-  ConsensusEvent,
-  DurableRecord,
-  ExecutedHead,
-  ReplicaConfig,
-  RestoredState,
-  TimerId,
+import {
+  assertNever,
+  type ConsensusAction,
+  type ConsensusEvent,
+  type DurableRecord,
+  type ExecutedHead,
+  type ReplicaConfig,
+  type ReplicaStatus,
+  type RestoredState,
+  type TimerId,
 } from './types.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from './view-change.ts';
 
 /** Request-timer periods a transaction may wait, while the primary proposes others, before it is replaced. */
 const CENSORSHIP_PERIODS = 4;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
+
+/**
+ * The statuses in which a timer's expiry acts. In the others it does only its bookkeeping (a request
+ * timer still counts a period, so that waiting transactions age while the view changes).
+ */
+const TIMER_ACTS_IN: { readonly [T in TimerId]: readonly ReplicaStatus[] } = {
+  status: ['normal', 'view-change'],
+  batch: ['normal', 'view-change'], // proposing checks the status itself
+  request: ['normal'],
+  viewchange: ['view-change'],
+};
 
 function getOrCreate<K, K2, V>(map: Map<K, Map<K2, V>>, key: K): Map<K2, V> {
   let inner = map.get(key);
@@ -100,7 +113,12 @@ export class Replica {
   readonly #validatorSet: Set<string>;
 
   #view = 0;
-  #changingView = false;
+  /**
+   * 'normal': the replica works in `#view`, whose NEW-VIEW it accepted (or view 0). 'view-change': it
+   * has moved to `#view` and waits for that view's NEW-VIEW; it proposes, prepares and commits nothing
+   * new until then. State transfer (`fetch`) runs beside either status and is not a status of its own.
+   */
+  #status: ReplicaStatus = 'normal';
   #viewChangeAttempts = 0;
   #viewChangesStarted = 0;
   #lastViewChangeReason: string | null = null;
@@ -190,7 +208,7 @@ export class Replica {
   get info(): ReplicaInfo {
     return {
       view: this.#view,
-      changingView: this.#changingView,
+      changingView: this.#status === 'view-change',
       executedHeight: this.#executed.height,
       viewChangesStarted: this.#viewChangesStarted,
       lastViewChangeReason: this.#lastViewChangeReason,
@@ -200,11 +218,14 @@ export class Replica {
 
   start(): ConsensusAction[] {
     this.#setTimer('status', this.#config.params.statusInterval_ms);
-    if (this.#changingView) this.#setTimer('viewchange', this.#config.params.viewChangeTimeout_ms);
+    if (this.#status === 'view-change')
+      this.#setTimer('viewchange', this.#config.params.viewChangeTimeout_ms);
     return this.#flush();
   }
 
   step(event: ConsensusEvent): ConsensusAction[] {
+    this.#assertInvariants();
+    const viewBefore = this.#view;
     switch (event.kind) {
       case 'tx':
         this.#onClientTxs([event.tx], true, event.signatureChecked === true);
@@ -224,8 +245,35 @@ export class Replica {
       case 'fetched':
         this.#onFetched(event.blocks);
         break;
+      default:
+        assertNever(event);
     }
+    assert(this.#view >= viewBefore, 'the view never decreases');
+    this.#assertInvariants();
     return this.#flush();
+  }
+
+  /** What holds between any two steps. */
+  #assertInvariants(): void {
+    const { height: executed } = this.#executed;
+    assert(this.#stable.height <= executed, 'the stable checkpoint is executed');
+    assert(this.#nextProposal > executed, 'the next proposal is above the executed chain');
+    if (this.#status === 'view-change') {
+      assert(this.#building === null, 'no block is built while the view changes');
+      assert(
+        !this.#requestTimerArmed && !this.#batchTimerArmed,
+        'no request or batch timer while the view changes',
+      );
+    }
+    for (const height of this.#slots.keys())
+      assert(this.#inWindow(height), 'every slot lies in the log window above the executed chain');
+    for (const height of this.#prepared.keys())
+      assert(height > this.#stable.height, 'prepared certificates lie above the stable checkpoint');
+  }
+
+  /** We work in `view`: it is our view and we accepted its NEW-VIEW (or it is view 0). */
+  #settledIn(view: number): boolean {
+    return view === this.#view && this.#status === 'normal';
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------
@@ -300,7 +348,7 @@ export class Replica {
       case 'view':
         if (record.view >= this.#view) {
           this.#view = record.view;
-          this.#changingView = record.changing;
+          this.#status = record.changing ? 'view-change' : 'normal';
         }
         break;
       case 'signed':
@@ -318,6 +366,8 @@ export class Replica {
           this.#stable = record.proof;
         }
         break;
+      default:
+        assertNever(record);
     }
     for (const height of this.#prepared.keys())
       if (height <= this.#stable.height) this.#prepared.delete(height);
@@ -352,7 +402,7 @@ export class Replica {
   }
 
   #armRequestTimer(): void {
-    if (this.#requestTimerArmed || this.#changingView || this.#mempool.size === 0) return;
+    if (this.#requestTimerArmed || this.#status !== 'normal' || this.#mempool.size === 0) return;
     this.#requestTimerArmed = true;
     // Only proposals made while this timer runs show that the primary is alive.
     this.#proposedSinceTimer = false;
@@ -360,7 +410,7 @@ export class Replica {
   }
 
   #maybePropose(): void {
-    if (!this.#isPrimary() || this.#changingView || this.#building) return;
+    if (!this.#isPrimary() || this.#status !== 'normal' || this.#building) return;
     const { window, logSize, batchMaxTxs, batchDelay_ms } = this.#config.params;
     const height = this.#nextProposal;
     if (height > this.#executed.height + window || height > this.#stable.height + logSize) return;
@@ -394,12 +444,18 @@ export class Replica {
     };
   }
 
-  #onBuilt(block: Block): void {
+  /** A built block that is not the one we asked for is stale (there is none while the view changes). */
+  #ignoreBuilt(block: Block): boolean {
     const { height, view } = block.header;
-    if (!this.#building || this.#building.height !== height || this.#building.view !== view) return; // stale
+    return this.#building?.height !== height || this.#building.view !== view;
+  }
+
+  #onBuilt(block: Block): void {
+    if (this.#ignoreBuilt(block)) return;
+    assert(this.#status === 'normal', 'a block is built only in normal status');
+    const { height, view } = block.header;
     this.#building = null;
-    if (!this.#isPrimary() || this.#changingView || height !== this.#nextProposal || view !== this.#view)
-      return;
+    if (!this.#isPrimary() || height !== this.#nextProposal || !this.#settledIn(view)) return;
     const parent = this.#blockAt(height - 1);
     if (!parent || !same(parent.hash, block.header.prevHash)) return;
     const hash = hex(blockHash(block.header));
@@ -419,8 +475,13 @@ export class Replica {
 
   // ---- messages ---------------------------------------------------------------------------------
 
+  /** Messages count only from the other validators; each kind is then handled in either status. */
+  #ignoreMessage(from: number): boolean {
+    return from < 0 || from >= this.#n || from === this.#config.self;
+  }
+
   #onMessage(from: number, message: ConsensusMessage): void {
-    if (from < 0 || from >= this.#n || from === this.#config.self) return;
+    if (this.#ignoreMessage(from)) return;
     switch (message.kind) {
       case 'txs':
         this.#onClientTxs(message.txs, false);
@@ -446,17 +507,30 @@ export class Replica {
       case 'newview':
         this.#onNewView(message);
         return;
+      default:
+        assertNever(message);
     }
   }
 
+  /** A proposal of a view we have not settled in yet: held until its NEW-VIEW (if near and room). */
+  #holdsForLater(pp: PrePrepare): boolean {
+    return pp.view > this.#view || (pp.view === this.#view && this.#status === 'view-change');
+  }
+
+  /** Of the view we work in: a proposal of an older view, not by its primary or outside the window. */
+  #ignorePrePrepare(pp: PrePrepare): boolean {
+    return pp.view < this.#view || pp.from !== this.#primary() || !this.#inWindow(pp.height);
+  }
+
   #onPrePrepare(pp: PrePrepare): void {
-    if (pp.view > this.#view || (pp.view === this.#view && this.#changingView)) {
+    if (this.#holdsForLater(pp)) {
       if (pp.view <= this.#view + 2 && this.#futurePrePrepares.length < 4 * this.#config.params.logSize) {
         this.#futurePrePrepares.push(pp);
       }
       return;
     }
-    if (pp.view < this.#view || pp.from !== this.#primary() || !this.#inWindow(pp.height)) return;
+    if (this.#ignorePrePrepare(pp)) return;
+    assert(this.#settledIn(pp.view), 'a proposal is taken up only in the view we work in');
     const slot = this.#slots.get(pp.height);
     if (slot?.prePrepare) {
       if (same(slot.prePrepare.signature, pp.signature)) return; // a duplicate
@@ -548,7 +622,7 @@ export class Replica {
     const valid = ok && same(stateRoot, slot.block.header.stateRoot);
     this.#executions.set(hash, valid);
     if (!valid) {
-      if (slot.prePrepare?.view === this.#view && !this.#changingView)
+      if (slot.prePrepare && this.#settledIn(slot.prePrepare.view))
         this.#startViewChange(this.#view + 1, 'the proposed block does not execute to its state root');
       return;
     }
@@ -568,10 +642,19 @@ export class Replica {
     this.#checkPrepared(slot);
   }
 
+  /** PREPAREs count in either status, for this view or the next two, inside the window, not by a primary. */
+  #ignorePrepare(prepare: Prepare): boolean {
+    return (
+      prepare.view < this.#view ||
+      prepare.view > this.#view + 2 ||
+      !this.#inWindow(prepare.height) ||
+      prepare.from === this.#primary(prepare.view) ||
+      !verifyMessage(this.#config.chainId, 'prepare', prepare, this.#config.validators)
+    );
+  }
+
   #onPrepare(prepare: Prepare): void {
-    if (prepare.view < this.#view || prepare.view > this.#view + 2 || !this.#inWindow(prepare.height)) return;
-    if (prepare.from === this.#primary(prepare.view)) return;
-    if (!verifyMessage(this.#config.chainId, 'prepare', prepare, this.#config.validators)) return;
+    if (this.#ignorePrepare(prepare)) return;
     const slot = this.#slot(prepare.height);
     this.#addPrepare(slot, prepare);
     this.#checkPrepared(slot);
@@ -584,15 +667,7 @@ export class Replica {
 
   /** Prepared: the proposal and q-1 matching PREPAREs. Then COMMIT, once the parent is prepared too. */
   #checkPrepared(slot: Slot): void {
-    if (
-      !slot.valid ||
-      slot.sentCommit ||
-      this.#changingView ||
-      !slot.prePrepare ||
-      slot.prePrepare.view !== this.#view
-    ) {
-      return;
-    }
+    if (!slot.valid || slot.sentCommit || !slot.prePrepare || !this.#settledIn(slot.prePrepare.view)) return;
     const matching = [...(slot.prepares.get(this.#view)?.values() ?? [])].filter(
       (p) => hex(p.blockHash) === slot.hash,
     );
@@ -630,9 +705,17 @@ export class Replica {
     return parent.sentCommit && parent.prePrepare?.view === this.#view;
   }
 
+  /** COMMITs count in either status and of any earlier view (a certificate may be of any), inside the window. */
+  #ignoreCommit(commit: Commit): boolean {
+    return (
+      !this.#inWindow(commit.height) ||
+      commit.view > this.#view + 2 ||
+      !verifyCommitMessage(this.#config.chainId, commit, this.#config.validators)
+    );
+  }
+
   #onCommit(commit: Commit): void {
-    if (!this.#inWindow(commit.height) || commit.view > this.#view + 2) return;
-    if (!verifyCommitMessage(this.#config.chainId, commit, this.#config.validators)) return;
+    if (this.#ignoreCommit(commit)) return;
     const slot = this.#slot(commit.height);
     this.#addCommit(slot, commit);
     this.#checkCommitted(slot);
@@ -729,14 +812,21 @@ export class Replica {
     this.#addCheckpoint(checkpoint);
   }
 
-  #onCheckpoint(checkpoint: Checkpoint): void {
-    if (
+  /**
+   * CHECKPOINTs count in either status: above the stable one, at a checkpoint height, not too far ahead
+   * (that bounds memory).
+   */
+  #ignoreCheckpoint(checkpoint: Checkpoint): boolean {
+    return (
       checkpoint.height <= this.#stable.height ||
-      checkpoint.height % this.#config.params.checkpointInterval !== 0
-    )
-      return;
-    if (checkpoint.height > this.#executed.height + 16 * this.#config.params.logSize) return; // bounds memory
-    if (!verifyMessage(this.#config.chainId, 'checkpoint', checkpoint, this.#config.validators)) return;
+      checkpoint.height % this.#config.params.checkpointInterval !== 0 ||
+      checkpoint.height > this.#executed.height + 16 * this.#config.params.logSize ||
+      !verifyMessage(this.#config.chainId, 'checkpoint', checkpoint, this.#config.validators)
+    );
+  }
+
+  #onCheckpoint(checkpoint: Checkpoint): void {
+    if (this.#ignoreCheckpoint(checkpoint)) return;
     this.#addCheckpoint(checkpoint);
   }
 
@@ -842,7 +932,7 @@ export class Replica {
   #onStatus(from: number, view: number, height: number): void {
     this.#peerStatus.set(from, { view, height });
     // A replica still changing to (or behind) our view gets the NEW-VIEW that started it.
-    if (view < this.#view && !this.#changingView && this.#newViewMessage) {
+    if (view < this.#view && this.#status === 'normal' && this.#newViewMessage) {
       this.#emit({ kind: 'send', to: from, message: { kind: 'newview', ...this.#newViewMessage } });
     }
     // While we progress, peers a few heights ahead are just the pipeline; fetch only a real gap.
@@ -866,13 +956,18 @@ export class Replica {
 
   // ---- timers -------------------------------------------------------------------------------------
 
+  #ignoreTimer(timer: TimerId): boolean {
+    return !TIMER_ACTS_IN[timer].includes(this.#status);
+  }
+
   #onTimer(timer: TimerId): void {
     switch (timer) {
       case 'status':
         this.#fetching = false; // an unanswered fetch may be retried once per status period
         this.#broadcast({
           kind: 'status',
-          view: this.#changingView ? Math.max(0, this.#view - 1) : this.#view,
+          // While changing, the view we last worked in is (at least) the one before.
+          view: this.#status === 'view-change' ? Math.max(0, this.#view - 1) : this.#view,
           height: this.#executed.height,
           blockHash: this.#executed.hash,
         });
@@ -892,7 +987,7 @@ export class Replica {
         this.#requestTimerArmed = false;
         this.#requestPeriod++;
         const primaryAlive = this.#proposedSinceTimer;
-        if (this.#changingView || this.#mempool.size === 0) return;
+        if (this.#ignoreTimer('request') || this.#mempool.size === 0) return;
         // Behind rather than stuck: catch up instead of blaming the primary.
         if (this.#catchUpIfBehind()) {
           this.#armRequestTimer();
@@ -914,18 +1009,22 @@ export class Replica {
         return;
       }
       case 'viewchange':
-        if (this.#changingView) this.#startViewChange(this.#view + 1, 'the view change timed out');
+        if (this.#ignoreTimer('viewchange')) return;
+        this.#startViewChange(this.#view + 1, 'the view change timed out');
         return;
+      default:
+        assertNever(timer);
     }
   }
 
   // ---- view change --------------------------------------------------------------------------------
 
+  /** Moves to `newView` (only ever up) and waits there for its NEW-VIEW. */
   #startViewChange(newView: number, reason: string): void {
     if (newView <= this.#view) return;
     this.#lastViewChangeReason = reason;
     this.#view = newView;
-    this.#changingView = true;
+    this.#status = 'view-change';
     this.#viewChangesStarted++;
     this.#viewChangeAttempts++;
     this.#building = null;
@@ -975,17 +1074,30 @@ export class Replica {
     if (!byView.has(vc.from)) byView.set(vc.from, vc);
   }
 
+  /** The sender asks for a view we are past or already work in: it is behind us. */
+  #senderBehind(vc: ViewChange): boolean {
+    return vc.newView < this.#view || this.#settledIn(vc.newView);
+  }
+
+  /** Too far ahead to be worth holding, a duplicate, or invalid. */
+  #ignoreViewChange(vc: ViewChange): boolean {
+    return (
+      vc.newView > this.#view + 4 * this.#n ||
+      this.#viewChanges.get(vc.newView)?.has(vc.from) === true ||
+      Boolean(checkViewChange(vc, this.#ctx))
+    );
+  }
+
   #onViewChange(from: number, vc: ViewChange): void {
-    if (vc.newView < this.#view || (vc.newView === this.#view && !this.#changingView)) {
-      // The sender is behind us: hand it the NEW-VIEW of our view.
-      if (this.#newViewMessage && !this.#changingView) {
+    if (this.#senderBehind(vc)) {
+      // Hand it the NEW-VIEW of our view, if we work in one.
+      if (this.#newViewMessage && this.#status === 'normal') {
         this.#emit({ kind: 'send', to: from, message: { kind: 'newview', ...this.#newViewMessage } });
       }
       return;
     }
-    if (vc.newView > this.#view + 4 * this.#n) return; // too far ahead to be worth holding
-    if (this.#viewChanges.get(vc.newView)?.has(vc.from)) return;
-    if (checkViewChange(vc, this.#ctx)) return;
+    if (this.#ignoreViewChange(vc)) return;
+    assert(vc.newView >= this.#view, 'a view change held is for our view or a later one');
     this.#storeViewChange(vc);
     if (vc.checkpoint.height > this.#executed.height) this.#fetch(vc.checkpoint.height, [vc.from]);
 
@@ -1004,7 +1116,7 @@ export class Replica {
 
   #maybeSendNewView(): void {
     const view = this.#view;
-    if (!this.#changingView || this.#primary(view) !== this.#config.self) return;
+    if (this.#status !== 'view-change' || this.#primary(view) !== this.#config.self) return;
     const byView = this.#viewChanges.get(view);
     if (!byView || byView.size < this.#quorum) return;
     const viewChanges = [...byView.values()].sort((a, b) => a.from - b.from).slice(0, this.#quorum);
@@ -1032,11 +1144,19 @@ export class Replica {
     this.#enterView(newView);
   }
 
+  /** A NEW-VIEW of a view we are past or already work in, not by its primary, or not valid. */
+  #ignoreNewView(nv: NewView): boolean {
+    return (
+      nv.view < this.#view ||
+      this.#settledIn(nv.view) ||
+      nv.from !== this.#primary(nv.view) ||
+      !verifyMessage(this.#config.chainId, 'newview', nv, this.#config.validators) ||
+      !this.#checkNewView(nv)
+    );
+  }
+
   #onNewView(nv: NewView): void {
-    if (nv.view < this.#view || (nv.view === this.#view && !this.#changingView)) return;
-    if (nv.from !== this.#primary(nv.view)) return;
-    if (!verifyMessage(this.#config.chainId, 'newview', nv, this.#config.validators)) return;
-    if (!this.#checkNewView(nv)) return;
+    if (this.#ignoreNewView(nv)) return;
     this.#enterView(nv);
   }
 
@@ -1061,12 +1181,15 @@ export class Replica {
     });
   }
 
+  /** Starts working in the NEW-VIEW's view: a later view, or the one we are changing to. */
   #enterView(nv: NewView): void {
-    if (nv.view > this.#view || this.#changingView) {
-      this.#view = nv.view;
-      this.#resetSlotsForView();
-    }
-    this.#changingView = false;
+    assert(
+      nv.view > this.#view || (nv.view === this.#view && this.#status === 'view-change'),
+      'a NEW-VIEW is entered only for a later view or the one we await',
+    );
+    this.#view = nv.view;
+    this.#resetSlotsForView();
+    this.#status = 'normal';
     this.#viewChangeAttempts = 0;
     this.#newViewMessage = nv;
     this.#persist({ kind: 'view', view: nv.view, changing: false });

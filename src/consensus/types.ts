@@ -119,6 +119,20 @@ export type DurableRecord =
 
 export type TimerId = 'request' | 'viewchange' | 'batch' | 'status';
 
+/**
+ * What a replica is doing: working in its view ('normal'), or waiting for the NEW-VIEW of the view it
+ * moved to ('view-change'). Persisted as the `changing` flag of a `view` record, and reported as
+ * `changingView` in the replica's info.
+ */
+export type ReplicaStatus = 'normal' | 'view-change';
+
+/** For the default case of an exhaustive switch: a new kind left unhandled fails to compile. */
+export function assertNever(value: never): never {
+  const v: unknown = value;
+  const kind = typeof v === 'object' && v !== null && 'kind' in v ? v.kind : v;
+  throw new Error(`invariant violated: unhandled case ${String(kind)}`);
+}
+
 export type ConsensusEvent =
   /**
    * A transaction from a client of this node. `signatureChecked`: the driver verified its signature
