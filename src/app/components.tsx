@@ -84,3 +84,67 @@ export function Section({
     </section>
   );
 }
+
+/**
+ * One id typed or pasted, and a button: how a clinician finds a patient or names a record. The
+ * problem (an id of the wrong form) is said below it.
+ */
+export function IdForm(props: {
+  value: string;
+  onInput: (value: string) => void;
+  onSubmit: (event: Event) => void;
+  placeholder: string;
+  label: string;
+  button: string;
+  problem: string | null;
+  testids: { input: string; button: string; problem: string };
+}) {
+  const { testids } = props;
+  return (
+    <>
+      <form class="row" onSubmit={props.onSubmit}>
+        <input
+          type="text"
+          class="grow"
+          placeholder={props.placeholder}
+          aria-label={props.label}
+          value={props.value}
+          onInput={(e) => props.onInput(e.currentTarget.value)}
+          spellcheck={false}
+          autocomplete="off"
+          data-testid={testids.input}
+        />
+        <button type="submit" data-testid={testids.button}>
+          {props.button}
+        </button>
+      </form>
+      {props.problem && (
+        <p class="error" role="alert" data-testid={testids.problem}>
+          {props.problem}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** The reason a person gives for an action (the rule engine keeps up to 512 bytes of it). */
+export function ReasonField(props: {
+  label: string;
+  value: string;
+  onInput: (value: string) => void;
+  testid: string;
+}) {
+  return (
+    <label>
+      {props.label}
+      <textarea
+        value={props.value}
+        required
+        rows={2}
+        maxLength={500}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+        data-testid={props.testid}
+      />
+    </label>
+  );
+}

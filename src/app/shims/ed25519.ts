@@ -3,50 +3,27 @@
  * with raw 32-byte keys) on @noble/curves instead of node:crypto. Verification follows RFC 8032
  * strictly (no ZIP-215 leniency), as OpenSSL does, and refuses small-order public keys first.
  */
-import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { expectLength } from '../../crypto/bytes.ts';
+import {
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SECRET_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  isWeakSigningKey,
+  type SigningKeyPair,
+} from '../../crypto/ed25519-keys.ts';
 
-export const ED25519_PUBLIC_KEY_BYTES = 32;
-export const ED25519_SECRET_KEY_BYTES = 32;
-export const ED25519_SIGNATURE_BYTES = 64;
-
-/** `secretKey` is the 32-byte RFC 8032 seed, not the 64-byte "expanded" form some libraries use. */
-export interface SigningKeyPair {
-  publicKey: Uint8Array;
-  secretKey: Uint8Array;
-}
+export {
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SECRET_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  isValidSigningKey,
+  isWeakSigningKey,
+  type SigningKeyPair,
+} from '../../crypto/ed25519-keys.ts';
 
 function checkSecretKey(secretKey: Uint8Array): void {
   expectLength(secretKey, ED25519_SECRET_KEY_BYTES, 'An Ed25519 secret key', 'CRYPTO_KEY_LENGTH');
-}
-
-function withoutSignBit(key: Uint8Array): string {
-  const copy = Uint8Array.from(key);
-  copy[31] = copy[31]! & 0x7f;
-  return bytesToHex(copy);
-}
-
-// The same blocklist as src/crypto/ed25519.ts: the torsion subgroup, and p and p+1 (y = 0, y = 1).
-const SMALL_ORDER = new Set<string>(
-  [
-    ...ED25519_TORSION_SUBGROUP,
-    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  ].map((encoding) => withoutSignBit(hexToBytes(encoding))),
-);
-
-export function isWeakSigningKey(publicKey: Uint8Array): boolean {
-  return publicKey.length !== ED25519_PUBLIC_KEY_BYTES || SMALL_ORDER.has(withoutSignBit(publicKey));
-}
-
-export function isValidSigningKey(publicKey: Uint8Array): boolean {
-  if (isWeakSigningKey(publicKey)) return false;
-  try {
-    return !ed25519.Point.fromBytes(publicKey).isSmallOrder();
-  } catch {
-    return false;
-  }
 }
 
 export function generateSigningKeyPair(): SigningKeyPair {

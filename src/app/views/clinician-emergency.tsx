@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { submit, useAction } from '../actions.ts';
 import { clockTime, minutesOf } from '../clinician-words.ts';
-import { ErrorNote } from '../components.tsx';
+import { ErrorNote, ReasonField } from '../components.tsx';
 import { codeOf } from '../errors.ts';
 import type { Session } from '../session.ts';
 
@@ -89,17 +89,12 @@ export function BreakGlass(props: {
       )}
       {open && <p class="muted">Emergency access is open until {clockTime(open.until_ms)}.</p>}
       <form onSubmit={breakGlass}>
-        <label>
-          Reason (mandatory)
-          <textarea
-            value={reason}
-            required
-            rows={2}
-            maxLength={500}
-            onInput={(e) => setReason(e.currentTarget.value)}
-            data-testid="breakglass-reason"
-          />
-        </label>
+        <ReasonField
+          label="Reason (mandatory)"
+          value={reason}
+          onInput={setReason}
+          testid="breakglass-reason"
+        />
         <label class="inline">
           For
           <input

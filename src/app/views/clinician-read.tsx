@@ -5,35 +5,12 @@
  * rule that denied it in plain words; a read under break-glass says so.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { type ReadRecordResult, readRecord } from '../../client/records.ts';
 import type { Purpose } from '../../contracts/model.ts';
 import { denialOf, denialText } from '../clinician-words.ts';
 import { ErrorNote, Person } from '../components.tsx';
 import { bytesText, dateTime, shortId } from '../format.ts';
 import type { Session } from '../session.ts';
-import { FhirResource } from './fhir.tsx';
-import { download, parseJson } from './record-viewer.tsx';
-
-interface Opened {
-  result: ReadRecordResult;
-  plaintext: Uint8Array;
-}
-
-async function openRecord(session: Session, record: string, purpose: Purpose): Promise<Opened> {
-  let plaintext = new Uint8Array(0);
-  const result = await readRecord(session.client, session.keys, {
-    record,
-    purpose,
-    out: async (pieces, beforeCommit) => {
-      const kept: Uint8Array[] = [];
-      for await (const piece of pieces) kept.push(piece);
-      beforeCommit(); // throws, and nothing is shown, unless the ciphertext is the record's
-      plaintext = new Uint8Array(await new Blob(kept as BlobPart[]).arrayBuffer());
-      return plaintext.length;
-    },
-  });
-  return { result, plaintext };
-}
+import { type Opened, openRecord, RecordContent } from './record-viewer.tsx';
 
 export function Denied({ error, what }: { error: unknown; what: string }) {
   const denial = denialOf(error);
@@ -76,7 +53,6 @@ export function ClinicianRecord(props: {
   const { session, record, purpose, onClose } = props;
   const [opened, setOpened] = useState<Opened | null>(null);
   const [error, setError] = useState<unknown>(undefined);
-  const [raw, setRaw] = useState(false);
   useEffect(() => {
     let current = true;
     setOpened(null);
@@ -91,8 +67,6 @@ export function ClinicianRecord(props: {
   }, [session, record, purpose]);
 
   const meta = opened?.result.record;
-  const json = opened ? parseJson(opened.plaintext) : undefined;
-  const text = opened && json === undefined && meta?.contentType.startsWith('text/');
   return (
     <section class="card" data-testid="record-viewer" data-record-id={record}>
       <div class="row">
@@ -118,30 +92,7 @@ export function ClinicianRecord(props: {
       {opened && meta && (
         <>
           <Receipt opened={opened} />
-          <div class="row">
-            <button
-              type="button"
-              onClick={() => download(meta, opened.plaintext)}
-              data-testid="download-record"
-            >
-              Download
-            </button>
-            {json !== undefined && (
-              <button type="button" class="secondary" onClick={() => setRaw(!raw)} data-testid="toggle-raw">
-                {raw ? 'Readable view' : 'Raw JSON'}
-              </button>
-            )}
-          </div>
-          <div data-testid="record-content">
-            {json !== undefined && raw && <pre data-testid="record-raw">{JSON.stringify(json, null, 2)}</pre>}
-            {json !== undefined && !raw && <FhirResource resource={json} />}
-            {text && <pre data-testid="record-text">{new TextDecoder().decode(opened.plaintext)}</pre>}
-            {json === undefined && !text && (
-              <p class="muted">
-                This record cannot be shown here ({meta.contentType}): download it to open it.
-              </p>
-            )}
-          </div>
+          <RecordContent record={meta} plaintext={opened.plaintext} />
         </>
       )}
     </section>

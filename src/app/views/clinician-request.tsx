@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { createdIdOf } from '../../client/submit.ts';
 import { type Action, PURPOSES, type Purpose, type Scope } from '../../contracts/model.ts';
 import { submit, useAction } from '../actions.ts';
-import { ErrorNote } from '../components.tsx';
+import { ErrorNote, ReasonField } from '../components.tsx';
 import { dateTime, scopeText, shortId } from '../format.ts';
 import type { Session } from '../session.ts';
 
@@ -99,17 +99,12 @@ export function RequestAccess(props: {
             ))}
           </select>
         </label>
-        <label>
-          Reason (the patient reads it)
-          <textarea
-            value={reason}
-            required
-            rows={2}
-            maxLength={500}
-            onInput={(e) => setReason(e.currentTarget.value)}
-            data-testid="request-reason"
-          />
-        </label>
+        <ReasonField
+          label="Reason (the patient reads it)"
+          value={reason}
+          onInput={setReason}
+          testid="request-reason"
+        />
         <label>
           Records
           <select

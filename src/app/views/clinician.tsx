@@ -5,11 +5,10 @@
  * glass. Every read and every refusal is decided and audited on chain.
  */
 import { useState } from 'preact/hooks';
-import type { IdentityJson, RecordMetaJson } from '../../client/api-types.ts';
+import type { IdentityJson } from '../../client/api-types.ts';
 import { CLINICAL_ROLES, PURPOSES, type Purpose } from '../../contracts/model.ts';
-import { CopyButton, ErrorNote, Loading, Person, Section } from '../components.tsx';
+import { CopyButton, ErrorNote, IdForm, Loading, Section } from '../components.tsx';
 import { codeOf } from '../errors.ts';
-import { date } from '../format.ts';
 import { useLoad } from '../hooks.ts';
 import type { Session } from '../session.ts';
 import { MyActivity } from './clinician-activity.tsx';
@@ -17,6 +16,7 @@ import { AddRecord } from './clinician-add.tsx';
 import { BreakGlass, EmergencyBanner, type EmergencyWindow, useNow } from './clinician-emergency.tsx';
 import { ClinicianRecord } from './clinician-read.tsx';
 import { RequestAccess, type SentRequest } from './clinician-request.tsx';
+import { RecordTable } from './records.tsx';
 import '../clinician.css';
 
 const ID = /^[0-9a-f]{32}$/;
@@ -76,27 +76,20 @@ export function ClinicianView({ session }: { session: Session }) {
         <CopyButton text={me.id} label="Copy my id" testid="copy-clinician-id" />
       </section>
       <Section title="Find a patient" testid="clinician-search">
-        <form class="row" onSubmit={find}>
-          <input
-            type="text"
-            class="grow"
-            placeholder="The patient’s id, as they gave it"
-            aria-label="Patient id"
-            value={typed}
-            onInput={(e) => setTyped(e.currentTarget.value)}
-            spellcheck={false}
-            autocomplete="off"
-            data-testid="clinician-patient-id"
-          />
-          <button type="submit" data-testid="clinician-find">
-            Find
-          </button>
-        </form>
-        {problem && (
-          <p class="error" role="alert" data-testid="clinician-find-problem">
-            {problem}
-          </p>
-        )}
+        <IdForm
+          value={typed}
+          onInput={setTyped}
+          onSubmit={find}
+          placeholder="The patient’s id, as they gave it"
+          label="Patient id"
+          button="Find"
+          problem={problem}
+          testids={{
+            input: 'clinician-patient-id',
+            button: 'clinician-find',
+            problem: 'clinician-find-problem',
+          }}
+        />
       </Section>
       {patient && (
         <PatientPage
@@ -173,27 +166,20 @@ function PatientPage(props: {
           Reading asks the network: it decides by the patient’s rules and records the decision on the chain,
           permitted or denied.
         </p>
-        <form class="row" onSubmit={readTyped}>
-          <input
-            type="text"
-            class="grow"
-            placeholder="Record id"
-            aria-label="Record id"
-            value={typedRecord}
-            onInput={(e) => setTypedRecord(e.currentTarget.value)}
-            spellcheck={false}
-            autocomplete="off"
-            data-testid="clinician-record-id"
-          />
-          <button type="submit" data-testid="clinician-read">
-            Read
-          </button>
-        </form>
-        {recordProblem && (
-          <p class="error" role="alert" data-testid="clinician-record-problem">
-            {recordProblem}
-          </p>
-        )}
+        <IdForm
+          value={typedRecord}
+          onInput={setTypedRecord}
+          onSubmit={readTyped}
+          placeholder="Record id"
+          label="Record id"
+          button="Read"
+          problem={recordProblem}
+          testids={{
+            input: 'clinician-record-id',
+            button: 'clinician-read',
+            problem: 'clinician-record-problem',
+          }}
+        />
       </Section>
       {reading ? (
         <ClinicianRecord
@@ -238,7 +224,14 @@ function PatientPage(props: {
               </p>
             )}
             {records.value && list.length > 0 && (
-              <RecordTable session={session} records={list} onOpen={read} />
+              <RecordTable
+                session={session}
+                records={list}
+                onOpen={(record) => read(record.id)}
+                testid="clinician-records"
+                openTestid="record-open"
+                organisation="Kept by"
+              />
             )}
             {records.value && <ReadPurpose purpose={purpose} onChange={setPurpose} />}
           </Section>
@@ -291,49 +284,5 @@ function ReadPurpose({ purpose, onChange }: { purpose: Purpose; onChange: (purpo
         ))}
       </select>
     </label>
-  );
-}
-
-function RecordTable(props: { session: Session; records: RecordMetaJson[]; onOpen: (id: string) => void }) {
-  const { session, records, onOpen } = props;
-  return (
-    <table data-testid="clinician-records">
-      <thead>
-        <tr>
-          <th>Type</th>
-          <th>Author</th>
-          <th>Kept by</th>
-          <th>Date</th>
-          <th />
-        </tr>
-      </thead>
-      <tbody>
-        {records.map((record) => (
-          <tr key={record.id} data-testid="record-row" data-record-id={record.id}>
-            <td>
-              {record.contentType}
-              {record.version > 1 && <span class="tag">version {record.version}</span>}
-              {record.supersededBy && <span class="tag">amended</span>}
-              {record.erased_ms !== null && <span class="tag warn">erased</span>}
-            </td>
-            <td>
-              <Person client={session.client} id={record.author} me={session.identity.id} />
-            </td>
-            <td>{record.custodian}</td>
-            <td>{date(record.created_ms)}</td>
-            <td>
-              <button
-                type="button"
-                onClick={() => onOpen(record.id)}
-                disabled={record.erased_ms !== null}
-                data-testid="record-open"
-              >
-                Open
-              </button>
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }

@@ -7,22 +7,23 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { RecordMetaJson } from '../../client/api-types.ts';
 import { type ReadRecordResult, readRecord } from '../../client/records.ts';
+import type { Purpose } from '../../contracts/model.ts';
 import { ErrorNote, Person } from '../components.tsx';
 import { bytesText, dateTime, isFhirType } from '../format.ts';
 import type { Session } from '../session.ts';
 import { FhirResource } from './fhir.tsx';
 
-interface Opened {
+export interface Opened {
   result: ReadRecordResult;
   plaintext: Uint8Array;
 }
 
-/** Reads and decrypts a record into memory: nothing is written anywhere. */
-async function openRecord(session: Session, record: RecordMetaJson): Promise<Opened> {
+/** Reads and decrypts a record into memory (the patient's view and the clinician's): nothing is written anywhere. */
+export async function openRecord(session: Session, record: string, purpose: Purpose): Promise<Opened> {
   let plaintext = new Uint8Array(0);
   const result = await readRecord(session.client, session.keys, {
-    record: record.id,
-    purpose: 'treatment',
+    record,
+    purpose,
     out: async (pieces, beforeCommit) => {
       const kept: Uint8Array[] = [];
       for await (const piece of pieces) kept.push(piece);
@@ -42,7 +43,7 @@ const EXTENSIONS: Record<string, string> = {
   'image/jpeg': 'jpg',
 };
 
-export function download(record: RecordMetaJson, plaintext: Uint8Array): void {
+function download(record: RecordMetaJson, plaintext: Uint8Array): void {
   const fhir = isFhirType(record.contentType);
   const type = fhir ? 'application/fhir+json' : record.contentType;
   const extension = fhir ? 'json' : (EXTENSIONS[record.contentType] ?? 'bin');
@@ -54,7 +55,7 @@ export function download(record: RecordMetaJson, plaintext: Uint8Array): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export function parseJson(plaintext: Uint8Array): unknown {
+function parseJson(plaintext: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
   } catch {
@@ -62,14 +63,44 @@ export function parseJson(plaintext: Uint8Array): unknown {
   }
 }
 
+/** A decrypted record: download, and FHIR shown readably with the raw JSON one click away, or text. */
+export function RecordContent({ record, plaintext }: { record: RecordMetaJson; plaintext: Uint8Array }) {
+  const [raw, setRaw] = useState(false);
+  const json = parseJson(plaintext);
+  const text = json === undefined && record.contentType.startsWith('text/');
+  return (
+    <>
+      <div class="row">
+        <button type="button" onClick={() => download(record, plaintext)} data-testid="download-record">
+          Download
+        </button>
+        {json !== undefined && (
+          <button type="button" class="secondary" onClick={() => setRaw(!raw)} data-testid="toggle-raw">
+            {raw ? 'Readable view' : 'Raw JSON'}
+          </button>
+        )}
+      </div>
+      <div data-testid="record-content">
+        {json !== undefined && raw && <pre data-testid="record-raw">{JSON.stringify(json, null, 2)}</pre>}
+        {json !== undefined && !raw && <FhirResource resource={json} />}
+        {text && <pre data-testid="record-text">{new TextDecoder().decode(plaintext)}</pre>}
+        {json === undefined && !text && (
+          <p class="muted">
+            This record cannot be shown here ({record.contentType}): download it to open it.
+          </p>
+        )}
+      </div>
+    </>
+  );
+}
+
 export function RecordViewer(props: { session: Session; record: RecordMetaJson; onClose: () => void }) {
   const { session, record, onClose } = props;
   const [opened, setOpened] = useState<Opened | null>(null);
   const [error, setError] = useState<unknown>(undefined);
-  const [raw, setRaw] = useState(false);
   useEffect(() => {
     let current = true;
-    openRecord(session, record).then(
+    openRecord(session, record.id, 'treatment').then(
       (result) => current && setOpened(result),
       (caught: unknown) => current && setError(caught),
     );
@@ -78,8 +109,6 @@ export function RecordViewer(props: { session: Session; record: RecordMetaJson; 
     };
   }, [session, record]);
 
-  const json = opened ? parseJson(opened.plaintext) : undefined;
-  const text = opened && json === undefined && record.contentType.startsWith('text/');
   return (
     <section class="card" data-testid="record-viewer">
       <div class="row">
@@ -105,30 +134,7 @@ export function RecordViewer(props: { session: Session; record: RecordMetaJson; 
             Your read is on the chain at height {opened.result.height}; {bytesText(opened.plaintext.length)}{' '}
             decrypted in this browser.
           </p>
-          <div class="row">
-            <button
-              type="button"
-              onClick={() => download(record, opened.plaintext)}
-              data-testid="download-record"
-            >
-              Download
-            </button>
-            {json !== undefined && (
-              <button type="button" class="secondary" onClick={() => setRaw(!raw)} data-testid="toggle-raw">
-                {raw ? 'Readable view' : 'Raw JSON'}
-              </button>
-            )}
-          </div>
-          <div data-testid="record-content">
-            {json !== undefined && raw && <pre data-testid="record-raw">{JSON.stringify(json, null, 2)}</pre>}
-            {json !== undefined && !raw && <FhirResource resource={json} />}
-            {text && <pre data-testid="record-text">{new TextDecoder().decode(opened.plaintext)}</pre>}
-            {json === undefined && !text && (
-              <p class="muted">
-                This record cannot be shown here ({record.contentType}): download it to open it.
-              </p>
-            )}
-          </div>
+          <RecordContent record={record} plaintext={opened.plaintext} />
         </>
       )}
     </section>

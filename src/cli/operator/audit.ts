@@ -92,13 +92,9 @@ export function addAuditCommand(program: Command, out: Out): Command {
   ).action(async (options: AuditOptions) => {
     const params = query(options);
     const client = await callerClient(options, READERS.audit);
-    const entries: AuditEntryJson[] = [];
-    let cursor: string | null = options.cursor ?? null;
-    do {
-      const page = await client.audit({ ...params, cursor, served: true });
-      entries.push(...page.entries);
-      cursor = page.cursor;
-    } while (options.all && cursor !== null);
+    const { entries, cursor } = await pages<AuditEntryJson>(options, (cursor) =>
+      client.audit({ ...params, cursor, served: true }),
+    );
     if (options.json) return printJson(out, { entries, cursor });
     printTable(
       out,
@@ -142,6 +138,21 @@ function refusalQuery(options: RefusalOptions): Omit<RefusalParams, 'cursor'> {
   return { by: 'time', limit };
 }
 
+/** One page from `--cursor`, or with `--all` every page after it: the entries and the last cursor. */
+async function pages<T>(
+  options: { cursor?: string; all?: boolean },
+  read: (cursor: string | null) => Promise<{ entries: T[]; cursor: string | null }>,
+): Promise<{ entries: T[]; cursor: string | null }> {
+  const entries: T[] = [];
+  let cursor: string | null = options.cursor ?? null;
+  do {
+    const page = await read(cursor);
+    entries.push(...page.entries);
+    cursor = page.cursor;
+  } while (options.all && cursor !== null);
+  return { entries, cursor };
+}
+
 /** `audit refusals`: the queries for personal data this node refused, newest first. */
 function addRefusalsCommand(audit: Command, out: Out): void {
   withExample(
@@ -163,13 +174,9 @@ function addRefusalsCommand(audit: Command, out: Out): void {
   ).action(async (options: RefusalOptions) => {
     const params = refusalQuery(options);
     const client = await callerClient(options, READERS.audit);
-    const entries: RefusedQueryJson[] = [];
-    let cursor: string | null = options.cursor ?? null;
-    do {
-      const page = await client.refusals({ ...params, cursor });
-      entries.push(...page.entries);
-      cursor = page.cursor;
-    } while (options.all && cursor !== null);
+    const { entries, cursor } = await pages<RefusedQueryJson>(options, (cursor) =>
+      client.refusals({ ...params, cursor }),
+    );
     if (options.json) return printJson(out, { entries, cursor });
     printTable(
       out,
