@@ -13,6 +13,14 @@
  *   long-lived outbound stream per peer and protocol; `request` opens a stream per request. A peer that
  *   sends an oversized or otherwise bad frame, or that the caller reports (`punish`), is disconnected
  *   and counted; the node carries on.
+ * - Penalties (penalties.ts): a punished peer is barred for a while, longer with each offence: the
+ *   gater refuses its connections and the host does not redial it until the bar ends.
+ * - Slow frames: once a frame's header is in, the rest must arrive within a deadline that grows with
+ *   its size (framing.ts `frameDeadline_ms`), or the stream is aborted and the peer punished: a
+ *   header announcing a large frame followed by silence holds nothing for long.
+ * - Strangers (admission.ts): the peers' IPs are on libp2p's allow list, other IPs may hold a few
+ *   inbound connections each, and a handshake must finish within seconds, so idle sockets cannot
+ *   keep a validator out.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -25,7 +33,21 @@ import { createLibp2p } from 'libp2p';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
 import { type Logger, SILENT_LOGGER } from '../logger.ts';
-import { encodeFrame, FrameDecoder } from './framing.ts';
+import {
+  HANDSHAKE_TIMEOUT_MS,
+  InboundAdmission,
+  ipsOf,
+  MAX_INBOUND_PER_IP,
+  MAX_PENDING_HANDSHAKES,
+} from './admission.ts';
+import {
+  DEFAULT_FRAME_DEADLINE,
+  encodeFrame,
+  type FrameDeadline,
+  FrameDeadlineWatch,
+  FrameDecoder,
+} from './framing.ts';
+import { PeerPenalties, type PenaltyPolicy } from './penalties.ts';
 
 export interface PeerEntry {
   /** Raw Ed25519 public key. */
@@ -62,6 +84,14 @@ export interface HostConfig {
   peers: PeerEntry[];
   /** Longest wait between redials. */
   maxRedialDelay_ms?: number;
+  /** How long a punished peer is barred (default: 1 s doubling to 60 s, a level forgiven a minute). */
+  penalties?: Partial<PenaltyPolicy>;
+  /** How fast a frame must arrive once its header is in (default: 10 s plus 1 s per MiB). */
+  frameDeadline?: FrameDeadline;
+  /** How long an inbound connection may take to finish its handshake (default 5 s). */
+  handshakeTimeout_ms?: number;
+  /** Inbound connections one IP that is not a peer's may hold at once (default 8). */
+  maxInboundPerIp?: number;
   /** Peers connecting and lost (info), unreachable or answering with another key (warn). */
   log?: Logger;
 }
@@ -82,7 +112,16 @@ export interface HostMetrics {
   /** Dials answered by a peer with another key than the one expected at that address. */
   unexpectedKeys: number;
   disconnectedForMisbehaviour: Map<string, number>;
+  /** Punishments that barred a peer (those while it was already barred do not count). */
+  penalties: number;
+  /** Connections and dials refused because the peer was barred. */
+  refusedWhilePenalised: number;
+  /** Inbound connections refused because their IP already held its share. */
+  refusedPerIp: number;
 }
+
+/** Value of the peer-store tag on every allowed peer, so libp2p never prunes their connections. */
+const PEER_TAG_VALUE = 100;
 
 const MAX_QUEUED_FRAMES = 4096;
 
@@ -137,18 +176,32 @@ export class P2PHost {
   readonly #connectListeners: Array<(peerKey: string) => void> = [];
   readonly #maxRedialDelay_ms: number;
   readonly #log: Logger;
+  readonly #penalties: PeerPenalties;
+  readonly #frameDeadline: FrameDeadline;
+  readonly #admission: InboundAdmission;
   readonly metrics: HostMetrics = {
     rejectedConnections: 0,
     unexpectedKeys: 0,
     disconnectedForMisbehaviour: new Map(),
+    penalties: 0,
+    refusedWhilePenalised: 0,
+    refusedPerIp: 0,
   };
   #stopped = false;
   #redialTimers = new Map<string, NodeJS.Timeout>();
 
-  private constructor(node: Libp2p, config: HostConfig, peerIds: Map<string, PeerId>) {
+  private constructor(
+    node: Libp2p,
+    config: HostConfig,
+    peerIds: Map<string, PeerId>,
+    parts: { penalties: PeerPenalties; admission: InboundAdmission },
+  ) {
     this.node = node;
     this.#maxRedialDelay_ms = config.maxRedialDelay_ms ?? 5000;
     this.#log = config.log ?? SILENT_LOGGER;
+    this.#penalties = parts.penalties;
+    this.#admission = parts.admission;
+    this.#frameDeadline = config.frameDeadline ?? DEFAULT_FRAME_DEADLINE;
     for (const peer of config.peers) {
       const key = hex(peer.publicKey);
       const id = peerIds.get(key)!;
@@ -165,12 +218,20 @@ export class P2PHost {
     const peerIds = new Map<string, PeerId>();
     for (const peer of config.peers)
       peerIds.set(hex(peer.publicKey), peerIdFromPublicKey(publicKeyFromRaw(peer.publicKey)));
-    const allowed = new Set([...peerIds.values()].map((id) => id.toString()));
+    const allowed = new Map([...peerIds].map(([key, id]) => [id.toString(), key]));
+    const penalties = new PeerPenalties(config.penalties);
+    const peerIps = await ipsOf(config.peers.flatMap((p) => p.addresses));
     let host: P2PHost | undefined;
+    const admission = new InboundAdmission(peerIps, config.maxInboundPerIp ?? MAX_INBOUND_PER_IP, () => {
+      if (host) host.metrics.refusedPerIp++;
+    });
     const deny = (peerId: PeerId) => {
-      const refused = !allowed.has(peerId.toString()) || peerId.toString() === selfId;
+      const key = allowed.get(peerId.toString());
+      const refused = key === undefined || peerId.toString() === selfId;
       if (refused && host) host.metrics.rejectedConnections++;
-      return refused;
+      if (refused || penalties.remaining_ms(key, Date.now()) === 0) return refused;
+      if (host) host.metrics.refusedWhilePenalised++;
+      return true;
     };
     const node = await createLibp2p({
       privateKey,
@@ -178,7 +239,13 @@ export class P2PHost {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionManager: {
+        allow: peerIps.map((ip) => `/${ip.includes(':') ? 'ip6' : 'ip4'}/${ip}`),
+        maxIncomingPendingConnections: MAX_PENDING_HANDSHAKES,
+        inboundUpgradeTimeout: config.handshakeTimeout_ms ?? HANDSHAKE_TIMEOUT_MS,
+      },
       connectionGater: {
+        denyInboundConnection: (connection) => admission.deny(connection),
         denyDialPeer: deny,
         denyInboundEncryptedConnection: deny,
         denyOutboundEncryptedConnection: deny,
@@ -187,13 +254,17 @@ export class P2PHost {
       },
       start: false,
     });
-    host = new P2PHost(node, config, peerIds);
+    host = new P2PHost(node, config, peerIds, { penalties, admission });
     node.addEventListener('peer:connect', (event) => host.#connected(event.detail.toString()));
     node.addEventListener('peer:disconnect', (event) => {
       host.#lost(event.detail.toString());
       host.#scheduleRedial(event.detail.toString(), 200);
     });
     await node.start();
+    // Tagged peers are the last libp2p would prune. No KEEP_ALIVE tag: libp2p's reconnect queue
+    // would redial a barred peer; the host's own redials (`#scheduleRedial`) honour penalties.
+    for (const id of peerIds.values())
+      await node.peerStore.merge(id, { tags: { 'medledger-peer': { value: PEER_TAG_VALUE } } });
     for (const key of host.#addresses.keys()) host.#scheduleRedial(host.#peerIdOfKey.get(key)!.toString(), 0);
     return host;
   }
@@ -207,12 +278,16 @@ export class P2PHost {
     return this.node.getMultiaddrs().map((a) => a.toString());
   }
 
-  /** Sets (or replaces) where an allowed peer can be dialed, and dials it. */
+  /**
+   * Sets (or replaces) where an allowed peer can be dialed, and dials it. Its IPs are exempted from
+   * the per-IP bound at once; libp2p's allow list keeps the addresses known at start.
+   */
   setPeerAddresses(publicKey: Uint8Array, addresses: string[]): void {
     const key = hex(publicKey);
     const peerId = this.#peerIdOfKey.get(key);
     if (!peerId) throw new MedledgerError('P2P_UNKNOWN_PEER', 'not an allowed peer');
     this.#addresses.set(key, addresses);
+    void ipsOf(addresses).then((ips) => this.#admission.allow(ips));
     this.#scheduleRedial(peerId.toString(), 0);
   }
 
@@ -270,6 +345,7 @@ export class P2PHost {
     return [...out];
   }
 
+  /** Dials a peer after `delay_ms` (or when its penalty ends, if later), and again until it answers. */
   #scheduleRedial(peerId: string, delay_ms: number, attempt = 0): void {
     const key = this.#keyOfPeer.get(peerId);
     if (!key || this.#stopped || this.#redialTimers.has(peerId)) return;
@@ -278,6 +354,8 @@ export class P2PHost {
     const timer = setTimeout(async () => {
       this.#redialTimers.delete(peerId);
       if (this.#stopped || this.node.getConnections(this.#peerIdOfKey.get(key)).length > 0) return;
+      const barred_ms = this.#penalties.remaining_ms(key, Date.now());
+      if (barred_ms > 0) return this.#scheduleRedial(peerId, barred_ms, attempt);
       try {
         await this.node.dial(
           addresses.map((a) => multiaddr(withPeerId(a, peerId))),
@@ -319,12 +397,35 @@ export class P2PHost {
     return this.#keyOfPeer.get(connection.remotePeer.toString()) ?? null;
   }
 
-  /** Disconnects a peer that misbehaved; it may reconnect, and is disconnected again if it persists. */
+  /**
+   * Disconnects a peer that misbehaved and bars it for a while (longer with each offence: see
+   * penalties.ts); it may reconnect once the bar ends, and is disconnected again if it persists.
+   */
   punish(peerKey: string, reason: string): void {
     const count = this.metrics.disconnectedForMisbehaviour;
     count.set(reason, (count.get(reason) ?? 0) + 1);
     const peerId = this.#peerIdOfKey.get(peerKey);
-    if (peerId) void this.node.hangUp(peerId).catch(() => {});
+    if (!peerId) return;
+    const offence = this.#penalties.offend(peerKey, Date.now());
+    if (offence.escalated) {
+      this.metrics.penalties++;
+      this.#log.warn(
+        {
+          peer: this.#names.get(peerKey),
+          publicKey: peerKey,
+          reason,
+          penalty_ms: offence.penalty_ms,
+          level: offence.level,
+        },
+        'disconnected a misbehaving peer; refusing it for a while',
+      );
+    }
+    void this.node.hangUp(peerId).catch(() => {});
+  }
+
+  /** Public keys (hex) of the peers barred now for misbehaving. */
+  penalisedPeers(): string[] {
+    return this.#penalties.barred(Date.now());
   }
 
   /** Receives framed messages on `protocol`; the handler must not throw for bad input (punish instead). */
@@ -347,6 +448,11 @@ export class P2PHost {
     onFrame: (payload: Uint8Array) => void,
   ): void {
     const decoder = new FrameDecoder(protocol.maxFrameBytes);
+    const deadline = new FrameDeadlineWatch(decoder, this.#frameDeadline, () => {
+      stream.abort(new Error('frame too slow'));
+      this.punish(peer, 'slow-frame');
+    });
+    stream.addEventListener('close', () => deadline.stop(), { once: true });
     stream.addEventListener('message', (event) => {
       this.#lastMessageAt.set(peer, Date.now());
       let frames: Uint8Array[];
@@ -357,6 +463,7 @@ export class P2PHost {
         this.punish(peer, 'oversized-frame');
         return;
       }
+      deadline.check();
       for (const frame of frames) onFrame(frame);
     });
   }
@@ -419,12 +526,12 @@ export class P2PHost {
     return opening;
   }
 
-  /** Serves requests on `protocol`: one request frame in, the handler's frames out, then close. */
   /** Stops answering `protocol` (a component that stops before the host). */
   async offRequest(protocol: ProtocolSpec): Promise<void> {
     await this.node.unhandle(protocol.id);
   }
 
+  /** Serves requests on `protocol`: one request frame in, the handler's frames out, then close. */
   async onRequest(protocol: ProtocolSpec, handler: RequestHandler): Promise<void> {
     await this.node.handle(
       protocol.id,
