@@ -26,7 +26,7 @@
  *                                            its certificate in the block's own view)
  *       NEW-VIEW view=V                     (from the VIEW-CHANGEs of view V seen so far, a quorum,
  *                                            with the re-proposals they imply)
- *       STATUS view=V height=H              TXS txs=tx1,tx2
+ *       STATUS view=V [changing] height=H   TXS txs=tx1,tx2
  *   tick TIMER                              a timer fires: request, viewchange, batch or status
  *   built [NAME]                            answer the pending `build` (the block is named NAME,
  *                                           default B<height>)
@@ -319,6 +319,7 @@ class Script {
         return {
           kind: 'status',
           view: view(),
+          changing: a.has('changing'),
           height: Number(need(a, 'height', line)),
           blockHash: new Uint8Array(32),
         };
@@ -437,7 +438,7 @@ class Script {
         return `${kind} view=${m.view} view-changes=${from} reproposals=${blocks.join(',') || '-'}`;
       }
       case 'status':
-        return `${kind} view=${m.view} height=${m.height}`;
+        return `${kind} view=${m.view}${m.changing ? ' changing' : ''} height=${m.height}`;
       case 'txs':
         return `${kind} txs=${this.#txList(m.txs)}`;
       default:
@@ -480,6 +481,9 @@ class Script {
               }
               case 'view':
                 lines.push(`persist view v=${r.view}${r.changing ? ' changing' : ''}`);
+                break;
+              case 'floor':
+                lines.push(`persist floor v=${r.view}`);
                 break;
               case 'stable':
                 lines.push(`persist stable h=${r.proof.height} block=${this.#blockName(r.proof.blockHash)}`);

@@ -10,6 +10,7 @@
  * carry their own signatures, and nothing is decided on a STATUS alone.
  */
 import {
+  bool,
   bytes,
   encode,
   type Infer,
@@ -86,8 +87,11 @@ export const NewView = struct('NewView', {
 });
 export type NewView = Infer<typeof NewView>;
 
-/** A replica's progress, broadcast periodically so laggards find out and catch up. */
-export const Status = struct('Status', { view: u64, height: u64, blockHash: hash });
+/**
+ * A replica's progress, broadcast periodically so laggards find out and catch up: the view it works
+ * in (`changing`: it is changing from it to a later one) and its executed head.
+ */
+export const Status = struct('Status', { view: u64, changing: bool, height: u64, blockHash: hash });
 export type Status = Infer<typeof Status>;
 
 /** Client transactions, shared with every replica so a censoring primary is noticed and replaced. */

@@ -11,6 +11,26 @@
  *   committed) at h-1, it sends COMMIT. q COMMITs are the commit certificate: the block commits and is
  *   executed in height order. Up to `window` heights are in flight at once.
  * Every signed vote is persisted (a `persist` action) before the `send` that carries it.
+ *
+ * Liveness (what makes a replica give up on a primary, and what brings it back):
+ * - The request timer ticks every `requestTimeout_ms` while transactions wait, whatever commits in
+ *   between (PBFT's per-request deadline: commits of other transactions do not reset it). At a tick a
+ *   replica that is catching up blames nobody. Otherwise the primary is replaced if nothing progressed
+ *   (no proposal accepted, no block committed) for a whole period while transactions waited, or if a
+ *   transaction has waited CENSORSHIP_PERIODS periods while the primary proposed blocks with room
+ *   for it. A saturated primary keeps committing full blocks, so overload alone never changes the view.
+ * - Transactions that waited a period are sent to the primary again at each tick (bounded), so one
+ *   that missed it (it was down, or the gossip was lost) still reaches it.
+ * - View changes follow PBFT: a replica joins a view change when f+1 replicas ask for a later view;
+ *   its view-change timer runs only once a quorum asked for its view, so a replica alone never climbs
+ *   further. The timer doubles with each view that fails and is reset by a commit. VIEW-CHANGEs are
+ *   sent again every STATUS period until the view changes.
+ * - Rejoining the group: a replica that waits in a view change nobody joined, while f+1 peers report
+ *   working in a lower view, returns to that view. It must not sign a COMMIT there: a VIEW-CHANGE it
+ *   sent for a higher view may still be used in a NEW-VIEW, and would not show what it committed
+ *   since. So it only PREPAREs (that alone cannot lose a committed block: every commit quorum then
+ *   lacks it, so it intersects any NEW-VIEW quorum in f+1 other replicas) and learns commits from the
+ *   others' COMMITs, until it works in a view at or above the highest it asked for (`#commitFloor`).
  */
 
 import { assert } from '../errors.ts';
@@ -30,6 +50,7 @@ import {
   type CheckpointProof,
   type Commit,
   type ConsensusMessage,
+  MAX_FORWARDED_TXS,
   type NewView,
   type PrePrepare,
   type Prepare,
@@ -53,8 +74,15 @@ import {
 } from './types.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from './view-change.ts';
 
-/** Request-timer periods a transaction may wait, while the primary proposes others, before it is replaced. */
+/**
+ * Request-timer periods a transaction may wait, while the primary proposes blocks with room for it,
+ * before the primary is replaced for censoring it.
+ */
 const CENSORSHIP_PERIODS = 4;
+/** A transaction that waited this many periods is sent to the primary again (it may have missed it). */
+const REGOSSIP_AFTER_PERIODS = 1;
+/** STATUS periods a replica waits in a view change nobody joins before it rejoins the group. */
+const REJOIN_AFTER_STATUS_PERIODS = 4;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 /**
@@ -119,9 +147,19 @@ export class Replica {
    * new until then. State transfer (`fetch`) runs beside either status and is not a status of its own.
    */
   #status: ReplicaStatus = 'normal';
+  /** View changes since the last commit: the view-change timer doubles with each. */
   #viewChangeAttempts = 0;
+  #viewChangeTimerArmed = false;
+  /** STATUS periods spent in the current view change (for rejoining the group). */
+  #statusPeriodsChanging = 0;
+  /** The highest view this replica sent a VIEW-CHANGE for: it signs no COMMIT in a lower view. */
+  #commitFloor = 0;
   #viewChangesStarted = 0;
+  /** Times this replica returned to the group's lower view. */
+  #rejoins = 0;
   #lastViewChangeReason: string | null = null;
+  /** Our VIEW-CHANGE for the view we are changing to, sent again until the view changes. */
+  #ownViewChange: ViewChange | null = null;
   /** The NEW-VIEW that started the current view, to hand to replicas still changing to it. */
   #newViewMessage: NewView | null = null;
 
@@ -143,7 +181,7 @@ export class Replica {
   #signed = new Map<string, string>();
   #viewChanges = new Map<number, Map<number, ViewChange>>();
   #checkpoints = new Map<number, Map<number, Checkpoint>>();
-  #peerStatus = new Map<number, { view: number; height: number }>();
+  #peerStatus = new Map<number, { view: number; changing: boolean; height: number }>();
 
   #mempool: Mempool;
   /** Tx hash → height, for recently committed transactions. */
@@ -159,8 +197,12 @@ export class Replica {
   #requestTimerArmed = false;
   /** Request-timer expiries so far: the core's measure of how long transactions have waited. */
   #requestPeriod = 0;
-  /** A proposal was accepted in this view since the request timer was armed: the primary is alive. */
-  #proposedSinceTimer = false;
+  /** A proposal of this view was accepted, or a block committed, since the last request tick. */
+  #progressSinceTick = false;
+  /** Transactions waited through the whole current request period. */
+  #waitedWholePeriod = false;
+  /** The request period in which the primary last proposed a block with room to spare. */
+  #lastRoomyProposalPeriod = Number.NEGATIVE_INFINITY;
   #fetching = false;
   #executedAtLastStatus = 0;
 
@@ -175,7 +217,7 @@ export class Replica {
     this.#config = config;
     this.#n = config.validators.length;
     this.#f = Math.floor((this.#n - 1) / 3);
-    this.#quorum = quorumSize(this.#n);
+    this.#quorum = config.unsafe?.quorum ?? quorumSize(this.#n);
     this.#commitQuorum = config.unsafe?.commitQuorum ?? this.#quorum;
     this.#ctx = {
       chainId: config.chainId,
@@ -202,7 +244,7 @@ export class Replica {
    * A query: it changes nothing.
    */
   pendingTxs(max: number): Transaction[] {
-    return this.#mempool.batch(max, new Set());
+    return this.#mempool.pending(max);
   }
 
   get info(): ReplicaInfo {
@@ -218,14 +260,16 @@ export class Replica {
 
   start(): ConsensusAction[] {
     this.#setTimer('status', this.#config.params.statusInterval_ms);
-    if (this.#status === 'view-change')
-      this.#setTimer('viewchange', this.#config.params.viewChangeTimeout_ms);
+    // Restarted in a view change: ask for the view again (the VIEW-CHANGE sent before was lost with
+    // everything else in memory; the one signed now reports at least as much).
+    if (this.#status === 'view-change') this.#sendViewChange();
     return this.#flush();
   }
 
   step(event: ConsensusEvent): ConsensusAction[] {
     this.#assertInvariants();
     const viewBefore = this.#view;
+    const rejoinsBefore = this.#rejoins;
     switch (event.kind) {
       case 'tx':
         this.#onClientTxs([event.tx], true, event.signatureChecked === true);
@@ -248,7 +292,10 @@ export class Replica {
       default:
         assertNever(event);
     }
-    assert(this.#view >= viewBefore, 'the view never decreases');
+    assert(
+      this.#view >= viewBefore || this.#rejoins > rejoinsBefore,
+      'the view never decreases but by rejoining the group',
+    );
     this.#assertInvariants();
     return this.#flush();
   }
@@ -258,6 +305,10 @@ export class Replica {
     const { height: executed } = this.#executed;
     assert(this.#stable.height <= executed, 'the stable checkpoint is executed');
     assert(this.#nextProposal > executed, 'the next proposal is above the executed chain');
+    assert(
+      this.#status !== 'view-change' || this.#commitFloor >= this.#view,
+      'a replica changing view sent its VIEW-CHANGE',
+    );
     if (this.#status === 'view-change') {
       assert(this.#building === null, 'no block is built while the view changes');
       assert(
@@ -345,11 +396,13 @@ export class Replica {
 
   #restore(record: DurableRecord): void {
     switch (record.kind) {
-      case 'view':
-        if (record.view >= this.#view) {
-          this.#view = record.view;
-          this.#status = record.changing ? 'view-change' : 'normal';
-        }
+      case 'view': // the records come oldest first: the last one is the view we were in
+        this.#view = record.view;
+        this.#status = record.changing ? 'view-change' : 'normal';
+        if (record.changing) this.#commitFloor = Math.max(this.#commitFloor, record.view);
+        break;
+      case 'floor':
+        this.#commitFloor = Math.max(this.#commitFloor, record.view);
         break;
       case 'signed':
         this.#signed.set(`${record.phase}/${record.view}/${record.height}`, hex(record.blockHash));
@@ -391,7 +444,13 @@ export class Replica {
   #onClientTxs(txs: Transaction[], fromClient: boolean, signatureChecked = false): void {
     const admitted: Transaction[] = [];
     for (const tx of txs) {
-      const result = this.#mempool.admit(tx, this.#isCommittedTx, this.#requestPeriod, signatureChecked);
+      const result = this.#mempool.admit(
+        tx,
+        this.#isCommittedTx,
+        this.#requestPeriod,
+        signatureChecked,
+        this.#config.senderAccount,
+      );
       if (result === 'admitted') admitted.push(tx);
     }
     if (admitted.length === 0) return;
@@ -401,11 +460,13 @@ export class Replica {
     this.#maybePropose();
   }
 
+  /** Starts the request timer when transactions begin to wait; it then ticks until none do. */
   #armRequestTimer(): void {
     if (this.#requestTimerArmed || this.#status !== 'normal' || this.#mempool.size === 0) return;
     this.#requestTimerArmed = true;
-    // Only proposals made while this timer runs show that the primary is alive.
-    this.#proposedSinceTimer = false;
+    // The transactions that armed it wait through this whole first period.
+    this.#waitedWholePeriod = true;
+    this.#progressSinceTick = false;
     this.#setTimer('request', this.#config.params.requestTimeout_ms);
   }
 
@@ -487,7 +548,7 @@ export class Replica {
         this.#onClientTxs(message.txs, false);
         return;
       case 'status':
-        this.#onStatus(from, message.view, message.height);
+        this.#onStatus(from, message.view, message.changing, message.height);
         return;
       case 'preprepare':
         this.#onPrePrepare(message);
@@ -542,7 +603,11 @@ export class Replica {
       }
       return;
     }
-    if (!verifyMessage(this.#config.chainId, 'preprepare', pp, this.#config.validators)) return;
+    if (
+      !this.#config.unsafe?.skipPrePrepareSignatureCheck &&
+      !verifyMessage(this.#config.chainId, 'preprepare', pp, this.#config.validators)
+    )
+      return;
     this.#acceptPrePrepare(pp, { reproposal: false });
   }
 
@@ -569,7 +634,11 @@ export class Replica {
     slot.prePrepare = pp;
     slot.block = block;
     slot.hash = hash;
-    if (pp.view === this.#view) this.#proposedSinceTimer = true;
+    if (pp.view === this.#view && !how.reproposal) {
+      this.#progressSinceTick = true;
+      if (block.txs.length < this.#config.params.batchMaxTxs)
+        this.#lastRoomyProposalPeriod = this.#requestPeriod;
+    }
     for (const tx of block.txs) this.#inFlight.add(hex(txHash(tx)));
     const executed = this.#executions.get(hash);
     if (executed === undefined) this.#emit({ kind: 'execute', block });
@@ -608,7 +677,10 @@ export class Replica {
       const id = hex(ids[i]!);
       if (seen.has(id)) return 'duplicate tx';
       seen.add(id);
-      if (txs[i]!.chainId !== this.#config.chainId || !this.#mempool.verify(txs[i]!, id))
+      if (
+        txs[i]!.chainId !== this.#config.chainId ||
+        (!this.#config.unsafe?.skipTxSignatureCheck && !this.#mempool.verify(txs[i]!, id))
+      )
         return 'tx signature';
       if (!reproposal && (this.#inFlight.has(id) || this.#isCommittedTx(id)))
         return 'tx already committed or in flight';
@@ -668,6 +740,7 @@ export class Replica {
   /** Prepared: the proposal and q-1 matching PREPAREs. Then COMMIT, once the parent is prepared too. */
   #checkPrepared(slot: Slot): void {
     if (!slot.valid || slot.sentCommit || !slot.prePrepare || !this.#settledIn(slot.prePrepare.view)) return;
+    if (this.#view < this.#commitFloor) return; // rejoined: PREPARE only (see the top of this file)
     const matching = [...(slot.prepares.get(this.#view)?.values() ?? [])].filter(
       (p) => hex(p.blockHash) === slot.hash,
     );
@@ -776,7 +849,7 @@ export class Replica {
       this.#committedTxs.set(id, header.height);
       this.#inFlight.delete(id);
     }
-    this.#mempool.remove(ids);
+    this.#mempool.remove(ids, block.txs, this.#requestPeriod);
     this.#slots.delete(header.height);
     this.#awaitingParent.delete(header.height);
     if (this.#nextProposal <= header.height) this.#nextProposal = header.height + 1;
@@ -784,10 +857,13 @@ export class Replica {
   }
 
   #afterProgress(): void {
-    // Progress resets the request timer: it measures time without any commit.
-    this.#requestTimerArmed = false;
-    if (this.#mempool.size > 0) this.#armRequestTimer();
-    else this.#emit({ kind: 'cancelTimer', timer: 'request' });
+    // A commit shows the view works, but resets no transaction's wait (the request timer runs on).
+    this.#progressSinceTick = true;
+    this.#viewChangeAttempts = 0;
+    if (this.#mempool.size === 0 && this.#requestTimerArmed) {
+      this.#requestTimerArmed = false;
+      this.#emit({ kind: 'cancelTimer', timer: 'request' });
+    }
     const waiting = this.#awaitingParent.get(this.#executed.height + 1);
     if (waiting) {
       this.#awaitingParent.delete(this.#executed.height + 1);
@@ -929,8 +1005,8 @@ export class Replica {
     this.#afterProgress();
   }
 
-  #onStatus(from: number, view: number, height: number): void {
-    this.#peerStatus.set(from, { view, height });
+  #onStatus(from: number, view: number, changing: boolean, height: number): void {
+    this.#peerStatus.set(from, { view, changing, height });
     // A replica still changing to (or behind) our view gets the NEW-VIEW that started it.
     if (view < this.#view && this.#status === 'normal' && this.#newViewMessage) {
       this.#emit({ kind: 'send', to: from, message: { kind: 'newview', ...this.#newViewMessage } });
@@ -940,15 +1016,16 @@ export class Replica {
   }
 
   /**
-   * f+1 peers report executed heights more than `slack` above ours: at least one honest replica is
-   * that far ahead; fetch the blocks from them.
+   * `enough` peers (f+1 unless said otherwise) report executed heights more than `slack` above ours:
+   * with f+1, at least one honest replica is that far ahead. Fetch the blocks from them (what they
+   * send is checked against its commit certificate, so a peer that lies costs a request, no more).
    */
-  #catchUpIfBehind(slack = 0): boolean {
+  #catchUpIfBehind(slack = 0, enough = this.#f + 1): boolean {
     const ahead = [...this.#peerStatus].filter(([, s]) => s.height > this.#executed.height + slack);
-    if (ahead.length < this.#f + 1) return false;
+    if (ahead.length < enough) return false;
     const heights = ahead.map(([, s]) => s.height).sort((a, b) => b - a);
     this.#fetch(
-      heights[this.#f]!,
+      heights[enough - 1]!,
       ahead.map(([peer]) => peer),
     );
     return true;
@@ -966,16 +1043,19 @@ export class Replica {
         this.#fetching = false; // an unanswered fetch may be retried once per status period
         this.#broadcast({
           kind: 'status',
-          // While changing, the view we last worked in is (at least) the one before.
-          view: this.#status === 'view-change' ? Math.max(0, this.#view - 1) : this.#view,
+          view: this.#workedInView(),
+          changing: this.#status === 'view-change',
           height: this.#executed.height,
           blockHash: this.#executed.hash,
         });
+        if (this.#status === 'view-change') this.#stillChangingView();
+        else if (this.#executed.height === this.#executedAtLastStatus) this.#resendStalledVotes();
         this.#setTimer('status', this.#config.params.statusInterval_ms);
-        // No progress for a whole period: any lead of f+1 peers is worth fetching.
-        this.#catchUpIfBehind(
-          this.#executed.height > this.#executedAtLastStatus ? this.#config.params.window : 0,
-        );
+        // No progress for a whole period: any lead is worth fetching, even one peer's (a replica that
+        // missed a vote of an old view may have no other way to the blocks the others committed).
+        if (this.#executed.height > this.#executedAtLastStatus)
+          this.#catchUpIfBehind(this.#config.params.window);
+        else this.#catchUpIfBehind(0, 1);
         this.#executedAtLastStatus = this.#executed.height;
         return;
       case 'batch':
@@ -983,38 +1063,142 @@ export class Replica {
         this.#batchDue = true;
         this.#maybePropose();
         return;
-      case 'request': {
-        this.#requestTimerArmed = false;
-        this.#requestPeriod++;
-        const primaryAlive = this.#proposedSinceTimer;
-        if (this.#ignoreTimer('request') || this.#mempool.size === 0) return;
-        // Behind rather than stuck: catch up instead of blaming the primary.
-        if (this.#catchUpIfBehind()) {
-          this.#armRequestTimer();
-          return;
-        }
-        // A primary that keeps proposing is slow, not dead (overload must not cause view changes),
-        // unless some transaction has waited CENSORSHIP_PERIODS timeouts: then it is censoring.
-        const waited = this.#requestPeriod - this.#mempool.oldestPeriod();
-        if (primaryAlive && waited < CENSORSHIP_PERIODS) {
-          this.#armRequestTimer();
-          return;
-        }
-        this.#startViewChange(
-          this.#view + 1,
-          primaryAlive
-            ? `a transaction waited ${waited} request timeouts (censorship)`
-            : 'no proposal from the primary within a request timeout',
-        );
+      case 'request':
+        this.#onRequestTick();
         return;
-      }
       case 'viewchange':
+        this.#viewChangeTimerArmed = false;
         if (this.#ignoreTimer('viewchange')) return;
         this.#startViewChange(this.#view + 1, 'the view change timed out');
         return;
       default:
         assertNever(timer);
     }
+  }
+
+  /**
+   * A request period ended: age the waiting transactions, send the old ones to the primary again,
+   * and replace a primary that shows no progress or censors (see the top of this file).
+   */
+  #onRequestTick(): void {
+    this.#requestTimerArmed = false;
+    this.#requestPeriod++;
+    const progressed = this.#progressSinceTick;
+    const waitedWholePeriod = this.#waitedWholePeriod;
+    this.#progressSinceTick = false;
+    if (this.#ignoreTimer('request') || this.#mempool.size === 0) return;
+    const blame = this.#catchingUp() ? null : this.#blamePrimary(progressed, waitedWholePeriod);
+    if (blame) {
+      this.#startViewChange(this.#view + 1, blame);
+      return;
+    }
+    this.#requestTimerArmed = true;
+    this.#waitedWholePeriod = true;
+    this.#setTimer('request', this.#config.params.requestTimeout_ms);
+    this.#resendToPrimary();
+  }
+
+  /** Why the primary must be replaced at this request tick, or null (see the top of this file). */
+  #blamePrimary(progressed: boolean, waitedWholePeriod: boolean): string | null {
+    if (waitedWholePeriod && !progressed) return 'no progress from the primary within a request timeout';
+    // Censorship: a transaction the primary has had for a while, left out of blocks with room for it.
+    const oldest = this.#mempool.oldestPeriod();
+    const waited = this.#requestPeriod - oldest;
+    if (waited >= CENSORSHIP_PERIODS && this.#lastRoomyProposalPeriod >= oldest + REGOSSIP_AFTER_PERIODS + 1)
+      return `a transaction waited ${waited} request timeouts while the primary proposed others (censorship)`;
+    return null;
+  }
+
+  /**
+   * Nothing executed for a whole STATUS period: send again what we signed for the heights in flight
+   * (the proposal, if ours, and our PREPARE and COMMIT), as any of them may have been lost. PBFT would
+   * leave this to a view change; a lost vote is far cheaper to repair by sending it again.
+   */
+  #resendStalledVotes(): void {
+    const self = this.#config.self;
+    const top = this.#executed.height + this.#config.params.window;
+    for (let height = this.#executed.height + 1; height <= top; height++) {
+      const slot = this.#slots.get(height);
+      if (!slot?.prePrepare || slot.committed || slot.prePrepare.view !== this.#view) continue;
+      if (slot.prePrepare.from === self) this.#broadcast({ kind: 'preprepare', ...slot.prePrepare });
+      const prepare = slot.prepares.get(this.#view)?.get(self);
+      if (prepare) this.#broadcast({ kind: 'prepare', ...prepare });
+      const commit = slot.commits.get(this.#view)?.get(self);
+      if (commit) this.#broadcast({ kind: 'commit', ...commit });
+    }
+  }
+
+  /** The view this replica last worked in: while changing, (at least) the one before. */
+  #workedInView(): number {
+    return this.#status === 'view-change' ? Math.max(0, this.#view - 1) : this.#view;
+  }
+
+  /**
+   * A STATUS period passed in a view change: send our VIEW-CHANGE again (it may have been lost),
+   * and if nobody joined it for a while, rejoin the group's lower view.
+   */
+  #stillChangingView(): void {
+    this.#statusPeriodsChanging++;
+    if (this.#ownViewChange) this.#broadcast({ kind: 'viewchange', ...this.#ownViewChange });
+    if (this.#statusPeriodsChanging < REJOIN_AFTER_STATUS_PERIODS) return;
+    if ((this.#viewChanges.get(this.#view)?.size ?? 0) >= this.#quorum) return; // a NEW-VIEW is due
+    const groupView = this.#groupView();
+    if (groupView !== null && groupView < this.#view) this.#rejoin(groupView);
+  }
+
+  /** The view f+1 peers report working in (not changing from), if they agree on one. */
+  #groupView(): number | null {
+    const counts = new Map<number, number>();
+    for (const { view, changing } of this.#peerStatus.values()) {
+      if (!changing) counts.set(view, (counts.get(view) ?? 0) + 1);
+    }
+    let best: number | null = null;
+    for (const [view, count] of counts)
+      if (count >= this.#f + 1 && (best === null || view > best)) best = view;
+    return best;
+  }
+
+  /**
+   * Returns to the group's view from a view change nobody joined. The view goes down, which PBFT
+   * does not allow in general; it is safe here because no COMMIT is signed below `#commitFloor`
+   * (see the top of this file).
+   */
+  #rejoin(view: number): void {
+    assert(
+      view < this.#view && this.#commitFloor >= this.#view,
+      'a rejoin goes down from a view we asked for',
+    );
+    this.#rejoins++;
+    this.#view = view;
+    this.#status = 'normal';
+    this.#ownViewChange = null;
+    this.#newViewMessage = null;
+    this.#viewChangeTimerArmed = false;
+    this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });
+    this.#resetSlotsForView();
+    this.#persist({ kind: 'view', view, changing: false });
+    this.#lastViewChangeReason = `rejoined the group in view ${view}`;
+    this.#nextProposal = Math.max(this.#executed.height + 1, this.#highestSignedProposal() + 1);
+    this.#armRequestTimer();
+    this.#maybePropose();
+  }
+
+  /** Transactions that waited a whole period go to the primary again: it may never have had them. */
+  #resendToPrimary(): void {
+    const primary = this.#primary();
+    if (primary === this.#config.self) return;
+    const txs = this.#mempool.waitingSince(this.#requestPeriod - REGOSSIP_AFTER_PERIODS, MAX_FORWARDED_TXS);
+    if (txs.length > 0) this.#emit({ kind: 'send', to: primary, message: { kind: 'txs', txs } });
+  }
+
+  /**
+   * Behind the others: a fetch is under way, proposals wait for parents we lack, f+1 peers report
+   * a higher executed height, or (just started) we have not heard from enough peers to know.
+   */
+  #catchingUp(): boolean {
+    if (this.#fetching || this.#awaitingParent.size > 0) return true;
+    if (this.#peerStatus.size < this.#quorum - 1) return true;
+    return this.#catchUpIfBehind();
   }
 
   // ---- view change --------------------------------------------------------------------------------
@@ -1033,21 +1217,45 @@ export class Replica {
     this.#emit({ kind: 'cancelTimer', timer: 'batch' });
     this.#batchTimerArmed = false;
     this.#resetSlotsForView();
+    this.#commitFloor = Math.max(this.#commitFloor, newView);
+    this.#persist(
+      { kind: 'floor', view: this.#commitFloor },
+      { kind: 'view', view: newView, changing: true },
+    );
+    this.#statusPeriodsChanging = 0;
+    if (this.#viewChangeTimerArmed) this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });
+    this.#viewChangeTimerArmed = false;
+    this.#sendViewChange();
+  }
+
+  /** Signs and broadcasts our VIEW-CHANGE for the view we are changing to. */
+  #sendViewChange(): void {
     const prepared = [...this.#prepared.values()]
       .filter((c) => c.prePrepare.height > this.#stable.height)
       .sort((a, b) => a.prePrepare.height - b.prePrepare.height);
     const vc = signMessage(
       this.#config.chainId,
       'viewchange',
-      { from: this.#config.self, newView, checkpoint: this.#stable, prepared },
+      { from: this.#config.self, newView: this.#view, checkpoint: this.#stable, prepared },
       this.#config.secretKey,
     );
-    this.#persist({ kind: 'view', view: newView, changing: true });
     this.#broadcast({ kind: 'viewchange', ...vc });
+    this.#ownViewChange = vc;
     this.#storeViewChange(vc);
-    const base = this.#config.params.viewChangeTimeout_ms;
-    this.#setTimer('viewchange', base * Math.min(8, 2 ** (this.#viewChangeAttempts - 1)));
     this.#maybeSendNewView();
+  }
+
+  /**
+   * PBFT times a view change only once a quorum asked for it: then a NEW-VIEW is due, and a primary
+   * that does not send one is replaced in turn. A replica alone in its view change waits (and may
+   * rejoin the group) instead of climbing views on its own.
+   */
+  #maybeArmViewChangeTimer(): void {
+    if (this.#status !== 'view-change' || this.#viewChangeTimerArmed) return;
+    if ((this.#viewChanges.get(this.#view)?.size ?? 0) < this.#quorum) return;
+    this.#viewChangeTimerArmed = true;
+    const base = this.#config.params.viewChangeTimeout_ms;
+    this.#setTimer('viewchange', base * Math.min(8, 2 ** Math.max(0, this.#viewChangeAttempts - 1)));
   }
 
   /** Forgets the current view's proposals and votes, keeping prepared certificates and commits. */
@@ -1072,6 +1280,7 @@ export class Replica {
   #storeViewChange(vc: ViewChange): void {
     const byView = getOrCreate(this.#viewChanges, vc.newView);
     if (!byView.has(vc.from)) byView.set(vc.from, vc);
+    this.#maybeArmViewChangeTimer();
   }
 
   /** The sender asks for a view we are past or already work in: it is behind us. */
@@ -1190,7 +1399,8 @@ export class Replica {
     this.#view = nv.view;
     this.#resetSlotsForView();
     this.#status = 'normal';
-    this.#viewChangeAttempts = 0;
+    this.#viewChangeTimerArmed = false;
+    this.#ownViewChange = null;
     this.#newViewMessage = nv;
     this.#persist({ kind: 'view', view: nv.view, changing: false });
     this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });

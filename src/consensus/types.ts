@@ -35,9 +35,16 @@ export interface ConsensusParams {
   checkpointInterval: number;
   /** Log size L: heights accepted above the stable checkpoint (high watermark = stable + L). */
   logSize: number;
-  /** A replica holding transactions that see no commit for this long starts a view change. */
+  /**
+   * The request timer's period: the core's measure of how long transactions wait. A primary that
+   * shows no progress for a whole period while transactions wait, or that leaves one out of blocks
+   * with room for CENSORSHIP_PERIODS periods, is replaced.
+   */
   requestTimeout_ms: number;
-  /** Time allowed for a view change to complete; doubles with each failed attempt, up to 8x. */
+  /**
+   * Time allowed for a view change to complete once a quorum has asked for it; doubles with each
+   * view that fails, up to 8x, and is reset by a commit.
+   */
   viewChangeTimeout_ms: number;
   /** Period of STATUS broadcasts, by which laggards notice they are behind. */
   statusInterval_ms: number;
@@ -70,6 +77,12 @@ export interface UnsafeTestingBugs {
   commitQuorum?: number;
   /** Accept a NEW-VIEW without checking that its re-proposals follow from its VIEW-CHANGEs. */
   skipNewViewCheck?: boolean;
+  /** Use this quorum everywhere (PREPAREs, VIEW-CHANGEs, NEW-VIEWs, checkpoints, COMMITs) instead of quorumSize(n). */
+  quorum?: number;
+  /** Accept a PRE-PREPARE without verifying its signature. */
+  skipPrePrepareSignatureCheck?: boolean;
+  /** Accept a proposal without verifying its transactions' signatures. */
+  skipTxSignatureCheck?: boolean;
 }
 
 export interface ReplicaConfig {
@@ -89,6 +102,12 @@ export interface ReplicaConfig {
    * what stops a replayed old transaction from committing twice.
    */
   isCommitted: (txHash: Uint8Array) => boolean;
+  /**
+   * A sender's account in the committed state (registered key, last used nonce), answered
+   * synchronously by the driver. With it the mempool admits only what the rule engine's sender rules
+   * can accept (mempool.ts); without it (tests that do not care) it makes no such check.
+   */
+  senderAccount?: (sender: Uint8Array) => { registered: boolean; nonce: number };
   unsafe?: UnsafeTestingBugs;
 }
 
@@ -102,8 +121,16 @@ export interface ExecutedHead {
 
 /** What a replica persists so that, after a restart, it never contradicts what it signed. */
 export type DurableRecord =
-  /** The replica moved to `view`; `changing` while it waits for that view's NEW-VIEW. */
+  /**
+   * The replica moved to `view`; `changing` while it waits for that view's NEW-VIEW. The last such
+   * record is the replica's view (a replica that rejoins the group may move to a lower view).
+   */
   | { kind: 'view'; view: number; changing: boolean }
+  /**
+   * The replica sent a VIEW-CHANGE for `view`: it must never sign a COMMIT in a lower view, as that
+   * VIEW-CHANGE may still be used without the commit in it (replica.ts, "Rejoining the group").
+   */
+  | { kind: 'floor'; view: number }
   /** The replica signed a PRE-PREPARE, PREPARE or COMMIT for this block at (view, height). */
   | {
       kind: 'signed';

@@ -12,6 +12,7 @@ import { type ChainDb, openChainDb } from '../ledger/index.ts';
 
 const DurableRecordSchema = union('DurableRecord', {
   view: struct('ViewRecord', { view: u64, changing: bool }),
+  floor: struct('FloorRecord', { view: u64 }),
   signed: struct('SignedRecord', {
     phase: oneOf(['preprepare', 'prepare', 'commit']),
     view: u64,
@@ -75,11 +76,13 @@ export class ConsensusLog {
   /** Deletions made obsolete by a stable checkpoint at `height` recorded at `stableSeq`. */
   #compact(height: number, stableSeq: number): Array<{ type: 'del'; key: Uint8Array }> {
     const lastView = this.#index.findLast((e) => e.kind === 'view')?.seq;
+    const lastFloor = this.#index.findLast((e) => e.kind === 'floor')?.seq;
     const obsolete = this.#index.filter(
       (e) =>
         (e.height !== null && e.height <= height) ||
         (e.kind === 'stable' && e.seq < stableSeq) ||
-        (e.kind === 'view' && e.seq !== lastView),
+        (e.kind === 'view' && e.seq !== lastView) ||
+        (e.kind === 'floor' && e.seq !== lastFloor),
     );
     const gone = new Set(obsolete.map((e) => e.seq));
     this.#index = this.#index.filter((e) => !gone.has(e.seq));
