@@ -6,14 +6,23 @@
  * The store checks what it can check cheaply (height, hash link, chain id, tx root, state root, the
  * certificate names this block); verifying signatures is the caller's job (consensus or block sync has
  * already done it) and verifyChain's.
+ *
+ * Every block read is checked against what the chain says it must be (its header hash against the
+ * hash index, the head or the genesis file; its transactions against the header's tx root): a block
+ * altered on disk is never returned, but reported (CHAIN_BLOCK_CORRUPT, with its height), counted and
+ * announced to `onCorruptBlock` listeners. `repairBlock` writes back a copy from a peer once it proves
+ * to be the block the chain links expect; `repairState` rewrites state and per-block records that
+ * node/state-repair.ts recomputed from the verified blocks.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchOperation, Level } from 'level';
 import { decode, encode, type Schema } from '../codec/index.ts';
+import { sha256 } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
-import { blockHash } from './block.ts';
+import { blockHash, txRootOf } from './block.ts';
+import { checkCertificate } from './certificate.ts';
 import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
 import { indexEntries } from './indexes.ts';
 import {
@@ -32,6 +41,7 @@ import { txHash } from './transaction.ts';
 import {
   BLOCK_VERSION,
   Block,
+  type BlockHeader,
   CommitCertificate,
   Head,
   LIMITS,
@@ -45,6 +55,9 @@ import {
 import { checkBlock, type Parent } from './validate.ts';
 
 export type ChainDb = Level<Uint8Array, Uint8Array>;
+
+/** Blocks whose checked bytes' digest is remembered (32 bytes each). */
+const PASSED_CACHE_BLOCKS = 4096;
 type BatchOp = BatchOperation<ChainDb, Uint8Array, Uint8Array>;
 
 /** A block with everything its execution produced, as appended to the store. */
@@ -54,6 +67,32 @@ export interface CommittedBlock {
   certificate: CommitCertificate | null;
   receipts: Receipt[];
   writes: StateWrite[];
+}
+
+/** A stored block that is not the one the chain says belongs at `height` (CHAIN_BLOCK_CORRUPT). */
+export class CorruptBlockError extends MedledgerError {
+  readonly height: number;
+  constructor(height: number, why: string) {
+    super(
+      'CHAIN_BLOCK_CORRUPT',
+      `the stored block ${height} is corrupt (${why}); it is not served until repaired from a peer`,
+    );
+    this.height = height;
+  }
+}
+
+/** Counts of what the read checks found and what was repaired, since the store was opened. */
+export interface StoreHealth {
+  /** Distinct heights found corrupt (a height found again after its repair counts again). */
+  corruptBlocks: number;
+  /** Heights found corrupt and not repaired since. */
+  unrepairedBlocks: number;
+  blocksRepaired: number;
+}
+
+/** A repair the store refused: the copy offered is not provably the block the chain expects. */
+function refusedRepair(height: number, why: string): MedledgerError {
+  return new MedledgerError('CHAIN_REPAIR_REFUSED', `the copy of block ${height} was refused: ${why}`);
 }
 
 function rejected(height: number, why: string): MedledgerError {
@@ -143,15 +182,29 @@ export class ChainStore {
   /** The last block's header and hash. */
   #tip: Parent;
   readonly #validators: Set<string>;
-  /** Appends run one at a time, in call order. */
+  /** Appends (and repairs) run one at a time, in call order. */
   #appending: Promise<void> = Promise.resolve();
+  readonly #genesisHash: Uint8Array;
+  /** Heights found corrupt and not repaired since. */
+  readonly #corrupt = new Set<number>();
+  readonly #corruptListeners = new Set<(height: number) => void>();
+  /** SHA-256 of the stored bytes of recently read blocks that passed the check, least recent first. */
+  readonly #passed = new Map<number, Uint8Array>();
+  #counts = { corruptBlocks: 0, blocksRepaired: 0 };
 
-  private constructor(db: ChainDb, genesis: Genesis, genesisState: StateWrite[], tip: Parent) {
+  private constructor(
+    db: ChainDb,
+    genesis: Genesis,
+    genesisState: StateWrite[],
+    tip: Parent,
+    genesisHash: Uint8Array,
+  ) {
     this.db = db;
     this.genesis = genesis;
     this.genesisState = genesisState;
     this.#tip = tip;
     this.#validators = validatorSet(genesis);
+    this.#genesisHash = genesisHash;
   }
 
   /** Opens (creating with the genesis block if empty) the chain store at `path`. */
@@ -169,7 +222,8 @@ export class ChainStore {
       if (stored === undefined) {
         const entry = { block: expected, certificate: null, receipts: [], writes: genesisState };
         await db.batch(blockOps(entry, expectedHash, expected.header.stateRoot, []), { sync: true });
-        return new ChainStore(db, genesis, genesisState, { header: expected.header, hash: expectedHash });
+        const tip = { header: expected.header, hash: expectedHash };
+        return new ChainStore(db, genesis, genesisState, tip, expectedHash);
       }
       const head = decodeStored(Head, stored, 'head record');
       const storedGenesisBytes = await db.get(heightKey(PREFIX.block, 0));
@@ -195,7 +249,7 @@ export class ChainStore {
       );
       if (!Buffer.from(blockHash(tip.header)).equals(head.hash))
         throw corrupt('the head record does not name the last block');
-      return new ChainStore(db, genesis, genesisState, { header: tip.header, hash: head.hash });
+      return new ChainStore(db, genesis, genesisState, { header: tip.header, hash: head.hash }, expectedHash);
     } catch (error) {
       await db.close();
       throw error;
@@ -204,6 +258,11 @@ export class ChainStore {
 
   get head(): Head {
     return { height: this.#tip.header.height, hash: this.#tip.hash, stateRoot: this.#tip.header.stateRoot };
+  }
+
+  /** The head block's header (its hash was checked against the head record on open). */
+  get tipHeader(): BlockHeader {
+    return this.#tip.header;
   }
 
   /** Appends the next block atomically. Rejects (LEDGER_BLOCK_REJECTED) anything that does not fit. */
@@ -227,8 +286,234 @@ export class ChainStore {
     this.#tip = { header: block.header, hash };
   }
 
+  /**
+   * The block at `height`, checked: its header hash is the one the chain indexes for that height and
+   * its transactions hash to the header's tx root. Throws CorruptBlockError (CHAIN_BLOCK_CORRUPT)
+   * rather than return a block that fails.
+   */
   async block(height: number): Promise<Block | undefined> {
-    return this.#read(heightKey(PREFIX.block, height), Block, `block ${height}`);
+    const bytes = await this.db.get(heightKey(PREFIX.block, height));
+    if (bytes === undefined) return undefined;
+    // Bytes equal to bytes that passed are the same block: one hash instead of one per transaction.
+    const digest = sha256(bytes);
+    const passed = this.#passed.get(height);
+    if (passed && Buffer.from(passed).equals(digest)) {
+      this.#passed.delete(height); // most recently used last
+      this.#passed.set(height, passed);
+      return decode(Block, bytes, LIMITS.blockBytes);
+    }
+    const checked = await this.#checkBlock(height, bytes);
+    if (typeof checked === 'string') throw this.#foundCorrupt(height, checked);
+    this.#passed.set(height, digest);
+    if (this.#passed.size > PASSED_CACHE_BLOCKS) this.#passed.delete(this.#passed.keys().next().value!);
+    return checked;
+  }
+
+  /** The checked block, or why it is not the block the chain holds at `height`. */
+  async #checkBlock(height: number, bytes: Uint8Array): Promise<Block | string> {
+    let block: Block;
+    try {
+      block = decode(Block, bytes, LIMITS.blockBytes);
+    } catch {
+      return 'it does not decode';
+    }
+    if (block.header.height !== height) return `it says height ${block.header.height}`;
+    const hash = blockHash(block.header);
+    if (!Buffer.from(hash).equals(await this.#indexedHash(height, hash)))
+      return 'its header hash is not the one the chain links name';
+    if (!Buffer.from(txRootOf(block.txs)).equals(block.header.txRoot))
+      return "its transactions do not hash to the header's tx root";
+    return block;
+  }
+
+  /**
+   * The hash the chain names for `height`, given the hash a stored block has: the head's and the
+   * genesis block's are known; others are named by the hash index (written with the block, so a
+   * block altered on disk hashes to a key the index does not hold). Returns `hash` when it is indexed
+   * at `height`, else something unequal to it.
+   */
+  async #indexedHash(height: number, hash: Uint8Array): Promise<Uint8Array> {
+    if (height === this.#tip.header.height) return this.#tip.hash;
+    if (height === 0) return this.#genesisHash;
+    const indexed = await this.db.get(prefixedKey(PREFIX.blockHash, hash));
+    return indexed !== undefined && Buffer.from(indexed).equals(heightBytes(height))
+      ? hash
+      : new Uint8Array(0);
+  }
+
+  #foundCorrupt(height: number, why: string): CorruptBlockError {
+    if (!this.#corrupt.has(height)) {
+      this.#corrupt.add(height);
+      this.#counts.corruptBlocks++;
+      for (const listener of this.#corruptListeners) {
+        try {
+          listener(height);
+        } catch {
+          // A listener (the scrubber queueing a repair) must never turn a read into another error.
+        }
+      }
+    }
+    return new CorruptBlockError(height, why);
+  }
+
+  /** Calls `listener` with each height newly found corrupt; returns the unsubscribe function. */
+  onCorruptBlock(listener: (height: number) => void): () => void {
+    this.#corruptListeners.add(listener);
+    return () => this.#corruptListeners.delete(listener);
+  }
+
+  get health(): StoreHealth {
+    return { ...this.#counts, unrepairedBlocks: this.#corrupt.size };
+  }
+
+  /**
+   * The hash the chain expects at `height`, from records other than the block itself: the head's,
+   * the genesis block's, the next block's prevHash (when that block reads sound), else the stored
+   * certificate's block hash (when its quorum of signatures verifies). Null when nothing vouches.
+   */
+  async expectedBlockHash(height: number): Promise<Uint8Array | null> {
+    if (height === this.#tip.header.height) return this.#tip.hash;
+    if (height === 0) return this.#genesisHash;
+    if (height > this.#tip.header.height) return null;
+    try {
+      const next = await this.block(height + 1);
+      if (next) return next.header.prevHash;
+    } catch (error) {
+      if (!(error instanceof MedledgerError)) throw error;
+    }
+    let cert: CommitCertificate | undefined;
+    try {
+      cert = await this.certificate(height);
+    } catch {
+      return null;
+    }
+    if (!cert) return null;
+    const ctx = { chainId: this.genesis.chainId, validators: this.#validators, height };
+    const why = checkCertificate(cert, { ...ctx, blockHash: cert.blockHash, proposedInView: 0 });
+    return why === null ? cert.blockHash : null;
+  }
+
+  /**
+   * Replaces the stored block at `height` (and its certificate) with a copy from a peer, once the
+   * copy proves to be the block the chain expects there: its hash equals `expectedBlockHash`, its
+   * transactions hash to its tx root, and `certificate` is a quorum of valid validator signatures
+   * over its hash. Refuses (CHAIN_REPAIR_REFUSED) anything else; the genesis block is rewritten from
+   * the genesis file, never from a peer.
+   */
+  repairBlock(entry: { block: Block; certificate: CommitCertificate }): Promise<void> {
+    const result = this.#appending.then(() => this.#repairBlock(entry));
+    this.#appending = result.catch(() => {});
+    return result;
+  }
+
+  async #repairBlock({
+    block,
+    certificate,
+  }: {
+    block: Block;
+    certificate: CommitCertificate;
+  }): Promise<void> {
+    const { height } = block.header;
+    if (height === 0 || height > this.#tip.header.height)
+      throw refusedRepair(height, 'it is not a committed height above the genesis');
+    const expected = await this.expectedBlockHash(height);
+    if (!expected) throw refusedRepair(height, 'no sound record of the chain names its hash');
+    const hash = blockHash(block.header);
+    if (!Buffer.from(hash).equals(expected))
+      throw refusedRepair(height, 'its hash is not the one the chain links expect');
+    if (!Buffer.from(txRootOf(block.txs)).equals(block.header.txRoot))
+      throw refusedRepair(height, "its transactions do not hash to the header's tx root");
+    const why = checkCertificate(certificate, {
+      chainId: this.genesis.chainId,
+      validators: this.#validators,
+      height,
+      blockHash: hash,
+      proposedInView: block.header.view,
+    });
+    if (why) throw refusedRepair(height, why);
+    const put = (key: Uint8Array, value: Uint8Array): BatchOp => ({ type: 'put', key, value });
+    await this.db.batch(
+      [
+        put(heightKey(PREFIX.block, height), encode(Block, block)),
+        put(heightKey(PREFIX.certificate, height), encode(CommitCertificate, certificate)),
+        put(prefixedKey(PREFIX.blockHash, hash), heightBytes(height)),
+      ],
+      { sync: true },
+    );
+    this.#corrupt.delete(height);
+    this.#counts.blocksRepaired++;
+  }
+
+  /** Rewrites the genesis block from the genesis file (the only copy that vouches for it). */
+  repairGenesis(): Promise<void> {
+    const result = this.#appending.then(async () => {
+      const block = genesisBlock(this.genesis, this.genesisState);
+      await this.db.batch([{ type: 'put', key: heightKey(PREFIX.block, 0), value: encode(Block, block) }], {
+        sync: true,
+      });
+      if (this.#corrupt.delete(0)) this.#counts.blocksRepaired++;
+    });
+    this.#appending = result.catch(() => {});
+    return result;
+  }
+
+  /** Rewrites the tx index entries of a sound block (a damaged entry makes its tx unfindable). */
+  rewriteTxIndex(block: Block): Promise<void> {
+    const result = this.#appending.then(async () => {
+      const { height } = block.header;
+      const ops: BatchOp[] = block.txs.map((tx, index) => ({
+        type: 'put',
+        key: prefixedKey(PREFIX.tx, txHash(tx)),
+        value: encode(TxLocation, { height, index }),
+      }));
+      if (ops.length > 0) await this.db.batch(ops, { sync: true });
+    });
+    this.#appending = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * Writes what node/state-repair.ts recomputed from the verified blocks, in one synced batch: the
+   * state keys to set or delete, and per height the receipts and state writes to put back. Only for
+   * a store no node is running on (the node's start does this before consensus opens).
+   */
+  async repairState(fix: {
+    state: StateWrite[];
+    records: Array<{ height: number; receipts: Receipt[]; writes: StateWrite[] }>;
+  }): Promise<void> {
+    const ops: BatchOp[] = fix.state.map(({ key, value }) =>
+      value === null
+        ? { type: 'del', key: prefixedKey(PREFIX.state, key) }
+        : { type: 'put', key: prefixedKey(PREFIX.state, key), value },
+    );
+    for (const { height, receipts, writes } of fix.records) {
+      ops.push({ type: 'put', key: heightKey(PREFIX.receipts, height), value: encode(Receipts, receipts) });
+      ops.push({ type: 'put', key: heightKey(PREFIX.writes, height), value: encode(StateWrites, writes) });
+    }
+    await this.#appending;
+    if (ops.length > 0) await this.db.batch(ops, { sync: true });
+  }
+
+  /** Every current state entry, in key order, keys without the store's state prefix. */
+  async *stateEntries(): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const range = { gte: Buffer.of(PREFIX.state), lt: Buffer.of(PREFIX.state + 1) };
+    for await (const [key, value] of this.db.iterator(range)) yield [key.subarray(1), value];
+  }
+
+  /**
+   * The stored tx index entries of `hashes` in one LevelDB read, unchecked (the scrubber compares
+   * them with the block); an entry that does not decode is null.
+   */
+  async txLocations(hashes: readonly Uint8Array[]): Promise<Array<TxLocation | undefined | null>> {
+    const values = await this.db.getMany(hashes.map((hash) => prefixedKey(PREFIX.tx, hash)));
+    return values.map((value) => {
+      if (value === undefined) return undefined;
+      try {
+        return decode(TxLocation, value);
+      } catch {
+        return null;
+      }
+    });
   }
 
   async certificate(height: number): Promise<CommitCertificate | undefined> {
@@ -264,6 +549,9 @@ export class ChainStore {
     const tx = block?.txs[location.index];
     const receipt = receipts?.[location.index];
     if (!tx || !receipt) throw corrupt(`tx index points at a missing tx ${hex(hash)}`);
+    // The block was checked; a damaged index entry or receipt must not pass another tx off as this one.
+    if (!Buffer.from(txHash(tx)).equals(hash) || !Buffer.from(receipt.txHash).equals(hash))
+      throw corrupt(`the tx index or receipts of block ${location.height} do not match tx ${hex(hash)}`);
     return { tx, receipt, height: location.height, index: location.index };
   }
 

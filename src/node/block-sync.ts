@@ -3,9 +3,21 @@
  * certificates. The server answers a height range with one frame per block, at most
  * MAX_BLOCKS_PER_REQUEST; the client decodes strictly and hands the blocks to the consensus core,
  * which verifies every certificate before using any of them.
+ *
+ * A server never serves a block its store finds corrupt (ChainStore.block checks each read) or a
+ * certificate that does not verify: its answer stops before that height, and the client asks the
+ * next peer for the rest. The same request fetches a good copy for node/scrubber.ts's repairs.
  */
 import { decode, encode, struct, u64 } from '../codec/index.ts';
-import { Block, type ChainStore, CommitCertificate, LIMITS } from '../ledger/index.ts';
+import {
+  Block,
+  blockHash,
+  type ChainStore,
+  CommitCertificate,
+  checkCertificate,
+  LIMITS,
+  validatorSet,
+} from '../ledger/index.ts';
 import type { P2PHost, ProtocolSpec } from '../p2p/host.ts';
 
 /** A server stops adding blocks to a response once it holds this many bytes (the client asks again). */
@@ -23,6 +35,7 @@ const SyncEntry = struct('SyncEntry', { block: Block, certificate: CommitCertifi
 export type SyncEntry = { block: Block; certificate: CommitCertificate };
 
 export async function serveBlockSync(host: P2PHost, store: ChainStore): Promise<void> {
+  const validators = validatorSet(store.genesis);
   await host.onRequest(SYNC_PROTOCOL, async (peer, payload) => {
     let request: { fromHeight: number; toHeight: number };
     try {
@@ -39,14 +52,41 @@ export async function serveBlockSync(host: P2PHost, store: ChainStore): Promise<
       height <= to && bytes < RESPONSE_BUDGET_BYTES;
       height++
     ) {
-      const [block, certificate] = await Promise.all([store.block(height), store.certificate(height)]);
-      if (!block || !certificate) break;
+      const entry = await servable(store, validators, height);
+      if (!entry) break;
+      const { block, certificate } = entry;
       const frame = encode(SyncEntry, { block, certificate });
       bytes += frame.length;
       frames.push(frame);
     }
     return frames;
   });
+}
+
+/**
+ * The block at `height` with its certificate, if the block reads sound and the certificate is a
+ * quorum of valid signatures over it (a few signature checks per block served); else null (a corrupt
+ * block has been counted and announced by the store, for repair).
+ */
+async function servable(
+  store: ChainStore,
+  validators: ReadonlySet<string>,
+  height: number,
+): Promise<SyncEntry | null> {
+  try {
+    const [block, certificate] = await Promise.all([store.block(height), store.certificate(height)]);
+    if (!block || !certificate) return null;
+    const why = checkCertificate(certificate, {
+      chainId: store.genesis.chainId,
+      validators,
+      height,
+      blockHash: blockHash(block.header),
+      proposedInView: block.header.view,
+    });
+    return why === null ? { block, certificate } : null;
+  } catch {
+    return null; // CHAIN_BLOCK_CORRUPT, or a certificate that does not decode: serve nothing from here
+  }
 }
 
 /** Fetches [fromHeight, toHeight] from the first peer that answers; [] if none does. */

@@ -1,12 +1,15 @@
 /**
- * The daemon: a validator node, its record store and its HTTP API, composed from a loaded home.
- * `medledger start` loads settings and keys and calls startDaemon; tests may call it in-process.
+ * The daemon: a validator node, its chain scrubber, its record store and its HTTP API, composed from
+ * a loaded home. `medledger start` loads settings and keys and calls startDaemon; tests may call it
+ * in-process. A run that stops on a diverged state leaves a mark, and the next start rebuilds the
+ * state from the stored blocks before the node starts (node/state-repair.ts).
  */
 import { rename, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { apiUrl, startApi } from '../api/server.ts';
 import type { IdentityKeys } from '../crypto/index.ts';
+import { MedledgerError } from '../errors.ts';
 import type { Genesis } from '../ledger/index.ts';
 import { VERSION } from '../version.ts';
 import { type ApiSecurity, apiSecurity } from './api-tls.ts';
@@ -16,6 +19,8 @@ import { operatorPublicKey } from './operator-key.ts';
 import { peerSet, selfReachabilityNotes } from './peer-set.ts';
 import { RecordService } from './records.ts';
 import { RefusalLog } from './refusal-log.ts';
+import { ChainScrubber } from './scrubber.ts';
+import { markIfDiverged, markStateSuspect, repairStateIfMarked } from './state-repair.ts';
 import { type NodeLogger, ValidatorNode } from './validator.ts';
 
 export interface DaemonOptions {
@@ -30,6 +35,27 @@ export interface DaemonOptions {
    * before it asks for the passphrase); when absent, it is checked here, before anything starts.
    */
   apiSecurity?: ApiSecurity;
+  /**
+   * Heights the chain scrubber checks per second (0: off); default MEDLEDGER_SCRUB_BLOCKS_PER_SECOND,
+   * else DEFAULT_SCRUB_BLOCKS_PER_SECOND.
+   */
+  scrubBlocksPerSecond?: number;
+}
+
+/** Slow enough to cost nothing noticeable (a header, a tx root, a certificate per check). */
+export const DEFAULT_SCRUB_BLOCKS_PER_SECOND = 20;
+
+/** The scrub rate: the option, else MEDLEDGER_SCRUB_BLOCKS_PER_SECOND, else the default. */
+export function scrubRate(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.MEDLEDGER_SCRUB_BLOCKS_PER_SECOND;
+  const rate = option ?? (text === undefined || text === '' ? DEFAULT_SCRUB_BLOCKS_PER_SECOND : Number(text));
+  if (!Number.isFinite(rate) || rate < 0 || rate > 10_000) {
+    throw new MedledgerError(
+      'CONFIG_INVALID_SCRUB_RATE',
+      `the chain scrub rate must be a number of blocks per second from 0 (off) to 10000, not ${String(rate)}`,
+    );
+  }
+  return rate;
 }
 
 export interface Daemon {
@@ -45,7 +71,7 @@ export interface Daemon {
   fatal(): Error | null;
   /**
    * Stops the components in reverse order: closes the API, then the refusal log, the record service
-   * and the erasure receipts, then the node (flushing its databases).
+   * and the erasure receipts, then the chain scrubber, then the node (flushing its databases).
    */
   stop(): Promise<void>;
 }
@@ -92,9 +118,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const peers = peerSet(genesis, selfKey, settings.peers);
   for (const note of selfReachabilityNotes(genesis, selfKey, settings)) log.warn({}, note);
   const dataDir = homePaths(options.home).data;
+  const scrubBlocksPerSecond = scrubRate(options.scrubBlocksPerSecond);
 
   // What the components make, for the ones started after them and for the Daemon returned.
   let node!: ValidatorNode;
+  let scrubber!: ChainScrubber;
+  let stateRepairs = 0;
   let erasure!: ErasureReceipts;
   let records!: RecordService;
   let operatorKey!: Uint8Array;
@@ -106,6 +135,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     {
       name: 'validator',
       async start() {
+        // A run that stopped on a diverged state left a mark: rebuild the state before consensus opens.
+        const repaired = await repairStateIfMarked(dataDir, genesis, log);
+        if (repaired) stateRepairs = repaired.keysRepaired + repaired.blocksReexecuted.length;
         node = await ValidatorNode.start({
           dataDir,
           genesis,
@@ -118,10 +150,43 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           onFatal: (error) => {
             fatal = error;
             log.error({ err: error }, 'stopping: cannot safely continue');
+            try {
+              if (markIfDiverged(dataDir, error))
+                log.error({}, 'the next start rebuilds the state from the stored blocks');
+            } catch (markError) {
+              log.error({ err: markError }, 'cannot mark the state for a rebuild at the next start');
+            }
           },
         });
       },
       stop: () => node.stop(),
+    },
+    {
+      name: 'chain scrubber',
+      async start() {
+        scrubber = new ChainScrubber({
+          store: node.store,
+          host: node.host,
+          peers: genesis.validators
+            .map((v) => Buffer.from(v.publicKey).toString('hex'))
+            .filter((k) => k !== selfKey),
+          log,
+          blocksPerSecond: scrubBlocksPerSecond,
+          // Damaged receipts are rebuilt from the blocks by the state repair at the next start.
+          onStateSuspect: (height) =>
+            markStateSuspect(
+              dataDir,
+              new MedledgerError('CHAIN_RECORD_CORRUPT', `receipts ${height} are damaged`),
+            ),
+        });
+        node.metrics.watchChainHealth(() => ({
+          ...node.store.health,
+          ...scrubber.counts,
+          stateRepairs,
+        }));
+        scrubber.start();
+      },
+      stop: () => scrubber.stop(),
     },
     {
       name: 'erasure receipts',

@@ -1,7 +1,8 @@
 /**
  * The node's Prometheus metrics (served on /metrics): chain height, view, view changes, commit
  * latency of transactions submitted here, mempool size, connected peers, messages rejected and peers
- * disconnected for misbehaviour by reason, and consensus messages and bytes sent and received. Gauges
+ * disconnected for misbehaviour by reason, and consensus messages and bytes sent and received; once
+ * `watchChainHealth` is called, corrupt blocks found and repaired and the scrubber's progress. Gauges
  * and the counters are read from plain numbers when scraped, so they cost next to nothing between
  * scrapes.
  */
@@ -15,6 +16,18 @@ export interface MetricsSource {
   peers(): number;
   misbehaviour(): Map<string, number>;
   blobsStored?(): number;
+}
+
+/** What the chain store's read checks and the scrubber (node/scrubber.ts) counted so far. */
+export interface ChainHealthSource {
+  corruptBlocks: number;
+  unrepairedBlocks: number;
+  blocksRepaired: number;
+  scrubbedBlocks: number;
+  /** Findings of the scrubber by kind (block, certificate, link, receipts, tx-index). */
+  findings: ReadonlyMap<string, number>;
+  /** State keys and per-block records that the start's state repair rewrote. */
+  stateRepairs: number;
 }
 
 /** Submissions remembered for latency; older ones are forgotten (and not measured). */
@@ -104,6 +117,65 @@ export class NodeMetrics {
       name: 'medledger_committed_transactions_total',
       help: 'Transactions committed',
       registers,
+    });
+  }
+
+  /** Registers the chain-health metrics, read from `read()` when scraped. Call once. */
+  watchChainHealth(read: () => ChainHealthSource): void {
+    const registers = [this.registry];
+    const counter = (name: string, help: string, value: (h: ChainHealthSource) => number) => {
+      let reported = 0;
+      return new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = value(read());
+          this.inc(Math.max(0, now - reported));
+          reported = Math.max(reported, now);
+        },
+      });
+    };
+    counter(
+      'medledger_corrupt_blocks_total',
+      'Stored blocks found corrupt on read or by the scrubber',
+      (h) => h.corruptBlocks,
+    );
+    counter(
+      'medledger_blocks_repaired_total',
+      'Corrupt stored blocks replaced by a verified copy',
+      (h) => h.blocksRepaired,
+    );
+    counter(
+      'medledger_scrubbed_blocks_total',
+      'Stored blocks the scrubber has checked',
+      (h) => h.scrubbedBlocks,
+    );
+    counter(
+      'medledger_state_repairs_total',
+      'State keys and block records rewritten by the state repair at start',
+      (h) => h.stateRepairs,
+    );
+    new Gauge({
+      name: 'medledger_corrupt_blocks_unrepaired',
+      help: 'Stored blocks found corrupt and not repaired yet',
+      registers,
+      collect() {
+        this.set(read().unrepairedBlocks);
+      },
+    });
+    const reported = new Map<string, number>();
+    new Counter({
+      name: 'medledger_scrub_findings_total',
+      help: 'Problems the scrubber found in stored records, by kind',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const [kind, count] of read().findings) {
+          this.inc({ kind }, count - (reported.get(kind) ?? 0));
+          reported.set(kind, count);
+        }
+      },
     });
   }
 

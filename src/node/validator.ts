@@ -21,6 +21,7 @@ import {
   type TimerId,
 } from '../consensus/index.ts';
 import { genesisState } from '../contracts/index.ts';
+import { senderAccount } from '../contracts/sender-account.ts';
 import { signingPublicKeyFrom } from '../crypto/index.ts';
 import { describeLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
@@ -191,7 +192,6 @@ export class ValidatorNode {
     const params = consensusParams(genesis, options.params);
     const store = await ChainStore.open(join(options.dataDir, 'chain'), genesis, initialState);
     const { log, records } = await ConsensusLog.open(join(options.dataDir, 'consensus'));
-    const head = await store.block(store.head.height);
     const genesisHeader = genesisBlock(genesis, initialState).header;
     const replica = new Replica(
       {
@@ -206,13 +206,15 @@ export class ValidatorNode {
           timestamp: genesisHeader.timestamp,
         },
         isCommitted: (hash) => store.hasTxSync(hash),
+        senderAccount: (sender) => senderAccount(store.stateReader, sender),
       },
       {
         executed: {
           height: store.head.height,
           hash: store.head.hash,
           stateRoot: store.head.stateRoot,
-          timestamp: head!.header.timestamp,
+          // The header alone: a head block whose transactions are damaged is repaired while running.
+          timestamp: store.tipHeader.timestamp,
         },
         records,
       },
