@@ -83,6 +83,8 @@ const CENSORSHIP_PERIODS = 4;
 const REGOSSIP_AFTER_PERIODS = 1;
 /** STATUS periods a replica waits in a view change nobody joins before it rejoins the group. */
 const REJOIN_AFTER_STATUS_PERIODS = 4;
+/** A peer's STATUS is current for this many of our STATUS periods (it sends one every period). */
+const STATUS_FRESH_PERIODS = 3;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 /**
@@ -181,7 +183,9 @@ export class Replica {
   #signed = new Map<string, string>();
   #viewChanges = new Map<number, Map<number, ViewChange>>();
   #checkpoints = new Map<number, Map<number, Checkpoint>>();
-  #peerStatus = new Map<number, { view: number; changing: boolean; height: number }>();
+  /** Each peer's last STATUS, and our STATUS period it came in. */
+  #peerStatus = new Map<number, { view: number; changing: boolean; height: number; period: number }>();
+  #statusPeriod = 0;
 
   #mempool: Mempool;
   /** Tx hash → height, for recently committed transactions. */
@@ -1006,7 +1010,7 @@ export class Replica {
   }
 
   #onStatus(from: number, view: number, changing: boolean, height: number): void {
-    this.#peerStatus.set(from, { view, changing, height });
+    this.#peerStatus.set(from, { view, changing, height, period: this.#statusPeriod });
     // A replica still changing to (or behind) our view gets the NEW-VIEW that started it.
     if (view < this.#view && this.#status === 'normal' && this.#newViewMessage) {
       this.#emit({ kind: 'send', to: from, message: { kind: 'newview', ...this.#newViewMessage } });
@@ -1040,6 +1044,7 @@ export class Replica {
   #onTimer(timer: TimerId): void {
     switch (timer) {
       case 'status':
+        this.#statusPeriod++;
         this.#fetching = false; // an unanswered fetch may be retried once per status period
         this.#broadcast({
           kind: 'status',
@@ -1139,17 +1144,24 @@ export class Replica {
    */
   #stillChangingView(): void {
     this.#statusPeriodsChanging++;
-    if (this.#ownViewChange) this.#broadcast({ kind: 'viewchange', ...this.#ownViewChange });
-    if (this.#statusPeriodsChanging < REJOIN_AFTER_STATUS_PERIODS) return;
-    if ((this.#viewChanges.get(this.#view)?.size ?? 0) >= this.#quorum) return; // a NEW-VIEW is due
+    const quorumAsked = (this.#viewChanges.get(this.#view)?.size ?? 0) >= this.#quorum; // a NEW-VIEW is due
     const groupView = this.#groupView();
-    if (groupView !== null && groupView < this.#view) this.#rejoin(groupView);
+    if (
+      this.#statusPeriodsChanging >= REJOIN_AFTER_STATUS_PERIODS &&
+      !quorumAsked &&
+      groupView !== null &&
+      groupView < this.#view
+    ) {
+      this.#rejoin(groupView);
+      return;
+    }
+    if (this.#ownViewChange) this.#broadcast({ kind: 'viewchange', ...this.#ownViewChange });
   }
 
   /** The view f+1 peers report working in (not changing from), if they agree on one. */
   #groupView(): number | null {
     const counts = new Map<number, number>();
-    for (const { view, changing } of this.#peerStatus.values()) {
+    for (const { view, changing } of this.#freshStatuses()) {
       if (!changing) counts.set(view, (counts.get(view) ?? 0) + 1);
     }
     let best: number | null = null;
@@ -1173,8 +1185,8 @@ export class Replica {
     this.#status = 'normal';
     this.#ownViewChange = null;
     this.#newViewMessage = null;
+    if (this.#viewChangeTimerArmed) this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });
     this.#viewChangeTimerArmed = false;
-    this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });
     this.#resetSlotsForView();
     this.#persist({ kind: 'view', view, changing: false });
     this.#lastViewChangeReason = `rejoined the group in view ${view}`;
@@ -1197,8 +1209,15 @@ export class Replica {
    */
   #catchingUp(): boolean {
     if (this.#fetching || this.#awaitingParent.size > 0) return true;
-    if (this.#peerStatus.size < this.#quorum - 1) return true;
+    // Not hearing from enough peers, we are the one cut off (or just started): blame nobody.
+    if (this.#freshStatuses().length < this.#quorum - 1) return true;
     return this.#catchUpIfBehind();
+  }
+
+  /** The peers' STATUS reports of the last few periods: who we hear from, and where they are. */
+  #freshStatuses(): Array<{ view: number; changing: boolean; height: number }> {
+    const since = this.#statusPeriod - STATUS_FRESH_PERIODS;
+    return [...this.#peerStatus.values()].filter((s) => s.period >= since);
   }
 
   // ---- view change --------------------------------------------------------------------------------
