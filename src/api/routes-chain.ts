@@ -5,7 +5,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import { decode, list } from '../codec/index.ts';
+import { NONCE_WINDOW, type SenderRefusal, senderRefusal } from '../consensus/mempool.ts';
 import { committedTxProblem, type Identity, identityId } from '../contracts/index.ts';
+import { senderAccount } from '../contracts/sender-account.ts';
 import { MedledgerError } from '../errors.ts';
 import { hex } from '../hex.ts';
 import {
@@ -108,6 +110,43 @@ function takeToken(ctx: ApiContext, tx: Transaction, hash: Uint8Array): void {
   if (wait_ms > 0) throw rateLimited(limiter, wait_ms);
 }
 
+const SENDER_REFUSALS: Record<
+  SenderRefusal,
+  { status: number; code: string; why: (last: number) => string }
+> = {
+  unregistered: {
+    status: 403,
+    code: 'API_SENDER_NOT_REGISTERED',
+    why: () => "the transaction's sender is not a registered identity's signing key",
+  },
+  stale: {
+    status: 409,
+    code: 'API_NONCE_STALE',
+    why: (last) => `the sender's last committed nonce is ${last}: sign again with nonce ${last + 1} or later`,
+  },
+  'too-far': {
+    status: 409,
+    code: 'API_NONCE_TOO_FAR',
+    why: (last) =>
+      `the sender's last committed nonce is ${last}: a nonce may be at most ${NONCE_WINDOW} above it; retry once earlier ones commit`,
+  },
+};
+
+/**
+ * The mempool's sender rules (consensus/mempool.ts senderRefusal) against the committed state, so a
+ * transaction that can never commit, or is too far ahead, is refused at once instead of accepted
+ * and then dropped by every validator.
+ */
+function checkSender(ctx: ApiContext, tx: Transaction, hash: Uint8Array): void {
+  // Submitting a committed transaction again is how a client asks for its receipt: not stale.
+  if (ctx.node.store.hasTxSync(hash)) return;
+  const account = senderAccount(ctx.node.store.stateReader, tx.sender);
+  const refused = senderRefusal(account, tx.nonce);
+  if (refused === null) return;
+  const { status, code, why } = SENDER_REFUSALS[refused];
+  throw new ApiError(status, code, why(account.nonce));
+}
+
 function malformed(error: unknown): never {
   if (error instanceof ApiError) throw error;
   const why = (error as Error).message;
@@ -123,8 +162,9 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
     malformed(error);
   }
   checkSigned(ctx, tx);
-  refuseWhenBusy(node);
   const hash = txHash(tx);
+  checkSender(ctx, tx, hash);
+  refuseWhenBusy(node);
   takeToken(ctx, tx, hash); // last: a transaction refused for a busy node takes no token
   node.submit(tx, { signatureChecked: true });
   // Accepted, but it cannot commit until the node is part of a quorum again: say so at once
@@ -152,9 +192,9 @@ type BatchResult =
   | { index: number; txHash: string; accepted: false; error: { code: string; message: string } };
 
 /**
- * A batch (load generators): each transaction is checked as a single one is (checkSigned, then its
- * sender's bound, counted transaction by transaction within the batch) and accepted or refused on its
- * own; the answer says which. Checking signatures here costs a second verification per transaction
+ * A batch (load generators): each transaction is checked as a single one is (checkSigned,
+ * checkSender, then its sender's bound, counted transaction by transaction within the batch) and
+ * accepted or refused on its own; the answer says which. Checking signatures here costs a second verification per transaction
  * on the node it is posted to (the mempool verifies again, docs/architecture.md), which a load
  * generator pays in throughput. A batch refused whole for the rate bound is a 429, so that a simple
  * client backs off.
@@ -167,6 +207,7 @@ function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): 
     const hash = txHash(tx);
     try {
       checkSigned(ctx, tx);
+      checkSender(ctx, tx, hash);
       takeToken(ctx, tx, hash);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;

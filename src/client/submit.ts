@@ -85,7 +85,13 @@ export async function submitSigned(
       );
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    // The account first: once the sender's nonce has reached this one, a transaction still not
+    // committed never will be (another used the nonce, and the validators dropped this one).
+    const { nonce } = await client.account(hex(tx.sender));
     committed = await client.tx(hash);
+    if (committed === null && nonce >= tx.nonce) {
+      throw new MedledgerError('NONCE_REUSED', `another transaction of this sender used nonce ${tx.nonce}`);
+    }
   }
   const { receipt } = committed;
   if (receipt.code !== RECEIPT_OK) throw new MedledgerError(receipt.code, receipt.message);
