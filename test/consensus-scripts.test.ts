@@ -26,7 +26,7 @@
  *                                            its certificate in the block's own view)
  *       NEW-VIEW view=V                     (from the VIEW-CHANGEs of view V seen so far, a quorum,
  *                                            with the re-proposals they imply)
- *       STATUS view=V [changing] height=H   TXS txs=tx1,tx2
+ *       STATUS view=V [changing] height=H   TXS txs=tx1,tx2 [forged=tx2] (tx2's signature flipped)
  *   tick TIMER                              a timer fires: request, viewchange, batch or status
  *   built [NAME]                            answer the pending `build` (the block is named NAME,
  *                                           default B<height>)
@@ -207,6 +207,10 @@ class Script {
     return tx;
   }
 
+  #txNameOf(tx: Transaction, index: number): string {
+    return this.#txNames.get(hex(txHash(tx))) ?? `#${index}`;
+  }
+
   #makeBlock(parent: Block, view: number, txs: Transaction[]): Block {
     const { receipts, writes } = executeForTest(txs);
     return assembleBlock({
@@ -323,13 +327,17 @@ class Script {
           height: Number(need(a, 'height', line)),
           blockHash: new Uint8Array(32),
         };
-      case 'TXS':
+      case 'TXS': {
+        const txs = need(a, 'txs', line)
+          .split(',')
+          .map((t) => this.#tx(t));
+        // forged=tx2: that transaction arrives with one bit of its signature flipped.
+        const forged = new Set((a.get('forged') ?? '').split(',').filter(Boolean));
         return {
           kind: 'txs',
-          txs: need(a, 'txs', line)
-            .split(',')
-            .map((t) => this.#tx(t)),
+          txs: txs.map((tx, i) => (forged.has(this.#txNameOf(tx, i)) ? withFlippedSignature(tx) : tx)),
         };
+      }
       default:
         throw new Error(`${line}: unknown message kind ${kind}`);
     }
@@ -517,12 +525,21 @@ class Script {
         case 'fetch':
           lines.push(`fetch ${action.fromHeight}..${action.toHeight} peers=${action.peers.join(',')}`);
           break;
+        case 'misbehaviour':
+          lines.push(`misbehaviour peer=${action.peer} ${action.reason}`);
+          break;
         default:
           assertNever(action);
       }
     }
     return lines;
   }
+}
+
+function withFlippedSignature(tx: Transaction): Transaction {
+  const signature = new Uint8Array(tx.signature);
+  signature[0] = signature[0]! ^ 1;
+  return { ...tx, signature };
 }
 
 /** Runs a script; returns its text with every command's expected lines replaced by what happened. */

@@ -276,7 +276,7 @@ export class Replica {
     const rejoinsBefore = this.#rejoins;
     switch (event.kind) {
       case 'tx':
-        this.#onClientTxs([event.tx], true, event.signatureChecked === true);
+        this.#onClientTxs([event.tx], null, event.signatureChecked === true);
         break;
       case 'message':
         this.#onMessage(event.from, event.message);
@@ -445,8 +445,10 @@ export class Replica {
   #isCommittedTx = (id: string) =>
     this.#committedTxs.has(id) || this.#config.isCommitted(Buffer.from(id, 'hex'));
 
-  #onClientTxs(txs: Transaction[], fromClient: boolean, signatureChecked = false): void {
+  /** Transactions from a client of ours (`peer` null) or gossiped by a peer. */
+  #onClientTxs(txs: Transaction[], peer: number | null, signatureChecked = false): void {
     const admitted: Transaction[] = [];
+    let forged = false;
     for (const tx of txs) {
       const result = this.#mempool.admit(
         tx,
@@ -456,10 +458,13 @@ export class Replica {
         this.#config.senderAccount,
       );
       if (result === 'admitted') admitted.push(tx);
+      forged ||= result === 'bad-signature';
     }
+    if (forged && peer !== null)
+      this.#emit({ kind: 'misbehaviour', peer, reason: 'forged-transaction-in-gossip' });
     if (admitted.length === 0) return;
     // Share client transactions with every replica, so that all of them watch for their commit.
-    if (fromClient) this.#broadcast({ kind: 'txs', txs: admitted });
+    if (peer === null) this.#broadcast({ kind: 'txs', txs: admitted });
     this.#armRequestTimer();
     this.#maybePropose();
   }
@@ -549,7 +554,7 @@ export class Replica {
     if (this.#ignoreMessage(from)) return;
     switch (message.kind) {
       case 'txs':
-        this.#onClientTxs(message.txs, false);
+        this.#onClientTxs(message.txs, from);
         return;
       case 'status':
         this.#onStatus(from, message.view, message.changing, message.height);

@@ -202,7 +202,12 @@ export type ConsensusAction =
   /** The block is committed: apply and persist it with its certificate. In height order, once each. */
   | { kind: 'commit'; block: Block; certificate: CommitCertificate }
   /** State transfer: fetch committed blocks [fromHeight, toHeight] from these peers. */
-  | { kind: 'fetch'; fromHeight: number; toHeight: number; peers: number[] };
+  | { kind: 'fetch'; fromHeight: number; toHeight: number; peers: number[] }
+  /**
+   * A peer sent what no honest validator sends (gossip with a transaction whose signature fails:
+   * every validator checks a transaction before it shares it); the driver may disconnect it.
+   */
+  | { kind: 'misbehaviour'; peer: number; reason: string };
 
 /** What the replica can restart from. */
 export interface RestoredState {

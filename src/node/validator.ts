@@ -496,6 +496,9 @@ export class ValidatorNode {
           }
           break;
         }
+        case 'misbehaviour':
+          this.host.punish(hex(this.#validators[action.peer]!), action.reason);
+          break;
         case 'fetch': {
           const progress = this.#activity.catchingUp(Date.now(), this.store.head.height, action.toHeight);
           if (progress) this.#logger.info(progress.fields, progress.message);
