@@ -146,6 +146,12 @@ export interface ProcessCluster {
   close(): Promise<void>;
 }
 
+/** This process's environment for a validator, without the benchmark's own MEDLEDGER_BENCH_KEEP. */
+function validatorEnv(): NodeJS.ProcessEnv {
+  const { MEDLEDGER_BENCH_KEEP: _keep, ...env } = process.env;
+  return env;
+}
+
 export async function startProcessCluster(options: ProcessClusterOptions): Promise<ProcessCluster> {
   const n = options.n;
   const consensus = options.consensus ?? {
@@ -273,12 +279,14 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
         process.execPath,
         [...(options.nodeArgs ?? []), BIN, 'start', '--home', homes[i]!],
         {
-          env: { ...process.env, MEDLEDGER_PASSPHRASE: PASSPHRASE },
-          stdio: ['ignore', 'ignore', toFile ? 'pipe' : 'inherit'],
+          env: { ...validatorEnv(), MEDLEDGER_PASSPHRASE: PASSPHRASE },
+          stdio: ['ignore', toFile ? 'pipe' : 'ignore', toFile ? 'pipe' : 'inherit'],
         },
       );
-      if (toFile)
+      if (toFile) {
         child.stderr?.pipe(createWriteStream(join(dir, `validator-${i}.stderr.log`), { flags: 'a' }));
+        child.stdout?.pipe(createWriteStream(join(dir, `validator-${i}.log`), { flags: 'a' }));
+      }
       children[i] = child;
       startCounts[i]!++;
       await until(async () => {
@@ -373,7 +381,10 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     },
     async close() {
       await cluster.stopAll();
-      await rm(dir, { recursive: true, force: true });
+      // MEDLEDGER_BENCH_KEEP=1 keeps the homes and the validators' logs for a look afterwards.
+      if (process.env.MEDLEDGER_BENCH_KEEP === '1')
+        process.stderr.write(`validators' homes and logs kept in ${dir}\n`);
+      else await rm(dir, { recursive: true, force: true });
     },
   };
   await Promise.all((options.running ?? Array.from({ length: n }, (_, i) => i)).map((i) => cluster.start(i)));

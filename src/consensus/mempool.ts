@@ -299,6 +299,19 @@ export class Mempool {
     for (const queue of touched) this.#settle(queue);
   }
 
+  /**
+   * Asks the lookup again for each sender with held transactions. What this mempool knows of a
+   * sender's committed nonce can fall behind the chain (the lookup lags a commit by a step, and a
+   * block's nonces count only from a known one), and a transaction held behind a nonce the chain has
+   * used would otherwise wait for ever; the core calls this every STATUS period.
+   */
+  refreshHeld(lookup: SenderLookup): void {
+    for (const queue of [...this.#bySender.values()]) {
+      if (queue.committed === null || queue.ready === queue.entries.length) continue;
+      this.#advance(queue, lookup(Buffer.from(queue.sender, 'hex')).nonce);
+    }
+  }
+
   /** Up to `max` proposable transactions waiting since `period` or before, in admission order. */
   waitingSince(period: number, max: number): Transaction[] {
     const out: Transaction[] = [];

@@ -131,6 +131,10 @@ export interface ReplicaInfo {
   /** Why this replica last started a view change (for logs and researchers), null before any. */
   lastViewChangeReason: string | null;
   mempoolSize: number;
+  /** Transactions held after a nonce gap (not in mempoolSize). */
+  heldTxs: number;
+  /** Builds the executor never answered, given up after a STATUS period. */
+  abandonedBuilds: number;
 }
 
 export class Replica {
@@ -194,9 +198,10 @@ export class Replica {
   #inFlight = new Set<string>();
 
   #nextProposal: number;
-  /** The block the primary asked the executor to build, if any. */
-  #building: { height: number; view: number } | null = null;
+  /** The block the primary asked the executor to build, if any, and the STATUS period it asked in. */
+  #building: { height: number; view: number; period: number } | null = null;
   #batchDue = false;
+  #abandonedBuilds = 0;
   #batchTimerArmed = false;
   #requestTimerArmed = false;
   /** Request-timer expiries so far: the core's measure of how long transactions have waited. */
@@ -251,6 +256,32 @@ export class Replica {
     return this.#mempool.pending(max);
   }
 
+  /**
+   * What the replica is waiting on, in one line, for logs when it is stuck: its view and status, the
+   * stable checkpoint, the commit floor, the next proposal, and each height in flight (proposal view
+   * and sender, executed valid, PREPARE/COMMIT sent, votes held in this view). A query.
+   */
+  describeProgress(): string {
+    const heights: string[] = [];
+    const top = this.#executed.height + this.#config.params.window;
+    for (let height = this.#executed.height + 1; height <= top; height++) {
+      const slot = this.#slots.get(height);
+      if (!slot) continue;
+      const pp = slot.prePrepare ? `pp v${slot.prePrepare.view}/${slot.prePrepare.from}` : 'no pp';
+      const prepares = slot.prepares.get(this.#view)?.size ?? 0;
+      const commits = slot.commits.get(this.#view)?.size ?? 0;
+      const flags = `${slot.valid ? 'valid' : 'unexecuted'}${slot.sentPrepare ? ' P' : ''}${slot.sentCommit ? ' C' : ''}`;
+      heights.push(`h${height}: ${pp} ${flags} prepares ${prepares} commits ${commits}`);
+    }
+    const waiting =
+      this.#awaitingParent.size > 0 ? ` awaiting parent ${[...this.#awaitingParent.keys()]}` : '';
+    return (
+      `view ${this.#view} ${this.#status} floor ${this.#commitFloor} executed ${this.#executed.height} ` +
+      `stable ${this.#stable.height} next ${this.#nextProposal}${this.#building ? ' building' : ''}` +
+      `${this.#fetching ? ' fetching' : ''}${waiting}; ${heights.join('; ') || 'no heights in flight'}`
+    );
+  }
+
   get info(): ReplicaInfo {
     return {
       view: this.#view,
@@ -259,6 +290,8 @@ export class Replica {
       viewChangesStarted: this.#viewChangesStarted,
       lastViewChangeReason: this.#lastViewChangeReason,
       mempoolSize: this.#mempool.size,
+      heldTxs: this.#mempool.held,
+      abandonedBuilds: this.#abandonedBuilds,
     };
   }
 
@@ -496,7 +529,7 @@ export class Replica {
       return;
     }
     this.#batchDue = false;
-    this.#building = { height, view: this.#view };
+    this.#building = { height, view: this.#view, period: this.#statusPeriod };
     const { hash, stateRoot, timestamp } = parent;
     this.#emit({ kind: 'build', height, view: this.#view, parent: { hash, stateRoot, timestamp }, txs });
   }
@@ -1051,6 +1084,15 @@ export class Replica {
       case 'status':
         this.#statusPeriod++;
         this.#fetching = false; // an unanswered fetch may be retried once per status period
+        if (this.#config.senderAccount) this.#mempool.refreshHeld(this.#config.senderAccount);
+        // A build unanswered for a whole period will not be answered (the executor could not build
+        // on that parent): ask again rather than never propose in this view.
+        if (this.#building && this.#building.period < this.#statusPeriod - 1) {
+          this.#building = null;
+          this.#abandonedBuilds++;
+        }
+        this.#armRequestTimer();
+        this.#maybePropose();
         this.#broadcast({
           kind: 'status',
           view: this.#workedInView(),
@@ -1060,6 +1102,7 @@ export class Replica {
         });
         if (this.#status === 'view-change') this.#stillChangingView();
         else if (this.#executed.height === this.#executedAtLastStatus) this.#resendStalledVotes();
+        if (this.#executed.height === this.#executedAtLastStatus) this.#resendCheckpointVotes();
         this.#setTimer('status', this.#config.params.statusInterval_ms);
         // No progress for a whole period: any lead is worth fetching, even one peer's (a replica that
         // missed a vote of an old view may have no other way to the blocks the others committed).
@@ -1135,6 +1178,20 @@ export class Replica {
       if (prepare) this.#broadcast({ kind: 'prepare', ...prepare });
       const commit = slot.commits.get(this.#view)?.get(self);
       if (commit) this.#broadcast({ kind: 'commit', ...commit });
+    }
+  }
+
+  /**
+   * The votes of our stable checkpoint (a quorum's, relayed: each is signed by its sender) and ours
+   * above it, sent again while nothing executes: a replica that lost some never sees a checkpoint
+   * become stable, and a primary stops proposing at the high watermark (stable + logSize) until it
+   * does.
+   */
+  #resendCheckpointVotes(): void {
+    for (const vote of this.#stable.votes) this.#broadcast({ kind: 'checkpoint', ...vote });
+    for (const [height, byReplica] of this.#checkpoints) {
+      const ours = byReplica.get(this.#config.self);
+      if (height > this.#stable.height && ours) this.#broadcast({ kind: 'checkpoint', ...ours });
     }
   }
 
@@ -1332,7 +1389,8 @@ export class Replica {
     if (this.#ignoreViewChange(vc)) return;
     assert(vc.newView >= this.#view, 'a view change held is for our view or a later one');
     this.#storeViewChange(vc);
-    if (vc.checkpoint.height > this.#executed.height) this.#fetch(vc.checkpoint.height, [vc.from]);
+    // Its checkpoint is proven (checked above): ours may be older, as CHECKPOINT votes can be lost.
+    this.#considerStable(vc.checkpoint);
 
     // f+1 replicas want a later view: at least one honest one does; join the smallest such view.
     const wanted = new Map<number, number>();
@@ -1430,12 +1488,7 @@ export class Replica {
     this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });
     for (const view of this.#viewChanges.keys()) if (view <= nv.view) this.#viewChanges.delete(view);
 
-    const { checkpoint } = chooseReproposals(nv.viewChanges);
-    if (checkpoint.height > this.#executed.height)
-      this.#fetch(
-        checkpoint.height,
-        checkpoint.votes.map((v) => v.from),
-      );
+    this.#considerStable(chooseReproposals(nv.viewChanges).checkpoint);
     let highest = this.#executed.height;
     for (const pp of nv.prePrepares) {
       highest = Math.max(highest, pp.height);

@@ -47,6 +47,8 @@ import { NodeMetrics } from './metrics.ts';
 
 /** Client submissions are refused (API_BUSY) while this many transaction events wait. */
 const MAX_QUEUED_EVENTS = 20_000;
+/** How often the node checks whether consensus is stalled (and then logs what it waits on). */
+const STALL_CHECK_MS = 5000;
 /** Longest run of transaction admissions before the event loop gets a turn. */
 const YIELD_EVERY_MS = 5;
 
@@ -137,8 +139,12 @@ export class ValidatorNode {
   #maxMempoolTxs = Number.POSITIVE_INFINITY;
   /** The view last logged, negative (-view - 1) while changing to it. */
   #lastView = 0;
+  #abandonedBuilds = 0;
   readonly #activity = new ActivityReport(Date.now());
   #summaryTimer: NodeJS.Timeout | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** The height at the last stall check. */
+  #stallHeight = -1;
 
   private constructor(parts: {
     store: ChainStore;
@@ -244,6 +250,8 @@ export class ValidatorNode {
     node.#run(replica.start());
     node.#summaryTimer = setInterval(() => node.#logSummary(), SUMMARY_INTERVAL_MS);
     node.#summaryTimer.unref();
+    node.#stallTimer = setInterval(() => node.#noticeStall(), STALL_CHECK_MS);
+    node.#stallTimer.unref();
     return node;
   }
 
@@ -415,13 +423,18 @@ export class ValidatorNode {
   }
 
   #noticeViewChange(): void {
-    const { view, changingView } = this.#replica.info;
+    const { view, changingView, abandonedBuilds } = this.#replica.info;
+    if (abandonedBuilds > this.#abandonedBuilds) {
+      this.#abandonedBuilds = abandonedBuilds;
+      this.#logger.warn({ abandonedBuilds }, 'a block build was never answered; proposing again');
+    }
     const state = changingView ? -view - 1 : view;
     if (state === this.#lastView) return;
     this.#lastView = state;
-    const reason = changingView ? this.#replica.info.lastViewChangeReason : undefined;
+    const { lastViewChangeReason, mempoolSize, heldTxs } = this.#replica.info;
+    const reason = changingView ? lastViewChangeReason : undefined;
     this.#logger.info(
-      { view, changingView, height: this.store.head.height, reason },
+      { view, changingView, height: this.store.head.height, reason, mempoolSize, heldTxs },
       changingView ? 'view change started' : 'entered view',
     );
   }
@@ -467,6 +480,11 @@ export class ValidatorNode {
         case 'build': {
           const block = this.#executor.build(action);
           if (block) this.#enqueue({ kind: 'built', block });
+          else
+            this.#logger.warn(
+              { height: action.height, view: action.view, parent: hex(action.parent.hash) },
+              'could not build a block: its parent is neither the head nor a block executed here',
+            );
           break;
         }
         case 'execute': {
@@ -549,6 +567,18 @@ export class ValidatorNode {
     this.#link.send(to, payload);
   }
 
+  /** Says what consensus waits on when nothing commits for a while although transactions wait. */
+  #noticeStall(): void {
+    const height = this.store.head.height;
+    const stalled = height === this.#stallHeight && this.#replica.info.mempoolSize > 0;
+    this.#stallHeight = height;
+    if (!stalled) return;
+    this.#logger.warn(
+      { height, progress: this.#replica.describeProgress() },
+      `no block committed for ${STALL_CHECK_MS / 1000} s while transactions wait`,
+    );
+  }
+
   #logSummary(): void {
     const line = this.#activity.summary(Date.now(), this.store.head.height, this.#replica.info.view);
     if (line) this.#logger.info(line.fields, line.message);
@@ -558,6 +588,7 @@ export class ValidatorNode {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#summaryTimer);
+    clearInterval(this.#stallTimer);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#link.close();
