@@ -4,7 +4,7 @@
  * Every checker must pass; a failure names the command that replays it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FAULT_KINDS, type SeedOutcome } from '../src/sim/index.ts';
+import { MIXED_FAULT_KINDS, type SeedOutcome } from '../src/sim/index.ts';
 import { expectNoViolations, runSweep, seedChunks } from './fixtures/sim.ts';
 
 const FIRST = 1;
@@ -23,7 +23,7 @@ describe('simulation, n = 4', () => {
   it('ran every seed, mixing every fault kind, and exercised crashes, view changes and state transfer', () => {
     expect(outcomes).toHaveLength(SEEDS);
     const seen = new Set(outcomes.flatMap((o) => o.faults));
-    expect(FAULT_KINDS.filter((k) => !seen.has(k))).toEqual([]);
+    expect(MIXED_FAULT_KINDS.filter((k) => !seen.has(k))).toEqual([]);
     const total = (pick: (o: SeedOutcome) => number) => outcomes.reduce((sum, o) => sum + pick(o), 0);
     expect(total((o) => o.stats.midStepCrashes)).toBeGreaterThan(0); // between a persist and its sends
     expect(total((o) => o.stats.restarts)).toBeGreaterThan(0);

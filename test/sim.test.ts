@@ -19,7 +19,9 @@ import {
 import { DurableState } from '../src/sim/durable.ts';
 import { SimExecutor, stateRootAfter } from '../src/sim/executor.ts';
 import {
+  checkAdmittedProgress,
   checkAgreement,
+  checkCertificateQuorum,
   checkCertificates,
   checkChainLinks,
   checkHonestEquivocation,
@@ -27,7 +29,9 @@ import {
   checkNoDuplicateTx,
   checkRun,
   checkValidity,
+  checkVoting,
   EventQueue,
+  independentQuorum,
   Network,
   Prng,
   parseFaults,
@@ -38,6 +42,7 @@ import {
   simOptions,
 } from '../src/sim/index.ts';
 import { makeIdentities } from '../src/sim/setup.ts';
+import { SignatureLog } from '../src/sim/signature-log.ts';
 import { executeForTest } from './fixtures/chain.ts';
 
 describe('Prng', () => {
@@ -342,6 +347,77 @@ describe('checkers', () => {
   });
 });
 
+describe('the quorum the checkers count with', () => {
+  it('is worked out from n alone: 2f + 1 for n = 3f + 1, and any two quorums share f + 1 replicas', () => {
+    expect([1, 4, 5, 6, 7, 10].map(independentQuorum)).toEqual([1, 3, 4, 4, 5, 7]);
+    for (let n = 1; n <= 40; n++) {
+      const f = Math.floor((n - 1) / 3);
+      const q = independentQuorum(n);
+      expect(2 * q - n).toBeGreaterThanOrEqual(f + 1); // safe
+      expect(q).toBeLessThanOrEqual(n - f); // live
+    }
+  });
+
+  it('sees a certificate signed by fewer distinct validators than a quorum', () => {
+    const result = cleanRun();
+    const txs = result.workload.map((p) => p.tx);
+    const durable = [...result.durable];
+    durable[0] = certifiedChain(result, [txs.slice(0, 1)]);
+    expect(checkCertificateQuorum({ ...result, durable })).toEqual([]);
+    const entry = durable[0].chain.at(1)!;
+    const votes = entry.certificate!.votes;
+    entry.certificate = { ...entry.certificate!, votes: [votes[0]!, votes[1]!, votes[1]!] };
+    expect(checkCertificateQuorum({ ...result, durable })[0]?.detail).toBe(
+      'replica 0 height 1: 2 distinct validators signed its certificate, a quorum of 4 is 3',
+    );
+  });
+});
+
+describe('clients and progress per replica', () => {
+  const pinned = new Simulator(
+    simOptions({ seed: 12, nodes: 4, faults: [], txs: 40, clientTarget: 'pinned', progressChecks: true }),
+  ).run();
+  const clientOf = new Map(pinned.workload.map((p) => [p.id, p.client]));
+
+  it('pins each client to its replica, for submissions and resubmissions alike', () => {
+    expect(pinned.admissions.length).toBeGreaterThanOrEqual(40);
+    for (const a of pinned.admissions) expect(a.node).toBe(clientOf.get(a.tx)! % 4);
+    const random = new Simulator(simOptions({ seed: 12, nodes: 4, faults: [], txs: 40 })).run();
+    const byClient = new Map(random.workload.map((p) => [p.id, p.client]));
+    expect(random.admissions.some((a) => a.node !== byClient.get(a.tx)! % 4)).toBe(true);
+  });
+
+  it('pass a healthy run, and see a transaction a connected replica admitted but never committed', () => {
+    expect(checkRun(pinned).violations).toEqual([]);
+    const admission = pinned.admissions.find((a) => a.node === 1)!;
+    const commitTimes = pinned.commitTimes.map((m) => new Map(m));
+    commitTimes[1]!.delete(admission.tx);
+    expect(checkAdmittedProgress({ ...pinned, commitTimes }, 500)).toEqual([
+      {
+        checker: 'progress-admitted',
+        detail: expect.stringMatching(
+          /^replica 1: 1 admitted transaction\(s\) not committed within 500 ms of the network being stable with it; e.g. .* never committed there$/,
+        ),
+      },
+    ]);
+    // Not while the network is not stable with it: no stable span, no deadline.
+    const stableSpans = pinned.stableSpans.map((spans, i) => (i === 1 ? [] : spans));
+    expect(checkAdmittedProgress({ ...pinned, commitTimes, stableSpans }, 500)).toEqual([]);
+  });
+
+  it('see a connected replica that signs no votes while the others commit', () => {
+    expect(checkVoting(pinned)).toEqual([]);
+    const signatures = new SignatureLog();
+    expect(checkVoting({ ...pinned, signatures }).map((v) => v.detail)).toEqual(
+      [0, 1, 2, 3].map((i) =>
+        expect.stringMatching(
+          new RegExp(`^replica ${i}, up and connected, signed no vote for \\d+ consecutive`),
+        ),
+      ),
+    );
+  });
+});
+
 describe('determinism', () => {
   it('replays a seed byte for byte: same trace of deliveries and commits, same numbers', () => {
     const options = simOptions({ seed: 2024, nodes: 4, faults: parseFaults('all') });
@@ -352,6 +428,17 @@ describe('determinism', () => {
     expect(second.violations).toEqual(first.violations);
     expect(first.stats.network.messagesDelivered).toBeGreaterThan(300);
     expect(runSeed({ ...options, seed: 2025 }).traceHash).not.toBe(first.traceHash);
+  });
+
+  it('replays a scenario seed byte for byte, and another seed plans other faults', () => {
+    const options = simOptions({ seed: 31, nodes: 4, scenario: 'churn', txs: 30, faultPeriod_ms: 1_500 });
+    const first = runSeed(options);
+    expect(runSeed(options).traceHash).toBe(first.traceHash);
+    expect(first.stats.crashes).toBeGreaterThan(0);
+    expect(first.replay).toBe(
+      'npx medledger sim --nodes 4 --seed 31 --scenario churn --txs 30 --fault-period-ms 1500',
+    );
+    expect(runSeed({ ...options, seed: 32 }).traceHash).not.toBe(first.traceHash);
   });
 });
 
@@ -411,6 +498,8 @@ describe('medledger sim', () => {
       [['--faults', 'crash,meteor'], 'unknown fault kind "meteor"'],
       [['--seeds', '2', '--seed', '3'], 'not both'],
       [['--seeds', '2', '--log'], '--log needs --seed'],
+      [['--scenario', 'meteor'], 'unknown scenario "meteor"'],
+      [['--clients-to', 'nearest'], '--clients-to must be random or pinned'],
     ] as const) {
       const failed = sim(...args);
       await expect(failed).rejects.toMatchObject({ code: 1 });
@@ -423,5 +512,60 @@ describe('medledger sim', () => {
     expect(
       replayCommand(simOptions({ seed: 9, nodes: 4, faults: parseFaults('crash,equivocate'), txs: 5 })),
     ).toBe('npx medledger sim --nodes 4 --seed 9 --faults crash,equivocate --txs 5');
+    expect(replayCommand(simOptions({ seed: 9, nodes: 4, faults: parseFaults('all') }))).toBe(
+      'npx medledger sim --nodes 4 --seed 9 --faults all',
+    );
+    expect(replayCommand(simOptions({ seed: 9, nodes: 4, scenario: 'lossy-minority' }))).toBe(
+      'npx medledger sim --nodes 4 --seed 9 --scenario lossy-minority',
+    );
+    expect(
+      replayCommand(
+        simOptions({
+          seed: 9,
+          nodes: 4,
+          scenario: 'slow',
+          clientTarget: 'random',
+          progressChecks: false,
+          progressBound_ms: 500,
+        }),
+      ),
+    ).toBe(
+      'npx medledger sim --nodes 4 --seed 9 --scenario slow --clients-to random --no-progress-checks --progress-bound-ms 500',
+    );
+    expect(
+      replayCommand(
+        simOptions({
+          seed: 9,
+          nodes: 7,
+          faults: parseFaults('split-votes'),
+          clientTarget: 'pinned',
+          progressChecks: true,
+          unsafe: { quorum: 4, skipPrePrepareSignatureCheck: true, skipTxSignatureCheck: true },
+        }),
+      ),
+    ).toBe(
+      'npx medledger sim --nodes 7 --seed 9 --faults split-votes --clients-to pinned --progress-checks ' +
+        '--unsafe-quorum 4 --unsafe-skip-preprepare-signature-check --unsafe-skip-tx-signature-check',
+    );
+  });
+
+  it('replays a run with the new options from its replay command', async () => {
+    const { stdout } = await sim(
+      '--nodes',
+      '4',
+      '--seed',
+      '2',
+      '--scenario',
+      'slow',
+      '--txs',
+      '20',
+      '--fault-period-ms',
+      '800',
+      '--json',
+    );
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ seeds: 1, violations: 0, nodes: 4 });
+    const direct = runSeed(simOptions({ seed: 2, nodes: 4, scenario: 'slow', txs: 20, faultPeriod_ms: 800 }));
+    expect(summary.committedBlocks).toBe(direct.stats.committedBlocks);
   });
 });

@@ -7,11 +7,14 @@ import { performance } from 'node:perf_hooks';
 import { type Command, InvalidArgumentError } from 'commander';
 import { MedledgerError } from '../errors.ts';
 import {
+  type ClientTarget,
   DEFAULT_SIM_OPTIONS,
   describeFailure,
   type FaultSelection,
   parseFaults,
+  parseScenario,
   runSeeds,
+  type ScenarioName,
   type SeedOutcome,
   type SimOptions,
   type SimSummary,
@@ -27,12 +30,55 @@ interface SimCommandOptions {
   seed?: number;
   firstSeed: number;
   faults: FaultSelection;
-  txs: number;
+  txs?: number;
   workers?: number;
   json?: boolean;
   log?: boolean;
   unsafeCommitQuorum?: number;
+  unsafeQuorum?: number;
   unsafeSkipNewViewCheck?: boolean;
+  unsafeSkipPreprepareSignatureCheck?: boolean;
+  unsafeSkipTxSignatureCheck?: boolean;
+  scenario?: ScenarioName;
+  faultPeriodMs?: number;
+  clientsTo?: ClientTarget;
+  progressChecks?: boolean;
+  progressBoundMs?: number;
+}
+
+function scenario(value: string): ScenarioName {
+  try {
+    return parseScenario(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function clientTarget(value: string): ClientTarget {
+  if (value === 'random' || value === 'pinned') return value;
+  throw new InvalidArgumentError(`--clients-to must be random or pinned, got "${value}".`);
+}
+
+/** The run options the command line sets (those left out take their defaults, or the scenario's). */
+function baseOptions(options: SimCommandOptions): Omit<Partial<SimOptions>, 'seed'> {
+  const unsafe = {
+    ...(options.unsafeCommitQuorum !== undefined ? { commitQuorum: options.unsafeCommitQuorum } : {}),
+    ...(options.unsafeQuorum !== undefined ? { quorum: options.unsafeQuorum } : {}),
+    ...(options.unsafeSkipNewViewCheck ? { skipNewViewCheck: true } : {}),
+    ...(options.unsafeSkipPreprepareSignatureCheck ? { skipPrePrepareSignatureCheck: true } : {}),
+    ...(options.unsafeSkipTxSignatureCheck ? { skipTxSignatureCheck: true } : {}),
+  };
+  return {
+    nodes: options.nodes,
+    faults: options.faults,
+    ...(options.txs !== undefined ? { txs: options.txs } : {}),
+    ...(options.scenario ? { scenario: options.scenario } : {}),
+    ...(options.faultPeriodMs !== undefined ? { faultPeriod_ms: options.faultPeriodMs } : {}),
+    ...(options.clientsTo ? { clientTarget: options.clientsTo } : {}),
+    ...(options.progressChecks !== undefined ? { progressChecks: options.progressChecks } : {}),
+    ...(options.progressBoundMs !== undefined ? { progressBound_ms: options.progressBoundMs } : {}),
+    ...(Object.keys(unsafe).length > 0 ? { unsafe } : {}),
+  };
 }
 
 function integer(name: string, min: number, max: number): (value: string) => number {
@@ -71,11 +117,41 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
     .option(
       '--faults <list>',
       'comma-separated fault kinds (delay, drop, duplicate, reorder, partition, crash, equivocate, ' +
-        'conflicting-votes, silence, replay, forge, bogus-viewchange), or all, none, random (a mix per seed)',
+        'conflicting-votes, silence, replay, forge, bogus-viewchange; and the targeted attacks forge-preprepare, ' +
+        'bad-tx, forge-newview, split-votes), or all, none, random (a mix per seed; neither mixes in the targeted attacks)',
       faults,
       'random' as FaultSelection,
     )
-    .option('--txs <n>', 'client transactions per run', integer('--txs', 0, 100_000), DEFAULT_SIM_OPTIONS.txs)
+    .option(
+      '--txs <n>',
+      `client transactions per run (default ${DEFAULT_SIM_OPTIONS.txs}, or the scenario's)`,
+      integer('--txs', 0, 100_000),
+    )
+    .option(
+      '--scenario <name>',
+      'a liveness scenario, its faults made from the seed: churn (crash and restart one validator after ' +
+        'another), restart-behind (a validator down most of the run), lossy-minority (f cut off, 10% loss on ' +
+        'the rest), slow (f CPU-starved validators); pins clients and turns on the progress checks',
+      scenario,
+    )
+    .option(
+      '--fault-period-ms <ms>',
+      'virtual ms of faults and submissions before everything heals (default 2000, or the scenario’s)',
+      integer('--fault-period-ms', 1, 10_000_000),
+    )
+    .option(
+      '--clients-to <mode>',
+      'where clients send and resend: random (a random replica each time; the default without a scenario) ' +
+        'or pinned (client i always to replica i mod n; the default with one)',
+      clientTarget,
+    )
+    .option('--progress-checks', 'check progress per replica during faults (default with a scenario)')
+    .option('--no-progress-checks', 'do not check progress per replica during faults')
+    .option(
+      '--progress-bound-ms <ms>',
+      'virtual ms a stable network has to commit what a replica admitted (default 3000)',
+      integer('--progress-bound-ms', 1, 10_000_000),
+    )
     .option(
       '--workers <n>',
       'worker threads to spread seeds over (default: one per core)',
@@ -89,8 +165,21 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
       integer('--unsafe-commit-quorum', 1, 64),
     )
     .option(
+      '--unsafe-quorum <q>',
+      'TESTING ONLY: replicas use q as their quorum everywhere instead of quorumSize(n) (a deliberate bug)',
+      integer('--unsafe-quorum', 1, 64),
+    )
+    .option(
       '--unsafe-skip-new-view-check',
       'TESTING ONLY: replicas accept a NEW-VIEW without checking its re-proposals (a deliberate bug)',
+    )
+    .option(
+      '--unsafe-skip-preprepare-signature-check',
+      'TESTING ONLY: replicas accept a PRE-PREPARE without verifying its signature (a deliberate bug)',
+    )
+    .option(
+      '--unsafe-skip-tx-signature-check',
+      'TESTING ONLY: replicas accept proposals without verifying transaction signatures (a deliberate bug)',
     )
     .addHelpText(
       'after',
@@ -104,6 +193,8 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
         '  medledger sim --nodes 4 --seeds 300',
         '  medledger sim --nodes 7 --seeds 100 --faults crash,partition,equivocate --workers 2',
         '  medledger sim --nodes 4 --seed 1234 --faults crash,equivocate --log',
+        '  medledger sim --nodes 4 --seeds 20 --scenario lossy-minority',
+        '  npm run sim:mutants   (how often the checkers catch deliberate protocol bugs)',
       ].join('\n'),
     )
     .action(async (options: SimCommandOptions) => {
@@ -119,21 +210,7 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
           '--log needs --seed S: the event log of many seeds would be unreadable.',
         );
       }
-      const base = {
-        nodes: options.nodes,
-        faults: options.faults,
-        txs: options.txs,
-        ...(options.unsafeCommitQuorum !== undefined || options.unsafeSkipNewViewCheck
-          ? {
-              unsafe: {
-                ...(options.unsafeCommitQuorum !== undefined
-                  ? { commitQuorum: options.unsafeCommitQuorum }
-                  : {}),
-                ...(options.unsafeSkipNewViewCheck ? { skipNewViewCheck: true } : {}),
-              },
-            }
-          : {}),
-      };
+      const base = baseOptions(options);
       const seeds =
         options.seed !== undefined
           ? [options.seed]
@@ -172,8 +249,11 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
 
 function formatSummary(s: SimSummary, options: SimCommandOptions, seeds: number[]): string {
   const range = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds[0]}..${seeds[seeds.length - 1]}`;
-  const faultText =
-    options.faults === 'random' ? 'a random mix per seed' : options.faults.join(',') || 'none';
+  const faultText = options.scenario
+    ? `scenario ${options.scenario}`
+    : options.faults === 'random'
+      ? 'a random mix per seed'
+      : options.faults.join(',') || 'none';
   const perSeed = s.seeds > 0 ? (s.committedBlocks / s.seeds).toFixed(1) : '0';
   const lines = [
     `medledger sim: ${s.nodes} nodes, ${s.seeds} seed(s) (${range}), faults: ${faultText}`,

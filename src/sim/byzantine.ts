@@ -21,6 +21,19 @@
  *   omit what it prepared; as new primary, NEW-VIEWs whose re-proposals do not follow from their
  *   view changes, and valid NEW-VIEWs built from the view changes that reveal the least; NEW-VIEWs
  *   from a replica that is not the new primary.
+ *
+ * Targeted attacks, each something a check of the honest code refuses, so that it breaks safety or
+ * validity only when that check is missing:
+ * - forge-preprepare: PRE-PREPAREs claiming to be the primary's, with a signature that does not
+ *   verify, for a block with a transaction no client sent, with our votes for it;
+ * - bad-tx: as primary, proposals whose first transaction's signature is broken (roots recomputed,
+ *   so the block executes), with our COMMIT for them;
+ * - forge-newview: as new primary, a NEW-VIEW with a valid quorum of VIEW-CHANGEs whose re-proposals
+ *   put a different block at the lowest height some honest replica has committed and a quorum's
+ *   worth of the others (by their STATUS) have not, with our COMMITs for it;
+ * - split-votes: as primary, one block to half the honest replicas and a valid variant to the
+ *   other half, with every Byzantine replica's votes for each block sent to its holders only: a
+ *   quorum one short lets both halves commit.
  */
 import type {
   CheckpointProof,
@@ -29,7 +42,7 @@ import type {
   PrePrepare,
   ViewChange,
 } from '../consensus/messages.ts';
-import { signCommitMessage, signMessage } from '../consensus/messages.ts';
+import { type Status, signCommitMessage, signMessage } from '../consensus/messages.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from '../consensus/view-change.ts';
 import { hex } from '../hex.ts';
 import {
@@ -37,7 +50,9 @@ import {
   type Block,
   blockHash,
   type CommitCertificate,
+  maxFaults,
   quorumSize,
+  signTransaction,
   type Transaction,
   txRootOf,
 } from '../ledger/index.ts';
@@ -60,6 +75,8 @@ export interface AdversaryContext {
   /** The wrapped replica's current view and executed height. */
   view(): number;
   executedHeight(): number;
+  /** The block the wrapped replica committed at `height`, if it has. */
+  committed(height: number): Block | undefined;
   /** State root after a block the wrapped replica's executor knows, for building valid variants. */
   stateRootOf(hash: Uint8Array): Uint8Array | undefined;
   /** Puts messages of the adversary's own making on the wire now. */
@@ -69,6 +86,8 @@ export interface AdversaryContext {
 }
 
 const REPLAY_MEMORY = 256;
+
+type ProposalMessage = Extract<ConsensusMessage, { kind: 'preprepare' }>;
 
 function flipBit(bytes: Uint8Array, prng: Prng): Uint8Array {
   const out = new Uint8Array(bytes.length > 0 ? bytes : new Uint8Array(1));
@@ -99,6 +118,10 @@ export class Adversary {
   readonly #proposals = new Map<number, PrePrepare[]>();
   #silent = false;
   #silenceSwitch_ms = 0;
+  /** The executed height each peer last announced in its STATUS. */
+  readonly #heights = new Map<number, number>();
+  /** `view/height` pairs a PRE-PREPARE was forged for. */
+  readonly #forged = new Set<string>();
 
   constructor(
     behaviours: readonly ByzantineBehaviour[],
@@ -212,12 +235,43 @@ export class Adversary {
     };
   }
 
-  /** A block whose first transaction's signature is broken (header otherwise consistent). */
-  #badTxBlock(block: Block): Block {
+  /**
+   * A block whose first transaction's signature is broken (header otherwise consistent). With
+   * `executable`, its state root follows the changed transaction too, so that only the signature
+   * check refuses it; without, it also fails execution (as the equivocating primary sends it).
+   */
+  #badTxBlock(block: Block, executable = false): Block {
     const txs: Transaction[] = block.txs.map((tx, i) =>
       i === 0 ? { ...tx, signature: flipBit(tx.signature, this.#prng) } : tx,
     );
-    return { header: { ...block.header, txRoot: txRootOf(txs) }, txs };
+    const parentRoot = executable ? this.#ctx.stateRootOf(block.header.prevHash) : undefined;
+    const stateRoot = parentRoot ? stateRootAfter(parentRoot, txs) : block.header.stateRoot;
+    return { header: { ...block.header, txRoot: txRootOf(txs), stateRoot }, txs };
+  }
+
+  /** A validly signed transaction that no client sent, from a key made up on the spot. */
+  #phantomTx(): Transaction {
+    return signTransaction(
+      { type: 'sim.note', nonce: 1, chainId: this.#ctx.chainId, body: this.#prng.bytes(16) },
+      this.#prng.bytes(32),
+    );
+  }
+
+  /** A block of one phantom transaction on top of the block we committed at height - 1. */
+  #phantomBlock(view: number, height: number, proposer: number): Block | null {
+    const parent = this.#ctx.committed(height - 1);
+    if (!parent) return null;
+    const txs = [this.#phantomTx()];
+    return assembleBlock({
+      chainId: this.#ctx.chainId,
+      height,
+      view,
+      timestamp: parent.header.timestamp,
+      prevHash: blockHash(parent.header),
+      stateRoot: stateRootAfter(parent.header.stateRoot, txs),
+      proposer: this.#ctx.validators[proposer]!,
+      txs,
+    });
   }
 
   // ---- outgoing ----------------------------------------------------------------------------------
@@ -227,6 +281,9 @@ export class Adversary {
     this.#remember(message);
     if (message.kind === 'preprepare') this.#noteProposal(message);
     let out: Outgoing[] = targets.map((to) => ({ to, message }));
+    const targeted = this.#targetedProposal(message, targets);
+    if (targeted) return this.#isSilent() ? [] : targeted;
+    if (this.#has('split-votes') || this.#has('bad-tx')) out = this.#followEquivocation(out);
     if (this.#has('equivocate')) out = this.#equivocate(message, targets) ?? this.#followEquivocation(out);
     if (this.#has('conflicting-votes')) out = out.flatMap((o) => this.#conflictingVote(o));
     if (this.#has('bogus-viewchange')) out = this.#bogusViewChangeOrNewView(message, targets) ?? out;
@@ -234,6 +291,104 @@ export class Adversary {
       out = [...out.map((o) => this.#lieInStatus(o)), ...this.#forgedCopies(message, targets)];
     }
     return this.#isSilent() ? [] : out;
+  }
+
+  /** Our own PRE-PREPAREs and NEW-VIEWs, rewritten by the targeted attacks. */
+  #targetedProposal(message: ConsensusMessage, targets: readonly number[]): Outgoing[] | null {
+    if (message.kind === 'status' || message.kind === 'txs' || message.from !== this.#ctx.self) return null;
+    if (message.kind === 'preprepare' && this.#has('bad-tx')) return this.#badTxProposal(message, targets);
+    if (message.kind === 'preprepare' && this.#has('split-votes'))
+      return this.#splitProposal(message, targets);
+    if (message.kind === 'newview' && this.#has('forge-newview'))
+      return this.#forgedNewView(message, targets);
+    return null;
+  }
+
+  #badTxProposal(pp: ProposalMessage, targets: readonly number[]): Outgoing[] {
+    const block = this.#badTxBlock(pp.block, true);
+    const hash = blockHash(block.header);
+    this.#equivocations.set(`${pp.view}/${pp.height}`, { hash, targets: new Set(targets) });
+    const bad: ConsensusMessage = { kind: 'preprepare', ...this.#prePrepare(pp.view, pp.height, block) };
+    const commit = this.#vote('commit', pp.view, pp.height, hash);
+    return targets.flatMap((to) => [
+      { to, message: bad },
+      { to, message: commit },
+    ]);
+  }
+
+  #splitProposal(pp: ProposalMessage, targets: readonly number[]): Outgoing[] {
+    if (targets.length < 2) return targets.map((to) => ({ to, message: pp }));
+    const shuffled = this.#prng.shuffle(targets);
+    const cut = Math.floor(shuffled.length / 2);
+    const first = new Set(shuffled.slice(0, cut));
+    const rest = new Set(shuffled.slice(cut));
+    const block = this.#variant(pp.block);
+    const variant = this.#prePrepare(pp.view, pp.height, block);
+    const hashes = [blockHash(pp.block.header), blockHash(block.header)] as const;
+    this.#equivocations.set(`${pp.view}/${pp.height}`, { hash: hashes[1], targets: rest });
+    this.#board.post({ by: this.#ctx.self, prePrepare: pp, targets: first });
+    this.#board.post({ by: this.#ctx.self, prePrepare: variant, targets: rest });
+    return targets.flatMap((to) => {
+      const side = rest.has(to) ? 1 : 0;
+      const proposal: ConsensusMessage = side ? { kind: 'preprepare', ...variant } : pp;
+      return [
+        { to, message: proposal },
+        { to, message: this.#vote('commit', pp.view, pp.height, hashes[side]) },
+      ];
+    });
+  }
+
+  /**
+   * A NEW-VIEW that keeps its (valid) VIEW-CHANGEs but re-proposes, at the lowest height some peer
+   * has committed while enough others have not, a block of our own making, after the committed
+   * blocks below it; with our COMMITs for all of them.
+   */
+  #forgedNewView(nv: NewView, targets: readonly number[]): Outgoing[] | null {
+    const heights = [...this.#heights.values()].sort((a, b) => a - b);
+    if (heights.length === 0) return null;
+    const { checkpoint } = chooseReproposals(nv.viewChanges);
+    // The f + 1 lowest peers (with us, a quorum when n = 3f + 1) have not executed `height`.
+    const behind = maxFaults(this.#n);
+    let height = Math.max(checkpoint.height + 1, heights[Math.min(behind, heights.length - 1)]! + 1);
+    if (height > this.#ctx.executedHeight() + 1) height = this.#ctx.executedHeight() + 1;
+    const fork = this.#phantomBlock(nv.view, height, this.#ctx.self);
+    if (!fork) return null;
+    const blocks: Block[] = [];
+    for (let h = checkpoint.height + 1; h < height; h++) {
+      const block = this.#ctx.committed(h);
+      if (!block) return null;
+      blocks.push(block);
+    }
+    blocks.push(fork);
+    const prePrepares = blocks.map((block) => this.#prePrepare(nv.view, block.header.height, block));
+    const forged = this.#newView(nv.view, nv.viewChanges, prePrepares);
+    this.#newViewsSent.add(nv.view);
+    const commits = prePrepares.map((pp) =>
+      this.#vote('commit', nv.view, pp.height, blockHash(pp.block.header)),
+    );
+    return targets.flatMap((to) => [forged, ...commits].map((message) => ({ to, message })));
+  }
+
+  /** A PRE-PREPARE from "the primary" of the view, not signed by it, for a block of a phantom transaction. */
+  #forgedPrePrepare(): Outgoing[] {
+    const view = this.#ctx.view();
+    const primary = view % this.#n;
+    const height = this.#ctx.executedHeight() + 1;
+    const key = `${view}/${height}`;
+    if (primary === this.#ctx.self || this.#forged.has(key)) return [];
+    const block = this.#phantomBlock(view, height, primary);
+    if (!block) return [];
+    this.#forged.add(key);
+    const signed = this.#prePrepare(view, height, block);
+    const forged: ConsensusMessage = {
+      kind: 'preprepare',
+      ...signed,
+      from: primary,
+      signature: flipBit(signed.signature, this.#prng),
+    };
+    const hash = blockHash(block.header);
+    const votes = [this.#vote('prepare', view, height, hash), this.#vote('commit', view, height, hash)];
+    return this.#others().flatMap((to) => [forged, ...votes].map((message) => ({ to, message })));
   }
 
   #equivocate(message: ConsensusMessage, targets: readonly number[]): Outgoing[] | null {
@@ -292,7 +447,8 @@ export class Adversary {
 
   /** Votes (PREPARE unless primary, and COMMIT) for a posted block, to the replicas that hold it. */
   #echo(posting: Posting): Outgoing[] {
-    if (!this.#has('conflicting-votes')) return [];
+    const split = this.#has('split-votes');
+    if (!this.#has('conflicting-votes') && !split) return [];
     const pp = posting.prePrepare;
     const hash = blockHash(pp.block.header);
     const key = `${pp.view}/${pp.height}/${hex(hash)}`;
@@ -301,7 +457,7 @@ export class Adversary {
     const others = this.#others();
     // To everyone holding the block, or selectively to some of them only.
     const holders = posting.targets ? others.filter((i) => posting.targets!.has(i)) : others;
-    const targets = this.#prng.chance(0.5) ? holders : this.#subset(holders);
+    const targets = split || this.#prng.chance(0.5) ? holders : this.#subset(holders);
     this.#votePlans.set(key, new Set(targets));
     const votes: ConsensusMessage[] = [this.#vote('commit', pp.view, pp.height, hash)];
     if (pp.view % this.#n !== this.#ctx.self) votes.unshift(this.#vote('prepare', pp.view, pp.height, hash));
@@ -419,8 +575,9 @@ export class Adversary {
   // ---- inbound and spontaneous -------------------------------------------------------------------
 
   /** Sees a message delivered to the wrapped replica. */
-  observe(message: ConsensusMessage): void {
+  observe(message: ConsensusMessage, from: number): void {
     this.#remember(message);
+    if (message.kind === 'status') this.#noteStatus(from, message);
     const proposals =
       message.kind === 'preprepare' ? [message] : message.kind === 'newview' ? message.prePrepares : [];
     for (const pp of proposals) this.#noteProposal(pp);
@@ -496,9 +653,14 @@ export class Adversary {
     this.#send(out);
   }
 
+  #noteStatus(from: number, status: Status): void {
+    this.#heights.set(from, Math.max(this.#heights.get(from) ?? 0, status.height));
+  }
+
   /** Called every few tens of virtual ms: replays, forged transactions, bogus view changes. */
   tick(): void {
     const out: Outgoing[] = [];
+    if (this.#has('forge-preprepare') && this.#prng.chance(0.5)) out.push(...this.#forgedPrePrepare());
     const others = this.#others();
     if (this.#has('replay') && this.#memory.length > 0 && this.#prng.chance(0.5)) {
       const count = this.#prng.intBetween(1, 3);

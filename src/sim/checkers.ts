@@ -7,25 +7,34 @@
  * - validity: every committed transaction was submitted by a client and its signature verifies;
  * - no-duplicate-tx: no transaction appears twice in one replica's chain;
  * - certificates: every committed block's commit certificate is valid for the validator set;
+ * - certificate-quorum: every certificate holds valid COMMITs from a quorum of distinct validators,
+ *   the quorum derived here from n alone (not the ledger's quorumSize(), which the code under test
+ *   shares, so that a bug there cannot blind this checker);
  * - chain-links: each chain is hash-linked, heights consecutive, roots and timestamps consistent;
  * - honest-equivocation: no honest replica signed two different blocks for one (phase, view,
  *   height), across any number of restarts;
  * - liveness: after the last fault heals (heal_ms), every honest replica commits every submitted
  *   transaction within the liveness bound.
+ * - progress-admitted and progress-voting (progress.ts), with `progressChecks`: progress per replica
+ *   while other faults persist.
  * Runtime failures found while running (an exception thrown by the core, a commit the executor
  * could not apply) are reported too.
  */
 import { encode } from '../codec/index.ts';
-import { sha256 } from '../crypto/index.ts';
+import { sha256, verify } from '../crypto/index.ts';
 import { hex } from '../hex.ts';
 import {
   blockHash,
   CommitCertificate,
   checkCertificate,
+  commitPayload,
   txHash,
   txRootOf,
   verifyTransactionSignature,
 } from '../ledger/index.ts';
+import type { CommittedEntry } from './durable.ts';
+import { DEFAULT_PROGRESS_BOUND_MS, progressChecksOn } from './options.ts';
+import { checkAdmittedProgress, checkVoting } from './progress.ts';
 import type { SimulationResult, Violation } from './simulator.ts';
 
 const short = (id: string) => id.slice(0, 12);
@@ -48,10 +57,16 @@ export function checkRun(result: SimulationResult): CheckReport {
   add(checkValidity(result));
   add(checkNoDuplicateTx(result));
   add(checkCertificates(result));
+  add(checkCertificateQuorum(result));
   add(checkChainLinks(result));
   add(checkHonestEquivocation(result));
   const liveness = checkLiveness(result);
   add(liveness.violations);
+  if (progressChecksOn(result.options)) {
+    const bound_ms = result.options.progressBound_ms ?? DEFAULT_PROGRESS_BOUND_MS;
+    add(checkAdmittedProgress(result, bound_ms));
+    add(checkVoting(result));
+  }
   return { violations, recovery_ms: liveness.recovery_ms, livenessBound_ms: result.options.livenessBound_ms };
 }
 
@@ -128,10 +143,37 @@ export function checkNoDuplicateTx(result: SimulationResult): Violation[] {
   return out;
 }
 
+/** The ledger's verdict on each distinct certificate of a run (replicas often hold identical ones). */
+const ledgerVerdicts = new WeakMap<SimulationResult, Map<string, string | null>>();
+
+function ledgerVerdict(
+  result: SimulationResult,
+  entry: CommittedEntry,
+  certificate: CommitCertificate,
+): string | null {
+  let checked = ledgerVerdicts.get(result);
+  if (!checked) {
+    checked = new Map();
+    ledgerVerdicts.set(result, checked);
+  }
+  const { header } = entry.block;
+  const key = `${hex(entry.hash)}/${header.view}/${hex(sha256(encode(CommitCertificate, certificate)))}`;
+  let problem = checked.get(key);
+  if (problem === undefined) {
+    problem = checkCertificate(certificate, {
+      chainId: result.identities.chainId,
+      validators: new Set(result.identities.validatorKeys.map(hex)),
+      height: header.height,
+      blockHash: entry.hash,
+      proposedInView: header.view,
+    });
+    checked.set(key, problem);
+  }
+  return problem;
+}
+
 export function checkCertificates(result: SimulationResult): Violation[] {
   const out: Violation[] = [];
-  const validators = new Set(result.identities.validatorKeys.map(hex));
-  const checked = new Map<string, string | null>();
   for (const node of result.honest) {
     for (const entry of result.durable[node]!.chain.blocks()) {
       const { header } = entry.block;
@@ -143,25 +185,72 @@ export function checkCertificates(result: SimulationResult): Violation[] {
         });
         continue;
       }
-      // Replicas often hold identical certificates; check each distinct one once.
-      const key = `${hex(entry.hash)}/${header.view}/${hex(sha256(encode(CommitCertificate, certificate)))}`;
-      let problem = checked.get(key);
-      if (problem === undefined) {
-        problem = checkCertificate(certificate, {
-          chainId: result.identities.chainId,
-          validators,
-          height: header.height,
-          blockHash: entry.hash,
-          proposedInView: header.view,
-        });
-        checked.set(key, problem);
-      }
+      const problem = ledgerVerdict(result, entry, certificate);
       if (problem) {
         out.push({ checker: 'certificates', detail: `replica ${node} height ${header.height}: ${problem}` });
       }
     }
   }
   return out;
+}
+
+/**
+ * The size of a commit quorum for n validators, worked out here from first principles: f =
+ * floor((n - 1) / 3) faulty replicas tolerated, and any two quorums must share at least f + 1
+ * replicas (so at least one honest one), i.e. 2q - n >= f + 1. For n = 3f + 1 that is 2f + 1.
+ */
+export function independentQuorum(n: number): number {
+  const f = Math.floor((n - 1) / 3);
+  let q = f + 1;
+  while (2 * q - n < f + 1) q++;
+  return q;
+}
+
+export function checkCertificateQuorum(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  const keys = result.identities.validatorKeys.map(hex);
+  const quorum = independentQuorum(keys.length);
+  const counted = new Map<string, number>();
+  for (const node of result.honest) {
+    for (const entry of result.durable[node]!.chain.blocks()) {
+      const certificate = entry.certificate;
+      if (!certificate) continue; // reported by the certificates checker
+      const key = hex(sha256(encode(CommitCertificate, certificate)));
+      let signers = counted.get(key);
+      if (signers === undefined) {
+        // A certificate the ledger passed holds only valid votes from distinct validators, so its
+        // votes are its signers (the ledger's quorum is not relied on). Otherwise count them here.
+        signers =
+          ledgerVerdict(result, entry, certificate) === null
+            ? certificate.votes.length
+            : countSigners(result.identities.chainId, certificate, keys);
+        counted.set(key, signers);
+      }
+      if (signers < quorum || !Buffer.from(certificate.blockHash).equals(entry.hash)) {
+        out.push({
+          checker: 'certificate-quorum',
+          detail: `replica ${node} height ${entry.block.header.height}: ${signers} distinct validators signed its certificate, a quorum of ${keys.length} is ${quorum}`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Distinct validators with a valid COMMIT signature in the certificate. */
+function countSigners(chainId: string, certificate: CommitCertificate, validatorKeys: string[]): number {
+  const payload = commitPayload({
+    chainId,
+    height: certificate.height,
+    view: certificate.view,
+    blockHash: certificate.blockHash,
+  });
+  const signers = new Set<string>();
+  for (const vote of certificate.votes) {
+    const who = hex(vote.validator);
+    if (validatorKeys.includes(who) && verify(vote.validator, payload, vote.signature)) signers.add(who);
+  }
+  return signers.size;
 }
 
 export function checkChainLinks(result: SimulationResult): Violation[] {

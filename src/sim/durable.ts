@@ -25,6 +25,8 @@ export class CommittedChain {
   readonly #heightByHash = new Map<string, number>();
   /** Hex hashes of every committed transaction: the chain's tx index. */
   readonly #txIds = new Set<string>();
+  /** Hex sender key → the highest nonce it committed: the account the mempool's admission asks for. */
+  readonly #lastNonce = new Map<string, number>();
 
   constructor(genesis: Block) {
     assert(genesis.header.height === 0, 'the chain starts at height 0');
@@ -33,7 +35,11 @@ export class CommittedChain {
 
   #push(entry: CommittedEntry): void {
     this.#heightByHash.set(hex(entry.hash), entry.block.header.height);
-    for (const tx of entry.block.txs) this.#txIds.add(hex(txHash(tx)));
+    for (const tx of entry.block.txs) {
+      this.#txIds.add(hex(txHash(tx)));
+      const sender = hex(tx.sender);
+      this.#lastNonce.set(sender, Math.max(this.#lastNonce.get(sender) ?? 0, tx.nonce));
+    }
     this.#entries.push(entry);
   }
 
@@ -58,6 +64,11 @@ export class CommittedChain {
   /** Whether a transaction is on this chain (what a node's tx index answers). */
   hasTx(txHashBytes: Uint8Array): boolean {
     return this.#txIds.has(hex(txHashBytes));
+  }
+
+  /** The highest nonce `sender` committed on this chain (0 before its first transaction). */
+  lastNonce(sender: Uint8Array): number {
+    return this.#lastNonce.get(hex(sender)) ?? 0;
   }
 
   heightOf(hash: Uint8Array): number | undefined {

@@ -19,8 +19,23 @@ export const BYZANTINE_FAULTS = [
   'replay',
   'forge',
   'bogus-viewchange',
+  'forge-preprepare',
+  'bad-tx',
+  'forge-newview',
+  'split-votes',
 ] as const;
 export const FAULT_KINDS = [...NETWORK_FAULTS, ...CRASH_FAULTS, ...BYZANTINE_FAULTS] as const;
+/**
+ * Byzantine behaviours that try exactly what one of the honest code's checks refuses (a forged
+ * PRE-PREPARE signature, a transaction with a broken signature, NEW-VIEW re-proposals that do not
+ * follow from the view changes, votes split to exploit a quorum one short). They are chosen by name
+ * only, never by `random` or `all`, so that the seeds of the random mix replay as they always did.
+ */
+export const TARGETED_ATTACKS = ['forge-preprepare', 'bad-tx', 'forge-newview', 'split-votes'] as const;
+/** The kinds of the random mix and of `all`. */
+export const MIXED_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
+  (k) => !(TARGETED_ATTACKS as readonly string[]).includes(k),
+);
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type ByzantineBehaviour = (typeof BYZANTINE_FAULTS)[number];
@@ -35,7 +50,7 @@ export function isFaultKind(name: string): name is FaultKind {
 export function parseFaults(text: string): FaultSelection {
   const trimmed = text.trim();
   if (trimmed === 'random') return 'random';
-  if (trimmed === 'all') return [...FAULT_KINDS];
+  if (trimmed === 'all') return [...MIXED_FAULT_KINDS];
   if (trimmed === 'none' || trimmed === '') return [];
   const kinds: FaultKind[] = [];
   for (const name of trimmed.split(',').map((s) => s.trim())) {
@@ -54,7 +69,7 @@ export function parseFaults(text: string): FaultSelection {
 export function resolveFaults(selection: FaultSelection, prng: Prng): FaultKind[] {
   if (selection !== 'random') return [...selection];
   for (;;) {
-    const kinds = FAULT_KINDS.filter(() => prng.chance(0.45));
+    const kinds = MIXED_FAULT_KINDS.filter(() => prng.chance(0.45));
     if (kinds.length > 0) return kinds;
   }
 }
@@ -117,12 +132,7 @@ export function planFaults(
   const behaviours = BYZANTINE_FAULTS.filter(has);
   if (behaviours.length > 0 && f > 0) {
     const count = prng.intBetween(1, f);
-    // A primary's attacks need it to be primary, and a new primary's the view after: a smart
-    // adversary corrupts the first primaries in turn. Otherwise, any replicas.
-    const leaders = (has('equivocate') || has('bogus-viewchange')) && prng.chance(0.6);
-    const chosen = leaders
-      ? Array.from({ length: count }, (_, i) => i)
-      : prng.shuffle(Array.from({ length: nodes }, (_, i) => i)).slice(0, count);
+    const chosen = chooseByzantine(has, nodes, count, prng);
     for (const node of chosen) byzantine.set(node, [...behaviours]);
   }
   const honest = Array.from({ length: nodes }, (_, i) => i).filter((i) => !byzantine.has(i));
@@ -161,4 +171,18 @@ export function planFaults(
     crashes,
     byzantine,
   };
+}
+
+/**
+ * Which replicas are Byzantine. A primary's attacks need it to be primary, and a new primary's the
+ * view after: a smart adversary corrupts the first primaries in turn (views 0.., or 1.. to lead the
+ * first view change). Impersonating the primary needs a replica that is not. Otherwise, any replicas.
+ */
+function chooseByzantine(has: (k: FaultKind) => boolean, nodes: number, count: number, prng: Prng): number[] {
+  const from = (first: number) => Array.from({ length: count }, (_, i) => (first + i) % nodes);
+  if (has('bad-tx') || has('split-votes')) return from(0);
+  if (has('forge-newview')) return from(1);
+  if (has('forge-preprepare')) return from(nodes - count);
+  const leaders = (has('equivocate') || has('bogus-viewchange')) && prng.chance(0.6);
+  return leaders ? from(0) : prng.shuffle(Array.from({ length: nodes }, (_, i) => i)).slice(0, count);
 }

@@ -8,6 +8,8 @@ import { type SimStats, Simulator, type Violation } from './simulator.ts';
 
 export interface SeedOutcome {
   seed: number;
+  /** The named scenario of the run, if any. */
+  scenario?: string;
   faults: FaultKind[];
   byzantine: number[];
   violations: Violation[];
@@ -26,6 +28,7 @@ export function runSeed(options: SimOptions): SeedOutcome {
   const report: CheckReport = checkRun(result);
   return {
     seed: options.seed,
+    ...(options.scenario ? { scenario: options.scenario } : {}),
     faults: result.faults,
     byzantine: result.byzantine,
     violations: report.violations,
@@ -42,7 +45,7 @@ export function runSeed(options: SimOptions): SeedOutcome {
 export function describeFailure(outcome: SeedOutcome): string {
   const lines = outcome.violations.map((v) => `  ${v.checker}: ${v.detail}`);
   return [
-    `seed ${outcome.seed} (faults ${outcome.faults.join(',') || 'none'}; byzantine ${outcome.byzantine.join(',') || 'none'}): ${outcome.violations.length} violation(s)`,
+    `seed ${outcome.seed} (${outcome.scenario ? `scenario ${outcome.scenario}` : `faults ${outcome.faults.join(',') || 'none'}`}; byzantine ${outcome.byzantine.join(',') || 'none'}): ${outcome.violations.length} violation(s)`,
     ...lines,
     `  replay: ${outcome.replay}`,
   ].join('\n');

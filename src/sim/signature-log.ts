@@ -19,6 +19,8 @@ export interface SignatureConflict {
 
 export class SignatureLog {
   readonly #signed = new Map<string, string>();
+  /** `node/height/hash` of every block a replica signed a proposal or vote for, in any view. */
+  readonly #backed = new Set<string>();
   readonly conflicts: SignatureConflict[] = [];
 
   /** Records a message an honest replica `node` sent (only what it signed itself counts). */
@@ -45,6 +47,11 @@ export class SignatureLog {
     }
   }
 
+  /** Whether honest replica `node` signed a PRE-PREPARE, PREPARE or COMMIT for this block (hex hash). */
+  voted(node: number, height: number, hash: string): boolean {
+    return this.#backed.has(`${node}/${height}/${hash}`);
+  }
+
   #note(
     node: number,
     phase: SignatureConflict['phase'],
@@ -54,6 +61,7 @@ export class SignatureLog {
   ): void {
     const key = `${node}/${phase}/${view}/${height}`;
     const id = hex(hash);
+    this.#backed.add(`${node}/${height}/${id}`);
     const earlier = this.#signed.get(key);
     if (earlier === undefined) this.#signed.set(key, id);
     else if (earlier !== id) this.conflicts.push({ node, phase, view, height, first: earlier, second: id });

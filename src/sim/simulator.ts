@@ -27,8 +27,10 @@ import { DurableState } from './durable.ts';
 import { SimExecutor } from './executor.ts';
 import { type FaultKind, type FaultPlan, planFaults, resolveFaults } from './faults.ts';
 import { type LinkRule, Network, type NetworkStats } from './network.ts';
-import type { SimOptions } from './options.ts';
+import { clientTargetOf, type SimOptions } from './options.ts';
+import { type Admission, Progress, type StableSpan } from './progress.ts';
 import { EventQueue } from './queue.ts';
+import { planScenario, type SlowReplicas } from './scenarios.ts';
 import {
   type AppliedFault,
   byzantineFrom,
@@ -49,6 +51,8 @@ export interface Violation {
 
 type SimEvent =
   | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array }
+  /** A slow replica gets round to a message delivered earlier. */
+  | { kind: 'handle'; from: number; to: number; incarnation: number; message: ConsensusMessage }
   | { kind: 'timer'; node: number; incarnation: number; timer: TimerId; token: number }
   | { kind: 'feedback'; node: number; incarnation: number; event: ConsensusEvent }
   | { kind: 'submit'; tx: number }
@@ -80,6 +84,8 @@ interface SimNode {
   /** View changes started by earlier incarnations. */
   viewChangesBefore: number;
   maxView: number;
+  /** A CPU-starved replica is busy (handling messages, executing) until then. */
+  busyUntil_ms: number;
 }
 
 export interface SimStats {
@@ -124,6 +130,16 @@ export interface SimulationResult {
   traceHash: string;
   /** The scheduled faults as applied (empty without a schedule). */
   applied: AppliedFault[];
+  /** Client transactions delivered to an up honest replica, first per (tx, replica, incarnation). */
+  admissions: Admission[];
+  /** Per honest replica: when it was among n - f or more honest replicas up and connected. */
+  stableSpans: StableSpan[][];
+  /** Per replica: the virtual times it crashed. */
+  crashTimes: number[][];
+  /** Per replica: height → virtual time it committed that height. */
+  blockCommitTimes: Map<number, number>[];
+  /** The CPU-starved replicas of a `slow` scenario. */
+  slow: SlowReplicas | null;
 }
 
 export interface SimHooks {
@@ -198,6 +214,10 @@ export class Simulator {
   };
 
   readonly #log: ((line: string) => void) | undefined;
+  readonly #slow: SlowReplicas | null;
+  readonly #progress: Progress;
+  readonly #crashTimes: number[][];
+  readonly #blockCommitTimes: Map<number, number>[];
 
   constructor(options: SimOptions, hooks: SimHooks = {}) {
     this.#log = hooks.log;
@@ -205,11 +225,16 @@ export class Simulator {
     this.#options = options;
     const root = new Prng(options.seed);
     this.#ids = makeIdentities(options.seed, options.nodes, options.clients);
-    this.#schedule = options.schedule ?? [];
-    if (options.schedule) {
-      checkSchedule(options.schedule, options.nodes);
+    const scenario = options.scenario
+      ? planScenario(options.scenario, options.seed, options.nodes, options.faultPeriod_ms)
+      : null;
+    this.#slow = scenario?.slow ?? null;
+    const schedule = scenario?.schedule ?? options.schedule;
+    this.#schedule = schedule ?? [];
+    if (schedule) {
+      checkSchedule(schedule, options.nodes);
       this.#faults = [];
-      this.#plan = scheduledPlan(options.schedule);
+      this.#plan = scheduledPlan(schedule);
     } else {
       this.#faults = resolveFaults(options.faults, root.derive('fault-kinds'));
       this.#plan = planFaults(this.#faults, options.nodes, options.faultPeriod_ms, root.derive('fault-plan'));
@@ -243,6 +268,9 @@ export class Simulator {
     );
     this.#honest = this.#nodes.filter((n) => n.adversary === null).map((n) => n.index);
     this.#commitTimes = this.#nodes.map(() => new Map());
+    this.#blockCommitTimes = this.#nodes.map(() => new Map());
+    this.#crashTimes = this.#nodes.map(() => []);
+    this.#progress = new Progress(options.nodes, this.#honest);
   }
 
   #makeNode(index: number, secretKey: Uint8Array, adversaryFrom_ms: number): SimNode {
@@ -256,6 +284,8 @@ export class Simulator {
       genesis: this.#ids.genesisCheckpoint,
       // The node's tx index: what its disk says was committed, across restarts.
       isCommitted: (hash) => durable.chain.hasTx(hash),
+      // Every simulated client is registered; its nonce is the highest it committed on this chain.
+      senderAccount: (sender) => ({ registered: true, nonce: durable.chain.lastNonce(sender) }),
       ...(this.#options.unsafe ? { unsafe: this.#options.unsafe } : {}),
     };
     const node: SimNode = {
@@ -271,6 +301,7 @@ export class Simulator {
       armedCrash: null,
       viewChangesBefore: 0,
       maxView: 0,
+      busyUntil_ms: 0,
     };
     const behaviours = this.#plan.byzantine.get(index);
     if (behaviours) {
@@ -284,6 +315,7 @@ export class Simulator {
           genesis: this.#ids.genesisCheckpoint,
           view: () => node.replica?.info.view ?? 0,
           executedHeight: () => node.durable.chain.height,
+          committed: (height) => node.durable.chain.at(height)?.block,
           stateRootOf: (hash) => node.executor?.stateRootOf(hash),
           send: (out) => {
             if (node.replica && this.#now_ms >= node.adversaryFrom_ms) this.#transmitAll(index, out);
@@ -325,6 +357,7 @@ export class Simulator {
       this.#queue.push(fault.at_ms, { kind: 'scheduled', index });
     });
     this.#network.faulty = true;
+    this.#noteConnectivity();
     this.#queue.push(this.#heal_ms, { kind: 'heal' });
     for (const node of this.#nodes) {
       if (node.adversary)
@@ -360,6 +393,13 @@ export class Simulator {
       case 'deliver':
         this.#deliver(event.from, event.to, event.bytes);
         return;
+      case 'handle': {
+        const node = this.#nodes[event.to]!;
+        if (node.incarnation !== event.incarnation || !node.replica) return;
+        node.adversary?.observe(event.message, event.from);
+        this.#step(node, { kind: 'message', from: event.from, message: event.message });
+        return;
+      }
       case 'timer': {
         const node = this.#nodes[event.node]!;
         if (node.incarnation !== event.incarnation || node.timers.get(event.timer) !== event.token) return;
@@ -398,14 +438,17 @@ export class Simulator {
       }
       case 'scheduled':
         this.#applyScheduled(event.index);
+        this.#noteConnectivity();
         return;
       case 'partition':
         this.#trace.record(`P ${this.#now_ms} ${JSON.stringify(event.groups)}`);
         this.#network.partition(event.groups);
+        this.#noteConnectivity();
         return;
       case 'unpartition':
         this.#trace.record(`U ${this.#now_ms}`);
         this.#network.heal();
+        this.#noteConnectivity();
         return;
       case 'heal':
         this.#trace.record(`H ${this.#now_ms}`);
@@ -414,6 +457,7 @@ export class Simulator {
         this.#rules = [];
         this.#network.setRules([]);
         for (const node of this.#nodes) if (!node.replica) this.#restart(node);
+        this.#noteConnectivity();
         return;
       case 'adversary-tick': {
         const node = this.#nodes[event.node]!;
@@ -422,6 +466,17 @@ export class Simulator {
         return;
       }
     }
+  }
+
+  /** Records which honest replicas are up and connected (the largest such group, if n - f strong). */
+  #noteConnectivity(): void {
+    const up = this.#honest.filter((i) => this.#nodes[i]!.replica !== null);
+    let best: number[] = [];
+    for (const i of up) {
+      const group = up.filter((j) => this.#network.reachable(i, j) && this.#network.reachable(j, i));
+      if (group.length > best.length) best = group;
+    }
+    this.#progress.connectivity(this.#now_ms, best);
   }
 
   #adversaryTickDelay(): number {
@@ -446,15 +501,37 @@ export class Simulator {
     if (this.#log && message.kind !== 'status' && message.kind !== 'txs') {
       this.#log(`${this.#now_ms.toFixed(2)} ${from}->${to} ${describeMessage(message)}`);
     }
-    node.adversary?.observe(message);
+    if (this.#slow?.nodes.includes(to) && this.#slow.message_ms > 0) {
+      // A CPU-starved replica handles its messages one at a time, each taking message_ms.
+      node.busyUntil_ms = Math.max(node.busyUntil_ms, this.#now_ms) + this.#slow.message_ms;
+      this.#queue.push(node.busyUntil_ms, {
+        kind: 'handle',
+        from,
+        to,
+        incarnation: node.incarnation,
+        message,
+      });
+      return;
+    }
+    node.adversary?.observe(message, from);
     this.#step(node, { kind: 'message', from, message });
+  }
+
+  /** How long a build or an execution takes: longer, and queued behind other work, when CPU-starved. */
+  #executionDelay(node: SimNode): number {
+    if (!this.#slow?.nodes.includes(node.index) || this.#slow.execute_ms === 0) return EXEC_DELAY_MS;
+    node.busyUntil_ms = Math.max(node.busyUntil_ms, this.#now_ms) + this.#slow.execute_ms;
+    return node.busyUntil_ms - this.#now_ms + EXEC_DELAY_MS;
   }
 
   #submit(index: number): void {
     const planned = this.#workload[index]!;
     if (this.#committedByHonest.has(planned.id)) return;
     const prng = this.#prngClients;
-    const to = prng.int(this.#nodes.length);
+    // A pinned client sends to its own replica; the draw is made either way, so that both modes
+    // use the client stream alike.
+    const drawn = prng.int(this.#nodes.length);
+    const to = clientTargetOf(this.#options) === 'pinned' ? planned.client % this.#nodes.length : drawn;
     if (this.#submitted.has(index)) this.#stats.clientResubmissions++;
     this.#submitted.add(index);
     this.#stats.clientSubmissions++;
@@ -494,6 +571,11 @@ export class Simulator {
     const node = this.#nodes[to]!;
     if (!node.replica) return;
     this.#trace.record(`T ${this.#now_ms} ${index} ${to}`);
+    if (!node.adversary)
+      this.#progress.admitted(
+        { tx: this.#workload[index]!.id, node: to, incarnation: node.incarnation },
+        this.#now_ms,
+      );
     this.#step(node, { kind: 'tx', tx: decode(Transaction, bytes) });
   }
 
@@ -585,13 +667,13 @@ export class Simulator {
         return;
       case 'build': {
         const block = node.executor!.build(action, SIM_GENESIS_TIME + this.#now_ms);
-        this.#feedback(node, EXEC_DELAY_MS, { kind: 'built', block });
+        this.#feedback(node, this.#executionDelay(node), { kind: 'built', block });
         return;
       }
       case 'execute': {
         const { header } = action.block;
         const result = node.executor!.execute(action.block);
-        this.#feedback(node, EXEC_DELAY_MS, {
+        this.#feedback(node, this.#executionDelay(node), {
           kind: 'executed',
           height: header.height,
           blockHash: blockHash(header),
@@ -659,6 +741,7 @@ export class Simulator {
       return;
     }
     if (node.adversary) return;
+    this.#blockCommitTimes[node.index]!.set(block.header.height, this.#now_ms);
     const times = this.#commitTimes[node.index]!;
     for (const tx of block.txs) {
       const id = hex(txHash(tx));
@@ -706,6 +789,12 @@ export class Simulator {
         `F ${this.#now_ms} ${node.index} ${server.index} ${fromHeight} ${toHeight} ${blocks.length}`,
       );
     }
+    // A slow replica executes each block it did not have before using it.
+    const fresh = blocks.filter(({ block }) => block.header.height > node.durable.chain.height).length;
+    if (this.#slow?.nodes.includes(node.index) && fresh > 0 && this.#slow.fetch_ms > 0) {
+      node.busyUntil_ms = Math.max(node.busyUntil_ms, this.#now_ms + delay_ms) + fresh * this.#slow.fetch_ms;
+      delay_ms = node.busyUntil_ms - this.#now_ms;
+    }
     this.#stats.fetches++;
     this.#stats.fetchedBlocks += blocks.length;
     this.#feedback(node, delay_ms, { kind: 'fetched', blocks });
@@ -734,6 +823,8 @@ export class Simulator {
     this.#trace.record(`X ${this.#now_ms} ${node.index}`);
     this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} CRASHES`);
     this.#stats.crashes++;
+    this.#crashTimes[node.index]!.push(this.#now_ms);
+    node.busyUntil_ms = 0;
     node.viewChangesBefore += replica.info.viewChangesStarted;
     node.maxView = Math.max(node.maxView, replica.info.view);
     node.replica = null;
@@ -745,6 +836,7 @@ export class Simulator {
     const restart_ms =
       this.#now_ms < this.#heal_ms ? Math.min(this.#now_ms + down_ms, this.#heal_ms) : this.#now_ms + down_ms;
     this.#queue.push(restart_ms, { kind: 'restart', node: node.index, incarnation: node.incarnation });
+    this.#noteConnectivity();
   }
 
   #restart(node: SimNode): void {
@@ -753,6 +845,7 @@ export class Simulator {
     this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} RESTARTS`);
     this.#stats.restarts++;
     this.#boot(node);
+    this.#noteConnectivity();
   }
 
   // ---- scheduled faults --------------------------------------------------------------------------
@@ -903,6 +996,11 @@ export class Simulator {
       },
       traceHash: this.#trace.digest(),
       applied: this.#applied,
+      admissions: this.#progress.admissions,
+      stableSpans: this.#progress.spans(this.#now_ms),
+      crashTimes: this.#crashTimes,
+      blockCommitTimes: this.#blockCommitTimes,
+      slow: this.#slow,
     };
   }
 }
