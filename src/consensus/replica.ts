@@ -210,6 +210,8 @@ export class Replica {
   #progressSinceTick = false;
   /** Transactions waited through the whole current request period. */
   #waitedWholePeriod = false;
+  /** The request period in which this replica began to work in its view (entered, or rejoined). */
+  #viewStartPeriod = 0;
   /** The request period in which the primary last proposed a block with room to spare. */
   #lastRoomyProposalPeriod = Number.NEGATIVE_INFINITY;
   #fetching = false;
@@ -1153,9 +1155,12 @@ export class Replica {
 
   /** Why the primary must be replaced at this request tick, or null (see the top of this file). */
   #blamePrimary(progressed: boolean, waitedWholePeriod: boolean): string | null {
+    // A primary is judged on what it was given: in a view just entered, the waiting transactions are
+    // sent to it once before it can be blamed for not proposing them.
+    if (this.#requestPeriod - this.#viewStartPeriod < 2) return null;
     if (waitedWholePeriod && !progressed) return 'no progress from the primary within a request timeout';
     // Censorship: a transaction the primary has had for a while, left out of blocks with room for it.
-    const oldest = this.#mempool.oldestPeriod();
+    const oldest = Math.max(this.#mempool.oldestPeriod(), this.#viewStartPeriod);
     const waited = this.#requestPeriod - oldest;
     if (waited >= CENSORSHIP_PERIODS && this.#lastRoomyProposalPeriod >= oldest + REGOSSIP_AFTER_PERIODS + 1)
       return `a transaction waited ${waited} request timeouts while the primary proposed others (censorship)`;
@@ -1245,6 +1250,7 @@ export class Replica {
     this.#rejoins++;
     this.#view = view;
     this.#status = 'normal';
+    this.#viewStartPeriod = this.#requestPeriod;
     this.#ownViewChange = null;
     this.#newViewMessage = null;
     if (this.#viewChangeTimerArmed) this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });
@@ -1481,6 +1487,7 @@ export class Replica {
     this.#view = nv.view;
     this.#resetSlotsForView();
     this.#status = 'normal';
+    this.#viewStartPeriod = this.#requestPeriod;
     this.#viewChangeTimerArmed = false;
     this.#ownViewChange = null;
     this.#newViewMessage = nv;
