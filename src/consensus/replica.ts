@@ -83,6 +83,8 @@ const CENSORSHIP_PERIODS = 4;
 const REGOSSIP_AFTER_PERIODS = 1;
 /** STATUS periods a replica waits in a view change nobody joins before it rejoins the group. */
 const REJOIN_AFTER_STATUS_PERIODS = 4;
+/** STATUS periods after which a fetch still unanswered is asked again. */
+const FETCH_RETRY_PERIODS = 4;
 /** A peer's STATUS is current for this many of our STATUS periods (it sends one every period). */
 const STATUS_FRESH_PERIODS = 3;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
@@ -215,6 +217,8 @@ export class Replica {
   /** The request period in which the primary last proposed a block with room to spare. */
   #lastRoomyProposalPeriod = Number.NEGATIVE_INFINITY;
   #fetching = false;
+  /** The STATUS period the fetch under way was asked in. */
+  #fetchPeriod = 0;
   #executedAtLastStatus = 0;
 
   #out: ConsensusAction[] = [];
@@ -1017,8 +1021,13 @@ export class Replica {
     const candidates = peers.filter((p) => p !== this.#config.self);
     if (candidates.length === 0) return;
     this.#fetching = true;
+    this.#fetchPeriod = this.#statusPeriod;
     const fromHeight = this.#executed.height + 1;
-    const to = Math.min(toHeight, fromHeight + this.#config.params.fetchMaxBlocks - 1);
+    // Reach the proposals held for want of their parents, or a replica behind stays behind: by the
+    // time what it fetched is applied, the others have moved on as far again.
+    const awaiting = Math.min(...this.#awaitingParent.keys()) - 1;
+    const wanted = Number.isFinite(awaiting) ? Math.max(toHeight, awaiting) : toHeight;
+    const to = Math.min(wanted, fromHeight + this.#config.params.fetchMaxBlocks - 1);
     this.#emit({ kind: 'fetch', fromHeight, toHeight: to, peers: candidates });
   }
 
@@ -1085,7 +1094,9 @@ export class Replica {
     switch (timer) {
       case 'status':
         this.#statusPeriod++;
-        this.#fetching = false; // an unanswered fetch may be retried once per status period
+        // An unanswered fetch is asked again after a few periods (not each: applying many blocks takes
+        // time, and a second request for the same blocks only delays the first).
+        if (this.#statusPeriod - this.#fetchPeriod >= FETCH_RETRY_PERIODS) this.#fetching = false;
         if (this.#config.senderAccount) this.#mempool.refreshHeld(this.#config.senderAccount);
         // A build unanswered for a whole period will not be answered (the executor could not build
         // on that parent): ask again rather than never propose in this view.
