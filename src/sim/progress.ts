@@ -75,8 +75,13 @@ export class Progress {
   }
 }
 
-/** Consecutive blocks committed around a connected replica without its vote before it fails. */
-export const MAX_UNVOTED_BLOCKS = 8;
+/**
+ * Consecutive blocks committed around a connected replica without its vote before it fails. A slow
+ * replica's votes for a few blocks may all come after the fast quorum committed them (it then
+ * commits from their COMMITs, signing nothing): that is PBFT working, not a replica left behind.
+ * A replica that only keeps up by state transfer misses far more.
+ */
+export const MAX_UNVOTED_BLOCKS = 16;
 /** Time a replica has, after it (re)joins the connected n - f, to catch up before it must vote. */
 export const VOTE_SETTLE_MS = 1_000;
 
