@@ -57,6 +57,8 @@ export const NON_SETTING_ENV = [
   'MEDLEDGER_FINGERPRINT',
   'MEDLEDGER_OPERATOR_KEY',
   'MEDLEDGER_FAULTS_SEED',
+  // The chain scrubber's rate (node/daemon.ts scrubRate), read by the daemon itself.
+  'MEDLEDGER_SCRUB_BLOCKS_PER_SECOND',
 ] as const;
 
 const MULTIADDR = /^(\/[\w.:-]+)+$/;
