@@ -312,17 +312,12 @@ export class Mempool {
     }
   }
 
-  /**
-   * Up to `max` proposable transactions, in admission order, that have waited `after` periods or
-   * more by `now` and are due to be sent to the primary again: each after 1, 2, 4, 8… times `after`
-   * periods, so a long backlog is not sent again every period.
-   */
-  dueForResend(now: number, after: number, max: number): Transaction[] {
+  /** Up to `max` proposable transactions waiting since `period` or before, in admission order. */
+  waitingSince(period: number, max: number): Transaction[] {
     const out: Transaction[] = [];
     for (const entry of this.#entries.values()) {
       if (out.length >= max) break;
-      const waited = (now - entry.period) / after;
-      if (entry.ready && waited >= 1 && Number.isInteger(Math.log2(waited))) out.push(entry.tx);
+      if (entry.ready && entry.period <= period) out.push(entry.tx);
     }
     return out;
   }

@@ -220,8 +220,6 @@ export class Replica {
   /** The STATUS period the fetch under way was asked in. */
   #fetchPeriod = 0;
   #executedAtLastStatus = 0;
-  /** STATUS periods in a row in which nothing was executed. */
-  #stalledPeriods = 0;
 
   #out: ConsensusAction[] = [];
 
@@ -1115,13 +1113,9 @@ export class Replica {
           height: this.#executed.height,
           blockHash: this.#executed.hash,
         });
-        // Nothing executed for two whole periods (one may just be a large block on a busy machine):
-        // what we signed may have been lost; send it again.
-        this.#stalledPeriods =
-          this.#executed.height === this.#executedAtLastStatus ? this.#stalledPeriods + 1 : 0;
         if (this.#status === 'view-change') this.#stillChangingView();
-        else if (this.#stalledPeriods >= 2) this.#resendStalledVotes();
-        if (this.#stalledPeriods >= 2) this.#resendCheckpointVotes();
+        else if (this.#executed.height === this.#executedAtLastStatus) this.#resendStalledVotes();
+        if (this.#executed.height === this.#executedAtLastStatus) this.#resendCheckpointVotes();
         this.#setTimer('status', this.#config.params.statusInterval_ms);
         // No progress for a whole period: any lead is worth fetching, even one peer's (a replica that
         // missed a vote of an old view may have no other way to the blocks the others committed).
@@ -1167,9 +1161,7 @@ export class Replica {
     this.#requestTimerArmed = true;
     this.#waitedWholePeriod = true;
     this.#setTimer('request', this.#config.params.requestTimeout_ms);
-    // A primary that filled its blocks is busy, not short of our transactions: send them again only
-    // when it made no progress or left room in a block.
-    if (!progressed || this.#lastRoomyProposalPeriod >= this.#requestPeriod - 1) this.#resendToPrimary();
+    this.#resendToPrimary();
   }
 
   /** Why the primary must be replaced at this request tick, or null (see the top of this file). */
@@ -1286,7 +1278,7 @@ export class Replica {
   #resendToPrimary(): void {
     const primary = this.#primary();
     if (primary === this.#config.self) return;
-    const txs = this.#mempool.dueForResend(this.#requestPeriod, REGOSSIP_AFTER_PERIODS, MAX_FORWARDED_TXS);
+    const txs = this.#mempool.waitingSince(this.#requestPeriod - REGOSSIP_AFTER_PERIODS, MAX_FORWARDED_TXS);
     if (txs.length > 0) this.#emit({ kind: 'send', to: primary, message: { kind: 'txs', txs } });
   }
 
