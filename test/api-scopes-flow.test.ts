@@ -48,8 +48,19 @@ let other = '';
 /** A client of validator `i` that signs as `who`. */
 const as = (i: number, who: IdentityKeys) => new NodeClient(cluster.api[i]!, { signer: signerOf(who) });
 
-function send<T extends TxType>(i: number, who: IdentityKeys, type: T, body: TxBody<T>) {
-  return submitAndWait(new NodeClient(cluster.api[i]!), who, type, body);
+/**
+ * Submits through node i and waits until every node has committed it: the tests then ask other
+ * nodes, which may otherwise be a block behind.
+ */
+async function send<T extends TxType>(i: number, who: IdentityKeys, type: T, body: TxBody<T>) {
+  const committed = await submitAndWait(new NodeClient(cluster.api[i]!), who, type, body);
+  const nodes = cluster.api.map((url) => new NodeClient(url));
+  const deadline = Date.now() + 30_000;
+  for (const node of nodes) {
+    while ((await node.status()).height < committed.height && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return committed;
 }
 
 function addObservation(note: string) {
