@@ -1283,11 +1283,13 @@ export class Replica {
   }
 
   /**
-   * Behind the others: a fetch is under way, proposals wait for parents we lack, f+1 peers report
-   * a higher executed height, or (just started) we have not heard from enough peers to know.
+   * Behind the others: a fetch is under way, f+1 peers report a higher executed height, or (just
+   * started, or cut off) we have not heard from enough peers to know.
    */
   #catchingUp(): boolean {
-    if (this.#fetching || this.#awaitingParent.size > 0) return true;
+    // Proposals held for want of their parents do not count: a faulty primary could send only
+    // later heights and be spared blame for ever. f+1 peers ahead show a replica really behind.
+    if (this.#fetching) return true;
     // Not hearing from enough peers, we are the one cut off (or just started): blame nobody.
     if (this.#freshStatuses().length < this.#quorum - 1) return true;
     return this.#catchUpIfBehind();
