@@ -24,7 +24,13 @@ import { ChainScrubber } from '../src/node/scrubber.ts';
 import { markStateSuspect, repairStateIfMarked } from '../src/node/state-repair.ts';
 import type { ValidatorNode } from '../src/node/validator.ts';
 import { signedGet } from './fixtures/signed.ts';
-import { orgRegistrations, startValidators, type TestValidators, until } from './fixtures/validators.ts';
+import {
+  commitMore as commitMoreOf,
+  rawChainDb as rawChainDbOf,
+  startValidators,
+  type TestValidators,
+  until,
+} from './fixtures/validators.ts';
 
 let c: TestValidators;
 const nonces = new Map<number, number>();
@@ -38,11 +44,7 @@ function recordingLog(): Logger & { lines: Array<{ fields: object; message: stri
 
 /** Flips one bit of the stored block at `height`: in its first tx's body, or in its header's state root. */
 async function flipStoredBlock(node: number, height: number, where: 'tx' | 'header'): Promise<Block> {
-  const db = new Level<Uint8Array, Uint8Array>(join(c.dir, `node-${node}`, 'chain'), {
-    keyEncoding: 'view',
-    valueEncoding: 'view',
-  });
-  await db.open();
+  const db = await rawChainDbOf(c, node);
   const key = heightKey(PREFIX.block, height);
   const bytes = Buffer.from((await db.get(key))!);
   const original = decode(Block, bytes);
@@ -54,13 +56,7 @@ async function flipStoredBlock(node: number, height: number, where: 'tx' | 'head
   return original;
 }
 
-/** Commits `count` more transactions one by one (a block each), held by every running node. */
-async function commitMore(count: number): Promise<void> {
-  for (const tx of orgRegistrations(c, count, nonces)) {
-    c.nodes[0]!.submit(tx);
-    await until(() => c.nodes.every((n) => n === null || n.store.hasTxSync(txHash(tx))), 30_000);
-  }
-}
+const commitMore = (count: number) => commitMoreOf(c, count, nonces);
 
 /** A height below the head (not the head: that one is checked against the head record) holding txs. */
 async function heightWithTxs(node: ValidatorNode, below: number): Promise<number> {

@@ -6,7 +6,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genesisState, stateKey } from '../src/contracts/index.ts';
 import { MedledgerError } from '../src/errors.ts';
@@ -22,8 +21,10 @@ import {
 } from '../src/node/state-repair.ts';
 import { ValidatorNode } from '../src/node/validator.ts';
 import {
+  commitMore as commitMoreOf,
   FAST_PARAMS,
   orgRegistrations,
+  rawChainDb as rawChainDbOf,
   startValidators,
   type TestValidators,
   until,
@@ -32,22 +33,8 @@ import {
 let c: TestValidators;
 const nonces = new Map<number, number>();
 
-async function commitMore(count: number): Promise<void> {
-  for (const tx of orgRegistrations(c, count, nonces)) {
-    c.nodes[0]!.submit(tx);
-    await until(() => c.nodes.every((n) => n === null || n.store.hasTxSync(txHash(tx))), 30_000);
-  }
-}
-
-/** Opens node `i`'s chain database directly, as a disk fault or the test campaign would touch it. */
-async function rawChainDb(i: number): Promise<Level<Uint8Array, Uint8Array>> {
-  const db = new Level<Uint8Array, Uint8Array>(join(c.dir, `node-${i}`, 'chain'), {
-    keyEncoding: 'view',
-    valueEncoding: 'view',
-  });
-  await db.open();
-  return db;
-}
+const commitMore = (count: number) => commitMoreOf(c, count, nonces);
+const rawChainDb = (i: number) => rawChainDbOf(c, i);
 
 const stateDbKey = (key: Uint8Array) => Buffer.concat([Buffer.of(PREFIX.state), key]);
 
