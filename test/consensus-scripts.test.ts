@@ -19,7 +19,8 @@
  *                                           what the stand-in executor yields
  *   submit tx1 tx2                          client transactions (each name is a new tx, one client)
  *   deliver F -> S KIND key=value...        a message from validator F to the replica S (= self):
- *       PRE-PREPARE view=V block=NAME       (height from the block)
+ *       PRE-PREPARE view=V block=NAME [swap=NAME2]  (height from the block; swap: NAME2's
+ *                                            transactions under NAME's signed header)
  *       PREPARE view=V block=NAME           COMMIT view=V block=NAME
  *       CHECKPOINT block=NAME               VIEW-CHANGE view=V [prepared=NAME,NAME]
  *                                           (on the genesis checkpoint; each prepared block with
@@ -27,6 +28,7 @@
  *       NEW-VIEW view=V                     (from the VIEW-CHANGEs of view V seen so far, a quorum,
  *                                            with the re-proposals they imply)
  *       STATUS view=V [changing] height=H   TXS txs=tx1,tx2 [forged=tx2] (tx2's signature flipped)
+ *       BODIES blocks=NAME,NAME [swap=NAME2]  (the answer to GET-BODIES blocks=NAME,...)
  *   tick TIMER                              a timer fires: request, viewchange, batch or status
  *   built [NAME]                            answer the pending `build` (the block is named NAME,
  *                                           default B<height>)
@@ -62,6 +64,7 @@ import {
   DEFAULT_CONSENSUS_PARAMS,
   type DurableRecord,
   type PreparedCert,
+  proposalOf,
   Replica,
   type RestoredState,
   signCommitMessage,
@@ -108,6 +111,8 @@ const KIND_NAMES: Record<ConsensusMessage['kind'], string> = {
   viewchange: 'VIEW-CHANGE',
   newview: 'NEW-VIEW',
   status: 'STATUS',
+  getbodies: 'GET-BODIES',
+  bodies: 'BODIES',
   txs: 'TXS',
 };
 
@@ -250,7 +255,7 @@ class Script {
         ),
       );
     }
-    return { prePrepare: this.#prePrepare(primary, view, block), prepares };
+    return { prePrepare: proposalOf(this.#prePrepare(primary, view, block)), prepares };
   }
 
   #certificate(block: Block): CommitCertificate {
@@ -278,8 +283,13 @@ class Script {
     const view = () => Number(need(a, 'view', line));
     const block = () => this.#block(need(a, 'block', line));
     switch (kind) {
-      case 'PRE-PREPARE':
-        return { kind: 'preprepare', ...this.#prePrepare(from, view(), block()) };
+      case 'PRE-PREPARE': {
+        const pp = this.#prePrepare(from, view(), block());
+        // swap=NAME: the signed proposal arrives with NAME's transactions attached instead.
+        const swap = a.get('swap');
+        if (swap) return { kind: 'preprepare', ...pp, block: { ...pp.block, txs: this.#block(swap).txs } };
+        return { kind: 'preprepare', ...pp };
+      }
       case 'PREPARE': {
         const b = block();
         const body = { from, view: view(), height: b.header.height, blockHash: blockHash(b.header) };
@@ -315,7 +325,9 @@ class Script {
         const viewChanges = [...(this.#viewChanges.get(v)?.values() ?? [])]
           .sort((x, y) => x.from - y.from)
           .slice(0, this.quorum);
-        const prePrepares = chooseReproposals(viewChanges).blocks.map((b) => this.#prePrepare(from, v, b));
+        const prePrepares = chooseReproposals(viewChanges).headers.map((header) =>
+          proposalOf(this.#prePrepare(from, v, this.#block(this.#blockName(blockHash(header))))),
+        );
         const body = { from, view: v, viewChanges, prePrepares };
         return { kind: 'newview', ...signMessage(this.#chainId, 'newview', body, this.#sk(from)) };
       }
@@ -327,6 +339,15 @@ class Script {
           height: Number(need(a, 'height', line)),
           blockHash: new Uint8Array(32),
         };
+      case 'BODIES': {
+        // swap=NAME: each block's header arrives with NAME's transactions.
+        const swap = a.get('swap');
+        const blocks = need(a, 'blocks', line)
+          .split(',')
+          .map((name) => this.#block(name));
+        if (!swap) return { kind: 'bodies', blocks };
+        return { kind: 'bodies', blocks: blocks.map((b) => ({ ...b, txs: this.#block(swap).txs })) };
+      }
       case 'TXS': {
         const txs = need(a, 'txs', line)
           .split(',')
@@ -437,18 +458,22 @@ class Script {
       case 'checkpoint':
         return `${kind} block=${this.#blockName(m.blockHash)}`;
       case 'viewchange': {
-        const prepared = m.prepared.map((c) => this.#blockName(blockHash(c.prePrepare.block.header)));
+        const prepared = m.prepared.map((c) => this.#blockName(blockHash(c.prePrepare.header)));
         return `${kind} view=${m.newView} checkpoint=${m.checkpoint.height} prepared=${prepared.join(',') || '-'}`;
       }
       case 'newview': {
         const from = m.viewChanges.map((vc) => vc.from).join(',');
-        const blocks = m.prePrepares.map((pp) => this.#blockName(blockHash(pp.block.header)));
+        const blocks = m.prePrepares.map((pp) => this.#blockName(blockHash(pp.header)));
         return `${kind} view=${m.view} view-changes=${from} reproposals=${blocks.join(',') || '-'}`;
       }
       case 'status':
         return `${kind} view=${m.view}${m.changing ? ' changing' : ''} height=${m.height}`;
       case 'txs':
         return `${kind} txs=${this.#txList(m.txs)}`;
+      case 'getbodies':
+        return `${kind} blocks=${m.hashes.map((hash) => this.#blockName(hash)).join(',')}`;
+      case 'bodies':
+        return `${kind} blocks=${m.blocks.map((b) => this.#blockName(blockHash(b.header))).join(',')}`;
       default:
         return assertNever(m);
     }

@@ -13,6 +13,7 @@ import { hex } from '../hex.ts';
 import {
   blockHash,
   LIMITS,
+  RECEIPT_OK,
   type Receipt,
   Transaction,
   txHash,
@@ -333,7 +334,10 @@ export const chainRoutes: Route[] = [
       if (!found)
         throw new ApiError(404, 'API_BLOCK_NOT_FOUND', `no committed block at height ${height} (yet)`);
       const header = found.header;
-      const certificate = await node.store.certificate(height);
+      const [certificate, receipts] = await Promise.all([
+        node.store.certificate(height),
+        node.store.receipts(height),
+      ]);
       const names = new Map(node.store.genesis.validators.map((v) => [hex(v.publicKey), v.name]));
       send(res, 200, {
         height,
@@ -348,6 +352,7 @@ export const chainRoutes: Route[] = [
         stateRoot: hex(header.stateRoot),
         proposer: hex(header.proposer),
         txs: found.txs.map((tx) => hex(txHash(tx))),
+        refused: (receipts ?? []).filter((receipt) => receipt.code !== RECEIPT_OK).length,
         // Height 0 has no certificate: the genesis file vouches for it.
         certificate: certificate
           ? {

@@ -6,7 +6,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MedledgerError } from '../errors.ts';
-import { BENCH_RESULT_VERSION, type BenchResult } from './result.ts';
+import { BENCH_RESULT_VERSION, type BenchResult, refusedNote } from './result.ts';
 import {
   bucketWidth_s,
   cleanBuckets,
@@ -253,7 +253,7 @@ export function summaryMarkdown(result: BenchResult): string {
         ],
         [
           'committed',
-          `${formatNumber(result.committedTxs, 0)} txs in ${formatNumber(result.committedBlocks, 0)} blocks`,
+          `${formatNumber(result.committedTxs, 0)} txs in ${formatNumber(result.committedBlocks, 0)} blocks${refusedNote(result)}`,
         ],
         [
           'mean throughput',

@@ -160,8 +160,19 @@ export interface BenchResult {
   committedTxs: number;
   /** Blocks committed during the run (the longest validator chain's growth). */
   committedBlocks: number;
+  /**
+   * Of the transactions committed in those blocks, how many the rule engine refused (a receipt code
+   * other than OK): on chain, but without effect. Null where not measured (sim mode).
+   */
+  refusedTxs?: number | null;
   /** Sim mode: what the simulator's checkers found (agreement, validity, ...); empty when all passed or in real mode. */
   violations: Array<{ checker: string; detail: string }>;
   /** Things the reader should know about this run (e.g. the load generator fell behind). */
   notes: string[];
+}
+
+/** `, N refused by the rule engine` when any committed transaction was refused (its effects not applied). */
+export function refusedNote(result: Pick<BenchResult, 'refusedTxs'>): string {
+  const refused = result.refusedTxs ?? 0;
+  return refused > 0 ? `, ${refused} of them refused by the rule engine` : '';
 }

@@ -168,6 +168,8 @@ async function measure(
   const committedAt = new Map<string, number>();
   const waiters = new Map<string, () => void>();
   let maxHeight = baseHeight;
+  /** Transactions the rule engine refused, per height followed (each height counted once). */
+  const refusedAt = new Map<number, number>();
   let committedSubmitted = 0;
   let submittedCount = 0;
   let failedSubmissions = 0;
@@ -272,6 +274,7 @@ async function measure(
           if (k !== undefined && records[k]!.submitted_s !== null) committedSubmitted++;
           waiters.get(hash)?.();
         }
+        refusedAt.set(height, block.refused);
         maxHeight = Math.max(maxHeight, height);
         height++;
       } catch {
@@ -638,6 +641,7 @@ async function measure(
     },
     validators,
     committedBlocks: blocks,
+    refusedTxs: [...refusedAt.values()].reduce((sum, r) => sum + r, 0),
     violations: [],
     notes,
   };

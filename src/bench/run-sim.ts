@@ -23,7 +23,14 @@ import type { Scenario } from './scenario.ts';
 /** What a mode's runner measures; the caller adds what both modes share (versions, machine, bound). */
 export type ModeResult = Pick<
   BenchResult,
-  'viewChanges' | 'maxView' | 'messages' | 'validators' | 'committedBlocks' | 'violations' | 'notes'
+  | 'viewChanges'
+  | 'maxView'
+  | 'messages'
+  | 'validators'
+  | 'committedBlocks'
+  | 'refusedTxs'
+  | 'violations'
+  | 'notes'
 > & { observations: Observations };
 
 const CHECKPOINT_INTERVAL = 8;

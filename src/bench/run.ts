@@ -4,7 +4,7 @@
  */
 
 import { machine, measureVerifyRate, signatureBound, statistics, versions } from './measure.ts';
-import { BENCH_RESULT_VERSION, type BenchResult } from './result.ts';
+import { BENCH_RESULT_VERSION, type BenchResult, refusedNote } from './result.ts';
 import { runReal } from './run-real.ts';
 import { runSim } from './run-sim.ts';
 import type { Scenario } from './scenario.ts';
@@ -70,6 +70,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     validators: mode.validators,
     committedTxs: stats.committedTxs,
     committedBlocks: mode.committedBlocks,
+    refusedTxs: mode.refusedTxs ?? null,
     violations: mode.violations,
     notes: mode.notes,
   };
@@ -83,7 +84,7 @@ export function formatResult(result: BenchResult): string {
   const t = result.throughput;
   const l = result.latency;
   const lines = [
-    `${result.scenario.name}: ${result.committedTxs} txs in ${result.committedBlocks} blocks${unit}`,
+    `${result.scenario.name}: ${result.committedTxs} txs in ${result.committedBlocks} blocks${unit}${refusedNote(result)}`,
     `  throughput: mean ${t.mean_txps} tx/s, peak ${t.peak_txps} tx/s` +
       (t.ratioToBound === null
         ? ''

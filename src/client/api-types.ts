@@ -110,6 +110,8 @@ export interface BlockJson {
   /** The proposer's validator key (zeros at height 0). */
   proposer: string;
   txs: string[];
+  /** How many of `txs` the rule engine refused (committed with a receipt code other than OK). */
+  refused: number;
   /** The commit certificate: the validators whose COMMIT signatures it holds (null at height 0). */
   certificate: {
     view: number;

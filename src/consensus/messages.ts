@@ -4,9 +4,10 @@
  * Every protocol message but STATUS and TXS is signed by the validator named in its `from` field
  * (an index into the genesis validator list). The signature covers a domain tag, the chain id, the
  * message kind and the canonical encoding of every field but the signature, so no signature can be
- * replayed on another chain or as another kind. COMMIT is the exception that proves the rule: it is
- * signed as the ledger's commit statement, so a quorum of COMMITs is, unchanged, the block's commit
- * certificate. STATUS and TXS are unsigned: the transport authenticates their sender, transactions
+ * replayed on another chain or as another kind. Two exceptions: a PRE-PREPARE is signed over its
+ * block's hash (the header commits to the transactions through txRoot), so the signed proposal can
+ * travel without its transactions inside VIEW-CHANGEs and NEW-VIEWs; and COMMIT is signed as the
+ * ledger's commit statement, so a quorum of COMMITs is, unchanged, the block's commit certificate. STATUS and TXS are unsigned: the transport authenticates their sender, transactions
  * carry their own signatures, and nothing is decided on a STATUS alone.
  */
 import {
@@ -23,7 +24,7 @@ import {
   union,
 } from '../codec/index.ts';
 import { sign, verify } from '../crypto/index.ts';
-import { Block, commitPayload, LIMITS, Transaction } from '../ledger/index.ts';
+import { Block, BlockHeader, blockHash, commitPayload, LIMITS, Transaction } from '../ledger/index.ts';
 
 const hash = bytes(32);
 const signature = bytes(64);
@@ -34,9 +35,28 @@ export const MAX_VALIDATORS = LIMITS.validators;
 export const MAX_PREPARED = 4096;
 /** Most transactions one TXS message may carry. */
 export const MAX_FORWARDED_TXS = 1024;
+/** Most proposal bodies one PROPOSALS request may ask for (and one answer carry). */
+export const MAX_BODIES = 8;
 
 export const PrePrepare = struct('PrePrepare', { from, view: u64, height: u64, block: Block, signature });
 export type PrePrepare = Infer<typeof PrePrepare>;
+
+/**
+ * A PRE-PREPARE without its transactions: the signature holds for both (it covers the block hash).
+ * VIEW-CHANGEs and NEW-VIEWs carry proposals in this form; a replica joins the body it holds, or
+ * asks its peers for it (GET-BODIES), to take a re-proposal up.
+ */
+export const SignedProposal = struct('SignedProposal', {
+  from,
+  view: u64,
+  height: u64,
+  header: BlockHeader,
+  signature,
+});
+export type SignedProposal = Infer<typeof SignedProposal>;
+
+/** What a PRE-PREPARE's signature covers. */
+const ProposalDigest = struct('ProposalDigest', { from, view: u64, height: u64, blockHash: hash });
 
 export const Prepare = struct('Prepare', { from, view: u64, height: u64, blockHash: hash, signature });
 export type Prepare = Infer<typeof Prepare>;
@@ -62,12 +82,22 @@ export const CheckpointProof = struct('CheckpointProof', {
 });
 export type CheckpointProof = Infer<typeof CheckpointProof>;
 
-/** A PRE-PREPARE with quorum - 1 matching PREPAREs from other validators, in the PRE-PREPARE's view. */
+/**
+ * A signed proposal with quorum - 1 matching PREPAREs from other validators, in the proposal's view,
+ * as VIEW-CHANGEs carry it: by header, without the transactions.
+ */
 export const PreparedCert = struct('PreparedCert', {
-  prePrepare: PrePrepare,
+  prePrepare: SignedProposal,
   prepares: list(Prepare, MAX_VALIDATORS),
 });
 export type PreparedCert = Infer<typeof PreparedCert>;
+
+/** A prepared certificate with the whole PRE-PREPARE, as a replica keeps (and persists) its own. */
+export const PreparedBlock = struct('PreparedBlock', {
+  prePrepare: PrePrepare,
+  prepares: list(Prepare, MAX_VALIDATORS),
+});
+export type PreparedBlock = Infer<typeof PreparedBlock>;
 
 export const ViewChange = struct('ViewChange', {
   from,
@@ -82,7 +112,7 @@ export const NewView = struct('NewView', {
   from,
   view: u64,
   viewChanges: list(ViewChange, MAX_VALIDATORS),
-  prePrepares: list(PrePrepare, MAX_PREPARED),
+  prePrepares: list(SignedProposal, MAX_PREPARED),
   signature,
 });
 export type NewView = Infer<typeof NewView>;
@@ -98,6 +128,14 @@ export type Status = Infer<typeof Status>;
 export const Txs = struct('Txs', { txs: list(Transaction, MAX_FORWARDED_TXS) });
 export type Txs = Infer<typeof Txs>;
 
+/** Asks a peer for the transactions of proposals it holds (re-proposals of a NEW-VIEW), by block hash. */
+export const GetBodies = struct('GetBodies', { hashes: list(hash, MAX_BODIES) });
+export type GetBodies = Infer<typeof GetBodies>;
+
+/** The answer to GET-BODIES: unsigned, each block checked against the signed header it completes. */
+export const Bodies = struct('Bodies', { blocks: list(Block, MAX_BODIES) });
+export type Bodies = Infer<typeof Bodies>;
+
 export const ConsensusMessage = union('ConsensusMessage', {
   preprepare: PrePrepare,
   prepare: Prepare,
@@ -107,6 +145,8 @@ export const ConsensusMessage = union('ConsensusMessage', {
   newview: NewView,
   status: Status,
   txs: Txs,
+  getbodies: GetBodies,
+  bodies: Bodies,
 });
 export type ConsensusMessage = UnionOf<{
   preprepare: typeof PrePrepare;
@@ -117,6 +157,8 @@ export type ConsensusMessage = UnionOf<{
   newview: typeof NewView;
   status: typeof Status;
   txs: typeof Txs;
+  getbodies: typeof GetBodies;
+  bodies: typeof Bodies;
 }>;
 
 export type SignedKind = 'preprepare' | 'prepare' | 'checkpoint' | 'viewchange' | 'newview';
@@ -139,14 +181,55 @@ const schemas: { [K in SignedKind]: Schema<SignedMessage[K]> } = {
 const DOMAIN = 'medledger/consensus/v1';
 const ZERO_SIGNATURE = new Uint8Array(64);
 
-/** The bytes a signed message's signature covers: tag, chain id, kind, the message with a zero signature. */
+/**
+ * The bytes a signed message's signature covers: tag, chain id, kind, the message with a zero
+ * signature; for a PRE-PREPARE, its digest (sender, view, height, block hash).
+ */
 export function signingBytes<K extends SignedKind>(
   chainId: string,
   kind: K,
   message: SignedMessage[K],
 ): Uint8Array {
+  if (kind === 'preprepare') return proposalBytes(chainId, proposalOf(message as PrePrepare));
   const body = encode(schemas[kind], { ...message, signature: ZERO_SIGNATURE });
   return Buffer.concat([Buffer.from(`${DOMAIN}\0${chainId}\0${kind}\0`), body]);
+}
+
+/** The signed proposal of a PRE-PREPARE: the same signature, the header without the transactions. */
+export function proposalOf(pp: PrePrepare): SignedProposal {
+  const { from, view, height, signature } = pp;
+  return { from, view, height, header: pp.block.header, signature };
+}
+
+/** Joins a signed proposal and a block with its header back into the PRE-PREPARE. */
+export function withBody(proposal: SignedProposal, block: Block): PrePrepare {
+  const { from, view, height, signature } = proposal;
+  return { from, view, height, block, signature };
+}
+
+/** Signs a proposal of `header` (the PRE-PREPARE signature, without needing the transactions). */
+export function signProposal(
+  chainId: string,
+  unsigned: Omit<SignedProposal, 'signature'>,
+  secretKey: Uint8Array,
+): SignedProposal {
+  const bytes = proposalBytes(chainId, unsigned);
+  return { ...unsigned, signature: sign(secretKey, bytes) };
+}
+
+export function verifyProposal(
+  chainId: string,
+  proposal: SignedProposal,
+  validators: readonly Uint8Array[],
+): boolean {
+  const key = validators[proposal.from];
+  return key !== undefined && verify(key, proposalBytes(chainId, proposal), proposal.signature);
+}
+
+function proposalBytes(chainId: string, p: Omit<SignedProposal, 'signature'>): Uint8Array {
+  const { from, view, height } = p;
+  const digest = encode(ProposalDigest, { from, view, height, blockHash: blockHash(p.header) });
+  return Buffer.concat([Buffer.from(`${DOMAIN}\0${chainId}\0preprepare\0`), digest]);
 }
 
 export function signMessage<K extends SignedKind>(

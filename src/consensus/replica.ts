@@ -13,8 +13,10 @@
  * Every signed vote is persisted (a `persist` action) before the `send` that carries it.
  *
  * Liveness (what makes a replica give up on a primary, and what brings it back):
- * - The request timer ticks every `requestTimeout_ms` while transactions wait, whatever commits in
- *   between (PBFT's per-request deadline: commits of other transactions do not reset it). At a tick a
+ * - The request timer ticks every request timeout while transactions wait, whatever commits in
+ *   between (PBFT's per-request deadline: commits of other transactions do not reset it). The timeout
+ *   is `requestTimeout_ms` stretched to twice the commit latency measured here, up to 4 times it
+ *   (request-timeout.ts), so a starved or saturated cluster is not taken for a dead primary. At a tick a
  *   replica that is catching up blames nobody. Otherwise the primary is replaced if nothing progressed
  *   (no proposal accepted, no block committed) for a whole period while transactions waited, or if a
  *   transaction has waited CENSORSHIP_PERIODS periods while the primary proposed blocks with room
@@ -24,7 +26,8 @@
  * - View changes follow PBFT: a replica joins a view change when f+1 replicas ask for a later view;
  *   its view-change timer runs only once a quorum asked for its view, so a replica alone never climbs
  *   further. The timer doubles with each view that fails and is reset by a commit. VIEW-CHANGEs are
- *   sent again every STATUS period until the view changes.
+ *   sent again every STATUS period until the view changes. They and NEW-VIEWs carry proposals by
+ *   signed header; a replica asks for the transactions of a re-proposal it lacks (bodies.ts).
  * - Rejoining the group: a replica that waits in a view change nobody joined, while f+1 peers report
  *   working in a lower view, returns to that view. It must not sign a COMMIT there: a VIEW-CHANGE it
  *   sent for a higher view may still be used in a NEW-VIEW, and would not show what it committed
@@ -44,23 +47,31 @@ import {
   quorumSize,
   txHash,
 } from '../ledger/index.ts';
+import { ProposalBodies } from './bodies.ts';
 import { Mempool } from './mempool.ts';
 import {
   type Checkpoint,
   type CheckpointProof,
   type Commit,
   type ConsensusMessage,
+  MAX_BODIES,
   MAX_FORWARDED_TXS,
   type NewView,
   type PrePrepare,
   type Prepare,
-  type PreparedCert,
+  type PreparedBlock,
+  proposalOf,
+  type SignedProposal,
   signCommitMessage,
   signMessage,
+  signProposal,
   type ViewChange,
   verifyCommitMessage,
   verifyMessage,
+  verifyProposal,
+  withBody,
 } from './messages.ts';
+import { RequestTimeout } from './request-timeout.ts';
 import {
   assertNever,
   type ConsensusAction,
@@ -88,6 +99,9 @@ const FETCH_RETRY_PERIODS = 4;
 /** A peer's STATUS is current for this many of our STATUS periods (it sends one every period). */
 const STATUS_FRESH_PERIODS = 3;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
+
+/** A proposal's transactions do not hash to its signed header's txRoot (anyone could attach them). */
+const NOT_THE_SIGNED_BODY = 'transactions do not match the txRoot';
 
 /**
  * The statuses in which a timer's expiry acts. In the others it does only its bookkeeping (a request
@@ -178,7 +192,9 @@ export class Replica {
 
   #slots = new Map<number, Slot>();
   /** Highest-view prepared certificate per height above the stable checkpoint. */
-  #prepared = new Map<number, PreparedCert>();
+  #prepared = new Map<number, PreparedBlock>();
+  /** Blocks held for re-proposals, and the re-proposals of this view waiting for theirs. */
+  #bodies = new ProposalBodies();
   /** PRE-PREPAREs waiting for their parent's PRE-PREPARE. */
   #awaitingParent = new Map<number, { pp: PrePrepare; reproposal: boolean }>();
   /** PRE-PREPAREs for views we have not entered yet. */
@@ -194,6 +210,8 @@ export class Replica {
   #statusPeriod = 0;
 
   #mempool: Mempool;
+  /** The request timeout, stretched to the commit latency measured here. */
+  #requestTimeout: RequestTimeout;
   /** Tx hash → height, for recently committed transactions. */
   #committedTxs = new Map<string, number>();
   /** Tx hashes in accepted, not yet executed proposals of this view. */
@@ -242,6 +260,10 @@ export class Replica {
     };
     this.#validatorSet = new Set(config.validators.map(hex));
     this.#mempool = new Mempool(config.chainId, config.params.mempoolMaxTxs);
+    this.#requestTimeout = new RequestTimeout(
+      config.params.requestTimeout_ms,
+      config.params.statusInterval_ms,
+    );
     this.#executed = restored?.executed ?? { height: 0, ...config.genesis };
     this.#stable = {
       height: 0,
@@ -455,6 +477,7 @@ export class Replica {
         const current = this.#prepared.get(height);
         if (!current || current.prePrepare.view <= record.cert.prePrepare.view)
           this.#prepared.set(height, record.cert);
+        this.#bodies.remember(record.cert.prePrepare.block);
         break;
       }
       case 'stable':
@@ -515,7 +538,7 @@ export class Replica {
     // The transactions that armed it wait through this whole first period.
     this.#waitedWholePeriod = true;
     this.#progressSinceTick = false;
-    this.#setTimer('request', this.#config.params.requestTimeout_ms);
+    this.#setTimer('request', this.#requestTimeout.timeout_ms);
   }
 
   #maybePropose(): void {
@@ -616,6 +639,12 @@ export class Replica {
       case 'newview':
         this.#onNewView(message);
         return;
+      case 'getbodies':
+        this.#onGetBodies(from, message.hashes);
+        return;
+      case 'bodies':
+        this.#onBodies(message.blocks);
+        return;
       default:
         assertNever(message);
     }
@@ -670,7 +699,9 @@ export class Replica {
     }
     const problem = this.#checkProposal(pp, parent, how.reproposal);
     if (problem) {
-      if (!how.reproposal) this.#startViewChange(this.#view + 1, `invalid proposal: ${problem}`);
+      // The primary signed the header only: transactions that do not match it are not its doing.
+      const blame = !how.reproposal && problem !== NOT_THE_SIGNED_BODY;
+      if (blame) this.#startViewChange(this.#view + 1, `invalid proposal: ${problem}`);
       return;
     }
     const slot = this.#slot(height);
@@ -682,6 +713,8 @@ export class Replica {
     slot.prePrepare = pp;
     slot.block = block;
     slot.hash = hash;
+    this.#bodies.remember(block);
+    this.#requestTimeout.accepted(height, this.#statusPeriod);
     if (pp.view === this.#view && !how.reproposal) {
       this.#progressSinceTick = true;
       if (block.txs.length < this.#config.params.batchMaxTxs)
@@ -717,9 +750,10 @@ export class Replica {
     if (!same(header.proposer, this.#config.validators[this.#primary(header.view)]!)) return 'proposer';
     if (!same(header.prevHash, parent.hash)) return 'does not extend the chain';
     if (header.timestamp < parent.timestamp) return 'timestamp goes backwards';
-    if (txs.length > this.#config.params.maxBlockTxs || txs.length === 0) return 'batch size';
+    // First, as what is wrong with a body that is not the signed one says nothing of the primary.
     const ids = txs.map(txHash);
-    if (!same(header.txRoot, merkleRoot(ids))) return 'txRoot';
+    if (!same(header.txRoot, merkleRoot(ids))) return NOT_THE_SIGNED_BODY;
+    if (txs.length > this.#config.params.maxBlockTxs || txs.length === 0) return 'batch size';
     const seen = new Set<string>();
     for (let i = 0; i < txs.length; i++) {
       const id = hex(ids[i]!);
@@ -796,7 +830,10 @@ export class Replica {
     if (!this.#parentPreparedOrCommitted(slot)) return;
     if (!this.#maySign('commit', this.#view, slot.height, slot.hash!)) return;
     matching.sort((a, b) => a.from - b.from);
-    const cert: PreparedCert = { prePrepare: slot.prePrepare, prepares: matching.slice(0, this.#quorum - 1) };
+    const cert: PreparedBlock = {
+      prePrepare: slot.prePrepare,
+      prepares: matching.slice(0, this.#quorum - 1),
+    };
     this.#prepared.set(slot.height, cert);
     this.#persist({ kind: 'prepared', cert });
     slot.sentCommit = true;
@@ -874,6 +911,7 @@ export class Replica {
       const slot = this.#slots.get(this.#executed.height + 1);
       if (!slot?.committed) break;
       this.#applyCommitted(slot.committed.block, slot.committed.certificate);
+      this.#requestTimeout.committed(slot.height, this.#statusPeriod);
       progressed = true;
     }
     if (progressed) this.#afterProgress();
@@ -1008,6 +1046,7 @@ export class Replica {
     const low = this.#stable.height;
     for (const height of this.#checkpoints.keys()) if (height <= low) this.#checkpoints.delete(height);
     for (const height of this.#prepared.keys()) if (height <= low) this.#prepared.delete(height);
+    this.#bodies.prune(low);
     for (const height of this.#executedHashes.keys()) if (height < low) this.#executedHashes.delete(height);
     for (const [key] of this.#signed) if (Number(key.split('/')[2]) <= low) this.#signed.delete(key);
     const forgetBelow = low - this.#config.params.logSize;
@@ -1115,6 +1154,7 @@ export class Replica {
         });
         if (this.#status === 'view-change') this.#stillChangingView();
         else if (this.#executed.height === this.#executedAtLastStatus) this.#resendStalledVotes();
+        this.#askForBodies(null);
         if (this.#executed.height === this.#executedAtLastStatus) this.#resendCheckpointVotes();
         this.#setTimer('status', this.#config.params.statusInterval_ms);
         // No progress for a whole period: any lead is worth fetching, even one peer's (a replica that
@@ -1160,7 +1200,7 @@ export class Replica {
     }
     this.#requestTimerArmed = true;
     this.#waitedWholePeriod = true;
-    this.#setTimer('request', this.#config.params.requestTimeout_ms);
+    this.#setTimer('request', this.#requestTimeout.timeout_ms);
     this.#resendToPrimary();
   }
 
@@ -1301,6 +1341,35 @@ export class Replica {
     return [...this.#peerStatus.values()].filter((s) => s.period >= since);
   }
 
+  // ---- re-proposal bodies ---------------------------------------------------------------------------
+
+  /** Asks for the transactions of the re-proposals still missing: `spread` holders each, or all. */
+  #askForBodies(spread: number | null): void {
+    if (this.#bodies.waiting === 0) return;
+    for (const [peer, hashes] of this.#bodies.requests(spread)) {
+      for (let at = 0; at < hashes.length; at += MAX_BODIES) {
+        const message = { kind: 'getbodies', hashes: hashes.slice(at, at + MAX_BODIES) } as const;
+        this.#emit({ kind: 'send', to: peer, message });
+      }
+    }
+  }
+
+  /** Answers with the blocks we hold of those asked for (none is secret: they were broadcast). */
+  #onGetBodies(from: number, hashes: readonly Uint8Array[]): void {
+    const blocks = hashes.flatMap((hash) => this.#bodies.get(hex(hash)) ?? []);
+    if (blocks.length > 0) this.#emit({ kind: 'send', to: from, message: { kind: 'bodies', blocks } });
+  }
+
+  /** Takes up each re-proposal a received block completes; anything else is dropped. */
+  #onBodies(blocks: readonly Block[]): void {
+    for (const block of blocks) {
+      if (this.#status !== 'normal') return;
+      const pp = this.#bodies.complete(block);
+      if (pp && pp.view === this.#view && pp.height > this.#executed.height)
+        this.#acceptPrePrepare(pp, { reproposal: true });
+    }
+  }
+
   // ---- view change --------------------------------------------------------------------------------
 
   /** Moves to `newView` (only ever up) and waits there for its NEW-VIEW. */
@@ -1332,7 +1401,8 @@ export class Replica {
   #sendViewChange(): void {
     const prepared = [...this.#prepared.values()]
       .filter((c) => c.prePrepare.height > this.#stable.height)
-      .sort((a, b) => a.prePrepare.height - b.prePrepare.height);
+      .sort((a, b) => a.prePrepare.height - b.prePrepare.height)
+      .map((c) => ({ prePrepare: proposalOf(c.prePrepare), prepares: c.prepares }));
     const vc = signMessage(
       this.#config.chainId,
       'viewchange',
@@ -1362,6 +1432,7 @@ export class Replica {
   #resetSlotsForView(): void {
     this.#inFlight.clear();
     this.#awaitingParent.clear();
+    this.#bodies.forgetWanted();
     for (const slot of this.#slots.values()) {
       slot.prePrepare = null;
       slot.valid = false;
@@ -1430,16 +1501,15 @@ export class Replica {
     const byView = this.#viewChanges.get(view);
     if (!byView || byView.size < this.#quorum) return;
     const viewChanges = [...byView.values()].sort((a, b) => a.from - b.from).slice(0, this.#quorum);
-    const { blocks } = chooseReproposals(viewChanges);
-    const prePrepares: PrePrepare[] = [];
-    for (const block of blocks) {
-      const height = block.header.height;
-      if (!this.#maySign('preprepare', view, height, hex(blockHash(block.header)))) return;
+    const { headers } = chooseReproposals(viewChanges);
+    const prePrepares: SignedProposal[] = [];
+    for (const header of headers) {
+      const height = header.height;
+      if (!this.#maySign('preprepare', view, height, hex(blockHash(header)))) return;
       prePrepares.push(
-        signMessage(
+        signProposal(
           this.#config.chainId,
-          'preprepare',
-          { from: this.#config.self, view, height, block },
+          { from: this.#config.self, view, height, header },
           this.#config.secretKey,
         ),
       );
@@ -1480,14 +1550,14 @@ export class Replica {
     if (senders.size < this.#quorum) return false;
     for (const pp of nv.prePrepares) {
       if (pp.view !== nv.view || pp.from !== nv.from) return false;
-      if (!verifyMessage(this.#config.chainId, 'preprepare', pp, this.#config.validators)) return false;
+      if (!verifyProposal(this.#config.chainId, pp, this.#config.validators)) return false;
     }
     if (this.#config.unsafe?.skipNewViewCheck) return true;
-    const { blocks } = chooseReproposals(nv.viewChanges);
-    if (blocks.length !== nv.prePrepares.length) return false;
-    return blocks.every((block, i) => {
+    const { headers } = chooseReproposals(nv.viewChanges);
+    if (headers.length !== nv.prePrepares.length) return false;
+    return headers.every((header, i) => {
       const pp = nv.prePrepares[i]!;
-      return pp.height === block.header.height && same(blockHash(pp.block.header), blockHash(block.header));
+      return pp.height === header.height && same(blockHash(pp.header), blockHash(header));
     });
   }
 
@@ -1510,11 +1580,15 @@ export class Replica {
 
     this.#considerStable(chooseReproposals(nv.viewChanges).checkpoint);
     let highest = this.#executed.height;
-    for (const pp of nv.prePrepares) {
-      highest = Math.max(highest, pp.height);
-      if (pp.height <= this.#executed.height) continue;
-      this.#acceptPrePrepare(pp, { reproposal: true });
+    for (const proposal of nv.prePrepares) {
+      highest = Math.max(highest, proposal.height);
+      if (proposal.height <= this.#executed.height) continue;
+      const body = this.#bodies.get(hex(blockHash(proposal.header)));
+      if (body) this.#acceptPrePrepare(withBody(proposal, body), { reproposal: true });
+      else this.#bodies.want(proposal, holdersOf(proposal, nv, this.#config.self));
     }
+    // f+1 holders include an honest one that has the block; all are asked at the next STATUS period.
+    this.#askForBodies(this.#f + 1);
     this.#nextProposal = Math.max(highest + 1, this.#executed.height + 1, this.#highestSignedProposal() + 1);
 
     const future = this.#futurePrePrepares;
@@ -1523,4 +1597,14 @@ export class Replica {
     this.#armRequestTimer();
     this.#maybePropose();
   }
+}
+
+/** Who can send a re-proposal's transactions: the VIEW-CHANGE senders that prepared it, then the primary. */
+function holdersOf(proposal: SignedProposal, nv: NewView, self: number): number[] {
+  const hash = blockHash(proposal.header);
+  const holders = nv.viewChanges
+    .filter((vc) => vc.prepared.some((c) => same(blockHash(c.prePrepare.header), hash)))
+    .map((vc) => vc.from);
+  if (!holders.includes(nv.from)) holders.push(nv.from);
+  return holders.filter((peer) => peer !== self);
 }

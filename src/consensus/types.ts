@@ -17,7 +17,7 @@
  * - Timers: `setTimer` replaces a pending timer of the same id; `timer` events report expiry.
  */
 import type { Block, CommitCertificate, Transaction } from '../ledger/index.ts';
-import type { CheckpointProof, ConsensusMessage, PreparedCert } from './messages.ts';
+import type { CheckpointProof, ConsensusMessage, PreparedBlock } from './messages.ts';
 
 export interface ConsensusParams {
   /** Most transactions in a block this replica proposes (at most maxBlockTxs). */
@@ -140,7 +140,7 @@ export type DurableRecord =
       blockHash: Uint8Array;
     }
   /** The replica became prepared; view changes must report it. */
-  | { kind: 'prepared'; cert: PreparedCert }
+  | { kind: 'prepared'; cert: PreparedBlock }
   /** A checkpoint became stable; everything at or below its height may be forgotten. */
   | { kind: 'stable'; proof: CheckpointProof };
 

@@ -12,8 +12,14 @@
  * one of them, and within one view two prepared certificates for one height cannot disagree. So every
  * committed block lies on the chosen chain, below the first gap or fork, and nothing committed is lost.
  */
-import { type Block, blockHash } from '../ledger/index.ts';
-import { type CheckpointProof, type PreparedCert, type ViewChange, verifyMessage } from './messages.ts';
+import { type BlockHeader, blockHash } from '../ledger/index.ts';
+import {
+  type CheckpointProof,
+  type PreparedCert,
+  type ViewChange,
+  verifyMessage,
+  verifyProposal,
+} from './messages.ts';
 
 export interface ValidatorContext {
   chainId: string;
@@ -52,9 +58,9 @@ export function checkPreparedCert(cert: PreparedCert, ctx: ValidatorContext): st
   const { prePrepare: pp } = cert;
   const n = ctx.validators.length;
   if (pp.from !== primaryOf(pp.view, n)) return 'pre-prepare not from the primary of its view';
-  if (pp.block.header.height !== pp.height) return 'pre-prepare height differs from its block';
-  if (!verifyMessage(ctx.chainId, 'preprepare', pp, ctx.validators)) return 'bad pre-prepare signature';
-  const hash = blockHash(pp.block.header);
+  if (pp.header.height !== pp.height) return 'pre-prepare height differs from its block';
+  if (!verifyProposal(ctx.chainId, pp, ctx.validators)) return 'bad pre-prepare signature';
+  const hash = blockHash(pp.header);
   const signers = new Set<number>();
   for (const prepare of cert.prepares) {
     if (prepare.view !== pp.view || prepare.height !== pp.height || !same(prepare.blockHash, hash)) {
@@ -88,7 +94,8 @@ export function checkViewChange(vc: ViewChange, ctx: ValidatorContext): string |
 
 export interface Reproposals {
   checkpoint: CheckpointProof;
-  blocks: Block[];
+  /** The headers of the blocks to re-propose, by height from the checkpoint up. */
+  headers: BlockHeader[];
 }
 
 /** The NEW-VIEW rule (see the top of this file). The view changes must already be checked. */
@@ -96,11 +103,11 @@ export function chooseReproposals(viewChanges: readonly ViewChange[]): Reproposa
   let checkpoint = viewChanges[0]!.checkpoint;
   for (const vc of viewChanges) if (vc.checkpoint.height > checkpoint.height) checkpoint = vc.checkpoint;
 
-  const best = new Map<number, { view: number; block: Block; hash: Uint8Array }>();
+  const best = new Map<number, { view: number; header: BlockHeader; hash: Uint8Array }>();
   for (const vc of viewChanges) {
     for (const { prePrepare: pp } of vc.prepared) {
       if (pp.height <= checkpoint.height) continue;
-      const hash = blockHash(pp.block.header);
+      const hash = blockHash(pp.header);
       const current = best.get(pp.height);
       // Highest view wins; equal views cannot disagree among honest certificates, and ties between
       // forged ones (more than f faults) are broken by hash so every replica still chooses alike.
@@ -109,17 +116,17 @@ export function chooseReproposals(viewChanges: readonly ViewChange[]): Reproposa
         pp.view > current.view ||
         (pp.view === current.view && Buffer.compare(hash, current.hash) < 0)
       ) {
-        best.set(pp.height, { view: pp.view, block: pp.block, hash });
+        best.set(pp.height, { view: pp.view, header: pp.header, hash });
       }
     }
   }
-  const blocks: Block[] = [];
+  const headers: BlockHeader[] = [];
   let parent = checkpoint.blockHash;
   for (let height = checkpoint.height + 1; ; height++) {
     const chosen = best.get(height);
-    if (!chosen || !same(chosen.block.header.prevHash, parent)) break;
-    blocks.push(chosen.block);
+    if (!chosen || !same(chosen.header.prevHash, parent)) break;
+    headers.push(chosen.header);
     parent = chosen.hash;
   }
-  return { checkpoint, blocks };
+  return { checkpoint, headers };
 }

@@ -7,7 +7,7 @@
  * below it, older views and checkpoints) are deleted in the same batch, so the log stays small.
  */
 import { bool, bytes, decode, encode, oneOf, struct, u64, union } from '../codec/index.ts';
-import { CheckpointProof, type DurableRecord, PreparedCert } from '../consensus/index.ts';
+import { CheckpointProof, type DurableRecord, PreparedBlock } from '../consensus/index.ts';
 import { type ChainDb, openChainDb } from '../ledger/index.ts';
 
 const DurableRecordSchema = union('DurableRecord', {
@@ -19,7 +19,7 @@ const DurableRecordSchema = union('DurableRecord', {
     height: u64,
     blockHash: bytes(32),
   }),
-  prepared: struct('PreparedRecord', { cert: PreparedCert }),
+  prepared: struct('PreparedRecord', { cert: PreparedBlock }),
   stable: struct('StableRecord', { proof: CheckpointProof }),
 });
 

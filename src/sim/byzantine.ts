@@ -42,12 +42,20 @@ import type {
   PrePrepare,
   ViewChange,
 } from '../consensus/messages.ts';
-import { type Status, signCommitMessage, signMessage } from '../consensus/messages.ts';
+import {
+  MAX_BODIES,
+  type SignedProposal,
+  type Status,
+  signCommitMessage,
+  signMessage,
+  signProposal,
+} from '../consensus/messages.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from '../consensus/view-change.ts';
 import { hex } from '../hex.ts';
 import {
   assembleBlock,
   type Block,
+  type BlockHeader,
   blockHash,
   type CommitCertificate,
   maxFaults,
@@ -122,6 +130,8 @@ export class Adversary {
   readonly #heights = new Map<number, number>();
   /** `view/height` pairs a PRE-PREPARE was forged for. */
   readonly #forged = new Set<string>();
+  /** Blocks we re-proposed in a NEW-VIEW of our making, by hex hash: we hand them to whoever asks. */
+  readonly #served = new Map<string, Block>();
 
   constructor(
     behaviours: readonly ByzantineBehaviour[],
@@ -142,7 +152,7 @@ export class Adversary {
     };
     board.listen((posting) => {
       if (posting.by === ctx.self) return;
-      this.#noteProposal(posting.prePrepare);
+      if ('block' in posting.prePrepare) this.#noteProposal(posting.prePrepare);
       this.#send(this.#echo(posting));
     });
   }
@@ -206,7 +216,29 @@ export class Adversary {
     return { kind, ...signCommitMessage(chainId, unsigned, secretKey) };
   }
 
-  #newView(view: number, viewChanges: ViewChange[], prePrepares: PrePrepare[]): ConsensusMessage {
+  #proposal(view: number, header: BlockHeader): SignedProposal {
+    const { chainId, self, secretKey } = this.#ctx;
+    return signProposal(chainId, { from: self, view, height: header.height, header }, secretKey);
+  }
+
+  /** Re-proposals of `blocks` in `view`, whose transactions we then hand to whoever asks for them. */
+  #reproposals(view: number, blocks: readonly Block[]): SignedProposal[] {
+    for (const block of blocks) this.#served.set(hex(blockHash(block.header)), block);
+    return blocks.map((block) => this.#proposal(view, block.header));
+  }
+
+  /** A block we know by hash: one we made up, saw proposed, or committed. */
+  #knownBlock(header: BlockHeader): Block | null {
+    const hash = hex(blockHash(header));
+    const seen = (this.#proposals.get(header.height) ?? []).find(
+      (pp) => hex(blockHash(pp.block.header)) === hash,
+    );
+    const committed = this.#ctx.committed(header.height);
+    const mine = committed && hex(blockHash(committed.header)) === hash ? committed : null;
+    return this.#served.get(hash) ?? seen?.block ?? mine;
+  }
+
+  #newView(view: number, viewChanges: ViewChange[], prePrepares: SignedProposal[]): ConsensusMessage {
     const { chainId, self, secretKey } = this.#ctx;
     return {
       kind: 'newview',
@@ -295,7 +327,7 @@ export class Adversary {
 
   /** Our own PRE-PREPAREs and NEW-VIEWs, rewritten by the targeted attacks. */
   #targetedProposal(message: ConsensusMessage, targets: readonly number[]): Outgoing[] | null {
-    if (message.kind === 'status' || message.kind === 'txs' || message.from !== this.#ctx.self) return null;
+    if (!isSigned(message) || message.from !== this.#ctx.self) return null;
     if (message.kind === 'preprepare' && this.#has('bad-tx')) return this.#badTxProposal(message, targets);
     if (message.kind === 'preprepare' && this.#has('split-votes'))
       return this.#splitProposal(message, targets);
@@ -360,12 +392,10 @@ export class Adversary {
       blocks.push(block);
     }
     blocks.push(fork);
-    const prePrepares = blocks.map((block) => this.#prePrepare(nv.view, block.header.height, block));
+    const prePrepares = this.#reproposals(nv.view, blocks);
     const forged = this.#newView(nv.view, nv.viewChanges, prePrepares);
     this.#newViewsSent.add(nv.view);
-    const commits = prePrepares.map((pp) =>
-      this.#vote('commit', nv.view, pp.height, blockHash(pp.block.header)),
-    );
+    const commits = prePrepares.map((pp) => this.#vote('commit', nv.view, pp.height, blockHash(pp.header)));
     return targets.flatMap((to) => [forged, ...commits].map((message) => ({ to, message })));
   }
 
@@ -450,7 +480,7 @@ export class Adversary {
     const split = this.#has('split-votes');
     if (!this.#has('conflicting-votes') && !split) return [];
     const pp = posting.prePrepare;
-    const hash = blockHash(pp.block.header);
+    const hash = blockHash('block' in pp ? pp.block.header : pp.header);
     const key = `${pp.view}/${pp.height}/${hex(hash)}`;
     if (this.#echoed.has(key)) return [];
     this.#echoed.add(key);
@@ -487,8 +517,13 @@ export class Adversary {
     if (this.#prng.chance(0.3)) {
       prePrepares.splice(i, prePrepares.length - i);
     } else {
+      // A changed block whose transactions we serve, or (body unknown) a changed header nobody can.
       const pp = prePrepares[i]!;
-      prePrepares[i] = this.#prePrepare(pp.view, pp.height, this.#variant(pp.block));
+      const block = this.#knownBlock(pp.header);
+      const nonce = pp.header.nonce + 1 + this.#prng.int(1000);
+      prePrepares[i] = block
+        ? this.#reproposals(pp.view, [this.#variant(block)])[0]!
+        : this.#proposal(pp.view, { ...pp.header, nonce });
     }
     return this.#newView(nv.view, nv.viewChanges, prePrepares);
   }
@@ -525,7 +560,7 @@ export class Adversary {
         proposer: validators[view % this.#n]!,
         txs: [],
       });
-      const pp = { ...this.#prePrepare(view, height, block), from: view % this.#n };
+      const pp = { ...this.#proposal(view, block.header), from: view % this.#n };
       const hash = blockHash(block.header);
       const prepares = this.#others()
         .slice(0, Math.max(1, this.#n - 2))
@@ -556,7 +591,7 @@ export class Adversary {
 
   /** Invalid copies of a signed message, to one or two random targets. */
   #forgedCopies(message: ConsensusMessage, targets: readonly number[]): Outgoing[] {
-    if (message.kind === 'status' || message.kind === 'txs' || targets.length === 0) return [];
+    if (!isSigned(message) || targets.length === 0) return [];
     if (!this.#prng.chance(0.25)) return [];
     const others = this.#others();
     const pretend = others[this.#prng.int(others.length)]!;
@@ -565,6 +600,10 @@ export class Adversary {
     if (roll < 0.4) forged = { ...message, from: pretend };
     else if (roll < 0.8 || message.kind !== 'preprepare') {
       forged = { ...message, signature: flipBit(message.signature, this.#prng) };
+    } else if (message.block.txs.length >= 2 && this.#prng.chance(0.5)) {
+      // The primary's signed header with other transactions: its signature still holds (it covers
+      // the header), so only the txRoot check refuses it, and the primary must not be blamed.
+      forged = { ...message, block: { header: message.block.header, txs: message.block.txs.slice(1) } };
     } else {
       forged = { ...message, block: this.#variant(message.block) };
     }
@@ -578,9 +617,10 @@ export class Adversary {
   observe(message: ConsensusMessage, from: number): void {
     this.#remember(message);
     if (message.kind === 'status') this.#noteStatus(from, message);
+    if (message.kind === 'getbodies') this.#serveBodies(from, message.hashes);
+    if (message.kind === 'preprepare') this.#noteProposal(message);
     const proposals =
       message.kind === 'preprepare' ? [message] : message.kind === 'newview' ? message.prePrepares : [];
-    for (const pp of proposals) this.#noteProposal(pp);
     if (this.#has('conflicting-votes')) {
       for (const pp of proposals) {
         const posting = { by: this.#ctx.self, prePrepare: pp, targets: null };
@@ -592,6 +632,12 @@ export class Adversary {
       this.#rushViewChange(message.newView);
       this.#collectViewChange(message);
     }
+  }
+
+  /** Hands a peer the made-up blocks it asks for (our wrapped replica answers for the others). */
+  #serveBodies(to: number, hashes: readonly Uint8Array[]): void {
+    const blocks = hashes.flatMap((hash) => this.#served.get(hex(hash)) ?? []).slice(0, MAX_BODIES);
+    if (blocks.length > 0) this.#send([{ to, message: { kind: 'bodies', blocks } }]);
   }
 
   /**
@@ -620,8 +666,8 @@ export class Adversary {
       .slice(0, quorum - 1);
     chosen.push(this.#emptyViewChange(view));
     chosen.sort((a, b) => a.from - b.from);
-    const { checkpoint, blocks } = chooseReproposals(chosen);
-    const prePrepares = blocks.map((block) => this.#prePrepare(view, block.header.height, block));
+    const { checkpoint, headers } = chooseReproposals(chosen);
+    const prePrepares = headers.map((header) => this.#proposal(view, header));
     this.#newViewsSent.add(view);
     this.#viewChanges.delete(view);
     const valid = this.#newView(view, chosen, prePrepares);
@@ -633,9 +679,9 @@ export class Adversary {
     const out: Outgoing[] = this.#others().map((to) => ({ to, message: nv }));
     // Then propose, at the first height the NEW-VIEW left open, a block some replicas may already
     // hold another certificate for: a block seen there before, relabelled as ours in this view.
-    const last = blocks[blocks.length - 1];
-    const height = last ? last.header.height + 1 : checkpoint.height + 1;
-    const parent = last ? blockHash(last.header) : checkpoint.blockHash;
+    const last = headers[headers.length - 1];
+    const height = last ? last.height + 1 : checkpoint.height + 1;
+    const parent = last ? blockHash(last) : checkpoint.blockHash;
     const seen = (this.#proposals.get(height) ?? []).find((pp) =>
       Buffer.from(pp.block.header.prevHash).equals(parent),
     );
@@ -702,4 +748,9 @@ export class Adversary {
       return { block: entry.block, certificate: { ...entry.certificate, votes } };
     });
   }
+}
+
+/** Whether a message is one a validator signs (and names itself in): not STATUS, TXS or bodies. */
+function isSigned(message: ConsensusMessage): message is Extract<ConsensusMessage, { from: number }> {
+  return 'from' in message;
 }

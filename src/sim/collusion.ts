@@ -3,12 +3,13 @@
  * them proposes or sees (including an equivocating primary's two blocks, and who was sent which) is
  * known to all of them at once, and their votes can back each block towards the replicas that hold it.
  */
-import type { PrePrepare } from '../consensus/messages.ts';
+import type { PrePrepare, SignedProposal } from '../consensus/messages.ts';
 
 export interface Posting {
   /** The Byzantine replica that posted it. */
   by: number;
-  prePrepare: PrePrepare;
+  /** A proposal, with its transactions when known. */
+  prePrepare: PrePrepare | SignedProposal;
   /** Replicas that were sent this block; null when unknown (a proposal seen on the wire). */
   targets: ReadonlySet<number> | null;
 }

@@ -15,12 +15,16 @@ export function describeMessage(m: ConsensusMessage): string {
     case 'checkpoint':
       return `CHECKPOINT from=${m.from} h=${m.height} block=${short(m.blockHash)}`;
     case 'viewchange':
-      return `VIEW-CHANGE from=${m.from} to v=${m.newView} checkpoint=${m.checkpoint.height} prepared=[${m.prepared.map((c) => `${c.prePrepare.height}:${short(blockHash(c.prePrepare.block.header))}`).join(' ')}]`;
+      return `VIEW-CHANGE from=${m.from} to v=${m.newView} checkpoint=${m.checkpoint.height} prepared=[${m.prepared.map((c) => `${c.prePrepare.height}:${short(blockHash(c.prePrepare.header))}`).join(' ')}]`;
     case 'newview':
-      return `NEW-VIEW from=${m.from} v=${m.view} vcs=[${m.viewChanges.map((vc) => vc.from).join(',')}] reproposals=[${m.prePrepares.map((pp) => `${pp.height}:${short(blockHash(pp.block.header))}`).join(' ')}]`;
+      return `NEW-VIEW from=${m.from} v=${m.view} vcs=[${m.viewChanges.map((vc) => vc.from).join(',')}] reproposals=[${m.prePrepares.map((pp) => `${pp.height}:${short(blockHash(pp.header))}`).join(' ')}]`;
     case 'status':
       return `STATUS v=${m.view} h=${m.height}`;
     case 'txs':
       return `TXS n=${m.txs.length}`;
+    case 'getbodies':
+      return `GET-BODIES ${m.hashes.map(short).join(' ')}`;
+    case 'bodies':
+      return `BODIES ${m.blocks.map((b) => `${b.header.height}:${short(blockHash(b.header))}`).join(' ')}`;
   }
 }

@@ -38,8 +38,7 @@ export class SignatureLog {
       case 'newview':
         if (message.from !== node) return;
         for (const pp of message.prePrepares) {
-          if (pp.from === node)
-            this.#note(node, 'preprepare', pp.view, pp.height, blockHash(pp.block.header));
+          if (pp.from === node) this.#note(node, 'preprepare', pp.view, pp.height, blockHash(pp.header));
         }
         return;
       default:

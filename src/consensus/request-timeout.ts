@@ -1,0 +1,52 @@
+/**
+ * The request timeout, adapted to how long blocks take to commit here.
+ *
+ * A fixed timeout mistakes a slow cluster for a dead primary: when the machines are starved of CPU,
+ * or blocks are large, a proposal takes longer than `requestTimeout_ms` to commit and every replica
+ * blames a primary that is working. So each replica measures, in STATUS periods (the core reads no
+ * clock), the time from accepting a proposal to its commit, and waits at least twice the slowest of
+ * the last LATENCY_SAMPLES before blaming: a transaction must get into a block and that block commit.
+ * The configured timeout is the floor; MAX_STRETCH times it is the ceiling, so a faulty primary that
+ * slows its blocks on purpose can buy itself only a bounded delay (the Aardvark concern).
+ */
+
+/** Commits measured. */
+export const LATENCY_SAMPLES = 16;
+/** The adapted timeout never exceeds this multiple of the configured one. */
+export const MAX_STRETCH = 4;
+
+export class RequestTimeout {
+  readonly #base_ms: number;
+  readonly #period_ms: number;
+  /** The STATUS period each height's proposal was accepted in (this view or an earlier one). */
+  readonly #acceptedIn = new Map<number, number>();
+  /** Proposal-to-commit latencies in STATUS periods, oldest first. */
+  readonly #samples: number[] = [];
+
+  constructor(base_ms: number, statusInterval_ms: number) {
+    this.#base_ms = base_ms;
+    this.#period_ms = statusInterval_ms;
+  }
+
+  /** A proposal for `height` was accepted in STATUS period `period` (the first acceptance counts). */
+  accepted(height: number, period: number): void {
+    if (!this.#acceptedIn.has(height)) this.#acceptedIn.set(height, period);
+  }
+
+  /** `height` committed in STATUS period `period`; blocks fetched by state transfer are not samples. */
+  committed(height: number, period: number): void {
+    const since = this.#acceptedIn.get(height);
+    for (const h of this.#acceptedIn.keys()) if (h <= height) this.#acceptedIn.delete(h);
+    if (since === undefined) return;
+    this.#samples.push(period - since);
+    if (this.#samples.length > LATENCY_SAMPLES) this.#samples.shift();
+  }
+
+  /** How long to wait before blaming the primary. */
+  get timeout_ms(): number {
+    const slowest = this.#samples.length > 0 ? Math.max(...this.#samples) : 0;
+    // +1: a latency of n periods may last almost n + 1 of them.
+    const measured = 2 * (slowest + 1) * this.#period_ms;
+    return Math.min(MAX_STRETCH * this.#base_ms, Math.max(this.#base_ms, measured));
+  }
+}

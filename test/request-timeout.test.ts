@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { LATENCY_SAMPLES, MAX_STRETCH, RequestTimeout } from '../src/consensus/request-timeout.ts';
+
+describe('the request timeout', () => {
+  it('is the configured one while blocks commit within a STATUS period', () => {
+    const timeout = new RequestTimeout(1000, 250);
+    expect(timeout.timeout_ms).toBe(1000);
+    for (let h = 1; h <= 5; h++) {
+      timeout.accepted(h, h);
+      timeout.committed(h, h);
+    }
+    expect(timeout.timeout_ms).toBe(1000);
+  });
+
+  it('stretches to twice the slowest recent commit, and shrinks once blocks are fast again', () => {
+    const timeout = new RequestTimeout(1000, 250);
+    timeout.accepted(1, 10);
+    timeout.committed(1, 14); // 4 periods: up to 5 × 250 ms
+    expect(timeout.timeout_ms).toBe(2 * 5 * 250);
+    for (let h = 2; h <= LATENCY_SAMPLES + 1; h++) {
+      timeout.accepted(h, 20 + h);
+      timeout.committed(h, 20 + h);
+    }
+    expect(timeout.timeout_ms).toBe(1000);
+  });
+
+  it('never exceeds its ceiling, however slow the primary makes its blocks', () => {
+    const timeout = new RequestTimeout(1000, 500);
+    timeout.accepted(1, 0);
+    timeout.committed(1, 100);
+    expect(timeout.timeout_ms).toBe(MAX_STRETCH * 1000);
+  });
+
+  it('does not count blocks it never saw proposed (state transfer) or a proposal accepted twice', () => {
+    const timeout = new RequestTimeout(1000, 250);
+    timeout.committed(7, 50);
+    expect(timeout.timeout_ms).toBe(1000);
+    timeout.accepted(8, 50);
+    timeout.accepted(8, 52); // a re-proposal in a later view: the wait began at the first
+    timeout.committed(8, 53);
+    expect(timeout.timeout_ms).toBe(2 * 4 * 250);
+  });
+});
