@@ -36,6 +36,7 @@ describe('config.toml settings', () => {
         statusInterval_ms: 500,
         mempoolMaxTxs: 100_000,
         fetchMaxBlocks: 256,
+        maxClockSkew_ms: 10_000,
       },
       log: { level: 'info' },
       faults: {},

@@ -13,10 +13,13 @@
  *
  * Commands (F is a validator index, V a view, H a height, NAME a block or transaction name):
  *   start                                   the replica's start()
- *   block NAME [parent=NAME] [view=V] txs=tx1,tx2
+ *   block NAME [parent=NAME] [view=V] [time=MS] txs=tx1,tx2
  *                                           define a block: on genesis or on `parent`, proposed in
- *                                           view V (default 0) by its primary; its state root is
- *                                           what the stand-in executor yields
+ *                                           view V (default 0) by its primary, MS (default 1000)
+ *                                           after its parent; its state root is what the stand-in
+ *                                           executor yields
+ *   clock MS                                the replica's clock: MS after the genesis time
+ *                                           (default 1000)
  *   submit tx1 tx2                          client transactions (each name is a new tx, one client)
  *   deliver F -> S KIND key=value...        a message from validator F to the replica S (= self):
  *       PRE-PREPARE view=V block=NAME [swap=NAME2]  (height from the block; swap: NAME2's
@@ -150,6 +153,8 @@ class Script {
   readonly #records: DurableRecord[] = [];
   #head: Block;
   #nonce = 0;
+  /** The replica's clock, as an offset from the genesis time (the `clock` command). */
+  #clockOffset_ms = 1000;
   #pendingBuild: Extract<ConsensusAction, { kind: 'build' }> | null = null;
 
   constructor(setup: Map<string, string>) {
@@ -181,6 +186,7 @@ class Script {
         params: this.params,
         genesis: { hash: blockHash(g), stateRoot: g.stateRoot, timestamp: g.timestamp },
         isCommitted: (hash) => this.#committed.has(hex(hash)),
+        clock: () => g.timestamp + this.#clockOffset_ms,
       },
       restored,
     );
@@ -216,13 +222,13 @@ class Script {
     return this.#txNames.get(hex(txHash(tx))) ?? `#${index}`;
   }
 
-  #makeBlock(parent: Block, view: number, txs: Transaction[]): Block {
+  #makeBlock(parent: Block, view: number, txs: Transaction[], after_ms = 1000): Block {
     const { receipts, writes } = executeForTest(txs);
     return assembleBlock({
       chainId: this.#chainId,
       height: parent.header.height + 1,
       view,
-      timestamp: parent.header.timestamp + 1000,
+      timestamp: parent.header.timestamp + after_ms,
       prevHash: blockHash(parent.header),
       stateRoot: nextStateRoot(parent.header.stateRoot, writes, receipts),
       proposer: this.net.validators[view % this.n]!.publicKey,
@@ -384,8 +390,11 @@ class Script {
         return this.#actions(this.replica.start());
       }
       case 'info': {
-        const { view, changingView, executedHeight } = this.replica.info;
-        return [`view=${view} status=${changingView ? 'view-change' : 'normal'} executed=${executedHeight}`];
+        const { view, changingView, executedHeight, untimelyProposals } = this.replica.info;
+        const untimely = untimelyProposals > 0 ? ` untimely=${untimelyProposals}` : '';
+        return [
+          `view=${view} status=${changingView ? 'view-change' : 'normal'} executed=${executedHeight}${untimely}`,
+        ];
       }
       case 'block': {
         const name = rest[0]!;
@@ -393,7 +402,12 @@ class Script {
         const txs = need(a, 'txs', line)
           .split(',')
           .map((t) => this.#tx(t));
-        this.#name(this.#makeBlock(parent, Number(a.get('view') ?? 0), txs), name);
+        const after_ms = Number(a.get('time') ?? 1000);
+        this.#name(this.#makeBlock(parent, Number(a.get('view') ?? 0), txs, after_ms), name);
+        return [];
+      }
+      case 'clock': {
+        this.#clockOffset_ms = Number(rest[0]);
         return [];
       }
       case 'submit':

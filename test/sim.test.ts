@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { ConsensusMessage } from '../src/consensus/messages.ts';
 import { signMessage } from '../src/consensus/messages.ts';
+import { hex } from '../src/hex.ts';
 import {
   assembleBlock,
   blockHash,
@@ -21,6 +22,7 @@ import { SimExecutor, stateRootAfter } from '../src/sim/executor.ts';
 import {
   checkAdmittedProgress,
   checkAgreement,
+  checkBlockTime,
   checkCertificateQuorum,
   checkCertificates,
   checkChainLinks,
@@ -41,7 +43,7 @@ import {
   Simulator,
   simOptions,
 } from '../src/sim/index.ts';
-import { makeIdentities } from '../src/sim/setup.ts';
+import { makeIdentities, SIM_GENESIS_TIME } from '../src/sim/setup.ts';
 import { SignatureLog } from '../src/sim/signature-log.ts';
 import { executeForTest } from './fixtures/chain.ts';
 
@@ -332,6 +334,25 @@ describe('checkers', () => {
     run.signatures.sent(2, prepare(2));
     expect(checkHonestEquivocation(run)[0]?.detail).toMatch(
       /honest replica 2 signed PREPARE for two blocks at view 0 height 9/,
+    );
+  });
+
+  it('see a block whose time is further from true time than maxClockSkew_ms allows', () => {
+    expect(checkBlockTime(result)).toEqual([]);
+    const { header } = result.durable[0]!.chain.at(1)!.block;
+    const virtual_ms = header.timestamp - SIM_GENESIS_TIME;
+    const bound_ms = result.options.params.maxClockSkew_ms;
+    // Frozen: first proposed well after the time it claims.
+    const firstProposed_ms = new Map(result.firstProposed_ms);
+    firstProposed_ms.set(hex(blockHash(header)), virtual_ms + bound_ms + 1);
+    expect(checkBlockTime({ ...result, firstProposed_ms })[0]?.detail).toMatch(
+      /^replica 0 height 1: timestamp 2001 ms behind its first proposal/,
+    );
+    // Stretched: committed well before the time it claims.
+    const blockCommitTimes = result.blockCommitTimes.map((m) => new Map(m));
+    blockCommitTimes[0]!.set(1, virtual_ms - bound_ms - 1);
+    expect(checkBlockTime({ ...result, blockCommitTimes })[0]?.detail).toMatch(
+      /^replica 0 height 1: timestamp 2001 ms ahead of its commit/,
     );
   });
 

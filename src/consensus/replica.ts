@@ -1,6 +1,7 @@
 /**
- * The PBFT replica: a pure state machine. `step(event)` returns the actions to carry out; it reads no
- * clock, does no I/O, uses no randomness and never awaits. See types.ts for the driver contract and
+ * The PBFT replica: a pure state machine. `step(event)` returns the actions to carry out; it does no
+ * I/O, uses no randomness and never awaits, and reads the driver's clock only to judge a proposal's
+ * timestamp (`timely`). See types.ts for the driver contract and
  * view-change.ts for the NEW-VIEW rule and why it is safe.
  *
  * Normal case, for height h in view v (primary p = v mod n, quorum q):
@@ -151,6 +152,8 @@ export interface ReplicaInfo {
   heldTxs: number;
   /** Builds the executor never answered, given up after a STATUS period. */
   abandonedBuilds: number;
+  /** Proposals not voted for: their timestamp was further than maxClockSkew_ms from our clock. */
+  untimelyProposals: number;
 }
 
 export class Replica {
@@ -222,6 +225,7 @@ export class Replica {
   #building: { height: number; view: number; period: number } | null = null;
   #batchDue = false;
   #abandonedBuilds = 0;
+  #untimelyProposals = 0;
   #batchTimerArmed = false;
   #requestTimerArmed = false;
   /** Request-timer expiries so far: the core's measure of how long transactions have waited. */
@@ -238,6 +242,8 @@ export class Replica {
   /** The STATUS period the fetch under way was asked in. */
   #fetchPeriod = 0;
   #executedAtLastStatus = 0;
+  /** STATUS periods in a row in which nothing executed. */
+  #stalledPeriods = 0;
 
   #out: ConsensusAction[] = [];
 
@@ -320,6 +326,7 @@ export class Replica {
       mempoolSize: this.#mempool.size,
       heldTxs: this.#mempool.held,
       abandonedBuilds: this.#abandonedBuilds,
+      untimelyProposals: this.#untimelyProposals,
     };
   }
 
@@ -660,7 +667,14 @@ export class Replica {
     return pp.view < this.#view || pp.from !== this.#primary() || !this.#inWindow(pp.height);
   }
 
-  #onPrePrepare(pp: PrePrepare): void {
+  /** `judged`: a proposal held for a later view was judged timely when it arrived. */
+  #onPrePrepare(pp: PrePrepare, judged = false): void {
+    if (!judged && !this.#config.unsafe?.skipClockCheck && !timely(pp.block.header.timestamp, this.#config)) {
+      // Not voted for, not blamed at once: the primary's clock or ours is off. A primary whose
+      // proposals the others refuse too makes no progress, and the request timer replaces it.
+      this.#untimelyProposals++;
+      return;
+    }
     if (this.#holdsForLater(pp)) {
       if (pp.view <= this.#view + 2 && this.#futurePrePrepares.length < 4 * this.#config.params.logSize) {
         this.#futurePrePrepares.push(pp);
@@ -1131,7 +1145,7 @@ export class Replica {
 
   #onTimer(timer: TimerId): void {
     switch (timer) {
-      case 'status':
+      case 'status': {
         this.#statusPeriod++;
         // An unanswered fetch is asked again after a few periods (not each: applying many blocks takes
         // time, and a second request for the same blocks only delays the first).
@@ -1152,10 +1166,15 @@ export class Replica {
           height: this.#executed.height,
           blockHash: this.#executed.hash,
         });
+        // Stalled for longer than blocks take to commit here: a vote or a proposal may have been lost.
+        // (At saturation blocks can take several periods; resending them each period only adds load.)
+        this.#stalledPeriods =
+          this.#executed.height === this.#executedAtLastStatus ? this.#stalledPeriods + 1 : 0;
+        const stalled = this.#stalledPeriods > this.#requestTimeout.slowest_periods;
         if (this.#status === 'view-change') this.#stillChangingView();
-        else if (this.#executed.height === this.#executedAtLastStatus) this.#resendStalledVotes();
+        else if (stalled) this.#resendStalledVotes();
         this.#askForBodies(null);
-        if (this.#executed.height === this.#executedAtLastStatus) this.#resendCheckpointVotes();
+        if (stalled) this.#resendCheckpointVotes();
         this.#setTimer('status', this.#config.params.statusInterval_ms);
         // No progress for a whole period: any lead is worth fetching, even one peer's (a replica that
         // missed a vote of an old view may have no other way to the blocks the others committed).
@@ -1164,6 +1183,7 @@ export class Replica {
         else this.#catchUpIfBehind(0, 1);
         this.#executedAtLastStatus = this.#executed.height;
         return;
+      }
       case 'batch':
         this.#batchTimerArmed = false;
         this.#batchDue = true;
@@ -1593,10 +1613,20 @@ export class Replica {
 
     const future = this.#futurePrePrepares;
     this.#futurePrePrepares = [];
-    for (const pp of future) if (pp.view >= this.#view) this.#onPrePrepare(pp);
+    for (const pp of future) if (pp.view >= this.#view) this.#onPrePrepare(pp, true);
     this.#armRequestTimer();
     this.#maybePropose();
   }
+}
+
+/**
+ * Whether a new proposal's timestamp is within maxClockSkew_ms of the replica's clock. A block's time
+ * drives grant expiry and emergency windows, so a faulty primary must not freeze it (old timestamps)
+ * or stretch it (future ones); honest clocks and delivery delays stay well inside the bound.
+ */
+export function timely(timestamp_ms: number, config: Pick<ReplicaConfig, 'clock' | 'params'>): boolean {
+  if (!config.clock) return true;
+  return Math.abs(timestamp_ms - config.clock()) <= config.params.maxClockSkew_ms;
 }
 
 /** Who can send a re-proposal's transactions: the VIEW-CHANGE senders that prepared it, then the primary. */

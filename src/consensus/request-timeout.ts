@@ -7,7 +7,8 @@
  * clock), the time from accepting a proposal to its commit, and waits at least twice the slowest of
  * the last LATENCY_SAMPLES before blaming: a transaction must get into a block and that block commit.
  * The configured timeout is the floor; MAX_STRETCH times it is the ceiling, so a faulty primary that
- * slows its blocks on purpose can buy itself only a bounded delay (the Aardvark concern).
+ * slows its blocks on purpose can buy itself only a bounded delay (the Aardvark concern). The same
+ * measure tells the replica when a stalled height is late enough to send its votes again.
  */
 
 /** Commits measured. */
@@ -42,11 +43,15 @@ export class RequestTimeout {
     if (this.#samples.length > LATENCY_SAMPLES) this.#samples.shift();
   }
 
+  /** The slowest of the recent proposal-to-commit latencies, in STATUS periods (0 before any). */
+  get slowest_periods(): number {
+    return this.#samples.length > 0 ? Math.max(...this.#samples) : 0;
+  }
+
   /** How long to wait before blaming the primary. */
   get timeout_ms(): number {
-    const slowest = this.#samples.length > 0 ? Math.max(...this.#samples) : 0;
     // +1: a latency of n periods may last almost n + 1 of them.
-    const measured = 2 * (slowest + 1) * this.#period_ms;
+    const measured = 2 * (this.slowest_periods + 1) * this.#period_ms;
     return Math.min(MAX_STRETCH * this.#base_ms, Math.max(this.#base_ms, measured));
   }
 }

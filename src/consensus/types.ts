@@ -52,6 +52,13 @@ export interface ConsensusParams {
   mempoolMaxTxs: number;
   /** Most blocks one state-transfer request asks for. */
   fetchMaxBlocks: number;
+  /**
+   * How far a new proposal's timestamp may be from this replica's clock when it arrives, either way
+   * (the block time drives grant expiry and emergency windows: a faulty primary may bend it by at
+   * most this much). A replica does not vote for an untimely proposal. Re-proposals are exempt:
+   * they were judged when first proposed. Equal on every validator, like the other timeouts.
+   */
+  maxClockSkew_ms: number;
 }
 
 export const DEFAULT_CONSENSUS_PARAMS: ConsensusParams = {
@@ -66,6 +73,7 @@ export const DEFAULT_CONSENSUS_PARAMS: ConsensusParams = {
   statusInterval_ms: 500,
   mempoolMaxTxs: 100_000,
   fetchMaxBlocks: 256,
+  maxClockSkew_ms: 10_000,
 };
 
 /**
@@ -83,6 +91,8 @@ export interface UnsafeTestingBugs {
   skipPrePrepareSignatureCheck?: boolean;
   /** Accept a proposal without verifying its transactions' signatures. */
   skipTxSignatureCheck?: boolean;
+  /** Vote for a new proposal whatever its timestamp (as if the replica had no clock). */
+  skipClockCheck?: boolean;
 }
 
 export interface ReplicaConfig {
@@ -108,6 +118,12 @@ export interface ReplicaConfig {
    * can accept (mempool.ts); without it (tests that do not care) it makes no such check.
    */
   senderAccount?: (sender: Uint8Array) => { registered: boolean; nonce: number };
+  /**
+   * This replica's wall clock, ms since the Unix epoch: the driver's (virtual in the simulator). Read
+   * only to judge a new proposal's timestamp; without it timestamps are checked against the parent
+   * alone.
+   */
+  clock?: () => number;
   unsafe?: UnsafeTestingBugs;
 }
 

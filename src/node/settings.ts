@@ -220,7 +220,8 @@ export const SETTINGS: readonly Setting[] = [
   setting(
     'consensus.requestTimeout_ms',
     integer(10, 3_600_000),
-    'A validator holding transactions that see no commit for this long starts a view change, in ms.',
+    'The request timer, in ms: a validator holding transactions while the primary shows no progress ' +
+      'for this long starts a view change. Stretched to twice the measured commit latency, up to 4x.',
     consensus.requestTimeout_ms,
   ),
   setting(
@@ -246,6 +247,13 @@ export const SETTINGS: readonly Setting[] = [
     integer(1, 10_000),
     'Most blocks one catch-up request asks a peer for.',
     consensus.fetchMaxBlocks,
+  ),
+  setting(
+    'consensus.maxClockSkew_ms',
+    integer(100, 600_000),
+    "How far a new block's timestamp may be from this validator's clock for it to vote, in ms (set " +
+      'the same on every validator; keep clocks synchronised with NTP).',
+    consensus.maxClockSkew_ms,
   ),
   setting(
     'log.level',

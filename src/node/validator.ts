@@ -213,6 +213,7 @@ export class ValidatorNode {
         },
         isCommitted: (hash) => store.hasTxSync(hash),
         senderAccount: (sender) => senderAccount(store.stateReader, sender),
+        clock: () => Date.now(),
       },
       {
         executed: {

@@ -91,6 +91,8 @@ export interface AdversaryContext {
   send(out: Outgoing[]): void;
   /** Virtual time now. */
   now_ms(): number;
+  /** How far from their clocks honest replicas let a new proposal's timestamp be. */
+  maxClockSkew_ms: number;
 }
 
 const REPLAY_MEMORY = 256;
@@ -315,7 +317,8 @@ export class Adversary {
     let out: Outgoing[] = targets.map((to) => ({ to, message }));
     const targeted = this.#targetedProposal(message, targets);
     if (targeted) return this.#isSilent() ? [] : targeted;
-    if (this.#has('split-votes') || this.#has('bad-tx')) out = this.#followEquivocation(out);
+    if (this.#has('split-votes') || this.#has('bad-tx') || this.#has('bend-time'))
+      out = this.#followEquivocation(out);
     if (this.#has('equivocate')) out = this.#equivocate(message, targets) ?? this.#followEquivocation(out);
     if (this.#has('conflicting-votes')) out = out.flatMap((o) => this.#conflictingVote(o));
     if (this.#has('bogus-viewchange')) out = this.#bogusViewChangeOrNewView(message, targets) ?? out;
@@ -331,6 +334,8 @@ export class Adversary {
     if (message.kind === 'preprepare' && this.#has('bad-tx')) return this.#badTxProposal(message, targets);
     if (message.kind === 'preprepare' && this.#has('split-votes'))
       return this.#splitProposal(message, targets);
+    if (message.kind === 'preprepare' && this.#has('bend-time'))
+      return this.#bentTimeProposal(message, targets);
     if (message.kind === 'newview' && this.#has('forge-newview'))
       return this.#forgedNewView(message, targets);
     return null;
@@ -344,6 +349,26 @@ export class Adversary {
     const commit = this.#vote('commit', pp.view, pp.height, hash);
     return targets.flatMap((to) => [
       { to, message: bad },
+      { to, message: commit },
+    ]);
+  }
+
+  /**
+   * Our proposal with its time bent, forward (to expire grants and close emergency windows early) or
+   * back (to keep them open): far off, 2-4 times the bound honest replicas allow, or to its edge.
+   */
+  #bentTimeProposal(pp: ProposalMessage, targets: readonly number[]): Outgoing[] {
+    const bound = this.#ctx.maxClockSkew_ms;
+    const size = this.#prng.chance(0.5) ? this.#prng.between(2, 4) : 0.95;
+    const shift = Math.round(size * bound * (this.#prng.chance(0.5) ? 1 : -1));
+    const header = { ...pp.block.header, timestamp: Math.max(0, pp.block.header.timestamp + shift) };
+    const block = { header, txs: pp.block.txs };
+    const hash = blockHash(header);
+    this.#equivocations.set(`${pp.view}/${pp.height}`, { hash, targets: new Set(targets) });
+    const bent: ConsensusMessage = { kind: 'preprepare', ...this.#prePrepare(pp.view, pp.height, block) };
+    const commit = this.#vote('commit', pp.view, pp.height, hash);
+    return targets.flatMap((to) => [
+      { to, message: bent },
       { to, message: commit },
     ]);
   }

@@ -13,6 +13,9 @@
  * - chain-links: each chain is hash-linked, heights consecutive, roots and timestamps consistent;
  * - honest-equivocation: no honest replica signed two different blocks for one (phase, view,
  *   height), across any number of restarts;
+ * - block-time: no committed block's timestamp is further from true (virtual) time than
+ *   maxClockSkew_ms and the good clocks' own skew allow: not after its commit plus that, not before
+ *   its first proposal minus that (a faulty primary can bend block time by at most the bound);
  * - liveness: after the last fault heals (heal_ms), every honest replica commits every submitted
  *   transaction within the liveness bound.
  * - progress-admitted and progress-voting (progress.ts), with `progressChecks`: progress per replica
@@ -35,6 +38,7 @@ import {
 import type { CommittedEntry } from './durable.ts';
 import { DEFAULT_PROGRESS_BOUND_MS, progressChecksOn } from './options.ts';
 import { checkAdmittedProgress, checkVoting } from './progress.ts';
+import { SIM_GENESIS_TIME } from './setup.ts';
 import type { SimulationResult, Violation } from './simulator.ts';
 
 const short = (id: string) => id.slice(0, 12);
@@ -60,6 +64,7 @@ export function checkRun(result: SimulationResult): CheckReport {
   add(checkCertificateQuorum(result));
   add(checkChainLinks(result));
   add(checkHonestEquivocation(result));
+  add(checkBlockTime(result));
   const liveness = checkLiveness(result);
   add(liveness.violations);
   if (progressChecksOn(result.options)) {
@@ -288,6 +293,32 @@ export function checkHonestEquivocation(result: SimulationResult): Violation[] {
     checker: 'honest-equivocation',
     detail: `honest replica ${c.node} signed ${c.phase.toUpperCase()} for two blocks at view ${c.view} height ${c.height}: ${short(c.first)}… and ${short(c.second)}…`,
   }));
+}
+
+export function checkBlockTime(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  const { skews_ms } = result.plan.clocks;
+  const slack_ms = result.options.params.maxClockSkew_ms + Math.max(0, ...skews_ms.map(Math.abs));
+  for (const node of result.honest) {
+    const chain = result.durable[node]!.chain;
+    for (let height = 1; height <= chain.height; height++) {
+      const { header } = chain.at(height)!.block;
+      const time = (virtual_ms: number) => SIM_GENESIS_TIME + virtual_ms;
+      const committed_ms = result.blockCommitTimes[node]!.get(height);
+      const first_ms = result.firstProposed_ms.get(hex(blockHash(header)));
+      let problem: string | null = null;
+      if (committed_ms !== undefined && header.timestamp > time(committed_ms) + slack_ms)
+        problem = `${header.timestamp - time(committed_ms)} ms ahead of its commit`;
+      else if (first_ms !== undefined && header.timestamp < time(first_ms) - slack_ms)
+        problem = `${time(first_ms) - header.timestamp} ms behind its first proposal`;
+      if (problem)
+        out.push({
+          checker: 'block-time',
+          detail: `replica ${node} height ${height}: timestamp ${problem} (bound ${slack_ms} ms)`,
+        });
+    }
+  }
+  return out;
 }
 
 export function checkLiveness(result: SimulationResult): { violations: Violation[]; recovery_ms: number } {

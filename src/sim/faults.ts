@@ -12,6 +12,8 @@ import { type DelayDistribution, HEALTHY_LINKS, type NetworkConfig, type Network
 
 export const NETWORK_FAULTS = ['delay', 'drop', 'duplicate', 'reorder', 'partition'] as const;
 export const CRASH_FAULTS = ['crash'] as const;
+/** Every clock off a little (within the bound), one honest replica's far off while faults last. */
+export const CLOCK_FAULTS = ['clock-skew'] as const;
 export const BYZANTINE_FAULTS = [
   'equivocate',
   'conflicting-votes',
@@ -23,18 +25,31 @@ export const BYZANTINE_FAULTS = [
   'bad-tx',
   'forge-newview',
   'split-votes',
+  'bend-time',
 ] as const;
-export const FAULT_KINDS = [...NETWORK_FAULTS, ...CRASH_FAULTS, ...BYZANTINE_FAULTS] as const;
+export const FAULT_KINDS = [
+  ...NETWORK_FAULTS,
+  ...CRASH_FAULTS,
+  ...CLOCK_FAULTS,
+  ...BYZANTINE_FAULTS,
+] as const;
 /**
  * Byzantine behaviours that try exactly what one of the honest code's checks refuses (a forged
  * PRE-PREPARE signature, a transaction with a broken signature, NEW-VIEW re-proposals that do not
  * follow from the view changes, votes split to exploit a quorum one short). They are chosen by name
  * only, never by `random` or `all`, so that the seeds of the random mix replay as they always did.
  */
-export const TARGETED_ATTACKS = ['forge-preprepare', 'bad-tx', 'forge-newview', 'split-votes'] as const;
-/** The kinds of the random mix and of `all`. */
+export const TARGETED_ATTACKS = [
+  'forge-preprepare',
+  'bad-tx',
+  'forge-newview',
+  'split-votes',
+  'bend-time',
+] as const;
+/** The kinds of the random mix and of `all` (named-only kinds left out, for the same reason). */
 export const MIXED_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
-  (k) => !(TARGETED_ATTACKS as readonly string[]).includes(k),
+  (k) =>
+    !(TARGETED_ATTACKS as readonly string[]).includes(k) && !(CLOCK_FAULTS as readonly string[]).includes(k),
 );
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -95,6 +110,15 @@ export interface FaultPlan {
   crashes: CrashPlan[];
   /** Byzantine replica → its behaviours. */
   byzantine: Map<number, ByzantineBehaviour[]>;
+  clocks: ClockPlan;
+}
+
+/** How far each replica's clock is from true (virtual) time. */
+export interface ClockPlan {
+  /** Per replica, for the whole run: within a quarter of maxClockSkew_ms (0 without `clock-skew`). */
+  skews_ms: number[];
+  /** One honest replica whose clock is 2-4 times maxClockSkew_ms off until the faults heal. */
+  bad: { node: number; skew_ms: number } | null;
 }
 
 const BASE_DELAY: DelayDistribution = { kind: 'uniform', min_ms: 1, max_ms: 4 };
@@ -104,6 +128,7 @@ export function planFaults(
   nodes: number,
   faultPeriod_ms: number,
   prng: Prng,
+  maxClockSkew_ms = 0,
 ): FaultPlan {
   const has = (kind: FaultKind) => kinds.includes(kind);
   const links: NetworkFaults = { ...HEALTHY_LINKS, delay: BASE_DELAY };
@@ -164,12 +189,21 @@ export function planFaults(
     crashes.sort((a, b) => a.at_ms - b.at_ms);
   }
 
+  const clocks: ClockPlan = { skews_ms: Array.from({ length: nodes }, () => 0), bad: null };
+  if (has('clock-skew')) {
+    const near = maxClockSkew_ms / 4;
+    clocks.skews_ms = clocks.skews_ms.map(() => prng.between(-near, near));
+    const sign = prng.chance(0.5) ? 1 : -1;
+    clocks.bad = { node: prng.pick(honest), skew_ms: sign * prng.between(2, 4) * maxClockSkew_ms };
+  }
+
   return {
     kinds: [...kinds],
     network: { baseDelay: BASE_DELAY, faults: links },
     partitions,
     crashes,
     byzantine,
+    clocks,
   };
 }
 
@@ -180,7 +214,7 @@ export function planFaults(
  */
 function chooseByzantine(has: (k: FaultKind) => boolean, nodes: number, count: number, prng: Prng): number[] {
   const from = (first: number) => Array.from({ length: count }, (_, i) => (first + i) % nodes);
-  if (has('bad-tx') || has('split-votes')) return from(0);
+  if (has('bad-tx') || has('split-votes') || has('bend-time')) return from(0);
   if (has('forge-newview')) return from(1);
   if (has('forge-preprepare')) return from(nodes - count);
   const leaders = (has('equivocate') || has('bogus-viewchange')) && prng.chance(0.6);

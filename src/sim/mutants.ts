@@ -69,6 +69,14 @@ export const MUTANTS: readonly Mutant[] = [
     unsafe: () => ({ skipTxSignatureCheck: true }),
     reliable: true,
   },
+  {
+    name: 'skip-clock-check',
+    description: "vote for a new proposal whatever its timestamp's distance from the replica's clock",
+    nodes: [4],
+    faults: 'bend-time',
+    unsafe: () => ({ skipClockCheck: true }),
+    reliable: true,
+  },
 ];
 
 /** Checkers whose objection means the mutation was caught (see the file comment). */
@@ -79,6 +87,7 @@ const CATCHING = new Set([
   'certificate-quorum',
   'chain-links',
   'honest-equivocation',
+  'block-time',
   'replica-invariant',
   'commit-apply',
 ]);

@@ -25,6 +25,7 @@ export const SIM_CONSENSUS_PARAMS: ConsensusParams = {
   statusInterval_ms: 100,
   mempoolMaxTxs: 10_000,
   fetchMaxBlocks: 64,
+  maxClockSkew_ms: 2_000,
 };
 
 export interface SimOptions {

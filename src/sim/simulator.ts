@@ -121,6 +121,8 @@ export interface SimulationResult {
   /** Per replica: transaction id → virtual time it first committed there. */
   commitTimes: Map<string, number>[];
   signatures: SignatureLog;
+  /** Block hash (hex) → virtual time a PRE-PREPARE first carried it. */
+  firstProposed_ms: Map<string, number>;
   /** Failures seen while running: exceptions in the core, commits the executor could not apply. */
   runtimeViolations: Violation[];
   heal_ms: number;
@@ -184,6 +186,8 @@ export class Simulator {
   /** Workload indexes submitted at least once. */
   readonly #submitted = new Set<number>();
   readonly #signatures = new SignatureLog();
+  /** Block hash → virtual time a PRE-PREPARE first carried it (for the block-time checker). */
+  readonly #firstProposed = new Map<string, number>();
   readonly #board = new CollusionBoard();
   readonly #trace = new TraceDigest();
   readonly #violations: Violation[] = [];
@@ -237,7 +241,13 @@ export class Simulator {
       this.#plan = scheduledPlan(schedule);
     } else {
       this.#faults = resolveFaults(options.faults, root.derive('fault-kinds'));
-      this.#plan = planFaults(this.#faults, options.nodes, options.faultPeriod_ms, root.derive('fault-plan'));
+      this.#plan = planFaults(
+        this.#faults,
+        options.nodes,
+        options.faultPeriod_ms,
+        root.derive('fault-plan'),
+        options.params.maxClockSkew_ms,
+      );
     }
     this.#network = new Network(options.nodes, this.#plan.network, root.derive('network'));
     this.#prngClients = root.derive('clients');
@@ -286,6 +296,7 @@ export class Simulator {
       isCommitted: (hash) => durable.chain.hasTx(hash),
       // Every simulated client is registered; its nonce is the highest it committed on this chain.
       senderAccount: (sender) => ({ registered: true, nonce: durable.chain.lastNonce(sender) }),
+      clock: () => this.#clockOf(index),
       ...(this.#options.unsafe ? { unsafe: this.#options.unsafe } : {}),
     };
     const node: SimNode = {
@@ -321,6 +332,7 @@ export class Simulator {
             if (node.replica && this.#now_ms >= node.adversaryFrom_ms) this.#transmitAll(index, out);
           },
           now_ms: () => this.#now_ms,
+          maxClockSkew_ms: this.#options.params.maxClockSkew_ms,
         },
         this.#board,
         this.#prngAdversary.derive(index),
@@ -666,7 +678,7 @@ export class Simulator {
         node.durable.persist(action.records);
         return;
       case 'build': {
-        const block = node.executor!.build(action, SIM_GENESIS_TIME + this.#now_ms);
+        const block = node.executor!.build(action, this.#clockOf(node.index));
         this.#feedback(node, this.#executionDelay(node), { kind: 'built', block });
         return;
       }
@@ -713,10 +725,21 @@ export class Simulator {
     this.#transmitAll(node.index, node.adversary.outgoing(message, targets));
   }
 
+  /** Replica `index`'s wall clock: true (virtual) time plus the skew of the clock-skew fault. */
+  #clockOf(index: number): number {
+    const { skews_ms, bad } = this.#plan.clocks;
+    const badNow = bad?.node === index && this.#now_ms < this.#heal_ms;
+    return SIM_GENESIS_TIME + this.#now_ms + (badNow ? bad.skew_ms : (skews_ms[index] ?? 0));
+  }
+
   #transmitAll(from: number, out: ReadonlyArray<{ to: number; message: ConsensusMessage }>): void {
     const encoded = new Map<ConsensusMessage, Uint8Array>();
     for (const { to, message } of out) {
       if (to === from) continue;
+      if (message.kind === 'preprepare') {
+        const hash = hex(blockHash(message.block.header));
+        if (!this.#firstProposed.has(hash)) this.#firstProposed.set(hash, this.#now_ms);
+      }
       let bytes = encoded.get(message);
       if (!bytes) {
         bytes = encode(ConsensusMessage, message);
@@ -983,6 +1006,7 @@ export class Simulator {
       workload: this.#workload,
       commitTimes: this.#commitTimes,
       signatures: this.#signatures,
+      firstProposed_ms: this.#firstProposed,
       runtimeViolations: this.#violations,
       heal_ms: this.#heal_ms,
       deadline_ms: this.#deadline_ms,
