@@ -12,7 +12,7 @@ describe('the request timeout', () => {
     expect(timeout.timeout_ms).toBe(1000);
   });
 
-  it('stretches to twice the slowest recent commit, and shrinks once blocks are fast again', () => {
+  it('stretches to twice the typical (median) recent commit latency, and shrinks once blocks are fast again', () => {
     const timeout = new RequestTimeout(1000, 250);
     timeout.accepted(1, 10);
     timeout.committed(1, 14); // 4 periods: up to 5 × 250 ms
@@ -20,6 +20,15 @@ describe('the request timeout', () => {
     for (let h = 2; h <= LATENCY_SAMPLES + 1; h++) {
       timeout.accepted(h, 20 + h);
       timeout.committed(h, 20 + h);
+    }
+    expect(timeout.timeout_ms).toBe(1000);
+  });
+
+  it('is not stretched by one block slowed by a lost message', () => {
+    const timeout = new RequestTimeout(1000, 250);
+    for (let h = 1; h <= 10; h++) {
+      timeout.accepted(h, h);
+      timeout.committed(h, h === 5 ? h + 20 : h);
     }
     expect(timeout.timeout_ms).toBe(1000);
   });

@@ -39,6 +39,7 @@ interface SimCommandOptions {
   unsafeSkipNewViewCheck?: boolean;
   unsafeSkipPreprepareSignatureCheck?: boolean;
   unsafeSkipTxSignatureCheck?: boolean;
+  unsafeSkipClockCheck?: boolean;
   scenario?: ScenarioName;
   faultPeriodMs?: number;
   clientsTo?: ClientTarget;
@@ -67,6 +68,7 @@ function baseOptions(options: SimCommandOptions): Omit<Partial<SimOptions>, 'see
     ...(options.unsafeSkipNewViewCheck ? { skipNewViewCheck: true } : {}),
     ...(options.unsafeSkipPreprepareSignatureCheck ? { skipPrePrepareSignatureCheck: true } : {}),
     ...(options.unsafeSkipTxSignatureCheck ? { skipTxSignatureCheck: true } : {}),
+    ...(options.unsafeSkipClockCheck ? { skipClockCheck: true } : {}),
   };
   return {
     nodes: options.nodes,
@@ -181,6 +183,10 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
     .option(
       '--unsafe-skip-tx-signature-check',
       'TESTING ONLY: replicas accept proposals without verifying transaction signatures (a deliberate bug)',
+    )
+    .option(
+      '--unsafe-skip-clock-check',
+      "TESTING ONLY: replicas vote for a new proposal whatever its timestamp's distance from their clock (a deliberate bug)",
     )
     .addHelpText(
       'after',

@@ -16,7 +16,7 @@
  * Liveness (what makes a replica give up on a primary, and what brings it back):
  * - The request timer ticks every request timeout while transactions wait, whatever commits in
  *   between (PBFT's per-request deadline: commits of other transactions do not reset it). The timeout
- *   is `requestTimeout_ms` stretched to twice the commit latency measured here, up to 4 times it
+ *   is `requestTimeout_ms` stretched to twice the median commit latency measured here, up to 4 times it
  *   (request-timeout.ts), so a starved or saturated cluster is not taken for a dead primary. At a tick a
  *   replica that is catching up blames nobody. Otherwise the primary is replaced if nothing progressed
  *   (no proposal accepted, no block committed) for a whole period while transactions waited, or if a
@@ -1170,7 +1170,7 @@ export class Replica {
         // (At saturation blocks can take several periods; resending them each period only adds load.)
         this.#stalledPeriods =
           this.#executed.height === this.#executedAtLastStatus ? this.#stalledPeriods + 1 : 0;
-        const stalled = this.#stalledPeriods > this.#requestTimeout.slowest_periods;
+        const stalled = this.#stalledPeriods > this.#requestTimeout.typical_periods;
         if (this.#status === 'view-change') this.#stillChangingView();
         else if (stalled) this.#resendStalledVotes();
         this.#askForBodies(null);

@@ -3,9 +3,9 @@
  *
  * A fixed timeout mistakes a slow cluster for a dead primary: when the machines are starved of CPU,
  * or blocks are large, a proposal takes longer than `requestTimeout_ms` to commit and every replica
- * blames a primary that is working. So each replica measures, in STATUS periods (the core reads no
- * clock), the time from accepting a proposal to its commit, and waits at least twice the slowest of
- * the last LATENCY_SAMPLES before blaming: a transaction must get into a block and that block commit.
+ * blames a primary that is working. So each replica measures, in STATUS periods (not by a clock),
+ * the time from accepting a proposal to its commit, and waits at least twice the median of the last
+ * LATENCY_SAMPLES before blaming: a transaction must get into a block and that block commit.
  * The configured timeout is the floor; MAX_STRETCH times it is the ceiling, so a faulty primary that
  * slows its blocks on purpose can buy itself only a bounded delay (the Aardvark concern). The same
  * measure tells the replica when a stalled height is late enough to send its votes again.
@@ -43,15 +43,20 @@ export class RequestTimeout {
     if (this.#samples.length > LATENCY_SAMPLES) this.#samples.shift();
   }
 
-  /** The slowest of the recent proposal-to-commit latencies, in STATUS periods (0 before any). */
-  get slowest_periods(): number {
-    return this.#samples.length > 0 ? Math.max(...this.#samples) : 0;
+  /**
+   * The typical recent proposal-to-commit latency, in STATUS periods (0 before any): the median, so
+   * that one block slowed by a lost message does not stretch the timeout, while saturation does.
+   */
+  get typical_periods(): number {
+    if (this.#samples.length === 0) return 0;
+    const sorted = [...this.#samples].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
   }
 
   /** How long to wait before blaming the primary. */
   get timeout_ms(): number {
     // +1: a latency of n periods may last almost n + 1 of them.
-    const measured = 2 * (this.slowest_periods + 1) * this.#period_ms;
+    const measured = 2 * (this.typical_periods + 1) * this.#period_ms;
     return Math.min(MAX_STRETCH * this.#base_ms, Math.max(this.#base_ms, measured));
   }
 }

@@ -134,6 +134,12 @@ export class Adversary {
   readonly #forged = new Set<string>();
   /** Blocks we re-proposed in a NEW-VIEW of our making, by hex hash: we hand them to whoever asks. */
   readonly #served = new Map<string, Block>();
+  /**
+   * With `bend-time`, how this primary stamps its blocks: 'stretch' 2-4 times the bound ahead of its
+   * clock, 'edge' just inside the bound ahead, 'freeze' at the time of its first bent block for ever.
+   */
+  readonly #timeBend: 'stretch' | 'edge' | 'freeze' | null;
+  #frozen_ms: number | null = null;
 
   constructor(
     behaviours: readonly ByzantineBehaviour[],
@@ -146,6 +152,9 @@ export class Adversary {
     this.#prng = prng;
     this.#board = board;
     this.#n = ctx.validators.length;
+    this.#timeBend = this.#has('bend-time')
+      ? prng.pick(['stretch', 'stretch', 'stretch', 'edge', 'freeze'] as const)
+      : null;
     this.#validatorCtx = {
       chainId: ctx.chainId,
       validators: ctx.validators,
@@ -354,14 +363,18 @@ export class Adversary {
   }
 
   /**
-   * Our proposal with its time bent, forward (to expire grants and close emergency windows early) or
-   * back (to keep them open): far off, 2-4 times the bound honest replicas allow, or to its edge.
+   * Our proposal with its time bent: forward (to expire grants and close emergency windows early),
+   * far or to the edge of the bound honest replicas allow, or frozen (to keep them open).
    */
   #bentTimeProposal(pp: ProposalMessage, targets: readonly number[]): Outgoing[] {
     const bound = this.#ctx.maxClockSkew_ms;
-    const size = this.#prng.chance(0.5) ? this.#prng.between(2, 4) : 0.95;
-    const shift = Math.round(size * bound * (this.#prng.chance(0.5) ? 1 : -1));
-    const header = { ...pp.block.header, timestamp: Math.max(0, pp.block.header.timestamp + shift) };
+    const honest_ms = pp.block.header.timestamp;
+    this.#frozen_ms ??= honest_ms;
+    const timestamp =
+      this.#timeBend === 'freeze'
+        ? this.#frozen_ms
+        : honest_ms + Math.round((this.#timeBend === 'edge' ? 0.95 : this.#prng.between(2, 4)) * bound);
+    const header = { ...pp.block.header, timestamp };
     const block = { header, txs: pp.block.txs };
     const hash = blockHash(header);
     this.#equivocations.set(`${pp.view}/${pp.height}`, { hash, targets: new Set(targets) });
