@@ -434,7 +434,9 @@ export class Adversary {
     const forged = this.#newView(nv.view, nv.viewChanges, prePrepares);
     this.#newViewsSent.add(nv.view);
     const commits = prePrepares.map((pp) => this.#vote('commit', nv.view, pp.height, blockHash(pp.header)));
-    return targets.flatMap((to) => [forged, ...commits].map((message) => ({ to, message })));
+    // The fork's transactions right behind the NEW-VIEW: taken up at once by whoever asks for them.
+    const bodies: ConsensusMessage = { kind: 'bodies', blocks: blocks.slice(-MAX_BODIES) };
+    return targets.flatMap((to) => [forged, bodies, ...commits].map((message) => ({ to, message })));
   }
 
   /** A PRE-PREPARE from "the primary" of the view, not signed by it, for a block of a phantom transaction. */
