@@ -12,11 +12,20 @@ describe('the request timeout', () => {
     expect(timeout.timeout_ms).toBe(1000);
   });
 
+  it('is not stretched by fast commits that happen to cross a STATUS tick', () => {
+    const timeout = new RequestTimeout(1000, 500);
+    for (let h = 1; h <= 5; h++) {
+      timeout.accepted(h, h);
+      timeout.committed(h, h + 1);
+    }
+    expect(timeout.timeout_ms).toBe(1000);
+  });
+
   it('stretches to twice the typical (median) recent commit latency, and shrinks once blocks are fast again', () => {
     const timeout = new RequestTimeout(1000, 250);
     timeout.accepted(1, 10);
-    timeout.committed(1, 14); // 4 periods: up to 5 × 250 ms
-    expect(timeout.timeout_ms).toBe(2 * 5 * 250);
+    timeout.committed(1, 16); // 6 periods: 1.5 to 1.75 s
+    expect(timeout.timeout_ms).toBe(2 * 6 * 250);
     for (let h = 2; h <= LATENCY_SAMPLES + 1; h++) {
       timeout.accepted(h, 20 + h);
       timeout.committed(h, 20 + h);
@@ -46,7 +55,7 @@ describe('the request timeout', () => {
     expect(timeout.timeout_ms).toBe(1000);
     timeout.accepted(8, 50);
     timeout.accepted(8, 52); // a re-proposal in a later view: the wait began at the first
-    timeout.committed(8, 53);
-    expect(timeout.timeout_ms).toBe(2 * 4 * 250);
+    timeout.committed(8, 55);
+    expect(timeout.timeout_ms).toBe(2 * 5 * 250);
   });
 });

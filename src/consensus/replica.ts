@@ -1170,7 +1170,7 @@ export class Replica {
         // (At saturation blocks can take several periods; resending them each period only adds load.)
         this.#stalledPeriods =
           this.#executed.height === this.#executedAtLastStatus ? this.#stalledPeriods + 1 : 0;
-        const stalled = this.#stalledPeriods > this.#requestTimeout.typical_periods;
+        const stalled = this.#stalledPeriods >= Math.max(1, this.#requestTimeout.typical_periods);
         if (this.#status === 'view-change') this.#stillChangingView();
         else if (stalled) this.#resendStalledVotes();
         this.#askForBodies(null);

@@ -5,7 +5,8 @@
  * or blocks are large, a proposal takes longer than `requestTimeout_ms` to commit and every replica
  * blames a primary that is working. So each replica measures, in STATUS periods (not by a clock),
  * the time from accepting a proposal to its commit, and waits at least twice the median of the last
- * LATENCY_SAMPLES before blaming: a transaction must get into a block and that block commit.
+ * LATENCY_SAMPLES before blaming: a transaction must get into a block and that block commit. (In
+ * whole periods, so a fast commit that happens to cross one STATUS tick stretches nothing.)
  * The configured timeout is the floor; MAX_STRETCH times it is the ceiling, so a faulty primary that
  * slows its blocks on purpose can buy itself only a bounded delay (the Aardvark concern). The same
  * measure tells the replica when a stalled height is late enough to send its votes again.
@@ -55,8 +56,9 @@ export class RequestTimeout {
 
   /** How long to wait before blaming the primary. */
   get timeout_ms(): number {
-    // +1: a latency of n periods may last almost n + 1 of them.
-    const measured = 2 * (this.typical_periods + 1) * this.#period_ms;
+    // A commit n period boundaries after its proposal took less than n + 1 periods, and twice n
+    // periods covers that for any n >= 1; n = 0 (within one period) leaves the configured timeout.
+    const measured = 2 * this.typical_periods * this.#period_ms;
     return Math.min(MAX_STRETCH * this.#base_ms, Math.max(this.#base_ms, measured));
   }
 }
