@@ -119,9 +119,9 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
     .option(
       '--faults <list>',
       'comma-separated fault kinds (delay, drop, duplicate, reorder, partition, crash, equivocate, ' +
-        'conflicting-votes, silence, replay, forge, bogus-viewchange; clock-skew; and the targeted attacks ' +
+        'conflicting-votes, silence, replay, forge, bogus-viewchange; crash-primary, clock-skew; and the targeted attacks ' +
         'forge-preprepare, bad-tx, forge-newview, split-votes, bend-time), or all, none, random (a mix per seed; ' +
-        'neither mixes in clock-skew or the targeted attacks)',
+        'neither mixes in crash-primary, clock-skew or the targeted attacks)',
       faults,
       'random' as FaultSelection,
     )

@@ -134,6 +134,8 @@ export class Adversary {
   readonly #forged = new Set<string>();
   /** Blocks we re-proposed in a NEW-VIEW of our making, by hex hash: we hand them to whoever asks. */
   readonly #served = new Map<string, Block>();
+  /** View → the highest height our forged NEW-VIEW re-proposed: our replica proposes nothing up to it. */
+  readonly #forgedTop = new Map<number, number>();
   /**
    * With `bend-time`, how this primary stamps its blocks: 'stretch' 2-4 times the bound ahead of its
    * clock, 'edge' just inside the bound ahead, 'freeze' at the time of its first bent block for ever.
@@ -322,6 +324,8 @@ export class Adversary {
   /** Rewrites one message the wrapped replica sends to `targets`. */
   outgoing(message: ConsensusMessage, targets: readonly number[]): Outgoing[] {
     this.#remember(message);
+    const forgedTop = message.kind === 'preprepare' ? this.#forgedTop.get(message.view) : undefined;
+    if (forgedTop !== undefined && message.kind === 'preprepare' && message.height <= forgedTop) return [];
     if (message.kind === 'preprepare') this.#noteProposal(message);
     let out: Outgoing[] = targets.map((to) => ({ to, message }));
     const targeted = this.#targetedProposal(message, targets);
@@ -408,12 +412,54 @@ export class Adversary {
     });
   }
 
+  /** A NEW-VIEW whose re-proposals do not follow from its (valid) VIEW-CHANGEs: a fork, or a replay. */
+  #forgedNewView(nv: NewView, targets: readonly number[]): Outgoing[] | null {
+    const out = this.#forkingNewView(nv, targets) ?? this.#replayingNewView(nv, targets);
+    // Our replica believes it sent the honest NEW-VIEW, and would propose its own blocks at the
+    // heights we re-proposed otherwise: honest replicas would see two proposals and move on.
+    const forged = out?.find((o) => o.message.kind === 'newview')?.message;
+    if (forged?.kind === 'newview')
+      this.#forgedTop.set(nv.view, Math.max(...forged.prePrepares.map((p) => p.height)));
+    return out;
+  }
+
+  /**
+   * The honest re-proposals and one more after them: a block of transactions already committed.
+   * Re-proposals skip the normal proposal's duplicate check (a quorum prepared them), so only the
+   * NEW-VIEW check stands between such a block and a second commit of its transactions.
+   */
+  #replayingNewView(nv: NewView, targets: readonly number[]): Outgoing[] | null {
+    const last =
+      nv.prePrepares[nv.prePrepares.length - 1]?.header ??
+      this.#ctx.committed(this.#ctx.executedHeight())?.header;
+    let txs: Transaction[] = [];
+    for (let h = this.#ctx.executedHeight(); h > 0 && txs.length === 0; h--)
+      txs = this.#ctx.committed(h)?.txs ?? [];
+    if (!last || txs.length === 0) return null;
+    const replay = assembleBlock({
+      chainId: this.#ctx.chainId,
+      height: last.height + 1,
+      view: nv.view,
+      timestamp: last.timestamp,
+      prevHash: blockHash(last),
+      stateRoot: stateRootAfter(last.stateRoot, txs),
+      proposer: this.#ctx.validators[this.#ctx.self]!,
+      txs,
+    });
+    const prePrepares = [...nv.prePrepares, ...this.#reproposals(nv.view, [replay])];
+    const forged = this.#newView(nv.view, nv.viewChanges, prePrepares);
+    this.#newViewsSent.add(nv.view);
+    const bodies: ConsensusMessage = { kind: 'bodies', blocks: [replay] };
+    const commit = this.#vote('commit', nv.view, replay.header.height, blockHash(replay.header));
+    return targets.flatMap((to) => [forged, bodies, commit].map((message) => ({ to, message })));
+  }
+
   /**
    * A NEW-VIEW that keeps its (valid) VIEW-CHANGEs but re-proposes, at the lowest height some peer
    * has committed while enough others have not, a block of our own making, after the committed
    * blocks below it; with our COMMITs for all of them.
    */
-  #forgedNewView(nv: NewView, targets: readonly number[]): Outgoing[] | null {
+  #forkingNewView(nv: NewView, targets: readonly number[]): Outgoing[] | null {
     const heights = [...this.#heights.values()].sort((a, b) => a - b);
     if (heights.length === 0) return null;
     const { checkpoint } = chooseReproposals(nv.viewChanges);

@@ -11,7 +11,7 @@ import type { Prng } from '../prng.ts';
 import { type DelayDistribution, HEALTHY_LINKS, type NetworkConfig, type NetworkFaults } from './network.ts';
 
 export const NETWORK_FAULTS = ['delay', 'drop', 'duplicate', 'reorder', 'partition'] as const;
-export const CRASH_FAULTS = ['crash'] as const;
+export const CRASH_FAULTS = ['crash', 'crash-primary'] as const;
 /** Every clock off a little (within the bound), one honest replica's far off while faults last. */
 export const CLOCK_FAULTS = ['clock-skew'] as const;
 export const BYZANTINE_FAULTS = [
@@ -46,11 +46,10 @@ export const TARGETED_ATTACKS = [
   'split-votes',
   'bend-time',
 ] as const;
+/** Faults chosen by name only, like the targeted attacks. */
+const BY_NAME_ONLY: readonly string[] = [...TARGETED_ATTACKS, ...CLOCK_FAULTS, 'crash-primary'];
 /** The kinds of the random mix and of `all` (named-only kinds left out, for the same reason). */
-export const MIXED_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
-  (k) =>
-    !(TARGETED_ATTACKS as readonly string[]).includes(k) && !(CLOCK_FAULTS as readonly string[]).includes(k),
-);
+export const MIXED_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => !BY_NAME_ONLY.includes(k));
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type ByzantineBehaviour = (typeof BYZANTINE_FAULTS)[number];
@@ -186,6 +185,17 @@ export function planFaults(
         midStep: prng.chance(0.5),
       });
     }
+    crashes.sort((a, b) => a.at_ms - b.at_ms);
+  }
+
+  // The first primary crashes mid-run (if honest): the next view's primary takes over.
+  if (has('crash-primary') && !byzantine.has(0)) {
+    crashes.push({
+      node: 0,
+      at_ms: prng.between(faultPeriod_ms * 0.2, faultPeriod_ms * 0.6),
+      down_ms: prng.between(200, 600),
+      midStep: false,
+    });
     crashes.sort((a, b) => a.at_ms - b.at_ms);
   }
 

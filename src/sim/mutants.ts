@@ -49,9 +49,9 @@ export const MUTANTS: readonly Mutant[] = [
     name: 'skip-new-view-check',
     description: 'accept NEW-VIEW re-proposals that do not follow from its VIEW-CHANGEs',
     nodes: [4],
-    faults: 'drop,partition,forge-newview',
+    faults: 'drop,crash-primary,forge-newview',
     unsafe: () => ({ skipNewViewCheck: true }),
-    reliable: false,
+    reliable: true,
   },
   {
     name: 'skip-preprepare-signature',
