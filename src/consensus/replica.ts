@@ -242,8 +242,6 @@ export class Replica {
   /** The STATUS period the fetch under way was asked in. */
   #fetchPeriod = 0;
   #executedAtLastStatus = 0;
-  /** STATUS periods in a row in which nothing executed. */
-  #stalledPeriods = 0;
 
   #out: ConsensusAction[] = [];
 
@@ -1166,11 +1164,9 @@ export class Replica {
           height: this.#executed.height,
           blockHash: this.#executed.hash,
         });
-        // Stalled for longer than blocks take to commit here: a vote or a proposal may have been lost.
-        // (At saturation blocks can take several periods; resending them each period only adds load.)
-        this.#stalledPeriods =
-          this.#executed.height === this.#executedAtLastStatus ? this.#stalledPeriods + 1 : 0;
-        const stalled = this.#stalledPeriods >= Math.max(1, this.#requestTimeout.typical_periods);
+        // Nothing executed for a whole period: a vote or a proposal may have been lost. (Waiting for the
+        // usual commit latency first cut resends at saturation, but tripled p50 under 10% loss.)
+        const stalled = this.#executed.height === this.#executedAtLastStatus;
         if (this.#status === 'view-change') this.#stillChangingView();
         else if (stalled) this.#resendStalledVotes();
         this.#askForBodies(null);

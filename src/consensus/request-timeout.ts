@@ -8,8 +8,7 @@
  * LATENCY_SAMPLES before blaming: a transaction must get into a block and that block commit. (In
  * whole periods, so a fast commit that happens to cross one STATUS tick stretches nothing.)
  * The configured timeout is the floor; MAX_STRETCH times it is the ceiling, so a faulty primary that
- * slows its blocks on purpose can buy itself only a bounded delay (the Aardvark concern). The same
- * measure tells the replica when a stalled height is late enough to send its votes again.
+ * slows its blocks on purpose can buy itself only a bounded delay (the Aardvark concern).
  */
 
 /** Commits measured. */
