@@ -29,8 +29,9 @@ export class ProposalBodies {
   /** Re-proposals of the current view waiting for their transactions, by hex hash. */
   readonly #wanted = new Map<string, Wanted>();
 
-  remember(block: Block): void {
-    this.#known.set(hex(blockHash(block.header)), block);
+  /** `hash`: the block's hex hash, when the caller has it already. */
+  remember(block: Block, hash = hex(blockHash(block.header))): void {
+    this.#known.set(hash, block);
   }
 
   /** The block with this hex hash, if held. */

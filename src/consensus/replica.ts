@@ -725,7 +725,7 @@ export class Replica {
     slot.prePrepare = pp;
     slot.block = block;
     slot.hash = hash;
-    this.#bodies.remember(block);
+    this.#bodies.remember(block, hash);
     this.#requestTimeout.accepted(height, this.#statusPeriod);
     if (pp.view === this.#view && !how.reproposal) {
       this.#progressSinceTick = true;

@@ -355,13 +355,17 @@ export class Adversary {
   }
 
   #badTxProposal(pp: ProposalMessage, targets: readonly number[]): Outgoing[] {
-    const block = this.#badTxBlock(pp.block, true);
+    return this.#proposeInstead(pp, this.#badTxBlock(pp.block, true), targets);
+  }
+
+  /** `block` instead of our replica's proposal, to every target, with our COMMIT (our votes follow it). */
+  #proposeInstead(pp: ProposalMessage, block: Block, targets: readonly number[]): Outgoing[] {
     const hash = blockHash(block.header);
     this.#equivocations.set(`${pp.view}/${pp.height}`, { hash, targets: new Set(targets) });
-    const bad: ConsensusMessage = { kind: 'preprepare', ...this.#prePrepare(pp.view, pp.height, block) };
+    const instead: ConsensusMessage = { kind: 'preprepare', ...this.#prePrepare(pp.view, pp.height, block) };
     const commit = this.#vote('commit', pp.view, pp.height, hash);
     return targets.flatMap((to) => [
-      { to, message: bad },
+      { to, message: instead },
       { to, message: commit },
     ]);
   }
@@ -378,16 +382,11 @@ export class Adversary {
       this.#timeBend === 'freeze'
         ? this.#frozen_ms
         : honest_ms + Math.round((this.#timeBend === 'edge' ? 0.95 : this.#prng.between(2, 4)) * bound);
-    const header = { ...pp.block.header, timestamp };
-    const block = { header, txs: pp.block.txs };
-    const hash = blockHash(header);
-    this.#equivocations.set(`${pp.view}/${pp.height}`, { hash, targets: new Set(targets) });
-    const bent: ConsensusMessage = { kind: 'preprepare', ...this.#prePrepare(pp.view, pp.height, block) };
-    const commit = this.#vote('commit', pp.view, pp.height, hash);
-    return targets.flatMap((to) => [
-      { to, message: bent },
-      { to, message: commit },
-    ]);
+    return this.#proposeInstead(
+      pp,
+      { header: { ...pp.block.header, timestamp }, txs: pp.block.txs },
+      targets,
+    );
   }
 
   #splitProposal(pp: ProposalMessage, targets: readonly number[]): Outgoing[] {
