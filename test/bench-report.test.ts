@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareRuns, compareRunsJson } from '../src/bench/compare.ts';
+import { statistics } from '../src/bench/measure.ts';
 import { loadResult, REPORT_FILES, reproduceCommand, writeReport } from '../src/bench/report.ts';
 import { BENCH_RESULT_VERSION, type BenchResult } from '../src/bench/result.ts';
 import { escapeXml, latencyChart, niceTicks, throughputChart } from '../src/bench/svg.ts';
@@ -291,6 +292,40 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
+describe('fault recovery', () => {
+  // 100 tx/s; a 20 ms latency, then a fault at 10 s: nothing commits until 10.8 s, and the latency
+  // of later submissions falls back to 20 ms from 11.5 s on. The first half second of submissions
+  // whose median is back is the one from 11.3 s (60% of it is submitted from 11.5 s on).
+  const txs = Array.from({ length: 2000 }, (_, i) => {
+    const submitted_s = i / 100;
+    let committed_s = submitted_s + 0.02;
+    if (submitted_s >= 9.99 && submitted_s < 11.5) committed_s = Math.max(10.8, submitted_s) + 0.3;
+    return { submitted_s, committed_s, bytes: 200 };
+  });
+  const faults = [{ at_s: 10, kind: 'crash', description: 'crash validator 0' }];
+
+  it('times the next commit, the first commit of a later submission, and latency back near its median', () => {
+    const [fault] = statistics(
+      { txs, failedSubmissions: 0, faults },
+      { warmup_s: 1, duration_s: 18 },
+      null,
+    ).faults;
+    expect(fault!.nextCommitAfter_ms).toBe(1100);
+    expect(fault!.resumedAfter_ms).toBe(1100);
+    expect(fault!.latencyRecoveredAfter_ms).toBe(1300);
+  });
+
+  it('says null when latency never comes back', () => {
+    const slow = txs.map((tx) => (tx.submitted_s >= 10 ? { ...tx, committed_s: tx.submitted_s + 1 } : tx));
+    const [fault] = statistics(
+      { txs: slow, failedSubmissions: 0, faults },
+      { warmup_s: 1, duration_s: 18 },
+      null,
+    ).faults;
+    expect(fault!.latencyRecoveredAfter_ms).toBeNull();
+  });
+});
+
 describe('writeReport', () => {
   it('writes every report file and returns their paths', async () => {
     const dir = join(await tempDir(), 'run', 'nested');
@@ -319,13 +354,23 @@ describe('writeReport', () => {
     );
 
     const faults = parseCsv(await readFile(join(dir, 'faults.csv'), 'utf8'));
-    expect(faults[0]).toEqual(['at_s', 'kind', 'description', 'next_commit_after_ms']);
+    expect(faults[0]).toEqual([
+      'at_s',
+      'kind',
+      'description',
+      'next_commit_after_ms',
+      'resumed_after_ms',
+      'latency_recovered_after_ms',
+    ]);
+    const cell = (ms: number | null | undefined) => (ms === null || ms === undefined ? '' : String(ms));
     expect(faults.slice(1)).toEqual(
       result.faults.map((f) => [
         String(f.at_s),
         f.kind,
         f.description,
-        f.nextCommitAfter_ms === null ? '' : String(f.nextCommitAfter_ms),
+        cell(f.nextCommitAfter_ms),
+        cell(f.resumedAfter_ms),
+        cell(f.latencyRecoveredAfter_ms),
       ]),
     );
   });

@@ -33,6 +33,7 @@
  *       STATUS view=V [changing] height=H   TXS txs=tx1,tx2 [forged=tx2] (tx2's signature flipped)
  *       BODIES blocks=NAME,NAME [swap=NAME2]  (the answer to GET-BODIES blocks=NAME,...)
  *   tick TIMER                              a timer fires: request, viewchange, batch or status
+ *   lost F / connected F                    the transport's connection to validator F closed / opened
  *   built [NAME]                            answer the pending `build` (the block is named NAME,
  *                                           default B<height>)
  *   executed NAME [fail]                    answer an `execute` (fail: the block does not execute)
@@ -421,6 +422,9 @@ class Script {
       }
       case 'tick':
         return this.#step({ kind: 'timer', timer: rest[0] as TimerId });
+      case 'lost':
+      case 'connected':
+        return this.#step({ kind: 'peer', peer: Number(rest[0]), connected: command === 'connected' });
       case 'built': {
         const build = this.#pendingBuild;
         if (!build) throw new Error(`${line}: no build pending`);

@@ -485,7 +485,7 @@ describe('the checkers are not vacuous', () => {
     // The same seed with the real quorum is safe: the violation is the bug's.
     const safe = runSeed(simOptions({ seed: found!.seed, nodes: 4, faults }));
     expect(safe.violations.filter((v) => v.checker === 'agreement')).toEqual([]);
-  });
+  }, 180_000);
 });
 
 describe('medledger sim', () => {

@@ -151,6 +151,42 @@ function resumedAfter(txs: Observations['txs'], at_s: number): number | null {
   return Number.isFinite(first) ? round3((first - at_s) * 1000) : null;
 }
 
+/** The window of submissions whose median latency is compared with the median before a fault. */
+const RECOVERY_WINDOW_S = 0.5;
+const RECOVERY_STEP_S = 0.1;
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Latencies (s) of the transactions submitted in [from_s, to_s), uncommitted ones as infinite. */
+function latenciesSubmittedIn(txs: Observations['txs'], from_s: number, to_s: number): number[] {
+  const out: number[] = [];
+  for (const tx of txs) {
+    if (tx.submitted_s < from_s || tx.submitted_s >= to_s) continue;
+    out.push(tx.committed_s === null ? Number.POSITIVE_INFINITY : tx.committed_s - tx.submitted_s);
+  }
+  return out;
+}
+
+/**
+ * Milliseconds from `at_s` to the first window of submissions after it whose median latency is back
+ * near the median of the submissions between `warmup_s` and the fault, or null.
+ */
+function latencyRecoveredAfter(txs: Observations['txs'], at_s: number, warmup_s: number): number | null {
+  const before = median(latenciesSubmittedIn(txs, warmup_s, at_s));
+  if (before === null) return null;
+  const near = Math.max(before * 1.25, before + 0.025);
+  const last_s = txs.reduce((max, tx) => Math.max(max, tx.submitted_s), 0);
+  for (let from = at_s; from + RECOVERY_WINDOW_S <= last_s; from += RECOVERY_STEP_S) {
+    const window = median(latenciesSubmittedIn(txs, from, from + RECOVERY_WINDOW_S));
+    if (window !== null && window <= near) return round3((from - at_s) * 1000);
+  }
+  return null;
+}
+
 /** What a run observed, in seconds since the load started. */
 export interface Observations {
   /** Every transaction submitted: when, its encoded size, and when it first committed anywhere (null: never). */
@@ -207,6 +243,7 @@ export function statistics(
       description: fault.description,
       nextCommitAfter_ms: nextCommitAfter(commits, fault.at_s),
       resumedAfter_ms: resumedAfter(observations.txs, fault.at_s),
+      latencyRecoveredAfter_ms: latencyRecoveredAfter(observations.txs, fault.at_s, warmup_s),
     })),
     committedTxs: commits.length,
   };

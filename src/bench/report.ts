@@ -139,8 +139,15 @@ export function latencyCsv(result: BenchResult): string {
 
 export function faultsCsv(result: BenchResult): string {
   return csv(
-    ['at_s', 'kind', 'description', 'next_commit_after_ms'],
-    cleanFaults(result).map((f) => [f.at_s, f.kind, f.description, f.nextCommitAfter_ms]),
+    ['at_s', 'kind', 'description', 'next_commit_after_ms', 'resumed_after_ms', 'latency_recovered_after_ms'],
+    cleanFaults(result).map((f) => [
+      f.at_s,
+      f.kind,
+      f.description,
+      f.nextCommitAfter_ms,
+      f.resumedAfter_ms,
+      f.latencyRecoveredAfter_ms,
+    ]),
   );
 }
 
@@ -302,13 +309,23 @@ export function summaryMarkdown(result: BenchResult): string {
   else {
     lines.push(
       ...table(
-        ['#', 'at', 'kind', 'what', 'next commit after'],
+        [
+          '#',
+          'at',
+          'kind',
+          'what',
+          'next commit after',
+          'a later submission committed after',
+          'median latency back after',
+        ],
         faults.map((f, i) => [
           i + 1,
           `${formatNumber(f.at_s, 3)} s`,
           f.kind,
           f.description || '–',
           f.nextCommitAfter_ms === null ? 'no commit followed' : ms(f.nextCommitAfter_ms),
+          f.resumedAfter_ms === null ? '–' : ms(f.resumedAfter_ms),
+          f.latencyRecoveredAfter_ms === null ? '–' : ms(f.latencyRecoveredAfter_ms),
         ]),
       ),
     );

@@ -125,6 +125,12 @@ export interface BenchResult {
      * commits resumed, not counting blocks already in flight at the fault. Null if none.
      */
     resumedAfter_ms?: number | null;
+    /**
+     * Milliseconds from the fault to the start of the first half second of submissions after it
+     * whose median latency is back within 25% (or 25 ms) of the median before it: when latency, not
+     * just commits, recovered. Null if it never did, or nothing was measured before the fault.
+     */
+    latencyRecoveredAfter_ms?: number | null;
   }>;
   /** View changes started by the validators during the run (summed over validators). */
   viewChanges: number;

@@ -95,7 +95,8 @@ export function formatResult(result: BenchResult): string {
   for (const fault of result.faults) {
     lines.push(
       `  fault at ${fault.at_s} s: ${fault.description}; next commit after ${ms(fault.nextCommitAfter_ms)}, ` +
-        `first commit of a later submission after ${ms(fault.resumedAfter_ms ?? null)}`,
+        `first commit of a later submission after ${ms(fault.resumedAfter_ms ?? null)}, ` +
+        `median latency recovered after ${ms(fault.latencyRecoveredAfter_ms ?? null)}`,
     );
   }
   for (const v of result.validators) {

@@ -332,6 +332,8 @@ export interface Fault {
   kind: string;
   description: string;
   nextCommitAfter_ms: number | null;
+  resumedAfter_ms: number | null;
+  latencyRecoveredAfter_ms: number | null;
 }
 
 /** The faults, with missing fields made explicit. */
@@ -343,6 +345,8 @@ export function cleanFaults(result: BenchResult): Fault[] {
     kind: typeof fault?.kind === 'string' && fault.kind !== '' ? fault.kind : 'fault',
     description: typeof fault?.description === 'string' ? fault.description : '',
     nextCommitAfter_ms: finite(fault?.nextCommitAfter_ms),
+    resumedAfter_ms: finite(fault?.resumedAfter_ms),
+    latencyRecoveredAfter_ms: finite(fault?.latencyRecoveredAfter_ms),
   }));
 }
 

@@ -22,6 +22,12 @@
  *   (no proposal accepted, no block committed) for a whole period while transactions waited, or if a
  *   transaction has waited CENSORSHIP_PERIODS periods while the primary proposed blocks with room
  *   for it. A saturated primary keeps committing full blocks, so overload alone never changes the view.
+ * - A primary whose connection the driver reports closed, while transactions wait, is replaced at
+ *   once: a process that died closes its sockets, and its peers learn it within a round trip, long
+ *   before a request timeout. (A replica cut off from most peers blames nobody. A false alarm, a
+ *   connection that drops while the primary lives, moves only this replica to a view change nobody
+ *   joins, which it leaves by rejoining the group; when every backup loses the primary, the view
+ *   changes, as it should for a primary nobody can reach.)
  * - Transactions that waited a period are sent to the primary again at each tick (bounded), so one
  *   that missed it (it was down, or the gossip was lost) still reaches it.
  * - View changes follow PBFT: a replica joins a view change when f+1 replicas ask for a later view;
@@ -239,6 +245,8 @@ export class Replica {
   /** The request period in which the primary last proposed a block with room to spare. */
   #lastRoomyProposalPeriod = Number.NEGATIVE_INFINITY;
   #fetching = false;
+  /** Peers whose connection the driver reported closed, and not open again since. */
+  #unreachable = new Set<number>();
   /** The STATUS period the fetch under way was asked in. */
   #fetchPeriod = 0;
   #executedAtLastStatus = 0;
@@ -358,6 +366,9 @@ export class Replica {
         break;
       case 'fetched':
         this.#onFetched(event.blocks);
+        break;
+      case 'peer':
+        this.#onPeerConnection(event.peer, event.connected);
         break;
       default:
         assertNever(event);
@@ -534,6 +545,7 @@ export class Replica {
     if (peer === null) this.#broadcast({ kind: 'txs', txs: admitted });
     this.#armRequestTimer();
     this.#maybePropose();
+    this.#suspectUnreachablePrimary();
   }
 
   /** Starts the request timer when transactions begin to wait; it then ticks until none do. */
@@ -1218,6 +1230,27 @@ export class Replica {
     this.#waitedWholePeriod = true;
     this.#setTimer('request', this.#requestTimeout.timeout_ms);
     this.#resendToPrimary();
+  }
+
+  /** The transport lost, or regained, its connection to `peer`. */
+  #onPeerConnection(peer: number, connected: boolean): void {
+    if (peer === this.#config.self || peer < 0 || peer >= this.#n) return;
+    if (connected) this.#unreachable.delete(peer);
+    else this.#unreachable.add(peer);
+    this.#suspectUnreachablePrimary();
+  }
+
+  /**
+   * Replaces a primary whose connection is lost while transactions wait, without waiting out a
+   * request timeout (see the top of this file). A replica cut off from most peers is the one whose
+   * network failed, and blames nobody.
+   */
+  #suspectUnreachablePrimary(): void {
+    if (this.#status !== 'normal' || this.#mempool.size === 0) return;
+    const primary = this.#primary();
+    if (primary === this.#config.self || !this.#unreachable.has(primary)) return;
+    if (this.#n - 1 - this.#unreachable.size < this.#quorum - 1 || this.#catchingUp()) return;
+    this.#startViewChange(this.#view + 1, 'the connection to the primary was lost while transactions waited');
   }
 
   /** Why the primary must be replaced at this request tick, or null (see the top of this file). */

@@ -197,7 +197,12 @@ export type ConsensusEvent =
       reason?: string;
     }
   /** Answer to `fetch`: committed blocks with their certificates, lowest height first. */
-  | { kind: 'fetched'; blocks: Array<{ block: Block; certificate: CommitCertificate }> };
+  | { kind: 'fetched'; blocks: Array<{ block: Block; certificate: CommitCertificate }> }
+  /**
+   * The transport's connection to validator `peer` closed (`connected: false`) or opened again. Only
+   * changes are reported; a driver that cannot tell (a transport without connections) sends none.
+   */
+  | { kind: 'peer'; peer: number; connected: boolean };
 
 export type ConsensusAction =
   | { kind: 'send'; to: number; message: ConsensusMessage }

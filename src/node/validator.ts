@@ -246,7 +246,11 @@ export class ValidatorNode {
     node.#maxMempoolTxs = params.mempoolMaxTxs;
     node.setFaults(options.faults ?? {});
     await host.onMessage(CONSENSUS_PROTOCOL, (peer, payload) => node.#onPeerMessage(peer, payload));
-    host.onPeerConnected((peer) => node.#shareMempoolWith(peer));
+    host.onPeerConnected((peer) => {
+      node.#onConnection(peer, true);
+      node.#shareMempoolWith(peer);
+    });
+    host.onPeerLost((peer) => node.#onConnection(peer, false));
     await serveBlockSync(host, store);
     node.#run(replica.start());
     node.#summaryTimer = setInterval(() => node.#logSummary(), SUMMARY_INTERVAL_MS);
@@ -367,6 +371,12 @@ export class ValidatorNode {
     if (noQuorum) return { ok: false, reason: noQuorum };
     if (this.#replica.info.changingView) return { ok: false, reason: 'changing view' };
     return { ok: true };
+  }
+
+  /** Tells consensus that a validator's connection opened or closed (a dead primary is noticed so). */
+  #onConnection(peerKey: string, connected: boolean): void {
+    const peer = this.#indexOfKey.get(peerKey);
+    if (peer !== undefined) this.#enqueue({ kind: 'peer', peer, connected });
   }
 
   #onPeerMessage(peer: string, payload: Uint8Array): void {

@@ -174,6 +174,7 @@ export class P2PHost {
   /** By peer key: the dial failures reported in its current outage (one warning each, not per redial). */
   readonly #reported = new Map<string, Set<string>>();
   readonly #connectListeners: Array<(peerKey: string) => void> = [];
+  readonly #lostListeners: Array<(peerKey: string) => void> = [];
   readonly #maxRedialDelay_ms: number;
   readonly #log: Logger;
   readonly #penalties: PeerPenalties;
@@ -296,6 +297,11 @@ export class P2PHost {
     this.#connectListeners.push(listener);
   }
 
+  /** Calls `listener` with a peer's key (hex) each time its last connection closes. */
+  onPeerLost(listener: (peerKey: string) => void): void {
+    this.#lostListeners.push(listener);
+  }
+
   #connected(peerId: string): void {
     const key = this.#keyOfPeer.get(peerId);
     if (!key) return;
@@ -312,6 +318,7 @@ export class P2PHost {
     const since = this.#connectedSince.get(key)!;
     this.#connectedSince.delete(key);
     if (this.#stopped) return;
+    for (const listener of this.#lostListeners) listener(key);
     this.#log.info(
       { peer: this.#names.get(key), publicKey: key, connected_ms: Date.now() - since },
       'validator peer lost',

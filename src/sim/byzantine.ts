@@ -702,6 +702,9 @@ export class Adversary {
   observe(message: ConsensusMessage, from: number): void {
     this.#remember(message);
     if (message.kind === 'status') this.#noteStatus(from, message);
+    // A COMMIT shows its sender may have executed that height already (a STATUS may be a period old).
+    if (message.kind === 'commit')
+      this.#heights.set(from, Math.max(this.#heights.get(from) ?? 0, message.height));
     if (message.kind === 'getbodies') this.#serveBodies(from, message.hashes);
     if (message.kind === 'preprepare') this.#noteProposal(message);
     const proposals =

@@ -859,7 +859,27 @@ export class Simulator {
     const restart_ms =
       this.#now_ms < this.#heal_ms ? Math.min(this.#now_ms + down_ms, this.#heal_ms) : this.#now_ms + down_ms;
     this.#queue.push(restart_ms, { kind: 'restart', node: node.index, incarnation: node.incarnation });
+    this.#announceConnection(node, false);
     this.#noteConnectivity();
+  }
+
+  /**
+   * Tells the replicas that can reach `node` that its connections closed (it crashed) or opened (it
+   * restarted), after a round trip, as a transport would. Partitioned replicas hear nothing, as a
+   * TCP peer behind a cut link hears nothing.
+   */
+  #announceConnection(node: SimNode, connected: boolean): void {
+    for (const other of this.#nodes) {
+      if (other === node || !other.replica) continue;
+      const delay_ms = this.#network.roundTrip(node.index, other.index);
+      if (delay_ms === null) continue;
+      this.#queue.push(this.#now_ms + delay_ms, {
+        kind: 'feedback',
+        node: other.index,
+        incarnation: other.incarnation,
+        event: { kind: 'peer', peer: node.index, connected },
+      });
+    }
   }
 
   #restart(node: SimNode): void {
@@ -868,6 +888,7 @@ export class Simulator {
     this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} RESTARTS`);
     this.#stats.restarts++;
     this.#boot(node);
+    this.#announceConnection(node, true);
     this.#noteConnectivity();
   }
 
