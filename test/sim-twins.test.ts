@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  Prng,
   parseFaults,
   replayCommand,
   runSeed,
@@ -16,6 +17,7 @@ import {
   simOptions,
 } from '../src/sim/index.ts';
 import { formatMutantTable, MUTANTS, type MutantResult, runMutants } from '../src/sim/mutants.ts';
+import { PHASE_MAX_MS, PHASE_MIN_MS, planTwins, TwinsNetwork } from '../src/sim/twins.ts';
 import { expectNoViolations } from './fixtures/sim.ts';
 
 const WORKERS = Math.max(1, availableParallelism());
@@ -29,7 +31,7 @@ function sweep(nodes: 4 | 7): Promise<SeedOutcome[]> {
   return runSeeds(runs, WORKERS);
 }
 
-describe('twins', () => {
+describe('twins: seed sweeps', () => {
   const outcomes: Record<4 | 7, SeedOutcome[]> = { 4: [], 7: [] };
   let mutants: MutantResult[] = [];
   beforeAll(async () => {
@@ -80,11 +82,50 @@ describe('twins', () => {
     const n4 = mutants.find((r) => r.nodes === 4)!;
     expect((n4.byChecker.agreement ?? 0) + (n4.byChecker['certified-fork'] ?? 0), table).toBeGreaterThan(0);
   });
+});
 
+describe('twins: plan and options', () => {
   it('replays a seed exactly, from the command it prints', () => {
     const options = simOptions({ seed: 3, nodes: 4, faults: parseFaults('twins,drop') });
     expect(replayCommand(options)).toBe('npx medledger sim --nodes 4 --seed 3 --faults twins,drop');
     expect(runSeed(options).traceHash).toBe(runSeed(options).traceHash);
+  });
+
+  it('plans f twinned validators, and phases that cover the fault period and partition the n + f instances', () => {
+    for (const [nodes, f] of [
+      [4, 1],
+      [7, 2],
+      [10, 3],
+    ] as const) {
+      for (let seed = 1; seed <= 20; seed++) {
+        const plan = planTwins(nodes, 2_000, new Prng(seed));
+        expect(plan.nodes).toHaveLength(f);
+        expect(new Set(plan.nodes).size).toBe(f);
+        expect(plan.phases[0]!.start_ms).toBe(0);
+        expect(plan.phases.at(-1)!.end_ms).toBe(2_000);
+        plan.phases.forEach((phase, i) => {
+          if (i > 0) expect(phase.start_ms).toBe(plan.phases[i - 1]!.end_ms);
+          if (phase.end_ms < 2_000)
+            expect(phase.end_ms - phase.start_ms).toBeGreaterThanOrEqual(PHASE_MIN_MS);
+          expect(phase.end_ms - phase.start_ms).toBeLessThanOrEqual(PHASE_MAX_MS);
+          expect(phase.groups.flat().sort((a, b) => a - b)).toEqual(
+            Array.from({ length: nodes + f }, (_, j) => j),
+          );
+        });
+        expect(planTwins(nodes, 2_000, new Prng(seed))).toEqual(plan);
+      }
+    }
+    const net = new TwinsNetwork(4, { nodes: [2], phases: [] });
+    expect(net.instances).toBe(5);
+    expect(net.instancesOf(2)).toEqual([2, 4]);
+    expect(net.validatorOf(4)).toBe(2);
+    net.setGroups([
+      [0, 1, 2],
+      [3, 4],
+    ]);
+    expect([net.reachable(0, 2), net.reachable(0, 4), net.reachable(3, 4)]).toEqual([true, false, true]);
+    net.setGroups(null);
+    expect(net.reachable(0, 4)).toBe(true);
   });
 
   it('takes the whole Byzantine budget, so it does not combine with the Byzantine wrappers', () => {

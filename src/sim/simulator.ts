@@ -82,7 +82,7 @@ interface SimNode {
   index: number;
   /** Its place among the simulator's instances: `index`, or n + k for the k-th twin. */
   instance: number;
-  /** A second replica of a twinned validator, or the first one of a twinned validator. */
+  /** Either replica of a twinned validator: Byzantine to the checkers. */
   twinned: boolean;
   config: ReplicaConfig;
   durable: DurableState;
