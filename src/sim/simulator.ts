@@ -56,7 +56,8 @@ export interface Violation {
 }
 
 type SimEvent =
-  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array }
+  /** `twin`: sent by a twinned validator's second replica (for the log). */
+  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array; twin?: true }
   /** A slow replica gets round to a message delivered earlier. */
   | { kind: 'handle'; from: number; to: number; incarnation: number; message: ConsensusMessage }
   | { kind: 'timer'; node: number; incarnation: number; timer: TimerId; token: number }
@@ -452,7 +453,7 @@ export class Simulator {
   #handle(event: SimEvent): void {
     switch (event.kind) {
       case 'deliver':
-        this.#deliver(event.from, event.to, event.bytes);
+        this.#deliver(event.from, event.to, event.bytes, event.twin === true);
         return;
       case 'handle': {
         const node = this.#nodes[event.to]!;
@@ -559,7 +560,7 @@ export class Simulator {
     return this.#prngAdversary.between(ADVERSARY_TICK_MIN_MS, ADVERSARY_TICK_MAX_MS);
   }
 
-  #deliver(from: number, to: number, bytes: Uint8Array): void {
+  #deliver(from: number, to: number, bytes: Uint8Array, fromTwin: boolean): void {
     const node = this.#nodes[to]!;
     if (!node.replica) {
       this.#stats.messagesToDownNodes++;
@@ -575,7 +576,9 @@ export class Simulator {
     this.#network.delivered(bytes.length);
     this.#trace.record(`D ${this.#now_ms} ${from} ${to}`, bytes);
     if (this.#log && message.kind !== 'status' && message.kind !== 'txs') {
-      this.#log(`${this.#now_ms.toFixed(2)} ${from}->${this.#name(node)} ${describeMessage(message)}`);
+      this.#log(
+        `${this.#now_ms.toFixed(2)} ${from}${fromTwin ? "'" : ''}->${this.#name(node)} ${describeMessage(message)}`,
+      );
     }
     if (this.#twins.isTwinned(from) && this.#isHonest(node)) this.#twinSeen.sent(from, message);
     if (this.#slow?.nodes.includes(node.index) && this.#slow.message_ms > 0) {
@@ -815,6 +818,7 @@ export class Simulator {
   /** Puts `sender`'s messages on the wire, each to the instances of its addressee the sender reaches. */
   #transmitAll(sender: SimNode, out: ReadonlyArray<{ to: number; message: ConsensusMessage }>): void {
     const from = sender.index;
+    const twin = sender.instance !== sender.index ? { twin: true as const } : {};
     const encoded = new Map<ConsensusMessage, Uint8Array>();
     for (const { to, message } of out) {
       if (to === from) continue;
@@ -833,7 +837,7 @@ export class Simulator {
           continue;
         }
         for (const delay_ms of this.#network.transmit(from, to, bytes.length)) {
-          this.#queue.push(this.#now_ms + delay_ms, { kind: 'deliver', from, to: instance, bytes });
+          this.#queue.push(this.#now_ms + delay_ms, { kind: 'deliver', from, to: instance, bytes, ...twin });
         }
       }
     }
