@@ -119,9 +119,10 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
     .option(
       '--faults <list>',
       'comma-separated fault kinds (delay, drop, duplicate, reorder, partition, crash, equivocate, ' +
-        'conflicting-votes, silence, replay, forge, bogus-viewchange; crash-primary, clock-skew; and the targeted attacks ' +
-        'forge-preprepare, bad-tx, forge-newview, split-votes, bend-time), or all, none, random (a mix per seed; ' +
-        'neither mixes in crash-primary, clock-skew or the targeted attacks)',
+        'conflicting-votes, silence, replay, forge, bogus-viewchange; crash-primary, clock-skew; the targeted attacks ' +
+        'forge-preprepare, bad-tx, forge-newview, split-votes, bend-time; twins: f validators run twice with one key, ' +
+        'under shifting partitions, instead of the Byzantine kinds), or all, none, random (a mix per seed; ' +
+        'neither mixes in crash-primary, clock-skew, the targeted attacks or twins)',
       faults,
       'random' as FaultSelection,
     )
@@ -201,6 +202,7 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
         '  medledger sim --nodes 7 --seeds 100 --faults crash,partition,equivocate --workers 2',
         '  medledger sim --nodes 4 --seed 1234 --faults crash,equivocate --log',
         '  medledger sim --nodes 4 --seeds 20 --scenario lossy-minority',
+        '  medledger sim --nodes 7 --seeds 50 --faults twins,drop',
         '  npm run sim:mutants   (how often the checkers catch deliberate protocol bugs)',
       ].join('\n'),
     )
@@ -273,6 +275,17 @@ function formatSummary(s: SimSummary, options: SimCommandOptions, seeds: number[
       (s.longestRecoverySeed === null ? '' : ` (seed ${s.longestRecoverySeed})`) +
       `; bound ${s.livenessBound_ms} ms`,
   ];
+  if (s.twins) {
+    const t = s.twins;
+    lines.push(
+      `  twins:            honest replicas saw a twinned key sign two blocks for one (phase, view, height) in ${t.equivocationSeeds} of ${t.seeds} seed(s) (${t.equivocationsSeen} times); view changes in ${t.viewChangeSeeds}` +
+        (t.failures > 0 ? `; twin replicas failed ${t.failures} time(s)` : ''),
+    );
+  }
+  if (s.burnedTxs > 0)
+    lines.push(
+      `  burned:           ${s.burnedTxs} transaction(s) a faulty primary made uncommittable (a later nonce of their sender committed first); not held against liveness`,
+    );
   if (s.violations > 0) {
     const replays = [...new Map(s.failures.map((f) => [f.seed, f.replay])).values()];
     lines.push('  replay failing seeds with:', ...replays.slice(0, 20).map((r) => `    ${r}`));

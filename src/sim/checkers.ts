@@ -4,6 +4,10 @@
  * violations; none trusts the consensus core's own opinion of itself.
  *
  * - agreement: no two honest replicas committed different blocks at one height;
+ * - certified-fork (with twins): no twin's replica holds a block with a valid commit certificate
+ *   that differs from an honest replica's at its height. Twins are Byzantine, so their chains are
+ *   not held to agreement as such; but a valid certificate needs a quorum of distinct keys, so a
+ *   conflicting one means honest keys signed both blocks: a fork anyone verifying the chain accepts;
  * - validity: every committed transaction was submitted by a client and its signature verifies;
  * - no-duplicate-tx: no transaction appears twice in one replica's chain;
  * - certificates: every committed block's commit certificate is valid for the validator set;
@@ -17,7 +21,7 @@
  *   maxClockSkew_ms and the good clocks' own skew allow: not after its commit plus that, not before
  *   its first proposal minus that (a faulty primary can bend block time by at most the bound);
  * - liveness: after the last fault heals (heal_ms), every honest replica commits every submitted
- *   transaction within the liveness bound.
+ *   transaction within the liveness bound, except those a faulty primary burned (`burnedByFaulty`).
  * - progress-admitted and progress-voting (progress.ts), with `progressChecks`: progress per replica
  *   while other faults persist.
  * Runtime failures found while running (an exception thrown by the core, a commit the executor
@@ -46,6 +50,8 @@ const short = (id: string) => id.slice(0, 12);
 /** The checkers' verdict on one run, with the liveness measurement. */
 export interface CheckReport {
   violations: Violation[];
+  /** Submitted transactions the liveness checker excused as burned by a faulty primary. */
+  burnedTxs: number;
   /** Virtual ms from healing until the last honest replica committed the last transaction (0 if before). */
   recovery_ms: number;
   livenessBound_ms: number;
@@ -58,6 +64,7 @@ export function checkRun(result: SimulationResult): CheckReport {
   const violations: Violation[] = [...result.runtimeViolations];
   const add = (list: Violation[]) => violations.push(...list.slice(0, MAX_PER_CHECKER));
   add(checkAgreement(result));
+  add(checkCertifiedFork(result));
   add(checkValidity(result));
   add(checkNoDuplicateTx(result));
   add(checkCertificates(result));
@@ -72,7 +79,12 @@ export function checkRun(result: SimulationResult): CheckReport {
     add(checkAdmittedProgress(result, bound_ms));
     add(checkVoting(result));
   }
-  return { violations, recovery_ms: liveness.recovery_ms, livenessBound_ms: result.options.livenessBound_ms };
+  return {
+    violations,
+    burnedTxs: liveness.burned,
+    recovery_ms: liveness.recovery_ms,
+    livenessBound_ms: result.options.livenessBound_ms,
+  };
 }
 
 export function checkAgreement(result: SimulationResult): Violation[] {
@@ -92,6 +104,38 @@ export function checkAgreement(result: SimulationResult): Violation[] {
       }
     }
   }
+  return out;
+}
+
+export function checkCertifiedFork(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
+  const twins = result.plan.twins;
+  if (!twins || result.honest.length === 0) return out;
+  const n = result.identities.validatorKeys.length;
+  const byHeight = new Map<number, { node: number; hash: string }>();
+  for (const node of result.honest) {
+    for (const entry of result.durable[node]!.chain.blocks())
+      if (!byHeight.has(entry.block.header.height))
+        byHeight.set(entry.block.header.height, { node, hash: hex(entry.hash) });
+  }
+  twins.nodes.forEach((validator, k) => {
+    const instance = n + k;
+    for (const node of [validator, instance]) {
+      for (const entry of result.durable[node]!.chain.blocks()) {
+        const height = entry.block.header.height;
+        const honest = byHeight.get(height);
+        const hash = hex(entry.hash);
+        if (!honest || honest.hash === hash || !entry.certificate) continue;
+        const problem = ledgerVerdict(result, entry, entry.certificate);
+        out.push({
+          checker: 'certified-fork',
+          detail:
+            `height ${height}: twin ${node === validator ? validator : `${validator}'`} committed ${short(hash)}… ` +
+            `(${problem ? `certificate invalid: ${problem}` : 'valid certificate'}), honest replica ${honest.node} ${short(honest.hash)}…`,
+        });
+      }
+    }
+  });
   return out;
 }
 
@@ -321,9 +365,47 @@ export function checkBlockTime(result: SimulationResult): Violation[] {
   return out;
 }
 
-export function checkLiveness(result: SimulationResult): { violations: Violation[]; recovery_ms: number } {
+/**
+ * Submitted transactions a faulty validator's proposal made uncommittable (hex ids). Backups do not
+ * check a proposal's nonces against its parent chain (the rule engine refuses a gap at execution),
+ * so a faulty primary can get a sender's nonce j committed while nonces below it were not; the
+ * mempool then refuses those lower nonces as stale for good. Only blocks proposed by a Byzantine or
+ * twinned validator excuse a transaction: an honest primary that skipped a nonce still fails liveness.
+ */
+export function burnedByFaulty(result: SimulationResult): Set<string> {
+  const burned = new Set<string>();
+  const faultyKeys = new Set(result.byzantine.map((i) => hex(result.identities.validatorKeys[i]!)));
+  if (faultyKeys.size === 0) return burned;
+  const planned = new Map(result.workload.map((p) => [`${hex(p.tx.sender)}/${p.tx.nonce}`, p.id]));
+  for (const node of result.honest) {
+    const highest = new Map<string, number>();
+    for (const entry of result.durable[node]!.chain.blocks()) {
+      const faulty = faultyKeys.has(hex(entry.block.header.proposer));
+      for (const tx of entry.block.txs) {
+        const sender = hex(tx.sender);
+        const before = highest.get(sender) ?? 0;
+        if (faulty) {
+          for (let nonce = before + 1; nonce < tx.nonce; nonce++) {
+            const id = planned.get(`${sender}/${nonce}`);
+            if (id !== undefined) burned.add(id);
+          }
+        }
+        highest.set(sender, Math.max(before, tx.nonce));
+      }
+    }
+  }
+  return burned;
+}
+
+export function checkLiveness(result: SimulationResult): {
+  violations: Violation[];
+  recovery_ms: number;
+  /** Submitted transactions excused as burned by a faulty primary. */
+  burned: number;
+} {
   const out: Violation[] = [];
   let last_ms = result.heal_ms;
+  const burned = burnedByFaulty(result);
   for (const node of result.honest) {
     const times = result.commitTimes[node]!;
     let missing = 0;
@@ -331,6 +413,7 @@ export function checkLiveness(result: SimulationResult): { violations: Violation
     let example = '';
     for (const planned of result.workload) {
       const at = times.get(planned.id);
+      if (at === undefined && burned.has(planned.id)) continue;
       if (at === undefined) {
         missing++;
         example ||= `tx ${short(planned.id)}… (submitted at ${planned.at_ms.toFixed(0)} ms) never committed`;
@@ -352,5 +435,5 @@ export function checkLiveness(result: SimulationResult): { violations: Violation
       });
     }
   }
-  return { violations: out, recovery_ms: last_ms - result.heal_ms };
+  return { violations: out, recovery_ms: last_ms - result.heal_ms, burned: burned.size };
 }

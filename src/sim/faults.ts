@@ -3,12 +3,14 @@
  * partitions start and heal, which honest replicas crash and for how long, and which replicas (at
  * most f) are Byzantine with which behaviours. All faults happen in [0, faultPeriod_ms); at
  * faultPeriod_ms the network heals and every crashed replica is up again. Byzantine replicas stay
- * Byzantine to the end: tolerating f of them forever is the protocol's promise.
+ * Byzantine to the end: tolerating f of them forever is the protocol's promise. `twins` spends the
+ * whole Byzantine budget on twinned validators (twins.ts), so it does not combine with the wrappers.
  */
 import { MedledgerError } from '../errors.ts';
 import { maxFaults } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
 import { type DelayDistribution, HEALTHY_LINKS, type NetworkConfig, type NetworkFaults } from './network.ts';
+import { planTwins, type TwinsPlan } from './twins.ts';
 
 export const NETWORK_FAULTS = ['delay', 'drop', 'duplicate', 'reorder', 'partition'] as const;
 export const CRASH_FAULTS = ['crash', 'crash-primary'] as const;
@@ -27,11 +29,14 @@ export const BYZANTINE_FAULTS = [
   'split-votes',
   'bend-time',
 ] as const;
+/** f validators each run as two honest replicas with one key, under shifting partitions (twins.ts). */
+export const TWINS_FAULTS = ['twins'] as const;
 export const FAULT_KINDS = [
   ...NETWORK_FAULTS,
   ...CRASH_FAULTS,
   ...CLOCK_FAULTS,
   ...BYZANTINE_FAULTS,
+  ...TWINS_FAULTS,
 ] as const;
 /**
  * Byzantine behaviours that try exactly what one of the honest code's checks refuses (a forged
@@ -47,7 +52,12 @@ export const TARGETED_ATTACKS = [
   'bend-time',
 ] as const;
 /** Faults chosen by name only, like the targeted attacks. */
-const BY_NAME_ONLY: readonly string[] = [...TARGETED_ATTACKS, ...CLOCK_FAULTS, 'crash-primary'];
+const BY_NAME_ONLY: readonly string[] = [
+  ...TARGETED_ATTACKS,
+  ...CLOCK_FAULTS,
+  'crash-primary',
+  ...TWINS_FAULTS,
+];
 /** The kinds of the random mix and of `all` (named-only kinds left out, for the same reason). */
 export const MIXED_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => !BY_NAME_ONLY.includes(k));
 
@@ -75,6 +85,13 @@ export function parseFaults(text: string): FaultSelection {
       );
     }
     if (!kinds.includes(name)) kinds.push(name);
+  }
+  const wrappers = kinds.filter((k) => (BYZANTINE_FAULTS as readonly string[]).includes(k));
+  if (kinds.includes('twins') && wrappers.length > 0) {
+    throw new MedledgerError(
+      'SIM_BAD_FAULT',
+      `twins makes the f Byzantine validators themselves, so it does not combine with ${wrappers.join(', ')}`,
+    );
   }
   return kinds;
 }
@@ -109,6 +126,8 @@ export interface FaultPlan {
   crashes: CrashPlan[];
   /** Byzantine replica → its behaviours. */
   byzantine: Map<number, ByzantineBehaviour[]>;
+  /** With `twins`: the twinned validators and the partitions of their instances; else null. */
+  twins: TwinsPlan | null;
   clocks: ClockPlan;
 }
 
@@ -155,11 +174,15 @@ export function planFaults(
   const byzantine = new Map<number, ByzantineBehaviour[]>();
   const behaviours = BYZANTINE_FAULTS.filter(has);
   if (behaviours.length > 0 && f > 0) {
+    if (has('twins')) throw new RangeError('twins does not combine with the Byzantine wrappers');
     const count = prng.intBetween(1, f);
     const chosen = chooseByzantine(has, nodes, count, prng);
     for (const node of chosen) byzantine.set(node, [...behaviours]);
   }
-  const honest = Array.from({ length: nodes }, (_, i) => i).filter((i) => !byzantine.has(i));
+  // Its own stream, so the twins' schedule moves no other fault's draws.
+  const twins = has('twins') ? planTwins(nodes, faultPeriod_ms, prng.derive('twins')) : null;
+  const faulty = (i: number) => byzantine.has(i) || (twins?.nodes.includes(i) ?? false);
+  const honest = Array.from({ length: nodes }, (_, i) => i).filter((i) => !faulty(i));
 
   const partitions: PartitionPlan[] = [];
   if (has('partition')) {
@@ -189,7 +212,7 @@ export function planFaults(
   }
 
   // The first primary crashes mid-run (if honest): the next view's primary takes over.
-  if (has('crash-primary') && !byzantine.has(0)) {
+  if (has('crash-primary') && !faulty(0)) {
     crashes.push({
       node: 0,
       at_ms: prng.between(faultPeriod_ms * 0.2, faultPeriod_ms * 0.6),
@@ -213,6 +236,7 @@ export function planFaults(
     partitions,
     crashes,
     byzantine,
+    twins,
     clocks,
   };
 }

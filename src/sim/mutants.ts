@@ -46,6 +46,15 @@ export const MUTANTS: readonly Mutant[] = [
     reliable: true,
   },
   {
+    // The same bug met by no attack code at all: f validators run twice (twins.ts).
+    name: 'quorum-short-twins',
+    description: 'quorumSize() one short, against twinned validators instead of a written attack',
+    nodes: [4, 7],
+    faults: 'twins',
+    unsafe: (n) => ({ quorum: independentQuorum(n) - 1 }),
+    reliable: true,
+  },
+  {
     name: 'skip-new-view-check',
     description: 'accept NEW-VIEW re-proposals that do not follow from its VIEW-CHANGEs',
     nodes: [4],
@@ -82,6 +91,7 @@ export const MUTANTS: readonly Mutant[] = [
 /** Checkers whose objection means the mutation was caught (see the file comment). */
 const CATCHING = new Set([
   'agreement',
+  'certified-fork',
   'validity',
   'no-duplicate-tx',
   'certificate-quorum',

@@ -93,6 +93,7 @@ export function scheduledPlan(schedule: readonly ScheduledFault[]): FaultPlan {
     partitions: [],
     crashes: [],
     byzantine,
+    twins: null,
     clocks: { skews_ms: [], bad: null },
   };
 }

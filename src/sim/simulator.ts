@@ -10,6 +10,11 @@
  *
  * Faults are planned from the seed, or given as an explicit timeline (`options.schedule`, see
  * schedule.ts); the clients' transactions may be made by a caller-supplied `makeTx`.
+ *
+ * With the `twins` fault (twins.ts) f validators run two replicas each: the simulator then holds
+ * n + f instances, and events name instances (instance i < n is validator i, so runs without twins
+ * are unchanged); messages and clients name validators, and each is handed to the instances of its
+ * addressee that the twins' partition of the moment lets the sender reach.
  */
 import { decode, encode } from '../codec/index.ts';
 import { ConsensusMessage } from '../consensus/messages.ts';
@@ -41,6 +46,7 @@ import {
 import { makeIdentities, SIM_GENESIS_TIME, type SimIdentities } from './setup.ts';
 import { SignatureLog } from './signature-log.ts';
 import { TraceDigest } from './trace.ts';
+import { TwinsNetwork } from './twins.ts';
 import { type PlannedTx, planWorkload, type TxMaker, workloadTx } from './workload.ts';
 
 /** A problem the simulator or a checker found. */
@@ -50,7 +56,8 @@ export interface Violation {
 }
 
 type SimEvent =
-  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array }
+  /** `twin`: sent by a twinned validator's second replica (for the log). */
+  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array; twin?: true }
   /** A slow replica gets round to a message delivered earlier. */
   | { kind: 'handle'; from: number; to: number; incarnation: number; message: ConsensusMessage }
   | { kind: 'timer'; node: number; incarnation: number; timer: TimerId; token: number }
@@ -66,10 +73,18 @@ type SimEvent =
   | { kind: 'partition'; groups: number[][] }
   | { kind: 'unpartition' }
   | { kind: 'heal' }
-  | { kind: 'adversary-tick'; node: number };
+  | { kind: 'adversary-tick'; node: number }
+  /** The twins' partition changes to the plan's phase `phase`. */
+  | { kind: 'twins-phase'; phase: number };
 
+/** Events' `node` and a delivery's `to` are instances (see the file comment); `from` is a validator. */
 interface SimNode {
+  /** The validator it runs as (its key, `self`). */
   index: number;
+  /** Its place among the simulator's instances: `index`, or n + k for the k-th twin. */
+  instance: number;
+  /** Either replica of a twinned validator: Byzantine to the checkers. */
+  twinned: boolean;
   config: ReplicaConfig;
   durable: DurableState;
   replica: Replica | null;
@@ -107,6 +122,23 @@ export interface SimStats {
   /** Height of the longest honest committed chain. */
   committedBlocks: number;
   events: number;
+  /** With twins, what the twinned validators did (null without). */
+  twins: TwinsStats | null;
+}
+
+/** How much the twins bit: equivocation they put on the wire and honest replicas received. */
+export interface TwinsStats {
+  /** Messages a twin's partition kept from an instance (counted per addressee instance). */
+  cut: number;
+  /** Distinct (key, phase, view, height) for which a twinned key signed two different blocks. */
+  equivocations: number;
+  /** Of those, how many reached honest replicas in both versions. */
+  equivocationsSeen: number;
+  /** Blocks the twins' instances committed (their chains' heights summed). */
+  committedBlocks: number;
+  /** Times a twin's replica threw or could not apply a commit (not violations: it is Byzantine). */
+  failures: number;
+  firstFailure: string | null;
 }
 
 export interface SimulationResult {
@@ -186,6 +218,13 @@ export class Simulator {
   /** Workload indexes submitted at least once. */
   readonly #submitted = new Set<number>();
   readonly #signatures = new SignatureLog();
+  /** With twins: what the twinned keys signed, as sent, and as honest replicas received it. */
+  readonly #twinSigned = new SignatureLog();
+  readonly #twinSeen = new SignatureLog();
+  readonly #twins: TwinsNetwork;
+  readonly #prngTwins: Prng;
+  #twinsCut = 0;
+  readonly #twinFailures: string[] = [];
   /** Block hash → virtual time a PRE-PREPARE first carried it (for the block-time checker). */
   readonly #firstProposed = new Map<string, number>();
   readonly #board = new CollusionBoard();
@@ -250,6 +289,8 @@ export class Simulator {
       );
     }
     this.#network = new Network(options.nodes, this.#plan.network, root.derive('network'));
+    this.#twins = new TwinsNetwork(options.nodes, this.#plan.twins);
+    this.#prngTwins = root.derive('twins');
     this.#prngClients = root.derive('clients');
     this.#prngFetch = root.derive('fetch');
     this.#prngAdversary = root.derive('adversary');
@@ -274,16 +315,20 @@ export class Simulator {
     this.#end_ms = this.#deadline_ms;
     const turns = byzantineFrom(this.#schedule);
     this.#nodes = this.#ids.validators.map((keys, index) =>
-      this.#makeNode(index, keys.secretKey, turns.get(index) ?? 0),
+      this.#makeNode(index, index, keys.secretKey, turns.get(index) ?? 0),
     );
-    this.#honest = this.#nodes.filter((n) => n.adversary === null).map((n) => n.index);
+    for (let instance = options.nodes; instance < this.#twins.instances; instance++) {
+      const index = this.#twins.validatorOf(instance);
+      this.#nodes.push(this.#makeNode(index, instance, this.#ids.validators[index]!.secretKey, 0));
+    }
+    this.#honest = this.#nodes.filter((n) => n.adversary === null && !n.twinned).map((n) => n.index);
     this.#commitTimes = this.#nodes.map(() => new Map());
     this.#blockCommitTimes = this.#nodes.map(() => new Map());
     this.#crashTimes = this.#nodes.map(() => []);
     this.#progress = new Progress(options.nodes, this.#honest);
   }
 
-  #makeNode(index: number, secretKey: Uint8Array, adversaryFrom_ms: number): SimNode {
+  #makeNode(index: number, instance: number, secretKey: Uint8Array, adversaryFrom_ms: number): SimNode {
     const durable = new DurableState(this.#ids.genesisBlock);
     const config: ReplicaConfig = {
       chainId: this.#ids.chainId,
@@ -301,6 +346,8 @@ export class Simulator {
     };
     const node: SimNode = {
       index,
+      instance,
+      twinned: this.#twins.isTwinned(index),
       config,
       durable,
       replica: null,
@@ -329,7 +376,7 @@ export class Simulator {
           committed: (height) => node.durable.chain.at(height)?.block,
           stateRootOf: (hash) => node.executor?.stateRootOf(hash),
           send: (out) => {
-            if (node.replica && this.#now_ms >= node.adversaryFrom_ms) this.#transmitAll(index, out);
+            if (node.replica && this.#now_ms >= node.adversaryFrom_ms) this.#transmitAll(node, out);
           },
           now_ms: () => this.#now_ms,
           maxClockSkew_ms: this.#options.params.maxClockSkew_ms,
@@ -368,6 +415,9 @@ export class Simulator {
     this.#schedule.forEach((fault, index) => {
       this.#queue.push(fault.at_ms, { kind: 'scheduled', index });
     });
+    this.#plan.twins?.phases.forEach((phase, index) => {
+      this.#queue.push(phase.start_ms, { kind: 'twins-phase', phase: index });
+    });
     this.#network.faulty = true;
     this.#noteConnectivity();
     this.#queue.push(this.#heal_ms, { kind: 'heal' });
@@ -375,7 +425,7 @@ export class Simulator {
       if (node.adversary)
         this.#queue.push(node.adversaryFrom_ms + this.#adversaryTickDelay(), {
           kind: 'adversary-tick',
-          node: node.index,
+          node: node.instance,
         });
     }
 
@@ -403,7 +453,7 @@ export class Simulator {
   #handle(event: SimEvent): void {
     switch (event.kind) {
       case 'deliver':
-        this.#deliver(event.from, event.to, event.bytes);
+        this.#deliver(event.from, event.to, event.bytes, event.twin === true);
         return;
       case 'handle': {
         const node = this.#nodes[event.to]!;
@@ -466,6 +516,7 @@ export class Simulator {
         this.#trace.record(`H ${this.#now_ms}`);
         this.#network.faulty = false;
         this.#network.heal();
+        this.#twins.setGroups(null);
         this.#rules = [];
         this.#network.setRules([]);
         for (const node of this.#nodes) if (!node.replica) this.#restart(node);
@@ -477,6 +528,18 @@ export class Simulator {
         this.#queue.push(this.#now_ms + this.#adversaryTickDelay(), event);
         return;
       }
+      case 'twins-phase': {
+        // The heal (at the end of the fault period) reconnects everyone; no phase starts after it.
+        if (this.#now_ms >= this.#heal_ms) return;
+        const { groups } = this.#plan.twins!.phases[event.phase]!;
+        this.#trace.record(`W ${this.#now_ms} ${JSON.stringify(groups)}`);
+        this.#log?.(
+          `${this.#now_ms.toFixed(2)} twins partition ${groups.map((g) => `{${g.map((i) => this.#name(this.#nodes[i]!)).join(',')}}`).join(' | ')}`,
+        );
+        this.#twins.setGroups(groups);
+        this.#noteConnectivity();
+        return;
+      }
     }
   }
 
@@ -485,7 +548,9 @@ export class Simulator {
     const up = this.#honest.filter((i) => this.#nodes[i]!.replica !== null);
     let best: number[] = [];
     for (const i of up) {
-      const group = up.filter((j) => this.#network.reachable(i, j) && this.#network.reachable(j, i));
+      const group = up.filter(
+        (j) => this.#network.reachable(i, j) && this.#network.reachable(j, i) && this.#twins.reachable(i, j),
+      );
       if (group.length > best.length) best = group;
     }
     this.#progress.connectivity(this.#now_ms, best);
@@ -495,7 +560,7 @@ export class Simulator {
     return this.#prngAdversary.between(ADVERSARY_TICK_MIN_MS, ADVERSARY_TICK_MAX_MS);
   }
 
-  #deliver(from: number, to: number, bytes: Uint8Array): void {
+  #deliver(from: number, to: number, bytes: Uint8Array, fromTwin: boolean): void {
     const node = this.#nodes[to]!;
     if (!node.replica) {
       this.#stats.messagesToDownNodes++;
@@ -511,9 +576,12 @@ export class Simulator {
     this.#network.delivered(bytes.length);
     this.#trace.record(`D ${this.#now_ms} ${from} ${to}`, bytes);
     if (this.#log && message.kind !== 'status' && message.kind !== 'txs') {
-      this.#log(`${this.#now_ms.toFixed(2)} ${from}->${to} ${describeMessage(message)}`);
+      this.#log(
+        `${this.#now_ms.toFixed(2)} ${from}${fromTwin ? "'" : ''}->${this.#name(node)} ${describeMessage(message)}`,
+      );
     }
-    if (this.#slow?.nodes.includes(to) && this.#slow.message_ms > 0) {
+    if (this.#twins.isTwinned(from) && this.#isHonest(node)) this.#twinSeen.sent(from, message);
+    if (this.#slow?.nodes.includes(node.index) && this.#slow.message_ms > 0) {
       // A CPU-starved replica handles its messages one at a time, each taking message_ms.
       node.busyUntil_ms = Math.max(node.busyUntil_ms, this.#now_ms) + this.#slow.message_ms;
       this.#queue.push(node.busyUntil_ms, {
@@ -542,8 +610,8 @@ export class Simulator {
     const prng = this.#prngClients;
     // A pinned client sends to its own replica; the draw is made either way, so that both modes
     // use the client stream alike.
-    const drawn = prng.int(this.#nodes.length);
-    const to = clientTargetOf(this.#options) === 'pinned' ? planned.client % this.#nodes.length : drawn;
+    const drawn = prng.int(this.#options.nodes);
+    const to = clientTargetOf(this.#options) === 'pinned' ? planned.client % this.#options.nodes : drawn;
     if (this.#submitted.has(index)) this.#stats.clientResubmissions++;
     this.#submitted.add(index);
     this.#stats.clientSubmissions++;
@@ -579,16 +647,19 @@ export class Simulator {
     }
   }
 
+  /** A client's transaction reaches validator `to`: each of its instances, twins alike (clients are not partitioned). */
   #clientTx(to: number, index: number, bytes: Uint8Array): void {
-    const node = this.#nodes[to]!;
-    if (!node.replica) return;
-    this.#trace.record(`T ${this.#now_ms} ${index} ${to}`);
-    if (!node.adversary)
-      this.#progress.admitted(
-        { tx: this.#workload[index]!.id, node: to, incarnation: node.incarnation },
-        this.#now_ms,
-      );
-    this.#step(node, { kind: 'tx', tx: decode(Transaction, bytes) });
+    for (const instance of this.#twins.instancesOf(to)) {
+      const node = this.#nodes[instance]!;
+      if (!node.replica) continue;
+      this.#trace.record(`T ${this.#now_ms} ${index} ${instance}`);
+      if (this.#isHonest(node))
+        this.#progress.admitted(
+          { tx: this.#workload[index]!.id, node: to, incarnation: node.incarnation },
+          this.#now_ms,
+        );
+      this.#step(node, { kind: 'tx', tx: decode(Transaction, bytes) });
+    }
   }
 
   // ---- replicas ----------------------------------------------------------------------------------
@@ -601,7 +672,7 @@ export class Simulator {
       node.replica = new Replica(node.config, restored);
       actions = node.replica.start();
     } catch (error) {
-      this.#fail('replica-invariant', `replica ${node.index} failed to start: ${describe(error)}`);
+      this.#fail('replica-invariant', `replica ${this.#name(node)} failed to start: ${describe(error)}`);
       return;
     }
     this.#perform(node, actions);
@@ -615,15 +686,16 @@ export class Simulator {
       actions = replica.step(event);
     } catch (error) {
       // Like a process dying on a failed assertion: report it, then crash and restart the replica.
-      this.#violation(
+      this.#replicaFailure(
+        node,
         'replica-invariant',
-        `replica ${node.index} threw on a ${event.kind} event: ${describe(error)}`,
+        `replica ${this.#name(node)} threw on a ${event.kind} event: ${describe(error)}`,
       );
       this.#crash(node, FAILED_REPLICA_DOWN_MS);
       return;
     }
     if (this.#log && replica.info.view > node.maxView) {
-      this.#log(`${this.#now_ms.toFixed(2)} replica ${node.index} moves to view ${replica.info.view}`);
+      this.#log(`${this.#now_ms.toFixed(2)} replica ${this.#name(node)} moves to view ${replica.info.view}`);
     }
     node.maxView = Math.max(node.maxView, replica.info.view);
     this.#perform(node, actions);
@@ -656,7 +728,7 @@ export class Simulator {
         this.#emit(
           node,
           action.message,
-          this.#nodes.map((n) => n.index).filter((j) => j !== i),
+          this.#ids.validators.map((_, j) => j).filter((j) => j !== i),
         );
         return;
       case 'setTimer': {
@@ -664,7 +736,7 @@ export class Simulator {
         node.timers.set(action.timer, token);
         this.#queue.push(this.#now_ms + action.delay_ms, {
           kind: 'timer',
-          node: i,
+          node: node.instance,
           incarnation: node.incarnation,
           timer: action.timer,
           token,
@@ -707,7 +779,7 @@ export class Simulator {
   #feedback(node: SimNode, delay_ms: number, event: ConsensusEvent): void {
     this.#queue.push(this.#now_ms + delay_ms, {
       kind: 'feedback',
-      node: node.index,
+      node: node.instance,
       incarnation: node.incarnation,
       event,
     });
@@ -715,14 +787,25 @@ export class Simulator {
 
   #emit(node: SimNode, message: ConsensusMessage, targets: number[]): void {
     if (!node.adversary || this.#now_ms < node.adversaryFrom_ms) {
-      if (!node.adversary) this.#signatures.sent(node.index, message);
+      if (node.twinned) this.#twinSigned.sent(node.index, message);
+      else if (!node.adversary) this.#signatures.sent(node.index, message);
       this.#transmitAll(
-        node.index,
+        node,
         targets.map((to) => ({ to, message })),
       );
       return;
     }
-    this.#transmitAll(node.index, node.adversary.outgoing(message, targets));
+    this.#transmitAll(node, node.adversary.outgoing(message, targets));
+  }
+
+  /** Honest: neither wrapped by an adversary nor twinned. */
+  #isHonest(node: SimNode): boolean {
+    return node.adversary === null && !node.twinned;
+  }
+
+  /** How logs name an instance: its validator, primed for a twin's second replica. */
+  #name(node: SimNode): string {
+    return node.instance === node.index ? String(node.index) : `${node.index}'`;
   }
 
   /** Replica `index`'s wall clock: true (virtual) time plus the skew of the clock-skew fault. */
@@ -732,7 +815,10 @@ export class Simulator {
     return SIM_GENESIS_TIME + this.#now_ms + (badNow ? bad.skew_ms : (skews_ms[index] ?? 0));
   }
 
-  #transmitAll(from: number, out: ReadonlyArray<{ to: number; message: ConsensusMessage }>): void {
+  /** Puts `sender`'s messages on the wire, each to the instances of its addressee the sender reaches. */
+  #transmitAll(sender: SimNode, out: ReadonlyArray<{ to: number; message: ConsensusMessage }>): void {
+    const from = sender.index;
+    const twin = sender.instance !== sender.index ? { twin: true as const } : {};
     const encoded = new Map<ConsensusMessage, Uint8Array>();
     for (const { to, message } of out) {
       if (to === from) continue;
@@ -745,8 +831,14 @@ export class Simulator {
         bytes = encode(ConsensusMessage, message);
         encoded.set(message, bytes);
       }
-      for (const delay_ms of this.#network.transmit(from, to, bytes.length)) {
-        this.#queue.push(this.#now_ms + delay_ms, { kind: 'deliver', from, to, bytes });
+      for (const instance of this.#twins.instancesOf(to)) {
+        if (!this.#twins.reachable(sender.instance, instance)) {
+          this.#twinsCut++;
+          continue;
+        }
+        for (const delay_ms of this.#network.transmit(from, to, bytes.length)) {
+          this.#queue.push(this.#now_ms + delay_ms, { kind: 'deliver', from, to: instance, bytes, ...twin });
+        }
       }
     }
   }
@@ -754,16 +846,16 @@ export class Simulator {
   #commit(node: SimNode, block: Block, certificate: CommitCertificate): void {
     const problem = node.executor!.commit(block, certificate);
     const hash = blockHash(block.header);
-    this.#trace.record(`C ${this.#now_ms} ${node.index} ${block.header.height} ${hex(hash)}`);
+    this.#trace.record(`C ${this.#now_ms} ${node.instance} ${block.header.height} ${hex(hash)}`);
     this.#log?.(
-      `${this.#now_ms.toFixed(2)} replica ${node.index} COMMITTED h=${block.header.height} block=${hex(hash).slice(0, 8)} view=${certificate.view} votes=${certificate.votes.length}`,
+      `${this.#now_ms.toFixed(2)} replica ${this.#name(node)} COMMITTED h=${block.header.height} block=${hex(hash).slice(0, 8)} view=${certificate.view} votes=${certificate.votes.length}`,
     );
     if (problem) {
-      this.#violation('commit-apply', `replica ${node.index}: ${problem}`);
+      this.#replicaFailure(node, 'commit-apply', `replica ${this.#name(node)}: ${problem}`);
       this.#crash(node, FAILED_REPLICA_DOWN_MS);
       return;
     }
-    if (node.adversary) return;
+    if (!this.#isHonest(node)) return;
     this.#blockCommitTimes[node.index]!.set(block.header.height, this.#now_ms);
     const times = this.#commitTimes[node.index]!;
     for (const tx of block.txs) {
@@ -782,13 +874,13 @@ export class Simulator {
   }
 
   #fetch(node: SimNode, fromHeight: number, toHeight: number, peers: number[]): void {
-    const candidates = peers.filter((p) => p >= 0 && p < this.#nodes.length && p !== node.index);
+    const candidates = peers.filter((p) => p >= 0 && p < this.#ids.validators.length && p !== node.index);
     let blocks: Array<{ block: Block; certificate: CommitCertificate }> = [];
     let delay_ms = FETCH_TIMEOUT_MS;
     if (candidates.length > 0) {
-      const server = this.#nodes[this.#prngFetch.pick(candidates)]!;
+      const server = this.#fetchServer(node, this.#prngFetch.pick(candidates));
       const roundTrip = this.#network.roundTrip(node.index, server.index);
-      if (server.replica && roundTrip !== null) {
+      if (server.replica && roundTrip !== null && this.#twins.reachable(node.instance, server.instance)) {
         delay_ms = roundTrip;
         const last = Math.min(
           toHeight,
@@ -809,7 +901,7 @@ export class Simulator {
         });
       }
       this.#trace.record(
-        `F ${this.#now_ms} ${node.index} ${server.index} ${fromHeight} ${toHeight} ${blocks.length}`,
+        `F ${this.#now_ms} ${node.instance} ${server.instance} ${fromHeight} ${toHeight} ${blocks.length}`,
       );
     }
     // A slow replica executes each block it did not have before using it.
@@ -821,6 +913,14 @@ export class Simulator {
     this.#stats.fetches++;
     this.#stats.fetchedBlocks += blocks.length;
     this.#feedback(node, delay_ms, { kind: 'fetched', blocks });
+  }
+
+  /** Which instance of validator `peer` serves a fetch: one the requester reaches, if any. */
+  #fetchServer(requester: SimNode, peer: number): SimNode {
+    const instances = this.#twins.instancesOf(peer);
+    if (instances.length === 1) return this.#nodes[peer]!;
+    const reached = instances.filter((i) => this.#twins.reachable(requester.instance, i));
+    return this.#nodes[reached.length > 0 ? this.#prngTwins.pick(reached) : peer]!;
   }
 
   // ---- crashes -----------------------------------------------------------------------------------
@@ -835,7 +935,7 @@ export class Simulator {
     node.armedCrash = { down_ms };
     this.#queue.push(this.#now_ms + ARMED_CRASH_TIMEOUT_MS, {
       kind: 'force-crash',
-      node: index,
+      node: node.instance,
       incarnation: node.incarnation,
     });
   }
@@ -843,10 +943,10 @@ export class Simulator {
   #crash(node: SimNode, down_ms: number): void {
     const replica = node.replica;
     if (!replica) return;
-    this.#trace.record(`X ${this.#now_ms} ${node.index}`);
-    this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} CRASHES`);
+    this.#trace.record(`X ${this.#now_ms} ${node.instance}`);
+    this.#log?.(`${this.#now_ms.toFixed(2)} replica ${this.#name(node)} CRASHES`);
     this.#stats.crashes++;
-    this.#crashTimes[node.index]!.push(this.#now_ms);
+    this.#crashTimes[node.instance]!.push(this.#now_ms);
     node.busyUntil_ms = 0;
     node.viewChangesBefore += replica.info.viewChangesStarted;
     node.maxView = Math.max(node.maxView, replica.info.view);
@@ -858,7 +958,7 @@ export class Simulator {
     // Fault crashes restart by the time the network heals; crashes after it (failed replicas) later.
     const restart_ms =
       this.#now_ms < this.#heal_ms ? Math.min(this.#now_ms + down_ms, this.#heal_ms) : this.#now_ms + down_ms;
-    this.#queue.push(restart_ms, { kind: 'restart', node: node.index, incarnation: node.incarnation });
+    this.#queue.push(restart_ms, { kind: 'restart', node: node.instance, incarnation: node.incarnation });
     this.#announceConnection(node, false);
     this.#noteConnectivity();
   }
@@ -866,16 +966,19 @@ export class Simulator {
   /**
    * Tells the replicas that can reach `node` that its connections closed (it crashed) or opened (it
    * restarted), after a round trip, as a transport would. Partitioned replicas hear nothing, as a
-   * TCP peer behind a cut link hears nothing.
+   * TCP peer behind a cut link hears nothing. A twinned validator's peers stay connected to its other
+   * instance, so its crashes are not announced.
    */
   #announceConnection(node: SimNode, connected: boolean): void {
+    if (this.#twins.instancesOf(node.index).length > 1) return;
     for (const other of this.#nodes) {
-      if (other === node || !other.replica) continue;
+      if (other.index === node.index || !other.replica) continue;
+      if (!this.#twins.reachable(node.instance, other.instance)) continue;
       const delay_ms = this.#network.roundTrip(node.index, other.index);
       if (delay_ms === null) continue;
       this.#queue.push(this.#now_ms + delay_ms, {
         kind: 'feedback',
-        node: other.index,
+        node: other.instance,
         incarnation: other.incarnation,
         event: { kind: 'peer', peer: node.index, connected },
       });
@@ -884,8 +987,8 @@ export class Simulator {
 
   #restart(node: SimNode): void {
     if (node.replica) return;
-    this.#trace.record(`R ${this.#now_ms} ${node.index}`);
-    this.#log?.(`${this.#now_ms.toFixed(2)} replica ${node.index} RESTARTS`);
+    this.#trace.record(`R ${this.#now_ms} ${node.instance}`);
+    this.#log?.(`${this.#now_ms.toFixed(2)} replica ${this.#name(node)} RESTARTS`);
     this.#stats.restarts++;
     this.#boot(node);
     this.#announceConnection(node, true);
@@ -909,7 +1012,7 @@ export class Simulator {
         most = count;
       }
     }
-    return { node: view % this.#nodes.length, view };
+    return { node: view % this.#options.nodes, view };
   }
 
   #applyScheduled(index: number): void {
@@ -965,7 +1068,7 @@ export class Simulator {
         return;
       case 'links': {
         const what = hasLinkFaults(fault.faults) ? describeLinkFaults(fault.faults) : 'no change';
-        const to = fault.faults.to ?? this.#nodes.map((_, i) => i);
+        const to = fault.faults.to ?? this.#ids.validators.map((_, i) => i);
         note(`${what} on links {${fault.from.join(',')}} -> {${to.join(',')}}`);
         this.#rules.push({ from: fault.from, faults: fault.faults });
         this.#network.setRules(this.#rules);
@@ -994,6 +1097,17 @@ export class Simulator {
     return true;
   }
 
+  /**
+   * Records a runtime failure; too many of them end the run. A twinned validator's failures are a
+   * Byzantine replica's (its key signed what it never saw, and it may trip over that): counted in the
+   * twins' stats, not held against the run.
+   */
+  #replicaFailure(node: SimNode, checker: string, detail: string): void {
+    if (node.twinned)
+      this.#twinFailures.push(`${checker}: ${detail} (at ${this.#now_ms.toFixed(3)} virtual ms)`);
+    else this.#violation(checker, detail);
+  }
+
   /** Records a runtime failure; too many of them end the run. */
   #violation(checker: string, detail: string): void {
     this.#violations.push({ checker, detail: `${detail} (at ${this.#now_ms.toFixed(3)} virtual ms)` });
@@ -1004,6 +1118,21 @@ export class Simulator {
   #fail(checker: string, detail: string): void {
     this.#violation(checker, detail);
     this.#aborted = true;
+  }
+
+  #twinsStats(): TwinsStats {
+    const distinct = (log: SignatureLog) =>
+      new Set(log.conflicts.map((c) => `${c.node}/${c.phase}/${c.view}/${c.height}`)).size;
+    return {
+      cut: this.#twinsCut,
+      equivocations: distinct(this.#twinSigned),
+      equivocationsSeen: distinct(this.#twinSeen),
+      committedBlocks: this.#nodes
+        .filter((n) => n.twinned)
+        .reduce((sum, n) => sum + n.durable.chain.height, 0),
+      failures: this.#twinFailures.length,
+      firstFailure: this.#twinFailures[0] ?? null,
+    };
   }
 
   #result(): SimulationResult {
@@ -1022,7 +1151,7 @@ export class Simulator {
       plan: this.#plan,
       identities: this.#ids,
       honest: this.#honest,
-      byzantine: [...this.#plan.byzantine.keys()].sort((a, b) => a - b),
+      byzantine: [...this.#plan.byzantine.keys(), ...(this.#plan.twins?.nodes ?? [])].sort((a, b) => a - b),
       durable: this.#nodes.map((n) => n.durable),
       workload: this.#workload,
       commitTimes: this.#commitTimes,
@@ -1038,6 +1167,7 @@ export class Simulator {
         viewChanges,
         maxView,
         committedBlocks,
+        twins: this.#plan.twins ? this.#twinsStats() : null,
       },
       traceHash: this.#trace.digest(),
       applied: this.#applied,

@@ -31,7 +31,23 @@ export interface SimSummary {
   longestRecovery_ms: number;
   longestRecoverySeed: number | null;
   livenessBound_ms: number;
+  /** Submitted transactions a faulty primary burned (excused by the liveness checker), summed. */
+  burnedTxs: number;
+  /** With twins: seeds run with them, and how much they bit (null when no seed had twins). */
+  twins: TwinsSummary | null;
   failures: Failure[];
+}
+
+export interface TwinsSummary {
+  seeds: number;
+  /** Seeds in which honest replicas received two different blocks signed by one twinned key for one (phase, view, height). */
+  equivocationSeeds: number;
+  /** Such (key, phase, view, height), summed over seeds. */
+  equivocationsSeen: number;
+  /** Seeds with twins in which honest replicas changed view. */
+  viewChangeSeeds: number;
+  /** Times a twin's replica threw or could not apply a commit, summed (not violations). */
+  failures: number;
 }
 
 export function summarise(
@@ -56,6 +72,8 @@ export function summarise(
     longestRecovery_ms: 0,
     longestRecoverySeed: null,
     livenessBound_ms: outcomes[0]?.livenessBound_ms ?? 0,
+    burnedTxs: 0,
+    twins: null,
     failures: [],
   };
   for (const o of outcomes) {
@@ -64,6 +82,22 @@ export function summarise(
     summary.messages += o.stats.network.messagesSent;
     summary.bytes += o.stats.network.bytesSent;
     summary.crashes += o.stats.crashes;
+    summary.burnedTxs += o.burnedTxs;
+    const twins = o.stats.twins;
+    if (twins) {
+      summary.twins ??= {
+        seeds: 0,
+        equivocationSeeds: 0,
+        equivocationsSeen: 0,
+        viewChangeSeeds: 0,
+        failures: 0,
+      };
+      summary.twins.seeds++;
+      if (twins.equivocationsSeen > 0) summary.twins.equivocationSeeds++;
+      summary.twins.equivocationsSeen += twins.equivocationsSeen;
+      if (o.stats.viewChanges > 0) summary.twins.viewChangeSeeds++;
+      summary.twins.failures += twins.failures;
+    }
     summary.violations += o.violations.length;
     if (o.violations.length > 0) summary.failedSeeds++;
     for (const v of o.violations) summary.failures.push({ seed: o.seed, ...v, replay: o.replay });
