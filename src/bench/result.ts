@@ -165,6 +165,22 @@ export interface BenchResult {
    * other than OK): on chain, but without effect. Null where not measured (sim mode).
    */
   refusedTxs?: number | null;
+  /**
+   * Real mode, per load kind (org.register, consent.grant, ...): submitted, committed, refused by the
+   * rule engine (with counts per receipt code), and over the measured window committed tx/s and
+   * accepted tx/s (committed and not refused). Absent or null where not measured (sim mode).
+   */
+  kinds?: Record<
+    string,
+    {
+      submitted: number;
+      committed: number;
+      refused: number;
+      refusedCodes: Record<string, number>;
+      committed_txps: number;
+      accepted_txps: number;
+    }
+  > | null;
   /** Sim mode: what the simulator's checkers found (agreement, validity, ...); empty when all passed or in real mode. */
   violations: Array<{ checker: string; detail: string }>;
   /** Things the reader should know about this run (e.g. the load generator fell behind). */
