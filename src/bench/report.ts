@@ -24,6 +24,7 @@ export const REPORT_FILES = [
   'throughput.csv',
   'latency.csv',
   'faults.csv',
+  'blocks.csv',
   'summary.md',
   'throughput.svg',
   'latency.svg',
@@ -37,6 +38,7 @@ export async function writeReport(result: BenchResult, outDir: string): Promise<
     'throughput.csv': throughputCsv(result),
     'latency.csv': latencyCsv(result),
     'faults.csv': faultsCsv(result),
+    'blocks.csv': blocksCsv(result),
     'summary.md': summaryMarkdown(result),
     'throughput.svg': throughputChart(result),
     'latency.svg': latencyChart(result),
@@ -141,6 +143,15 @@ export function faultsCsv(result: BenchResult): string {
   return csv(
     ['at_s', 'kind', 'description', 'next_commit_after_ms'],
     cleanFaults(result).map((f) => [f.at_s, f.kind, f.description, f.nextCommitAfter_ms]),
+  );
+}
+
+/** Real mode: one row per committed block (header only where not measured). */
+export function blocksCsv(result: BenchResult): string {
+  const blocks = Array.isArray(result.blocks) ? result.blocks : [];
+  return csv(
+    ['height', 'view', 'proposed_s', 'committed_s', 'txs', 'refused'],
+    blocks.map((b) => [b.height, b.view, b.proposed_s, b.committed_s, b.txs, b.refused]),
   );
 }
 
@@ -410,7 +421,7 @@ export function summaryMarkdown(result: BenchResult): string {
     '```',
     '',
     'Charts: [throughput.svg](throughput.svg), [latency.svg](latency.svg). ' +
-      'Data: result.json, throughput.csv, latency.csv, faults.csv.',
+      'Data: result.json, throughput.csv, latency.csv, faults.csv, blocks.csv.',
     '',
   );
   return lines.join('\n');

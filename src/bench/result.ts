@@ -181,6 +181,19 @@ export interface BenchResult {
       accepted_txps: number;
     }
   > | null;
+  /**
+   * Real mode: every block committed during the run, as the followers first saw it: its view, when
+   * it was proposed (its timestamp, the proposer's clock) and first seen committed, in seconds since
+   * the load started, its transactions and how many the rule engine refused. Absent or null in sim mode.
+   */
+  blocks?: Array<{
+    height: number;
+    view: number;
+    proposed_s: number;
+    committed_s: number;
+    txs: number;
+    refused: number;
+  }> | null;
   /** Sim mode: what the simulator's checkers found (agreement, validity, ...); empty when all passed or in real mode. */
   violations: Array<{ checker: string; detail: string }>;
   /** Things the reader should know about this run (e.g. the load generator fell behind). */

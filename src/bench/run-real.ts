@@ -36,6 +36,7 @@ const MAX_IN_FLIGHT = 64;
 const MAX_ATTEMPTS = 6;
 const CHAIN_ID = 'medledger-bench';
 
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface TxRecord {
@@ -200,6 +201,12 @@ async function runSetup(
         waiting.delete(hash);
       });
     }
+    // Every validator's API checks senders against its own committed state: the next stage's
+    // senders must be registered there too.
+    await until(async () => {
+      const statuses = await Promise.all(Array.from({ length: n }, (_, i) => cluster.status(i)));
+      return statuses.every((s) => s.height >= height);
+    }, 60_000);
   }
   const seconds = (performance.now() - started) / 1000;
   notes.push(`setup: ${total} transactions committed in ${seconds.toFixed(1)} s before the load`);
@@ -279,6 +286,10 @@ async function measure(
   const stopFollowing = new AbortController();
   const cpuStart = process.cpuUsage();
   const t0 = performance.now();
+  /** The load's start on the wall clock, which block timestamps (the proposer's clock) are on. */
+  const wallT0 = Date.now();
+  /** Each block followed, as first seen committed. */
+  const blockSeen = new Map<number, NonNullable<ModeResult['blocks']>[number]>();
   const now_s = () => (performance.now() - t0) / 1000;
 
   /** `preferred`, or the next validator after it that is up (and is not `avoid`). */
@@ -373,6 +384,16 @@ async function measure(
           waiters.get(hash)?.();
         }
         refusedAt.set(height, block.refused);
+        if (!blockSeen.has(height)) {
+          blockSeen.set(height, {
+            height,
+            view: block.view,
+            proposed_s: round3((block.timestamp - wallT0) / 1000),
+            committed_s: round3(t),
+            txs: block.txs.length,
+            refused: block.refused,
+          });
+        }
         maxHeight = Math.max(maxHeight, height);
         height++;
       } catch {
@@ -742,6 +763,7 @@ async function measure(
     validators,
     committedBlocks: blocks,
     refusedTxs: [...refusedAt.values()].reduce((sum, r) => sum + r, 0),
+    blocks: [...blockSeen.values()].sort((a, b) => a.height - b.height),
     violations: [],
     notes,
   };

@@ -78,6 +78,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     committedTxs: stats.committedTxs,
     committedBlocks: mode.committedBlocks,
     refusedTxs: mode.refusedTxs ?? null,
+    blocks: mode.blocks ?? null,
     kinds: kindStatistics(mode.observations, {
       warmup_s: scenario.warmup_s,
       duration_s: scenario.duration_s,

@@ -154,6 +154,8 @@ export const DEFAULT_CONSENSUS: ConsensusSettings = {
 };
 
 const MAX_VALIDATORS = { real: 16, sim: 64 } as const;
+/** Network admins a genesis may list (ledger/genesis.ts): the real-mode load's signers are admins. */
+const MAX_NETWORK_ADMINS = 64;
 const SCENARIO_FIELDS = [
   'name',
   'description',
@@ -293,7 +295,14 @@ function parseLoad(json: unknown, mode: BenchMode, fail: Fail): Load {
   const clients = load.clients === undefined ? null : integer(load.clients, '$.load.clients', 1, 4096, fail);
   const batch = integer(load.batch ?? (clients === null ? 500 : 100), '$.load.batch', 1, 4096, fail);
   const txBytes = integer(load.txBytes ?? 200, '$.load.txBytes', 128, 65_536, fail);
-  const signers = integer(load.signers ?? 32, '$.load.signers', 1, 1024, fail);
+  // The genesis holds at most MAX_NETWORK_ADMINS; a clinical load's setup takes one of them.
+  const signers = integer(
+    load.signers ?? 32,
+    '$.load.signers',
+    1,
+    mode === 'real' ? MAX_NETWORK_ADMINS : 1024,
+    fail,
+  );
   const mixJson = strictObject(load.mix ?? { 'org.register': 1 }, '$.load.mix', LOAD_TX_KINDS, fail);
   const mix: Partial<Record<LoadTxKind, number>> = {};
   let total = 0;
@@ -307,6 +316,11 @@ function parseLoad(json: unknown, mode: BenchMode, fail: Fail): Load {
   const clinical = CLINICAL_TX_KINDS.some((kind) => (mix[kind] ?? 0) > 0);
   if (clinical && mode === 'sim')
     throw fail('$.load.mix', `${CLINICAL_TX_KINDS.join(', ')} are real mode only (they need a setup phase)`);
+  if (clinical && signers >= MAX_NETWORK_ADMINS)
+    throw fail(
+      '$.load.signers',
+      `at most ${MAX_NETWORK_ADMINS - 1} with clinical kinds (the setup registers the hospital with one more network admin)`,
+    );
   const patients = integer(load.patients ?? 0, '$.load.patients', 0, 10_000, fail);
   if (clinical && patients === 0)
     throw fail('$.load.patients', 'the clinical kinds in the mix need patients (at least 1)');
