@@ -217,7 +217,7 @@ describe('medledger bench', () => {
       mode: 'real',
       validators: 4,
       load: {
-        clients: 6,
+        rate_tps: 80,
         batch: 10,
         run: 5,
         mix: {
