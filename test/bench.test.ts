@@ -211,6 +211,71 @@ describe('medledger bench', () => {
     expect(result.notes.filter((note) => /transport faults|refused|failed/.test(note))).toEqual([]);
   }, 60_000);
 
+  it('runs a clinical mix after a setup phase, counting each kind committed and refused', async () => {
+    const file = await scenarioFile('clinical-short', {
+      name: 'clinical-short',
+      mode: 'real',
+      validators: 4,
+      load: {
+        rate_tps: 80,
+        batch: 10,
+        run: 5,
+        mix: {
+          'consent.grant': 4,
+          'record.read': 3,
+          'record.add': 2,
+          'access.request': 1,
+          'patient.register': 1,
+        },
+        patients: 12,
+        practitioners: 3,
+        recordsPerPatient: 1,
+        pinned: true,
+        signers: 1,
+      },
+      consensus: { batchMaxTxs: 200, window: 4 },
+      duration_s: 2,
+      warmup_s: 0.5,
+      drain_s: 5,
+      seed: 3,
+    });
+    const out = join(dir, 'clinical-run');
+    const run = await medledger('bench', file, '--out', out, '--json');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(await readFile(join(out, 'result.json'), 'utf8')) as BenchResult;
+    checkReport(result, 3);
+    // Hospital, 4 registrars and 3 doctors, 12 patients, then a grant and a record per patient.
+    expect(result.notes.some((note) => /^setup: 44 transactions committed/.test(note))).toBe(true);
+    const kinds = result.kinds!;
+    expect(Object.keys(kinds).sort()).toEqual([
+      'access.request',
+      'consent.grant',
+      'patient.register',
+      'record.add',
+      'record.read',
+    ]);
+    for (const [kind, k] of Object.entries(kinds)) {
+      expect(k.committed, kind).toBeGreaterThan(0);
+      // Every kind is one its sender may send, with nonces in order: the rule engine refuses none
+      // (reads are permitted by the patients' setup grants to the hospital).
+      expect(k.refused, `${kind}: ${JSON.stringify(k.refusedCodes)}`).toBe(0);
+      expect(k.committed).toBeLessThanOrEqual(k.submitted);
+    }
+    expect(Object.values(kinds).reduce((sum, k) => sum + k.committed, 0)).toBe(result.committedTxs);
+    expect(result.refusedTxs).toBe(0);
+    // Every block followed, in height order, with the transactions counted above.
+    const blocks = result.blocks!;
+    expect(blocks.length).toBe(result.committedBlocks);
+    expect(blocks.reduce((sum, b) => sum + b.txs, 0)).toBe(result.committedTxs);
+    for (const b of blocks) expect(b.committed_s).toBeGreaterThanOrEqual(b.proposed_s - 1);
+    const csvRows = (await readFile(join(out, 'blocks.csv'), 'utf8')).trim().split('\n');
+    expect(csvRows[0]).toBe('height,view,proposed_s,committed_s,txs,refused');
+    expect(csvRows).toHaveLength(blocks.length + 1);
+    const summary = await readFile(join(out, 'summary.md'), 'utf8');
+    expect(summary).toContain('## Load kinds');
+    expect(summary).toContain('each sender pinned to one validator');
+  }, 60_000);
+
   it('rejects a malformed scenario with a clear error naming the offending path', async () => {
     const good = {
       name: 'x',
@@ -273,6 +338,27 @@ describe('medledger bench', () => {
       /\$\.faults\[0\]\.groups: a partition needs at least two groups/,
     );
     expect(error({ ...good, duration_s: undefined })).toBe('s.json: $.duration_s: required');
+    const clinical = { clients: 2, mix: { 'consent.grant': 1 }, patients: 4 };
+    expect(error({ ...good, load: { ...clinical, patients: undefined } })).toBe(
+      's.json: $.load.patients: the clinical kinds in the mix need patients (at least 1)',
+    );
+    expect(error({ ...good, load: { ...clinical, mix: { 'consent.grnt': 1 } } })).toMatch(
+      /\$\.load\.mix\.consent\.grnt: unknown field/,
+    );
+    expect(error({ ...good, load: { ...clinical, pinned: 'yes' } })).toBe(
+      's.json: $.load.pinned: expected true or false',
+    );
+    expect(error({ ...good, load: { ...clinical, signers: 64 } })).toMatch(/\$\.load\.signers: at most 63/);
+    expect(
+      error({ ...good, load: { ...clinical, mix: { 'record.read': 1 }, recordsPerPatient: 0 } }),
+    ).toMatch(/\$\.load\.recordsPerPatient: record\.read needs records/);
+    expect(error({ ...good, mode: 'sim', load: clinical })).toMatch(/\$\.load\.mix: .* are real mode only/);
+    expect(error({ ...good, load: { rate_tps: 10, patients: 3 } })).toMatch(
+      /\$\.load\.patients: patients are registered only for a mix with clinical kinds/,
+    );
+    expect(error({ ...good, load: { rate_tps: 10, signers: 65 } })).toBe(
+      's.json: $.load.signers: expected an integer from 1 to 64',
+    );
     expect(() => parseScenarioText('{ not json', 's.json')).toThrow(/s\.json: not valid JSON/);
 
     const sweep = parseScenarioText(
@@ -299,6 +385,8 @@ describe('medledger bench', () => {
       'crash-f2-n7',
       'partition-heal-n4',
       'scaling-sim',
+      'clinical-mix-n4',
+      'clinical-grants-n4',
     ];
     for (const name of names) {
       const scenarios = await loadScenarioFile(

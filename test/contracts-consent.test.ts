@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { encode } from '../src/codec/index.ts';
+import { decode, encode } from '../src/codec/index.ts';
 import {
   createdId,
   listAccessRequests,
@@ -174,7 +174,19 @@ describe('consent.grant', () => {
     expect(encode(PolicyBucket, [...big, policy(big.length, wide)]).length).toBeGreaterThan(
       LIMITS.stateValueBytes,
     );
-    chain.state.apply([{ key: stateKey.policies(patient.id, subject), value: encode(PolicyBucket, big) }]);
+    // One short of the bound: a grant fits; the next in the same block is measured as it is written,
+    // refused, and its write dropped (the state keeps the bucket the first left).
+    const key = stateKey.policies(patient.id, subject);
+    chain.state.apply([{ key, value: encode(PolicyBucket, big.slice(1)) }]);
+    const [fits, over] = chain.block([
+      chain.tx(patient, 'consent.grant', grantBody({ scope: wide })),
+      chain.tx(patient, 'consent.grant', grantBody({ scope: wide })),
+    ]).receipts;
+    expectCode(fits!, 'OK');
+    expectCode(over!, 'TOO_MANY_POLICIES');
+    const kept = decode(PolicyBucket, chain.state.get(key)!);
+    expect(kept).toHaveLength(big.length);
+    expect(kept.map((p) => p.id)).toContain(attr(fits!, 'grant'));
     expectCode(chain.send(patient, 'consent.grant', grantBody({ scope: wide })), 'TOO_MANY_POLICIES');
     expectCode(
       chain.send(

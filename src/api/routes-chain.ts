@@ -353,6 +353,10 @@ export const chainRoutes: Route[] = [
         proposer: hex(header.proposer),
         txs: found.txs.map((tx) => hex(txHash(tx))),
         refused: (receipts ?? []).filter((receipt) => receipt.code !== RECEIPT_OK).length,
+        // Which ones, by index in txs, with their receipt codes (load generators count them by kind).
+        refusals: (receipts ?? []).flatMap((receipt, index) =>
+          receipt.code === RECEIPT_OK ? [] : [{ index, code: receipt.code }],
+        ),
         // Height 0 has no certificate: the genesis file vouches for it.
         certificate: certificate
           ? {

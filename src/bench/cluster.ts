@@ -387,6 +387,15 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       else await rm(dir, { recursive: true, force: true });
     },
   };
-  await Promise.all((options.running ?? Array.from({ length: n }, (_, i) => i)).map((i) => cluster.start(i)));
+  const starting = (options.running ?? Array.from({ length: n }, (_, i) => i)).map((i) => cluster.start(i));
+  const started = await Promise.allSettled(starting);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    // A validator that cannot start (e.g. a genesis it refuses): stop the others and drop the homes
+    // (unless kept), rather than leave processes and a temporary directory behind.
+    await Promise.all(Array.from({ length: n }, (_, i) => cluster.kill(i)));
+    await cluster.close();
+    throw failed.reason;
+  }
   return cluster;
 }

@@ -8,7 +8,14 @@ import type { SigningKeyPair } from '../crypto/index.ts';
 import { signTransaction, Transaction } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
 import type { TxMaker } from '../sim/workload.ts';
-import { LOAD_TX_KINDS, type Load, type LoadTxKind } from './scenario.ts';
+import { type ClinicalCast, makeClinicalTx, type Party, sendersOf } from './clinical.ts';
+import {
+  type ClinicalTxKind,
+  isClinicalKind,
+  LOAD_TX_KINDS,
+  type Load,
+  type LoadTxKind,
+} from './scenario.ts';
 
 /** The transaction type of a `note`: unknown to the rule engine, which refuses it after ordering. */
 export const NOTE_TX_TYPE = 'bench.note';
@@ -50,6 +57,7 @@ export function makeLoadTx(
   },
 ): Transaction {
   const { chainId, secretKey, nonce, prng } = input;
+  if (isClinicalKind(kind)) throw new Error(`${kind} is made by the clinical load (clinical.ts)`);
   if (kind === 'org.register') {
     return buildTx(
       'org.register',
@@ -83,35 +91,135 @@ export function simTxMaker(load: Load): TxMaker {
     });
 }
 
-/** Pre-signed load for real mode: round-robin over the signers, each with its own nonce sequence. */
+/** Who sends a kind: the network admins (the scenario's signers), or a role of the clinical cast. */
+type SenderClass = 'admin' | 'registrar' | 'patient' | 'doctor';
+
+function classOf(kind: LoadTxKind): SenderClass {
+  switch (kind) {
+    case 'org.register':
+    case 'note':
+      return 'admin';
+    case 'patient.register':
+      return 'registrar';
+    case 'consent.grant':
+      return 'patient';
+    case 'record.add':
+    case 'record.read':
+    case 'access.request':
+      return 'doctor';
+  }
+}
+
+interface SenderPool {
+  parties: Party[];
+  /** Kinds of this class in the mix, with their weights. */
+  mix: Load['mix'];
+  weight: number;
+  next: number;
+}
+
+/** One pre-signed load transaction: its kind, and the validator its sender is pinned to (sender index mod n). */
+export interface LoadTx {
+  tx: Transaction;
+  kind: LoadTxKind;
+  /** The sender's index within its class (admins: the signer's index). */
+  signer: number;
+}
+
+/**
+ * Pre-signed load for real mode. Senders take turns by class (network admins; with a clinical mix
+ * also the cast's registrars, patients and doctors): a class is drawn by the total weight of its
+ * kinds in the mix, then its next sender in turn signs `run` transactions in a row (consecutive
+ * nonces), each of a kind drawn from the class's share of the mix. With admin kinds only and a run
+ * of 1 this is a round-robin over the signers, one transaction each.
+ */
 export class LoadSource {
-  readonly #signers: readonly SigningKeyPair[];
   readonly #load: Load;
   readonly #chainId: string;
   readonly #prng: Prng;
-  readonly #nonces: number[];
-  #next = 0;
+  readonly #cast: ClinicalCast | null;
+  readonly #pools: SenderPool[];
+  readonly #now_ms: () => number;
+  #current: { pool: SenderPool; signer: number; left: number } | null = null;
 
-  constructor(chainId: string, signers: readonly SigningKeyPair[], load: Load, prng: Prng) {
+  constructor(
+    chainId: string,
+    signers: readonly SigningKeyPair[],
+    load: Load,
+    prng: Prng,
+    cast: ClinicalCast | null = null,
+    now_ms: () => number = Date.now,
+  ) {
     this.#chainId = chainId;
-    this.#signers = signers;
     this.#load = load;
     this.#prng = prng;
-    this.#nonces = signers.map(() => 0);
+    this.#cast = cast;
+    this.#now_ms = now_ms;
+    const admins: Party[] = signers.map((signing) => ({
+      signing,
+      encryptionKey: new Uint8Array(32),
+      id: '',
+      nonce: 0,
+    }));
+    const byClass = new Map<SenderClass, SenderPool>();
+    for (const kind of LOAD_TX_KINDS) {
+      const weight = load.mix[kind] ?? 0;
+      if (weight <= 0) continue;
+      const cls = classOf(kind);
+      let pool = byClass.get(cls);
+      if (!pool) {
+        let parties: Party[];
+        if (cls === 'admin') parties = admins;
+        else {
+          if (cast === null) throw new Error(`the ${kind} load needs the clinical cast`);
+          parties = sendersOf(cast, kind as ClinicalTxKind);
+        }
+        pool = { parties, mix: {}, weight: 0, next: 0 };
+        byClass.set(cls, pool);
+      }
+      pool.mix[kind] = weight;
+      pool.weight += weight;
+    }
+    this.#pools = [...byClass.values()];
   }
 
-  /** The next transaction and the index of its signer. */
-  next(): { tx: Transaction; signer: number } {
-    const signer = this.#next++ % this.#signers.length;
-    const nonce = ++this.#nonces[signer]!;
-    const tx = makeLoadTx(pickKind(this.#load.mix, this.#prng), {
+  #pickPool(): SenderPool {
+    if (this.#pools.length === 1) return this.#pools[0]!;
+    const total = this.#pools.reduce((sum, p) => sum + p.weight, 0);
+    let x = this.#prng.float() * total;
+    for (const pool of this.#pools) {
+      x -= pool.weight;
+      if (x < 0) return pool;
+    }
+    return this.#pools[this.#pools.length - 1]!;
+  }
+
+  /** The next transaction, its kind and its sender's index within its class. */
+  next(): LoadTx {
+    if (this.#current === null || this.#current.left === 0) {
+      const pool = this.#pickPool();
+      const signer = pool.next++ % pool.parties.length;
+      this.#current = { pool, signer, left: this.#load.run };
+    }
+    const current = this.#current;
+    current.left--;
+    const party = current.pool.parties[current.signer]!;
+    const kind = pickKind(current.pool.mix, this.#prng);
+    if (isClinicalKind(kind))
+      return {
+        tx: makeClinicalTx(this.#cast!, kind, party, this.#prng, this.#now_ms()),
+        kind,
+        signer: current.signer,
+      };
+    const nonce = ++party.nonce;
+    const tx = makeLoadTx(kind, {
       chainId: this.#chainId,
-      secretKey: this.#signers[signer]!.secretKey,
+      secretKey: party.signing.secretKey,
       nonce,
       txBytes: this.#load.txBytes,
       prng: this.#prng,
-      label: String(signer),
+      label: String(current.signer),
     });
-    return { tx, signer };
+    return { tx, kind, signer: current.signer };
   }
 }

@@ -189,8 +189,17 @@ function latencyRecoveredAfter(txs: Observations['txs'], at_s: number, warmup_s:
 
 /** What a run observed, in seconds since the load started. */
 export interface Observations {
-  /** Every transaction submitted: when, its encoded size, and when it first committed anywhere (null: never). */
-  txs: ReadonlyArray<{ submitted_s: number; committed_s: number | null; bytes: number }>;
+  /**
+   * Every transaction submitted: when, its encoded size, when it first committed anywhere (null:
+   * never), and in real mode its load kind and, when the rule engine refused it, the receipt code.
+   */
+  txs: ReadonlyArray<{
+    submitted_s: number;
+    committed_s: number | null;
+    bytes: number;
+    kind?: string;
+    refused?: string | null;
+  }>;
   /** Submissions that failed (the validator was down or refused them). */
   failedSubmissions: number;
   /** The faults as applied. */
@@ -247,4 +256,44 @@ export function statistics(
     })),
     committedTxs: commits.length,
   };
+}
+
+/**
+ * Per load kind (real mode): transactions submitted, committed, and of those how many the rule engine
+ * refused and with which codes; committed tx/s and accepted (committed and not refused) tx/s over the
+ * measured window. Null when the observations carry no kinds (sim mode).
+ */
+export function kindStatistics(
+  observations: Observations,
+  window: { warmup_s: number; duration_s: number },
+): BenchResult['kinds'] {
+  const { warmup_s, duration_s } = window;
+  const end_s = warmup_s + duration_s;
+  const kinds: NonNullable<BenchResult['kinds']> = {};
+  for (const tx of observations.txs) {
+    if (tx.kind === undefined) return null;
+    kinds[tx.kind] ??= {
+      submitted: 0,
+      committed: 0,
+      refused: 0,
+      refusedCodes: {},
+      committed_txps: 0,
+      accepted_txps: 0,
+    };
+    const k = kinds[tx.kind]!;
+    k.submitted++;
+    if (tx.committed_s === null) continue;
+    k.committed++;
+    const inWindow = tx.committed_s >= warmup_s && tx.committed_s < end_s;
+    if (inWindow) k.committed_txps++;
+    if (tx.refused) {
+      k.refused++;
+      k.refusedCodes[tx.refused] = (k.refusedCodes[tx.refused] ?? 0) + 1;
+    } else if (inWindow) k.accepted_txps++;
+  }
+  for (const k of Object.values(kinds)) {
+    k.committed_txps = Math.round((k.committed_txps / duration_s) * 10) / 10;
+    k.accepted_txps = Math.round((k.accepted_txps / duration_s) * 10) / 10;
+  }
+  return kinds;
 }

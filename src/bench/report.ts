@@ -24,6 +24,7 @@ export const REPORT_FILES = [
   'throughput.csv',
   'latency.csv',
   'faults.csv',
+  'blocks.csv',
   'summary.md',
   'throughput.svg',
   'latency.svg',
@@ -37,6 +38,7 @@ export async function writeReport(result: BenchResult, outDir: string): Promise<
     'throughput.csv': throughputCsv(result),
     'latency.csv': latencyCsv(result),
     'faults.csv': faultsCsv(result),
+    'blocks.csv': blocksCsv(result),
     'summary.md': summaryMarkdown(result),
     'throughput.svg': throughputChart(result),
     'latency.svg': latencyChart(result),
@@ -151,6 +153,15 @@ export function faultsCsv(result: BenchResult): string {
   );
 }
 
+/** Real mode: one row per committed block (header only where not measured). */
+export function blocksCsv(result: BenchResult): string {
+  const blocks = Array.isArray(result.blocks) ? result.blocks : [];
+  return csv(
+    ['height', 'view', 'proposed_s', 'committed_s', 'txs', 'refused'],
+    blocks.map((b) => [b.height, b.view, b.proposed_s, b.committed_s, b.txs, b.refused]),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Summary
 
@@ -205,6 +216,12 @@ function loadDescription(result: BenchResult): string {
       parts.push(`closed loop, ${formatNumber(load.clients, 0)} clients`);
     if (finite(load.batch) !== null) parts.push(`batch ${formatNumber(load.batch, 0)}`);
     if (finite(load.txBytes) !== null) parts.push(`notes of ~${formatBytes(load.txBytes)}`);
+    if (finite(load.patients) !== null && load.patients > 0)
+      parts.push(
+        `${formatNumber(load.patients, 0)} patients, ${formatNumber(load.practitioners, 0)} doctors`,
+      );
+    if (finite(load.run) !== null && load.run > 1) parts.push(`runs of ${formatNumber(load.run, 0)} nonces`);
+    if (load.pinned === true) parts.push('each sender pinned to one validator');
   }
   const offered = result.load;
   const measured: string[] = [];
@@ -216,6 +233,34 @@ function loadDescription(result: BenchResult): string {
   }
   const text = [parts.join(', '), measured.join(', ')].filter((part) => part !== '').join('; ');
   return text === '' ? '–' : text;
+}
+
+/** Per load kind (real mode), when measured: a table, then a blank line. */
+function kindsSection(result: BenchResult): string[] {
+  const kinds = result.kinds && typeof result.kinds === 'object' ? Object.entries(result.kinds) : [];
+  if (kinds.length === 0) return [];
+  return [
+    '## Load kinds',
+    '',
+    ...table(
+      ['kind', 'submitted', 'committed', 'refused (codes)', 'committed tx/s', 'accepted tx/s'],
+      kinds.map(([kind, k]) => [
+        kind,
+        formatNumber(k.submitted, 0),
+        formatNumber(k.committed, 0),
+        `${formatNumber(k.refused, 0)}${
+          Object.keys(k.refusedCodes ?? {}).length > 0
+            ? ` (${Object.entries(k.refusedCodes)
+                .map(([code, count]) => `${code} ${count}`)
+                .join(', ')})`
+            : ''
+        }`,
+        formatNumber(k.committed_txps),
+        formatNumber(k.accepted_txps),
+      ]),
+    ),
+    '',
+  ];
 }
 
 export function summaryMarkdown(result: BenchResult): string {
@@ -302,6 +347,7 @@ export function summaryMarkdown(result: BenchResult): string {
       ],
     ),
     '',
+    ...kindsSection(result),
     '## Faults',
     '',
   ];
@@ -392,7 +438,7 @@ export function summaryMarkdown(result: BenchResult): string {
     '```',
     '',
     'Charts: [throughput.svg](throughput.svg), [latency.svg](latency.svg). ' +
-      'Data: result.json, throughput.csv, latency.csv, faults.csv.',
+      'Data: result.json, throughput.csv, latency.csv, faults.csv, blocks.csv.',
     '',
   );
   return lines.join('\n');

@@ -171,6 +171,35 @@ export interface BenchResult {
    * other than OK): on chain, but without effect. Null where not measured (sim mode).
    */
   refusedTxs?: number | null;
+  /**
+   * Real mode, per load kind (org.register, consent.grant, ...): submitted, committed, refused by the
+   * rule engine (with counts per receipt code), and over the measured window committed tx/s and
+   * accepted tx/s (committed and not refused). Absent or null where not measured (sim mode).
+   */
+  kinds?: Record<
+    string,
+    {
+      submitted: number;
+      committed: number;
+      refused: number;
+      refusedCodes: Record<string, number>;
+      committed_txps: number;
+      accepted_txps: number;
+    }
+  > | null;
+  /**
+   * Real mode: every block committed during the run, as the followers first saw it: its view, when
+   * it was proposed (its timestamp, the proposer's clock) and first seen committed, in seconds since
+   * the load started, its transactions and how many the rule engine refused. Absent or null in sim mode.
+   */
+  blocks?: Array<{
+    height: number;
+    view: number;
+    proposed_s: number;
+    committed_s: number;
+    txs: number;
+    refused: number;
+  }> | null;
   /** Sim mode: what the simulator's checkers found (agreement, validity, ...); empty when all passed or in real mode. */
   violations: Array<{ checker: string; detail: string }>;
   /** Things the reader should know about this run (e.g. the load generator fell behind). */

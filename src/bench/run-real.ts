@@ -19,13 +19,14 @@ import { describeLinkFaults, hasLinkFaults, type LinkFaults } from '../faults/li
 import { hex } from '../hex.ts';
 import { Transaction, txHash } from '../ledger/index.ts';
 import { Prng } from '../prng.ts';
+import { type ClinicalCast, makeCast, setupStages } from './clinical.ts';
 import { type ProcessCluster, startProcessCluster, until } from './cluster.ts';
 import { type TimedStep, walkTimeline } from './fault-timeline.ts';
 import { LoadSource } from './load.ts';
 import type { Observations } from './measure.ts';
 import { metricValue, sampleProcess } from './probe.ts';
 import type { ModeResult } from './run-sim.ts';
-import type { Scenario } from './scenario.ts';
+import { isClinicalKind, LOAD_TX_KINDS, type LoadTxKind, type Scenario } from './scenario.ts';
 
 const TxBatch = list(Transaction, 4096);
 const SAMPLE_INTERVAL_MS = 1000;
@@ -35,12 +36,16 @@ const MAX_IN_FLIGHT = 64;
 const MAX_ATTEMPTS = 6;
 const CHAIN_ID = 'medledger-bench';
 
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface TxRecord {
   tx: Transaction;
   hash: string;
   bytes: number;
+  kind: LoadTxKind;
+  /** The validator its sender is pinned to (used when the load is pinned). */
+  home: number;
   /** Due (open loop) or sent (closed loop) time; null until then. */
   submitted_s: number | null;
   lastSent_s: number;
@@ -79,11 +84,13 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
   const { load, consensus } = scenario;
   const total_s = scenario.warmup_s + scenario.duration_s;
   const notes: string[] = [];
+  const clinical = LOAD_TX_KINDS.some((kind) => isClinicalKind(kind) && (load.mix[kind] ?? 0) > 0);
   log(`starting ${n} validator processes...`);
   const cluster = await startProcessCluster({
     n,
     consensus: { ...consensus, statusInterval_ms: 250 },
-    admins: load.signers,
+    // A clinical load's setup registers the hospital with one more admin than the load's signers.
+    admins: load.signers + (clinical ? 1 : 0),
     chainId: CHAIN_ID,
     faultInjection: true,
     stderr: 'file',
@@ -96,7 +103,12 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
       );
       return statuses.every((s) => s !== null && s.peers >= n - 1);
     }, 60_000);
-    return await measure(scenario, cluster, options, notes, total_s);
+    let cast: ClinicalCast | null = null;
+    if (clinical) {
+      cast = makeCast(cluster.genesis.chainId, cluster.admins[load.signers]!, load);
+      await runSetup(scenario, cluster, cast, log, notes);
+    }
+    return await measure(scenario, cluster, options, notes, total_s, cast);
   } finally {
     if (options.logsDir) await keepLogs(cluster, n, options.logsDir);
     await cluster.close();
@@ -116,12 +128,98 @@ async function keepLogs(cluster: ProcessCluster, n: number, logsDir: string): Pr
   }
 }
 
+/** Posts transactions to validator `to` in requests of at most `batch`; the refused ones, with why. */
+async function postAll(
+  cluster: ProcessCluster,
+  to: number,
+  txs: readonly Transaction[],
+  batch: number,
+): Promise<string[]> {
+  const refused: string[] = [];
+  for (let k = 0; k < txs.length; k += batch) {
+    const slice = txs.slice(k, k + batch);
+    const response = await fetch(`${cluster.api[to]}/v1/txs?batch=1`, {
+      method: 'POST',
+      body: encode(TxBatch, slice),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (response.status !== 202) throw new Error(`POST /v1/txs: ${response.status} ${await response.text()}`);
+    const { results } = (await response.json()) as {
+      results: Array<{ index: number; accepted: boolean; error?: { code: string } }>;
+    };
+    for (const r of results)
+      if (!r.accepted) refused.push(`${slice[r.index]!.type}: ${r.error?.code ?? 'refused'}`);
+  }
+  return refused;
+}
+
+/**
+ * The clinical setup (clinical.ts setupStages): each stage posted (each sender's transactions to
+ * validator sender mod n), then followed on validator 0 until all of it committed. Anything refused,
+ * by the API or the rule engine, stops the run: the measured load would be meaningless.
+ */
+async function runSetup(
+  scenario: Scenario,
+  cluster: ProcessCluster,
+  cast: ClinicalCast,
+  log: (line: string) => void,
+  notes: string[],
+): Promise<void> {
+  const n = scenario.validators;
+  const started = performance.now();
+  const stages = setupStages(cast, scenario.load, new Prng(scenario.seed).derive('setup'), Date.now());
+  const total = stages.reduce((sum, stage) => sum + stage.length, 0);
+  log(
+    `setup: a hospital, ${cast.registrars.length} registrars, ${cast.doctors.length} doctors, ${cast.patients.length} patients with a grant to the hospital and ${scenario.load.recordsPerPatient} record(s) each: ${total} transactions in ${stages.length} stages...`,
+  );
+  let height = (await cluster.status(0)).height;
+  for (const stage of stages) {
+    const bySender = new Map<string, number>();
+    const groups: Transaction[][] = Array.from({ length: n }, () => []);
+    for (const tx of stage) {
+      const sender = hex(tx.sender);
+      if (!bySender.has(sender)) bySender.set(sender, bySender.size);
+      groups[bySender.get(sender)! % n]!.push(tx);
+    }
+    const refused = (await Promise.all(groups.map((group, to) => postAll(cluster, to, group, 2000)))).flat();
+    if (refused.length > 0)
+      throw new Error(`setup: the API refused ${refused.length} transactions (first: ${refused[0]})`);
+    const waiting = new Map(stage.map((tx) => [hex(txHash(tx)), tx]));
+    const deadline = performance.now() + 60_000;
+    while (waiting.size > 0) {
+      if (performance.now() > deadline)
+        throw new Error(`setup: ${waiting.size} transactions not committed within 60 s`);
+      const block = await cluster.block(0, height + 1, { wait_ms: 1000 });
+      if (block === null) continue;
+      height++;
+      const codes = new Map(block.refusals.map((r) => [r.index, r.code]));
+      block.txs.forEach((hash, index) => {
+        const tx = waiting.get(hash);
+        if (!tx) return;
+        const code = codes.get(index);
+        if (code !== undefined) throw new Error(`setup: a ${tx.type} was refused: ${code}`);
+        waiting.delete(hash);
+      });
+    }
+    // Every validator's API checks senders against its own committed state: the next stage's
+    // senders must be registered there too.
+    await until(async () => {
+      const statuses = await Promise.all(Array.from({ length: n }, (_, i) => cluster.status(i)));
+      return statuses.every((s) => s.height >= height);
+    }, 60_000);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  notes.push(`setup: ${total} transactions committed in ${seconds.toFixed(1)} s before the load`);
+  log(`setup done in ${seconds.toFixed(1)} s (height ${height})`);
+}
+
 async function measure(
   scenario: Scenario,
   cluster: ProcessCluster,
   options: RealRunOptions,
   notes: string[],
   total_s: number,
+  cast: ClinicalCast | null,
 ): Promise<ModeResult> {
   const { log } = options;
   const n = scenario.validators;
@@ -134,6 +232,7 @@ async function measure(
     cluster.admins,
     load,
     new Prng(scenario.seed).derive('load'),
+    cast,
   );
   const planned =
     load.rate_tps !== null
@@ -143,11 +242,13 @@ async function measure(
   const signStart = performance.now();
   const records: TxRecord[] = [];
   const make = (): TxRecord => {
-    const { tx } = source.next();
+    const { tx, kind, signer } = source.next();
     return {
       tx,
       hash: hex(txHash(tx)),
       bytes: encode(Transaction, tx).length,
+      kind,
+      home: signer % n,
       submitted_s: null,
       lastSent_s: 0,
       lastTarget: -1,
@@ -166,6 +267,8 @@ async function measure(
   );
   const baseHeight = Math.max(...heights);
   const committedAt = new Map<string, number>();
+  /** Receipt codes of committed transactions the rule engine refused, by hash. */
+  const refusedCode = new Map<string, string>();
   const waiters = new Map<string, () => void>();
   let maxHeight = baseHeight;
   /** Transactions the rule engine refused, per height followed (each height counted once). */
@@ -183,6 +286,10 @@ async function measure(
   const stopFollowing = new AbortController();
   const cpuStart = process.cpuUsage();
   const t0 = performance.now();
+  /** The load's start on the wall clock, which block timestamps (the proposer's clock) are on. */
+  const wallT0 = Date.now();
+  /** Each block followed, as first seen committed. */
+  const blockSeen = new Map<number, NonNullable<ModeResult['blocks']>[number]>();
   const now_s = () => (performance.now() - t0) / 1000;
 
   /** `preferred`, or the next validator after it that is up (and is not `avoid`). */
@@ -238,7 +345,8 @@ async function measure(
     const t = now_s();
     for (const k of indexes) {
       const record = records[k]!;
-      const to = record.attempts === 0 ? target(preferred) : target(record.lastTarget + 1, record.lastTarget);
+      const first = load.pinned ? record.home : preferred;
+      const to = record.attempts === 0 ? target(first) : target(record.lastTarget + 1, record.lastTarget);
       record.lastSent_s = t;
       record.lastTarget = to;
       record.attempts++;
@@ -267,6 +375,7 @@ async function measure(
         });
         if (block === null) continue;
         const t = now_s();
+        for (const { index, code } of block.refusals ?? []) refusedCode.set(block.txs[index]!, code);
         for (const hash of block.txs) {
           if (committedAt.has(hash)) continue;
           committedAt.set(hash, t);
@@ -275,6 +384,16 @@ async function measure(
           waiters.get(hash)?.();
         }
         refusedAt.set(height, block.refused);
+        if (!blockSeen.has(height)) {
+          blockSeen.set(height, {
+            height,
+            view: block.view,
+            proposed_s: round3((block.timestamp - wallT0) / 1000),
+            committed_s: round3(t),
+            txs: block.txs.length,
+            refused: block.refused,
+          });
+        }
         maxHeight = Math.max(maxHeight, height);
         height++;
       } catch {
@@ -601,6 +720,8 @@ async function measure(
         submitted_s: r.submitted_s!,
         committed_s: committedAt.get(r.hash) ?? null,
         bytes: r.bytes,
+        kind: r.kind,
+        refused: refusedCode.get(r.hash) ?? null,
       })),
     failedSubmissions,
     faults: applied,
@@ -642,6 +763,7 @@ async function measure(
     validators,
     committedBlocks: blocks,
     refusedTxs: [...refusedAt.values()].reduce((sum, r) => sum + r, 0),
+    blocks: [...blockSeen.values()].sort((a, b) => a.height - b.height),
     violations: [],
     notes,
   };

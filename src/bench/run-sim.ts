@@ -29,6 +29,7 @@ export type ModeResult = Pick<
   | 'validators'
   | 'committedBlocks'
   | 'refusedTxs'
+  | 'blocks'
   | 'violations'
   | 'notes'
 > & { observations: Observations };

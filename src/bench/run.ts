@@ -3,7 +3,14 @@
  * (run-real.ts or run-sim.ts), and assemble the BenchResult with the statistics, versions and machine.
  */
 
-import { machine, measureVerifyRate, signatureBound, statistics, versions } from './measure.ts';
+import {
+  kindStatistics,
+  machine,
+  measureVerifyRate,
+  signatureBound,
+  statistics,
+  versions,
+} from './measure.ts';
 import { BENCH_RESULT_VERSION, type BenchResult, refusedNote } from './result.ts';
 import { runReal } from './run-real.ts';
 import { runSim } from './run-sim.ts';
@@ -71,9 +78,30 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     committedTxs: stats.committedTxs,
     committedBlocks: mode.committedBlocks,
     refusedTxs: mode.refusedTxs ?? null,
+    blocks: mode.blocks ?? null,
+    kinds: kindStatistics(mode.observations, {
+      warmup_s: scenario.warmup_s,
+      duration_s: scenario.duration_s,
+    }),
     violations: mode.violations,
     notes: mode.notes,
   };
+}
+
+/** One line per load kind when there are several, or any was refused: its rates and refusals. */
+export function kindLines(result: Pick<BenchResult, 'kinds'>): string[] {
+  const kinds = Object.entries(result.kinds ?? {});
+  if (kinds.length < 2 && kinds.every(([, k]) => k.refused === 0)) return [];
+  return kinds.map(([kind, k]) => {
+    const codes = Object.entries(k.refusedCodes)
+      .sort((a, b) => b[1] - a[1])
+      .map(([code, count]) => `${code} ${count}`)
+      .join(', ');
+    return (
+      `${kind}: ${k.accepted_txps} tx/s accepted (${k.committed_txps} committed), ` +
+      `${k.committed} of ${k.submitted} committed, ${k.refused} refused${codes ? ` (${codes})` : ''}`
+    );
+  });
 }
 
 const ms = (value: number | null) => (value === null ? 'none' : `${value} ms`);
@@ -92,6 +120,7 @@ export function formatResult(result: BenchResult): string {
     `  latency: p50 ${l.p50_ms} ms, p90 ${l.p90_ms} ms, p99 ${l.p99_ms} ms, p99.9 ${l.p99_9_ms} ms, max ${l.max_ms} ms (${l.count} txs${l.uncommitted > 0 ? `, ${l.uncommitted} never committed` : ''})`,
     `  view changes: ${result.viewChanges}; messages: ${result.messages.perBlock} per block, ${result.messages.bytesPerBlock} bytes per block`,
   ];
+  for (const line of kindLines(result)) lines.push(`  ${line}`);
   for (const fault of result.faults) {
     lines.push(
       `  fault at ${fault.at_s} s: ${fault.description}; next commit after ${ms(fault.nextCommitAfter_ms)}, ` +

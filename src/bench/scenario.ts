@@ -24,9 +24,31 @@ export const BENCH_MODES = ['real', 'sim'] as const;
  * `note`, an opaque transaction of `txBytes` bytes that consensus orders and the rule engine then
  * refuses (unknown type): ordering cost without rule-engine work. In sim mode the simulator's
  * stand-in executor runs neither, so the kinds differ only in size there.
+ *
+ * The clinical kinds (CLINICAL_TX_KINDS, real mode only) need the identities a setup phase registers
+ * before the measured load (src/bench/clinical.ts): a hospital, its registrars and doctors, `patients`
+ * patients, and records. `patient.register` (a registrar enrols a new patient, who co-signs),
+ * `consent.grant` (a patient grants a doctor read access), `record.add` (a doctor adds a record's
+ * metadata for a patient, naming CIDs), `record.read` (a doctor reads a setup record: an audited
+ * access decision, permitted by the patient's setup grant to the hospital) and `access.request` (a
+ * doctor asks a patient for access).
  */
-export const LOAD_TX_KINDS = ['org.register', 'note'] as const;
+export const ADMIN_TX_KINDS = ['org.register', 'note'] as const;
+export const CLINICAL_TX_KINDS = [
+  'patient.register',
+  'consent.grant',
+  'record.add',
+  'record.read',
+  'access.request',
+] as const;
+export const LOAD_TX_KINDS = [...ADMIN_TX_KINDS, ...CLINICAL_TX_KINDS] as const;
 export type LoadTxKind = (typeof LOAD_TX_KINDS)[number];
+export type ClinicalTxKind = (typeof CLINICAL_TX_KINDS)[number];
+
+/** Whether a load kind needs the clinical setup phase. */
+export function isClinicalKind(kind: LoadTxKind): kind is ClinicalTxKind {
+  return (CLINICAL_TX_KINDS as readonly string[]).includes(kind);
+}
 
 /**
  * The offered load. Exactly one of `rate_tps` (open loop: transactions offered per second whatever
@@ -44,6 +66,16 @@ export interface Load {
   mix: Partial<Record<LoadTxKind, number>>;
   /** Signing client keys (network admins in the genesis); each has its own nonce sequence. */
   signers: number;
+  /** Patients registered in the setup phase (clinical kinds need at least one; 0 otherwise). */
+  patients: number;
+  /** Doctors of the setup hospital (clinical kinds). */
+  practitioners: number;
+  /** Records added per patient in the setup phase, read by `record.read`. */
+  recordsPerPatient: number;
+  /** Transactions one sender signs in a row (consecutive nonces) before the load moves to the next sender. */
+  run: number;
+  /** Each sender's transactions go first to one validator (sender index mod n), as one app would post them. */
+  pinned: boolean;
 }
 
 /** One entry of the fault timeline; `at_s` counts from the start of the load (t = 0). */
@@ -122,6 +154,8 @@ export const DEFAULT_CONSENSUS: ConsensusSettings = {
 };
 
 const MAX_VALIDATORS = { real: 16, sim: 64 } as const;
+/** Network admins a genesis may list (ledger/genesis.ts): the real-mode load's signers are admins. */
+const MAX_NETWORK_ADMINS = 64;
 const SCENARIO_FIELDS = [
   'name',
   'description',
@@ -205,7 +239,7 @@ function parseOne(doc: JsonObject, n: number, nPath: string, fail: Fail): Scenar
   const warmup_s = nonNegative(doc.warmup_s ?? 0, '$.warmup_s', 3600, fail);
   const drain_s = nonNegative(doc.drain_s ?? 5, '$.drain_s', 600, fail);
   const seed = integer(doc.seed ?? 1, '$.seed', 0, 0xffff_ffff, fail);
-  const load = parseLoad(required(doc, 'load', '$', fail), fail);
+  const load = parseLoad(required(doc, 'load', '$', fail), mode, fail);
   const consensus = parseConsensus(doc.consensus ?? {}, fail);
   const faultsJson = doc.faults ?? [];
   if (!Array.isArray(faultsJson)) throw fail('$.faults', 'expected a list of fault events');
@@ -236,11 +270,23 @@ function parseOne(doc: JsonObject, n: number, nPath: string, fail: Fail): Scenar
   };
 }
 
-function parseLoad(json: unknown, fail: Fail): Load {
+function parseLoad(json: unknown, mode: BenchMode, fail: Fail): Load {
   const load = strictObject(
     json,
     '$.load',
-    ['rate_tps', 'clients', 'batch', 'txBytes', 'mix', 'signers'],
+    [
+      'rate_tps',
+      'clients',
+      'batch',
+      'txBytes',
+      'mix',
+      'signers',
+      'patients',
+      'practitioners',
+      'recordsPerPatient',
+      'run',
+      'pinned',
+    ],
     fail,
   );
   if ((load.rate_tps === undefined) === (load.clients === undefined))
@@ -249,7 +295,14 @@ function parseLoad(json: unknown, fail: Fail): Load {
   const clients = load.clients === undefined ? null : integer(load.clients, '$.load.clients', 1, 4096, fail);
   const batch = integer(load.batch ?? (clients === null ? 500 : 100), '$.load.batch', 1, 4096, fail);
   const txBytes = integer(load.txBytes ?? 200, '$.load.txBytes', 128, 65_536, fail);
-  const signers = integer(load.signers ?? 32, '$.load.signers', 1, 1024, fail);
+  // The genesis holds at most MAX_NETWORK_ADMINS; a clinical load's setup takes one of them.
+  const signers = integer(
+    load.signers ?? 32,
+    '$.load.signers',
+    1,
+    mode === 'real' ? MAX_NETWORK_ADMINS : 1024,
+    fail,
+  );
   const mixJson = strictObject(load.mix ?? { 'org.register': 1 }, '$.load.mix', LOAD_TX_KINDS, fail);
   const mix: Partial<Record<LoadTxKind, number>> = {};
   let total = 0;
@@ -260,7 +313,40 @@ function parseLoad(json: unknown, fail: Fail): Load {
   }
   if (total <= 0)
     throw fail('$.load.mix', `expected a positive weight for at least one of ${LOAD_TX_KINDS.join(', ')}`);
-  return { rate_tps, clients, batch, txBytes, mix, signers };
+  const clinical = CLINICAL_TX_KINDS.some((kind) => (mix[kind] ?? 0) > 0);
+  if (clinical && mode === 'sim')
+    throw fail('$.load.mix', `${CLINICAL_TX_KINDS.join(', ')} are real mode only (they need a setup phase)`);
+  if (clinical && signers >= MAX_NETWORK_ADMINS)
+    throw fail(
+      '$.load.signers',
+      `at most ${MAX_NETWORK_ADMINS - 1} with clinical kinds (the setup registers the hospital with one more network admin)`,
+    );
+  const patients = integer(load.patients ?? 0, '$.load.patients', 0, 10_000, fail);
+  if (clinical && patients === 0)
+    throw fail('$.load.patients', 'the clinical kinds in the mix need patients (at least 1)');
+  if (!clinical && patients > 0)
+    throw fail('$.load.patients', 'patients are registered only for a mix with clinical kinds');
+  const practitioners = integer(load.practitioners ?? 8, '$.load.practitioners', 1, 250, fail);
+  const recordsPerPatient = integer(load.recordsPerPatient ?? 1, '$.load.recordsPerPatient', 0, 16, fail);
+  if ((mix['record.read'] ?? 0) > 0 && recordsPerPatient === 0)
+    throw fail('$.load.recordsPerPatient', 'record.read needs records to read (at least 1 per patient)');
+  const run = integer(load.run ?? 1, '$.load.run', 1, 200, fail);
+  const pinned = load.pinned ?? false;
+  if (typeof pinned !== 'boolean') throw fail('$.load.pinned', 'expected true or false');
+  if (pinned && mode === 'sim') throw fail('$.load.pinned', 'real mode only');
+  return {
+    rate_tps,
+    clients,
+    batch,
+    txBytes,
+    mix,
+    signers,
+    patients,
+    practitioners,
+    recordsPerPatient,
+    run,
+    pinned,
+  };
 }
 
 function parseConsensus(json: unknown, fail: Fail): ConsensusSettings {

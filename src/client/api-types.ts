@@ -112,6 +112,8 @@ export interface BlockJson {
   txs: string[];
   /** How many of `txs` the rule engine refused (committed with a receipt code other than OK). */
   refused: number;
+  /** The refused ones: their index in `txs` and their receipt code. */
+  refusals: Array<{ index: number; code: string }>;
   /** The commit certificate: the validators whose COMMIT signatures it holds (null at height 0). */
   certificate: {
     view: number;

@@ -165,10 +165,12 @@ export class TxScope {
     return bytes === undefined ? undefined : this.#block.decoded(key, bytes, schema);
   }
 
-  put<T>(schema: Schema<T>, key: Key, value: T): void {
+  /** Writes `value` and returns its encoding (a caller bounding the size need not encode it again). */
+  put<T>(schema: Schema<T>, key: Key, value: T): Uint8Array {
     const bytes = encode(schema, value);
     this.#writes.set(key, bytes);
     this.#block.remember(key, bytes, schema, value);
+    return bytes;
   }
 
   putBytes(key: Key, value: Uint8Array): void {

@@ -74,10 +74,14 @@ export function policies(scope: TxScope, patient: string, subject: Subject): rea
   return scope.read(PolicyBucket, keyOf.policies(patient, subject)) ?? [];
 }
 
-export function putPolicies(scope: TxScope, patient: string, subject: Subject, bucket: Policy[]): void {
+/** Writes a grantee's bucket (an empty one is deleted); returns the bytes stored (0 when deleted). */
+export function putPolicies(scope: TxScope, patient: string, subject: Subject, bucket: Policy[]): number {
   const key = keyOf.policies(patient, subject);
-  if (bucket.length === 0) scope.delete(key);
-  else scope.put(PolicyBucket, key, bucket);
+  if (bucket.length === 0) {
+    scope.delete(key);
+    return 0;
+  }
+  return scope.put(PolicyBucket, key, bucket).length;
 }
 
 export function locator(scope: TxScope, policyId: string): PolicyLocator | undefined {

@@ -3,7 +3,6 @@
  * patient approves (which creates a grant) or denies. Policies live in one bucket per (patient,
  * grantee), so a decision reads only the buckets of the grantees the actor can act as.
  */
-import { encode } from '../../codec/index.ts';
 import { LIMITS } from '../../ledger/types.ts';
 import { refuseAttempt, writeAudit } from '../audit.ts';
 import type { TxBody } from '../bodies.ts';
@@ -27,7 +26,6 @@ import {
   type GrantPurpose,
   MAX_POLICIES_PER_GRANTEE,
   type Policy,
-  PolicyBucket,
   REQUESTER_ROLES,
   type Subject,
 } from '../model.ts';
@@ -38,8 +36,9 @@ function addPolicy(ctx: TxContext, patient: string, subject: Subject, policy: Po
   ensure(state.locator(ctx.scope, policy.id) === undefined, 'ID_COLLISION');
   const bucket = [...state.policies(ctx.scope, patient, subject), policy];
   ensure(bucket.length <= MAX_POLICIES_PER_GRANTEE, 'TOO_MANY_POLICIES');
-  ensure(encode(PolicyBucket, bucket).length <= LIMITS.stateValueBytes, 'TOO_MANY_POLICIES');
-  state.putPolicies(ctx.scope, patient, subject, bucket);
+  // Encoded once: the bytes written are the ones measured. Refused, the scope's writes are dropped.
+  const bytes = state.putPolicies(ctx.scope, patient, subject, bucket);
+  ensure(bytes <= LIMITS.stateValueBytes, 'TOO_MANY_POLICIES');
   state.putLocator(ctx.scope, policy.id, { patient, subject });
 }
 
