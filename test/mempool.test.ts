@@ -16,7 +16,6 @@ import {
   senderCap,
   senderRefusal,
 } from '../src/consensus/mempool.ts';
-import { nonceOrderProblem } from '../src/consensus/nonce-order.ts';
 import { generateSigningKeyPair, type SigningKeyPair } from '../src/crypto/index.ts';
 import { hex } from '../src/hex.ts';
 import { signTransaction, type Transaction, txHash } from '../src/ledger/index.ts';
@@ -265,35 +264,5 @@ describe('a replica applies the rules to gossiped transactions', () => {
     replica.step({ kind: 'message', from: 0, message: { kind: 'txs', txs: [...bad, ...good] } });
     expect(replica.pendingTxs(100).map(id).sort()).toEqual(good.map(id).sort());
     expect(replica.info.mempoolSize).toBe(1); // nonce 5 waits for 4
-  });
-});
-
-describe("nonceOrderProblem: a proposal takes its senders' nonces in order", () => {
-  const lookup = accounts([
-    [alice, { registered: true, nonce: 3 }],
-    [bob, { registered: true, nonce: 0 }],
-  ]);
-
-  it("accepts each sender's next nonces, counting the blocks in flight below the proposal", () => {
-    expect(nonceOrderProblem([tx(alice, 4), tx(bob, 1), tx(alice, 5)], [], lookup)).toBeNull();
-    expect(
-      nonceOrderProblem([tx(alice, 6), tx(bob, 2)], [[tx(alice, 4), tx(alice, 5)], [tx(bob, 1)]], lookup),
-    ).toBeNull();
-  });
-
-  it('refuses a nonce after a gap, a nonce used already, and one nonce twice', () => {
-    expect(nonceOrderProblem([tx(alice, 5)], [], lookup)).toMatch(/nonce 5 of its sender, not 4/);
-    expect(nonceOrderProblem([tx(alice, 3)], [], lookup)).toMatch(/nonce 3 of its sender, not 4/);
-    expect(nonceOrderProblem([tx(alice, 4), tx(alice, 4, 1)], [], lookup)).toMatch(/not 5/);
-    expect(nonceOrderProblem([tx(alice, 4)], [[tx(alice, 4)]], lookup)).toMatch(/not 5/);
-  });
-
-  it('counts a block in flight only where it takes the next nonce, as the rule engine does', () => {
-    // Nonce 6 in flight after a gap consumed nothing: the proposal may still take 4.
-    expect(nonceOrderProblem([tx(alice, 4)], [[tx(alice, 6)]], lookup)).toBeNull();
-  });
-
-  it('leaves unregistered senders to the rule engine', () => {
-    expect(nonceOrderProblem([tx(mallory, 9), tx(mallory, 2)], [], lookup)).toBeNull();
   });
 });

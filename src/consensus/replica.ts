@@ -6,8 +6,8 @@
  *
  * Normal case, for height h in view v (primary p = v mod n, quorum q):
  *   p builds a block (speculatively executed by the driver) and broadcasts PRE-PREPARE;
- *   a backup accepts it if it is well formed, extends the chain, every tx signature is valid, no tx
- *   is already committed or in flight and each sender's nonces follow on (nonce-order.ts), then has it executed and, if the state root matches, sends
+ *   a backup accepts it if it is well formed, extends the chain, every tx signature is valid and no tx
+ *   is already committed or in flight, then has it executed and, if the state root matches, sends
  *   PREPARE. With the PRE-PREPARE and q-1 PREPAREs a replica is prepared; once also prepared (or
  *   committed) at h-1, it sends COMMIT. q COMMITs are the commit certificate: the block commits and is
  *   executed in height order. Up to `window` heights are in flight at once.
@@ -78,7 +78,6 @@ import {
   verifyProposal,
   withBody,
 } from './messages.ts';
-import { nonceOrderProblem } from './nonce-order.ts';
 import { RequestTimeout } from './request-timeout.ts';
 import {
   assertNever,
@@ -792,20 +791,7 @@ export class Replica {
       if (!reproposal && (this.#inFlight.has(id) || this.#isCommittedTx(id)))
         return 'tx already committed or in flight';
     }
-    const lookup = this.#config.senderAccount;
-    if (!reproposal && lookup) return nonceOrderProblem(txs, this.#blocksBetween(header.height), lookup);
     return null;
-  }
-
-  /** The transactions of the blocks after the executed head and below `height`, lowest first. */
-  #blocksBetween(height: number): Transaction[][] {
-    const out: Transaction[][] = [];
-    for (let h = this.#executed.height + 1; h < height; h++) {
-      const slot = this.#slots.get(h);
-      const block = slot?.prePrepare ? slot.block : slot?.committed?.block;
-      if (block) out.push(block.txs);
-    }
-    return out;
   }
 
   #onExecuted(height: number, hash: string, ok: boolean, stateRoot: Uint8Array): void {
