@@ -166,8 +166,13 @@ export class RecordService {
       }),
       {
         onPeerFault: (fault) => {
-          log.warn({ peer: fault.peer, kind: fault.kind }, 'blob replication: peer fault');
-          if (fault.kind === 'wrong-bytes') host.punish(fault.peer, 'wrong-blob-bytes');
+          // Only wrong bytes are a peer's misbehaviour. A peer that lacks a blob, is busy or slow is
+          // ordinary (every peer but the custodian may lack it), and is tried past: at warn level it
+          // would flood the log, once per peer, blob and attempt.
+          if (fault.kind === 'wrong-bytes') {
+            log.warn({ peer: fault.peer, kind: fault.kind }, 'blob replication: a peer sent wrong bytes');
+            host.punish(fault.peer, 'wrong-blob-bytes');
+          } else log.debug({ peer: fault.peer, kind: fault.kind }, 'blob replication: peer could not serve');
         },
       },
     );
