@@ -44,6 +44,11 @@ export interface Party {
   nonce: number;
 }
 
+/** A network admin as a sender (no encryption key of its own is needed to sign the load). */
+export function adminParty(signing: SigningKeyPair): Party {
+  return { signing, encryptionKey: new Uint8Array(32), id: identityId(signing.publicKey), nonce: 0 };
+}
+
 function newParty(): Party {
   const keys = generateIdentityKeys();
   return {
@@ -70,12 +75,7 @@ export interface ClinicalCast {
 export function makeCast(chainId: string, setupAdmin: SigningKeyPair, load: Load): ClinicalCast {
   return {
     chainId,
-    setupAdmin: {
-      signing: setupAdmin,
-      encryptionKey: new Uint8Array(32),
-      id: identityId(setupAdmin.publicKey),
-      nonce: 0,
-    },
+    setupAdmin: adminParty(setupAdmin),
     hospitalAdmin: newParty(),
     registrars: Array.from({ length: REGISTRARS }, newParty),
     doctors: Array.from({ length: load.practitioners }, newParty),
@@ -98,7 +98,7 @@ function registration(cast: ClinicalCast, registrar: Party, patient: Party) {
 }
 
 function recordAdd(cast: ClinicalCast, doctor: Party, patient: Party, prng: Prng): Transaction {
-  const t = tx(cast, doctor, 'record.add', {
+  return tx(cast, doctor, 'record.add', {
     patient: patient.id,
     contentType: prng.pick(CONTENT_TYPES),
     // CIDs of no stored blob: the rule engine checks their form and that no other record uses them.
@@ -108,7 +108,6 @@ function recordAdd(cast: ClinicalCast, doctor: Party, patient: Party, prng: Prng
     previous: null,
     purpose: 'treatment',
   });
-  return t;
 }
 
 /**
@@ -183,7 +182,7 @@ export function chunkBySender(txs: readonly Transaction[], most: number): Transa
 }
 
 /** The parties that send a clinical kind. */
-export function sendersOf(cast: ClinicalCast, kind: ClinicalTxKind): Party[] {
+export function sendersOf(cast: ClinicalCast, kind: ClinicalTxKind): readonly Party[] {
   switch (kind) {
     case 'patient.register':
       return cast.registrars;

@@ -8,14 +8,8 @@ import type { SigningKeyPair } from '../crypto/index.ts';
 import { signTransaction, Transaction } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
 import type { TxMaker } from '../sim/workload.ts';
-import { type ClinicalCast, makeClinicalTx, type Party, sendersOf } from './clinical.ts';
-import {
-  type ClinicalTxKind,
-  isClinicalKind,
-  LOAD_TX_KINDS,
-  type Load,
-  type LoadTxKind,
-} from './scenario.ts';
+import { adminParty, type ClinicalCast, makeClinicalTx, type Party, sendersOf } from './clinical.ts';
+import { isClinicalKind, LOAD_TX_KINDS, type Load, type LoadTxKind } from './scenario.ts';
 
 /** The transaction type of a `note`: unknown to the rule engine, which refuses it after ordering. */
 export const NOTE_TX_TYPE = 'bench.note';
@@ -91,27 +85,9 @@ export function simTxMaker(load: Load): TxMaker {
     });
 }
 
-/** Who sends a kind: the network admins (the scenario's signers), or a role of the clinical cast. */
-type SenderClass = 'admin' | 'registrar' | 'patient' | 'doctor';
-
-function classOf(kind: LoadTxKind): SenderClass {
-  switch (kind) {
-    case 'org.register':
-    case 'note':
-      return 'admin';
-    case 'patient.register':
-      return 'registrar';
-    case 'consent.grant':
-      return 'patient';
-    case 'record.add':
-    case 'record.read':
-    case 'access.request':
-      return 'doctor';
-  }
-}
-
+/** The senders of the mix's kinds that one role sends (the network admins, or one role of the cast). */
 interface SenderPool {
-  parties: Party[];
+  parties: readonly Party[];
   /** Kinds of this class in the mix, with their weights. */
   mix: Load['mix'];
   weight: number;
@@ -155,32 +131,23 @@ export class LoadSource {
     this.#prng = prng;
     this.#cast = cast;
     this.#now_ms = now_ms;
-    const admins: Party[] = signers.map((signing) => ({
-      signing,
-      encryptionKey: new Uint8Array(32),
-      id: '',
-      nonce: 0,
-    }));
-    const byClass = new Map<SenderClass, SenderPool>();
+    const admins = signers.map(adminParty);
+    // Kinds with the same senders (the admins, or one role of the cast) share one pool.
+    const bySenders = new Map<readonly Party[], SenderPool>();
     for (const kind of LOAD_TX_KINDS) {
       const weight = load.mix[kind] ?? 0;
       if (weight <= 0) continue;
-      const cls = classOf(kind);
-      let pool = byClass.get(cls);
+      if (isClinicalKind(kind) && cast === null) throw new Error(`the ${kind} load needs the clinical cast`);
+      const parties = isClinicalKind(kind) ? sendersOf(cast!, kind) : admins;
+      let pool = bySenders.get(parties);
       if (!pool) {
-        let parties: Party[];
-        if (cls === 'admin') parties = admins;
-        else {
-          if (cast === null) throw new Error(`the ${kind} load needs the clinical cast`);
-          parties = sendersOf(cast, kind as ClinicalTxKind);
-        }
         pool = { parties, mix: {}, weight: 0, next: 0 };
-        byClass.set(cls, pool);
+        bySenders.set(parties, pool);
       }
       pool.mix[kind] = weight;
       pool.weight += weight;
     }
-    this.#pools = [...byClass.values()];
+    this.#pools = [...bySenders.values()];
   }
 
   #pickPool(): SenderPool {

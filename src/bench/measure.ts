@@ -73,7 +73,8 @@ export const DISTRIBUTION_PERCENTILES = [
   99.9, 99.95, 99.99, 100,
 ];
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
+/** `x` to three decimals (ms to µs, s to ms). */
+export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Latency statistics of `latencies_ms` through an HDR histogram (1 µs resolution, 3 significant digits). */
 export function latencyStats(latencies_ms: readonly number[], uncommitted: number): BenchResult['latency'] {

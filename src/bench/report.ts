@@ -6,7 +6,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MedledgerError } from '../errors.ts';
-import { BENCH_RESULT_VERSION, type BenchResult, refusedNote } from './result.ts';
+import { BENCH_RESULT_VERSION, type BenchResult, refusedCodesText, refusedNote } from './result.ts';
 import {
   bucketWidth_s,
   cleanBuckets,
@@ -244,20 +244,17 @@ function kindsSection(result: BenchResult): string[] {
     '',
     ...table(
       ['kind', 'submitted', 'committed', 'refused (codes)', 'committed tx/s', 'accepted tx/s'],
-      kinds.map(([kind, k]) => [
-        kind,
-        formatNumber(k.submitted, 0),
-        formatNumber(k.committed, 0),
-        `${formatNumber(k.refused, 0)}${
-          Object.keys(k.refusedCodes ?? {}).length > 0
-            ? ` (${Object.entries(k.refusedCodes)
-                .map(([code, count]) => `${code} ${count}`)
-                .join(', ')})`
-            : ''
-        }`,
-        formatNumber(k.committed_txps),
-        formatNumber(k.accepted_txps),
-      ]),
+      kinds.map(([kind, k]) => {
+        const codes = refusedCodesText(k.refusedCodes);
+        return [
+          kind,
+          formatNumber(k.submitted, 0),
+          formatNumber(k.committed, 0),
+          `${formatNumber(k.refused, 0)}${codes ? ` (${codes})` : ''}`,
+          formatNumber(k.committed_txps),
+          formatNumber(k.accepted_txps),
+        ];
+      }),
     ),
     '',
   ];

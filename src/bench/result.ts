@@ -206,6 +206,14 @@ export interface BenchResult {
   notes: string[];
 }
 
+/** A kind's refusals by receipt code, most frequent first: `NONCE_GAP 12, FORBIDDEN 3` ('' for none). */
+export function refusedCodesText(codes: Record<string, number> | undefined): string {
+  return Object.entries(codes ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, count]) => `${code} ${count}`)
+    .join(', ');
+}
+
 /** `, N refused by the rule engine` when any committed transaction was refused (its effects not applied). */
 export function refusedNote(result: Pick<BenchResult, 'refusedTxs'>): string {
   const refused = result.refusedTxs ?? 0;

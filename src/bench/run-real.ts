@@ -23,10 +23,10 @@ import { type ClinicalCast, makeCast, setupStages } from './clinical.ts';
 import { type ProcessCluster, startProcessCluster, until } from './cluster.ts';
 import { type TimedStep, walkTimeline } from './fault-timeline.ts';
 import { LoadSource } from './load.ts';
-import type { Observations } from './measure.ts';
+import { type Observations, round3 } from './measure.ts';
 import { metricValue, sampleProcess } from './probe.ts';
 import type { ModeResult } from './run-sim.ts';
-import { isClinicalKind, LOAD_TX_KINDS, type LoadTxKind, type Scenario } from './scenario.ts';
+import { hasClinicalKinds, type LoadTxKind, type Scenario } from './scenario.ts';
 
 const TxBatch = list(Transaction, 4096);
 const SAMPLE_INTERVAL_MS = 1000;
@@ -36,7 +36,6 @@ const MAX_IN_FLIGHT = 64;
 const MAX_ATTEMPTS = 6;
 const CHAIN_ID = 'medledger-bench';
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface TxRecord {
@@ -84,7 +83,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
   const { load, consensus } = scenario;
   const total_s = scenario.warmup_s + scenario.duration_s;
   const notes: string[] = [];
-  const clinical = LOAD_TX_KINDS.some((kind) => isClinicalKind(kind) && (load.mix[kind] ?? 0) > 0);
+  const clinical = hasClinicalKinds(load.mix);
   log(`starting ${n} validator processes...`);
   const cluster = await startProcessCluster({
     n,
@@ -128,6 +127,29 @@ async function keepLogs(cluster: ProcessCluster, n: number, logsDir: string): Pr
   }
 }
 
+/** The API's answer for one transaction of a batch (POST /v1/txs?batch=1). */
+interface BatchAnswer {
+  index: number;
+  accepted: boolean;
+  error?: { code: string };
+}
+
+/** Posts `txs` as one batch to a validator's API; its answer per transaction (throws unless 202). */
+async function postBatch(
+  api: string,
+  txs: readonly Transaction[],
+  timeout_ms: number,
+): Promise<BatchAnswer[]> {
+  const response = await fetch(`${api}/v1/txs?batch=1`, {
+    method: 'POST',
+    body: encode(TxBatch, [...txs]),
+    signal: AbortSignal.timeout(timeout_ms),
+  });
+  if (response.status !== 202) throw new Error(`POST /v1/txs: ${response.status} ${await response.text()}`);
+  const { results } = (await response.json()) as { results?: BatchAnswer[] };
+  return results ?? [];
+}
+
 /** Posts transactions to validator `to` in requests of at most `batch`; the refused ones, with why. */
 async function postAll(
   cluster: ProcessCluster,
@@ -138,16 +160,7 @@ async function postAll(
   const refused: string[] = [];
   for (let k = 0; k < txs.length; k += batch) {
     const slice = txs.slice(k, k + batch);
-    const response = await fetch(`${cluster.api[to]}/v1/txs?batch=1`, {
-      method: 'POST',
-      body: encode(TxBatch, slice),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (response.status !== 202) throw new Error(`POST /v1/txs: ${response.status} ${await response.text()}`);
-    const { results } = (await response.json()) as {
-      results: Array<{ index: number; accepted: boolean; error?: { code: string } }>;
-    };
-    for (const r of results)
+    for (const r of await postBatch(cluster.api[to]!, slice, 30_000))
       if (!r.accepted) refused.push(`${slice[r.index]!.type}: ${r.error?.code ?? 'refused'}`);
   }
   return refused;
@@ -271,8 +284,6 @@ async function measure(
   const refusedCode = new Map<string, string>();
   const waiters = new Map<string, () => void>();
   let maxHeight = baseHeight;
-  /** Transactions the rule engine refused, per height followed (each height counted once). */
-  const refusedAt = new Map<number, number>();
   let committedSubmitted = 0;
   let submittedCount = 0;
   let failedSubmissions = 0;
@@ -305,24 +316,13 @@ async function measure(
   const post = async (to: number, indexes: number[]): Promise<void> => {
     inFlight++;
     try {
-      const body = encode(
-        TxBatch,
+      const results = await postBatch(
+        cluster.api[to]!,
         indexes.map((k) => records[k]!.tx),
+        10_000,
       );
-      const response = await fetch(`${cluster.api[to]}/v1/txs?batch=1`, {
-        method: 'POST',
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (response.status !== 202) {
-        await response.arrayBuffer();
-        throw new Error(String(response.status));
-      }
       // Transactions the API refused one by one (e.g. API_RATE_LIMITED): failed, and resent soon.
-      const { results } = (await response.json()) as {
-        results?: Array<{ index: number; accepted: boolean }>;
-      };
-      for (const result of results ?? []) {
+      for (const result of results) {
         if (result.accepted) continue;
         failedSubmissions++;
         records[indexes[result.index]!]!.lastSent_s = -Infinity;
@@ -383,7 +383,6 @@ async function measure(
           if (k !== undefined && records[k]!.submitted_s !== null) committedSubmitted++;
           waiters.get(hash)?.();
         }
-        refusedAt.set(height, block.refused);
         if (!blockSeen.has(height)) {
           blockSeen.set(height, {
             height,
@@ -762,7 +761,7 @@ async function measure(
     },
     validators,
     committedBlocks: blocks,
-    refusedTxs: [...refusedAt.values()].reduce((sum, r) => sum + r, 0),
+    refusedTxs: [...blockSeen.values()].reduce((sum, b) => sum + b.refused, 0),
     blocks: [...blockSeen.values()].sort((a, b) => a.height - b.height),
     violations: [],
     notes,

@@ -11,7 +11,7 @@ import {
   statistics,
   versions,
 } from './measure.ts';
-import { BENCH_RESULT_VERSION, type BenchResult, refusedNote } from './result.ts';
+import { BENCH_RESULT_VERSION, type BenchResult, refusedCodesText, refusedNote } from './result.ts';
 import { runReal } from './run-real.ts';
 import { runSim } from './run-sim.ts';
 import type { Scenario } from './scenario.ts';
@@ -93,10 +93,7 @@ export function kindLines(result: Pick<BenchResult, 'kinds'>): string[] {
   const kinds = Object.entries(result.kinds ?? {});
   if (kinds.length < 2 && kinds.every(([, k]) => k.refused === 0)) return [];
   return kinds.map(([kind, k]) => {
-    const codes = Object.entries(k.refusedCodes)
-      .sort((a, b) => b[1] - a[1])
-      .map(([code, count]) => `${code} ${count}`)
-      .join(', ');
+    const codes = refusedCodesText(k.refusedCodes);
     return (
       `${kind}: ${k.accepted_txps} tx/s accepted (${k.committed_txps} committed), ` +
       `${k.committed} of ${k.submitted} committed, ${k.refused} refused${codes ? ` (${codes})` : ''}`

@@ -45,6 +45,11 @@ export const LOAD_TX_KINDS = [...ADMIN_TX_KINDS, ...CLINICAL_TX_KINDS] as const;
 export type LoadTxKind = (typeof LOAD_TX_KINDS)[number];
 export type ClinicalTxKind = (typeof CLINICAL_TX_KINDS)[number];
 
+/** Whether a mix has clinical kinds, so that the run needs the clinical setup phase. */
+export function hasClinicalKinds(mix: Load['mix']): boolean {
+  return CLINICAL_TX_KINDS.some((kind) => (mix[kind] ?? 0) > 0);
+}
+
 /** Whether a load kind needs the clinical setup phase. */
 export function isClinicalKind(kind: LoadTxKind): kind is ClinicalTxKind {
   return (CLINICAL_TX_KINDS as readonly string[]).includes(kind);
@@ -313,7 +318,7 @@ function parseLoad(json: unknown, mode: BenchMode, fail: Fail): Load {
   }
   if (total <= 0)
     throw fail('$.load.mix', `expected a positive weight for at least one of ${LOAD_TX_KINDS.join(', ')}`);
-  const clinical = CLINICAL_TX_KINDS.some((kind) => (mix[kind] ?? 0) > 0);
+  const clinical = hasClinicalKinds(mix);
   if (clinical && mode === 'sim')
     throw fail('$.load.mix', `${CLINICAL_TX_KINDS.join(', ')} are real mode only (they need a setup phase)`);
   if (clinical && signers >= MAX_NETWORK_ADMINS)

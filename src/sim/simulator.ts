@@ -321,7 +321,7 @@ export class Simulator {
       const index = this.#twins.validatorOf(instance);
       this.#nodes.push(this.#makeNode(index, instance, this.#ids.validators[index]!.secretKey, 0));
     }
-    this.#honest = this.#nodes.filter((n) => n.adversary === null && !n.twinned).map((n) => n.index);
+    this.#honest = this.#nodes.filter((n) => this.#isHonest(n)).map((n) => n.index);
     this.#commitTimes = this.#nodes.map(() => new Map());
     this.#blockCommitTimes = this.#nodes.map(() => new Map());
     this.#crashTimes = this.#nodes.map(() => []);
@@ -970,7 +970,7 @@ export class Simulator {
    * instance, so its crashes are not announced.
    */
   #announceConnection(node: SimNode, connected: boolean): void {
-    if (this.#twins.instancesOf(node.index).length > 1) return;
+    if (node.twinned) return;
     for (const other of this.#nodes) {
       if (other.index === node.index || !other.replica) continue;
       if (!this.#twins.reachable(node.instance, other.instance)) continue;
