@@ -1307,14 +1307,15 @@ describe('operator commands against four validator processes', () => {
     // An organisation, by a network admin: its staff can do nothing until it is reactivated.
     const orgOff = await run(node1, 'org', 'deactivate', 'city-lab', '--keystore', files.admin!);
     expect(orgOff).toMatchObject({ organisation: 'city-lab', active: false });
-    expect((await client.organisation('city-lab')).active).toBe(false);
+    // Committed at node1; node0, which `client` reads, applies the block a moment later.
+    await expect.poll(async () => (await client.organisation('city-lab')).active).toBe(false);
     expectError(await emergency(files.erNurse!, node1), 'ORGANISATION_INACTIVE');
     expectError(
       await cli('org', 'activate', 'city-lab', '--keystore', files.stMaryAdmin!, '--node', node1),
       'WRONG_ROLE',
     );
     ok(await cli('org', 'activate', 'city-lab', '--keystore', files.admin!, '--node', node1));
-    expect((await client.organisation('city-lab')).active).toBe(true);
+    await expect.poll(async () => (await client.organisation('city-lab')).active).toBe(true);
   });
 
   it('shows a block whole: its hash links, roots, proposer and the validators that certified it', async () => {
