@@ -1,7 +1,8 @@
 /**
  * The consensus core's interface: what it is configured with, the events it is stepped with and the
- * actions it returns. The core does no I/O; a driver (src/node with libp2p, LevelDB and timers, or
- * src/sim with a virtual network and clock) carries out the actions, in order, and feeds results back.
+ * actions it returns. The core does no I/O; the replica driver (src/driver), over ports filled by
+ * src/node (libp2p, LevelDB, timers) or src/sim (a virtual network and clock), carries out the
+ * actions, in order, and feeds results back.
  *
  * Driver contract:
  * - Actions are carried out in the order returned. A `persist` must be durable before any later

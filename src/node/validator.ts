@@ -23,11 +23,14 @@ import {
 import { genesisState } from '../contracts/index.ts';
 import { senderAccount } from '../contracts/sender-account.ts';
 import { signingPublicKeyFrom } from '../crypto/index.ts';
+import { type BuildRequest, type DriverPorts, type FetchRequest, ReplicaDriver } from '../driver/index.ts';
 import { describeLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
 import {
+  type Block,
   blockHash,
   ChainStore,
+  type CommitCertificate,
   type Genesis,
   genesisBlock,
   quorumSize,
@@ -119,6 +122,7 @@ export class ValidatorNode {
   readonly #log: ConsensusLog;
   readonly #replica: Replica;
   readonly #executor: NodeExecutor;
+  readonly #driver: ReplicaDriver;
   readonly #validators: Uint8Array[];
   readonly #self: number;
   readonly #indexOfKey: Map<string, number>;
@@ -176,6 +180,7 @@ export class ValidatorNode {
     this.#onFatal = parts.onFatal;
     this.#indexOfKey = new Map(parts.validators.map((k, i) => [hex(k), i]));
     this.#executor = new NodeExecutor(parts.store, parts.validators, () => Date.now());
+    this.#driver = new ReplicaDriver(this.#driverPorts());
     this.#logger = parts.logger;
     this.#lastView = parts.replica.info.view;
     this.metrics = new NodeMetrics({
@@ -407,7 +412,7 @@ export class ValidatorNode {
     try {
       let busySince = performance.now();
       for (let next = this.#queue.take(); next && !this.#stopped; next = this.#queue.take()) {
-        await this.#perform(this.#replica.step(next.event));
+        await this.#driver.perform(this.#replica.step(next.event));
         this.#noticeViewChange();
         // Admitting transactions does no I/O, so a burst would hold the event loop: let arriving
         // consensus messages and timers in every few milliseconds.
@@ -425,7 +430,7 @@ export class ValidatorNode {
 
   #run(actions: ConsensusAction[]): void {
     this.#pumping = true;
-    void this.#perform(actions)
+    void (async () => this.#driver.perform(actions))()
       .catch((error) => this.#fail(error as Error))
       .finally(() => {
         this.#pumping = false;
@@ -456,89 +461,84 @@ export class ValidatorNode {
     void this.stop();
   }
 
-  async #perform(actions: ConsensusAction[]): Promise<void> {
-    for (const action of actions) {
-      if (this.#stopped) return;
-      switch (action.kind) {
-        case 'persist':
-          await this.#log.append(action.records);
-          break;
-        case 'send':
-          this.#send(action.to, encode(ConsensusMessage, action.message));
-          break;
-        case 'broadcast': {
-          if (action.message.kind === 'txs') {
-            this.#shareTxs(action.message.txs);
-            break;
-          }
-          const payload = encode(ConsensusMessage, action.message);
-          for (let to = 0; to < this.#validators.length; to++) if (to !== this.#self) this.#send(to, payload);
-          break;
-        }
-        case 'setTimer': {
-          clearTimeout(this.#timers.get(action.timer));
-          const timer = setTimeout(() => {
-            this.#timers.delete(action.timer);
-            this.#enqueue({ kind: 'timer', timer: action.timer });
-          }, action.delay_ms);
-          this.#timers.set(action.timer, timer);
-          break;
-        }
-        case 'cancelTimer':
-          clearTimeout(this.#timers.get(action.timer));
-          this.#timers.delete(action.timer);
-          break;
-        case 'build': {
-          const block = this.#executor.build(action);
-          if (block) this.#enqueue({ kind: 'built', block });
-          else
-            this.#logger.warn(
-              { height: action.height, view: action.view, parent: hex(action.parent.hash) },
-              'could not build a block: its parent is neither the head nor a block executed here',
-            );
-          break;
-        }
-        case 'execute': {
-          const result = this.#executor.execute(action.block);
-          const { height } = action.block.header;
-          this.#enqueue({ kind: 'executed', height, blockHash: blockHash(action.block.header), ...result });
-          break;
-        }
-        case 'commit': {
-          const { receipts } = await this.#executor.commit(action.block, action.certificate);
-          this.metrics.committed(
-            action.block.txs.map((tx) => hex(txHash(tx))),
-            Date.now(),
-          );
-          this.#logger.debug(
-            { height: action.block.header.height, txs: action.block.txs.length },
-            'committed',
-          );
-          this.#activity.committed(action.block.txs.length);
-          for (const listener of this.#commitListeners) {
-            try {
-              listener(action.block.header.height, action.block.txs, receipts);
-            } catch (error) {
-              // A listener (API waiters, the record store) must never stop consensus.
-              this.#logger.warn({ err: error }, 'a commit listener failed');
-            }
-          }
-          break;
-        }
-        case 'misbehaviour':
-          this.host.punish(hex(this.#validators[action.peer]!), action.reason);
-          break;
-        case 'fetch': {
-          const progress = this.#activity.catchingUp(Date.now(), this.store.head.height, action.toHeight);
-          if (progress) this.#logger.info(progress.fields, progress.message);
-          const peers = action.peers.map((i) => hex(this.#validators[i]!));
-          void fetchBlocks(this.host, peers, action.fromHeight, action.toHeight).then((blocks) =>
-            this.#enqueue({ kind: 'fetched', blocks }),
-          );
-          break;
-        }
+  /** The driver's ports: libp2p, the consensus log, the rule engine's executor and real timers. */
+  #driverPorts(): DriverPorts {
+    return {
+      transport: {
+        send: (to, message) => this.#send(to, encode(ConsensusMessage, message)),
+        broadcast: (message) => this.#broadcast(message),
+        fetch: (request) => this.#fetch(request),
+        punish: (peer, reason) => this.host.punish(hex(this.#validators[peer]!), reason),
+      },
+      timers: {
+        set: (timer, delay_ms) => {
+          clearTimeout(this.#timers.get(timer));
+          const handle = setTimeout(() => {
+            this.#timers.delete(timer);
+            this.#enqueue({ kind: 'timer', timer });
+          }, delay_ms);
+          this.#timers.set(timer, handle);
+        },
+        cancel: (timer) => {
+          clearTimeout(this.#timers.get(timer));
+          this.#timers.delete(timer);
+        },
+      },
+      log: this.#log,
+      executor: {
+        build: (request) => this.#build(request),
+        execute: (block) => this.#executor.execute(block),
+        commit: (block, certificate) => this.#commit(block, certificate),
+      },
+      inbox: (event) => this.#enqueue(event),
+      live: () => !this.#stopped,
+    };
+  }
+
+  #broadcast(message: ConsensusMessage): void {
+    if (message.kind === 'txs') {
+      this.#shareTxs(message.txs);
+      return;
+    }
+    const payload = encode(ConsensusMessage, message);
+    for (let to = 0; to < this.#validators.length; to++) if (to !== this.#self) this.#send(to, payload);
+  }
+
+  #build(request: BuildRequest): Block | null {
+    const block = this.#executor.build(request);
+    if (!block)
+      this.#logger.warn(
+        { height: request.height, view: request.view, parent: hex(request.parent.hash) },
+        'could not build a block: its parent is neither the head nor a block executed here',
+      );
+    return block;
+  }
+
+  async #commit(block: Block, certificate: CommitCertificate): Promise<void> {
+    const { receipts } = await this.#executor.commit(block, certificate);
+    this.metrics.committed(
+      block.txs.map((tx) => hex(txHash(tx))),
+      Date.now(),
+    );
+    this.#logger.debug({ height: block.header.height, txs: block.txs.length }, 'committed');
+    this.#activity.committed(block.txs.length);
+    for (const listener of this.#commitListeners) {
+      try {
+        listener(block.header.height, block.txs, receipts);
+      } catch (error) {
+        // A listener (API waiters, the record store) must never stop consensus.
+        this.#logger.warn({ err: error }, 'a commit listener failed');
       }
     }
+  }
+
+  #fetch(request: FetchRequest): void {
+    const progress = this.#activity.catchingUp(Date.now(), this.store.head.height, request.toHeight);
+    if (progress) this.#logger.info(progress.fields, progress.message);
+    const peers = request.peers.map((i) => hex(this.#validators[i]!));
+    void fetchBlocks(this.host, peers, request.fromHeight, request.toHeight).then((blocks) =>
+      this.#enqueue({ kind: 'fetched', blocks }),
+    );
   }
 
   /**

@@ -20,6 +20,7 @@ import { decode, encode } from '../codec/index.ts';
 import { ConsensusMessage } from '../consensus/messages.ts';
 import { Replica } from '../consensus/replica.ts';
 import type { ConsensusAction, ConsensusEvent, ReplicaConfig, TimerId } from '../consensus/types.ts';
+import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { assert } from '../errors.ts';
 import { describeLinkFaults, hasLinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
@@ -89,6 +90,8 @@ interface SimNode {
   durable: DurableState;
   replica: Replica | null;
   executor: SimExecutor | null;
+  /** Carries out the replica's actions on this simulator (one per incarnation). */
+  driver: ReplicaDriver | null;
   incarnation: number;
   timers: Map<TimerId, number>;
   adversary: Adversary | null;
@@ -352,6 +355,7 @@ export class Simulator {
       durable,
       replica: null,
       executor: null,
+      driver: null,
       incarnation: 0,
       timers: new Map(),
       adversary: null,
@@ -665,7 +669,7 @@ export class Simulator {
   // ---- replicas ----------------------------------------------------------------------------------
 
   #boot(node: SimNode): void {
-    node.executor = new SimExecutor(this.#ids.chainId, this.#ids.validatorKeys, node.durable.chain);
+    node.driver = this.#driverFor(node);
     let actions: ConsensusAction[];
     try {
       const restored = node.incarnation === 0 ? undefined : node.durable.restore();
@@ -701,79 +705,64 @@ export class Simulator {
     this.#perform(node, actions);
   }
 
-  /** Carries out actions one at a time; an armed crash strikes right after a persist that precedes a send. */
+  /**
+   * Carries out actions through the node's driver; an armed crash strikes right after the first
+   * persist that precedes a send (the driver is handed the actions up to it).
+   */
   #perform(node: SimNode, actions: ConsensusAction[]): void {
+    const driver = node.driver;
+    if (!driver) return;
+    const crashAt = node.armedCrash ? midStepCrashPoint(actions) : -1;
+    if (crashAt < 0) {
+      driver.perform(actions);
+      return;
+    }
     const incarnation = node.incarnation;
-    for (let k = 0; k < actions.length && node.incarnation === incarnation && !this.#aborted; k++) {
-      const action = actions[k]!;
-      this.#act(node, action);
-      if (action.kind === 'persist' && node.armedCrash) {
-        const sendsFollow = actions.slice(k + 1).some((a) => a.kind === 'send' || a.kind === 'broadcast');
-        if (sendsFollow) {
-          this.#stats.midStepCrashes++;
-          this.#crash(node, node.armedCrash.down_ms);
-          return;
-        }
-      }
+    driver.perform(actions.slice(0, crashAt + 1));
+    if (node.incarnation === incarnation && node.armedCrash && !this.#aborted) {
+      this.#stats.midStepCrashes++;
+      this.#crash(node, node.armedCrash.down_ms);
     }
   }
 
-  #act(node: SimNode, action: ConsensusAction): void {
-    const i = node.index;
-    switch (action.kind) {
-      case 'send':
-        this.#emit(node, action.message, [action.to]);
-        return;
-      case 'broadcast':
-        this.#emit(
-          node,
-          action.message,
-          this.#ids.validators.map((_, j) => j).filter((j) => j !== i),
-        );
-        return;
-      case 'setTimer': {
-        const token = ++this.#timerTokens;
-        node.timers.set(action.timer, token);
-        this.#queue.push(this.#now_ms + action.delay_ms, {
-          kind: 'timer',
-          node: node.instance,
-          incarnation: node.incarnation,
-          timer: action.timer,
-          token,
-        });
-        return;
-      }
-      case 'cancelTimer':
-        node.timers.delete(action.timer);
-        return;
-      case 'persist':
-        node.durable.persist(action.records);
-        return;
-      case 'build': {
-        const block = node.executor!.build(action, this.#clockOf(node.index));
-        this.#feedback(node, this.#executionDelay(node), { kind: 'built', block });
-        return;
-      }
-      case 'execute': {
-        const { header } = action.block;
-        const result = node.executor!.execute(action.block);
-        this.#feedback(node, this.#executionDelay(node), {
-          kind: 'executed',
-          height: header.height,
-          blockHash: blockHash(header),
-          ok: result.ok,
-          stateRoot: result.stateRoot,
-          ...(result.reason === undefined ? {} : { reason: result.reason }),
-        });
-        return;
-      }
-      case 'commit':
-        this.#commit(node, action.block, action.certificate);
-        return;
-      case 'fetch':
-        this.#fetch(node, action.fromHeight, action.toHeight, action.peers);
-        return;
-    }
+  /** The simulated world a replica's driver acts on: this simulator's network, clock and disk. */
+  #driverFor(node: SimNode): ReplicaDriver {
+    const incarnation = node.incarnation;
+    const executor = new SimExecutor(this.#ids.chainId, this.#ids.validatorKeys, node.durable.chain);
+    node.executor = executor;
+    const others = this.#ids.validators.map((_, j) => j).filter((j) => j !== node.index);
+    return new ReplicaDriver({
+      transport: {
+        send: (to, message) => this.#emit(node, message, [to]),
+        broadcast: (message) => this.#emit(node, message, others),
+        fetch: (request) => this.#fetch(node, request.fromHeight, request.toHeight, request.peers),
+        punish: () => {},
+      },
+      timers: {
+        set: (timer, delay_ms) => {
+          const token = ++this.#timerTokens;
+          node.timers.set(timer, token);
+          this.#queue.push(this.#now_ms + delay_ms, {
+            kind: 'timer',
+            node: node.instance,
+            incarnation,
+            timer,
+            token,
+          });
+        },
+        cancel: (timer) => {
+          node.timers.delete(timer);
+        },
+      },
+      log: { append: (records) => node.durable.persist(records) },
+      executor: {
+        build: (request) => executor.build(request, this.#clockOf(node.index)),
+        execute: (block) => executor.execute(block),
+        commit: (block, certificate) => this.#commit(node, block, certificate),
+      },
+      inbox: (event) => this.#feedback(node, this.#executionDelay(node), event),
+      live: () => node.incarnation === incarnation && !this.#aborted,
+    });
   }
 
   #feedback(node: SimNode, delay_ms: number, event: ConsensusEvent): void {
@@ -952,6 +941,7 @@ export class Simulator {
     node.maxView = Math.max(node.maxView, replica.info.view);
     node.replica = null;
     node.executor = null;
+    node.driver = null;
     node.incarnation++;
     node.timers.clear();
     node.armedCrash = null;
@@ -1178,6 +1168,12 @@ export class Simulator {
       slow: this.#slow,
     };
   }
+}
+
+/** Where a mid-step crash strikes: the first persist that some send or broadcast follows, or -1. */
+function midStepCrashPoint(actions: readonly ConsensusAction[]): number {
+  const lastSend = actions.findLastIndex((a) => a.kind === 'send' || a.kind === 'broadcast');
+  return actions.findIndex((a, k) => a.kind === 'persist' && k < lastSend);
 }
 
 function describe(error: unknown): string {
