@@ -21,7 +21,7 @@ export const FOLDER_RULES: Record<string, { allow?: string[]; deny?: string[] }>
   ledger: { allow: ['codec', 'crypto'] },
   consensus: { allow: ['ledger', 'codec', 'crypto'] },
   contracts: { allow: ['ledger', 'codec', 'crypto'] },
-  driver: { allow: ['consensus', 'ledger', 'codec', 'crypto'] },
+  driver: { allow: ['consensus', 'contracts', 'ledger', 'codec', 'crypto'] },
   store: { allow: ['codec', 'crypto'] },
   fhir: { allow: ['contracts'] },
   faults: { allow: [] },

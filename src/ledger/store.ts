@@ -17,6 +17,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchOperation, Level } from 'level';
+import { MemoryLevel } from 'memory-level';
 import { decode, encode, type Schema } from '../codec/index.ts';
 import { sha256 } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
@@ -54,6 +55,7 @@ import {
 } from './types.ts';
 import { checkBlock, type Parent } from './validate.ts';
 
+/** A LevelDB with byte keys and values: on disk in the node, in memory in the simulator. */
 export type ChainDb = Level<Uint8Array, Uint8Array>;
 
 /** Blocks whose checked bytes' digest is remembered (32 bytes each). */
@@ -143,6 +145,17 @@ export async function openChainDb(path: string, options: { create?: boolean } = 
   return db;
 }
 
+/**
+ * An in-memory database with the on-disk one's interface (memory-level): a simulated node's disk. It
+ * outlives the stores opened on it, as a disk outlives a crashed process.
+ */
+export async function memoryChainDb(): Promise<ChainDb> {
+  const db = new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  // Both implement abstract-level's interface; Level's type only adds options (`sync`) memory ignores.
+  return db as unknown as ChainDb;
+}
+
 /** Every write that storing `entry` at its height makes, as LevelDB batch operations. */
 function blockOps(
   entry: CommittedBlock,
@@ -214,7 +227,19 @@ export class ChainStore {
     genesis: Genesis,
     genesisState = genesisWrites(genesis),
   ): Promise<ChainStore> {
-    const db = await openChainDb(path);
+    return ChainStore.openOn(await openChainDb(path), genesis, genesisState, path);
+  }
+
+  /**
+   * Opens the chain store on an open database (`path` names it in errors); closes it on a failure.
+   * A simulated node reopens its in-memory database so after a crash.
+   */
+  static async openOn(
+    db: ChainDb,
+    genesis: Genesis,
+    genesisState = genesisWrites(genesis),
+    path = 'memory',
+  ): Promise<ChainStore> {
     try {
       const expected = genesisBlock(genesis, genesisState);
       const expectedHash = blockHash(expected.header);

@@ -4,7 +4,7 @@
  * The state root is a hash chain over each block's state writes and receipts (ledger/state-root.ts),
  * not a hash of the current state, so a damaged state value cannot be seen by hashing the state: it
  * shows when a transaction reads it and the node's state root differs from the certified one
- * (NODE_STATE_DIVERGED, node/executor.ts). Before the node stops, the daemon leaves a mark in the
+ * (NODE_STATE_DIVERGED, driver/executor.ts). Before the node stops, the daemon leaves a mark in the
  * data directory (`markStateSuspect`); at the next start, `repairStateIfMarked` rebuilds the state
  * from the stored blocks before consensus opens:
  *

@@ -17,22 +17,22 @@ import {
   type ConsensusParams,
   DEFAULT_CONSENSUS_PARAMS,
   MAX_FORWARDED_TXS,
-  Replica,
+  type Replica,
   type TimerId,
 } from '../consensus/index.ts';
-import { genesisState } from '../contracts/index.ts';
-import { senderAccount } from '../contracts/sender-account.ts';
 import { signingPublicKeyFrom } from '../crypto/index.ts';
+import type { ConsensusLog } from '../driver/consensus-log.ts';
+import type { NodeExecutor } from '../driver/executor.ts';
 import { type BuildRequest, type DriverPorts, type FetchRequest, ReplicaDriver } from '../driver/index.ts';
+import { openReplica } from '../driver/open.ts';
 import { describeLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
 import {
   type Block,
-  blockHash,
-  ChainStore,
+  type ChainStore,
   type CommitCertificate,
   type Genesis,
-  genesisBlock,
+  openChainDb,
   quorumSize,
   type Receipt,
   type Transaction,
@@ -42,9 +42,7 @@ import { type Logger, SILENT_LOGGER } from '../logger.ts';
 import { P2PHost, type PeerEntry, type ProtocolSpec } from '../p2p/host.ts';
 import { ActivityReport, SUMMARY_INTERVAL_MS } from './activity.ts';
 import { fetchBlocks, serveBlockSync } from './block-sync.ts';
-import { ConsensusLog } from './consensus-log.ts';
 import { EventQueue } from './event-queue.ts';
-import { NodeExecutor } from './executor.ts';
 import { type ConsensusLink, composeLink, FaultyLink, faultSeedFromEnv } from './faulty-link.ts';
 import { NodeMetrics } from './metrics.ts';
 
@@ -155,6 +153,7 @@ export class ValidatorNode {
     host: P2PHost;
     log: ConsensusLog;
     replica: Replica;
+    executor: NodeExecutor;
     validators: Uint8Array[];
     self: number;
     envFaultSeed: number | undefined;
@@ -179,7 +178,7 @@ export class ValidatorNode {
     this.#link = this.#direct;
     this.#onFatal = parts.onFatal;
     this.#indexOfKey = new Map(parts.validators.map((k, i) => [hex(k), i]));
-    this.#executor = new NodeExecutor(parts.store, parts.validators, () => Date.now());
+    this.#executor = parts.executor;
     this.#driver = new ReplicaDriver(this.#driverPorts());
     this.#logger = parts.logger;
     this.#lastView = parts.replica.info.view;
@@ -199,36 +198,20 @@ export class ValidatorNode {
     const self = validators.findIndex((k) => hex(k) === hex(signingPublicKeyFrom(options.secretKey)));
     if (self < 0) throw new Error('this key is not one of the genesis validators');
     const envFaultSeed = faultSeedFromEnv(process.env);
-    const initialState = genesisState(genesis);
+    const chainDir = join(options.dataDir, 'chain');
     const params = consensusParams(genesis, options.params);
-    const store = await ChainStore.open(join(options.dataDir, 'chain'), genesis, initialState);
-    const { log, records } = await ConsensusLog.open(join(options.dataDir, 'consensus'));
-    const genesisHeader = genesisBlock(genesis, initialState).header;
-    const replica = new Replica(
+    const { store, log, replica, executor } = await openReplica(
       {
-        chainId: genesis.chainId,
-        validators,
+        chain: await openChainDb(chainDir),
+        log: await openChainDb(join(options.dataDir, 'consensus')),
+        where: chainDir,
+      },
+      {
+        genesis,
         self,
         secretKey: options.secretKey,
         params,
-        genesis: {
-          hash: blockHash(genesisHeader),
-          stateRoot: genesisHeader.stateRoot,
-          timestamp: genesisHeader.timestamp,
-        },
-        isCommitted: (hash) => store.hasTxSync(hash),
-        senderAccount: (sender) => senderAccount(store.stateReader, sender),
         clock: () => Date.now(),
-      },
-      {
-        executed: {
-          height: store.head.height,
-          hash: store.head.hash,
-          stateRoot: store.head.stateRoot,
-          // The header alone: a head block whose transactions are damaged is repaired while running.
-          timestamp: store.tipHeader.timestamp,
-        },
-        records,
       },
     );
     const host = await P2PHost.start({
@@ -242,6 +225,7 @@ export class ValidatorNode {
       host,
       log,
       replica,
+      executor,
       validators,
       self,
       envFaultSeed,

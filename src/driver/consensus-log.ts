@@ -49,7 +49,12 @@ export class ConsensusLog {
 
   /** Opens the log and returns it with every record, oldest first. */
   static async open(path: string): Promise<{ log: ConsensusLog; records: DurableRecord[] }> {
-    const log = new ConsensusLog(await openChainDb(path));
+    return ConsensusLog.openOn(await openChainDb(path));
+  }
+
+  /** Opens the log on an open database (a simulated node's in-memory one, reopened after a crash). */
+  static async openOn(db: ChainDb): Promise<{ log: ConsensusLog; records: DurableRecord[] }> {
+    const log = new ConsensusLog(db);
     const records: DurableRecord[] = [];
     for await (const [k, v] of log.#db.iterator()) {
       const seq = Number(Buffer.from(k).readBigUInt64BE());
