@@ -27,7 +27,7 @@ export const FOLDER_RULES: Record<string, { allow?: string[]; deny?: string[] }>
   faults: { allow: [] },
   api: { deny: ['node', 'sim', 'bench', 'cli', 'client', 'app'] },
   node: { deny: ['sim', 'bench', 'cli', 'client', 'app'] },
-  sim: { deny: ['contracts', 'store', 'node', 'api', 'p2p', 'bench', 'cli', 'client', 'app'] },
+  sim: { deny: ['store', 'node', 'api', 'p2p', 'bench', 'cli', 'client', 'app'] },
   client: { deny: ['api', 'node', 'sim', 'bench', 'cli', 'app', 'p2p'] },
   bench: { deny: ['api', 'cli', 'app'] },
 };

@@ -85,10 +85,10 @@ describe('twins: seed sweeps', () => {
 });
 
 describe('twins: plan and options', () => {
-  it('replays a seed exactly, from the command it prints', () => {
+  it('replays a seed exactly, from the command it prints', async () => {
     const options = simOptions({ seed: 3, nodes: 4, faults: parseFaults('twins,drop') });
     expect(replayCommand(options)).toBe('npx medledger sim --nodes 4 --seed 3 --faults twins,drop');
-    expect(runSeed(options).traceHash).toBe(runSeed(options).traceHash);
+    expect((await runSeed(options)).traceHash).toBe((await runSeed(options)).traceHash);
   });
 
   it('plans f twinned validators, and phases that cover the fault period and partition the n + f instances', () => {

@@ -17,8 +17,9 @@ import {
   sortVotes,
   type Transaction,
 } from '../src/ledger/index.ts';
-import { DurableState } from '../src/sim/durable.ts';
-import { SimExecutor, stateRootAfter } from '../src/sim/executor.ts';
+import { buildTx } from '../src/contracts/build.ts';
+import { sha256 } from '../src/crypto/index.ts';
+import { CommittedChain } from '../src/sim/committed-chain.ts';
 import {
   checkAdmittedProgress,
   checkAgreement,
@@ -152,87 +153,44 @@ describe('Network', () => {
   });
 });
 
-describe('SimExecutor', () => {
-  const ids = makeIdentities(9, 4, 2);
-  const txs = (n: number, from = 1) =>
-    Array.from({ length: n }, (_, i): Transaction => {
-      const unsigned = { type: 't', nonce: from + i, chainId: ids.chainId, body: new Uint8Array([i]) };
-      return { ...unsigned, sender: ids.clients[0]!.publicKey, signature: new Uint8Array(64) };
-    });
-  const parent = {
-    hash: ids.genesisCheckpoint.hash,
-    stateRoot: ids.genesisCheckpoint.stateRoot,
-    timestamp: ids.genesisCheckpoint.timestamp,
-  };
-
-  it('builds blocks that another executor accepts, and rejects wrong roots and unknown parents', () => {
-    const a = new SimExecutor(ids.chainId, ids.validatorKeys, new DurableState(ids.genesisBlock).chain);
-    const b = new SimExecutor(ids.chainId, ids.validatorKeys, new DurableState(ids.genesisBlock).chain);
-    const block = a.build({ kind: 'build', height: 1, view: 5, parent, txs: txs(3) }, parent.timestamp - 10);
-    expect(block.header.timestamp).toBe(parent.timestamp); // never before its parent
-    expect(block.header.proposer).toEqual(ids.validatorKeys[1]); // view 5 of 4: replica 1
-    expect(block.header.stateRoot).toEqual(stateRootAfter(parent.stateRoot, block.txs));
-    expect(b.execute(block)).toMatchObject({ ok: true, stateRoot: block.header.stateRoot });
-
-    const wrongRoot = { ...block, header: { ...block.header, stateRoot: new Uint8Array(32) } };
-    expect(b.execute(wrongRoot)).toMatchObject({ ok: false, reason: 'state root does not match execution' });
-    const wrongTxs = { ...block, txs: txs(2) };
-    expect(b.execute(wrongTxs)).toMatchObject({
-      ok: false,
-      reason: 'txRoot does not match the transactions',
-    });
-    const orphan = { ...block, header: { ...block.header, height: 2, prevHash: new Uint8Array(32).fill(7) } };
-    expect(b.execute(orphan)).toMatchObject({ ok: false, reason: 'unknown parent block' });
-
-    // A child of the executed (not yet committed) block executes on top of it.
-    const child = a.build(
+describe('the replicas the simulator runs', () => {
+  it('execute through the rule engine and store what they commit in their chain stores', async () => {
+    const result = await cleanRun();
+    expect(result.stats.refusedTxs).toEqual({});
+    // A transaction the rule engine refuses (an organisation registered twice) is committed with a
+    // refusal receipt, as on a real node.
+    const twice = await new Simulator(
+      simOptions({ seed: 11, nodes: 4, faults: [], txs: 6, faultPeriod_ms: 300, clients: 1 }),
       {
-        kind: 'build',
-        height: 2,
-        view: 5,
-        parent: { hash: blockHash(block.header), stateRoot: block.header.stateRoot, timestamp: 0 },
-        txs: txs(1, 9),
+        makeTx: ({ chainId, client, nonce, prng }) =>
+          buildTx(
+            'org.register',
+            { id: 'one-hospital', kind: 'hospital', adminKey: prng.bytes(32), encryptionKey: prng.bytes(32) },
+            nonce,
+            chainId,
+            client.secretKey,
+          ),
       },
-      parent.timestamp,
-    );
-    expect(b.execute(child).ok).toBe(true);
-  });
-
-  it('commits in height order only, on top of the tip', () => {
-    const durable = new DurableState(ids.genesisBlock);
-    const ex = new SimExecutor(ids.chainId, ids.validatorKeys, durable.chain);
-    const block = ex.build({ kind: 'build', height: 1, view: 0, parent, txs: txs(2) }, parent.timestamp);
-    const certificate: CommitCertificate = {
-      height: 1,
-      view: 0,
-      blockHash: blockHash(block.header),
-      votes: [],
-    };
-    const skip = { ...block, header: { ...block.header, height: 2 } };
-    expect(ex.commit(skip, certificate)).toMatch(/tip is 0/);
-    expect(ex.commit(block, certificate)).toBeNull();
-    expect(durable.chain.height).toBe(1);
-    expect(durable.restore().executed).toMatchObject({ height: 1, hash: blockHash(block.header) });
-  });
-
-  it('is the stand-in executor the ledger fixtures use', () => {
-    const { receipts, writes } = executeForTest(txs(3));
-    expect(receipts).toHaveLength(3);
-    expect(writes).toHaveLength(1); // one sender, one nonce key
+    ).run();
+    expect(twice.stats.refusedTxs).toEqual({ ORGANISATION_EXISTS: 5 });
+    expect(checkRun(twice).violations).toEqual([]);
   });
 });
 
 /** A small honest run (no faults) to tamper with. */
-function cleanRun(): SimulationResult {
+function cleanRun(): Promise<SimulationResult> {
   return new Simulator(simOptions({ seed: 11, nodes: 4, faults: [], txs: 8, faultPeriod_ms: 300 })).run();
 }
 
-/** A certified chain of blocks of `batches` on top of genesis, as a replica's disk would hold it. */
-function certifiedChain(result: SimulationResult, batches: Transaction[][], nonce = 0): DurableState {
+/**
+ * A certified chain of blocks of `batches` on top of genesis, as a replica's store would hold it (the
+ * checkers do not execute blocks, so the state roots are made up).
+ */
+function certifiedChain(result: SimulationResult, batches: Transaction[][], nonce = 0): CommittedChain {
   const ids = result.identities;
-  const durable = new DurableState(ids.genesisBlock);
+  const chain = new CommittedChain(ids.genesisBlock);
   for (const txs of batches) {
-    const tip = durable.chain.tip;
+    const tip = chain.tip;
     const height = tip.block.header.height + 1;
     const block = assembleBlock({
       chainId: ids.chainId,
@@ -240,20 +198,22 @@ function certifiedChain(result: SimulationResult, batches: Transaction[][], nonc
       view: 0,
       timestamp: tip.block.header.timestamp,
       prevHash: tip.hash,
-      stateRoot: stateRootAfter(tip.block.header.stateRoot, txs),
+      stateRoot: sha256(tip.block.header.stateRoot, new TextEncoder().encode(String(txs.length))),
       proposer: ids.validatorKeys[0]!,
       txs,
       nonce,
     });
     const statement = { chainId: ids.chainId, height, view: 0, blockHash: blockHash(block.header) };
     const votes = sortVotes(ids.validators.slice(0, 3).map((v) => signCommit(statement, v.secretKey)));
-    durable.chain.append(block, { height, view: 0, blockHash: statement.blockHash, votes });
+    chain.append(block, { height, view: 0, blockHash: statement.blockHash, votes });
   }
-  return durable;
+  return chain;
 }
 
+const clean = await cleanRun();
+
 describe('checkers', () => {
-  const result = cleanRun();
+  const result = clean;
   const txs = result.workload.map((p) => p.tx);
 
   it('pass an honest run', () => {
@@ -262,12 +222,12 @@ describe('checkers', () => {
   });
 
   it('see two honest replicas commit different blocks at one height', () => {
-    const durable = [...result.durable];
-    durable[0] = certifiedChain(result, [txs.slice(0, 2)], 0);
-    durable[1] = certifiedChain(result, [txs.slice(0, 2)], 0);
-    durable[2] = certifiedChain(result, [txs.slice(0, 2)], 1);
-    durable[3] = certifiedChain(result, []);
-    const violations = checkAgreement({ ...result, durable });
+    const chains = [...result.chains];
+    chains[0] = certifiedChain(result, [txs.slice(0, 2)], 0);
+    chains[1] = certifiedChain(result, [txs.slice(0, 2)], 0);
+    chains[2] = certifiedChain(result, [txs.slice(0, 2)], 1);
+    chains[3] = certifiedChain(result, []);
+    const violations = checkAgreement({ ...result, chains });
     expect(violations).toEqual([
       {
         checker: 'agreement',
@@ -278,9 +238,9 @@ describe('checkers', () => {
 
   it('see a transaction nobody submitted, and one with a broken signature', () => {
     const forged = { ...txs[0]!, signature: new Uint8Array(64) };
-    const durable = [...result.durable];
-    durable[0] = certifiedChain(result, [[forged]]);
-    const violations = checkValidity({ ...result, durable }).map((v) => v.detail);
+    const chains = [...result.chains];
+    chains[0] = certifiedChain(result, [[forged]]);
+    const violations = checkValidity({ ...result, chains }).map((v) => v.detail);
     expect(violations).toEqual([
       expect.stringMatching(/was never submitted/),
       expect.stringMatching(/has an invalid signature/),
@@ -288,36 +248,36 @@ describe('checkers', () => {
   });
 
   it('see a transaction committed twice', () => {
-    const durable = [...result.durable];
-    durable[3] = certifiedChain(result, [[txs[0]!], [txs[1]!, txs[0]!]]);
-    expect(checkNoDuplicateTx({ ...result, durable })[0]?.detail).toMatch(/committed at heights 1 and 2/);
+    const chains = [...result.chains];
+    chains[3] = certifiedChain(result, [[txs[0]!], [txs[1]!, txs[0]!]]);
+    expect(checkNoDuplicateTx({ ...result, chains })[0]?.detail).toMatch(/committed at heights 1 and 2/);
   });
 
   it('see a certificate short of a quorum or with a bad vote', () => {
-    const durable = [...result.durable];
-    durable[0] = certifiedChain(result, [txs.slice(0, 1)]);
-    const entry = durable[0].chain.at(1)!;
+    const chains = [...result.chains];
+    chains[0] = certifiedChain(result, [txs.slice(0, 1)]);
+    const entry = chains[0].at(1)!;
     entry.certificate = { ...entry.certificate!, votes: entry.certificate!.votes.slice(0, 2) };
-    expect(checkCertificates({ ...result, durable })[0]?.detail).toMatch(/2 votes, quorum is 3/);
-    const votes = certifiedChain(result, [txs.slice(0, 1)]).chain.at(1)!.certificate!.votes;
+    expect(checkCertificates({ ...result, chains })[0]?.detail).toMatch(/2 votes, quorum is 3/);
+    const votes = certifiedChain(result, [txs.slice(0, 1)]).at(1)!.certificate!.votes;
     entry.certificate = {
       ...entry.certificate!,
       votes: [votes[0]!, { ...votes[1]!, signature: new Uint8Array(64) }, votes[2]!],
     };
-    expect(checkCertificates({ ...result, durable })[0]?.detail).toMatch(/invalid signature/);
+    expect(checkCertificates({ ...result, chains })[0]?.detail).toMatch(/invalid signature/);
   });
 
   it('see a broken hash link', () => {
-    const durable = [...result.durable];
-    durable[0] = certifiedChain(result, [txs.slice(0, 1), txs.slice(1, 2)]);
-    const entry = durable[0].chain.at(2)!;
+    const chains = [...result.chains];
+    chains[0] = certifiedChain(result, [txs.slice(0, 1), txs.slice(1, 2)]);
+    const entry = chains[0].at(2)!;
     entry.block = { ...entry.block, header: { ...entry.block.header, prevHash: new Uint8Array(32) } };
-    const details = checkChainLinks({ ...result, durable }).map((v) => v.detail);
+    const details = checkChainLinks({ ...result, chains }).map((v) => v.detail);
     expect(details).toContain('replica 0 height 2: prevHash is not the hash of the block below');
   });
 
-  it('see an honest replica sign two blocks for one (view, height)', () => {
-    const run = cleanRun();
+  it('see an honest replica sign two blocks for one (view, height)', async () => {
+    const run = await cleanRun();
     const key = run.identities.validators[2]!.secretKey;
     const prepare = (hash: number): ConsensusMessage => ({
       kind: 'prepare',
@@ -339,7 +299,7 @@ describe('checkers', () => {
 
   it('see a block whose time is further from true time than maxClockSkew_ms allows', () => {
     expect(checkBlockTime(result)).toEqual([]);
-    const { header } = result.durable[0]!.chain.at(1)!.block;
+    const { header } = result.chains[0]!.at(1)!.block;
     const virtual_ms = header.timestamp - SIM_GENESIS_TIME;
     const bound_ms = result.options.params.maxClockSkew_ms;
     // Frozen: first proposed well after the time it claims.
@@ -379,31 +339,32 @@ describe('the quorum the checkers count with', () => {
     }
   });
 
-  it('sees a certificate signed by fewer distinct validators than a quorum', () => {
-    const result = cleanRun();
+  it('sees a certificate signed by fewer distinct validators than a quorum', async () => {
+    const result = clean;
     const txs = result.workload.map((p) => p.tx);
-    const durable = [...result.durable];
-    durable[0] = certifiedChain(result, [txs.slice(0, 1)]);
-    expect(checkCertificateQuorum({ ...result, durable })).toEqual([]);
-    const entry = durable[0].chain.at(1)!;
+    const chains = [...result.chains];
+    chains[0] = certifiedChain(result, [txs.slice(0, 1)]);
+    expect(checkCertificateQuorum({ ...result, chains })).toEqual([]);
+    const entry = chains[0].at(1)!;
     const votes = entry.certificate!.votes;
     entry.certificate = { ...entry.certificate!, votes: [votes[0]!, votes[1]!, votes[1]!] };
-    expect(checkCertificateQuorum({ ...result, durable })[0]?.detail).toBe(
+    expect(checkCertificateQuorum({ ...result, chains })[0]?.detail).toBe(
       'replica 0 height 1: 2 distinct validators signed its certificate, a quorum of 4 is 3',
     );
   });
 });
 
+const pinned = await new Simulator(
+  simOptions({ seed: 12, nodes: 4, faults: [], txs: 40, clientTarget: 'pinned', progressChecks: true }),
+).run();
+
 describe('clients and progress per replica', () => {
-  const pinned = new Simulator(
-    simOptions({ seed: 12, nodes: 4, faults: [], txs: 40, clientTarget: 'pinned', progressChecks: true }),
-  ).run();
   const clientOf = new Map(pinned.workload.map((p) => [p.id, p.client]));
 
-  it('pins each client to its replica, for submissions and resubmissions alike', () => {
+  it('pins each client to its replica, for submissions and resubmissions alike', async () => {
     expect(pinned.admissions.length).toBeGreaterThanOrEqual(40);
     for (const a of pinned.admissions) expect(a.node).toBe(clientOf.get(a.tx)! % 4);
-    const random = new Simulator(simOptions({ seed: 12, nodes: 4, faults: [], txs: 40 })).run();
+    const random = await new Simulator(simOptions({ seed: 12, nodes: 4, faults: [], txs: 40 })).run();
     const byClient = new Map(random.workload.map((p) => [p.id, p.client]));
     expect(random.admissions.some((a) => a.node !== byClient.get(a.tx)! % 4)).toBe(true);
   });
@@ -440,38 +401,38 @@ describe('clients and progress per replica', () => {
 });
 
 describe('determinism', () => {
-  it('replays a seed byte for byte: same trace of deliveries and commits, same numbers', () => {
+  it('replays a seed byte for byte: same trace of deliveries and commits, same numbers', async () => {
     const options = simOptions({ seed: 2024, nodes: 4, faults: parseFaults('all') });
-    const first = runSeed(options);
-    const second = runSeed(options);
+    const first = await runSeed(options);
+    const second = await runSeed(options);
     expect(second.traceHash).toBe(first.traceHash);
     expect(second.stats).toEqual(first.stats);
     expect(second.violations).toEqual(first.violations);
     expect(first.stats.network.messagesDelivered).toBeGreaterThan(300);
-    expect(runSeed({ ...options, seed: 2025 }).traceHash).not.toBe(first.traceHash);
+    expect((await runSeed({ ...options, seed: 2025 })).traceHash).not.toBe(first.traceHash);
   });
 
-  it('replays a scenario seed byte for byte, and another seed plans other faults', () => {
+  it('replays a scenario seed byte for byte, and another seed plans other faults', async () => {
     const options = simOptions({ seed: 31, nodes: 4, scenario: 'churn', txs: 30, faultPeriod_ms: 1_500 });
-    const first = runSeed(options);
-    expect(runSeed(options).traceHash).toBe(first.traceHash);
+    const first = await runSeed(options);
+    expect((await runSeed(options)).traceHash).toBe(first.traceHash);
     expect(first.stats.crashes).toBeGreaterThan(0);
     expect(first.replay).toBe(
       'npx medledger sim --nodes 4 --seed 31 --scenario churn --txs 30 --fault-period-ms 1500',
     );
-    expect(runSeed({ ...options, seed: 32 }).traceHash).not.toBe(first.traceHash);
+    expect((await runSeed({ ...options, seed: 32 })).traceHash).not.toBe(first.traceHash);
   });
 });
 
 describe('the checkers are not vacuous', () => {
-  it('find an agreement violation within 200 seeds when replicas commit with 2f COMMITs, not 2f+1', () => {
+  it('find an agreement violation within 200 seeds when replicas commit with 2f COMMITs, not 2f+1', async () => {
     // n = 4, f = 1: a commit quorum of 2 instead of 3. Lossy links and partitions force view changes;
     // the Byzantine replica votes selectively and hides what it prepared when views change.
     const faults = parseFaults('drop,partition,conflicting-votes,bogus-viewchange');
     let found: { seed: number; detail: string; replay: string } | null = null;
     let seed = 1;
     for (; seed <= 200 && !found; seed++) {
-      const outcome = runSeed(simOptions({ seed, nodes: 4, faults, unsafe: { commitQuorum: 2 } }));
+      const outcome = await runSeed(simOptions({ seed, nodes: 4, faults, unsafe: { commitQuorum: 2 } }));
       const agreement = outcome.violations.find((v) => v.checker === 'agreement');
       if (agreement) found = { seed, detail: agreement.detail, replay: outcome.replay };
     }
@@ -483,7 +444,7 @@ describe('the checkers are not vacuous', () => {
       `npx medledger sim --nodes 4 --seed ${found!.seed} --faults drop,partition,conflicting-votes,bogus-viewchange --unsafe-commit-quorum 2`,
     );
     // The same seed with the real quorum is safe: the violation is the bug's.
-    const safe = runSeed(simOptions({ seed: found!.seed, nodes: 4, faults }));
+    const safe = await runSeed(simOptions({ seed: found!.seed, nodes: 4, faults }));
     expect(safe.violations.filter((v) => v.checker === 'agreement')).toEqual([]);
   }, 180_000);
 });
@@ -586,7 +547,7 @@ describe('medledger sim', () => {
     );
     const summary = JSON.parse(stdout);
     expect(summary).toMatchObject({ seeds: 1, violations: 0, nodes: 4 });
-    const direct = runSeed(simOptions({ seed: 2, nodes: 4, scenario: 'slow', txs: 20, faultPeriod_ms: 800 }));
+    const direct = await runSeed(simOptions({ seed: 2, nodes: 4, scenario: 'slow', txs: 20, faultPeriod_ms: 800 }));
     expect(summary.committedBlocks).toBe(direct.stats.committedBlocks);
   });
 });

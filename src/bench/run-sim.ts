@@ -59,7 +59,7 @@ export function simSchedule(scenario: Scenario): ScheduledFault[] {
   });
 }
 
-export function runSim(scenario: Scenario, log: (line: string) => void): ModeResult {
+export async function runSim(scenario: Scenario, log: (line: string) => void): Promise<ModeResult> {
   const total_s = scenario.warmup_s + scenario.duration_s;
   const { consensus, load } = scenario;
   const options = simOptions({
@@ -69,7 +69,6 @@ export function runSim(scenario: Scenario, log: (line: string) => void): ModeRes
     txs: Math.round((load.rate_tps ?? 0) * total_s),
     ...(load.clients === null ? {} : { closedLoop: { loops: load.clients, batch: load.batch } }),
     clients: load.signers,
-    txBodyBytes: load.txBytes,
     faultPeriod_ms: total_s * 1000,
     livenessBound_ms: scenario.drain_s * 1000,
     grace_ms: 100,
@@ -89,7 +88,7 @@ export function runSim(scenario: Scenario, log: (line: string) => void): ModeRes
   const what = load.clients === null ? `${options.txs} transactions` : `${load.clients} closed-loop clients`;
   log(`simulating ${what} on ${scenario.validators} replicas (${total_s} virtual s of load)...`);
   const started = performance.now();
-  const result = new Simulator(options, { makeTx: simTxMaker(load) }).run();
+  const result = await new Simulator(options, { makeTx: simTxMaker(load) }).run();
   const simulated_ms = performance.now() - started;
   log(`checking the run (agreement, validity, certificates, liveness)...`);
   const report = checkRun(result);

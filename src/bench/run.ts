@@ -48,7 +48,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           ...(options.logsDir ? { logsDir: options.logsDir } : {}),
           ...(options.profileDir ? { profileDir: options.profileDir } : {}),
         })
-      : runSim(scenario, log);
+      : await runSim(scenario, log);
   const stats = statistics(
     mode.observations,
     { warmup_s: scenario.warmup_s, duration_s: scenario.duration_s },

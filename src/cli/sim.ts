@@ -230,7 +230,7 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
       const started = performance.now();
       let outcomes: SeedOutcome[];
       if (options.log) {
-        const result = new Simulator(runs[0]!, { log: out }).run();
+        const result = await new Simulator(runs[0]!, { log: out }).run();
         outcomes = await runSeeds(runs, 1);
         if (result.traceHash !== outcomes[0]!.traceHash)
           throw new Error('a logged run differs from its replay');

@@ -145,6 +145,25 @@ export class NodeExecutor {
     return this.#speculations.get(hash)?.stateRoot ?? null;
   }
 
+  /** The state root after block `hash`, if it is the committed head or a block executed here. */
+  stateRootOf(hash: Uint8Array): Uint8Array | undefined {
+    return this.#stateRootOf(hex(hash)) ?? undefined;
+  }
+
+  /**
+   * The state root `txs` would produce in a block at `header` on top of block `parent` (the head or
+   * a block executed here), without remembering anything; null when the parent is unknown here.
+   */
+  stateRootAfter(
+    parent: Uint8Array,
+    header: { height: number; timestamp: number },
+    txs: readonly Transaction[],
+  ): Uint8Array | null {
+    const id = hex(parent);
+    const parentRoot = this.#stateRootOf(id);
+    return (parentRoot && this.#run(id, parentRoot, header, txs)?.stateRoot) ?? null;
+  }
+
   /** Applies a committed block: one atomic append to the chain store. */
   async commit(block: Block, certificate: CommitCertificate): Promise<{ receipts: Receipt[] }> {
     const hash = hex(blockHash(block.header));

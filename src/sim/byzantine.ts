@@ -66,7 +66,6 @@ import {
 } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
 import type { CollusionBoard, Posting } from './collusion.ts';
-import { stateRootAfter } from './executor.ts';
 import type { ByzantineBehaviour } from './faults.ts';
 
 export interface Outgoing {
@@ -85,8 +84,15 @@ export interface AdversaryContext {
   executedHeight(): number;
   /** The block the wrapped replica committed at `height`, if it has. */
   committed(height: number): Block | undefined;
-  /** State root after a block the wrapped replica's executor knows, for building valid variants. */
-  stateRootOf(hash: Uint8Array): Uint8Array | undefined;
+  /**
+   * The state root `txs` produce in a block at `header` on top of block `parent`, run by the rule
+   * engine on the wrapped replica's state (committed or speculative); undefined if it cannot tell.
+   */
+  stateRootAfter(
+    parent: Uint8Array,
+    header: { height: number; timestamp: number },
+    txs: readonly Transaction[],
+  ): Uint8Array | undefined;
   /** Puts messages of the adversary's own making on the wire now. */
   send(out: Outgoing[]): void;
   /** Virtual time now. */
@@ -266,13 +272,10 @@ export class Adversary {
 
   /** A different block at the same height that honest replicas would accept in isolation. */
   #variant(block: Block): Block {
-    const parentRoot = this.#ctx.stateRootOf(block.header.prevHash);
-    if (block.txs.length >= 2 && parentRoot && this.#prng.chance(0.5)) {
+    if (block.txs.length >= 2 && this.#prng.chance(0.5)) {
       const txs = block.txs.slice(0, -1);
-      return {
-        header: { ...block.header, txRoot: txRootOf(txs), stateRoot: stateRootAfter(parentRoot, txs) },
-        txs,
-      };
+      const stateRoot = this.#ctx.stateRootAfter(block.header.prevHash, block.header, txs);
+      if (stateRoot) return { header: { ...block.header, txRoot: txRootOf(txs), stateRoot }, txs };
     }
     return {
       header: { ...block.header, nonce: block.header.nonce + 1 + this.#prng.int(1000) },
@@ -289,8 +292,9 @@ export class Adversary {
     const txs: Transaction[] = block.txs.map((tx, i) =>
       i === 0 ? { ...tx, signature: flipBit(tx.signature, this.#prng) } : tx,
     );
-    const parentRoot = executable ? this.#ctx.stateRootOf(block.header.prevHash) : undefined;
-    const stateRoot = parentRoot ? stateRootAfter(parentRoot, txs) : block.header.stateRoot;
+    const stateRoot =
+      (executable && this.#ctx.stateRootAfter(block.header.prevHash, block.header, txs)) ||
+      block.header.stateRoot;
     return { header: { ...block.header, txRoot: txRootOf(txs), stateRoot }, txs };
   }
 
@@ -307,13 +311,16 @@ export class Adversary {
     const parent = this.#ctx.committed(height - 1);
     if (!parent) return null;
     const txs = [this.#phantomTx()];
+    const timestamp = parent.header.timestamp;
+    const stateRoot = this.#ctx.stateRootAfter(blockHash(parent.header), { height, timestamp }, txs);
+    if (!stateRoot) return null;
     return assembleBlock({
       chainId: this.#ctx.chainId,
       height,
       view,
-      timestamp: parent.header.timestamp,
+      timestamp,
       prevHash: blockHash(parent.header),
-      stateRoot: stateRootAfter(parent.header.stateRoot, txs),
+      stateRoot,
       proposer: this.#ctx.validators[proposer]!,
       txs,
     });
@@ -382,11 +389,11 @@ export class Adversary {
       this.#timeBend === 'freeze'
         ? this.#frozen_ms
         : honest_ms + Math.round((this.#timeBend === 'edge' ? 0.95 : this.#prng.between(2, 4)) * bound);
-    return this.#proposeInstead(
-      pp,
-      { header: { ...pp.block.header, timestamp }, txs: pp.block.txs },
-      targets,
-    );
+    // The rule engine reads the block time: the bent block's state root follows it.
+    const { header, txs } = pp.block;
+    const stateRoot =
+      this.#ctx.stateRootAfter(header.prevHash, { height: header.height, timestamp }, txs) ?? header.stateRoot;
+    return this.#proposeInstead(pp, { header: { ...header, timestamp, stateRoot }, txs }, targets);
   }
 
   #splitProposal(pp: ProposalMessage, targets: readonly number[]): Outgoing[] {
@@ -435,13 +442,15 @@ export class Adversary {
     for (let h = this.#ctx.executedHeight(); h > 0 && txs.length === 0; h--)
       txs = this.#ctx.committed(h)?.txs ?? [];
     if (!last || txs.length === 0) return null;
+    const header = { height: last.height + 1, timestamp: last.timestamp };
+    const stateRoot = this.#ctx.stateRootAfter(blockHash(last), header, txs);
+    if (!stateRoot) return null;
     const replay = assembleBlock({
       chainId: this.#ctx.chainId,
-      height: last.height + 1,
+      ...header,
       view: nv.view,
-      timestamp: last.timestamp,
       prevHash: blockHash(last),
-      stateRoot: stateRootAfter(last.stateRoot, txs),
+      stateRoot,
       proposer: this.#ctx.validators[this.#ctx.self]!,
       txs,
     });

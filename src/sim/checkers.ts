@@ -39,7 +39,7 @@ import {
   txRootOf,
   verifyTransactionSignature,
 } from '../ledger/index.ts';
-import type { CommittedEntry } from './durable.ts';
+import type { CommittedEntry } from './committed-chain.ts';
 import { DEFAULT_PROGRESS_BOUND_MS, progressChecksOn } from './options.ts';
 import { checkAdmittedProgress, checkVoting } from './progress.ts';
 import { SIM_GENESIS_TIME } from './setup.ts';
@@ -91,7 +91,7 @@ export function checkAgreement(result: SimulationResult): Violation[] {
   const out: Violation[] = [];
   const byHeight = new Map<number, { node: number; hash: string }>();
   for (const node of result.honest) {
-    for (const entry of result.durable[node]!.chain.blocks()) {
+    for (const entry of result.chains[node]!.blocks()) {
       const height = entry.block.header.height;
       const hash = hex(entry.hash);
       const first = byHeight.get(height);
@@ -114,14 +114,14 @@ export function checkCertifiedFork(result: SimulationResult): Violation[] {
   const n = result.identities.validatorKeys.length;
   const byHeight = new Map<number, { node: number; hash: string }>();
   for (const node of result.honest) {
-    for (const entry of result.durable[node]!.chain.blocks())
+    for (const entry of result.chains[node]!.blocks())
       if (!byHeight.has(entry.block.header.height))
         byHeight.set(entry.block.header.height, { node, hash: hex(entry.hash) });
   }
   twins.nodes.forEach((validator, k) => {
     const instance = n + k;
     for (const node of [validator, instance]) {
-      for (const entry of result.durable[node]!.chain.blocks()) {
+      for (const entry of result.chains[node]!.blocks()) {
         const height = entry.block.header.height;
         const honest = byHeight.get(height);
         const hash = hex(entry.hash);
@@ -144,7 +144,7 @@ export function checkValidity(result: SimulationResult): Violation[] {
   const submitted = new Set(result.workload.map((p) => p.id));
   const verified = new Map<string, boolean>();
   for (const node of result.honest) {
-    for (const entry of result.durable[node]!.chain.blocks()) {
+    for (const entry of result.chains[node]!.blocks()) {
       for (const tx of entry.block.txs) {
         const id = hex(txHash(tx));
         let ok = verified.get(id);
@@ -175,7 +175,7 @@ export function checkNoDuplicateTx(result: SimulationResult): Violation[] {
   const out: Violation[] = [];
   for (const node of result.honest) {
     const seen = new Map<string, number>();
-    for (const entry of result.durable[node]!.chain.blocks()) {
+    for (const entry of result.chains[node]!.blocks()) {
       const height = entry.block.header.height;
       for (const tx of entry.block.txs) {
         const id = hex(txHash(tx));
@@ -224,7 +224,7 @@ function ledgerVerdict(
 export function checkCertificates(result: SimulationResult): Violation[] {
   const out: Violation[] = [];
   for (const node of result.honest) {
-    for (const entry of result.durable[node]!.chain.blocks()) {
+    for (const entry of result.chains[node]!.blocks()) {
       const { header } = entry.block;
       const certificate = entry.certificate;
       if (!certificate) {
@@ -261,7 +261,7 @@ export function checkCertificateQuorum(result: SimulationResult): Violation[] {
   const quorum = independentQuorum(keys.length);
   const counted = new Map<string, number>();
   for (const node of result.honest) {
-    for (const entry of result.durable[node]!.chain.blocks()) {
+    for (const entry of result.chains[node]!.blocks()) {
       const certificate = entry.certificate;
       if (!certificate) continue; // reported by the certificates checker
       const key = hex(sha256(encode(CommitCertificate, certificate)));
@@ -306,7 +306,7 @@ export function checkChainLinks(result: SimulationResult): Violation[] {
   const out: Violation[] = [];
   const { chainId } = result.identities;
   for (const node of result.honest) {
-    const chain = result.durable[node]!.chain;
+    const chain = result.chains[node]!;
     for (let height = 1; height <= chain.height; height++) {
       const entry = chain.at(height)!;
       const parent = chain.at(height - 1)!;
@@ -344,7 +344,7 @@ export function checkBlockTime(result: SimulationResult): Violation[] {
   const { skews_ms } = result.plan.clocks;
   const slack_ms = result.options.params.maxClockSkew_ms + Math.max(0, ...skews_ms.map(Math.abs));
   for (const node of result.honest) {
-    const chain = result.durable[node]!.chain;
+    const chain = result.chains[node]!;
     for (let height = 1; height <= chain.height; height++) {
       const { header } = chain.at(height)!.block;
       const time = (virtual_ms: number) => SIM_GENESIS_TIME + virtual_ms;
@@ -379,7 +379,7 @@ export function burnedByFaulty(result: SimulationResult): Set<string> {
   const planned = new Map(result.workload.map((p) => [`${hex(p.tx.sender)}/${p.tx.nonce}`, p.id]));
   for (const node of result.honest) {
     const highest = new Map<string, number>();
-    for (const entry of result.durable[node]!.chain.blocks()) {
+    for (const entry of result.chains[node]!.blocks()) {
       const faulty = faultyKeys.has(hex(entry.block.header.proposer));
       for (const tx of entry.block.txs) {
         const sender = hex(tx.sender);
@@ -431,7 +431,7 @@ export function checkLiveness(result: SimulationResult): {
         detail:
           `replica ${node}: ${missing} of ${result.workload.length} transactions not committed and ${late} late ` +
           `by ${result.deadline_ms} virtual ms (healed at ${result.heal_ms} ms, bound ${result.options.livenessBound_ms} ms; ` +
-          `chain height ${result.durable[node]!.chain.height}); e.g. ${example}`,
+          `chain height ${result.chains[node]!.height}); e.g. ${example}`,
       });
     }
   }

@@ -35,8 +35,6 @@ export interface SimOptions {
   /** Client transactions submitted during the run. */
   txs: number;
   clients: number;
-  /** Bytes of each transaction's body. */
-  txBodyBytes: number;
   /** Faults happen in [0, faultPeriod_ms); then everything heals. Submissions happen then too. */
   faultPeriod_ms: number;
   /** After healing, every honest replica must commit every submitted transaction within this. */
@@ -88,7 +86,6 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   faults: 'random',
   txs: 40,
   clients: 4,
-  txBodyBytes: 32,
   faultPeriod_ms: 2_000,
   livenessBound_ms: 10_000,
   grace_ms: 300,

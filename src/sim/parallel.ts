@@ -14,10 +14,10 @@ export async function runSeeds(
 ): Promise<SeedOutcome[]> {
   const outcomes = new Array<SeedOutcome>(runs.length);
   if (workers <= 1 || runs.length <= 1) {
-    runs.forEach((options, i) => {
-      outcomes[i] = runSeed(options);
+    for (const [i, options] of runs.entries()) {
+      outcomes[i] = await runSeed(options);
       onOutcome(outcomes[i]!);
-    });
+    }
     return outcomes;
   }
   let next = 0;

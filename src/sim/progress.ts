@@ -151,7 +151,7 @@ export function checkVoting(result: SimulationResult, settle_ms = VOTE_SETTLE_MS
 function firstCommits(result: SimulationResult): Array<{ height: number; hash: string; at_ms: number }> {
   const byHeight = new Map<number, { height: number; hash: string; at_ms: number }>();
   for (const node of result.honest) {
-    const chain = result.durable[node]!.chain;
+    const chain = result.chains[node]!;
     for (const [height, at_ms] of result.blockCommitTimes[node]!) {
       const entry = chain.at(height);
       if (!entry) continue;

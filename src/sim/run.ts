@@ -25,8 +25,8 @@ export interface SeedOutcome {
   traceHash: string;
 }
 
-export function runSeed(options: SimOptions): SeedOutcome {
-  const result = new Simulator(options).run();
+export async function runSeed(options: SimOptions): Promise<SeedOutcome> {
+  const result = await new Simulator(options).run();
   const report: CheckReport = checkRun(result);
   return {
     seed: options.seed,

@@ -3,7 +3,8 @@
  * Ed25519 keys (secret key = SHA-256 of a domain tag, the seed, a role and an index), the genesis
  * document and its block. Nothing here reads a clock or a random source.
  */
-import type { ReplicaConfig } from '../consensus/types.ts';
+import type { ConsensusParams, ReplicaConfig } from '../consensus/types.ts';
+import { genesisState } from '../contracts/index.ts';
 import {
   encryptionPublicKeyFrom,
   type SigningKeyPair,
@@ -53,9 +54,19 @@ function deriveEncryptionKey(seed: number, index: number): Uint8Array {
   return encryptionPublicKeyFrom(secretKey);
 }
 
-export function makeIdentities(seed: number, nodes: number, clients: number): SimIdentities {
+/**
+ * The run's keys and genesis. The clients are the network's admins, so that the rule engine accepts
+ * their transactions (organisation registrations); `params` are the consensus parameters every
+ * validator runs with, whose network-wide ones (checkpoint interval, block size) the genesis carries.
+ */
+export function makeIdentities(
+  seed: number,
+  nodes: number,
+  clientCount: number,
+  params: Pick<ConsensusParams, 'checkpointInterval' | 'maxBlockTxs'>,
+): SimIdentities {
   const validators = Array.from({ length: nodes }, (_, i) => deriveKeyPair(seed, 'validator', i));
-  const admin = deriveKeyPair(seed, 'admin', 0);
+  const clients = Array.from({ length: clientCount }, (_, i) => deriveKeyPair(seed, 'client', i));
   const genesis: Genesis = {
     chainId: SIM_CHAIN_ID,
     genesisTime: SIM_GENESIS_TIME,
@@ -65,11 +76,16 @@ export function makeIdentities(seed: number, nodes: number, clients: number): Si
       encryptionKey: deriveEncryptionKey(seed, i),
       addresses: [],
     })),
-    networkAdmins: [{ name: 'admin', publicKey: admin.publicKey, encryptionKey: sha256(admin.publicKey) }],
+    networkAdmins: clients.map((c, i) => ({
+      name: `client-${i}`,
+      publicKey: c.publicKey,
+      encryptionKey: sha256(c.publicKey),
+    })),
     organisations: [],
-    params: DEFAULT_PARAMS,
+    params: { ...DEFAULT_PARAMS, checkpointInterval: params.checkpointInterval, maxBlockTxs: params.maxBlockTxs },
   };
-  const block = genesisBlock(genesis);
+  // The rule engine's initial state (the admins' identities), as every validator's chain store starts.
+  const block = genesisBlock(genesis, genesisState(genesis));
   return {
     chainId: SIM_CHAIN_ID,
     genesis,
@@ -81,6 +97,6 @@ export function makeIdentities(seed: number, nodes: number, clients: number): Si
     },
     validators,
     validatorKeys: validators.map((v) => v.publicKey),
-    clients: Array.from({ length: clients }, (_, i) => deriveKeyPair(seed, 'client', i)),
+    clients,
   };
 }

@@ -18,19 +18,30 @@
  */
 import { decode, encode } from '../codec/index.ts';
 import { ConsensusMessage } from '../consensus/messages.ts';
-import { Replica } from '../consensus/replica.ts';
-import type { ConsensusAction, ConsensusEvent, ReplicaConfig, TimerId } from '../consensus/types.ts';
+import type { Replica } from '../consensus/replica.ts';
+import type { ConsensusAction, ConsensusEvent, TimerId } from '../consensus/types.ts';
+import type { NodeExecutor } from '../driver/executor.ts';
+import { type OpenedReplica, openReplica, type ReplicaDatabases } from '../driver/open.ts';
 import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { assert } from '../errors.ts';
 import { describeLinkFaults, hasLinkFaults } from '../faults/link-faults.ts';
 import { hex } from '../hex.ts';
-import { Block, blockHash, CommitCertificate, Transaction, txHash } from '../ledger/index.ts';
+import {
+  Block,
+  blockHash,
+  type ChainStore,
+  CommitCertificate,
+  memoryChainDb,
+  RECEIPT_OK,
+  type Receipt,
+  Transaction,
+  txHash,
+} from '../ledger/index.ts';
 import { Prng } from '../prng.ts';
 import { Adversary } from './byzantine.ts';
 import { CollusionBoard } from './collusion.ts';
 import { describeMessage } from './describe.ts';
-import { DurableState } from './durable.ts';
-import { SimExecutor } from './executor.ts';
+import { CommittedChain } from './committed-chain.ts';
 import { type FaultKind, type FaultPlan, planFaults, resolveFaults } from './faults.ts';
 import { type LinkRule, Network, type NetworkStats } from './network.ts';
 import { clientTargetOf, type SimOptions } from './options.ts';
@@ -46,6 +57,7 @@ import {
 } from './schedule.ts';
 import { makeIdentities, SIM_GENESIS_TIME, type SimIdentities } from './setup.ts';
 import { SignatureLog } from './signature-log.ts';
+import { StateOracle } from './state-oracle.ts';
 import { TraceDigest } from './trace.ts';
 import { TwinsNetwork } from './twins.ts';
 import { type PlannedTx, planWorkload, type TxMaker, workloadTx } from './workload.ts';
@@ -86,10 +98,15 @@ interface SimNode {
   instance: number;
   /** Either replica of a twinned validator: Byzantine to the checkers. */
   twinned: boolean;
-  config: ReplicaConfig;
-  durable: DurableState;
+  secretKey: Uint8Array;
+  /** Its "disks": the chain store's and the consensus log's in-memory databases (survive crashes). */
+  disks: ReplicaDatabases | null;
+  /** What it committed, as its chain store accepted it (survives crashes, like the store). */
+  chain: CommittedChain;
+  /** The running incarnation's parts (null while down): opened from the disks at each start. */
   replica: Replica | null;
-  executor: SimExecutor | null;
+  store: ChainStore | null;
+  executor: NodeExecutor | null;
   /** Carries out the replica's actions on this simulator (one per incarnation). */
   driver: ReplicaDriver | null;
   incarnation: number;
@@ -104,6 +121,8 @@ interface SimNode {
   maxView: number;
   /** A CPU-starved replica is busy (handling messages, executing) until then. */
   busyUntil_ms: number;
+  /** Its databases are being opened (a start in progress). */
+  booting: boolean;
 }
 
 export interface SimStats {
@@ -124,6 +143,8 @@ export interface SimStats {
   maxView: number;
   /** Height of the longest honest committed chain. */
   committedBlocks: number;
+  /** Committed transactions the rule engine refused, by receipt code. */
+  refusedTxs: Record<string, number>;
   events: number;
   /** With twins, what the twinned validators did (null without). */
   twins: TwinsStats | null;
@@ -151,7 +172,8 @@ export interface SimulationResult {
   identities: SimIdentities;
   honest: number[];
   byzantine: number[];
-  durable: DurableState[];
+  /** Per instance: what it committed (its chain store's blocks and certificates). */
+  chains: CommittedChain[];
   workload: PlannedTx[];
   /** Per replica: transaction id → virtual time it first committed there. */
   commitTimes: Map<string, number>[];
@@ -243,6 +265,10 @@ export class Simulator {
   #timerTokens = 0;
   #aborted = false;
   #started = false;
+  /** Committed transactions the rule engine refused, by receipt code (first honest commit of each). */
+  readonly #refused = new Map<string, number>();
+  /** Storage work of the current event (see #settle). */
+  #pending: Promise<void>[] = [];
   readonly #schedule: readonly ScheduledFault[];
   readonly #applied: AppliedFault[] = [];
   /** Link rules set by the schedule, in force until a heal. */
@@ -270,7 +296,7 @@ export class Simulator {
     if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new RangeError('nodes must be >= 1');
     this.#options = options;
     const root = new Prng(options.seed);
-    this.#ids = makeIdentities(options.seed, options.nodes, options.clients);
+    this.#ids = makeIdentities(options.seed, options.nodes, options.clients, options.params);
     const scenario = options.scenario
       ? planScenario(options.scenario, options.seed, options.nodes, options.faultPeriod_ms)
       : null;
@@ -308,7 +334,6 @@ export class Simulator {
             clients: this.#ids.clients,
             txs: options.txs,
             submitUntil_ms: options.faultPeriod_ms,
-            bodyBytes: options.txBodyBytes,
             ...(hooks.makeTx ? { makeTx: hooks.makeTx } : {}),
           },
           this.#prngWorkload,
@@ -332,28 +357,17 @@ export class Simulator {
   }
 
   #makeNode(index: number, instance: number, secretKey: Uint8Array, adversaryFrom_ms: number): SimNode {
-    const durable = new DurableState(this.#ids.genesisBlock);
-    const config: ReplicaConfig = {
-      chainId: this.#ids.chainId,
-      validators: this.#ids.validatorKeys,
-      self: index,
-      secretKey,
-      params: this.#options.params,
-      genesis: this.#ids.genesisCheckpoint,
-      // The node's tx index: what its disk says was committed, across restarts.
-      isCommitted: (hash) => durable.chain.hasTx(hash),
-      // Every simulated client is registered; its nonce is the highest it committed on this chain.
-      senderAccount: (sender) => ({ registered: true, nonce: durable.chain.lastNonce(sender) }),
-      clock: () => this.#clockOf(index),
-      ...(this.#options.unsafe ? { unsafe: this.#options.unsafe } : {}),
-    };
+    const chain = new CommittedChain(this.#ids.genesisBlock);
+    const oracle = new StateOracle(this.#ids.genesis, chain);
     const node: SimNode = {
       index,
       instance,
       twinned: this.#twins.isTwinned(index),
-      config,
-      durable,
+      secretKey,
+      disks: null,
+      chain,
       replica: null,
+      store: null,
       executor: null,
       driver: null,
       incarnation: 0,
@@ -364,6 +378,7 @@ export class Simulator {
       viewChangesBefore: 0,
       maxView: 0,
       busyUntil_ms: 0,
+      booting: false,
     };
     const behaviours = this.#plan.byzantine.get(index);
     if (behaviours) {
@@ -376,9 +391,10 @@ export class Simulator {
           validators: this.#ids.validatorKeys,
           genesis: this.#ids.genesisCheckpoint,
           view: () => node.replica?.info.view ?? 0,
-          executedHeight: () => node.durable.chain.height,
-          committed: (height) => node.durable.chain.at(height)?.block,
-          stateRootOf: (hash) => node.executor?.stateRootOf(hash),
+          executedHeight: () => node.chain.height,
+          committed: (height) => node.chain.at(height)?.block,
+          stateRootAfter: (parent, header, txs) =>
+            node.executor?.stateRootAfter(parent, header, txs) ?? oracle.stateRootAfter(parent, header, txs),
           send: (out) => {
             if (node.replica && this.#now_ms >= node.adversaryFrom_ms) this.#transmitAll(node, out);
           },
@@ -393,10 +409,12 @@ export class Simulator {
   }
 
   /** Runs the simulation to its end (once per Simulator). */
-  run(): SimulationResult {
+  async run(): Promise<SimulationResult> {
     assert(!this.#started, 'a Simulator runs once');
     this.#started = true;
+    for (const node of this.#nodes) node.disks = { chain: await memoryChainDb(), log: await memoryChainDb() };
     for (const node of this.#nodes) this.#boot(node);
+    await this.#settle();
     this.#workload.forEach((planned, tx) => {
       this.#queue.push(planned.at_ms, { kind: 'submit', tx });
     });
@@ -442,6 +460,7 @@ export class Simulator {
       this.#now_ms = time_ms;
       this.#stats.events++;
       this.#handle(item);
+      if (this.#pending.length > 0) await this.#settle();
       // A closed loop submits until heal_ms: all committed before then is only a pause between batches.
       const submitting = this.#options.closedLoop !== undefined && this.#now_ms < this.#heal_ms;
       if (!done && !submitting && this.#allCommitted()) {
@@ -449,7 +468,38 @@ export class Simulator {
         this.#end_ms = Math.min(this.#end_ms, Math.max(this.#now_ms, this.#heal_ms) + this.#options.grace_ms);
       }
     }
+    await this.#checkStores();
     return this.#result();
+  }
+
+  /**
+   * Waits for the storage work the last event started (synced appends, commits, state-transfer
+   * reads, restarts). It takes no virtual time, and no event runs before it is done, so a seed's run
+   * does not depend on when a promise settles.
+   */
+  async #settle(): Promise<void> {
+    while (this.#pending.length > 0) await this.#pending.shift();
+  }
+
+  /** Counts `work` (if a promise) in what the current event waits for; its failure ends the run. */
+  #track(work: void | Promise<void>): void {
+    if (!work) return;
+    this.#pending.push(work.catch((error) => this.#fail('simulator', `storage work failed: ${describe(error)}`)));
+  }
+
+  /** Every up replica's chain store holds exactly the chain the simulator saw it commit. */
+  async #checkStores(): Promise<void> {
+    for (const node of this.#nodes) {
+      const store = node.store;
+      if (!store) continue;
+      const { height, hash } = store.head;
+      const tip = node.chain.tip;
+      if (height !== node.chain.height || hex(hash) !== hex(tip.hash))
+        this.#violation(
+          'chain-store',
+          `replica ${this.#name(node)}: its chain store's head is ${height} ${hex(hash).slice(0, 8)}, but it committed ${node.chain.height} ${hex(tip.hash).slice(0, 8)}`,
+        );
+    }
   }
 
   // ---- events ------------------------------------------------------------------------------------
@@ -638,7 +688,6 @@ export class Simulator {
     const options = {
       chainId: this.#ids.chainId,
       clients: this.#ids.clients,
-      bodyBytes: this.#options.txBodyBytes,
       ...(this.#makeTx ? { makeTx: this.#makeTx } : {}),
     };
     for (let k = 0; k < closed.batch; k++) {
@@ -668,18 +717,44 @@ export class Simulator {
 
   // ---- replicas ----------------------------------------------------------------------------------
 
+  /**
+   * Starts a replica from its disks through the daemon's own open path (driver/open.ts): the chain
+   * store and the consensus log reopened, the replica restored from them.
+   */
   #boot(node: SimNode): void {
-    node.driver = this.#driverFor(node);
-    let actions: ConsensusAction[];
-    try {
-      const restored = node.incarnation === 0 ? undefined : node.durable.restore();
-      node.replica = new Replica(node.config, restored);
-      actions = node.replica.start();
-    } catch (error) {
-      this.#fail('replica-invariant', `replica ${this.#name(node)} failed to start: ${describe(error)}`);
-      return;
-    }
-    this.#perform(node, actions);
+    node.booting = true;
+    const incarnation = node.incarnation;
+    const opening = openReplica(node.disks!, {
+      genesis: this.#ids.genesis,
+      self: node.index,
+      secretKey: node.secretKey,
+      params: this.#options.params,
+      // Block timestamps are whole milliseconds.
+      clock: () => Math.floor(this.#clockOf(node.index)),
+      ...(this.#options.unsafe ? { unsafe: this.#options.unsafe } : {}),
+    }).then(
+      (opened) => {
+        node.booting = false;
+        assert(node.incarnation === incarnation && !node.replica, 'a replica starts once per incarnation');
+        node.replica = opened.replica;
+        node.store = opened.store;
+        node.executor = opened.executor;
+        node.driver = this.#driverFor(node, opened);
+        let actions: ConsensusAction[];
+        try {
+          actions = opened.replica.start();
+        } catch (error) {
+          this.#fail('replica-invariant', `replica ${this.#name(node)} failed to start: ${describe(error)}`);
+          return;
+        }
+        this.#perform(node, actions);
+      },
+      (error) => {
+        node.booting = false;
+        this.#fail('replica-invariant', `replica ${this.#name(node)} failed to open: ${describe(error)}`);
+      },
+    );
+    this.#track(opening);
   }
 
   #step(node: SimNode, event: ConsensusEvent): void {
@@ -714,28 +789,30 @@ export class Simulator {
     if (!driver) return;
     const crashAt = node.armedCrash ? midStepCrashPoint(actions) : -1;
     if (crashAt < 0) {
-      driver.perform(actions);
+      this.#track(driver.perform(actions));
       return;
     }
     const incarnation = node.incarnation;
-    driver.perform(actions.slice(0, crashAt + 1));
-    if (node.incarnation === incarnation && node.armedCrash && !this.#aborted) {
+    const crash = () => {
+      if (node.incarnation !== incarnation || !node.armedCrash || this.#aborted) return;
       this.#stats.midStepCrashes++;
       this.#crash(node, node.armedCrash.down_ms);
-    }
+    };
+    const pending = driver.perform(actions.slice(0, crashAt + 1));
+    if (pending) this.#track(pending.then(crash));
+    else crash();
   }
 
   /** The simulated world a replica's driver acts on: this simulator's network, clock and disk. */
-  #driverFor(node: SimNode): ReplicaDriver {
+  #driverFor(node: SimNode, opened: OpenedReplica): ReplicaDriver {
     const incarnation = node.incarnation;
-    const executor = new SimExecutor(this.#ids.chainId, this.#ids.validatorKeys, node.durable.chain);
-    node.executor = executor;
+    const { executor, log } = opened;
     const others = this.#ids.validators.map((_, j) => j).filter((j) => j !== node.index);
     return new ReplicaDriver({
       transport: {
         send: (to, message) => this.#emit(node, message, [to]),
         broadcast: (message) => this.#emit(node, message, others),
-        fetch: (request) => this.#fetch(node, request.fromHeight, request.toHeight, request.peers),
+        fetch: (request) => this.#track(this.#fetch(node, request.fromHeight, request.toHeight, request.peers)),
         punish: () => {},
       },
       timers: {
@@ -754,11 +831,11 @@ export class Simulator {
           node.timers.delete(timer);
         },
       },
-      log: { append: (records) => node.durable.persist(records) },
+      log,
       executor: {
-        build: (request) => executor.build(request, this.#clockOf(node.index)),
+        build: (request) => executor.build(request),
         execute: (block) => executor.execute(block),
-        commit: (block, certificate) => this.#commit(node, block, certificate),
+        commit: (block, certificate) => this.#commit(node, executor, block, certificate),
       },
       inbox: (event) => this.#feedback(node, this.#executionDelay(node), event),
       live: () => node.incarnation === incarnation && !this.#aborted,
@@ -832,8 +909,21 @@ export class Simulator {
     }
   }
 
-  #commit(node: SimNode, block: Block, certificate: CommitCertificate): void {
-    const problem = node.executor!.commit(block, certificate);
+  /** Applies a committed block through the replica's executor and chain store, then records it. */
+  async #commit(
+    node: SimNode,
+    executor: NodeExecutor,
+    block: Block,
+    certificate: CommitCertificate,
+  ): Promise<void> {
+    let problem: string | null = null;
+    let receipts: Receipt[] = [];
+    try {
+      receipts = (await executor.commit(block, certificate)).receipts;
+      node.chain.append(block, certificate);
+    } catch (error) {
+      problem = describe(error);
+    }
     const hash = blockHash(block.header);
     this.#trace.record(`C ${this.#now_ms} ${node.instance} ${block.header.height} ${hex(hash)}`);
     this.#log?.(
@@ -847,11 +937,13 @@ export class Simulator {
     if (!this.#isHonest(node)) return;
     this.#blockCommitTimes[node.index]!.set(block.header.height, this.#now_ms);
     const times = this.#commitTimes[node.index]!;
-    for (const tx of block.txs) {
+    block.txs.forEach((tx, index) => {
       const id = hex(txHash(tx));
       if (!times.has(id)) times.set(id, this.#now_ms);
-      if (this.#committedByHonest.has(id)) continue;
+      if (this.#committedByHonest.has(id)) return;
       this.#committedByHonest.add(id);
+      const code = receipts[index]?.code ?? RECEIPT_OK;
+      if (code !== RECEIPT_OK) this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1);
       const loop = this.#loopOf.get(id);
       if (loop !== undefined && --this.#loopPending[loop]! === 0) {
         this.#queue.push(this.#now_ms + this.#prngClients.between(CLIENT_DELAY_MIN_MS, CLIENT_DELAY_MAX_MS), {
@@ -859,27 +951,22 @@ export class Simulator {
           loop,
         });
       }
-    }
+    });
   }
 
-  #fetch(node: SimNode, fromHeight: number, toHeight: number, peers: number[]): void {
+  /** State transfer: a peer's chain store serves the blocks, which arrive after a round trip. */
+  async #fetch(node: SimNode, fromHeight: number, toHeight: number, peers: number[]): Promise<void> {
+    const incarnation = node.incarnation;
     const candidates = peers.filter((p) => p >= 0 && p < this.#ids.validators.length && p !== node.index);
     let blocks: Array<{ block: Block; certificate: CommitCertificate }> = [];
     let delay_ms = FETCH_TIMEOUT_MS;
     if (candidates.length > 0) {
       const server = this.#fetchServer(node, this.#prngFetch.pick(candidates));
       const roundTrip = this.#network.roundTrip(node.index, server.index);
-      if (server.replica && roundTrip !== null && this.#twins.reachable(node.instance, server.instance)) {
+      if (server.store && roundTrip !== null && this.#twins.reachable(node.instance, server.instance)) {
         delay_ms = roundTrip;
-        const last = Math.min(
-          toHeight,
-          fromHeight + this.#options.params.fetchMaxBlocks - 1,
-          server.durable.chain.height,
-        );
-        for (let h = Math.max(1, fromHeight); h <= last; h++) {
-          const entry = server.durable.chain.at(h)!;
-          blocks.push({ block: entry.block, certificate: entry.certificate! });
-        }
+        const last = Math.min(toHeight, fromHeight + this.#options.params.fetchMaxBlocks - 1);
+        blocks = await readCommitted(server.store, Math.max(1, fromHeight), last);
         if (server.adversary) blocks = server.adversary.serveFetch(blocks);
         // Over the wire: the requester gets its own copies.
         blocks = blocks.map(({ block, certificate }) => {
@@ -893,8 +980,9 @@ export class Simulator {
         `F ${this.#now_ms} ${node.instance} ${server.instance} ${fromHeight} ${toHeight} ${blocks.length}`,
       );
     }
+    if (node.incarnation !== incarnation) return;
     // A slow replica executes each block it did not have before using it.
-    const fresh = blocks.filter(({ block }) => block.header.height > node.durable.chain.height).length;
+    const fresh = blocks.filter(({ block }) => block.header.height > node.chain.height).length;
     if (this.#slow?.nodes.includes(node.index) && fresh > 0 && this.#slow.fetch_ms > 0) {
       node.busyUntil_ms = Math.max(node.busyUntil_ms, this.#now_ms + delay_ms) + fresh * this.#slow.fetch_ms;
       delay_ms = node.busyUntil_ms - this.#now_ms;
@@ -939,7 +1027,9 @@ export class Simulator {
     node.busyUntil_ms = 0;
     node.viewChangesBefore += replica.info.viewChangesStarted;
     node.maxView = Math.max(node.maxView, replica.info.view);
+    // Its disks stay as they are; the objects over them are dropped, as a killed process's are.
     node.replica = null;
+    node.store = null;
     node.executor = null;
     node.driver = null;
     node.incarnation++;
@@ -976,13 +1066,17 @@ export class Simulator {
   }
 
   #restart(node: SimNode): void {
-    if (node.replica) return;
+    if (node.replica || node.booting) return;
     this.#trace.record(`R ${this.#now_ms} ${node.instance}`);
     this.#log?.(`${this.#now_ms.toFixed(2)} replica ${this.#name(node)} RESTARTS`);
     this.#stats.restarts++;
     this.#boot(node);
-    this.#announceConnection(node, true);
-    this.#noteConnectivity();
+    this.#track(
+      this.#settle().then(() => {
+        this.#announceConnection(node, true);
+        this.#noteConnectivity();
+      }),
+    );
   }
 
   // ---- scheduled faults --------------------------------------------------------------------------
@@ -1119,7 +1213,7 @@ export class Simulator {
       equivocationsSeen: distinct(this.#twinSeen),
       committedBlocks: this.#nodes
         .filter((n) => n.twinned)
-        .reduce((sum, n) => sum + n.durable.chain.height, 0),
+        .reduce((sum, n) => sum + n.chain.height, 0),
       failures: this.#twinFailures.length,
       firstFailure: this.#twinFailures[0] ?? null,
     };
@@ -1133,7 +1227,7 @@ export class Simulator {
       const node = this.#nodes[i]!;
       viewChanges += node.viewChangesBefore + (node.replica?.info.viewChangesStarted ?? 0);
       maxView = Math.max(maxView, node.maxView, node.replica?.info.view ?? 0);
-      committedBlocks = Math.max(committedBlocks, node.durable.chain.height);
+      committedBlocks = Math.max(committedBlocks, node.chain.height);
     }
     return {
       options: this.#options,
@@ -1142,7 +1236,7 @@ export class Simulator {
       identities: this.#ids,
       honest: this.#honest,
       byzantine: [...this.#plan.byzantine.keys(), ...(this.#plan.twins?.nodes ?? [])].sort((a, b) => a - b),
-      durable: this.#nodes.map((n) => n.durable),
+      chains: this.#nodes.map((n) => n.chain),
       workload: this.#workload,
       commitTimes: this.#commitTimes,
       signatures: this.#signatures,
@@ -1157,6 +1251,7 @@ export class Simulator {
         viewChanges,
         maxView,
         committedBlocks,
+        refusedTxs: Object.fromEntries([...this.#refused].sort(([a], [b]) => a.localeCompare(b))),
         twins: this.#plan.twins ? this.#twinsStats() : null,
       },
       traceHash: this.#trace.digest(),
@@ -1168,6 +1263,21 @@ export class Simulator {
       slow: this.#slow,
     };
   }
+}
+
+/** Committed blocks [from, to] with their certificates, as a chain store serves them to a peer. */
+async function readCommitted(
+  store: ChainStore,
+  from: number,
+  to: number,
+): Promise<Array<{ block: Block; certificate: CommitCertificate }>> {
+  const out: Array<{ block: Block; certificate: CommitCertificate }> = [];
+  for (let height = from; height <= Math.min(to, store.head.height); height++) {
+    const [block, certificate] = await Promise.all([store.block(height), store.certificate(height)]);
+    if (!block || !certificate) break;
+    out.push({ block, certificate });
+  }
+  return out;
 }
 
 /** Where a mid-step crash strikes: the first persist that some send or broadcast follows, or -1. */

@@ -8,10 +8,10 @@ import { runSeed } from './run.ts';
 
 if (!parentPort) throw new Error('src/sim/worker.ts runs as a worker thread');
 const port = parentPort;
-port.on('message', (options: SimOptions | null) => {
+port.on('message', async (options: SimOptions | null) => {
   if (options === null) {
     port.close();
     return;
   }
-  port.postMessage(runSeed(options));
+  port.postMessage(await runSeed(options));
 });

@@ -6,7 +6,9 @@
  * `workloadTx`; the simulator keeps the list of those it submitted.)
  */
 import type { SigningKeyPair } from '../crypto/index.ts';
-import { signTransaction, type Transaction, txHash } from '../ledger/index.ts';
+import { buildTx } from '../contracts/build.ts';
+import { hex } from '../hex.ts';
+import { type Transaction, txHash } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
 
 export interface PlannedTx {
@@ -32,8 +34,7 @@ export interface WorkloadOptions {
   txs: number;
   /** Submissions happen in [0, submitUntil_ms). */
   submitUntil_ms: number;
-  bodyBytes: number;
-  /** Default: a `sim.note` transaction with a body of `bodyBytes` random bytes. */
+  /** Default: `simTx`, an organisation registration. */
   makeTx?: TxMaker;
 }
 
@@ -51,17 +52,31 @@ export function planWorkload(options: WorkloadOptions, prng: Prng): PlannedTx[] 
 
 /** Client `client`'s transaction with `nonce`, first submitted at `at_ms`. */
 export function workloadTx(
-  options: Pick<WorkloadOptions, 'chainId' | 'clients' | 'bodyBytes' | 'makeTx'>,
+  options: Pick<WorkloadOptions, 'chainId' | 'clients' | 'makeTx'>,
   at_ms: number,
   client: number,
   nonce: number,
   prng: Prng,
 ): PlannedTx {
-  const tx = options.makeTx
-    ? options.makeTx({ chainId: options.chainId, client: options.clients[client]!, nonce, prng })
-    : signTransaction(
-        { type: 'sim.note', nonce, chainId: options.chainId, body: prng.bytes(options.bodyBytes) },
-        options.clients[client]!.secretKey,
-      );
+  const make = options.makeTx ?? simTx;
+  const tx = make({ chainId: options.chainId, client: options.clients[client]!, nonce, prng });
   return { at_ms, client, tx, id: Buffer.from(txHash(tx)).toString('hex') };
 }
+
+/**
+ * The default transaction: a client (a network admin) registers an organisation, named after the
+ * client and the nonce so that every one succeeds; the rule engine executes it and writes state.
+ */
+export const simTx: TxMaker = ({ chainId, client, nonce, prng }) =>
+  buildTx(
+    'org.register',
+    {
+      id: `sim-${hex(client.publicKey).slice(0, 8)}-${nonce}`,
+      kind: 'hospital',
+      adminKey: prng.bytes(32),
+      encryptionKey: prng.bytes(32),
+    },
+    nonce,
+    chainId,
+    client.secretKey,
+  );

@@ -1,13 +1,13 @@
 /**
- * What a simulated replica keeps on "disk": its committed chain (blocks with their commit
- * certificates) and the durable records its core asked to persist. It survives crashes; everything
- * else (the replica object, the executor's speculative results, timers) is lost.
+ * The simulator's copy of what a replica committed: each block, with its certificate, as the
+ * replica's chain store accepted it. The checkers, the adversaries and the progress measures read
+ * it synchronously; the run ends by checking that it matches the chain store itself.
  *
  * Values are copied on the way in, so nothing the replica later does to its in-memory objects can
- * change what is on disk.
+ * change it.
  */
 import { decode, encode } from '../codec/index.ts';
-import type { DurableRecord, ExecutedHead, RestoredState } from '../consensus/types.ts';
+import type { ExecutedHead } from '../consensus/types.ts';
 import { assert } from '../errors.ts';
 import { hex } from '../hex.ts';
 import { Block, blockHash, CommitCertificate, txHash } from '../ledger/index.ts';
@@ -95,28 +95,5 @@ export class CommittedChain {
     };
     this.#push(entry);
     return entry;
-  }
-}
-
-/** A replica's disk: its committed chain and the records its core persisted, in order. */
-export class DurableState {
-  readonly chain: CommittedChain;
-  readonly #records: DurableRecord[] = [];
-
-  constructor(genesis: Block) {
-    this.chain = new CommittedChain(genesis);
-  }
-
-  persist(records: readonly DurableRecord[]): void {
-    for (const record of records) this.#records.push(structuredClone(record));
-  }
-
-  get recordCount(): number {
-    return this.#records.length;
-  }
-
-  /** What a restarted replica is given: its last executed block and copies of its records. */
-  restore(): RestoredState {
-    return { executed: this.chain.head(), records: this.#records.map((r) => structuredClone(r)) };
   }
 }
