@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { ConsensusMessage } from '../src/consensus/messages.ts';
 import { signMessage } from '../src/consensus/messages.ts';
+import { buildTx } from '../src/contracts/build.ts';
+import { sha256 } from '../src/crypto/index.ts';
 import { hex } from '../src/hex.ts';
 import {
   assembleBlock,
@@ -17,8 +19,6 @@ import {
   sortVotes,
   type Transaction,
 } from '../src/ledger/index.ts';
-import { buildTx } from '../src/contracts/build.ts';
-import { sha256 } from '../src/crypto/index.ts';
 import { CommittedChain } from '../src/sim/committed-chain.ts';
 import {
   checkAdmittedProgress,
@@ -547,7 +547,9 @@ describe('medledger sim', () => {
     );
     const summary = JSON.parse(stdout);
     expect(summary).toMatchObject({ seeds: 1, violations: 0, nodes: 4 });
-    const direct = await runSeed(simOptions({ seed: 2, nodes: 4, scenario: 'slow', txs: 20, faultPeriod_ms: 800 }));
+    const direct = await runSeed(
+      simOptions({ seed: 2, nodes: 4, scenario: 'slow', txs: 20, faultPeriod_ms: 800 }),
+    );
     expect(summary.committedBlocks).toBe(direct.stats.committedBlocks);
   });
 });

@@ -392,7 +392,8 @@ export class Adversary {
     // The rule engine reads the block time: the bent block's state root follows it.
     const { header, txs } = pp.block;
     const stateRoot =
-      this.#ctx.stateRootAfter(header.prevHash, { height: header.height, timestamp }, txs) ?? header.stateRoot;
+      this.#ctx.stateRootAfter(header.prevHash, { height: header.height, timestamp }, txs) ??
+      header.stateRoot;
     return this.#proposeInstead(pp, { header: { ...header, timestamp, stateRoot }, txs }, targets);
   }
 

@@ -82,7 +82,11 @@ export function makeIdentities(
       encryptionKey: sha256(c.publicKey),
     })),
     organisations: [],
-    params: { ...DEFAULT_PARAMS, checkpointInterval: params.checkpointInterval, maxBlockTxs: params.maxBlockTxs },
+    params: {
+      ...DEFAULT_PARAMS,
+      checkpointInterval: params.checkpointInterval,
+      maxBlockTxs: params.maxBlockTxs,
+    },
   };
   // The rule engine's initial state (the admins' identities), as every validator's chain store starts.
   const block = genesisBlock(genesis, genesisState(genesis));

@@ -40,8 +40,8 @@ import {
 import { Prng } from '../prng.ts';
 import { Adversary } from './byzantine.ts';
 import { CollusionBoard } from './collusion.ts';
-import { describeMessage } from './describe.ts';
 import { CommittedChain } from './committed-chain.ts';
+import { describeMessage } from './describe.ts';
 import { type FaultKind, type FaultPlan, planFaults, resolveFaults } from './faults.ts';
 import { type LinkRule, Network, type NetworkStats } from './network.ts';
 import { clientTargetOf, type SimOptions } from './options.ts';
@@ -484,7 +484,9 @@ export class Simulator {
   /** Counts `work` (if a promise) in what the current event waits for; its failure ends the run. */
   #track(work: void | Promise<void>): void {
     if (!work) return;
-    this.#pending.push(work.catch((error) => this.#fail('simulator', `storage work failed: ${describe(error)}`)));
+    this.#pending.push(
+      work.catch((error) => this.#fail('simulator', `storage work failed: ${describe(error)}`)),
+    );
   }
 
   /** Every up replica's chain store holds exactly the chain the simulator saw it commit. */
@@ -812,7 +814,8 @@ export class Simulator {
       transport: {
         send: (to, message) => this.#emit(node, message, [to]),
         broadcast: (message) => this.#emit(node, message, others),
-        fetch: (request) => this.#track(this.#fetch(node, request.fromHeight, request.toHeight, request.peers)),
+        fetch: (request) =>
+          this.#track(this.#fetch(node, request.fromHeight, request.toHeight, request.peers)),
         punish: () => {},
       },
       timers: {
@@ -1211,9 +1214,7 @@ export class Simulator {
       cut: this.#twinsCut,
       equivocations: distinct(this.#twinSigned),
       equivocationsSeen: distinct(this.#twinSeen),
-      committedBlocks: this.#nodes
-        .filter((n) => n.twinned)
-        .reduce((sum, n) => sum + n.chain.height, 0),
+      committedBlocks: this.#nodes.filter((n) => n.twinned).reduce((sum, n) => sum + n.chain.height, 0),
       failures: this.#twinFailures.length,
       firstFailure: this.#twinFailures[0] ?? null,
     };

@@ -5,8 +5,9 @@
  * known before the run starts. (A closed-loop run makes its transactions as it goes, with
  * `workloadTx`; the simulator keeps the list of those it submitted.)
  */
-import type { SigningKeyPair } from '../crypto/index.ts';
+
 import { buildTx } from '../contracts/build.ts';
+import type { SigningKeyPair } from '../crypto/index.ts';
 import { hex } from '../hex.ts';
 import { type Transaction, txHash } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
