@@ -11,14 +11,7 @@ import { signMessage } from '../src/consensus/messages.ts';
 import { buildTx } from '../src/contracts/build.ts';
 import { sha256 } from '../src/crypto/index.ts';
 import { hex } from '../src/hex.ts';
-import {
-  assembleBlock,
-  blockHash,
-  type CommitCertificate,
-  signCommit,
-  sortVotes,
-  type Transaction,
-} from '../src/ledger/index.ts';
+import { assembleBlock, blockHash, signCommit, sortVotes, type Transaction } from '../src/ledger/index.ts';
 import { CommittedChain } from '../src/sim/committed-chain.ts';
 import {
   checkAdmittedProgress,
@@ -44,9 +37,8 @@ import {
   Simulator,
   simOptions,
 } from '../src/sim/index.ts';
-import { makeIdentities, SIM_GENESIS_TIME } from '../src/sim/setup.ts';
+import { SIM_GENESIS_TIME } from '../src/sim/setup.ts';
 import { SignatureLog } from '../src/sim/signature-log.ts';
-import { executeForTest } from './fixtures/chain.ts';
 
 describe('Prng', () => {
   it('is a function of its seed, and child streams of the seed and label only', () => {
