@@ -1,97 +1,76 @@
-/** Scenario tests of the PBFT replica in a small in-process cluster (see fixtures/cluster.ts). */
+/**
+ * Scenario tests of the PBFT replica on a small cluster: the simulator with no planned faults, only
+ * the test's own timeline (fixtures/cluster.ts). Each run is checked by every checker of the
+ * simulator (agreement, validity, certificates, no honest equivocation, liveness after the heal).
+ */
 import { describe, expect, it } from 'vitest';
-import { hex } from '../src/hex.ts';
-import { blockHash, checkCertificate, validatorSet } from '../src/ledger/index.ts';
-import { Cluster } from './fixtures/cluster.ts';
-
-function expectAgreement(cluster: Cluster, replicas = cluster.nodes.map((_, i) => i)): void {
-  const validators = validatorSet(cluster.net.genesis);
-  const byHeight = new Map<number, string>();
-  for (const i of replicas) {
-    for (const { block, certificate } of cluster.nodes[i]!.chain) {
-      const h = block.header.height;
-      const hash = hex(blockHash(block.header));
-      expect(byHeight.get(h) ?? hash, `height ${h} at replica ${i}`).toBe(hash);
-      byHeight.set(h, hash);
-      const problem = checkCertificate(certificate, {
-        chainId: cluster.net.genesis.chainId,
-        validators,
-        height: h,
-        blockHash: blockHash(block.header),
-        proposedInView: block.header.view,
-      });
-      expect(problem).toBeNull();
-    }
-  }
-}
-
-const committedTxs = (cluster: Cluster, i: number) =>
-  cluster.nodes[i]!.chain.reduce((sum, e) => sum + e.block.txs.length, 0);
+import type { SimulationResult } from '../src/sim/index.ts';
+import { committedTxCount, simulateCluster } from './fixtures/cluster.ts';
 
 describe('PBFT replica', () => {
-  it('commits submitted transactions on every replica, in batches, with valid certificates', () => {
-    const cluster = new Cluster(4);
-    cluster.submit(45, 1);
-    cluster.runUntil(500);
-    for (let i = 0; i < 4; i++) expect(committedTxs(cluster, i), `replica ${i}`).toBe(45);
-    expect(cluster.nodes[0]!.chain.length).toBeGreaterThanOrEqual(5); // batches of at most 10
-    expectAgreement(cluster);
+  it('commits submitted transactions on every replica, in batches, with valid certificates', async () => {
+    const run = await simulateCluster({ nodes: 4, txs: 45 });
+    for (let i = 0; i < 4; i++) expect(committedTxCount(run, i), `replica ${i}`).toBe(45);
+    expect(run.chains[0]!.height).toBeGreaterThanOrEqual(3); // blocks of at most 20
+    expect(run.stats.viewChanges).toBe(0);
   });
 
-  it('replaces a silent primary by a view change and commits on', () => {
-    const cluster = new Cluster(4);
-    cluster.silenced.add(0); // primary of view 0
-    cluster.submit(20, 2);
-    cluster.runUntil(3000);
-    for (const i of [1, 2, 3]) {
-      expect(committedTxs(cluster, i), `replica ${i}`).toBe(20);
-      expect(cluster.nodes[i]!.replica.info.view).toBeGreaterThanOrEqual(1);
-    }
-    expectAgreement(cluster, [1, 2, 3]);
+  it('replaces a silent primary by a view change and commits on', async () => {
+    // Everything the primary of view 0 sends is lost until the network heals at 3 s.
+    const run = await simulateCluster({
+      nodes: 4,
+      txs: 20,
+      faultPeriod_ms: 3000,
+      schedule: [{ kind: 'links', at_ms: 0, from: [0], faults: { dropRate: 1 } }],
+    });
+    expect(run.stats.maxView).toBeGreaterThanOrEqual(1);
+    for (const i of [1, 2, 3]) expect(lateWhileFaulty(run, i), `replica ${i}`).toEqual([]);
   });
 
-  it('works with n = 7 and two silent replicas', () => {
-    const cluster = new Cluster(7);
-    cluster.silenced.add(3);
-    cluster.silenced.add(5);
-    cluster.submit(30, 0);
-    cluster.runUntil(3000);
-    for (const i of [0, 1, 2, 4, 6]) expect(committedTxs(cluster, i), `replica ${i}`).toBe(30);
-    expectAgreement(cluster, [0, 1, 2, 4, 6]);
+  it('works with n = 7 and two silent replicas', async () => {
+    const run = await simulateCluster({
+      nodes: 7,
+      txs: 30,
+      faultPeriod_ms: 3000,
+      schedule: [{ kind: 'links', at_ms: 0, from: [3, 5], faults: { dropRate: 1 } }],
+    });
+    for (const i of [0, 1, 2, 4, 6]) expect(lateWhileFaulty(run, i), `replica ${i}`).toEqual([]);
   });
 
-  it('a crashed replica restarts from its persisted state and catches up', () => {
-    const cluster = new Cluster(4);
-    cluster.submit(20, 0);
-    cluster.runUntil(200);
-    cluster.crash(2);
-    cluster.submit(40, 0);
-    cluster.runUntil(600);
-    cluster.restart(2);
-    cluster.runUntil(3000);
-    for (let i = 0; i < 4; i++) expect(committedTxs(cluster, i), `replica ${i}`).toBe(60);
-    expectAgreement(cluster);
+  it('a crashed replica restarts from its disks and catches up', async () => {
+    const run = await simulateCluster({
+      nodes: 4,
+      txs: 60,
+      schedule: [{ kind: 'crash', at_ms: 200, node: 2, restartAfter_ms: 400 }],
+    });
+    expect(run.stats.restarts).toBe(1);
+    expect(committedTxCount(run, 2)).toBe(60);
+    expect(run.chains[2]!.height).toBe(run.chains[0]!.height);
   });
 
-  it('a restarted primary never signs a second proposal for a height it already proposed', () => {
-    const cluster = new Cluster(4);
-    cluster.submit(30, 0);
-    cluster.runUntil(3);
-    cluster.crash(0);
-    cluster.restart(0);
-    cluster.submit(30, 0);
-    cluster.runUntil(4000);
-    const signed = new Map<string, string>();
-    for (const record of cluster.nodes[0]!.records) {
-      if (record.kind !== 'signed') continue;
-      const key = `${record.phase}/${record.view}/${record.height}`;
-      expect(signed.get(key) ?? hex(record.blockHash), key).toBe(hex(record.blockHash));
-      signed.set(key, hex(record.blockHash));
-    }
-    for (let i = 0; i < 4; i++) expect(committedTxs(cluster, i), `replica ${i}`).toBe(60);
-    expectAgreement(cluster);
+  it('a restarted primary never signs a second proposal for a height it already proposed', async () => {
+    const run = await simulateCluster({
+      nodes: 4,
+      txs: 60,
+      schedule: [{ kind: 'crash', at_ms: 3, node: 'primary', restartAfter_ms: 0 }],
+    });
+    expect(run.stats.crashes).toBe(1);
+    // The honest-equivocation checker (part of every run's checks) compares all it signed.
+    expect(run.signatures.conflicts).toEqual([]);
+    for (let i = 0; i < 4; i++) expect(committedTxCount(run, i), `replica ${i}`).toBe(60);
   });
 });
+
+/**
+ * The transactions submitted while the faults held (at least 1.5 s before the heal) that replica
+ * `i` did not commit before the heal: the cluster must make progress despite the faults.
+ */
+function lateWhileFaulty(run: SimulationResult, i: number): string[] {
+  return run.workload
+    .filter((tx) => tx.at_ms < run.heal_ms - 1500)
+    .filter((tx) => !((run.commitTimes[i]!.get(tx.id) ?? Number.POSITIVE_INFINITY) < run.heal_ms))
+    .map((tx) => tx.id);
+}
 
 describe('the mempool', () => {
   it('verifies a signature on admission unless the driver says it checked it already', async () => {
