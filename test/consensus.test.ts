@@ -1,6 +1,6 @@
 /** Scenario tests of the PBFT replica in a small in-process cluster (see fixtures/cluster.ts). */
 import { describe, expect, it } from 'vitest';
-import { hex } from '../src/hex.ts';
+import { hex } from '../src/bytes.ts';
 import { blockHash, checkCertificate, validatorSet } from '../src/ledger/index.ts';
 import { Cluster } from './fixtures/cluster.ts';
 

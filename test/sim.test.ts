@@ -6,9 +6,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import type { ConsensusMessage } from '../src/consensus/messages.ts';
 import { signMessage } from '../src/consensus/messages.ts';
-import { hex } from '../src/hex.ts';
 import {
   assembleBlock,
   blockHash,

@@ -5,6 +5,7 @@
  * known before the run starts. (A closed-loop run makes its transactions as it goes, with
  * `workloadTx`; the simulator keeps the list of those it submitted.)
  */
+import { hex } from '../bytes.ts';
 import type { SigningKeyPair } from '../crypto/index.ts';
 import { signTransaction, type Transaction, txHash } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
@@ -63,5 +64,5 @@ export function workloadTx(
         { type: 'sim.note', nonce, chainId: options.chainId, body: prng.bytes(options.bodyBytes) },
         options.clients[client]!.secretKey,
       );
-  return { at_ms, client, tx, id: Buffer.from(txHash(tx)).toString('hex') };
+  return { at_ms, client, tx, id: hex(txHash(tx)) };
 }
