@@ -6,6 +6,7 @@
  * deletion subtracts the old entry). Replays the writes from height 0 to know what each one replaced.
  */
 import { join } from 'node:path';
+import { hex } from '../src/bytes.ts';
 import { encode } from '../src/codec/index.ts';
 import { genesisState } from '../src/contracts/index.ts';
 import {
@@ -78,8 +79,7 @@ export async function blockBytes(home: string, heights: Set<number>): Promise<Bl
       const receipts = (await store.receipts(height)) ?? [];
       const certificate = await store.certificate(height);
       const tx_bytes = new Map<string, number>();
-      for (const tx of block.txs)
-        tx_bytes.set(Buffer.from(txHash(tx)).toString('hex'), encode(Transaction, tx).length);
+      for (const tx of block.txs) tx_bytes.set(hex(txHash(tx)), encode(Transaction, tx).length);
       const entryKey = heightKey(PREFIX.block, height).length;
       const blockEntry = encode(Block, block).length;
       const txsTotal = [...tx_bytes.values()].reduce((a, b) => a + b, 0);

@@ -9,7 +9,7 @@
  *   - `node:crypto` / `crypto`, imported by the reused modules, by shims/node-crypto.ts on @noble/hashes
  *     and @noble/ciphers (SHA-256, HMAC, HKDF, scrypt, AES-256-GCM, random bytes);
  *   - the free `Buffer` by the `buffer` package (shims/globals.ts, injected), `process.stderr` by the console;
- *   - other Node built-ins and Node-only packages (files, undici for --ca, LevelDB) by an empty module:
+ *   - other Node built-ins and Node-only packages (files, undici for --ca, LevelDB on disk and in memory) by an empty module:
  *     the reused code imports them for paths the portal never takes (writing files, TLS pinning).
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
@@ -24,7 +24,7 @@ const SWAPPED: Record<string, string> = {
 };
 const NODE_CRYPTO = projectPath('src/app/shims/node-crypto.ts');
 /** Packages the reused code imports only for what runs in Node. */
-const NODE_ONLY = /^(node:.*|constants|undici|level|classic-level|@multiformats\/multiaddr|@medplum\/.*)$/;
+const NODE_ONLY = /^(node:.*|constants|undici|level|classic-level|memory-level|@multiformats\/multiaddr|@medplum\/.*)$/;
 
 const swapped = new Map(Object.entries(SWAPPED).map(([from, to]) => [projectPath(from), projectPath(to)]));
 

@@ -12,13 +12,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesEqual, fromHex, hex } from '../src/bytes.ts';
 import { NodeClient } from '../src/client/http.ts';
 import { addRecord, readRecord } from '../src/client/records.ts';
 import { encode } from '../src/codec/index.ts';
 import { buildTx, signPatientRegistration, type TxBody, type TxType } from '../src/contracts/index.ts';
 import { signRequest } from '../src/crypto/http-signature.ts';
 import { generateIdentityKeys, type IdentityKeys, writeKeystore } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { Transaction, txHash as txHashOf } from '../src/ledger/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
 import { cleanEnv, run } from './fixtures/run.ts';
@@ -109,7 +109,7 @@ async function readAt(i: number, reader: IdentityKeys, purpose: 'treatment' | 'e
     purpose,
     out,
   });
-  expect(Buffer.from(await readFile(out)).equals(Buffer.from(plaintext))).toBe(true);
+  expect(bytesEqual(await readFile(out), plaintext)).toBe(true);
   return result;
 }
 
@@ -137,7 +137,7 @@ describe('the record read flow', () => {
         id,
         kind: 'hospital',
         adminKey: orgAdmin.signing.publicKey,
-        encryptionKey: Buffer.from(node.body.encryptionKey, 'hex'),
+        encryptionKey: fromHex(node.body.encryptionKey),
       });
     }
     // The directory is for signed members: the network admin, here.

@@ -28,6 +28,7 @@ import { fhirRoutes } from '../src/api/routes-fhir.ts';
 import { recordRoutes } from '../src/api/routes-records.ts';
 import { stateRoutes } from '../src/api/routes-state.ts';
 import { type ApiOptions, startApi } from '../src/api/server.ts';
+import { hex } from '../src/bytes.ts';
 import { NodeClient } from '../src/client/http.ts';
 import { addRecord } from '../src/client/records.ts';
 import { submitAndWait } from '../src/client/submit.ts';
@@ -47,7 +48,6 @@ import {
   type IdentityKeys,
   sign,
 } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { Transaction } from '../src/ledger/index.ts';
 import { parseFaults } from '../src/node/config.ts';
 import { RefusalLog } from '../src/node/refusal-log.ts';

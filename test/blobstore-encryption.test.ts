@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { bytesEqual, concatBytes } from '../src/bytes.ts';
 import { generateEncryptionKeyPair, randomBytes } from '../src/crypto/index.ts';
 import {
   CHUNK_BYTES,
@@ -30,7 +31,7 @@ const contextB = recordContext('medledger-test', 'record-B');
 async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const part of source) parts.push(part);
-  return new Uint8Array(Buffer.concat(parts));
+  return concatBytes(parts);
 }
 
 /** Yields `bytes` in pieces of `size` (as a file stream would). */
@@ -97,7 +98,7 @@ describe('record encryption round trip', () => {
             expectedPlaintextSha256: summary.plaintextSha256,
           }),
         );
-        expect(Buffer.from(out).equals(plaintext)).toBe(true);
+        expect(bytesEqual(out, plaintext)).toBe(true);
       }
     });
   }
@@ -105,7 +106,7 @@ describe('record encryption round trip', () => {
   it('decrypts whatever way the ciphertext is cut into pieces', async () => {
     const plaintext = randomBytes(2 * CHUNK_BYTES + 777);
     const { envelopes, parts } = await encrypt(plaintext);
-    const whole = new Uint8Array(Buffer.concat(parts));
+    const whole = concatBytes(parts);
     for (const size of [7919, CHUNK_BYTES + 5, whole.length]) {
       const source = pieces(whole, size);
       const out = await collect(
@@ -115,10 +116,10 @@ describe('record encryption round trip', () => {
           context: contextA,
         }),
       );
-      expect(Buffer.from(out).equals(plaintext)).toBe(true);
+      expect(bytesEqual(out, plaintext)).toBe(true);
     }
     const tiny = await encrypt(randomBytes(10));
-    const bytewise = pieces(new Uint8Array(Buffer.concat(tiny.parts)), 1);
+    const bytewise = pieces(concatBytes(tiny.parts), 1);
     const out = await collect(
       decryptRecord(bytewise, {
         secretKey: patient.secretKey,
@@ -185,7 +186,7 @@ describe('record decryption refuses the wrong key or the wrong bytes', () => {
   it('a flipped byte anywhere (header, body, tag, any segment): typed error, no plaintext of that segment', async () => {
     const plaintext = randomBytes(2 * CHUNK_BYTES + 100);
     const { envelopes, parts } = await encrypt(plaintext);
-    const whole = new Uint8Array(Buffer.concat(parts));
+    const whole = concatBytes(parts);
     const positions = [
       0,
       3,
@@ -276,7 +277,7 @@ describe('record decryption refuses the wrong key or the wrong bytes', () => {
     const plaintext = randomBytes(CHUNK_BYTES + 3);
     const ciphertext = await collect(encryptStream([plaintext], key));
     const out = await collect(decryptStream([ciphertext], key));
-    expect(Buffer.from(out).equals(plaintext)).toBe(true);
+    expect(bytesEqual(out, plaintext)).toBe(true);
     expect(await decryptCode(collect(decryptStream([ciphertext], randomBytes(32))))).toBe(
       'STORE_DECRYPT_FAILED',
     );
@@ -296,7 +297,7 @@ describe('custodian re-wrap', () => {
         expectedPlaintextSha256: summary.plaintextSha256,
       }),
     );
-    expect(Buffer.from(out).equals(plaintext)).toBe(true);
+    expect(bytesEqual(out, plaintext)).toBe(true);
     // The reader's envelope opens for the reader only, and only for this record.
     expect(() => openEnvelope(stranger.secretKey, forReader, contextA)).toThrow(
       expect.objectContaining({ code: 'STORE_ENVELOPE_OPEN_FAILED' }),

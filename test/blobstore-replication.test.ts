@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bytesEqual, concatBytes } from '../src/bytes.ts';
 import { generateEncryptionKeyPair, randomBytes } from '../src/crypto/index.ts';
 import {
   BlobService,
@@ -43,7 +44,7 @@ afterEach(async () => {
 async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const part of source) parts.push(part);
-  return new Uint8Array(Buffer.concat(parts));
+  return concatBytes(parts);
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<unknown> {
@@ -131,7 +132,7 @@ describe('replication', () => {
     expect(faults).toEqual([]);
     expect(await nodes.local!.store.hasRecord(recordCid)).toBe(true);
     expect(await nodes.local!.store.recordCid('rec-1')).toEqual(recordCid);
-    expect(Buffer.from(await readBack()).equals(plaintext)).toBe(true);
+    expect(bytesEqual(await readBack(), plaintext)).toBe(true);
     // Replicating again fetches nothing.
     const again = await replicator().replicate('rec-1', recordCid, ['good']);
     expect(again.fetchedBlobs).toBe(0);
@@ -157,7 +158,7 @@ describe('replication', () => {
     expect(network.received.get('liar')!.fetch).toBeGreaterThan(0);
     // Only verified bytes were stored: the record reads back and decrypts.
     expect(await nodes.local!.store.hasRecord(recordCid)).toBe(true);
-    expect(Buffer.from(await readBack()).equals(plaintext)).toBe(true);
+    expect(bytesEqual(await readBack(), plaintext)).toBe(true);
   });
 
   it('rejects a peer that serves a wrong manifest and takes it from the next one', async () => {
@@ -167,7 +168,7 @@ describe('replication', () => {
     });
     await replicator().replicate('rec-1', recordCid, ['liar', 'good']);
     expect(faults.map((f) => [f.peer, f.kind])).toEqual([['liar', 'wrong-bytes']]);
-    expect(Buffer.from(await readBack()).equals(plaintext)).toBe(true);
+    expect(bytesEqual(await readBack(), plaintext)).toBe(true);
   });
 
   it('gives up on a slow peer after the timeout and on an absent one, and uses the good peer', async () => {
@@ -185,7 +186,7 @@ describe('replication', () => {
       'good',
     ]);
     expect(performance.now() - start).toBeLessThan(4_000);
-    expect(Buffer.from(await readBack()).equals(plaintext)).toBe(true);
+    expect(bytesEqual(await readBack(), plaintext)).toBe(true);
     const byPeer = new Map(faults.map((f) => [f.peer, f.kind]));
     expect(byPeer.get('good')).toBeUndefined();
   });
@@ -199,7 +200,7 @@ describe('replication', () => {
     }).replicate('rec-1', recordCid, ['a', 'b', 'c']);
     expect(result.servedBy.size).toBeGreaterThan(1);
     expect([...result.servedBy.values()].reduce((a, b) => a + b, 0)).toBe(13);
-    expect(Buffer.from(await readBack()).equals(plaintext)).toBe(true);
+    expect(bytesEqual(await readBack(), plaintext)).toBe(true);
   });
 
   it('fails with STORE_REPLICATION_FAILED when every candidate lies or is missing, storing nothing bad', async () => {
@@ -242,7 +243,7 @@ describe('replication', () => {
     }).replicate('rec-1', recordCid, ['good']);
     expect(faults.some((f) => f.kind === 'busy')).toBe(true);
     expect(faults.every((f) => f.kind === 'busy')).toBe(true);
-    expect(Buffer.from(await readBack()).equals(plaintext)).toBe(true);
+    expect(bytesEqual(await readBack(), plaintext)).toBe(true);
   });
 
   it('a chunk found corrupted on disk is reported, and replication fetches a good copy of just that chunk', async () => {
@@ -264,7 +265,7 @@ describe('replication', () => {
     });
     expect(await codeOf(readBack())).toBe('STORE_CORRUPT_CHUNK');
     expect(await repaired).toBe(1);
-    expect(Buffer.from(await readBack()).equals(plaintext)).toBe(true);
+    expect(bytesEqual(await readBack(), plaintext)).toBe(true);
   });
 
   it('refuses to replicate a record erased on this node', async () => {

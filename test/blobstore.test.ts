@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bytesEqual, concatBytes } from '../src/bytes.ts';
 import { generateEncryptionKeyPair, randomBytes } from '../src/crypto/index.ts';
 import {
   BlobStore,
@@ -49,7 +50,7 @@ async function reopen(store: BlobStore, options: BlobStoreOptions = {}): Promise
 async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const part of source) parts.push(part);
-  return new Uint8Array(Buffer.concat(parts));
+  return concatBytes(parts);
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<unknown> {
@@ -127,10 +128,10 @@ describe('records: chunks under a manifest', () => {
     expect(manifest.size).toBe(data.length);
     expect(manifest.chunks.map((c) => c.size)).toEqual([CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES, 5000]);
     expect(manifest.chunks[0]!.cid).toEqual(cidOf(data.subarray(0, CHUNK_BYTES)));
-    expect(Buffer.from(await collect(store.readRecord(put.cid))).equals(data)).toBe(true);
+    expect(bytesEqual(await collect(store.readRecord(put.cid)), data)).toBe(true);
     // A range of chunks.
     const middle = await collect(store.readRecord(put.cid, { first: 1, count: 2 }));
-    expect(Buffer.from(middle).equals(data.subarray(CHUNK_BYTES, 3 * CHUNK_BYTES))).toBe(true);
+    expect(bytesEqual(middle, data.subarray(CHUNK_BYTES, 3 * CHUNK_BYTES))).toBe(true);
     // Five files: four chunks and the manifest; no temporary file left.
     const files = await filesOnDisk(store);
     expect(files.blobs.length).toBe(5);
@@ -154,7 +155,7 @@ describe('records: chunks under a manifest', () => {
       await store.erase(`r${size}`, whole.cid); // start from an empty store each time
       const put = await store.putRecord(cut(size));
       expect(put.cid).toEqual(whole.cid);
-      expect(Buffer.from(await collect(store.readRecord(put.cid))).equals(data)).toBe(true);
+      expect(bytesEqual(await collect(store.readRecord(put.cid)), data)).toBe(true);
     }
   });
 
@@ -261,7 +262,7 @@ describe('verified reads', () => {
     expect(await store.hasRecord(put.cid)).toBe(false);
     expect(await store.missingChunks(put.cid)).toEqual([1]);
     await store.putBlob(data.subarray(CHUNK_BYTES, 2 * CHUNK_BYTES), { cid: bad });
-    expect(Buffer.from(await collect(store.readRecord(put.cid))).equals(data)).toBe(true);
+    expect(bytesEqual(await collect(store.readRecord(put.cid)), data)).toBe(true);
   });
 
   it('detects a truncated or swapped blob file', async () => {

@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { compareBytes, fromHex, hex } from '../src/bytes.ts';
 import { main } from '../src/cli/main.ts';
 import { writeFileAtomically } from '../src/client/atomic-file.ts';
 import { NodeClient } from '../src/client/http.ts';
@@ -39,7 +40,6 @@ import {
 } from '../src/crypto/index.ts';
 import { newOperatorKeyText } from '../src/crypto/operator-key.ts';
 import { freePort } from '../src/free-port.ts';
-import { hex } from '../src/hex.ts';
 import { BlobStore } from '../src/store/index.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
 
@@ -126,7 +126,7 @@ describe('operator commands without a node', () => {
     const path = join(dir, 'new.key');
     const created = ok(await cli('keys', 'new', '--out', path, '--json'));
     expect(created.keystore).toBe(path);
-    expect(created.id).toBe(identityId(Buffer.from(created.signingKey, 'hex')));
+    expect(created.id).toBe(identityId(fromHex(created.signingKey)));
     expect(created.encryptionKey).toMatch(/^[0-9a-f]{64}$/);
 
     delete process.env.MEDLEDGER_PASSPHRASE;
@@ -706,7 +706,7 @@ describe('operator commands against four validator processes', () => {
     const out = join(dir, 'patient-copy.json');
     const read = await run(node0, 'record', 'get', ids.record!, '--out', out, '--keystore', files.patient!);
     expect(read).toMatchObject({ record: ids.record, bytes: plaintext.length, emergency: false });
-    expect(Buffer.compare(await readFile(out), plaintext)).toBe(0);
+    expect(compareBytes(await readFile(out), plaintext)).toBe(0);
     // Without --force an existing file is left alone.
     expectError(
       await cli('record', 'get', ids.record!, '--out', out, '--keystore', files.patient!, '--node', node0),
@@ -853,7 +853,7 @@ describe('operator commands against four validator processes', () => {
 
     const read = await get();
     expect(read.code, read.stderr).toBe(0);
-    expect(Buffer.compare(await readFile(out), plaintext)).toBe(0);
+    expect(compareBytes(await readFile(out), plaintext)).toBe(0);
 
     // sign-request: the headers that let the reader call the API directly (curl), good once.
     const again = ok(
@@ -987,7 +987,7 @@ describe('operator commands against four validator processes', () => {
       files.erNurse!,
     );
     expect(read.emergency).toBe(true);
-    expect(Buffer.compare(await readFile(out), plaintext)).toBe(0);
+    expect(compareBytes(await readFile(out), plaintext)).toBe(0);
     expectError(
       await cli(
         'emergency',
@@ -1180,7 +1180,7 @@ describe('operator commands against four validator processes', () => {
     const out = join(dir, 'discharge-letter-copy.pdf');
     const read = await run(node0, 'record', 'get', added.record, '--out', out, '--keystore', files.patient!);
     expect(read).toMatchObject({ contentType: 'application/pdf', bytes: pdf.length });
-    expect(Buffer.compare(await readFile(out), pdf)).toBe(0);
+    expect(compareBytes(await readFile(out), pdf)).toBe(0);
   });
 
   it('the patient adds a record to their own file: patient-provided, kept by their registering organisation', async () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { bytesEqual, fromHex, hex } from '../src/bytes.ts';
 import {
   bool,
   bytes,
@@ -70,7 +71,6 @@ const example: Sample = {
 /** Encodes an arbitrary wire value with plain msgpack, bypassing the schema, to forge inputs. */
 const raw = new Packr({ useRecords: false, mapsAsObjects: false, variableMapSize: true });
 const forge = (wire: unknown) => raw.pack(wire);
-const hex = (h: string) => Buffer.from(h, 'hex');
 const exampleWire = () => [...(Sample.toWire(example, '') as unknown[])];
 
 function codeOf(fn: () => unknown): string {
@@ -99,7 +99,7 @@ describe('codec round trip', () => {
   });
 
   it('keeps the byte form fixed (golden vector: a change here is a protocol change)', () => {
-    expect(Buffer.from(encode(Sample, example)).toString('hex')).toBe(
+    expect(hex(encode(Sample, example))).toBe(
       '9807ccc8c420abababababababababababababababababababababababababababababababab' +
         'c403010203a668c3a96c6c6f9193cb4270000000000000a162c3c0' +
         '82a161cd012ca17a01',
@@ -152,7 +152,7 @@ describe('codec rejects malformed input with its own error', () => {
           return;
         }
         // Never a silently different value: whatever decodes is exactly what those bytes encode.
-        expect(Buffer.from(encode(Sample, decoded)).equals(mutated)).toBe(true);
+        expect(bytesEqual(encode(Sample, decoded), mutated)).toBe(true);
       }),
       { numRuns: 2000 },
     );
@@ -226,17 +226,17 @@ describe('codec rejects malformed input with its own error', () => {
   it('rejects non-canonical forms of a valid value', () => {
     const small = struct('Small', { n: u64 });
     // 1 as uint8 (0xcc01) instead of the positive fixint 0x01
-    expect(codeOf(() => decode(small, hex('91cc01')))).toBe('CODEC_NON_CANONICAL');
+    expect(codeOf(() => decode(small, fromHex('91cc01')))).toBe('CODEC_NON_CANONICAL');
     // 1 as float64
-    expect(codeOf(() => decode(small, hex('91cb3ff0000000000000')))).toBe('CODEC_NON_CANONICAL');
+    expect(codeOf(() => decode(small, fromHex('91cb3ff0000000000000')))).toBe('CODEC_NON_CANONICAL');
     // array length in an array16 header
-    expect(codeOf(() => decode(small, hex('dc000101')))).toBe('CODEC_NON_CANONICAL');
+    expect(codeOf(() => decode(small, fromHex('dc000101')))).toBe('CODEC_NON_CANONICAL');
     // map keys out of order, and a duplicate key
     const m = map(str(4), u64, 4);
-    expect(codeOf(() => decode(m, hex('82a17a01a16102')))).toBe('CODEC_NON_CANONICAL');
-    expect(codeOf(() => decode(m, hex('82a16101a16102')))).toBe('CODEC_NON_CANONICAL');
+    expect(codeOf(() => decode(m, fromHex('82a17a01a16102')))).toBe('CODEC_NON_CANONICAL');
+    expect(codeOf(() => decode(m, fromHex('82a16101a16102')))).toBe('CODEC_NON_CANONICAL');
     // invalid UTF-8 in a string
-    expect(codeOf(() => decode(str(4), hex('a2c328')))).not.toBe('OK');
+    expect(codeOf(() => decode(str(4), fromHex('a2c328')))).not.toBe('OK');
   });
 
   it('refuses to encode what it would refuse to decode', () => {
@@ -246,8 +246,8 @@ describe('codec rejects malformed input with its own error', () => {
   });
 
   it('rejects msgpack extension types and deep nesting without crashing', () => {
-    expect(codeOf(() => decode(Sample, hex('d6ff00000000')))).toBe('CODEC_TYPE');
-    expect(codeOf(() => decode(Sample, hex('c1')))).not.toBe('OK');
+    expect(codeOf(() => decode(Sample, fromHex('d6ff00000000')))).toBe('CODEC_TYPE');
+    expect(codeOf(() => decode(Sample, fromHex('c1')))).not.toBe('OK');
     const deep = Buffer.alloc(200_000, 0x91);
     expect(codeOf(() => decode(Sample, deep))).not.toBe('OK');
   });
@@ -255,14 +255,19 @@ describe('codec rejects malformed input with its own error', () => {
   it('rejects hostile inputs before building anything large', () => {
     const Writes = list(struct('Write', { key: varBytes(256), value: optional(varBytes(1 << 20)) }), 200_000);
     // msgpackr's shared-reference extension (0x69 define, 0x70 refer) is not msgpack: refused at once.
-    expect(codeOf(() => decode(Writes, hex('9269c4010170')))).toBe('CODEC_TYPE');
+    expect(codeOf(() => decode(Writes, fromHex('9269c4010170')))).toBe('CODEC_TYPE');
     // An array32 header declaring 33 million elements, with empty maps where structs belong.
-    const maps = Buffer.concat([hex('dd01f78a40'), Buffer.alloc(1024, 0x80)]);
+    const maps = Buffer.concat([fromHex('dd01f78a40'), Buffer.alloc(1024, 0x80)]);
     expect(codeOf(() => decode(Writes, maps))).toBe('CODEC_LENGTH');
-    const fewer = Buffer.concat([hex('dd00030d40'), Buffer.alloc(1024, 0x80)]);
+    const fewer = Buffer.concat([fromHex('dd00030d40'), Buffer.alloc(1024, 0x80)]);
     expect(codeOf(() => decode(Writes, fewer))).toBe('CODEC_TYPE');
     // A large byte string with one trailing byte.
-    const big = Buffer.concat([hex('c6'), Buffer.from([0, 0x10, 0, 0]), Buffer.alloc(1 << 20), Buffer.of(0)]);
+    const big = Buffer.concat([
+      fromHex('c6'),
+      Buffer.from([0, 0x10, 0, 0]),
+      Buffer.alloc(1 << 20),
+      Buffer.of(0),
+    ]);
     expect(codeOf(() => decode(varBytes(1 << 20), big))).toBe('CODEC_MALFORMED');
   });
 });

@@ -57,6 +57,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import {
   assertNever,
   type CheckpointProof,
@@ -76,7 +77,6 @@ import {
   type TimerId,
   type ViewChange,
 } from '../src/consensus/index.ts';
-import { hex } from '../src/hex.ts';
 import {
   assembleBlock,
   type Block,

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import {
   type AuditEntry,
   createdId,
@@ -54,7 +55,7 @@ beforeAll(() => {
     chain.block(txs, 60_000);
     for (const t of txs) {
       reads.push({
-        hash: Buffer.from(txHash(t)).toString('hex'),
+        hash: hex(txHash(t)),
         actor: actor.id,
         patient: patients[which]!.id,
         record: records[which]!,
@@ -64,7 +65,7 @@ beforeAll(() => {
   }
 });
 
-const hashOf = (entry: AuditEntry) => Buffer.from(entry.txHash).toString('hex');
+const hashOf = (entry: AuditEntry) => hex(entry.txHash);
 const newestFirst = <T>(list: T[]) => [...list].reverse();
 
 /** Every page of a query, following cursors. */

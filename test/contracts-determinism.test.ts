@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { encode } from '../src/codec/index.ts';
 import {
   type BlockResult,
@@ -57,7 +58,7 @@ function execute(
     );
     state.apply(result.writes);
     root = nextStateRoot(root, result.writes, result.receipts);
-    roots.push(Buffer.from(root).toString('hex'));
+    roots.push(hex(root));
     results.push(result);
   });
   return { roots, results, state };

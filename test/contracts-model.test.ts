@@ -17,6 +17,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import {
   type Action,
   createdId,
@@ -981,14 +982,14 @@ function checkAudited(
   read: NonNullable<Expectation['read']>,
   now: number,
 ): void {
-  const hash = Buffer.from(receipt.txHash).toString('hex');
+  const hash = hex(receipt.txHash);
   for (const [by, id] of [
     ['patient', read.patient],
     ['actor', read.actor],
     ['record', read.record],
   ] as const) {
     const entries = queryAudit(chain.state, { by, id, from_ms: now, to_ms: now + 1, limit: 100 }).entries;
-    const entry = entries.find((e) => Buffer.from(e.txHash).toString('hex') === hash);
+    const entry = entries.find((e) => hex(e.txHash) === hash);
     expect(entry, `audit entry by ${by}`).toBeDefined();
     expect(entry!.decision).toBe(receipt.code === 'OK' ? 'permit' : 'deny');
     expect(entry!.rule).toBe(attr(receipt, 'rule'));
@@ -1002,14 +1003,14 @@ function checkRefusalAudited(
   audited: NonNullable<Expectation['audited']>,
   now: number,
 ): void {
-  const hash = Buffer.from(receipt.txHash).toString('hex');
+  const hash = hex(receipt.txHash);
   const entries = queryAudit(chain.state, {
     by: 'actor',
     id: audited.actor,
     from_ms: now,
     to_ms: now + 1,
   }).entries;
-  const entry = entries.find((e) => Buffer.from(e.txHash).toString('hex') === hash);
+  const entry = entries.find((e) => hex(e.txHash) === hash);
   expect(entry, `${receipt.code} audited`).toBeDefined();
   expect(entry).toMatchObject({ action: audited.action, decision: 'deny', rule: audited.rule });
   expect(entry!.emergency).toBe(audited.action === 'emergency');
@@ -1051,8 +1052,8 @@ function runHistory(history: { gap_ms: number; steps: Step[] }[]): void {
     // indexes (time A, patient P, actor U, record D).
     const code = receipts[0]!.code;
     if (txs.length === 1 && !['OK', 'DENIED', 'RECORD_ERASED'].includes(code)) {
-      const nonceKey = Buffer.from(stateKey.nonce(txs[0]!.sender)).toString('hex');
-      const keys = writes.map((w) => Buffer.from(w.key).toString('hex'));
+      const nonceKey = hex(stateKey.nonce(txs[0]!.sender));
+      const keys = writes.map((w) => hex(w.key));
       const notAudit = keys.filter((k) => !['41', '50', '55', '44'].includes(k.slice(0, 2)));
       expect(notAudit).toEqual(code === 'NOT_REGISTERED' ? [] : [nonceKey]);
       const audited = planned[0]!.expect.audited !== undefined;

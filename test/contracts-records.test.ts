@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { encodeBody } from '../src/contracts/bodies.ts';
 import {
   type AuditEntry,
@@ -259,16 +260,14 @@ describe('record.add', () => {
 /** The audit entries of one transaction, and whether its block wrote only its nonce and those. */
 function auditedOnly(actor: Party): { entries: AuditEntry[]; onlyAudit: boolean } {
   const block = chain.blocks.at(-1)!;
-  const hash = Buffer.from(txHash(block.txs[0]!)).toString('hex');
+  const hash = hex(txHash(block.txs[0]!));
   const entries = queryAudit(chain.state, { by: 'actor', id: actor.id }).entries.filter(
-    (e) => Buffer.from(e.txHash).toString('hex') === hash,
+    (e) => hex(e.txHash) === hash,
   );
-  const nonce = Buffer.from(stateKey.nonce(actor.signing.publicKey)).toString('hex');
-  const keys = block.result.writes.map((w) => Buffer.from(w.key));
+  const nonce = hex(stateKey.nonce(actor.signing.publicKey));
+  const keys = block.result.writes.map((w) => w.key);
   // The nonce, and the entry under its time, patient, actor (and record) indexes: A, P, U, D.
-  const onlyAudit = keys.every(
-    (k) => k.toString('hex') === nonce || 'APUD'.includes(String.fromCharCode(k[0]!)),
-  );
+  const onlyAudit = keys.every((k) => hex(k) === nonce || 'APUD'.includes(String.fromCharCode(k[0]!)));
   return { entries, onlyAudit };
 }
 

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { bytesEqual, hex } from '../src/bytes.ts';
 import {
   CONTRACT_ERRORS,
   decodeBody,
@@ -63,7 +64,7 @@ describe('genesis state', () => {
     const network = makeNetwork();
     const writes = genesisState(network.genesis);
     const [ledger] = genesisWrites(network.genesis);
-    const same = writes.find((w) => Buffer.from(w.key).equals(GENESIS_STATE_KEY));
+    const same = writes.find((w) => bytesEqual(w.key, GENESIS_STATE_KEY));
     expect(same?.value).toEqual(ledger!.value);
   });
 
@@ -151,8 +152,8 @@ describe('transaction envelope', () => {
     expect(writes).toHaveLength(1);
     expect(Buffer.from(writes[0]!.key)).toEqual(Buffer.from(stateKey.nonce(doctor.signing.publicKey)));
     const after = chain.state.dump();
-    after.delete(Buffer.from(writes[0]!.key).toString('hex'));
-    before.delete(Buffer.from(writes[0]!.key).toString('hex'));
+    after.delete(hex(writes[0]!.key));
+    before.delete(hex(writes[0]!.key));
     expect(after).toEqual(before);
     expectCode(
       chain.send(doctor, 'access.request', {

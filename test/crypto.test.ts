@@ -1,6 +1,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { concatBytes, fromHex, hex } from '../src/bytes.ts';
 import {
   AES_GCM_NONCE_BYTES,
   AES_KEY_BYTES,
@@ -21,9 +22,7 @@ import {
   verify,
   x25519SharedSecret,
 } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 
-const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 function flipped(bytes: Uint8Array, index: number): Uint8Array {
@@ -216,7 +215,7 @@ describe('x25519', () => {
       'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
       'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
       'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    ].map((h) => Buffer.from(h, 'hex'));
+    ].map((h) => fromHex(h));
     for (const key of lowOrder) {
       const high = Uint8Array.from(key);
       high[31]! |= 0x80;
@@ -290,10 +289,10 @@ describe('weak Ed25519 public keys', () => {
   it('refuses a small-order public key, for which a signature verifies for any message', () => {
     const identity = new Uint8Array(32);
     identity[0] = 1;
-    const basePoint = Buffer.from('5866666666666666666666666666666666666666666666666666666666666666', 'hex');
+    const basePoint = fromHex('5866666666666666666666666666666666666666666666666666666666666666');
     const scalarOne = new Uint8Array(32);
     scalarOne[0] = 1;
-    const forged = new Uint8Array(Buffer.concat([basePoint, scalarOne]));
+    const forged = concatBytes([basePoint, scalarOne]);
     expect(isWeakSigningKey(identity)).toBe(true);
     expect(verify(identity, new TextEncoder().encode('any message'), forged)).toBe(false);
     expect(isWeakSigningKey(generateSigningKeyPair().publicKey)).toBe(false);

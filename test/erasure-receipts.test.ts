@@ -14,6 +14,7 @@ import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiContext } from '../src/api/context.ts';
 import { startApi } from '../src/api/server.ts';
+import { hex } from '../src/bytes.ts';
 import { addRecordCommands } from '../src/cli/operator/records.ts';
 import { NodeClient } from '../src/client/http.ts';
 import { decode, encode } from '../src/codec/index.ts';
@@ -26,7 +27,6 @@ import {
   sign,
   writeKeystore,
 } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import {
   ErasureReceipt,
   erasureReceiptPayload,

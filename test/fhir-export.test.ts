@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { AuditEvent, Consent } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startApi } from '../src/api/server.ts';
+import { fromHex, hex } from '../src/bytes.ts';
 import { main } from '../src/cli/main.ts';
 import { NodeClient } from '../src/client/http.ts';
 import { createdIdOf, submitAndWait } from '../src/client/submit.ts';
@@ -42,7 +43,6 @@ import { type AuditEventContext, auditEvents, CODES } from '../src/fhir/audit-ev
 import { CONSENT_CODES, consentResource } from '../src/fhir/consent.ts';
 import { CHAIN_POSITION_URL, chainPositionOf, SYSTEM } from '../src/fhir/ids.ts';
 import { fhirProblems } from '../src/fhir/validate.ts';
-import { hex } from '../src/hex.ts';
 import { txHash } from '../src/ledger/transaction.ts';
 import {
   CHAIN_ID,
@@ -288,9 +288,9 @@ describe('the audit trail as AuditEvents', () => {
         });
         expect(event.id).toMatch(new RegExp(`^${entry.height}-${entry.txIndex}-${entry.seq}-`));
         const position = chainPositionOf(event)!;
-        expect(
-          hex(txHash(txAt({ ...entry, height: position.height, txHash: Buffer.from(position.tx, 'hex') }))),
-        ).toBe(position.tx);
+        expect(hex(txHash(txAt({ ...entry, height: position.height, txHash: fromHex(position.tx) })))).toBe(
+          position.tx,
+        );
       }
     }
     expect(events.values().next().value![0]!.extension![0]!.url).toBe(CHAIN_POSITION_URL);

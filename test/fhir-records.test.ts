@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesEqual } from '../src/bytes.ts';
 import { checkRecordContent } from '../src/client/record-content.ts';
 import { generateIdentityKeys, writeKeystore } from '../src/crypto/index.ts';
 import { MedledgerError } from '../src/errors.ts';
@@ -118,7 +119,7 @@ describe('checkRecordContent', () => {
     const path = await file('observation.json', observation);
     const content = await checkRecordContent(path, 'Observation', fhir);
     expect(content.contentType).toBe('Observation');
-    expect(Buffer.from(content.bytes!).equals(await readFile(path))).toBe(true);
+    expect(bytesEqual(content.bytes!, await readFile(path))).toBe(true);
     expect(content.size).toBe(content.bytes!.length);
   });
 

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { blockHash, genesisBlock, genesisToJson, loadGenesis, parseGenesis } from '../src/ledger/index.ts';
 import { makeNetwork } from './fixtures/chain.ts';
 
@@ -129,7 +130,7 @@ describe('genesis.json', () => {
     expect(doc.validators[0]).toEqual({
       name: 'validator-0',
       publicKey: expect.stringMatching(/^[0-9a-f]{64}$/),
-      encryptionKey: Buffer.from(net.validatorEncryption[0]!.publicKey).toString('hex'),
+      encryptionKey: hex(net.validatorEncryption[0]!.publicKey),
       addresses: [],
     });
     expect(parseGenesis(doc).validators.map((v) => v.encryptionKey)).toEqual(

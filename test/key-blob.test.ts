@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { bytesEqual } from '../src/bytes.ts';
 import { decode, encode } from '../src/codec/index.ts';
 import { generateIdentityKeys, type IdentityKeys, randomBytes, seal } from '../src/crypto/index.ts';
 import type { MedledgerError } from '../src/errors.ts';
@@ -117,7 +118,7 @@ describe('a key blob', () => {
     expect(code(() => decodeKeyBlob(encode(KeyBlob, { ...blob, threshold: 1 })))).toBe('KEY_BLOB_INVALID');
     expect(code(() => decodeKeyBlob(encode(KeyBlob, { ...blob, version: 2 })))).toBe('KEY_BLOB_INVALID');
     // The patient opens the key directly.
-    expect(Buffer.from(openPatientKey(blob, CHAIN, patient.encryption.secretKey)).equals(dataKey)).toBe(true);
+    expect(bytesEqual(openPatientKey(blob, CHAIN, patient.encryption.secretKey), dataKey)).toBe(true);
     expect(code(() => openPatientKey(blob, CHAIN, holders[0]!.encryption.secretKey))).toBe('KEY_NOT_PATIENT');
   });
 
@@ -143,7 +144,7 @@ describe('a key blob', () => {
           const t = blob.threshold;
           const shares = order.slice(0, t).map((i) => shareFor(blob, holders, i, reader, readTx));
           const key = await combineShares(shares, t);
-          expect(Buffer.from(key).equals(dataKey)).toBe(true);
+          expect(bytesEqual(key, dataKey)).toBe(true);
           const out: Uint8Array[] = [];
           for await (const piece of decryptStream(ciphertext, key)) out.push(piece);
           expect(Buffer.concat(out).equals(plaintext)).toBe(true);
@@ -154,7 +155,7 @@ describe('a key blob', () => {
           await expect(combineShares(fewer, t)).rejects.toMatchObject({ code: 'KEY_SHARES_TOO_FEW' });
           if (fewer.length >= 2) {
             const wrong = await combineShares(fewer, fewer.length);
-            expect(Buffer.from(wrong).equals(dataKey)).toBe(false);
+            expect(bytesEqual(wrong, dataKey)).toBe(false);
             const attempt = (async () => {
               for await (const _ of decryptStream(ciphertext, wrong));
             })();
@@ -215,7 +216,7 @@ describe('a key blob', () => {
     expect(code(() => open(2, reseal(2), other))).toBe('KEY_SHARE_FALSE');
     // The read still succeeds from true shares.
     const key = await combineShares([open(0, reseal(0)), open(3, reseal(3))], blob.threshold);
-    expect(Buffer.from(key).equals(dataKey)).toBe(true);
+    expect(bytesEqual(key, dataKey)).toBe(true);
     // A validator cannot open another's share, and an altered blob is named, not relayed.
     expect(
       code(() =>

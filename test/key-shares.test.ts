@@ -8,6 +8,7 @@
  * erasure deletes both and signs its receipt by sweeping.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { bytesEqual, hex } from '../src/bytes.ts';
 import { decode, encode } from '../src/codec/index.ts';
 import {
   buildTx,
@@ -18,7 +19,6 @@ import {
   type TxType,
 } from '../src/contracts/index.ts';
 import { generateIdentityKeys, type IdentityKeys, randomBytes, seal } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { type Transaction, txHash } from '../src/ledger/index.ts';
 import { KEY_SHARES_PROTOCOL, ShareRequest, ShareResponse } from '../src/node/key-shares.ts';
 import { keyBlobStoreId, READ_PERMIT_TTL_MS, type RecordService } from '../src/node/records.ts';
@@ -207,7 +207,7 @@ describe('the key-share protocol', () => {
     });
     const read = await commit(doctorB!, 'record.read', { record: recordId, purpose: 'treatment' });
     const result = await readAt1(doctorB!, read);
-    expect(result.plaintext.equals(Buffer.from(plaintext))).toBe(true);
+    expect(bytesEqual(result.plaintext, plaintext)).toBe(true);
     expect(result.falseFrom).toEqual(['validator-2']);
     // The reader proves it (the envelope's opening, nothing else), and the serving node punishes the liar.
     const punished = cluster.nodes[1]!.host.metrics.disconnectedForMisbehaviour;

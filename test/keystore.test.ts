@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import {
   DEFAULT_SCRYPT,
   decryptKeystore,
@@ -95,7 +96,7 @@ describe('keystore', () => {
         file.publicKeys.ed25519 = flipHex(file.publicKeys.ed25519!, 0);
       },
       (file) => {
-        file.publicKeys.x25519 = Buffer.from(generateIdentityKeys().encryption.publicKey).toString('hex');
+        file.publicKeys.x25519 = hex(generateIdentityKeys().encryption.publicKey);
       },
       (file) => {
         file.cipher.nonce = flipHex(file.cipher.nonce!, 0);

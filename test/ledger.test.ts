@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compareBytes } from '../src/bytes.ts';
 import { decode, encode } from '../src/codec/index.ts';
 import { sha256 } from '../src/crypto/index.ts';
 import {
@@ -90,7 +91,7 @@ describe('commit certificates', () => {
     height: 3,
     view: 1,
     blockHash: blockHashBytes,
-    votes: votes.sort((a, b) => Buffer.compare(a.validator, b.validator)),
+    votes: votes.sort((a, b) => compareBytes(a.validator, b.validator)),
   });
 
   it('accepts a quorum of distinct validators', () => {

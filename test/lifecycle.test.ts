@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { addSettingFlags, settingFlags } from '../src/cli/setting-flags.ts';
 import { NodeClient } from '../src/client/index.ts';
 import { decode, encode } from '../src/codec/index.ts';
@@ -23,7 +24,6 @@ import {
 } from '../src/crypto/index.ts';
 import { parseOperatorKey } from '../src/crypto/operator-key.ts';
 import { freePort } from '../src/free-port.ts';
-import { hex } from '../src/hex.ts';
 import {
   Block,
   ChainStore,

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../src/api/server.ts';
+import { hex } from '../src/bytes.ts';
 import { encode, list } from '../src/codec/index.ts';
 import { NONCE_WINDOW } from '../src/consensus/mempool.ts';
 import { buildTx } from '../src/contracts/index.ts';
@@ -16,7 +17,6 @@ import {
   generateSigningKeyPair,
   type SigningKeyPair,
 } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { Transaction, txHash } from '../src/ledger/index.ts';
 import { startValidators, type TestValidators, until } from './fixtures/validators.ts';
 

@@ -6,6 +6,7 @@
  * same rules to gossiped transactions.
  */
 import { describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { DEFAULT_CONSENSUS_PARAMS, Replica } from '../src/consensus/index.ts';
 import {
   HELD_PER_SENDER,
@@ -17,7 +18,6 @@ import {
   senderRefusal,
 } from '../src/consensus/mempool.ts';
 import { generateSigningKeyPair, type SigningKeyPair } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { signTransaction, type Transaction, txHash } from '../src/ledger/index.ts';
 
 const CHAIN = 'mempool-test';

@@ -2,8 +2,8 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApi } from '../src/api/server.ts';
+import { hex } from '../src/bytes.ts';
 import { NodeClient } from '../src/client/http.ts';
-import { hex } from '../src/hex.ts';
 import { type Transaction, txHash, verifyStore } from '../src/ledger/index.ts';
 import { orgRegistrations, startValidators, type TestValidators, until } from './fixtures/validators.ts';
 

@@ -6,8 +6,8 @@
 import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { generateSigningKeyPair, type SigningKeyPair } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { encodeFrame, FrameDecoder, frameDeadline_ms } from '../src/p2p/framing.ts';
 import { type HostConfig, P2PHost } from '../src/p2p/host.ts';
 import { PeerPenalties } from '../src/p2p/penalties.ts';
@@ -165,9 +165,7 @@ describe('frames', () => {
             out.push(...decoder.push(i % 2 ? [piece.subarray(0, 1), piece.subarray(1)] : piece));
             offset += size;
           }
-          expect(out.map((f) => Buffer.from(f).toString('hex'))).toEqual(
-            payloads.map((p) => Buffer.from(p).toString('hex')),
-          );
+          expect(out.map(hex)).toEqual(payloads.map(hex));
           expect(decoder.partial).toBeUndefined();
         },
       ),

@@ -1,7 +1,7 @@
 /** The permissioned libp2p host on 127.0.0.1: messages, the gater, and peers that send garbage. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { generateSigningKeyPair, type SigningKeyPair } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { encodeFrame } from '../src/p2p/framing.ts';
 import { P2PHost } from '../src/p2p/host.ts';
 

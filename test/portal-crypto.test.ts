@@ -11,6 +11,7 @@ import { nodeCompatible } from '../src/app/shims/buffer.ts';
 import * as ed from '../src/app/shims/ed25519.ts';
 import * as shimCrypto from '../src/app/shims/node-crypto.ts';
 import * as x from '../src/app/shims/x25519.ts';
+import { concatBytes, fromHex } from '../src/bytes.ts';
 import * as nodeAead from '../src/crypto/aead.ts';
 import * as nodeEd from '../src/crypto/ed25519.ts';
 import * as nodeHash from '../src/crypto/hash.ts';
@@ -60,7 +61,7 @@ describe('ed25519 shim', () => {
   });
 
   it('judges weak and valid signing keys as src/crypto does', () => {
-    const small = Buffer.from('0100000000000000000000000000000000000000000000000000000000000000', 'hex');
+    const small = fromHex('0100000000000000000000000000000000000000000000000000000000000000');
     const withSign = Uint8Array.from(small);
     withSign[31]! |= 0x80;
     const candidates = [
@@ -93,9 +94,9 @@ describe('x25519 shim', () => {
   it('refuses low-order public keys with the same code, and lists the same weak keys', () => {
     const lowOrder = [
       new Uint8Array(32),
-      Buffer.from('0100000000000000000000000000000000000000000000000000000000000000', 'hex'),
-      Buffer.from('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', 'hex'),
-      Buffer.from('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff', 'hex'),
+      fromHex('0100000000000000000000000000000000000000000000000000000000000000'),
+      fromHex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'),
+      fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'),
     ];
     const secret = bytes(32);
     for (const key of lowOrder) {
@@ -166,7 +167,7 @@ describe('node:crypto shim', () => {
       decipher.setAAD(aad).setAuthTag(tag);
       return Buffer.concat([decipher.update(sealed), decipher.final()]);
     };
-    expect(new Uint8Array(open(theirs.getAuthTag()))).toEqual(new Uint8Array(Buffer.concat(plaintext)));
+    expect(new Uint8Array(open(theirs.getAuthTag()))).toEqual(concatBytes(plaintext));
     const badTag = new Uint8Array(theirs.getAuthTag());
     badTag[0]! ^= 1;
     expect(() => open(badTag)).toThrow(/authenticate/);
@@ -304,13 +305,13 @@ describe('the reused modules on the shims, as the portal bundle wires them', () 
     const collect = async (stream: AsyncIterable<Uint8Array>) => {
       const pieces: Uint8Array[] = [];
       for await (const piece of stream) pieces.push(piece);
-      return new Uint8Array(Buffer.concat(pieces));
+      return concatBytes(pieces);
     };
     const ours = await collect(browser.encryption.encryptStream(plaintext, dataKey, { noncePrefix }));
     const theirs = await collect(nodeEncryption.encryptStream(plaintext, dataKey, { noncePrefix }));
     expect(ours).toEqual(theirs);
     expect(await collect(browser.encryption.decryptStream([theirs], dataKey))).toEqual(
-      new Uint8Array(Buffer.concat(plaintext)),
+      concatBytes(plaintext),
     );
   });
 

@@ -6,11 +6,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import type { ConsensusMessage } from '../src/consensus/messages.ts';
 import { signMessage } from '../src/consensus/messages.ts';
 import { buildTx } from '../src/contracts/build.ts';
 import { sha256 } from '../src/crypto/index.ts';
-import { hex } from '../src/hex.ts';
 import { assembleBlock, blockHash, signCommit, sortVotes, type Transaction } from '../src/ledger/index.ts';
 import { CommittedChain } from '../src/sim/committed-chain.ts';
 import {

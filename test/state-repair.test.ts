@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { genesisState, stateKey } from '../src/contracts/index.ts';
 import { MedledgerError } from '../src/errors.ts';
-import { hex } from '../src/hex.ts';
 import { txHash, verifyChain, verifyStore } from '../src/ledger/index.ts';
 import { heightKey, PREFIX } from '../src/ledger/keys.ts';
 import { SILENT_LOGGER } from '../src/logger.ts';

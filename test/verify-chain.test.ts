@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hex } from '../src/bytes.ts';
 import { decode } from '../src/codec/index.ts';
 import {
   type ChainDb,
@@ -50,7 +51,7 @@ describe('verifyChain detects tampering', () => {
         StateWrites,
         (await db.get(Buffer.from([PREFIX.writes, 0, 0, 0, 0, 0, 0, 0, h])))!,
       );
-      for (const w of writes) lastWrite.set(Buffer.from(w.key).toString('hex'), h);
+      for (const w of writes) lastWrite.set(hex(w.key), h);
     }
     for await (const [k, v] of db.iterator()) {
       const key = Buffer.from(k);

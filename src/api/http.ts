@@ -5,6 +5,7 @@
  */
 import { type IncomingMessage, maxHeaderSize, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { concatBytes } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
 
 export class ApiError extends MedledgerError {
@@ -144,7 +145,7 @@ export async function* limitedBody(
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of limitedBody(req, maxBytes)) chunks.push(chunk);
-  return new Uint8Array(Buffer.concat(chunks));
+  return concatBytes(chunks);
 }
 
 /** A request body as JSON, or 400 API_BAD_REQUEST. */

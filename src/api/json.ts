@@ -1,3 +1,4 @@
+import { hex } from '../bytes.ts';
 /**
  * How the API writes state objects as JSON: byte strings as lowercase hex, maps as objects, union
  * values as objects with their `kind`, absent optionals as null. Field names are the model's
@@ -8,7 +9,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 
 export function toJson(value: unknown): Json {
   if (value === null || value === undefined) return null;
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
+  if (value instanceof Uint8Array) return hex(value);
   if (Array.isArray(value)) return value.map(toJson);
   if (value instanceof Map) {
     const out: { [key: string]: Json } = {};

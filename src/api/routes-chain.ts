@@ -4,12 +4,12 @@
  * benchmark-only fault hook.
  */
 import type { ServerResponse } from 'node:http';
+import { bytesEqual, fromHex, hex } from '../bytes.ts';
 import { decode, list } from '../codec/index.ts';
 import { NONCE_WINDOW, type SenderRefusal, senderRefusal } from '../consensus/mempool.ts';
 import { committedTxProblem, type Identity, identityId } from '../contracts/index.ts';
 import { senderAccount } from '../contracts/sender-account.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import {
   blockHash,
   LIMITS,
@@ -242,8 +242,8 @@ function peerJson(peer: PeerState) {
 
 /** Whether `caller` sent a transaction whose sender key is `senderHex`, before or after a key rotation. */
 function sentBy(senderHex: string, caller: Identity): boolean {
-  const sender = Buffer.from(senderHex, 'hex');
-  return Buffer.from(caller.signingKey).equals(sender) || identityId(sender) === caller.id;
+  const sender = fromHex(senderHex);
+  return bytesEqual(caller.signingKey, sender) || identityId(sender) === caller.id;
 }
 
 export const chainRoutes: Route[] = [
@@ -313,7 +313,7 @@ export const chainRoutes: Route[] = [
     async handle(ctx, req, res, [hash]) {
       // Its sender (who polls for it) or the operator: a receipt names patients and records.
       const caller = await requireSigner(ctx, req);
-      const found = await committedTx(ctx.node, Buffer.from(hash!, 'hex'));
+      const found = await committedTx(ctx.node, fromHex(hash!));
       if (found && caller !== 'operator' && !sentBy(found.sender, caller)) {
         return refuse(ctx, req, caller, 'only its sender or the node operator sees a transaction');
       }

@@ -4,8 +4,8 @@
  * says whether n − f of them are in: then at most f key shares survive, fewer than rebuild the key.
  * Clients check every receipt's signature themselves (src/client/http.ts `erasure`).
  */
+import { hex } from '../bytes.ts';
 import { getRecord } from '../contracts/index.ts';
-import { hex } from '../hex.ts';
 import { maxFaults } from '../ledger/quorum.ts';
 import { type ApiContext, memberOf, type Route } from './context.ts';
 import { ApiError, checkId, PATH_ID, send } from './http.ts';

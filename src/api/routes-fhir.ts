@@ -20,6 +20,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { AuditEvent, Resource } from '@medplum/fhirtypes';
+import { bytesEqual } from '../bytes.ts';
 import {
   type AuditEntry,
   decodeBody,
@@ -156,7 +157,7 @@ async function policyFromBlock(
 ): Promise<PolicyEntry | undefined> {
   const prefix = patientPrefix.policies(patient);
   for (const write of (await ctx.node.store.writes(entry.height)) ?? []) {
-    if (write.value === null || !Buffer.from(write.key.subarray(0, prefix.length)).equals(prefix)) continue;
+    if (write.value === null || !bytesEqual(write.key.subarray(0, prefix.length), prefix)) continue;
     const subject = parseSubjectKey(Buffer.from(write.key.subarray(prefix.length)).toString('utf8'));
     const policy = decodeState(PolicyBucket, write.value).find((p) => p.id === id);
     if (subject !== null && policy !== undefined) return { subject, policy };

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { fromHex, hex } from '../bytes.ts';
 import { CLINICAL_ROLES, type Identity } from '../contracts/index.ts';
 import { requireCaller } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
@@ -62,13 +63,13 @@ export const recordRoutes: Route[] = [
         record: toJson(grant.record),
         reader: grant.reader.id,
         emergency: grant.emergency,
-        keyBlob: Buffer.from(keys.keyBlob).toString('hex'),
+        keyBlob: hex(keys.keyBlob),
         threshold: keys.threshold,
         shares:
           keys.shares?.shares.map((share) => ({
             validator: share.validator,
             index: share.index,
-            sealed: Buffer.from(share.sealed).toString('hex'),
+            sealed: hex(share.sealed),
           })) ?? [],
         refused: keys.shares?.refused ?? [],
         unreachable: keys.shares?.unreachable ?? [],
@@ -104,7 +105,7 @@ export const recordRoutes: Route[] = [
 async function releaseTo(ctx: ApiContext, req: IncomingMessage, hash: string, body?: Uint8Array) {
   const caller = await requireCaller(ctx, req, body);
   const records = recordsOf(ctx);
-  const grant = await records.grantFor(Buffer.from(hash, 'hex'));
+  const grant = await records.grantFor(fromHex(hash));
   if (grant.reader.id !== caller.id) {
     await refuse(ctx, req, caller, 'this read permit was issued to another identity', {
       patient: grant.record.patient,
@@ -185,6 +186,6 @@ function parseProofs(body: unknown): Array<{ index: number; opening: Uint8Array 
     ) {
       throw new ApiError(400, 'API_BAD_REQUEST', `shares[${i}]: expected an index and a 32-byte hex opening`);
     }
-    return { index: index as number, opening: new Uint8Array(Buffer.from(opening, 'hex')) };
+    return { index: index as number, opening: fromHex(opening) };
   });
 }

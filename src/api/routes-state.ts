@@ -6,6 +6,7 @@
  * is refused (403 API_NOT_IN_SCOPE) and logged (refusals.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fromHex, hex } from '../bytes.ts';
 import {
   type AuditEntry,
   DEFAULT_AUDIT_PAGE,
@@ -82,7 +83,7 @@ export const stateRoutes: Route[] = [
     // identity that holds a key only to whoever already knows the key.
     access: 'open',
     async handle(ctx, _req, res, [key]) {
-      const signingKey = Buffer.from(key!, 'hex');
+      const signingKey = fromHex(key!);
       const state = stateOf(ctx);
       const identity = getIdentityByKey(state, signingKey);
       reply(res, {
@@ -322,7 +323,7 @@ async function markServed(ctx: ApiContext, entries: AuditEntry[]): Promise<void>
   if (!ctx.records || reads.length === 0) return;
   const { threshold, releasedBy } = await ctx.records.servedReads(reads.map((entry) => entry.txHash));
   for (const entry of reads) {
-    const by = releasedBy.get(Buffer.from(entry.txHash).toString('hex')) ?? [];
+    const by = releasedBy.get(hex(entry.txHash)) ?? [];
     Object.assign(entry, { served: { releasedBy: by, needed: threshold, served: by.length >= threshold } });
   }
 }

@@ -5,6 +5,7 @@
  * Every query in queries.ts asks for its ranges up front, so one replay suffices; a few more rounds
  * are allowed for queries whose later ranges depend on earlier results.
  */
+import { hex } from '../bytes.ts';
 import type { RangeReader, StateReader } from '../contracts/index.ts';
 import type { ChainStore } from '../ledger/index.ts';
 
@@ -17,8 +18,7 @@ interface RangeCall {
   reverse: boolean;
 }
 
-const callId = (c: RangeCall) =>
-  `${Buffer.from(c.gte).toString('hex')}:${Buffer.from(c.lt).toString('hex')}:${c.limit}:${c.reverse}`;
+const callId = (c: RangeCall) => `${hex(c.gte)}:${hex(c.lt)}:${c.limit}:${c.reverse}`;
 
 export async function runQuery<T>(
   store: ChainStore,

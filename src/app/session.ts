@@ -5,11 +5,11 @@
  * /v1/identities/{id}). The keys live in this object only, in memory, for this tab: never in any
  * browser storage, never sent. Signing out zeroes them.
  */
+import { hex } from '../bytes.ts';
 import type { IdentityJson } from '../client/api-types.ts';
 import { NodeClient } from '../client/http.ts';
 import { decryptKeystore, type IdentityKeys } from '../crypto/keystore.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 
 /** A keystore is well under 1 KiB; the keystore module refuses files above 64 KiB too. */
 const MAX_KEYSTORE_BYTES = 64 * 1024;

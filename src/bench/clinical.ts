@@ -13,6 +13,7 @@
  * each sender has at most SETUP_CHUNK transactions outstanding (the mempool keeps a sender at most
  * NONCE_WINDOW nonces ahead of its committed one).
  */
+import { hex } from '../bytes.ts';
 import {
   buildTx,
   createdId,
@@ -171,7 +172,7 @@ export function chunkBySender(txs: readonly Transaction[], most: number): Transa
   const seen = new Map<string, number>();
   const chunks: Transaction[][] = [];
   for (const t of txs) {
-    const sender = Buffer.from(t.sender).toString('hex');
+    const sender = hex(t.sender);
     const k = seen.get(sender) ?? 0;
     seen.set(sender, k + 1);
     const chunk = Math.floor(k / most);

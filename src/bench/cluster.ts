@@ -11,6 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hex } from '../bytes.ts';
 import type { BlockJson } from '../client/api-types.ts';
 import type { RequestSigner } from '../client/http.ts';
 import { encode } from '../codec/index.ts';
@@ -24,7 +25,6 @@ import {
 } from '../crypto/index.ts';
 import { parseOperatorKey } from '../crypto/operator-key.ts';
 import { freePorts } from '../free-port.ts';
-import { hex } from '../hex.ts';
 import { DEFAULT_PARAMS, type Genesis, Transaction, txHash } from '../ledger/index.ts';
 import { homePaths } from '../node/config.ts';
 import { writeHome } from '../node/home.ts';

@@ -3,8 +3,8 @@
  * transactions offered at a steady rate, each signer pinned to one validator's API, every 202
  * recorded; every validator's committed transactions followed block by block.
  */
+import { hex } from '../bytes.ts';
 import { encode } from '../codec/index.ts';
-import { hex } from '../hex.ts';
 import { Transaction, txHash } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
 import type { ProcessCluster } from './cluster.ts';

@@ -9,8 +9,8 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { hex } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { homePaths, parseSettings, readConfigFile } from '../node/config.ts';
 import { renderConfig } from '../node/settings-toml.ts';
 import { projectPath } from '../paths.ts';

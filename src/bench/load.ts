@@ -2,6 +2,7 @@
  * The benchmark's transactions: signed, of the kinds and sizes a scenario's load asks for, from a
  * seeded PRNG (real mode pre-signs them; sim mode makes them as the simulator's clients need them).
  */
+import { hex } from '../bytes.ts';
 import { encode } from '../codec/index.ts';
 import { buildTx } from '../contracts/index.ts';
 import type { SigningKeyPair } from '../crypto/index.ts';
@@ -81,7 +82,7 @@ export function simTxMaker(load: Load): TxMaker {
       nonce,
       txBytes: load.txBytes,
       prng,
-      label: Buffer.from(client.publicKey).toString('hex').slice(0, 8),
+      label: hex(client.publicKey).slice(0, 8),
     });
 }
 

@@ -14,9 +14,9 @@
  */
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hex } from '../bytes.ts';
 import { encode, list } from '../codec/index.ts';
 import { describeLinkFaults, hasLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
-import { hex } from '../hex.ts';
 import { Transaction, txHash } from '../ledger/index.ts';
 import { Prng } from '../prng.ts';
 import { type ClinicalCast, makeCast, setupStages } from './clinical.ts';

@@ -5,10 +5,10 @@
  */
 import { stat, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { hex } from '../bytes.ts';
 import { identityId } from '../contracts/index.ts';
 import { readKeystorePublicKeys } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import {
   type Genesis,
   genesisToJson,

@@ -5,10 +5,10 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
+import { hex } from '../bytes.ts';
 import { passphraseFor } from '../client/passphrase.ts';
 import { type IdentityKeys, readKeystore } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { type Genesis, loadGenesis } from '../ledger/index.ts';
 import { type ApiSecurity, apiSecurity } from '../node/api-tls.ts';
 import { homePaths, loadSettings, type NodeSettings } from '../node/config.ts';

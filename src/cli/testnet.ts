@@ -17,6 +17,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { hex } from '../bytes.ts';
 import { newPassphraseFor } from '../client/passphrase.ts';
 import {
   checkPassphraseStrength,
@@ -212,8 +213,8 @@ async function writeTestnet(options: TestnetOptions) {
       name: p.name,
       home: p.home,
       operatorKey: homePaths(p.home).operatorKey,
-      publicKey: Buffer.from(keys[i]!.signing.publicKey).toString('hex'),
-      encryptionKey: Buffer.from(keys[i]!.encryption.publicKey).toString('hex'),
+      publicKey: hex(keys[i]!.signing.publicKey),
+      encryptionKey: hex(keys[i]!.encryption.publicKey),
       p2p: p.address,
       api: `http://${apiHostFor(options.apiHost, p.host)}:${p.apiPort}`,
     })),

@@ -5,6 +5,7 @@
  * for an https:// node, NODE_TLS_UNTRUSTED when its certificate is not trusted and
  * NODE_TLS_FINGERPRINT_MISMATCH when it is not the pinned one (`tls`: client/tls.ts).
  */
+import { fromHex, hex } from '../bytes.ts';
 import { signRequest } from '../crypto/http-signature.ts';
 import { MedledgerError } from '../errors.ts';
 import { verifyErasureReceipt } from '../ledger/erasure-receipt.ts';
@@ -338,7 +339,7 @@ export class NodeClient {
       signer,
       body: new TextEncoder().encode(
         JSON.stringify({
-          shares: proofs.map((p) => ({ index: p.index, opening: Buffer.from(p.opening).toString('hex') })),
+          shares: proofs.map((p) => ({ index: p.index, opening: hex(p.opening) })),
         }),
       ),
     });
@@ -368,7 +369,7 @@ export class NodeClient {
     const chainId = trusted?.chainId ?? (await this.chainId());
     const validators = trusted?.validators ?? (await this.validators());
     const keys = validators.map((v) => v.publicKey);
-    const indexOf = new Map(validators.map((v, i) => [Buffer.from(v.publicKey).toString('hex'), i]));
+    const indexOf = new Map(validators.map((v, i) => [hex(v.publicKey), i]));
     const accepted = new Map<number, ErasureReceiptJson>();
     const rejected: VerifiedErasure['rejected'] = [];
     for (const listed of body.receipts as unknown[]) {
@@ -392,7 +393,7 @@ export class NodeClient {
         reject('malformed');
         continue;
       }
-      const [eraseTx, signature] = fields.map((f) => new Uint8Array(Buffer.from(f as string, 'hex')));
+      const [eraseTx, signature] = fields.map((f) => fromHex(f as string));
       const signed = { chainId, record: recordId, eraseTx: eraseTx!, erased_ms, signature: signature! };
       if (!verifyErasureReceipt({ ...signed, validator: keys[index]! }, chainId, keys)) {
         reject('the signature does not verify');
@@ -594,7 +595,7 @@ function describeCause(error: unknown): string {
 /** A 32-byte key from 64 lowercase hex digits, or the error `bad` makes. */
 function keyBytes(text: unknown, bad: () => MedledgerError): Uint8Array {
   if (typeof text !== 'string' || !/^[0-9a-f]{64}$/.test(text)) throw bad();
-  return new Uint8Array(Buffer.from(text, 'hex'));
+  return fromHex(text);
 }
 
 function badResponse(url: string, what: string, why: string): MedledgerError {

@@ -4,6 +4,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { fromHex, hex } from '../bytes.ts';
 import { identityId } from '../contracts/ids.ts';
 import { OPERATOR_KEY_ID } from '../crypto/http-signature.ts';
 import {
@@ -15,7 +16,6 @@ import {
 } from '../crypto/index.ts';
 import { parseOperatorKey } from '../crypto/operator-key.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { checkWritable } from './atomic-file.ts';
 import { newPassphraseFor, passphraseFor } from './passphrase.ts';
 
@@ -88,7 +88,7 @@ export function parseHexKey(text: string, what: string): Uint8Array {
   if (!HEX_KEY.test(text)) {
     throw new MedledgerError('BAD_ARGUMENT', `${what}: expected 64 hex digits (a 32-byte public key)`);
   }
-  return new Uint8Array(Buffer.from(text, 'hex'));
+  return fromHex(text);
 }
 
 /** A key argument: 64 hex digits (a signing key), or a keystore file (both public keys). */

@@ -7,6 +7,7 @@
  * the file atomically). Plaintext and data keys never leave this process.
  */
 import { createReadStream } from 'node:fs';
+import { fromHex } from '../bytes.ts';
 import { createdId, type Purpose } from '../contracts/index.ts';
 import { type IdentityKeys, randomBytes } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
@@ -362,5 +363,5 @@ function parseBytes(text: string, what: string): Uint8Array {
   if (!/^(?:[0-9a-f]{2})*$/.test(text)) {
     throw new MedledgerError('NODE_BAD_RESPONSE', `the node sent a ${what} that is not hex`);
   }
-  return new Uint8Array(Buffer.from(text, 'hex'));
+  return fromHex(text);
 }

@@ -15,6 +15,7 @@
  * test/codec.test.ts holds golden vectors that fail if an upgrade changes a single byte.
  */
 import { Packr } from 'msgpackr';
+import { bytesEqual } from '../bytes.ts';
 import { CodecError } from './errors.ts';
 import { Reader } from './reader.ts';
 import type { Schema } from './schema.ts';
@@ -55,9 +56,4 @@ export function decode<T>(schema: Schema<T>, input: Uint8Array, maxBytes: number
     throw new CodecError('CODEC_NON_CANONICAL', `${schema.name}: bytes are not the canonical encoding`);
   }
   return value;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }

@@ -1,5 +1,5 @@
 /** The canonical encoding of everything medledger hashes, signs or sends. See codec.ts. */
-export { bytesEqual, DEFAULT_MAX_BYTES, decode, encode } from './codec.ts';
+export { DEFAULT_MAX_BYTES, decode, encode } from './codec.ts';
 export { CodecError, type CodecErrorCode } from './errors.ts';
 export {
   bool,

@@ -10,6 +10,7 @@
  * strings, arrays and maps. No negative numbers, no extension types, no object keys: structs are
  * arrays whose field order is fixed by the schema, so the encoding never depends on property order.
  */
+import { compareBytes } from '../bytes.ts';
 import { CodecError } from './errors.ts';
 import type { Reader } from './reader.ts';
 
@@ -217,9 +218,9 @@ export function map<K extends string | Uint8Array, V>(
         const wireKey = key.toWire(k, `${path}<key>`) as K;
         return [wireKey, value.toWire(v, at(path, String(k)))] as const;
       });
-      entries.sort((a, b) => Buffer.compare(keyBytes(a[0]), keyBytes(b[0])));
+      entries.sort((a, b) => compareBytes(keyBytes(a[0]), keyBytes(b[0])));
       for (let i = 1; i < entries.length; i++) {
-        if (Buffer.compare(keyBytes(entries[i - 1]![0]), keyBytes(entries[i]![0])) === 0) {
+        if (compareBytes(keyBytes(entries[i - 1]![0]), keyBytes(entries[i]![0])) === 0) {
           throw new CodecError('CODEC_NON_CANONICAL', `${path || 'value'}: duplicate map key`);
         }
       }

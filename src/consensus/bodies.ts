@@ -11,11 +11,9 @@
  *
  * Pure bookkeeping for the replica: no I/O, no clock.
  */
-import { hex } from '../hex.ts';
+import { bytesEqual, hex } from '../bytes.ts';
 import { type Block, blockHash, merkleRoot, txHash } from '../ledger/index.ts';
 import { type PrePrepare, type SignedProposal, withBody } from './messages.ts';
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 interface Wanted {
   proposal: SignedProposal;
@@ -69,7 +67,7 @@ export class ProposalBodies {
   complete(block: Block): PrePrepare | null {
     const hash = hex(blockHash(block.header));
     const wanted = this.#wanted.get(hash);
-    if (!wanted || !same(merkleRoot(block.txs.map(txHash)), block.header.txRoot)) return null;
+    if (!wanted || !bytesEqual(merkleRoot(block.txs.map(txHash)), block.header.txRoot)) return null;
     this.#wanted.delete(hash);
     this.#known.set(hash, block);
     return withBody(wanted.proposal, block);

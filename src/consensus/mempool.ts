@@ -14,7 +14,7 @@
  * per nonce. Each sender's share of the mempool, and the held transactions, are bounded.
  */
 
-import { hex } from '../hex.ts';
+import { hex } from '../bytes.ts';
 import { type Transaction, txHash, verifyTransactionSignature } from '../ledger/index.ts';
 
 /** A sender as the committed state knows it. */

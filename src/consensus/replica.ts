@@ -43,8 +43,8 @@
  *   others' COMMITs, until it works in a view at or above the highest it asked for (`#commitFloor`).
  */
 
+import { bytesEqual, hex } from '../bytes.ts';
 import { assert } from '../errors.ts';
-import { hex } from '../hex.ts';
 import type { Block, CommitCertificate, Transaction } from '../ledger/index.ts';
 import {
   BLOCK_VERSION,
@@ -105,7 +105,6 @@ const REJOIN_AFTER_STATUS_PERIODS = 4;
 const FETCH_RETRY_PERIODS = 4;
 /** A peer's STATUS is current for this many of our STATUS periods (it sends one every period). */
 const STATUS_FRESH_PERIODS = 3;
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 /** A proposal's transactions do not hash to its signed header's txRoot (anyone could attach them). */
 const NOT_THE_SIGNED_BODY = 'transactions do not match the txRoot';
@@ -606,7 +605,7 @@ export class Replica {
     this.#building = null;
     if (!this.#isPrimary() || height !== this.#nextProposal || !this.#settledIn(view)) return;
     const parent = this.#blockAt(height - 1);
-    if (!parent || !same(parent.hash, block.header.prevHash)) return;
+    if (!parent || !bytesEqual(parent.hash, block.header.prevHash)) return;
     const hash = hex(blockHash(block.header));
     if (!this.#maySign('preprepare', this.#view, height, hash)) return;
     const pp = signMessage(
@@ -695,7 +694,7 @@ export class Replica {
     assert(this.#settledIn(pp.view), 'a proposal is taken up only in the view we work in');
     const slot = this.#slots.get(pp.height);
     if (slot?.prePrepare) {
-      if (same(slot.prePrepare.signature, pp.signature)) return; // a duplicate
+      if (bytesEqual(slot.prePrepare.signature, pp.signature)) return; // a duplicate
       if (
         hex(blockHash(pp.block.header)) !== slot.hash &&
         verifyMessage(this.#config.chainId, 'preprepare', pp, this.#config.validators)
@@ -771,12 +770,12 @@ export class Replica {
     )
       return 'header';
     if (reproposal ? header.view > pp.view : header.view !== pp.view) return 'view';
-    if (!same(header.proposer, this.#config.validators[this.#primary(header.view)]!)) return 'proposer';
-    if (!same(header.prevHash, parent.hash)) return 'does not extend the chain';
+    if (!bytesEqual(header.proposer, this.#config.validators[this.#primary(header.view)]!)) return 'proposer';
+    if (!bytesEqual(header.prevHash, parent.hash)) return 'does not extend the chain';
     if (header.timestamp < parent.timestamp) return 'timestamp goes backwards';
     // First, as what is wrong with a body that is not the signed one says nothing of the primary.
     const ids = txs.map(txHash);
-    if (!same(header.txRoot, merkleRoot(ids))) return NOT_THE_SIGNED_BODY;
+    if (!bytesEqual(header.txRoot, merkleRoot(ids))) return NOT_THE_SIGNED_BODY;
     if (txs.length > this.#config.params.maxBlockTxs || txs.length === 0) return 'batch size';
     const seen = new Set<string>();
     for (let i = 0; i < txs.length; i++) {
@@ -797,7 +796,7 @@ export class Replica {
   #onExecuted(height: number, hash: string, ok: boolean, stateRoot: Uint8Array): void {
     const slot = this.#slots.get(height);
     if (!slot || slot.hash !== hash || !slot.block) return;
-    const valid = ok && same(stateRoot, slot.block.header.stateRoot);
+    const valid = ok && bytesEqual(stateRoot, slot.block.header.stateRoot);
     this.#executions.set(hash, valid);
     if (!valid) {
       if (slot.prePrepare && this.#settledIn(slot.prePrepare.view))
@@ -944,7 +943,7 @@ export class Replica {
   #applyCommitted(block: Block, certificate: CommitCertificate): void {
     const { header } = block;
     assert(header.height === this.#executed.height + 1, 'commits are applied in height order');
-    assert(same(header.prevHash, this.#executed.hash), 'a committed block extends the executed chain');
+    assert(bytesEqual(header.prevHash, this.#executed.hash), 'a committed block extends the executed chain');
     this.#emit({ kind: 'commit', block, certificate });
     const hash = blockHash(header);
     this.#executed = {
@@ -1028,7 +1027,7 @@ export class Replica {
     const votes = [...(this.#checkpoints.get(height)?.values() ?? [])];
     for (const candidate of votes) {
       const matching = votes.filter(
-        (c) => same(c.blockHash, candidate.blockHash) && same(c.stateRoot, candidate.stateRoot),
+        (c) => bytesEqual(c.blockHash, candidate.blockHash) && bytesEqual(c.stateRoot, candidate.stateRoot),
       );
       if (matching.length < this.#quorum) continue;
       const { blockHash: hash, stateRoot } = candidate;
@@ -1100,8 +1099,8 @@ export class Replica {
     for (const { block, certificate } of blocks) {
       const { header } = block;
       if (header.height !== this.#executed.height + 1) continue;
-      if (!same(header.prevHash, this.#executed.hash) || header.chainId !== this.#config.chainId) break;
-      if (!same(header.txRoot, merkleRoot(block.txs.map(txHash)))) break;
+      if (!bytesEqual(header.prevHash, this.#executed.hash) || header.chainId !== this.#config.chainId) break;
+      if (!bytesEqual(header.txRoot, merkleRoot(block.txs.map(txHash)))) break;
       const problem = checkCertificate(certificate, {
         chainId: this.#config.chainId,
         validators: this.#validatorSet,
@@ -1606,7 +1605,7 @@ export class Replica {
     if (headers.length !== nv.prePrepares.length) return false;
     return headers.every((header, i) => {
       const pp = nv.prePrepares[i]!;
-      return pp.height === header.height && same(blockHash(pp.header), blockHash(header));
+      return pp.height === header.height && bytesEqual(blockHash(pp.header), blockHash(header));
     });
   }
 
@@ -1662,7 +1661,7 @@ export function timely(timestamp_ms: number, config: Pick<ReplicaConfig, 'clock'
 function holdersOf(proposal: SignedProposal, nv: NewView, self: number): number[] {
   const hash = blockHash(proposal.header);
   const holders = nv.viewChanges
-    .filter((vc) => vc.prepared.some((c) => same(blockHash(c.prePrepare.header), hash)))
+    .filter((vc) => vc.prepared.some((c) => bytesEqual(blockHash(c.prePrepare.header), hash)))
     .map((vc) => vc.from);
   if (!holders.includes(nv.from)) holders.push(nv.from);
   return holders.filter((peer) => peer !== self);

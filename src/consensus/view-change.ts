@@ -12,6 +12,7 @@
  * one of them, and within one view two prepared certificates for one height cannot disagree. So every
  * committed block lies on the chosen chain, below the first gap or fork, and nothing committed is lost.
  */
+import { bytesEqual, compareBytes } from '../bytes.ts';
 import { type BlockHeader, blockHash } from '../ledger/index.ts';
 import {
   type CheckpointProof,
@@ -28,21 +29,21 @@ export interface ValidatorContext {
   genesis: { hash: Uint8Array; stateRoot: Uint8Array };
 }
 
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 const primaryOf = (view: number, n: number) => view % n;
 
 /** Null when the checkpoint proof holds, else why not. */
 export function checkCheckpointProof(proof: CheckpointProof, ctx: ValidatorContext): string | null {
   if (proof.height === 0) {
-    const isGenesis = same(proof.blockHash, ctx.genesis.hash) && same(proof.stateRoot, ctx.genesis.stateRoot);
+    const isGenesis =
+      bytesEqual(proof.blockHash, ctx.genesis.hash) && bytesEqual(proof.stateRoot, ctx.genesis.stateRoot);
     return isGenesis && proof.votes.length === 0 ? null : 'height-0 checkpoint is not genesis';
   }
   const signers = new Set<number>();
   for (const vote of proof.votes) {
     if (
       vote.height !== proof.height ||
-      !same(vote.blockHash, proof.blockHash) ||
-      !same(vote.stateRoot, proof.stateRoot)
+      !bytesEqual(vote.blockHash, proof.blockHash) ||
+      !bytesEqual(vote.stateRoot, proof.stateRoot)
     ) {
       return 'checkpoint vote for another checkpoint';
     }
@@ -63,7 +64,7 @@ export function checkPreparedCert(cert: PreparedCert, ctx: ValidatorContext): st
   const hash = blockHash(pp.header);
   const signers = new Set<number>();
   for (const prepare of cert.prepares) {
-    if (prepare.view !== pp.view || prepare.height !== pp.height || !same(prepare.blockHash, hash)) {
+    if (prepare.view !== pp.view || prepare.height !== pp.height || !bytesEqual(prepare.blockHash, hash)) {
       return 'prepare for another proposal';
     }
     if (prepare.from === pp.from || signers.has(prepare.from)) return 'prepare from the primary or repeated';
@@ -114,7 +115,7 @@ export function chooseReproposals(viewChanges: readonly ViewChange[]): Reproposa
       if (
         !current ||
         pp.view > current.view ||
-        (pp.view === current.view && Buffer.compare(hash, current.hash) < 0)
+        (pp.view === current.view && compareBytes(hash, current.hash) < 0)
       ) {
         best.set(pp.height, { view: pp.view, header: pp.header, hash });
       }
@@ -124,7 +125,7 @@ export function chooseReproposals(viewChanges: readonly ViewChange[]): Reproposa
   let parent = checkpoint.blockHash;
   for (let height = checkpoint.height + 1; ; height++) {
     const chosen = best.get(height);
-    if (!chosen || !same(chosen.header.prevHash, parent)) break;
+    if (!chosen || !bytesEqual(chosen.header.prevHash, parent)) break;
     headers.push(chosen.header);
     parent = chosen.hash;
   }

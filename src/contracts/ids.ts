@@ -7,6 +7,7 @@
  * transaction, and no one can pick (or squat) an id. Organisation ids are the slugs the network admin
  * chooses (an organisation is not a person).
  */
+import { hex } from '../bytes.ts';
 import { sha256 } from '../crypto/hash.ts';
 
 const utf8 = new TextEncoder();
@@ -15,11 +16,11 @@ const OBJECT_TAG = utf8.encode('medledger/object/v1\0');
 
 /** 16 bytes (128 bits) of a hash, as lowercase hex: collision-free in practice, short in receipts. */
 const ID_BYTES = 16;
-const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, ID_BYTES).toString('hex');
+const idHex = (hash: Uint8Array) => hex(hash.subarray(0, ID_BYTES));
 
 /** The id of the identity first registered with `signingKey`. */
 export function identityId(signingKey: Uint8Array): string {
-  return hex(sha256(IDENTITY_TAG, signingKey));
+  return idHex(sha256(IDENTITY_TAG, signingKey));
 }
 
 /** Prefixes of derived object ids; the prefix tells a reader (and consent.revoke) what an id names. */
@@ -35,7 +36,7 @@ export type ObjectKind = keyof typeof ID_PREFIX;
 /** The id of the object of `kind` created by the transaction with hash `txHash`. */
 export function objectId(kind: ObjectKind, txHash: Uint8Array): string {
   const prefix = ID_PREFIX[kind];
-  return `${prefix}-${hex(sha256(OBJECT_TAG, utf8.encode(prefix), txHash))}`;
+  return `${prefix}-${idHex(sha256(OBJECT_TAG, utf8.encode(prefix), txHash))}`;
 }
 
 /** Organisation ids: the slug form genesis.json uses. */

@@ -18,6 +18,7 @@
  * Inside the engine a key is a latin1 string (one char per byte): building and comparing those is
  * far cheaper than byte arrays, and their string order is byte order. `stateKey` gives the bytes.
  */
+import { asBuffer } from '../bytes.ts';
 import { assert } from '../errors.ts';
 import { ROLES, type Role, type Subject } from './model.ts';
 
@@ -50,7 +51,7 @@ function utf8Chars(text: string): string {
 }
 
 export function bytesToKey(bytes: Uint8Array): Key {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return asBuffer(bytes).toString('latin1');
 }
 
 export function keyToBytes(key: Key): Uint8Array {
@@ -188,8 +189,4 @@ export function auditPrefix(index: AuditIndex, id?: string): Uint8Array {
 /** The first position at or after `timestamp_ms`: the bound of a time-range query. */
 export function auditTimeBound(timestamp_ms: number): Uint8Array {
   return keyToBytes(positionChars({ timestamp_ms, height: 0, txIndex: 0, seq: 0 }));
-}
-
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
 }

@@ -14,6 +14,7 @@
  * let one block's execution leak into another's. Caching never changes a result: a decoded value is
  * a pure function of its bytes.
  */
+import { bytesEqual } from '../bytes.ts';
 import { encode, type Schema } from '../codec/index.ts';
 import { Reader } from '../codec/reader.ts';
 import type { StateWrite } from '../ledger/types.ts';
@@ -55,15 +56,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a === b || (a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b));
-}
-
 /** A large decoded value kept from an earlier block, if its bytes are the same. */
 function sharedHit(key: Key, bytes: Uint8Array, schema: Schema<unknown>): Decoded | undefined {
   if (bytes.length < SHARED_MIN_BYTES) return undefined;
   const hit = shared.get(key);
-  return hit !== undefined && hit.schema === schema && sameBytes(hit.bytes, bytes) ? hit : undefined;
+  return hit !== undefined && hit.schema === schema && (hit.bytes === bytes || bytesEqual(hit.bytes, bytes))
+    ? hit
+    : undefined;
 }
 
 function share(key: Key, decoded: Decoded): void {

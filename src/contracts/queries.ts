@@ -4,14 +4,13 @@
  * keys (LevelDB on the node, a sorted map in tests). Audit pages are newest first; a page's cursor
  * is the key of its last entry, and the next page starts below it.
  */
+import { compareBytes, concatBytes, hex } from '../bytes.ts';
 import { type Schema, u64 } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import {
   type AuditIndex,
   auditPrefix,
   auditTimeBound,
-  concatBytes,
   parseSubjectKey,
   patientPrefix,
   prefixRange,
@@ -190,7 +189,7 @@ export function queryAudit(reader: RangeReader, query: AuditQuery): AuditPage {
     query.to_ms === undefined ? prefixRange(prefix).lt : concatBytes([prefix, auditTimeBound(query.to_ms)]);
   if (query.cursor !== undefined && query.cursor !== null) {
     const after = /^[0-9a-f]+$/.test(query.cursor) ? Buffer.from(query.cursor, 'hex') : Buffer.alloc(0);
-    if (Buffer.compare(after, gte) < 0 || Buffer.compare(after, lt) >= 0) {
+    if (compareBytes(after, gte) < 0 || compareBytes(after, lt) >= 0) {
       throw badQuery('The cursor does not belong to this query.');
     }
     lt = after;

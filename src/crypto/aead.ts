@@ -1,7 +1,8 @@
 /** AES-256-GCM authenticated encryption, and the random bytes that feed keys and nonces. */
 import { createCipheriv, createDecipheriv, randomBytes as nodeRandomBytes } from 'node:crypto';
+import { concatBytes, plainBytes } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
-import { expectLength, plainBytes } from './bytes.ts';
+import { expectLength } from './bytes.ts';
 
 export const AES_KEY_BYTES = 32;
 export const AES_GCM_NONCE_BYTES = 12;
@@ -22,7 +23,7 @@ export function aesGcmEncrypt(
   checkKeyAndNonce(key, nonce);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AES_GCM_TAG_BYTES });
   if (aad !== undefined) cipher.setAAD(aad);
-  return plainBytes(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+  return concatBytes([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
 /** Inverse of aesGcmEncrypt; any authentication failure is CRYPTO_DECRYPT_FAILED, never partial output. */
@@ -44,7 +45,7 @@ export function aesGcmDecrypt(
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AES_GCM_TAG_BYTES });
     if (aad !== undefined) decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(tagStart));
-    return plainBytes(Buffer.concat([decipher.update(sealed.subarray(0, tagStart)), decipher.final()]));
+    return concatBytes([decipher.update(sealed.subarray(0, tagStart)), decipher.final()]);
   } catch (cause) {
     throw new MedledgerError(
       'CRYPTO_DECRYPT_FAILED',

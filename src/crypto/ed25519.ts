@@ -10,7 +10,8 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from 'node:crypto';
-import { asBuffer, expectLength, plainBytes, rawKeyFromDer } from './bytes.ts';
+import { asBuffer, fromHex, plainBytes } from '../bytes.ts';
+import { expectLength, rawKeyFromDer } from './bytes.ts';
 
 import {
   ED25519_PUBLIC_KEY_BYTES,
@@ -30,8 +31,8 @@ export {
 } from './ed25519-keys.ts';
 
 // DER headers of SubjectPublicKeyInfo / PKCS#8 for OID 1.3.101.112 (Ed25519); the raw key follows.
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = fromHex('302a300506032b6570032100');
+const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
 
 // Verification is the hot path (every transaction, every vote): parsing a public key costs about as
 // much as a verify, so parsed keys are kept. Bounded, oldest-first eviction (Map keeps insertion order).

@@ -1,6 +1,6 @@
 /** SHA-256, the one hash of medledger (block links, transaction ids, content ids). */
 import { createHash } from 'node:crypto';
-import { plainBytes } from './bytes.ts';
+import { plainBytes } from '../bytes.ts';
 
 export const SHA256_BYTES = 32;
 

@@ -19,8 +19,8 @@ import { createHmac, randomBytes, scrypt as scryptCallback, timingSafeEqual } fr
 import { constants } from 'node:fs';
 import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { fromHex, hex } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import {
   AES_GCM_NONCE_BYTES,
   AES_GCM_TAG_BYTES,
@@ -28,7 +28,6 @@ import {
   aesGcmDecrypt,
   aesGcmEncrypt,
 } from './aead.ts';
-import { plainBytes } from './bytes.ts';
 import {
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SECRET_KEY_BYTES,
@@ -321,7 +320,7 @@ function hexField(parent: Record<string, unknown>, name: string, bytes: number):
   if (value.length !== bytes * 2 || !/^[0-9a-f]*$/.test(value)) {
     throw corrupt(`"${name}" is not ${bytes} bytes of lowercase hex`);
   }
-  return plainBytes(Buffer.from(value, 'hex'));
+  return fromHex(value);
 }
 
 function corrupt(reason: string, cause?: unknown): MedledgerError {

@@ -5,19 +5,20 @@
  * id `operator`; it opens no personal data. It is not the validator's key: an operator's script or
  * monitoring host can hold it without holding the node's consensus key.
  */
+import { fromHex, hex } from '../bytes.ts';
 import { generateSigningKeyPair, signingPublicKeyFrom } from './ed25519.ts';
 
 export const OPERATOR_KEY_FILE = 'operator.key';
 
 /** A fresh operator key, as the file holds it. */
 export function newOperatorKeyText(): string {
-  return `${Buffer.from(generateSigningKeyPair().secretKey).toString('hex')}\n`;
+  return `${hex(generateSigningKeyPair().secretKey)}\n`;
 }
 
 /** The secret and public key in an operator.key file's text, or null when it is not one. */
 export function parseOperatorKey(text: string): { secretKey: Uint8Array; publicKey: Uint8Array } | null {
-  const hex = text.trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) return null;
-  const secretKey = new Uint8Array(Buffer.from(hex, 'hex'));
+  const digits = text.trim();
+  if (!/^[0-9a-f]{64}$/.test(digits)) return null;
+  const secretKey = fromHex(digits);
   return { secretKey, publicKey: signingPublicKeyFrom(secretKey) };
 }

@@ -14,6 +14,7 @@
  */
 
 import { hkdfSync } from 'node:crypto';
+import { concatBytes } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
 import {
   AES_GCM_NONCE_BYTES,
@@ -22,7 +23,7 @@ import {
   aesGcmDecrypt,
   aesGcmEncrypt,
 } from './aead.ts';
-import { expectLength, plainBytes } from './bytes.ts';
+import { expectLength } from './bytes.ts';
 import {
   encryptionPublicKeyFrom,
   generateEncryptionKeyPair,
@@ -61,7 +62,7 @@ export function seal(recipientPublicKey: Uint8Array, secret: Uint8Array, context
   const { okm, key, nonce } = deriveKeyAndNonce(shared, ephemeral.publicKey, recipientPublicKey);
   try {
     const ciphertext = aesGcmEncrypt(key, nonce, secret, additionalData(context));
-    return plainBytes(Buffer.concat([Uint8Array.of(SEAL_VERSION), ephemeral.publicKey, ciphertext]));
+    return concatBytes([Uint8Array.of(SEAL_VERSION), ephemeral.publicKey, ciphertext]);
   } finally {
     okm.fill(0);
     shared.fill(0);

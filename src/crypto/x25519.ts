@@ -6,8 +6,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
+import { fromHex, plainBytes } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
-import { expectLength, plainBytes, rawKeyFromDer } from './bytes.ts';
+import { expectLength, rawKeyFromDer } from './bytes.ts';
 
 export const X25519_KEY_BYTES = 32;
 
@@ -17,8 +18,8 @@ export interface EncryptionKeyPair {
 }
 
 // DER headers of SubjectPublicKeyInfo / PKCS#8 for OID 1.3.101.110 (X25519); the raw key follows.
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_PREFIX = fromHex('302a300506032b656e032100');
+const PKCS8_PREFIX = fromHex('302e020100300506032b656e04220420');
 
 function privateKeyObject(secretKey: Uint8Array): KeyObject {
   expectLength(secretKey, X25519_KEY_BYTES, 'An X25519 secret key', 'CRYPTO_KEY_LENGTH');

@@ -10,9 +10,10 @@
  *
  * State reads are synchronous (the rule engine is): overlays first, then LevelDB's getSync.
  */
+
+import { bytesEqual, hex } from '../bytes.ts';
 import { type BlockContext, executeBlock, type StateReader } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import {
   assembleBlock,
   type Block,
@@ -179,7 +180,7 @@ export class NodeExecutor {
       this.#remember(hash, block.header.height, parent, result);
       speculation = this.#speculations.get(hash)!;
     }
-    if (!Buffer.from(speculation.stateRoot).equals(block.header.stateRoot)) {
+    if (!bytesEqual(speculation.stateRoot, block.header.stateRoot)) {
       // A quorum certified a state root this node does not reproduce: its state has diverged, or more
       // than f validators are faulty. Either way continuing would be wrong.
       throw new MedledgerError(

@@ -9,7 +9,7 @@
  * its own namespace can rewrite them without losing anything, as every value is the id verbatim.
  */
 import type { Extension, Identifier, Reference, ResourceType } from '@medplum/fhirtypes';
-import { hex } from '../hex.ts';
+import { hex } from '../bytes.ts';
 
 export { hex };
 

@@ -3,6 +3,7 @@
  * block hash). Stored with each block, they let anyone who knows the validator set check that the
  * block was committed, offline and without trusting the node that served it.
  */
+import { bytesEqual, compareBytes, hex } from '../bytes.ts';
 import { encode } from '../codec/index.ts';
 import { sign, signingPublicKeyFrom, verify } from '../crypto/index.ts';
 import { DOMAIN } from './domain.ts';
@@ -19,12 +20,12 @@ export function signCommit(statement: CommitStatement, secretKey: Uint8Array): C
 
 /** Sorts votes by validator key, the certificate's one canonical order. */
 export function sortVotes(votes: readonly CommitVote[]): CommitVote[] {
-  return [...votes].sort((a, b) => Buffer.compare(a.validator, b.validator));
+  return [...votes].sort((a, b) => compareBytes(a.validator, b.validator));
 }
 
 export interface CertificateContext {
   chainId: string;
-  /** Validator public keys, as `Buffer.toString('hex')`. */
+  /** Validator public keys, as lowercase hex. */
   validators: ReadonlySet<string>;
   height: number;
   blockHash: Uint8Array;
@@ -39,7 +40,7 @@ export interface CertificateContext {
  */
 export function checkCertificate(cert: CommitCertificate, ctx: CertificateContext): string | null {
   if (cert.height !== ctx.height) return `certificate is for height ${cert.height}`;
-  if (!Buffer.from(cert.blockHash).equals(ctx.blockHash)) return 'certificate is for another block hash';
+  if (!bytesEqual(cert.blockHash, ctx.blockHash)) return 'certificate is for another block hash';
   if (cert.view < ctx.proposedInView) return `certificate view ${cert.view} precedes the block's view`;
   const quorum = quorumSize(ctx.validators.size);
   if (cert.votes.length < quorum) return `certificate has ${cert.votes.length} votes, quorum is ${quorum}`;
@@ -51,10 +52,10 @@ export function checkCertificate(cert: CommitCertificate, ctx: CertificateContex
   });
   for (let i = 0; i < cert.votes.length; i++) {
     const vote = cert.votes[i]!;
-    if (i > 0 && Buffer.compare(cert.votes[i - 1]!.validator, vote.validator) >= 0) {
+    if (i > 0 && compareBytes(cert.votes[i - 1]!.validator, vote.validator) >= 0) {
       return 'certificate votes are not sorted by distinct validators';
     }
-    const validator = Buffer.from(vote.validator).toString('hex');
+    const validator = hex(vote.validator);
     if (!ctx.validators.has(validator))
       return `vote ${i} is from ${validator.slice(0, 16)}…, not a validator`;
     if (!verify(vote.validator, payload, vote.signature)) return `vote ${i} has an invalid signature`;

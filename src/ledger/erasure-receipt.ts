@@ -9,6 +9,7 @@
  * The signature is over DOMAIN ‖ encode(UnsignedErasureReceipt), the domain tag keeping it from ever
  * being taken for a transaction, a vote or anything else a validator key signs.
  */
+import { bytesEqual } from '../bytes.ts';
 import { bytes, encode, type Infer, str, struct, u64 } from '../codec/index.ts';
 import { sign, signingPublicKeyFrom, verify } from '../crypto/index.ts';
 import { HASH_BYTES, LIMITS, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './types.ts';
@@ -74,7 +75,7 @@ export function verifyErasureReceipt(
       return false;
     let member = false;
     for (const key of validatorKeys) {
-      if (Buffer.from(key).equals(receipt.validator)) {
+      if (bytesEqual(key, receipt.validator)) {
         member = true;
         break;
       }

@@ -7,10 +7,10 @@
  * parsed document through its state root, so two nodes with different files can never share a chain.
  */
 import { readFile } from 'node:fs/promises';
+import { fromHex, hex } from '../bytes.ts';
 import { bytes, encode, type Infer, list, oneOf, str, struct, u32, u64 } from '../codec/index.ts';
 import { isValidSigningKey, isWeakEncryptionKey } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { type JsonObject, strictObject } from '../strict-json.ts';
 import { assembleBlock } from './block.ts';
 import { ADDRESS_EXAMPLE, addressKey, type PeerAddress, parsePeerAddress } from './peer-address.ts';
@@ -118,7 +118,7 @@ function string(
 
 function hexKey(obj: Json, field: string, path: string, use: 'signing' | 'encryption'): Uint8Array {
   const hint = 'expected a 32-byte key as 64 lowercase hex digits';
-  const key = new Uint8Array(Buffer.from(string(obj, field, path, /^[0-9a-f]{64}$/, hint), 'hex'));
+  const key = fromHex(string(obj, field, path, /^[0-9a-f]{64}$/, hint));
   const weak = use === 'signing' ? !isValidSigningKey(key) : isWeakEncryptionKey(key);
   if (weak)
     throw invalid(`${path}.${field}`, `not a valid ${use === 'signing' ? 'Ed25519' : 'X25519'} public key`);

@@ -8,6 +8,8 @@
  *   P id h i   patient index entry, value tx hash    D id h i  record index entry, value tx hash
  *   S key      current state value                   M     head (height, hash, state root)
  */
+import { asBuffer } from '../bytes.ts';
+
 export const PREFIX = {
   block: 0x42, // B
   certificate: 0x43, // C
@@ -62,13 +64,13 @@ export function prefixRange(prefix: number): { gte: Buffer; lt: Buffer } {
 /** Height of a `prefix h` key, or null when the key does not have that shape. */
 export function parseHeightKey(key: Uint8Array): number | null {
   if (key.length !== 9) return null;
-  const height = Buffer.from(key.buffer, key.byteOffset, key.length).readBigUInt64BE(1);
+  const height = asBuffer(key).readBigUInt64BE(1);
   return height <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(height) : null;
 }
 
 /** Height of an index key, or null when malformed. */
 export function parseIndexKey(key: Uint8Array): { id: string; height: number; txIndex: number } | null {
-  const buf = Buffer.from(key.buffer, key.byteOffset, key.length);
+  const buf = asBuffer(key);
   const idLength = buf[1];
   if (idLength === undefined || buf.length !== 2 + idLength + 12) return null;
   const height = buf.readBigUInt64BE(2 + idLength);

@@ -9,6 +9,7 @@
  * header. It commits to history rather than offering membership proofs for single keys; those would
  * need a Merkle tree over the state, which nothing requires yet.
  */
+import { compareBytes } from '../bytes.ts';
 import { encode } from '../codec/index.ts';
 import { sha256 } from '../crypto/index.ts';
 import { DOMAIN } from './domain.ts';
@@ -32,7 +33,7 @@ export function nextStateRoot(
 /** Null when `writes` are strictly sorted by key (hence unique), else what is wrong. */
 export function checkWritesOrder(writes: readonly StateWrite[]): string | null {
   for (let i = 1; i < writes.length; i++) {
-    if (Buffer.compare(writes[i - 1]!.key, writes[i]!.key) >= 0)
+    if (compareBytes(writes[i - 1]!.key, writes[i]!.key) >= 0)
       return `state write ${i} is out of order or repeated`;
   }
   return null;

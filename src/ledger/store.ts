@@ -18,10 +18,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchOperation, Level } from 'level';
 import { MemoryLevel } from 'memory-level';
+import { bytesEqual, hex } from '../bytes.ts';
 import { decode, encode, type Schema } from '../codec/index.ts';
 import { sha256 } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { blockHash, txRootOf } from './block.ts';
 import { checkCertificate } from './certificate.ts';
 import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
@@ -260,7 +260,7 @@ export class ChainStore {
       const formatError = storedGenesis && chainFormatError(path, storedGenesis.header.version);
       if (formatError) throw formatError;
       const genesisMatches =
-        storedGenesis !== undefined && Buffer.from(blockHash(storedGenesis.header)).equals(expectedHash);
+        storedGenesis !== undefined && bytesEqual(blockHash(storedGenesis.header), expectedHash);
       if (!genesisMatches) {
         throw new MedledgerError(
           'LEDGER_GENESIS_MISMATCH',
@@ -272,7 +272,7 @@ export class ChainStore {
         (await db.get(heightKey(PREFIX.block, head.height))) ?? new Uint8Array(),
         'head block',
       );
-      if (!Buffer.from(blockHash(tip.header)).equals(head.hash))
+      if (!bytesEqual(blockHash(tip.header), head.hash))
         throw corrupt('the head record does not name the last block');
       return new ChainStore(db, genesis, genesisState, { header: tip.header, hash: head.hash }, expectedHash);
     } catch (error) {
@@ -304,7 +304,7 @@ export class ChainStore {
     const problem = checkBlock(block, txHashes, receipts, writes, this.#tip, this.genesis, this.#validators);
     if (problem) throw rejected(height, problem.detail);
     const hash = blockHash(block.header);
-    if (!certificate || certificate.height !== height || !Buffer.from(certificate.blockHash).equals(hash)) {
+    if (!certificate || certificate.height !== height || !bytesEqual(certificate.blockHash, hash)) {
       throw rejected(height, 'the commit certificate is missing or certifies another block');
     }
     await this.db.batch(blockOps(entry, hash, block.header.stateRoot, txHashes), { sync: true });
@@ -322,7 +322,7 @@ export class ChainStore {
     // Bytes equal to bytes that passed are the same block: one hash instead of one per transaction.
     const digest = sha256(bytes);
     const passed = this.#passed.get(height);
-    if (passed && Buffer.from(passed).equals(digest)) {
+    if (passed && bytesEqual(passed, digest)) {
       this.#passed.delete(height); // most recently used last
       this.#passed.set(height, passed);
       return decode(Block, bytes, LIMITS.blockBytes);
@@ -331,7 +331,7 @@ export class ChainStore {
     if (typeof checked === 'string') {
       // A repair may have replaced the block while these bytes were checked: read it again.
       const now = await this.db.get(heightKey(PREFIX.block, height));
-      if (now !== undefined && !Buffer.from(now).equals(bytes)) return this.block(height);
+      if (now !== undefined && !bytesEqual(now, bytes)) return this.block(height);
       throw this.#foundCorrupt(height, checked);
     }
     this.#passed.set(height, digest);
@@ -349,9 +349,9 @@ export class ChainStore {
     }
     if (block.header.height !== height) return `it says height ${block.header.height}`;
     const hash = blockHash(block.header);
-    if (!Buffer.from(hash).equals(await this.#indexedHash(height, hash)))
+    if (!bytesEqual(hash, await this.#indexedHash(height, hash)))
       return 'its header hash is not the one the chain links name';
-    if (!Buffer.from(txRootOf(block.txs)).equals(block.header.txRoot))
+    if (!bytesEqual(txRootOf(block.txs), block.header.txRoot))
       return "its transactions do not hash to the header's tx root";
     return block;
   }
@@ -366,9 +366,7 @@ export class ChainStore {
     if (height === this.#tip.header.height) return this.#tip.hash;
     if (height === 0) return this.#genesisHash;
     const indexed = await this.db.get(prefixedKey(PREFIX.blockHash, hash));
-    return indexed !== undefined && Buffer.from(indexed).equals(heightBytes(height))
-      ? hash
-      : new Uint8Array(0);
+    return indexed !== undefined && bytesEqual(indexed, heightBytes(height)) ? hash : new Uint8Array(0);
   }
 
   #foundCorrupt(height: number, why: string): CorruptBlockError {
@@ -449,9 +447,9 @@ export class ChainStore {
     const expected = await this.expectedBlockHash(height);
     if (!expected) throw refusedRepair(height, 'no sound record of the chain names its hash');
     const hash = blockHash(block.header);
-    if (!Buffer.from(hash).equals(expected))
+    if (!bytesEqual(hash, expected))
       throw refusedRepair(height, 'its hash is not the one the chain links expect');
-    if (!Buffer.from(txRootOf(block.txs)).equals(block.header.txRoot))
+    if (!bytesEqual(txRootOf(block.txs), block.header.txRoot))
       throw refusedRepair(height, "its transactions do not hash to the header's tx root");
     const why = checkCertificate(certificate, {
       chainId: this.genesis.chainId,
@@ -580,7 +578,7 @@ export class ChainStore {
     const receipt = receipts?.[location.index];
     if (!tx || !receipt) throw corrupt(`tx index points at a missing tx ${hex(hash)}`);
     // The block was checked; a damaged index entry or receipt must not pass another tx off as this one.
-    if (!Buffer.from(txHash(tx)).equals(hash) || !Buffer.from(receipt.txHash).equals(hash))
+    if (!bytesEqual(txHash(tx), hash) || !bytesEqual(receipt.txHash, hash))
       throw corrupt(`the tx index or receipts of block ${location.height} do not match tx ${hex(hash)}`);
     return { tx, receipt, height: location.height, index: location.index };
   }

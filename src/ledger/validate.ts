@@ -5,6 +5,7 @@
  * Signatures (transactions and certificate) are not checked here: the store's callers have checked
  * them, and verifyChain checks them itself.
  */
+import { bytesEqual, hex } from '../bytes.ts';
 import type { Genesis } from './genesis.ts';
 import { merkleRoot } from './merkle.ts';
 import { checkWritesOrder, nextStateRoot } from './state-root.ts';
@@ -23,8 +24,6 @@ export interface BlockProblem {
   code: BlockProblemCode;
   detail: string;
 }
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 export interface Parent {
   header: BlockHeader;
@@ -51,32 +50,31 @@ export function checkBlock(
   if (header.version !== BLOCK_VERSION)
     return fail('CHAIN_BAD_HEADER', `block version ${header.version}, expected ${BLOCK_VERSION}`);
   if (header.chainId !== genesis.chainId) return fail('CHAIN_BAD_HEADER', `chain id ${header.chainId}`);
-  if (!same(header.prevHash, parent.hash))
+  if (!bytesEqual(header.prevHash, parent.hash))
     return fail('CHAIN_BAD_LINK', `prevHash is not the hash of block ${parent.header.height}`);
   if (header.timestamp < parent.header.timestamp) return fail('CHAIN_BAD_HEADER', 'timestamp goes backwards');
-  if (!validators.has(Buffer.from(header.proposer).toString('hex')))
-    return fail('CHAIN_BAD_HEADER', 'proposer is not a validator');
+  if (!validators.has(hex(header.proposer))) return fail('CHAIN_BAD_HEADER', 'proposer is not a validator');
   if (txs.length > genesis.params.maxBlockTxs)
     return fail('CHAIN_BAD_HEADER', `${txs.length} txs, at most ${genesis.params.maxBlockTxs}`);
   const seen = new Set<string>();
   for (let i = 0; i < txs.length; i++) {
     if (txs[i]!.chainId !== genesis.chainId)
       return fail('CHAIN_BAD_TX', `tx ${i} is for chain ${txs[i]!.chainId}`);
-    const id = Buffer.from(txHashes[i]!).toString('hex');
+    const id = hex(txHashes[i]!);
     if (seen.has(id)) return fail('CHAIN_BAD_TX', `tx ${i} appears twice in the block`);
     seen.add(id);
   }
-  if (!same(header.txRoot, merkleRoot(txHashes)))
+  if (!bytesEqual(header.txRoot, merkleRoot(txHashes)))
     return fail('CHAIN_BAD_TX_ROOT', 'txRoot does not match the transactions');
   if (receipts.length !== txs.length)
     return fail('CHAIN_BAD_RECEIPTS', `${receipts.length} receipts for ${txs.length} txs`);
   for (let i = 0; i < receipts.length; i++) {
-    if (!same(receipts[i]!.txHash, txHashes[i]!))
+    if (!bytesEqual(receipts[i]!.txHash, txHashes[i]!))
       return fail('CHAIN_BAD_RECEIPTS', `receipt ${i} is for another tx`);
   }
   const order = checkWritesOrder(writes);
   if (order) return fail('CHAIN_BAD_WRITES', order);
-  if (!same(nextStateRoot(parent.header.stateRoot, writes, receipts), header.stateRoot)) {
+  if (!bytesEqual(nextStateRoot(parent.header.stateRoot, writes, receipts), header.stateRoot)) {
     return fail('CHAIN_BAD_STATE_ROOT', "state writes and receipts do not produce the header's state root");
   }
   return null;

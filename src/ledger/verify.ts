@@ -8,8 +8,8 @@
  * the head) from the verified blocks and compares the database with it key by key, so an edited,
  * missing or extra record anywhere is found and attributed to the height it belongs to.
  */
+import { bytesEqual, hex } from '../bytes.ts';
 import { decode, encode, type Schema } from '../codec/index.ts';
-import { hex } from '../hex.ts';
 import { blockHash } from './block.ts';
 import { checkCertificate } from './certificate.ts';
 import { type Genesis, genesisBlock, genesisWrites, validatorSet } from './genesis.ts';
@@ -76,8 +76,6 @@ export interface ChainReport {
   txs: number;
   problem: ChainProblem | null;
 }
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 class Problem extends Error {
   readonly problem: ChainProblem;
@@ -185,9 +183,12 @@ async function walkBlocks(
       const txHashes = block.txs.map(txHash);
 
       if (prev === null) {
-        if (!same(blockBytes, expectedGenesis))
+        if (!bytesEqual(blockBytes, expectedGenesis))
           throw new Problem(0, 'CHAIN_BAD_GENESIS', "block 0 is not the genesis file's block");
-        if (receipts.length !== 0 || !same(encode(StateWrites, writes), encode(StateWrites, genesisState))) {
+        if (
+          receipts.length !== 0 ||
+          !bytesEqual(encode(StateWrites, writes), encode(StateWrites, genesisState))
+        ) {
           throw new Problem(
             0,
             'CHAIN_BAD_GENESIS',
@@ -328,7 +329,7 @@ export async function verifyChainDb(
     const want = walk.expected.get(id);
     if (want) {
       walk.expected.delete(id);
-      if (want.value !== null && !same(want.value, value)) {
+      if (want.value !== null && !bytesEqual(want.value, value)) {
         problems.push({
           height: want.height,
           code: want.code,

@@ -8,6 +8,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { apiUrl, startApi } from '../api/server.ts';
+import { hex } from '../bytes.ts';
 import type { IdentityKeys } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
 import type { Genesis } from '../ledger/index.ts';
@@ -114,7 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const security = options.apiSecurity ?? (await apiSecurity(options.home, settings));
   for (const warning of security.warnings) log.warn({}, warning);
   let fatal: Error | null = null;
-  const selfKey = Buffer.from(keys.signing.publicKey).toString('hex');
+  const selfKey = hex(keys.signing.publicKey);
   const peers = peerSet(genesis, selfKey, settings.peers);
   for (const note of selfReachabilityNotes(genesis, selfKey, settings)) log.warn({}, note);
   const dataDir = homePaths(options.home).data;
@@ -167,9 +168,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         scrubber = new ChainScrubber({
           store: node.store,
           host: node.host,
-          peers: genesis.validators
-            .map((v) => Buffer.from(v.publicKey).toString('hex'))
-            .filter((k) => k !== selfKey),
+          peers: genesis.validators.map((v) => hex(v.publicKey)).filter((k) => k !== selfKey),
           log,
           blocksPerSecond: scrubBlocksPerSecond,
           // Damaged receipts are rebuilt from the blocks by the state repair at the next start.

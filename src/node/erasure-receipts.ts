@@ -14,10 +14,10 @@
  *            query { record }  →  one frame per receipt held for the record (at most n)
  */
 import { Level } from 'level';
+import { fromHex, hex } from '../bytes.ts';
 import { decode, encode, str, struct, union } from '../codec/index.ts';
 import { signingPublicKeyFrom } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { ErasureReceipt, signErasureReceipt, verifyErasureReceipt } from '../ledger/erasure-receipt.ts';
 import type { Logger } from '../logger.ts';
 import type { P2PHost, ProtocolSpec } from '../p2p/host.ts';
@@ -164,12 +164,12 @@ export class ErasureReceipts {
 
   /** Whether this validator has signed its receipt for the record. */
   async signed(recordId: string): Promise<boolean> {
-    return (await this.#get(recordId, Buffer.from(this.#self, 'hex'))) !== undefined;
+    return (await this.#get(recordId, fromHex(this.#self))) !== undefined;
   }
 
   async #issue(recordId: string, eraseTx: Uint8Array): Promise<ErasureReceipt> {
     if (this.#stopped) throw new MedledgerError('NODE_STOPPED', 'the erasure receipts are stopped');
-    const selfKey = Buffer.from(this.#self, 'hex');
+    const selfKey = fromHex(this.#self);
     let receipt = await this.#get(recordId, selfKey);
     if (receipt === undefined) {
       receipt = signErasureReceipt(

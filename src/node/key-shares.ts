@@ -15,9 +15,9 @@
  *   request  share { readTx: 32 bytes, height }       |  released { readTxs }
  *   response share { index, sealed }  |  refused { code, message }  |  released { readTxs }
  */
+import { hex } from '../bytes.ts';
 import { bytes, decode, encode, list, str, struct, u32, u64, union, varBytes } from '../codec/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import type { ValidatorNode } from './validator.ts';
 
 /** Most read transactions one `released` question may name (an audit page's reads). */

@@ -4,8 +4,8 @@
  * a hospital's node has inside its own network, behind NAT). A `[[peers]]` key that is not a validator
  * adds an observer. Also the checks a node makes of its own entry before it starts.
  */
+import { fromHex, hex } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { type Genesis, parsePeerAddress } from '../ledger/index.ts';
 import type { PeerEntry } from '../p2p/host.ts';
 import type { NodeSettings } from './config.ts';
@@ -26,7 +26,7 @@ export function peerSet(genesis: Genesis, selfKey: string, configured: NodeSetti
   const observers = configured
     .filter((p) => !validatorKeys.has(p.publicKey))
     .map((p) => ({
-      publicKey: new Uint8Array(Buffer.from(p.publicKey, 'hex')),
+      publicKey: fromHex(p.publicKey),
       name: `observer ${p.publicKey.slice(0, 16)}`,
       addresses: p.addresses,
     }));

@@ -19,6 +19,7 @@
 import { join } from 'node:path';
 import { Level } from 'level';
 import { Counter, Gauge } from 'prom-client';
+import { concatBytes, hex } from '../bytes.ts';
 import {
   createdId,
   decideNow,
@@ -33,7 +34,6 @@ import { RecordMeta as RecordMetaSchema } from '../contracts/model.ts';
 import { decodeState } from '../contracts/overlay.ts';
 import { encryptionPublicKeyFrom } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { RECEIPT_OK, type Receipt, type Transaction, txHash } from '../ledger/index.ts';
 import {
   BlobService,
@@ -496,7 +496,7 @@ export class RecordService {
         throw new MedledgerError('KEY_BLOB_INVALID', 'the key blob is too large');
       pieces.push(piece);
     }
-    const bytes = new Uint8Array(Buffer.concat(pieces));
+    const bytes = concatBytes(pieces);
     const blob = decodeKeyBlob(bytes);
     checkKeyBlob(blob, record.cid, this.#node.store.genesis.validators);
     return { bytes, blob };

@@ -18,8 +18,8 @@
  * and waits nine times as long as each step took, so large blocks cannot make it a load.
  * Logs carry heights, hashes and kinds only: never a transaction's content.
  */
+import { bytesEqual, hex } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import {
   type Block,
   blockHash,
@@ -177,7 +177,7 @@ export class ChainScrubber {
     const findings: Finding[] = [];
     const found = (kind: FindingKind, detail: string) => findings.push({ height, kind, detail });
     const under = below ?? (await this.#blockBelow(height));
-    if (under?.hash && !Buffer.from(block.header.prevHash).equals(under.hash))
+    if (under?.hash && !bytesEqual(block.header.prevHash, under.hash))
       found('link', `block ${height} does not link to the block below it`);
     if (height > 0) {
       const why = await this.#certificateProblem(block, hash);
@@ -240,9 +240,9 @@ export class ChainScrubber {
     }
     if (!receipts || !writes) return 'missing';
     if (receipts.length !== txHashes.length) return `${receipts.length} receipts for ${txHashes.length} txs`;
-    const bad = receipts.findIndex((r, i) => !Buffer.from(r.txHash).equals(txHashes[i]!));
+    const bad = receipts.findIndex((r, i) => !bytesEqual(r.txHash, txHashes[i]!));
     if (bad >= 0) return `receipt ${bad} names another tx`;
-    if (rootBelow && !Buffer.from(nextStateRoot(rootBelow, writes, receipts)).equals(block.header.stateRoot))
+    if (rootBelow && !bytesEqual(nextStateRoot(rootBelow, writes, receipts), block.header.stateRoot))
       return "they do not hash to the block's state root";
     return null;
   }

@@ -20,9 +20,9 @@
  */
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bytesEqual, fromHex, hex } from '../bytes.ts';
 import { executeBlock, genesisState } from '../contracts/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import {
   ChainStore,
   CorruptBlockError,
@@ -162,9 +162,7 @@ export async function rebuildState(store: ChainStore): Promise<StateRepairReport
     let writes = await store.writes(height).catch(() => undefined);
     let receipts = await store.receipts(height).catch(() => undefined);
     const sound = (w?: StateWrite[], r?: Receipt[]) =>
-      w !== undefined &&
-      r !== undefined &&
-      Buffer.from(nextStateRoot(root, w, r)).equals(block.header.stateRoot);
+      w !== undefined && r !== undefined && bytesEqual(nextStateRoot(root, w, r), block.header.stateRoot);
     if (!sound(writes, receipts)) {
       const ctx = {
         chainId: store.genesis.chainId,
@@ -196,10 +194,10 @@ export async function rebuildState(store: ChainStore): Promise<StateRepairReport
     const id = hex(key);
     const want = expected.get(id);
     if (want === undefined) fix.push({ key, value: null });
-    else if (!Buffer.from(want).equals(value)) fix.push({ key, value: want });
+    else if (!bytesEqual(want, value)) fix.push({ key, value: want });
     expected.delete(id);
   }
-  for (const [id, value] of expected) fix.push({ key: Buffer.from(id, 'hex'), value });
+  for (const [id, value] of expected) fix.push({ key: fromHex(id), value });
   await store.repairState({ state: fix, records });
   return {
     blocks: head + 1,

@@ -9,6 +9,7 @@
  * writes and indexes are one atomic batch in the chain store.
  */
 import { join } from 'node:path';
+import { hex } from '../bytes.ts';
 import { decode, encode } from '../codec/index.ts';
 import {
   type ConsensusAction,
@@ -26,7 +27,6 @@ import type { NodeExecutor } from '../driver/executor.ts';
 import { type BuildRequest, type DriverPorts, type FetchRequest, ReplicaDriver } from '../driver/index.ts';
 import { openReplica } from '../driver/open.ts';
 import { describeLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
-import { hex } from '../hex.ts';
 import {
   type Block,
   type ChainStore,

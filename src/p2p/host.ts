@@ -30,8 +30,8 @@ import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { hex } from '../bytes.ts';
 import { MedledgerError } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { type Logger, SILENT_LOGGER } from '../logger.ts';
 import {
   HANDSHAKE_TIMEOUT_MS,

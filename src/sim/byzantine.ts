@@ -35,6 +35,7 @@
  *   other half, with every Byzantine replica's votes for each block sent to its holders only: a
  *   quorum one short lets both halves commit.
  */
+import { bytesEqual, hex } from '../bytes.ts';
 import type {
   CheckpointProof,
   ConsensusMessage,
@@ -51,7 +52,6 @@ import {
   signProposal,
 } from '../consensus/messages.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from '../consensus/view-change.ts';
-import { hex } from '../hex.ts';
 import {
   assembleBlock,
   type Block,
@@ -781,7 +781,7 @@ export class Adversary {
     const height = last ? last.height + 1 : checkpoint.height + 1;
     const parent = last ? blockHash(last) : checkpoint.blockHash;
     const seen = (this.#proposals.get(height) ?? []).find((pp) =>
-      Buffer.from(pp.block.header.prevHash).equals(parent),
+      bytesEqual(pp.block.header.prevHash, parent),
     );
     if (seen) {
       const header = {

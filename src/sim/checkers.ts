@@ -27,9 +27,9 @@
  * Runtime failures found while running (an exception thrown by the core, a commit the executor
  * could not apply) are reported too.
  */
+import { bytesEqual, hex } from '../bytes.ts';
 import { encode } from '../codec/index.ts';
 import { sha256, verify } from '../crypto/index.ts';
-import { hex } from '../hex.ts';
 import {
   blockHash,
   CommitCertificate,
@@ -275,7 +275,7 @@ export function checkCertificateQuorum(result: SimulationResult): Violation[] {
             : countSigners(result.identities.chainId, certificate, keys);
         counted.set(key, signers);
       }
-      if (signers < quorum || !Buffer.from(certificate.blockHash).equals(entry.hash)) {
+      if (signers < quorum || !bytesEqual(certificate.blockHash, entry.hash)) {
         out.push({
           checker: 'certificate-quorum',
           detail: `replica ${node} height ${entry.block.header.height}: ${signers} distinct validators signed its certificate, a quorum of ${keys.length} is ${quorum}`,
@@ -314,13 +314,13 @@ export function checkChainLinks(result: SimulationResult): Violation[] {
       const problem =
         header.height !== height
           ? `header says height ${header.height}`
-          : !Buffer.from(header.prevHash).equals(parent.hash)
+          : !bytesEqual(header.prevHash, parent.hash)
             ? 'prevHash is not the hash of the block below'
-            : !Buffer.from(blockHash(header)).equals(entry.hash)
+            : !bytesEqual(blockHash(header), entry.hash)
               ? 'stored hash is not the header hash'
               : header.chainId !== chainId
                 ? `chain id ${header.chainId}`
-                : !Buffer.from(txRootOf(entry.block.txs)).equals(header.txRoot)
+                : !bytesEqual(txRootOf(entry.block.txs), header.txRoot)
                   ? 'txRoot does not match the transactions'
                   : header.timestamp < parent.block.header.timestamp
                     ? 'timestamp goes backwards'

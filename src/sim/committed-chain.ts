@@ -6,10 +6,11 @@
  * Values are copied on the way in, so nothing the replica later does to its in-memory objects can
  * change it.
  */
+
+import { hex } from '../bytes.ts';
 import { decode, encode } from '../codec/index.ts';
 import type { ExecutedHead } from '../consensus/types.ts';
 import { assert } from '../errors.ts';
-import { hex } from '../hex.ts';
 import { Block, blockHash, CommitCertificate, txHash } from '../ledger/index.ts';
 
 export interface CommittedEntry {

@@ -1,8 +1,9 @@
 /** One-line descriptions of consensus messages, for the simulator's optional event log. */
+import { hex } from '../bytes.ts';
 import type { ConsensusMessage } from '../consensus/messages.ts';
 import { blockHash } from '../ledger/index.ts';
 
-const short = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex').slice(0, 8);
+const short = (bytes: Uint8Array) => hex(bytes).slice(0, 8);
 
 export function describeMessage(m: ConsensusMessage): string {
   switch (m.kind) {

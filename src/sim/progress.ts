@@ -11,7 +11,7 @@
  *
  * The simulator feeds `Progress` as it runs; the checkers read the result.
  */
-import { hex } from '../hex.ts';
+import { hex } from '../bytes.ts';
 import { maxFaults } from '../ledger/index.ts';
 import type { SimulationResult, Violation } from './simulator.ts';
 

@@ -4,8 +4,8 @@
  * same key is an equivocation by an honest replica, the very thing persist-before-send and the
  * restart logic must prevent, across any number of crashes.
  */
+import { hex } from '../bytes.ts';
 import type { ConsensusMessage } from '../consensus/messages.ts';
-import { hex } from '../hex.ts';
 import { blockHash } from '../ledger/index.ts';
 
 export interface SignatureConflict {

@@ -16,6 +16,8 @@
  * are unchanged); messages and clients name validators, and each is handed to the instances of its
  * addressee that the twins' partition of the moment lets the sender reach.
  */
+
+import { hex } from '../bytes.ts';
 import { decode, encode } from '../codec/index.ts';
 import { ConsensusMessage } from '../consensus/messages.ts';
 import type { Replica } from '../consensus/replica.ts';
@@ -25,7 +27,6 @@ import { type OpenedReplica, openReplica, type ReplicaDatabases } from '../drive
 import { ReplicaDriver } from '../driver/replica-driver.ts';
 import { assert } from '../errors.ts';
 import { describeLinkFaults, hasLinkFaults } from '../faults/link-faults.ts';
-import { hex } from '../hex.ts';
 import {
   Block,
   blockHash,

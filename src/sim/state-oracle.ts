@@ -6,8 +6,9 @@
  * The replayed state is kept and extended forward; asking for an older parent replays from genesis.
  * Simulated chains are short, and adversaries mostly build on recent blocks.
  */
+
+import { hex } from '../bytes.ts';
 import { executeBlock, genesisState } from '../contracts/index.ts';
-import { hex } from '../hex.ts';
 import { type Genesis, nextStateRoot, type Transaction } from '../ledger/index.ts';
 import type { CommittedChain } from './committed-chain.ts';
 

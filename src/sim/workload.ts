@@ -6,9 +6,9 @@
  * `workloadTx`; the simulator keeps the list of those it submitted.)
  */
 
+import { hex } from '../bytes.ts';
 import { buildTx } from '../contracts/build.ts';
 import type { SigningKeyPair } from '../crypto/index.ts';
-import { hex } from '../hex.ts';
 import { type Transaction, txHash } from '../ledger/index.ts';
 import type { Prng } from '../prng.ts';
 
@@ -61,7 +61,7 @@ export function workloadTx(
 ): PlannedTx {
   const make = options.makeTx ?? simTx;
   const tx = make({ chainId: options.chainId, client: options.clients[client]!, nonce, prng });
-  return { at_ms, client, tx, id: Buffer.from(txHash(tx)).toString('hex') };
+  return { at_ms, client, tx, id: hex(txHash(tx)) };
 }
 
 /**

@@ -1,19 +1,12 @@
 /** Stream helpers: fixed-size re-chunking and a look-ahead byte reader over async iterables. */
+import { plainBytes } from '../bytes.ts';
 
 /** Bytes from anywhere a caller may hold them: a Node Readable, an async generator, an array. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /** A fresh, uninitialised byte array (no zero fill: every byte is written before it is read). */
 export function allocBytes(length: number): Uint8Array {
-  const buffer = Buffer.allocUnsafeSlow(length);
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-}
-
-/** A plain Uint8Array view of the same memory (Buffers from node:crypto and node:fs included). */
-export function plain(bytes: Uint8Array): Uint8Array {
-  return bytes.constructor === Uint8Array
-    ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  return plainBytes(Buffer.allocUnsafeSlow(length));
 }
 
 function checkPiece(piece: unknown): Uint8Array {

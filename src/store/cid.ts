@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import * as Digest from 'multiformats/hashes/digest';
+import { bytesEqual, plainBytes } from '../bytes.ts';
 import { StoreError } from './errors.ts';
 
 export { CID };
@@ -25,7 +26,7 @@ export type CidLike = CID | string | Uint8Array;
 /** SHA-256 of `bytes` on node:crypto (OpenSSL; SHA-NI where the CPU has it). */
 export function sha256Digest(bytes: Uint8Array): Uint8Array {
   const digest = createHash('sha256').update(bytes).digest();
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  return plainBytes(digest);
 }
 
 /** The CID of a digest computed elsewhere (e.g. by a streaming hash). */
@@ -39,7 +40,7 @@ export function cidOfPieces(pieces: Uint8Array[]): CID {
   const hash = createHash('sha256');
   for (const piece of pieces) hash.update(piece);
   const digest = hash.digest();
-  return cidFromDigest(new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength));
+  return cidFromDigest(plainBytes(digest));
 }
 
 /** The CID of `bytes`. */
@@ -49,7 +50,7 @@ export function cidOf(bytes: Uint8Array): CID {
 
 /** True when `bytes` hash to `cid`'s digest. */
 export function cidMatches(cid: CID, bytes: Uint8Array): boolean {
-  return Buffer.from(sha256Digest(bytes)).equals(cid.multihash.digest);
+  return bytesEqual(sha256Digest(bytes), cid.multihash.digest);
 }
 
 /** Parses and checks a CID: it must be CIDv1, raw codec, sha2-256 with a 32-byte digest. */

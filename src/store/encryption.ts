@@ -28,9 +28,10 @@
  * envelope made for one record does not open for another. Data keys are zeroed after use.
  */
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { plainBytes } from '../bytes.ts';
 import { openSealed, randomBytes, seal } from '../crypto/index.ts';
 import { MedledgerError } from '../errors.ts';
-import { ByteReader, type ByteSource, concatPieces, plain } from './bytes.ts';
+import { ByteReader, type ByteSource, concatPieces } from './bytes.ts';
 import { CHUNK_BYTES } from './constants.ts';
 import { StoreError } from './errors.ts';
 
@@ -134,11 +135,11 @@ function encryptSegment(
   cipher.setAAD(aadFor(header, index, final));
   for (const piece of pieces) {
     observe?.(piece);
-    out.push(plain(cipher.update(piece)));
+    out.push(plainBytes(cipher.update(piece)));
   }
   const rest = cipher.final();
-  if (rest.length > 0) out.push(plain(rest));
-  out.push(plain(cipher.getAuthTag()));
+  if (rest.length > 0) out.push(plainBytes(rest));
+  out.push(plainBytes(cipher.getAuthTag()));
   return out;
 }
 
@@ -209,9 +210,9 @@ function tryDecrypt(
     });
     decipher.setAAD(aadFor(header, index, final));
     decipher.setAuthTag(segment.tag);
-    const out = segment.body.map((piece) => plain(decipher.update(piece)));
+    const out = segment.body.map((piece) => plainBytes(decipher.update(piece)));
     const rest = decipher.final(); // throws unless the tag verifies: nothing is released before
-    if (rest.length > 0) out.push(plain(rest));
+    if (rest.length > 0) out.push(plainBytes(rest));
     return out;
   } catch {
     return null;
@@ -372,7 +373,7 @@ export function encryptRecord(
         ciphertextBytes += piece.length;
         yield piece;
       }
-      summary = { plaintextBytes, plaintextSha256: plain(hash.digest()), ciphertextBytes };
+      summary = { plaintextBytes, plaintextSha256: plainBytes(hash.digest()), ciphertextBytes };
     } finally {
       dataKey.fill(0);
     }

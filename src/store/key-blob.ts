@@ -18,6 +18,7 @@
  * Any t validators together can serve a permitted read; any t − 1 learn nothing of the key.
  */
 import { combine, split } from 'shamir-secret-sharing';
+import { bytesEqual } from '../bytes.ts';
 import { bytes, decode, encode, type Infer, list, str, struct, u32, varBytes } from '../codec/index.ts';
 import {
   envelopeOpening,
@@ -101,7 +102,7 @@ function matchesCommitment(blob: KeyBlob, chainId: string, index: number, payloa
   const entry = blob.shares[index];
   if (!entry || payload.length !== PAYLOAD_BYTES) return false;
   const context = shareContext(chainId, blob.recordCid, index);
-  return Buffer.from(commitment(context, payload)).equals(entry.commitment);
+  return bytesEqual(commitment(context, payload), entry.commitment);
 }
 
 /** Builds the key blob of one record; the caller zeroes `dataKey` afterwards. */
@@ -171,7 +172,7 @@ export function checkKeyBlob(
   }
   if (
     blob.shares.length !== validators.length ||
-    blob.shares.some((share, i) => !Buffer.from(share.validator).equals(validators[i]!.publicKey))
+    blob.shares.some((share, i) => !bytesEqual(share.validator, validators[i]!.publicKey))
   ) {
     throw keyBlobInvalid('its shares do not follow the genesis validators');
   }

@@ -19,7 +19,7 @@
  * own key (rather than a counter) makes referencing idempotent and needs no read-modify-write.
  */
 import { Level } from 'level';
-import { hex } from '../hex.ts';
+import { hex } from '../bytes.ts';
 import { CID, CID_BYTES } from './cid.ts';
 import { StoreError } from './errors.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Node's Buffer for the browser bundle: the `buffer` package, made to agree with Node where the
  * project's reused code relies on it. The package's equals() refuses a plain Uint8Array, which
- * Node accepts (key-blob.ts, codec.ts compare Buffers with Uint8Arrays), and it has no 'base64url'
+ * Node accepts (bytes.ts compares Buffers with Uint8Arrays), and it has no 'base64url'
  * encoding (http-signature.ts writes its nonce in it). Nothing else is changed.
  */
 import type { Buffer as BufferClass } from 'buffer';

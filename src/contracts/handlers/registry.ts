@@ -3,6 +3,7 @@
  * admin), patients (by a registrar, co-signed by the patient), key rotation and deactivation.
  * Identities are pseudonymous: keys, a kind, an organisation and roles; never a name.
  */
+import { bytesEqual } from '../../bytes.ts';
 import type { TxBody } from '../bodies.ts';
 import type { Handler, TxContext } from '../context.ts';
 import { verifyKeyRotation, verifyPatientRegistration } from '../cosign.ts';
@@ -138,7 +139,7 @@ export const rotateKeys: Handler<TxBody<'identity.rotate-keys'>> = (ctx, body) =
   const { sender } = ctx;
   checkKeys(body.signingKey, body.encryptionKey);
   ensure(verifyKeyRotation(ctx.block.chainId, sender.id, body, body.proof), 'BAD_KEY_PROOF');
-  const sameKey = Buffer.from(body.signingKey).equals(sender.signingKey);
+  const sameKey = bytesEqual(body.signingKey, sender.signingKey);
   if (!sameKey) {
     ensure(!state.keyInUse(ctx.scope, body.signingKey), 'KEY_IN_USE');
     state.dropKey(ctx.scope, sender.signingKey);
