@@ -9,9 +9,8 @@
 
 import { hex } from '../bytes.ts';
 import { decode, encode } from '../codec/index.ts';
-import type { ExecutedHead } from '../consensus/types.ts';
 import { assert } from '../errors.ts';
-import { Block, blockHash, CommitCertificate, txHash } from '../ledger/index.ts';
+import { Block, blockHash, CommitCertificate } from '../ledger/index.ts';
 
 export interface CommittedEntry {
   block: Block;
@@ -24,10 +23,6 @@ export interface CommittedEntry {
 export class CommittedChain {
   readonly #entries: CommittedEntry[] = [];
   readonly #heightByHash = new Map<string, number>();
-  /** Hex hashes of every committed transaction: the chain's tx index. */
-  readonly #txIds = new Set<string>();
-  /** Hex sender key → the highest nonce it committed: the account the mempool's admission asks for. */
-  readonly #lastNonce = new Map<string, number>();
 
   constructor(genesis: Block) {
     assert(genesis.header.height === 0, 'the chain starts at height 0');
@@ -36,11 +31,6 @@ export class CommittedChain {
 
   #push(entry: CommittedEntry): void {
     this.#heightByHash.set(hex(entry.hash), entry.block.header.height);
-    for (const tx of entry.block.txs) {
-      this.#txIds.add(hex(txHash(tx)));
-      const sender = hex(tx.sender);
-      this.#lastNonce.set(sender, Math.max(this.#lastNonce.get(sender) ?? 0, tx.nonce));
-    }
     this.#entries.push(entry);
   }
 
@@ -62,28 +52,8 @@ export class CommittedChain {
     return this.#entries.slice(1);
   }
 
-  /** Whether a transaction is on this chain (what a node's tx index answers). */
-  hasTx(txHashBytes: Uint8Array): boolean {
-    return this.#txIds.has(hex(txHashBytes));
-  }
-
-  /** The highest nonce `sender` committed on this chain (0 before its first transaction). */
-  lastNonce(sender: Uint8Array): number {
-    return this.#lastNonce.get(hex(sender)) ?? 0;
-  }
-
   heightOf(hash: Uint8Array): number | undefined {
     return this.#heightByHash.get(hex(hash));
-  }
-
-  head(): ExecutedHead {
-    const { block, hash } = this.tip;
-    return {
-      height: block.header.height,
-      hash,
-      stateRoot: block.header.stateRoot,
-      timestamp: block.header.timestamp,
-    };
   }
 
   /** Appends the next block (a private copy of it); the caller has checked it extends the tip. */
