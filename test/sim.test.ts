@@ -11,6 +11,7 @@ import { signMessage } from '../src/consensus/messages.ts';
 import { hex } from '../src/hex.ts';
 import {
   assembleBlock,
+  type Block,
   blockHash,
   type CommitCertificate,
   signCommit,
@@ -29,6 +30,7 @@ import {
   checkHonestEquivocation,
   checkLiveness,
   checkNoDuplicateTx,
+  checkNonceOrder,
   checkRun,
   checkValidity,
   checkVoting,
@@ -191,11 +193,60 @@ describe('SimExecutor', () => {
         height: 2,
         view: 5,
         parent: { hash: blockHash(block.header), stateRoot: block.header.stateRoot, timestamp: 0 },
-        txs: txs(1, 9),
+        txs: txs(1, 4),
       },
       parent.timestamp,
     );
     expect(b.execute(child).ok).toBe(true);
+  });
+
+  it("takes each sender's nonces in order on top of the parent, as the node's executor does", () => {
+    const primary = new SimExecutor(ids.chainId, ids.validatorKeys, new DurableState(ids.genesisBlock).chain);
+    const durable = new DurableState(ids.genesisBlock);
+    const backup = new SimExecutor(ids.chainId, ids.validatorKeys, durable.chain);
+    const [t1, t2, t3] = txs(3);
+    const build = (height: number, on: typeof parent, batch: Transaction[], by = primary) =>
+      by.build({ kind: 'build', height, view: 0, parent: on, txs: batch }, parent.timestamp);
+    const onTop = (block: Block) => ({
+      hash: blockHash(block.header),
+      stateRoot: block.header.stateRoot,
+      timestamp: block.header.timestamp,
+    });
+
+    // Built: what skips a nonce is left out; a faulty primary's block with it is refused.
+    const first = build(1, parent, [t1!, t3!]);
+    expect(first.txs).toEqual([t1]);
+    expect(backup.execute(first).ok).toBe(true);
+    const gapped = assembleBlock({
+      chainId: ids.chainId,
+      height: 1,
+      view: 0,
+      timestamp: parent.timestamp,
+      prevHash: parent.hash,
+      stateRoot: stateRootAfter(parent.stateRoot, [t1!, t3!]),
+      proposer: ids.validatorKeys[0]!,
+      txs: [t1!, t3!],
+    });
+    expect(backup.execute(gapped)).toMatchObject({
+      ok: false,
+      reason: "transaction 1 is out of its sender's nonce order",
+    });
+
+    // On top of a speculative block its nonces count; with nothing that can run, no transactions.
+    expect(build(2, onTop(first), [t2!, t3!]).txs).toEqual([t2, t3]);
+    expect(build(2, onTop(first), [t3!]).txs).toEqual([]);
+
+    // On top of the committed chain its nonces count, as the rule engine counts them: a certified
+    // block's nonce after a gap takes none.
+    const certificate = (block: Block): CommitCertificate => ({
+      height: block.header.height,
+      view: 0,
+      blockHash: blockHash(block.header),
+      votes: [],
+    });
+    expect(backup.commit(gapped, certificate(gapped))).toBeNull();
+    expect(durable.chain.lastNonce(t1!.sender)).toBe(1);
+    expect(build(2, onTop(gapped), [t3!, t2!], backup).txs).toEqual([t2]);
   });
 
   it('commits in height order only, on top of the tip', () => {
@@ -291,6 +342,20 @@ describe('checkers', () => {
     const durable = [...result.durable];
     durable[3] = certifiedChain(result, [[txs[0]!], [txs[1]!, txs[0]!]]);
     expect(checkNoDuplicateTx({ ...result, durable })[0]?.detail).toMatch(/committed at heights 1 and 2/);
+  });
+
+  it('see a transaction committed before an earlier nonce of its sender', () => {
+    const sender = hex(txs[0]!.sender);
+    const [first, second] = txs.filter((tx) => hex(tx.sender) === sender).sort((a, b) => a.nonce - b.nonce);
+    const durable = [...result.durable];
+    durable[0] = certifiedChain(result, [[first!], [second!]]);
+    expect(checkNonceOrder({ ...result, durable })).toEqual([]);
+    durable[0] = certifiedChain(result, [[second!, first!]]);
+    expect(checkNonceOrder({ ...result, durable })[0]?.detail).toMatch(
+      new RegExp(
+        `^replica 0 height 1: tx \\w+… takes nonce ${second!.nonce} of its sender, whose last was ${first!.nonce - 1}$`,
+      ),
+    );
   });
 
   it('see a certificate short of a quorum or with a bad vote', () => {

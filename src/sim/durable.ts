@@ -25,7 +25,10 @@ export class CommittedChain {
   readonly #heightByHash = new Map<string, number>();
   /** Hex hashes of every committed transaction: the chain's tx index. */
   readonly #txIds = new Set<string>();
-  /** Hex sender key → the highest nonce it committed: the account the mempool's admission asks for. */
+  /**
+   * Hex sender key → the last nonce it used, as the rule engine counts (a nonce counts only right
+   * after the last one): the account the mempool's admission asks for.
+   */
   readonly #lastNonce = new Map<string, number>();
 
   constructor(genesis: Block) {
@@ -38,7 +41,7 @@ export class CommittedChain {
     for (const tx of entry.block.txs) {
       this.#txIds.add(hex(txHash(tx)));
       const sender = hex(tx.sender);
-      this.#lastNonce.set(sender, Math.max(this.#lastNonce.get(sender) ?? 0, tx.nonce));
+      if (tx.nonce === (this.#lastNonce.get(sender) ?? 0) + 1) this.#lastNonce.set(sender, tx.nonce);
     }
     this.#entries.push(entry);
   }
@@ -66,9 +69,19 @@ export class CommittedChain {
     return this.#txIds.has(hex(txHashBytes));
   }
 
-  /** The highest nonce `sender` committed on this chain (0 before its first transaction). */
+  /** The last nonce `sender` used on this chain (0 before its first transaction). */
   lastNonce(sender: Uint8Array): number {
     return this.#lastNonce.get(hex(sender)) ?? 0;
+  }
+
+  /** The last nonce `sender` used up to `height`: below the tip, counted again from the start. */
+  lastNonceAt(sender: Uint8Array, height: number): number {
+    if (height >= this.height) return this.lastNonce(sender);
+    let last = 0;
+    for (const { block } of this.#entries.slice(1, height + 1))
+      for (const tx of block.txs)
+        if (tx.nonce === last + 1 && Buffer.from(tx.sender).equals(sender)) last = tx.nonce;
+    return last;
   }
 
   heightOf(hash: Uint8Array): number | undefined {

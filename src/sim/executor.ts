@@ -4,8 +4,14 @@
  *
  * Execution is stateless (`executeForTest`: receipts and writes are a pure function of the
  * transactions), so a block's state root is nextStateRoot(parent's state root, writes, receipts) and
- * the only state the executor needs is the state root of every block it knows: the committed ones
+ * the state the executor needs is the state root of every block it knows: the committed ones
  * (from the durable chain) and the ones it built or executed speculatively (lost on a crash).
+ *
+ * Besides, it applies the node's nonce rule (node/executor.ts): a block must take each sender's
+ * nonces in order on top of its parent, as the rule engine counts them (a nonce counts only right
+ * after the last one). `execute` refuses a block with a transaction that skips a nonce, and `build`
+ * leaves such transactions out. So it also knows each sender's last nonce after every block: the
+ * durable chain's, and per speculative block the nonces it took.
  */
 import type { ConsensusAction } from '../consensus/types.ts';
 import { hex } from '../hex.ts';
@@ -65,6 +71,35 @@ interface KnownBlock {
   timestamp: number;
 }
 
+interface SpeculativeBlock extends KnownBlock {
+  parent: Uint8Array;
+  /** Hex sender → the last nonce it used after this block, for the senders whose nonce it took. */
+  nonces: ReadonlyMap<string, number>;
+}
+
+/** A sender's last used nonce after some block. */
+type LastNonce = (sender: Uint8Array) => number;
+
+/**
+ * The rule engine's nonce rule over a block's transactions: the indices of those that skip a nonce
+ * of their sender (refused NONCE_GAP, taking no nonce), and each sender's last nonce after the others.
+ * A nonce already used (NONCE_REUSED) takes none either, but is no gap: it could run after no order.
+ */
+function takeNonces(
+  txs: readonly Transaction[],
+  lastOf: LastNonce,
+): { gaps: Set<number>; nonces: Map<string, number> } {
+  const gaps = new Set<number>();
+  const nonces = new Map<string, number>();
+  txs.forEach((tx, i) => {
+    const sender = hex(tx.sender);
+    const last = nonces.get(sender) ?? lastOf(tx.sender);
+    if (tx.nonce === last + 1) nonces.set(sender, tx.nonce);
+    else if (tx.nonce > last + 1) gaps.add(i);
+  });
+  return { gaps, nonces };
+}
+
 export interface ExecutionResult {
   ok: boolean;
   stateRoot: Uint8Array;
@@ -81,7 +116,7 @@ export class SimExecutor {
   readonly #validatorSet: ReadonlySet<string>;
   readonly #chain: CommittedChain;
   /** Speculatively built or executed blocks, by hash. */
-  readonly #speculative = new Map<string, KnownBlock>();
+  readonly #speculative = new Map<string, SpeculativeBlock>();
 
   constructor(chainId: string, validators: readonly Uint8Array[], chain: CommittedChain) {
     this.#chainId = chainId;
@@ -99,15 +134,49 @@ export class SimExecutor {
     return this.#speculative.get(hex(hash));
   }
 
+  /**
+   * Each sender's last nonce after block `hash`: the nonces its speculative ancestry took, then the
+   * committed chain's at the committed block it extends. Undefined for a block not known here.
+   */
+  #lastNonces(hash: Uint8Array): LastNonce | undefined {
+    const path: ReadonlyMap<string, number>[] = [];
+    for (let at = hash; ; ) {
+      const height = this.#chain.heightOf(at);
+      if (height !== undefined) {
+        const chain = this.#chain;
+        return (sender) => {
+          const key = hex(sender);
+          for (const nonces of path) {
+            const nonce = nonces.get(key);
+            if (nonce !== undefined) return nonce;
+          }
+          return chain.lastNonceAt(sender, height);
+        };
+      }
+      const block = this.#speculative.get(hex(at));
+      if (block === undefined) return undefined;
+      path.push(block.nonces);
+      at = block.parent;
+    }
+  }
+
   /** The state root after a block this executor knows (committed, built or executed), if any. */
   stateRootOf(hash: Uint8Array): Uint8Array | undefined {
     return this.#known(hash)?.stateRoot;
   }
 
-  /** Assembles the block the primary proposes; `now` is the virtual wall clock (ms since epoch). */
+  /**
+   * Assembles the block the primary proposes; `now` is the virtual wall clock (ms since epoch).
+   * Transactions that would skip a nonce of their sender on the parent are left out, as the node
+   * leaves them out; with none left (or a parent not known here, on which the node cannot build)
+   * the block has no transactions and the core does not propose it.
+   */
   build(action: BuildAction, now: number): Block {
     const n = this.#validators.length;
-    const stateRoot = stateRootAfter(action.parent.stateRoot, action.txs);
+    const lastOf = this.#lastNonces(action.parent.hash);
+    const taken = lastOf ? takeNonces(action.txs, lastOf) : null;
+    const txs = taken ? action.txs.filter((_, i) => !taken.gaps.has(i)) : [];
+    const stateRoot = stateRootAfter(action.parent.stateRoot, txs);
     const block = assembleBlock({
       chainId: this.#chainId,
       height: action.height,
@@ -116,30 +185,33 @@ export class SimExecutor {
       prevHash: action.parent.hash,
       stateRoot,
       proposer: this.#validators[action.view % n]!,
-      txs: action.txs,
+      txs,
     });
-    this.#speculative.set(hex(blockHash(block.header)), {
-      height: action.height,
-      stateRoot,
-      timestamp: block.header.timestamp,
-    });
+    // Leaving a transaction out takes no nonce from the others: `taken` holds for what is left.
+    if (taken && txs.length > 0) this.#remember(block, taken.nonces);
     return block;
   }
 
-  /** Checks a proposed block against its parent and remembers its state root when valid. */
+  /** Checks a proposed block against its parent and remembers it when valid. */
   execute(block: Block): ExecutionResult {
-    const result = this.#check(block);
-    if (result.ok) {
-      this.#speculative.set(hex(blockHash(block.header)), {
-        height: block.header.height,
-        stateRoot: result.stateRoot,
-        timestamp: block.header.timestamp,
-      });
-    }
+    const { nonces, ...result } = this.#check(block);
+    if (nonces) this.#remember(block, nonces);
     return result;
   }
 
-  #check(block: Block): ExecutionResult {
+  #remember(block: Block, nonces: ReadonlyMap<string, number>): void {
+    const { header } = block;
+    this.#speculative.set(hex(blockHash(header)), {
+      height: header.height,
+      stateRoot: header.stateRoot,
+      timestamp: header.timestamp,
+      parent: header.prevHash,
+      nonces,
+    });
+  }
+
+  /** The verdict on a proposed block; with it valid, the nonces it takes. */
+  #check(block: Block): ExecutionResult & { nonces?: ReadonlyMap<string, number> } {
     const { header } = block;
     const fail = (reason: string, stateRoot: Uint8Array = ZERO_HASH): ExecutionResult => ({
       ok: false,
@@ -156,7 +228,12 @@ export class SimExecutor {
     if (header.timestamp < parent.timestamp) return fail('timestamp goes backwards');
     const stateRoot = stateRootAfter(parent.stateRoot, block.txs);
     if (!equal(stateRoot, header.stateRoot)) return fail('state root does not match execution', stateRoot);
-    return { ok: true, stateRoot };
+    const lastOf = this.#lastNonces(header.prevHash);
+    if (lastOf === undefined) return fail('unknown ancestry of the parent block');
+    const { gaps, nonces } = takeNonces(block.txs, lastOf);
+    const [gap] = gaps;
+    if (gap !== undefined) return fail(`transaction ${gap} is out of its sender's nonce order`);
+    return { ok: true, stateRoot, nonces };
   }
 
   /**
