@@ -24,7 +24,8 @@ const SWAPPED: Record<string, string> = {
 };
 const NODE_CRYPTO = projectPath('src/app/shims/node-crypto.ts');
 /** Packages the reused code imports only for what runs in Node. */
-const NODE_ONLY = /^(node:.*|constants|undici|level|classic-level|memory-level|@multiformats\/multiaddr|@medplum\/.*)$/;
+const NODE_ONLY =
+  /^(node:.*|constants|undici|level|classic-level|memory-level|@multiformats\/multiaddr|@medplum\/.*)$/;
 
 const swapped = new Map(Object.entries(SWAPPED).map(([from, to]) => [projectPath(from), projectPath(to)]));
 

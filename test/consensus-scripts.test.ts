@@ -34,8 +34,9 @@
  *       BODIES blocks=NAME,NAME [swap=NAME2]  (the answer to GET-BODIES blocks=NAME,...)
  *   tick TIMER                              a timer fires: request, viewchange, batch or status
  *   lost F / connected F                    the transport's connection to validator F closed / opened
- *   built [NAME]                            answer the pending `build` (the block is named NAME,
- *                                           default B<height>)
+ *   built [NAME] [txs=tx1,tx2|-]            answer the pending `build` (the block is named NAME,
+ *                                           default B<height>); with txs, only those (`-`: none),
+ *                                           as when the executor leaves some out
  *   executed NAME [fail]                    answer an `execute` (fail: the block does not execute)
  *   fetched NAME...                         answer a `fetch` with these blocks, each with a quorum
  *                                           certificate
@@ -431,8 +432,12 @@ class Script {
         this.#pendingBuild = null;
         const parent = this.#blocks.get(this.#blockName(build.parent.hash));
         if (!parent) throw new Error(`${line}: the parent of the build is unknown`);
-        const block = this.#makeBlock(parent, build.view, build.txs);
-        this.#name(block, rest[0] ?? `B${build.height}`);
+        const kept = a.get('txs');
+        const txs =
+          kept === undefined ? build.txs : kept === '-' ? [] : kept.split(',').map((t) => this.#tx(t));
+        const block = this.#makeBlock(parent, build.view, txs);
+        const name = rest[0]?.includes('=') === false ? rest[0] : `B${build.height}`;
+        this.#name(block, name);
         return this.#step({ kind: 'built', block });
       }
       case 'executed': {

@@ -23,6 +23,7 @@ import {
   checkHonestEquivocation,
   checkLiveness,
   checkNoDuplicateTx,
+  checkNonceOrder,
   checkRun,
   checkValidity,
   checkVoting,
@@ -243,6 +244,20 @@ describe('checkers', () => {
     const chains = [...result.chains];
     chains[3] = certifiedChain(result, [[txs[0]!], [txs[1]!, txs[0]!]]);
     expect(checkNoDuplicateTx({ ...result, chains })[0]?.detail).toMatch(/committed at heights 1 and 2/);
+  });
+
+  it('see a transaction committed before an earlier nonce of its sender', () => {
+    const sender = hex(txs[0]!.sender);
+    const [first, second] = txs.filter((tx) => hex(tx.sender) === sender).sort((a, b) => a.nonce - b.nonce);
+    const chains = [...result.chains];
+    chains[0] = certifiedChain(result, [[first!], [second!]]);
+    expect(checkNonceOrder({ ...result, chains })).toEqual([]);
+    chains[0] = certifiedChain(result, [[second!, first!]]);
+    expect(checkNonceOrder({ ...result, chains })[0]?.detail).toMatch(
+      new RegExp(
+        `^replica 0 height 1: tx \\w+… takes nonce ${second!.nonce} of its sender, whose last was ${first!.nonce - 1}$`,
+      ),
+    );
   });
 
   it('see a certificate short of a quorum or with a bad vote', () => {

@@ -282,10 +282,6 @@ function formatSummary(s: SimSummary, options: SimCommandOptions, seeds: number[
         (t.failures > 0 ? `; twin replicas failed ${t.failures} time(s)` : ''),
     );
   }
-  if (s.burnedTxs > 0)
-    lines.push(
-      `  burned:           ${s.burnedTxs} transaction(s) a faulty primary made uncommittable (a later nonce of their sender committed first); not held against liveness`,
-    );
   if (s.violations > 0) {
     const replays = [...new Map(s.failures.map((f) => [f.seed, f.replay])).values()];
     lines.push('  replay failing seeds with:', ...replays.slice(0, 20).map((r) => `    ${r}`));

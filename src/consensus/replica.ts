@@ -603,6 +603,9 @@ export class Replica {
     assert(this.#status === 'normal', 'a block is built only in normal status');
     const { height, view } = block.header;
     this.#building = null;
+    // The executor left every transaction out (each would skip a nonce of its sender on this
+    // parent): nothing to propose yet. They stay in the mempool; a later batch takes them again.
+    if (block.txs.length === 0) return;
     if (!this.#isPrimary() || height !== this.#nextProposal || !this.#settledIn(view)) return;
     const parent = this.#blockAt(height - 1);
     if (!parent || !bytesEqual(parent.hash, block.header.prevHash)) return;

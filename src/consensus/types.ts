@@ -9,7 +9,9 @@
  *   `send`/`broadcast` of the same step leaves the machine (persist-before-send).
  * - `build` and `execute` ask the executor to run a block speculatively on top of its parent (a block
  *   already built, executed or committed) and answer with a `built` / `executed` event. The executor
- *   keeps speculative results by block hash until the block commits or is abandoned.
+ *   keeps speculative results by block hash until the block commits or is abandoned. `executed` is
+ *   not ok for a block that takes a sender's nonce before an earlier one (judged on the parent's
+ *   exact state), and `build` leaves such transactions out.
  * - `commit` actions come in height order, each exactly once; the driver applies the block (using the
  *   speculative result if it has one, else executing it and checking its state root) and persists it
  *   with its certificate.
@@ -211,7 +213,12 @@ export type ConsensusAction =
   | { kind: 'setTimer'; timer: TimerId; delay_ms: number }
   | { kind: 'cancelTimer'; timer: TimerId }
   | { kind: 'persist'; records: DurableRecord[] }
-  /** Assemble and speculatively execute a block of `txs` on top of `parent`; answer with `built`. */
+  /**
+   * Assemble and speculatively execute a block of `txs` on top of `parent`; answer with `built`. The
+   * executor leaves out transactions that would skip a nonce of their sender on that parent (it
+   * refuses to `execute` a block with one), so the block may carry fewer, or none: then it is not
+   * proposed.
+   */
   | {
       kind: 'build';
       height: number;

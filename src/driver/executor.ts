@@ -4,6 +4,9 @@
  * - `build` and `execute` run a block speculatively on top of its parent, which is either the
  *   committed head or another speculatively executed block; the results (writes, receipts, state
  *   root) are kept by block hash in an overlay tree.
+ * - A block must take each sender's nonces in order on top of its parent's exact state: `execute`
+ *   refuses one with a transaction the rule engine would refuse for a nonce gap (see OUT_OF_ORDER),
+ *   and `build` leaves such transactions out, so an honest proposal always passes that check.
  * - `commit` appends a committed block with its certificate, receipts and writes to the chain store in
  *   one atomic batch, reusing the speculative result or, for blocks that arrived by state transfer,
  *   executing it now and checking the state root the quorum certified.
@@ -25,6 +28,30 @@ import {
   type StateWrite,
   type Transaction,
 } from '../ledger/index.ts';
+
+/**
+ * The refusal that means a transaction was taken before an earlier nonce of its sender. Its signed
+ * bytes would stay on chain, refused, so the client's transaction could never run again: only a
+ * faulty primary (or one whose view of the chain is confused) proposes that, and backups refuse to
+ * vote for it. Judged against the parent's exact state, never a lookup that may lag it.
+ *
+ * No other refusal qualifies. NONCE_REUSED: the parent's state already used that nonce, so the
+ * transaction can run on no extension of it whatever the order; committing its refusal is what
+ * clears it from mempools. NOT_REGISTERED and WRONG_CHAIN do not depend on the order of the
+ * sender's transactions (mempools admit only registered senders, and a key rotated away never runs
+ * again). Refusals past the nonce check consume the nonce and answer the client with a decision;
+ * the order of different senders' transactions is the primary's to choose.
+ */
+const OUT_OF_ORDER = 'NONCE_GAP';
+
+/** Indices of the transactions taken out of their sender's nonce order. */
+function outOfOrder(receipts: readonly Receipt[]): Set<number> {
+  const out = new Set<number>();
+  receipts.forEach((receipt, i) => {
+    if (receipt.code === OUT_OF_ORDER) out.add(i);
+  });
+  return out;
+}
 
 interface Speculation {
   height: number;
@@ -98,7 +125,12 @@ export class NodeExecutor {
     this.#speculations.set(hash, { height, parent, byKey, ...result });
   }
 
-  /** Assembles and speculatively executes the primary's next block. */
+  /**
+   * Assembles and speculatively executes the primary's next block. Transactions that would skip a
+   * nonce of their sender on this parent are left out (their sender's later nonces in the batch then
+   * skip one too, and go with them); they stay in the mempool for a later block. When none is left,
+   * the block has no transactions, and the core does not propose it.
+   */
   build(action: {
     height: number;
     view: number;
@@ -107,25 +139,42 @@ export class NodeExecutor {
   }): Block | null {
     const timestamp = Math.max(this.#now_ms(), action.parent.timestamp);
     const parent = hex(action.parent.hash);
-    const result = this.#run(
-      parent,
-      action.parent.stateRoot,
-      { height: action.height, timestamp },
-      action.txs,
-    );
-    if (!result) return null;
+    const header = { height: action.height, timestamp };
+    const ordered = this.#runInOrder(parent, action.parent.stateRoot, header, action.txs);
+    if (!ordered) return null;
     const block = assembleBlock({
       chainId: this.#store.genesis.chainId,
       height: action.height,
       view: action.view,
       timestamp,
       prevHash: action.parent.hash,
-      stateRoot: result.stateRoot,
+      stateRoot: ordered.result.stateRoot,
       proposer: this.#validators[action.view % this.#validators.length]!,
-      txs: action.txs,
+      txs: [...ordered.txs],
     });
-    this.#remember(hex(blockHash(block.header)), action.height, parent, result);
+    if (ordered.txs.length > 0)
+      this.#remember(hex(blockHash(block.header)), action.height, parent, ordered.result);
     return block;
+  }
+
+  /**
+   * Runs `txs` on the parent, dropping those taken out of their sender's nonce order until none is.
+   * Dropping one changes no other's nonce check (a refused transaction takes no nonce), but the block
+   * is run again without it, as the other transactions' positions and so their results may change.
+   */
+  #runInOrder(
+    parent: string,
+    parentRoot: Uint8Array,
+    header: { height: number; timestamp: number },
+    txs: readonly Transaction[],
+  ) {
+    for (;;) {
+      const result = this.#run(parent, parentRoot, header, txs);
+      if (!result) return null;
+      const dropped = outOfOrder(result.receipts);
+      if (dropped.size === 0) return { txs, result };
+      txs = txs.filter((_, i) => !dropped.has(i));
+    }
   }
 
   /** Speculatively executes a proposed block; `ok` false when it cannot or must not be executed. */
@@ -137,6 +186,13 @@ export class NodeExecutor {
     const parentRoot = this.#stateRootOf(parent);
     const result = parentRoot && this.#run(parent, parentRoot, block.header, block.txs);
     if (!result) return { ok: false, stateRoot: new Uint8Array(32), reason: 'unknown parent' };
+    const [gap] = outOfOrder(result.receipts);
+    if (gap !== undefined)
+      return {
+        ok: false,
+        stateRoot: new Uint8Array(32),
+        reason: `transaction ${gap} is out of its sender's nonce order: ${result.receipts[gap]!.message}`,
+      };
     this.#remember(hash, block.header.height, parent, result);
     return { ok: true, stateRoot: result.stateRoot };
   }
@@ -169,6 +225,7 @@ export class NodeExecutor {
   async commit(block: Block, certificate: CommitCertificate): Promise<{ receipts: Receipt[] }> {
     const hash = hex(blockHash(block.header));
     let speculation = this.#speculations.get(hash);
+    // A certified block is applied whatever its receipts say: a quorum agreed on it.
     if (!speculation) {
       const parent = hex(block.header.prevHash);
       const result = this.#run(parent, this.#store.head.stateRoot, block.header, block.txs);

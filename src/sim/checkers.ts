@@ -20,8 +20,12 @@
  * - block-time: no committed block's timestamp is further from true (virtual) time than
  *   maxClockSkew_ms and the good clocks' own skew allow: not after its commit plus that, not before
  *   its first proposal minus that (a faulty primary can bend block time by at most the bound);
+ * - nonce-order: every transaction on an honest replica's chain takes its sender's next nonce, or one
+ *   already used, never one beyond (the rule engine would refuse that one NONCE_GAP, and its client
+ *   could never run it again). Backups refuse a block that does so (SimExecutor, as the node's
+ *   executor), whoever proposed it;
  * - liveness: after the last fault heals (heal_ms), every honest replica commits every submitted
- *   transaction within the liveness bound, except those a faulty primary burned (`burnedByFaulty`).
+ *   transaction within the liveness bound.
  * - progress-admitted and progress-voting (progress.ts), with `progressChecks`: progress per replica
  *   while other faults persist.
  * Runtime failures found while running (an exception thrown by the core, a commit the executor
@@ -50,8 +54,6 @@ const short = (id: string) => id.slice(0, 12);
 /** The checkers' verdict on one run, with the liveness measurement. */
 export interface CheckReport {
   violations: Violation[];
-  /** Submitted transactions the liveness checker excused as burned by a faulty primary. */
-  burnedTxs: number;
   /** Virtual ms from healing until the last honest replica committed the last transaction (0 if before). */
   recovery_ms: number;
   livenessBound_ms: number;
@@ -72,6 +74,7 @@ export function checkRun(result: SimulationResult): CheckReport {
   add(checkChainLinks(result));
   add(checkHonestEquivocation(result));
   add(checkBlockTime(result));
+  add(checkNonceOrder(result));
   const liveness = checkLiveness(result);
   add(liveness.violations);
   if (progressChecksOn(result.options)) {
@@ -81,7 +84,6 @@ export function checkRun(result: SimulationResult): CheckReport {
   }
   return {
     violations,
-    burnedTxs: liveness.burned,
     recovery_ms: liveness.recovery_ms,
     livenessBound_ms: result.options.livenessBound_ms,
   };
@@ -365,47 +367,29 @@ export function checkBlockTime(result: SimulationResult): Violation[] {
   return out;
 }
 
-/**
- * Submitted transactions a faulty validator's proposal made uncommittable (hex ids). Backups do not
- * check a proposal's nonces against its parent chain (the rule engine refuses a gap at execution),
- * so a faulty primary can get a sender's nonce j committed while nonces below it were not; the
- * mempool then refuses those lower nonces as stale for good. Only blocks proposed by a Byzantine or
- * twinned validator excuse a transaction: an honest primary that skipped a nonce still fails liveness.
- */
-export function burnedByFaulty(result: SimulationResult): Set<string> {
-  const burned = new Set<string>();
-  const faultyKeys = new Set(result.byzantine.map((i) => hex(result.identities.validatorKeys[i]!)));
-  if (faultyKeys.size === 0) return burned;
-  const planned = new Map(result.workload.map((p) => [`${hex(p.tx.sender)}/${p.tx.nonce}`, p.id]));
+export function checkNonceOrder(result: SimulationResult): Violation[] {
+  const out: Violation[] = [];
   for (const node of result.honest) {
-    const highest = new Map<string, number>();
+    const last = new Map<string, number>();
     for (const entry of result.chains[node]!.blocks()) {
-      const faulty = faultyKeys.has(hex(entry.block.header.proposer));
       for (const tx of entry.block.txs) {
         const sender = hex(tx.sender);
-        const before = highest.get(sender) ?? 0;
-        if (faulty) {
-          for (let nonce = before + 1; nonce < tx.nonce; nonce++) {
-            const id = planned.get(`${sender}/${nonce}`);
-            if (id !== undefined) burned.add(id);
-          }
-        }
-        highest.set(sender, Math.max(before, tx.nonce));
+        const before = last.get(sender) ?? 0;
+        if (tx.nonce === before + 1) last.set(sender, tx.nonce);
+        else if (tx.nonce > before + 1)
+          out.push({
+            checker: 'nonce-order',
+            detail: `replica ${node} height ${entry.block.header.height}: tx ${short(hex(txHash(tx)))}… takes nonce ${tx.nonce} of its sender, whose last was ${before}`,
+          });
       }
     }
   }
-  return burned;
+  return out;
 }
 
-export function checkLiveness(result: SimulationResult): {
-  violations: Violation[];
-  recovery_ms: number;
-  /** Submitted transactions excused as burned by a faulty primary. */
-  burned: number;
-} {
+export function checkLiveness(result: SimulationResult): { violations: Violation[]; recovery_ms: number } {
   const out: Violation[] = [];
   let last_ms = result.heal_ms;
-  const burned = burnedByFaulty(result);
   for (const node of result.honest) {
     const times = result.commitTimes[node]!;
     let missing = 0;
@@ -413,7 +397,6 @@ export function checkLiveness(result: SimulationResult): {
     let example = '';
     for (const planned of result.workload) {
       const at = times.get(planned.id);
-      if (at === undefined && burned.has(planned.id)) continue;
       if (at === undefined) {
         missing++;
         example ||= `tx ${short(planned.id)}… (submitted at ${planned.at_ms.toFixed(0)} ms) never committed`;
@@ -435,5 +418,5 @@ export function checkLiveness(result: SimulationResult): {
       });
     }
   }
-  return { violations: out, recovery_ms: last_ms - result.heal_ms, burned: burned.size };
+  return { violations: out, recovery_ms: last_ms - result.heal_ms };
 }

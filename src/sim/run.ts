@@ -18,8 +18,6 @@ export interface SeedOutcome {
   stats: SimStats;
   recovery_ms: number;
   livenessBound_ms: number;
-  /** Submitted transactions a faulty primary burned (excused by the liveness checker). */
-  burnedTxs: number;
   /** Virtual time the run ended at. */
   end_ms: number;
   traceHash: string;
@@ -38,7 +36,6 @@ export async function runSeed(options: SimOptions): Promise<SeedOutcome> {
     stats: result.stats,
     recovery_ms: report.recovery_ms,
     livenessBound_ms: report.livenessBound_ms,
-    burnedTxs: report.burnedTxs,
     end_ms: result.end_ms,
     traceHash: result.traceHash,
   };

@@ -31,8 +31,6 @@ export interface SimSummary {
   longestRecovery_ms: number;
   longestRecoverySeed: number | null;
   livenessBound_ms: number;
-  /** Submitted transactions a faulty primary burned (excused by the liveness checker), summed. */
-  burnedTxs: number;
   /** With twins: seeds run with them, and how much they bit (null when no seed had twins). */
   twins: TwinsSummary | null;
   failures: Failure[];
@@ -72,7 +70,6 @@ export function summarise(
     longestRecovery_ms: 0,
     longestRecoverySeed: null,
     livenessBound_ms: outcomes[0]?.livenessBound_ms ?? 0,
-    burnedTxs: 0,
     twins: null,
     failures: [],
   };
@@ -82,7 +79,6 @@ export function summarise(
     summary.messages += o.stats.network.messagesSent;
     summary.bytes += o.stats.network.bytesSent;
     summary.crashes += o.stats.crashes;
-    summary.burnedTxs += o.burnedTxs;
     const twins = o.stats.twins;
     if (twins) {
       summary.twins ??= {
