@@ -106,6 +106,17 @@ describe('Mempool admission with a sender lookup', () => {
     expect(mempool.oldestPeriod()).toBe(Number.POSITIVE_INFINITY);
     mempool.admit(tx(alice, 5), never, 4, true, lookup);
     expect(mempool.oldestPeriod()).toBe(4);
+    expect(mempool.waitingPeriod(id(tx(alice, 5)))).toBe(4);
+  });
+
+  it('a transaction in flight (proposed) is not the oldest waiting, and a held one has no waiting period', () => {
+    const mempool = new Mempool(CHAIN, 1000);
+    mempool.admit(tx(alice, 5), never, 2, true, lookup);
+    mempool.admit(tx(alice, 6), never, 3, true, lookup);
+    mempool.admit(tx(alice, 8), never, 3, true, lookup); // after a gap: held
+    expect(mempool.oldestPeriod(new Set([id(tx(alice, 5))]))).toBe(3);
+    expect(mempool.waitingPeriod(id(tx(alice, 8)))).toBeUndefined();
+    expect(mempool.waitingPeriod(id(tx(alice, 9)))).toBeUndefined();
   });
 
   it("bounds each sender's share of the mempool", () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LATENCY_SAMPLES, MAX_STRETCH, RequestTimeout } from '../src/consensus/request-timeout.ts';
+import {
+  IntakeLag,
+  LAG_SAMPLES,
+  LATENCY_SAMPLES,
+  MAX_LAG_PERIODS,
+  MAX_STRETCH,
+  RequestTimeout,
+} from '../src/consensus/request-timeout.ts';
 
 describe('the request timeout', () => {
   it('is the configured one while blocks commit within a STATUS period', () => {
@@ -57,5 +64,31 @@ describe('the request timeout', () => {
     timeout.accepted(8, 52); // a re-proposal in a later view: the wait began at the first
     timeout.committed(8, 55);
     expect(timeout.timeout_ms).toBe(2 * 5 * 250);
+  });
+});
+
+describe("the primary's intake lag", () => {
+  it('is 0 while proposals carry what waited here at most across one period boundary', () => {
+    const lag = new IntakeLag();
+    expect(lag.periods).toBe(0);
+    lag.proposed([0, 1, 0]);
+    lag.proposed([]); // a proposal of transactions we never held tells nothing
+    expect(lag.periods).toBe(0);
+  });
+
+  it('follows the slowest recent proposal, so a growing backlog is not trailed', () => {
+    const lag = new IntakeLag();
+    for (const wait of [1, 2, 2, 3]) lag.proposed([0, wait]);
+    expect(lag.periods).toBe(2);
+    for (let i = 0; i < LAG_SAMPLES; i++) lag.proposed([0]);
+    expect(lag.periods).toBe(0);
+  });
+
+  it('never exceeds its ceiling, and starts afresh with a new primary', () => {
+    const lag = new IntakeLag();
+    lag.proposed([40]);
+    expect(lag.periods).toBe(MAX_LAG_PERIODS);
+    lag.reset();
+    expect(lag.periods).toBe(0);
   });
 });

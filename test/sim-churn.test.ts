@@ -15,7 +15,12 @@ const TIMEOUT_MS = 60_000;
 async function scenarioFailures(scenario: ScenarioName): Promise<string[]> {
   const runs = SEEDS.map((seed) => simOptions({ seed, nodes: 4, scenario }));
   const outcomes = await runSeeds(runs, Math.max(1, availableParallelism()));
-  return outcomes.filter((o) => o.violations.length > 0).map(describeFailure);
+  const failures = outcomes.filter((o) => o.violations.length > 0).map(describeFailure);
+  // A primary whose intake lags is working: replacing it is a false alarm (of censorship).
+  if (scenario === 'backlog')
+    for (const o of outcomes)
+      if (o.stats.viewChanges > 0) failures.push(`seed ${o.seed}: ${o.stats.viewChanges} view change(s)`);
+  return failures;
 }
 
 describe('liveness scenarios, n = 4, clients pinned, progress checked per replica', () => {
@@ -25,6 +30,7 @@ describe('liveness scenarios, n = 4, clients pinned, progress checked per replic
     ['lossy-minority', 'one of four cut off and 10% loss on the rest: the other three keep deciding'],
     ['cut-off', 'a validator cut off with its clients rejoins, and what it admitted commits'],
     ['slow', 'a CPU-starved validator keeps voting, and the others keep deciding'],
+    ['backlog', "the primary's intake falls ever further behind, and the backups keep it"],
   ])(
     '%s: %s',
     async (scenario) => {

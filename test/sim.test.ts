@@ -407,6 +407,44 @@ describe('clients and progress per replica', () => {
   });
 });
 
+describe('a primary that hangs with its connections open', () => {
+  // It sends nothing from hang_ms on, and no connection closes: only the lack of progress shows.
+  const hangRun = (seed: number, hang_ms: number) =>
+    new Simulator(
+      simOptions({
+        seed,
+        nodes: 4,
+        txs: 80,
+        faultPeriod_ms: 3_000,
+        schedule: [{ kind: 'links', at_ms: hang_ms, from: [0], faults: { dropRate: 1 } }],
+      }),
+    ).run();
+
+  /** When a backup first committed a block of a later view than the hung primary's. */
+  const replacedAt = (run: SimulationResult) =>
+    Math.min(
+      ...[1, 2, 3].map((i) => {
+        const entry = run.durable[i]!.chain.blocks().find((e) => e.block.header.view > 0);
+        return entry ? run.blockCommitTimes[i]!.get(entry.block.header.height)! : Infinity;
+      }),
+    );
+
+  it('is replaced within about one request timeout (judged at STATUS ticks, not only request ticks)', () => {
+    const { requestTimeout_ms, statusInterval_ms } = simOptions({ seed: 1 }).params;
+    for (const [seed, hang_ms] of [
+      [1, 1019],
+      [2, 1238],
+      [3, 1457],
+      [4, 976],
+    ] as const) {
+      const run = hangRun(seed, hang_ms);
+      expect(checkRun(run).violations).toEqual([]);
+      // The timeout, a STATUS period to see it ran out, and the view change; not two timeouts.
+      expect(replacedAt(run) - hang_ms).toBeLessThan(requestTimeout_ms + 2 * statusInterval_ms);
+    }
+  });
+});
+
 describe('determinism', () => {
   it('replays a seed byte for byte: same trace of deliveries and commits, same numbers', async () => {
     const options = simOptions({ seed: 2024, nodes: 4, faults: parseFaults('all') });

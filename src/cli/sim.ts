@@ -135,7 +135,8 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
       '--scenario <name>',
       'a liveness scenario, its faults made from the seed: churn (crash and restart one validator after ' +
         'another), restart-behind (a validator down most of the run), lossy-minority (f cut off, 10% loss on ' +
-        'the rest), slow (f CPU-starved validators); pins clients and turns on the progress checks',
+        'the rest), cut-off (f cut off with their clients, then healed), slow (f CPU-starved validators), ' +
+        "backlog (the primary's intake ever further behind); pins clients and turns on the progress checks",
       scenario,
     )
     .option(

@@ -322,11 +322,21 @@ export class Mempool {
     return out;
   }
 
-  /** The earliest period since which a proposable transaction waits (Infinity when none). */
-  oldestPeriod(): number {
+  /**
+   * The earliest period since which a proposable transaction not in `exclude` (those in flight)
+   * waits (Infinity when none).
+   */
+  oldestPeriod(exclude: ReadonlySet<string> = new Set()): number {
     let oldest = Number.POSITIVE_INFINITY;
-    for (const entry of this.#entries.values()) if (entry.ready) oldest = Math.min(oldest, entry.period);
+    for (const entry of this.#entries.values())
+      if (entry.ready && !exclude.has(entry.id)) oldest = Math.min(oldest, entry.period);
     return oldest;
+  }
+
+  /** The period since which the proposable transaction `id` waits, or undefined if none waits here. */
+  waitingPeriod(id: string): number | undefined {
+    const entry = this.#entries.get(id);
+    return entry?.ready ? entry.period : undefined;
   }
 }
 

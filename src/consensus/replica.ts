@@ -22,6 +22,23 @@
  *   (no proposal accepted, no block committed) for a whole period while transactions waited, or if a
  *   transaction has waited CENSORSHIP_PERIODS periods while the primary proposed blocks with room
  *   for it. A saturated primary keeps committing full blocks, so overload alone never changes the view.
+ * - A silent primary is judged at every STATUS tick too: once a backup has had neither progress nor
+ *   any message from it (it sends STATUS every period) for a whole request timeout, while
+ *   transactions waited that the primary has had (shared with it on admission, or sent to it again at
+ *   a request tick of this view), it is replaced. At request ticks alone, progress early in a period
+ *   would spare a primary that then hangs with its connections open until the tick after next,
+ *   almost two timeouts later; this bounds it to one timeout and a STATUS period. A primary still
+ *   heard from, but slowed by lost messages, is left to the request ticks as before.
+ * - Censorship is judged against the primary's intake as its proposals show it: under a backlog its
+ *   admission runs behind ours (transactions queue behind its consensus work, and it verifies each
+ *   signature), so what we sent it again has not reached its mempool, and its blocks have room while
+ *   ours wait. So a transaction counts as left out only by blocks with room proposed a whole period
+ *   after the primary could have had it: its resend, plus the lag of the primary's recent proposals
+ *   (the longest any of their transactions had waited here, less one period; request-timeout.ts
+ *   `IntakeLag`), and it must have waited CENSORSHIP_PERIODS plus that lag. The lag is at most
+ *   MAX_LAG_PERIODS, so a censor is still replaced within CENSORSHIP_PERIODS + MAX_LAG_PERIODS
+ *   periods; one that proposes the rest promptly shows no lag and is replaced as before. A transaction
+ *   in a proposal of this view is in flight, not left out.
  * - A primary whose connection the driver reports closed, while transactions wait, is replaced at
  *   once: a process that died closes its sockets, and its peers learn it within a round trip, long
  *   before a request timeout. (A replica cut off from most peers blames nobody. A false alarm, a
@@ -78,7 +95,7 @@ import {
   verifyProposal,
   withBody,
 } from './messages.ts';
-import { RequestTimeout } from './request-timeout.ts';
+import { IntakeLag, RequestTimeout } from './request-timeout.ts';
 import {
   assertNever,
   type ConsensusAction,
@@ -94,7 +111,7 @@ import { checkViewChange, chooseReproposals, type ValidatorContext } from './vie
 
 /**
  * Request-timer periods a transaction may wait, while the primary proposes blocks with room for it,
- * before the primary is replaced for censoring it.
+ * before the primary is replaced for censoring it (plus the primary's intake lag, see the top).
  */
 const CENSORSHIP_PERIODS = 4;
 /** A transaction that waited this many periods is sent to the primary again (it may have missed it). */
@@ -105,6 +122,9 @@ const REJOIN_AFTER_STATUS_PERIODS = 4;
 const FETCH_RETRY_PERIODS = 4;
 /** A peer's STATUS is current for this many of our STATUS periods (it sends one every period). */
 const STATUS_FRESH_PERIODS = 3;
+
+/** Why a primary that shows no progress while transactions wait is replaced. */
+const NO_PROGRESS = 'no progress from the primary within a request timeout';
 
 /** A proposal's transactions do not hash to its signed header's txRoot (anyone could attach them). */
 const NOT_THE_SIGNED_BODY = 'transactions do not match the txRoot';
@@ -220,6 +240,8 @@ export class Replica {
   #mempool: Mempool;
   /** The request timeout, stretched to the commit latency measured here. */
   #requestTimeout: RequestTimeout;
+  /** How far the primary's intake runs behind ours, allowed for before it is called a censor. */
+  #intakeLag = new IntakeLag();
   /** Tx hash → height, for recently committed transactions. */
   #committedTxs = new Map<string, number>();
   /** Tx hashes in accepted, not yet executed proposals of this view. */
@@ -237,6 +259,17 @@ export class Replica {
   #requestPeriod = 0;
   /** A proposal of this view was accepted, or a block committed, since the last request tick. */
   #progressSinceTick = false;
+  /** The STATUS period of the last progress (a proposal of this view accepted, a block committed). */
+  #lastProgressStatusPeriod = 0;
+  /** The STATUS period since which transactions wait (the request timer was armed). */
+  #waitingSinceStatusPeriod = 0;
+  /**
+   * The STATUS period since which the primary has had what waits here (Infinity while transactions
+   * that waited from before this view began may not have reached it; see `#primaryHasTxs`).
+   */
+  #primaryHadTxsSince = 0;
+  /** The STATUS period of the last message from the primary of our view (it sends STATUS each). */
+  #heardFromPrimaryIn = 0;
   /** Transactions waited through the whole current request period. */
   #waitedWholePeriod = false;
   /** The request period in which this replica began to work in its view (entered, or rejoined). */
@@ -554,6 +587,7 @@ export class Replica {
     // The transactions that armed it wait through this whole first period.
     this.#waitedWholePeriod = true;
     this.#progressSinceTick = false;
+    this.#waitingSinceStatusPeriod = this.#statusPeriod;
     this.#setTimer('request', this.#requestTimeout.timeout_ms);
   }
 
@@ -633,6 +667,7 @@ export class Replica {
 
   #onMessage(from: number, message: ConsensusMessage): void {
     if (this.#ignoreMessage(from)) return;
+    if (from === this.#primary()) this.#heardFromPrimaryIn = this.#statusPeriod;
     switch (message.kind) {
       case 'txs':
         this.#onClientTxs(message.txs, from);
@@ -741,12 +776,14 @@ export class Replica {
     slot.hash = hash;
     this.#bodies.remember(block, hash);
     this.#requestTimeout.accepted(height, this.#statusPeriod);
+    const ids = block.txs.map((tx) => hex(txHash(tx)));
     if (pp.view === this.#view && !how.reproposal) {
-      this.#progressSinceTick = true;
+      this.#noteProgress();
+      this.#intakeLag.proposed(this.#waitsOf(ids));
       if (block.txs.length < this.#config.params.batchMaxTxs)
         this.#lastRoomyProposalPeriod = this.#requestPeriod;
     }
-    for (const tx of block.txs) this.#inFlight.add(hex(txHash(tx)));
+    for (const id of ids) this.#inFlight.add(id);
     const executed = this.#executions.get(hash);
     if (executed === undefined) this.#emit({ kind: 'execute', block });
     else this.#onExecuted(height, hash, executed, block.header.stateRoot);
@@ -756,6 +793,14 @@ export class Replica {
     if (child) {
       this.#awaitingParent.delete(height + 1);
       this.#acceptPrePrepare(child.pp, { reproposal: child.reproposal });
+    }
+  }
+
+  /** Request periods each of `ids` that waits here has waited in this view (others are left out). */
+  *#waitsOf(ids: readonly string[]): Generator<number> {
+    for (const id of ids) {
+      const since = this.#mempool.waitingPeriod(id);
+      if (since !== undefined) yield this.#requestPeriod - Math.max(since, this.#viewStartPeriod);
     }
   }
 
@@ -970,11 +1015,12 @@ export class Replica {
 
   #afterProgress(): void {
     // A commit shows the view works, but resets no transaction's wait (the request timer runs on).
-    this.#progressSinceTick = true;
+    this.#noteProgress();
     this.#viewChangeAttempts = 0;
     if (this.#mempool.size === 0 && this.#requestTimerArmed) {
       this.#requestTimerArmed = false;
       this.#emit({ kind: 'cancelTimer', timer: 'request' });
+      this.#primaryHasTxs();
     }
     const waiting = this.#awaitingParent.get(this.#executed.height + 1);
     if (waiting) {
@@ -984,6 +1030,12 @@ export class Replica {
     }
     for (const slot of this.#slots.values()) this.#checkPrepared(slot);
     this.#maybePropose();
+  }
+
+  /** The view works: judged at request ticks (this period) and at STATUS ticks (how long ago). */
+  #noteProgress(): void {
+    this.#progressSinceTick = true;
+    this.#lastProgressStatusPeriod = this.#statusPeriod;
   }
 
   // ---- checkpoints and state transfer -------------------------------------------------------------
@@ -1192,6 +1244,7 @@ export class Replica {
           this.#catchUpIfBehind(this.#config.params.window);
         else this.#catchUpIfBehind(0, 1);
         this.#executedAtLastStatus = this.#executed.height;
+        this.#suspectSilentPrimary();
         return;
       }
       case 'batch':
@@ -1255,16 +1308,40 @@ export class Replica {
     this.#startViewChange(this.#view + 1, 'the connection to the primary was lost while transactions waited');
   }
 
+  /**
+   * At a STATUS tick: a primary silent for a whole request timeout (no message, no progress) while
+   * transactions it has had waited is replaced now, not at the next request tick, which may be almost
+   * a timeout later (see the top of this file).
+   */
+  #suspectSilentPrimary(): void {
+    if (this.#status !== 'normal' || !this.#requestTimerArmed || this.#mempool.size === 0) return;
+    if (this.#isPrimary()) return;
+    const since = Math.max(
+      this.#lastProgressStatusPeriod,
+      this.#heardFromPrimaryIn,
+      this.#waitingSinceStatusPeriod,
+      this.#primaryHadTxsSince,
+    );
+    // What happened in STATUS period p happened before tick p + 1: silence is certain only from then.
+    const silent_ms = (this.#statusPeriod - since - 1) * this.#config.params.statusInterval_ms;
+    if (silent_ms < this.#requestTimeout.timeout_ms || this.#catchingUp()) return;
+    this.#startViewChange(this.#view + 1, 'nothing from the primary within a request timeout');
+  }
+
   /** Why the primary must be replaced at this request tick, or null (see the top of this file). */
   #blamePrimary(progressed: boolean, waitedWholePeriod: boolean): string | null {
     // A primary is judged on what it was given: in a view just entered, the waiting transactions are
     // sent to it once before it can be blamed for not proposing them.
     if (this.#requestPeriod - this.#viewStartPeriod < 2) return null;
-    if (waitedWholePeriod && !progressed) return 'no progress from the primary within a request timeout';
+    if (waitedWholePeriod && !progressed) return NO_PROGRESS;
     // Censorship: a transaction the primary has had for a while, left out of blocks with room for it.
-    const oldest = Math.max(this.#mempool.oldestPeriod(), this.#viewStartPeriod);
+    // We sent it again a period after it began to wait here, and the primary's intake may take `lag`
+    // periods more to admit it; only blocks with room a whole period after that leave it out.
+    const oldest = Math.max(this.#mempool.oldestPeriod(this.#inFlight), this.#viewStartPeriod);
     const waited = this.#requestPeriod - oldest;
-    if (waited >= CENSORSHIP_PERIODS && this.#lastRoomyProposalPeriod >= oldest + REGOSSIP_AFTER_PERIODS + 1)
+    const lag = this.#intakeLag.periods;
+    const roomSince = oldest + REGOSSIP_AFTER_PERIODS + 1 + lag;
+    if (waited >= CENSORSHIP_PERIODS + lag && this.#lastRoomyProposalPeriod >= roomSince)
       return `a transaction waited ${waited} request timeouts while the primary proposed others (censorship)`;
     return null;
   }
@@ -1352,7 +1429,7 @@ export class Replica {
     this.#rejoins++;
     this.#view = view;
     this.#status = 'normal';
-    this.#viewStartPeriod = this.#requestPeriod;
+    this.#beginWorkInView();
     this.#ownViewChange = null;
     this.#newViewMessage = null;
     if (this.#viewChangeTimerArmed) this.#emit({ kind: 'cancelTimer', timer: 'viewchange' });
@@ -1367,6 +1444,7 @@ export class Replica {
 
   /** Transactions that waited a whole period go to the primary again: it may never have had them. */
   #resendToPrimary(): void {
+    this.#primaryHasTxs();
     const primary = this.#primary();
     if (primary === this.#config.self) return;
     const txs = this.#mempool.waitingSince(this.#requestPeriod - REGOSSIP_AFTER_PERIODS, MAX_FORWARDED_TXS);
@@ -1612,6 +1690,22 @@ export class Replica {
     });
   }
 
+  /** The primary is judged afresh in a view we begin to work in (entered, or rejoined). */
+  #beginWorkInView(): void {
+    this.#viewStartPeriod = this.#requestPeriod;
+    this.#intakeLag.reset();
+    const hasThem = this.#mempool.size === 0 || this.#isPrimary();
+    this.#primaryHadTxsSince = hasThem ? this.#statusPeriod : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * From now on the primary has had every transaction waiting here: they were just sent to it again,
+   * or none waits, so any that comes later is shared with it on admission.
+   */
+  #primaryHasTxs(): void {
+    this.#primaryHadTxsSince = Math.min(this.#primaryHadTxsSince, this.#statusPeriod);
+  }
+
   /** Starts working in the NEW-VIEW's view: a later view, or the one we are changing to. */
   #enterView(nv: NewView): void {
     assert(
@@ -1621,7 +1715,7 @@ export class Replica {
     this.#view = nv.view;
     this.#resetSlotsForView();
     this.#status = 'normal';
-    this.#viewStartPeriod = this.#requestPeriod;
+    this.#beginWorkInView();
     this.#viewChangeTimerArmed = false;
     this.#ownViewChange = null;
     this.#newViewMessage = nv;

@@ -99,7 +99,9 @@ export function simOptions(partial: Partial<SimOptions> & { seed: number }): Sim
 
 /** The defaults of a run: the scenario's period and load on top of the general defaults. */
 function defaultsFor(scenario: ScenarioName | undefined): Omit<SimOptions, 'seed'> {
-  return scenario ? { ...DEFAULT_SIM_OPTIONS, ...SCENARIO_DEFAULTS[scenario] } : DEFAULT_SIM_OPTIONS;
+  if (!scenario) return DEFAULT_SIM_OPTIONS;
+  const { params, ...rest } = SCENARIO_DEFAULTS[scenario];
+  return { ...DEFAULT_SIM_OPTIONS, ...rest, params: { ...DEFAULT_SIM_OPTIONS.params, ...params } };
 }
 
 export function clientTargetOf(options: SimOptions): ClientTarget {

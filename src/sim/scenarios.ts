@@ -10,23 +10,36 @@
  * - lossy-minority: f validators cut off and 10% loss on every other link, for a long period;
  * - cut-off: f validators cut off for most of the period while their clients keep sending to them,
  *   then the network heals: they must rejoin, vote again, and get what they admitted committed;
- * - slow: f CPU-starved validators that take extra time to handle each message and execute each block.
+ * - slow: f CPU-starved validators that take extra time to handle each message and execute each block;
+ * - backlog: the primary's intake falls ever further behind the backups' (what they send it arrives
+ *   100 ms later every 200 ms, up to about 2 s), as when transactions queue behind its consensus work:
+ *   it proposes what it has, in blocks with room, while the backups' oldest transactions wait, and
+ *   they must not take that for censorship. A deeper pipeline (window 32) keeps its late votes from
+ *   stalling its proposals, as a node that serves consensus messages first would.
  */
+import type { ConsensusParams } from '../consensus/types.ts';
 import { MedledgerError } from '../errors.ts';
 import { maxFaults } from '../ledger/index.ts';
 import { Prng } from '../prng.ts';
 import type { ScheduledFault } from './schedule.ts';
 
-export const SCENARIOS = ['churn', 'restart-behind', 'lossy-minority', 'cut-off', 'slow'] as const;
+export const SCENARIOS = ['churn', 'restart-behind', 'lossy-minority', 'cut-off', 'slow', 'backlog'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-/** The run options a scenario changes from the defaults (the caller may still override them). */
-export const SCENARIO_DEFAULTS: Record<ScenarioName, { faultPeriod_ms: number; txs: number }> = {
+/**
+ * The run options a scenario changes from the defaults (the caller may still override them); `params`
+ * replace those of the simulator's consensus parameters they name.
+ */
+export const SCENARIO_DEFAULTS: Record<
+  ScenarioName,
+  { faultPeriod_ms: number; txs: number; params?: Partial<ConsensusParams> }
+> = {
   churn: { faultPeriod_ms: 4_000, txs: 120 },
   'restart-behind': { faultPeriod_ms: 4_000, txs: 160 },
   'lossy-minority': { faultPeriod_ms: 6_000, txs: 120 },
   'cut-off': { faultPeriod_ms: 4_000, txs: 120 },
   slow: { faultPeriod_ms: 3_000, txs: 100 },
+  backlog: { faultPeriod_ms: 4_000, txs: 200, params: { window: 32, logSize: 60 } },
 };
 
 export function parseScenario(text: string): ScenarioName {
@@ -106,6 +119,8 @@ export function planScenario(
         slow: null,
       };
     }
+    case 'backlog':
+      return { schedule: laggingIntake(prng, 0, all, period_ms), slow: null };
     case 'slow': {
       const execute_ms = prng.between(2, 8);
       return {
@@ -119,4 +134,23 @@ export function planScenario(
       };
     }
   }
+}
+
+/** Step of the backlog scenario's lag: every this many ms, messages into the primary take longer. */
+const BACKLOG_STEP_MS = 200;
+
+/**
+ * Messages from the other replicas into `primary` delayed more and more: a link rule per step, each
+ * adding to the delay of those before (the link rules of a run combine), up to `final_ms` or so.
+ */
+function laggingIntake(prng: Prng, primary: number, all: number[], period_ms: number): ScheduledFault[] {
+  const steps = Math.floor(period_ms / BACKLOG_STEP_MS);
+  const final_ms = prng.between(1_500, 2_500);
+  const from = all.filter((i) => i !== primary);
+  return Array.from({ length: steps }, (_, k) => ({
+    kind: 'links',
+    at_ms: k * BACKLOG_STEP_MS,
+    from,
+    faults: { delay_ms: final_ms / steps, ...(k === 0 ? { jitter_ms: 20 } : {}), to: [primary] },
+  }));
 }
