@@ -424,12 +424,12 @@ describe('a primary that hangs with its connections open', () => {
   const replacedAt = (run: SimulationResult) =>
     Math.min(
       ...[1, 2, 3].map((i) => {
-        const entry = run.durable[i]!.chain.blocks().find((e) => e.block.header.view > 0);
+        const entry = run.chains[i]!.blocks().find((e) => e.block.header.view > 0);
         return entry ? run.blockCommitTimes[i]!.get(entry.block.header.height)! : Infinity;
       }),
     );
 
-  it('is replaced within about one request timeout (judged at STATUS ticks, not only request ticks)', () => {
+  it('is replaced within about one request timeout (judged at STATUS ticks, not only request ticks)', async () => {
     const { requestTimeout_ms, statusInterval_ms } = simOptions({ seed: 1 }).params;
     for (const [seed, hang_ms] of [
       [1, 1019],
@@ -437,7 +437,7 @@ describe('a primary that hangs with its connections open', () => {
       [3, 1457],
       [4, 976],
     ] as const) {
-      const run = hangRun(seed, hang_ms);
+      const run = await hangRun(seed, hang_ms);
       expect(checkRun(run).violations).toEqual([]);
       // The timeout, a STATUS period to see it ran out, and the view change; not two timeouts.
       expect(replacedAt(run) - hang_ms).toBeLessThan(requestTimeout_ms + 2 * statusInterval_ms);
