@@ -394,7 +394,7 @@ export class Replica {
         this.#onBuilt(event.block);
         break;
       case 'executed':
-        this.#onExecuted(event.height, hex(event.blockHash), event.ok, event.stateRoot);
+        this.#onExecuted(event.height, hex(event.blockHash), event.ok, event.stateRoot, event.reason);
         break;
       case 'fetched':
         this.#onFetched(event.blocks);
@@ -841,14 +841,19 @@ export class Replica {
     return null;
   }
 
-  #onExecuted(height: number, hash: string, ok: boolean, stateRoot: Uint8Array): void {
+  #onExecuted(height: number, hash: string, ok: boolean, stateRoot: Uint8Array, reason?: string): void {
     const slot = this.#slots.get(height);
     if (!slot || slot.hash !== hash || !slot.block) return;
     const valid = ok && bytesEqual(stateRoot, slot.block.header.stateRoot);
     this.#executions.set(hash, valid);
     if (!valid) {
       if (slot.prePrepare && this.#settledIn(slot.prePrepare.view))
-        this.#startViewChange(this.#view + 1, 'the proposed block does not execute to its state root');
+        this.#startViewChange(
+          this.#view + 1,
+          ok
+            ? 'the proposed block does not execute to its state root'
+            : `the proposed block cannot be executed here (${reason ?? 'no reason given'})`,
+        );
       return;
     }
     slot.valid = true;
