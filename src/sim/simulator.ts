@@ -270,6 +270,7 @@ export class Simulator {
   readonly #refused = new Map<string, number>();
   /** Storage work of the current event (see #settle). */
   #pending: Promise<void>[] = [];
+  #settling = false;
   readonly #schedule: readonly ScheduledFault[];
   readonly #applied: AppliedFault[] = [];
   /** Link rules set by the schedule, in force until a heal. */
@@ -414,7 +415,7 @@ export class Simulator {
     assert(!this.#started, 'a Simulator runs once');
     this.#started = true;
     for (const node of this.#nodes) node.disks = { chain: await memoryChainDb(), log: await memoryChainDb() };
-    for (const node of this.#nodes) this.#boot(node);
+    for (const node of this.#nodes) this.#track(this.#boot(node));
     await this.#settle();
     this.#workload.forEach((planned, tx) => {
       this.#queue.push(planned.at_ms, { kind: 'submit', tx });
@@ -479,7 +480,11 @@ export class Simulator {
    * does not depend on when a promise settles.
    */
   async #settle(): Promise<void> {
+    // Only the run loop settles: work that waited on a settle would itself be waited on (a cycle).
+    assert(!this.#settling, 'one settle at a time');
+    this.#settling = true;
     while (this.#pending.length > 0) await this.#pending.shift();
+    this.#settling = false;
   }
 
   /** Counts `work` (if a promise) in what the current event waits for; its failure ends the run. */
@@ -724,7 +729,7 @@ export class Simulator {
    * Starts a replica from its disks through the daemon's own open path (driver/open.ts): the chain
    * store and the consensus log reopened, the replica restored from them.
    */
-  #boot(node: SimNode): void {
+  #boot(node: SimNode): Promise<void> {
     node.booting = true;
     const incarnation = node.incarnation;
     const opening = openReplica(node.disks!, {
@@ -757,7 +762,7 @@ export class Simulator {
         this.#fail('replica-invariant', `replica ${this.#name(node)} failed to open: ${describe(error)}`);
       },
     );
-    this.#track(opening);
+    return opening;
   }
 
   #step(node: SimNode, event: ConsensusEvent): void {
@@ -1074,9 +1079,9 @@ export class Simulator {
     this.#trace.record(`R ${this.#now_ms} ${node.instance}`);
     this.#log?.(`${this.#now_ms.toFixed(2)} replica ${this.#name(node)} RESTARTS`);
     this.#stats.restarts++;
-    this.#boot(node);
+    // Its peers see its connections open once it runs again.
     this.#track(
-      this.#settle().then(() => {
+      this.#boot(node).then(() => {
         this.#announceConnection(node, true);
         this.#noteConnectivity();
       }),
