@@ -183,8 +183,7 @@ export class NodeExecutor {
     const known = this.#speculations.get(hash);
     if (known) return { ok: true, stateRoot: known.stateRoot };
     const parent = hex(block.header.prevHash);
-    const parentRoot = this.#stateRootOf(parent);
-    const result = parentRoot && this.#run(parent, parentRoot, block.header, block.txs);
+    const result = this.#runOn(parent, block.header, block.txs);
     if (!result) return { ok: false, stateRoot: new Uint8Array(32), reason: 'unknown parent' };
     const [gap] = outOfOrder(result.receipts);
     if (gap !== undefined)
@@ -202,11 +201,6 @@ export class NodeExecutor {
     return this.#speculations.get(hash)?.stateRoot ?? null;
   }
 
-  /** The state root after block `hash`, if it is the committed head or a block executed here. */
-  stateRootOf(hash: Uint8Array): Uint8Array | undefined {
-    return this.#stateRootOf(hex(hash)) ?? undefined;
-  }
-
   /**
    * The state root `txs` would produce in a block at `header` on top of block `parent` (the head or
    * a block executed here), without remembering anything; null when the parent is unknown here.
@@ -216,9 +210,13 @@ export class NodeExecutor {
     header: { height: number; timestamp: number },
     txs: readonly Transaction[],
   ): Uint8Array | null {
-    const id = hex(parent);
-    const parentRoot = this.#stateRootOf(id);
-    return (parentRoot && this.#run(id, parentRoot, header, txs)?.stateRoot) ?? null;
+    return this.#runOn(hex(parent), header, txs)?.stateRoot ?? null;
+  }
+
+  /** Runs `txs` on top of a block known here (the head or a speculative one); null if unknown. */
+  #runOn(parent: string, header: { height: number; timestamp: number }, txs: readonly Transaction[]) {
+    const parentRoot = this.#stateRootOf(parent);
+    return parentRoot ? this.#run(parent, parentRoot, header, txs) : null;
   }
 
   /** Applies a committed block: one atomic append to the chain store. */

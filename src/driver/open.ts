@@ -43,8 +43,18 @@ export interface OpenedReplica {
 export async function openReplica(databases: ReplicaDatabases, setup: ReplicaSetup): Promise<OpenedReplica> {
   const { genesis } = setup;
   const initialState = genesisState(genesis);
-  const store = await ChainStore.openOn(databases.chain, genesis, initialState, databases.where);
-  const { log, records } = await ConsensusLog.openOn(databases.log);
+  let store: ChainStore | undefined;
+  let opened: Awaited<ReturnType<typeof ConsensusLog.openOn>>;
+  try {
+    store = await ChainStore.openOn(databases.chain, genesis, initialState, databases.where);
+    opened = await ConsensusLog.openOn(databases.log);
+  } catch (error) {
+    // A start that fails leaves no database open (a chain store that failed closed its own).
+    await store?.close();
+    await databases.log.close();
+    throw error;
+  }
+  const { log, records } = opened;
   const genesisHeader = genesisBlock(genesis, initialState).header;
   const validators = genesis.validators.map((v) => v.publicKey);
   const replica = new Replica(

@@ -17,7 +17,7 @@
  * addressee that the twins' partition of the moment lets the sender reach.
  */
 
-import { hex } from '../bytes.ts';
+import { bytesEqual, hex } from '../bytes.ts';
 import { decode, encode } from '../codec/index.ts';
 import { ConsensusMessage } from '../consensus/messages.ts';
 import type { Replica } from '../consensus/replica.ts';
@@ -470,7 +470,7 @@ export class Simulator {
         this.#end_ms = Math.min(this.#end_ms, Math.max(this.#now_ms, this.#heal_ms) + this.#options.grace_ms);
       }
     }
-    await this.#checkStores();
+    this.#checkStores();
     return this.#result();
   }
 
@@ -496,13 +496,13 @@ export class Simulator {
   }
 
   /** Every up replica's chain store holds exactly the chain the simulator saw it commit. */
-  async #checkStores(): Promise<void> {
+  #checkStores(): void {
     for (const node of this.#nodes) {
       const store = node.store;
       if (!store) continue;
       const { height, hash } = store.head;
       const tip = node.chain.tip;
-      if (height !== node.chain.height || hex(hash) !== hex(tip.hash))
+      if (height !== node.chain.height || !bytesEqual(hash, tip.hash))
         this.#violation(
           'chain-store',
           `replica ${this.#name(node)}: its chain store's head is ${height} ${hex(hash).slice(0, 8)}, but it committed ${node.chain.height} ${hex(tip.hash).slice(0, 8)}`,
