@@ -268,6 +268,22 @@ describe('API hardening', () => {
     expect(real.results.every((r: any) => r.accepted)).toBe(true);
   });
 
+  it('a transaction the node holds already is accepted again and takes no token: a client resubmits what it has not seen commit', async () => {
+    const limited = (await serve({ maxTxPerSenderPerSecond: 2 })).url;
+    // Nonces far after the sender's committed ones: held in the mempool, pending for good.
+    const pending = fromOneSender(1, 8, new Map([[0, 100]]));
+    const first = (await (await postBatch(limited, pending)).json()) as any;
+    expect(first.results.every((r: any) => r.accepted)).toBe(true); // the burst of 8, spent
+    const again = await postBatch(limited, pending);
+    expect(again.status).toBe(202);
+    const body = (await again.json()) as any;
+    expect(body.results.map((r: any) => r.error?.code ?? 'accepted')).toEqual(Array(8).fill('accepted'));
+    expect(body.txHashes).toEqual(first.txHashes);
+    // A new transaction of the sender still needs a token.
+    const next = fromOneSender(1, 1, new Map([[0, 108]]));
+    expect((await postBatch(limited, next)).status).toBe(429);
+  });
+
   it('the default bound leaves a benchmark-style batch (32 senders) alone', async () => {
     // As bench:cluster posts: 200 transactions round-robin over 32 keys, many batches at once.
     const many = await startValidators(1, FAST_PARAMS, 32);

@@ -46,6 +46,11 @@ export interface ApiNode {
   /** Why a submitted transaction cannot commit now (no quorum of connected peers), or null. */
   noQuorum(): string | null;
   submit(tx: Transaction, options?: { signatureChecked?: boolean }): Uint8Array;
+  /**
+   * Whether the node holds the transaction with this hash already, pending or committed. The hash
+   * covers every byte, signature included, so such a transaction passed the checks when it came.
+   */
+  holds(hash: Uint8Array): boolean;
   waitForCommit(matches: (height: number, txs: Transaction[]) => boolean, wait_ms: number): Promise<void>;
   waitForHeight(height: number, wait_ms: number): Promise<void>;
   setFaults(faults: FaultSetting): void;

@@ -101,11 +101,10 @@ function checkSigned(ctx: ApiContext, tx: Transaction): void {
 
 /**
  * Takes a token of the sender's rate bound for a transaction that passed checkSigned, or refuses it
- * with 429 API_RATE_LIMITED. One already committed takes none: no one can spend another sender's
- * bound, neither with transactions that sender did not sign nor by replaying its committed ones.
+ * with 429 API_RATE_LIMITED. Only new transactions get here (see accept): no one can spend another
+ * sender's bound, neither with transactions that sender did not sign nor by replaying its own.
  */
-function takeToken(ctx: ApiContext, tx: Transaction, hash: Uint8Array): void {
-  if (ctx.node.store.hasTxSync(hash)) return;
+function takeToken(ctx: ApiContext, tx: Transaction): void {
   const limiter = rateLimiterOf(ctx);
   const wait_ms = limiter.take(hex(tx.sender));
   if (wait_ms > 0) throw rateLimited(limiter, wait_ms);
@@ -138,14 +137,30 @@ const SENDER_REFUSALS: Record<
  * transaction that can never commit, or is too far ahead, is refused at once instead of accepted
  * and then dropped by every validator.
  */
-function checkSender(ctx: ApiContext, tx: Transaction, hash: Uint8Array): void {
-  // Submitting a committed transaction again is how a client asks for its receipt: not stale.
-  if (ctx.node.store.hasTxSync(hash)) return;
+function checkSender(ctx: ApiContext, tx: Transaction): void {
   const account = senderAccount(ctx.node.store.stateReader, tx.sender);
   const refused = senderRefusal(account, tx.nonce);
   if (refused === null) return;
   const { status, code, why } = SENDER_REFUSALS[refused];
   throw new ApiError(status, code, why(account.nonce));
+}
+
+/**
+ * Takes a submitted transaction, or throws the ApiError that says why not. One this node holds
+ * already (pending or committed) is accepted as it is: a client resubmits what it has not seen
+ * commit, and asks for a receipt by submitting a committed transaction again, and the same bytes
+ * passed every check when they first came; so a resubmission costs a hash lookup, not a signature
+ * check, and takes no token. A new one is checked (checkSigned, checkSender), then takes a token of
+ * its sender's bound, last, so that a transaction refused for any reason takes none.
+ */
+function accept(ctx: ApiContext, tx: Transaction, hash: Uint8Array, how: { refuseWhenBusy: boolean }): void {
+  const { node } = ctx;
+  if (node.holds(hash)) return;
+  checkSigned(ctx, tx);
+  checkSender(ctx, tx);
+  if (how.refuseWhenBusy) refuseWhenBusy(node);
+  takeToken(ctx, tx);
+  node.submit(tx, { signatureChecked: true });
 }
 
 function malformed(error: unknown): never {
@@ -162,12 +177,8 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   } catch (error) {
     malformed(error);
   }
-  checkSigned(ctx, tx);
   const hash = txHash(tx);
-  checkSender(ctx, tx, hash);
-  refuseWhenBusy(node);
-  takeToken(ctx, tx, hash); // last: a transaction refused for a busy node takes no token
-  node.submit(tx, { signatureChecked: true });
+  accept(ctx, tx, hash, { refuseWhenBusy: true });
   // Accepted, but it cannot commit until the node is part of a quorum again: say so at once
   // rather than hold the caller in a long poll that is bound to time out.
   const noQuorum = node.noQuorum();
@@ -193,12 +204,10 @@ type BatchResult =
   | { index: number; txHash: string; accepted: false; error: { code: string; message: string } };
 
 /**
- * A batch (load generators): each transaction is checked as a single one is (checkSigned,
- * checkSender, then its sender's bound, counted transaction by transaction within the batch) and
- * accepted or refused on its own; the answer says which. Checking signatures here costs a second verification per transaction
- * on the node it is posted to (the mempool verifies again, docs/architecture.md), which a load
- * generator pays in throughput. A batch refused whole for the rate bound is a 429, so that a simple
- * client backs off.
+ * A batch (load generators): each transaction is accepted or refused on its own, as a single one is
+ * (accept; the sender's bound is counted transaction by transaction within the batch), and the
+ * answer says which. A batch refused whole for the rate bound is a 429, so that a simple client
+ * backs off.
  */
 function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): void {
   const results: BatchResult[] = [];
@@ -207,9 +216,7 @@ function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): 
   for (const [index, tx] of txs.entries()) {
     const hash = txHash(tx);
     try {
-      checkSigned(ctx, tx);
-      checkSender(ctx, tx, hash);
-      takeToken(ctx, tx, hash);
+      accept(ctx, tx, hash, { refuseWhenBusy: false });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       if (error.code === 'API_RATE_LIMITED') limited = error;
@@ -217,7 +224,6 @@ function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): 
       results.push({ index, txHash: hex(hash), accepted: false, error: refusal });
       continue;
     }
-    ctx.node.submit(tx, { signatureChecked: true });
     txHashes.push(hex(hash));
     results.push({ index, txHash: hex(hash), accepted: true });
   }

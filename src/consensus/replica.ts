@@ -328,6 +328,11 @@ export class Replica {
     return this.#mempool.pending(max);
   }
 
+  /** Whether the mempool holds the transaction `id` (hex hash): admitted, so checked. A query. */
+  holdsPending(id: string): boolean {
+    return this.#mempool.has(id);
+  }
+
   /**
    * What the replica is waiting on, in one line, for logs when it is stuck: its view and status, the
    * stable checkpoint, the commit floor, the next proposal, and each height in flight (proposal view

@@ -249,13 +249,17 @@ export class ValidatorNode {
     return node;
   }
 
-  /** Hands a client transaction to consensus (admission checks happen in the replica's mempool). */
   /** Queues a client's transaction; `signatureChecked` when the caller verified its signature. */
   submit(tx: Transaction, options: { signatureChecked?: boolean } = {}): Uint8Array {
     this.#enqueue({ kind: 'tx', tx, signatureChecked: options.signatureChecked === true });
     const hash = txHash(tx);
     this.metrics.submitted(hex(hash), Date.now());
     return hash;
+  }
+
+  /** Whether this node holds the transaction already: pending in its mempool, or committed. */
+  holds(hash: Uint8Array): boolean {
+    return this.#replica.holdsPending(hex(hash)) || this.store.hasTxSync(hash);
   }
 
   onCommit(listener: CommitListener): () => void {
