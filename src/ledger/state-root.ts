@@ -22,12 +22,32 @@ export function nextStateRoot(
   writes: readonly StateWrite[],
   receipts: readonly Receipt[],
 ): Uint8Array {
-  return sha256(
-    DOMAIN.state,
-    previousRoot,
-    sha256(encode(StateWrites, [...writes])),
-    sha256(encode(Receipts, [...receipts])),
-  );
+  return sha256(DOMAIN.state, previousRoot, sha256(encodeWrites(writes)), sha256(encodeReceipts(receipts)));
+}
+
+// A block's writes and receipts are encoded when it is executed (for its state root), again when
+// the chain store checks that root, and again to store them: each list's encoding is remembered.
+// Remembering is only sound for a list that no longer changes, so the list is frozen when first
+// encoded (changing it after that throws).
+const encodings = new WeakMap<readonly unknown[], Uint8Array>();
+
+function encodeOnce<T>(list: readonly T[], encodeList: (list: T[]) => Uint8Array): Uint8Array {
+  let bytes = encodings.get(list);
+  if (!bytes) {
+    bytes = encodeList([...list]);
+    encodings.set(Object.freeze(list), bytes);
+  }
+  return bytes;
+}
+
+/** The canonical encoding of a block's state writes (encoded once per list). */
+export function encodeWrites(writes: readonly StateWrite[]): Uint8Array {
+  return encodeOnce(writes, (list) => encode(StateWrites, list));
+}
+
+/** The canonical encoding of a block's receipts (encoded once per list). */
+export function encodeReceipts(receipts: readonly Receipt[]): Uint8Array {
+  return encodeOnce(receipts, (list) => encode(Receipts, list));
 }
 
 /** Null when `writes` are strictly sorted by key (hence unique), else what is wrong. */

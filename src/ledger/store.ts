@@ -38,6 +38,7 @@ import {
   parseIndexKey,
   prefixedKey,
 } from './keys.ts';
+import { encodeReceipts, encodeWrites } from './state-root.ts';
 import { txHash } from './transaction.ts';
 import {
   BLOCK_VERSION,
@@ -168,8 +169,8 @@ function blockOps(
   const put = (key: Uint8Array, value: Uint8Array): BatchOp => ({ type: 'put', key, value });
   const ops: BatchOp[] = [
     put(heightKey(PREFIX.block, height), encode(Block, block)),
-    put(heightKey(PREFIX.receipts, height), encode(Receipts, receipts)),
-    put(heightKey(PREFIX.writes, height), encode(StateWrites, writes)),
+    put(heightKey(PREFIX.receipts, height), encodeReceipts(receipts)),
+    put(heightKey(PREFIX.writes, height), encodeWrites(writes)),
     put(prefixedKey(PREFIX.blockHash, hash), heightBytes(height)),
     put(HEAD_KEY, encode(Head, { height, hash, stateRoot })),
   ];
