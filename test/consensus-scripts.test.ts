@@ -413,7 +413,7 @@ class Script {
         return [];
       }
       case 'submit':
-        return rest.flatMap((name) => this.#step({ kind: 'tx', tx: this.#tx(name) }));
+        return rest.flatMap((name) => this.#step({ kind: 'txs', txs: [this.#tx(name)], from: null }));
       case 'deliver': {
         const [from, arrow, to, kind] = rest;
         if (arrow !== '->' || Number(to) !== this.self)

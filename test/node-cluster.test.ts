@@ -4,7 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startApi } from '../src/api/server.ts';
 import { hex } from '../src/bytes.ts';
 import { NodeClient } from '../src/client/http.ts';
+import { encode } from '../src/codec/index.ts';
+import { ConsensusMessage } from '../src/consensus/index.ts';
 import { type Transaction, txHash, verifyStore } from '../src/ledger/index.ts';
+import { CONSENSUS_PROTOCOL } from '../src/node/validator.ts';
 import { orgRegistrations, startValidators, type TestValidators, until } from './fixtures/validators.ts';
 
 let cluster: TestValidators | null = null;
@@ -135,6 +138,26 @@ describe('transaction gossip', () => {
     await until(() => c.nodes[3]!.status().peers === 1);
     await until(async () => (await mempool(c, 3)) === 5, 10_000);
     expect(c.nodes[3]!.status().height).toBe(0);
+  }, 60_000);
+
+  it('a validator that shares a forged transaction is punished; the true ones it shared commit', async () => {
+    cluster = await startValidators(4);
+    const c = cluster;
+    await until(() => c.nodes.every((n) => n!.status().peers === 3));
+    const [good, victim] = orgRegistrations(c, 2);
+    const forged = { ...victim!, signature: new Uint8Array(64).fill(7) };
+    // Validator 1 shares both with validator 0 only, as a 'txs' message of its own.
+    const to = hex(c.keys[0]!.signing.publicKey);
+    c.nodes[1]!.host.send(
+      CONSENSUS_PROTOCOL,
+      to,
+      encode(ConsensusMessage, { kind: 'txs', txs: [good!, forged] }),
+    );
+    const punished = c.nodes[0]!.host.metrics.disconnectedForMisbehaviour;
+    await until(() => (punished.get('forged-transaction-in-gossip') ?? 0) === 1, 10_000);
+    // Validator 0 admitted the true one and, as the primary, proposes it.
+    await until(() => c.nodes[2]!.store.hasTxSync(txHash(good!)), 20_000);
+    expect(c.nodes[0]!.holds(txHash(forged))).toBe(false);
   }, 60_000);
 });
 

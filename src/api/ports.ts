@@ -46,6 +46,8 @@ export interface ApiNode {
   /** Why a submitted transaction cannot commit now (no quorum of connected peers), or null. */
   noQuorum(): string | null;
   submit(tx: Transaction, options?: { signatureChecked?: boolean }): Uint8Array;
+  /** Whether each transaction's signature verifies, in order: checked off the event loop. */
+  checkSignatures(txs: readonly Transaction[]): Promise<boolean[]>;
   /**
    * Whether the node holds the transaction with this hash already, pending or committed. The hash
    * covers every byte, signature included, so such a transaction passed the checks when it came.

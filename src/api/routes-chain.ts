@@ -18,7 +18,6 @@ import {
   Transaction,
   txHash,
   verifyStore,
-  verifyTransactionSignature,
 } from '../ledger/index.ts';
 import type { PeerState } from '../p2p/host.ts';
 import { requireOperator, requireSigner } from './auth.ts';
@@ -86,15 +85,44 @@ function rateLimited(limiter: SenderRateLimiter, wait_ms: number): ApiError {
   );
 }
 
+/** A submitted transaction, with what is known of it before it is accepted or refused. */
+interface Submission {
+  tx: Transaction;
+  hash: Uint8Array;
+  /** The node held it already when it came (see accept). */
+  held: boolean;
+  /** Whether its signature verifies; undefined when not checked (held, or for another chain). */
+  signed?: boolean;
+}
+
 /**
- * What every submitted transaction passes, alone or in a batch: the chain id and the signature,
+ * The submissions of `txs`, their signatures checked where accept needs them: all at once, off the
+ * event loop (the node's checkSignatures).
+ */
+async function submissions(ctx: ApiContext, txs: Transaction[]): Promise<Submission[]> {
+  const { node } = ctx;
+  const all: Submission[] = txs.map((tx) => {
+    const hash = txHash(tx);
+    return { tx, hash, held: node.holds(hash) };
+  });
+  const unchecked = all.filter((s) => !s.held && s.tx.chainId === node.store.genesis.chainId);
+  const signed = await node.checkSignatures(unchecked.map((s) => s.tx));
+  unchecked.forEach((s, i) => {
+    s.signed = signed[i];
+  });
+  return all;
+}
+
+/**
+ * What every new submitted transaction passes, alone or in a batch: the chain id and the signature,
  * checked here so a client learns at once; the mempool takes the signature as checked, not again.
  */
-function checkSigned(ctx: ApiContext, tx: Transaction): void {
+function checkSigned(ctx: ApiContext, submission: Submission): void {
+  const { tx } = submission;
   if (tx.chainId !== ctx.node.store.genesis.chainId) {
     throw new ApiError(400, 'API_WRONG_CHAIN', `the transaction is for chain ${tx.chainId}, not this one`);
   }
-  if (!verifyTransactionSignature(tx)) {
+  if (!submission.signed) {
     throw new ApiError(400, 'API_BAD_SIGNATURE', "the transaction's signature does not verify");
   }
 }
@@ -153,10 +181,12 @@ function checkSender(ctx: ApiContext, tx: Transaction): void {
  * check, and takes no token. A new one is checked (checkSigned, checkSender), then takes a token of
  * its sender's bound, last, so that a transaction refused for any reason takes none.
  */
-function accept(ctx: ApiContext, tx: Transaction, hash: Uint8Array, how: { refuseWhenBusy: boolean }): void {
+function accept(ctx: ApiContext, submission: Submission, how: { refuseWhenBusy: boolean }): void {
   const { node } = ctx;
-  if (node.holds(hash)) return;
-  checkSigned(ctx, tx);
+  const { tx, hash } = submission;
+  // Asked again: it may have arrived or committed while the signatures were checked.
+  if (submission.held || node.holds(hash)) return;
+  checkSigned(ctx, submission);
   checkSender(ctx, tx);
   if (how.refuseWhenBusy) refuseWhenBusy(node);
   takeToken(ctx, tx);
@@ -177,8 +207,9 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
   } catch (error) {
     malformed(error);
   }
-  const hash = txHash(tx);
-  accept(ctx, tx, hash, { refuseWhenBusy: true });
+  const [submission] = await submissions(ctx, [tx]);
+  const { hash } = submission!;
+  accept(ctx, submission!, { refuseWhenBusy: true });
   // Accepted, but it cannot commit until the node is part of a quorum again: say so at once
   // rather than hold the caller in a long poll that is bound to time out.
   const noQuorum = node.noQuorum();
@@ -209,14 +240,14 @@ type BatchResult =
  * answer says which. A batch refused whole for the rate bound is a 429, so that a simple client
  * backs off.
  */
-function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): void {
+async function submitBatch(ctx: ApiContext, res: ServerResponse, txs: Transaction[]): Promise<void> {
   const results: BatchResult[] = [];
   const txHashes: string[] = [];
   let limited: ApiError | undefined;
-  for (const [index, tx] of txs.entries()) {
-    const hash = txHash(tx);
+  for (const [index, submission] of (await submissions(ctx, txs)).entries()) {
+    const { hash } = submission;
     try {
-      accept(ctx, tx, hash, { refuseWhenBusy: false });
+      accept(ctx, submission, { refuseWhenBusy: false });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       if (error.code === 'API_RATE_LIMITED') limited = error;
@@ -309,7 +340,7 @@ export const chainRoutes: Route[] = [
         malformed(error);
       }
       refuseWhenBusy(ctx.node);
-      submitBatch(ctx, res, txs);
+      await submitBatch(ctx, res, txs);
     },
   },
   {

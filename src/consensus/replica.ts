@@ -386,10 +386,11 @@ export class Replica {
     const viewBefore = this.#view;
     const rejoinsBefore = this.#rejoins;
     switch (event.kind) {
-      case 'tx':
-        this.#onClientTxs([event.tx], null, event.signatureChecked === true);
+      case 'txs':
+        this.#onTxs(event.txs, event.from, event.signatureChecked === true);
         break;
       case 'message':
+        if (event.txsChecked) this.#rememberChecked(event.message);
         this.#onMessage(event.from, event.message);
         break;
       case 'timer':
@@ -585,6 +586,12 @@ export class Replica {
     this.#suspectUnreachablePrimary();
   }
 
+  /** The driver verified the signatures of the transactions `message` carries: remembered, not redone. */
+  #rememberChecked(message: ConsensusMessage): void {
+    if (message.kind !== 'preprepare') return;
+    for (const tx of message.block.txs) this.#mempool.rememberVerified(hex(txHash(tx)));
+  }
+
   /** Starts the request timer when transactions begin to wait; it then ticks until none do. */
   #armRequestTimer(): void {
     if (this.#requestTimerArmed || this.#status !== 'normal' || this.#mempool.size === 0) return;
@@ -665,6 +672,19 @@ export class Replica {
 
   // ---- messages ---------------------------------------------------------------------------------
 
+  /** Transactions from our clients (`from` null) or shared by a peer, whose signatures the driver may have checked. */
+  #onTxs(txs: Transaction[], from: number | null, signatureChecked: boolean): void {
+    if (from !== null) {
+      if (this.#ignoreMessage(from)) return;
+      this.#heardFrom(from);
+    }
+    this.#onClientTxs(txs, from, signatureChecked);
+  }
+
+  #heardFrom(from: number): void {
+    if (from === this.#primary()) this.#heardFromPrimaryIn = this.#statusPeriod;
+  }
+
   /** Messages count only from the other validators; each kind is then handled in either status. */
   #ignoreMessage(from: number): boolean {
     return from < 0 || from >= this.#n || from === this.#config.self;
@@ -672,7 +692,7 @@ export class Replica {
 
   #onMessage(from: number, message: ConsensusMessage): void {
     if (this.#ignoreMessage(from)) return;
-    if (from === this.#primary()) this.#heardFromPrimaryIn = this.#statusPeriod;
+    this.#heardFrom(from);
     switch (message.kind) {
       case 'txs':
         this.#onClientTxs(message.txs, from);

@@ -181,12 +181,16 @@ export function assertNever(value: never): never {
 
 export type ConsensusEvent =
   /**
-   * A transaction from a client of this node. `signatureChecked`: the driver verified its signature
-   * already (the API does, to answer at once), so admission need not verify it again.
+   * Transactions from clients of this node (`from` null), or shared by peer `from`.
+   * `signatureChecked`: the driver verified their signatures already (off the event loop, or in the
+   * API to answer at once), so admission does not verify them again.
    */
-  | { kind: 'tx'; tx: Transaction; signatureChecked?: boolean }
-  /** A message from peer `from` (authenticated by the transport). */
-  | { kind: 'message'; from: number; message: ConsensusMessage }
+  | { kind: 'txs'; txs: Transaction[]; from: number | null; signatureChecked?: boolean }
+  /**
+   * A message from peer `from` (authenticated by the transport). `txsChecked`: the driver verified
+   * the signatures of every transaction the message carries (a proposal's block) already.
+   */
+  | { kind: 'message'; from: number; message: ConsensusMessage; txsChecked?: boolean }
   | { kind: 'timer'; timer: TimerId }
   /** Answer to `build`: the block with its header complete (state root from speculative execution). */
   | { kind: 'built'; block: Block }

@@ -1,6 +1,6 @@
 /** Signing, hashing and checking transactions. */
 import { encode } from '../codec/index.ts';
-import { sha256, sign, signingPublicKeyFrom, verify } from '../crypto/index.ts';
+import { sha256, sign, signingPublicKeyFrom, verify, verifyAsync } from '../crypto/index.ts';
 import { DOMAIN } from './domain.ts';
 import { Transaction, UnsignedTransaction } from './types.ts';
 
@@ -33,4 +33,9 @@ export function txHash(tx: Transaction): Uint8Array {
 
 export function verifyTransactionSignature(tx: Transaction): boolean {
   return verify(tx.sender, signingPayload(tx), tx.signature);
+}
+
+/** verifyTransactionSignature off the event loop, on libuv's thread pool. */
+export function verifyTransactionSignatureAsync(tx: Transaction): Promise<boolean> {
+  return verifyAsync(tx.sender, signingPayload(tx), tx.signature);
 }

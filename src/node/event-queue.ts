@@ -44,7 +44,7 @@ class Lane {
  * blocks under load, and per-block costs would swamp the machine).
  */
 function isTransactions(event: ConsensusEvent): boolean {
-  if (event.kind === 'tx') return true;
+  if (event.kind === 'txs') return true;
   if (event.kind === 'message') return event.message.kind === 'txs';
   return event.kind === 'timer' && event.timer === 'batch';
 }

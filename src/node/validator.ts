@@ -45,6 +45,7 @@ import { fetchBlocks, serveBlockSync } from './block-sync.ts';
 import { EventQueue } from './event-queue.ts';
 import { type ConsensusLink, composeLink, FaultyLink, faultSeedFromEnv } from './faulty-link.ts';
 import { NodeMetrics } from './metrics.ts';
+import { TxSignatureChecks } from './tx-signature-checks.ts';
 
 /** Client submissions are refused (API_BUSY) while this many transaction events wait. */
 const MAX_QUEUED_EVENTS = 20_000;
@@ -52,6 +53,10 @@ const MAX_QUEUED_EVENTS = 20_000;
 const STALL_CHECK_MS = 5000;
 /** Longest run of transaction admissions before the event loop gets a turn. */
 const YIELD_EVERY_MS = 5;
+/** libuv's thread pool (UV_THREADPOOL_SIZE, 4 unless set); signature checks leave one thread to LevelDB. */
+const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+/** Signature checks remembered (joined rather than redone) at most. */
+const REMEMBERED_SIGNATURE_CHECKS = 100_000;
 
 export const CONSENSUS_PROTOCOL: ProtocolSpec = {
   id: '/medledger/consensus/1.0.0',
@@ -126,6 +131,10 @@ export class ValidatorNode {
   readonly #indexOfKey: Map<string, number>;
   readonly #timers = new Map<TimerId, NodeJS.Timeout>();
   readonly #queue = new EventQueue();
+  readonly #signatureChecks = new TxSignatureChecks({
+    maxInFlight: THREAD_POOL_SIZE - 1,
+    maxRemembered: REMEMBERED_SIGNATURE_CHECKS,
+  });
   readonly #commitListeners = new Set<CommitListener>();
   readonly #onFatal: (error: Error) => void;
   /** The consensus link without faults, and the one in use (it, or a fault-injecting wrapper). */
@@ -251,10 +260,20 @@ export class ValidatorNode {
 
   /** Queues a client's transaction; `signatureChecked` when the caller verified its signature. */
   submit(tx: Transaction, options: { signatureChecked?: boolean } = {}): Uint8Array {
-    this.#enqueue({ kind: 'tx', tx, signatureChecked: options.signatureChecked === true });
+    this.#enqueue({
+      kind: 'txs',
+      txs: [tx],
+      from: null,
+      signatureChecked: options.signatureChecked === true,
+    });
     const hash = txHash(tx);
     this.metrics.submitted(hex(hash), Date.now());
     return hash;
+  }
+
+  /** Whether each transaction's signature verifies, checked off the event loop (see TxSignatureChecks). */
+  checkSignatures(txs: readonly Transaction[]): Promise<boolean[]> {
+    return this.#signatureChecks.check(txs);
   }
 
   /** Whether this node holds the transaction already: pending in its mempool, or committed. */
@@ -280,7 +299,7 @@ export class ValidatorNode {
         message: `the mempool holds ${mempoolSize} transactions`,
       };
     }
-    if (this.#queue.transactions >= MAX_QUEUED_EVENTS) {
+    if (this.#queue.transactions + this.#signatureChecks.waiting >= MAX_QUEUED_EVENTS) {
       return { ok: false, code: 'API_BUSY', message: 'the node is behind on its work; retry shortly' };
     }
     return { ok: true };
@@ -386,7 +405,39 @@ export class ValidatorNode {
       this.host.punish(hex(this.#validators[from]!), 'malformed-consensus-message');
       return;
     }
-    this.#enqueue({ kind: 'message', from, message });
+    if (message.kind === 'txs') void this.#onSharedTxs(from, message.txs);
+    else if (message.kind === 'preprepare') void this.#onProposal(from, message);
+    else this.#enqueue({ kind: 'message', from, message });
+  }
+
+  /**
+   * Transactions a peer shared reach the replica once their signatures are checked off the event
+   * loop (those the mempool holds already are not checked again); a peer that shares a forged one is
+   * punished.
+   */
+  async #onSharedTxs(from: number, txs: Transaction[]): Promise<void> {
+    const fresh = txs.filter((tx) => !this.#replica.holdsPending(hex(txHash(tx))));
+    const verified = await this.#signatureChecks.check(fresh);
+    if (this.#stopped) return;
+    const good = fresh.filter((_, i) => verified[i]);
+    if (good.length < fresh.length)
+      this.host.punish(hex(this.#validators[from]!), 'forged-transaction-in-gossip');
+    if (good.length > 0) this.#enqueue({ kind: 'txs', txs: good, from, signatureChecked: true });
+  }
+
+  /**
+   * A proposal reaches the replica once the signatures of its transactions that the mempool does not
+   * hold are checked off the event loop (mostly none: peers share transactions before the primary
+   * proposes them). If one fails, the replica checks them all itself and refuses the proposal.
+   */
+  async #onProposal(from: number, message: ConsensusMessage & { kind: 'preprepare' }): Promise<void> {
+    const unchecked = message.block.txs.filter((tx) => !this.#replica.holdsPending(hex(txHash(tx))));
+    if (unchecked.length === 0) {
+      this.#enqueue({ kind: 'message', from, message, txsChecked: true });
+      return;
+    }
+    const verified = await this.#signatureChecks.check(unchecked);
+    this.#enqueue({ kind: 'message', from, message, txsChecked: verified.every(Boolean) });
   }
 
   #enqueue(event: ConsensusEvent): void {

@@ -719,7 +719,7 @@ export class Simulator {
           { tx: this.#workload[index]!.id, node: to, incarnation: node.incarnation },
           this.#now_ms,
         );
-      this.#step(node, { kind: 'tx', tx: decode(Transaction, bytes) });
+      this.#step(node, { kind: 'txs', txs: [decode(Transaction, bytes)], from: null });
     }
   }
 
