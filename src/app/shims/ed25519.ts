@@ -53,6 +53,11 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
   }
 }
 
+/** `verify`, as a promise (the browser has no thread pool to run it on). */
+export function verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  return Promise.resolve(verify(publicKey, message, signature));
+}
+
 export class Ed25519Signer {
   readonly publicKey: Uint8Array;
   readonly #secretKey: Uint8Array;
