@@ -56,6 +56,7 @@ function fixture(overrides: Partial<BenchResult> = {}): BenchResult {
         requestTimeout_ms: 1000,
         viewChangeTimeout_ms: 2000,
       },
+      signatureThreads: 0,
       duration_s: 20,
       warmup_s: 5,
       drain_s: 3,

@@ -140,25 +140,32 @@ describe('transaction gossip', () => {
     expect(c.nodes[3]!.status().height).toBe(0);
   }, 60_000);
 
-  it('a validator that shares a forged transaction is punished; the true ones it shared commit', async () => {
-    cluster = await startValidators(4);
-    const c = cluster;
-    await until(() => c.nodes.every((n) => n!.status().peers === 3));
-    const [good, victim] = orgRegistrations(c, 2);
-    const forged = { ...victim!, signature: new Uint8Array(64).fill(7) };
-    // Validator 1 shares both with validator 0 only, as a 'txs' message of its own.
-    const to = hex(c.keys[0]!.signing.publicKey);
-    c.nodes[1]!.host.send(
-      CONSENSUS_PROTOCOL,
-      to,
-      encode(ConsensusMessage, { kind: 'txs', txs: [good!, forged] }),
-    );
-    const punished = c.nodes[0]!.host.metrics.disconnectedForMisbehaviour;
-    await until(() => (punished.get('forged-transaction-in-gossip') ?? 0) === 1, 10_000);
-    // Validator 0 admitted the true one and, as the primary, proposes it.
-    await until(() => c.nodes[2]!.store.hasTxSync(txHash(good!)), 20_000);
-    expect(c.nodes[0]!.holds(txHash(forged))).toBe(false);
-  }, 60_000);
+  it.each([
+    ['on the event loop (the replica checks)', 0],
+    ['off the event loop (the node checks)', 2],
+  ])(
+    'a validator that shares a forged transaction is punished; the true ones it shared commit: signatures %s',
+    async (_how, signatureThreads) => {
+      cluster = await startValidators(4, undefined, 4, { signatureThreads });
+      const c = cluster;
+      await until(() => c.nodes.every((n) => n!.status().peers === 3));
+      const [good, victim] = orgRegistrations(c, 2);
+      const forged = { ...victim!, signature: new Uint8Array(64).fill(7) };
+      // Validator 1 shares both with validator 0 only, as a 'txs' message of its own.
+      const to = hex(c.keys[0]!.signing.publicKey);
+      c.nodes[1]!.host.send(
+        CONSENSUS_PROTOCOL,
+        to,
+        encode(ConsensusMessage, { kind: 'txs', txs: [good!, forged] }),
+      );
+      const punished = c.nodes[0]!.host.metrics.disconnectedForMisbehaviour;
+      await until(() => (punished.get('forged-transaction-in-gossip') ?? 0) === 1, 10_000);
+      // Validator 0 admitted the true one and, as the primary, proposes it.
+      await until(() => c.nodes[2]!.store.hasTxSync(txHash(good!)), 20_000);
+      expect(c.nodes[0]!.holds(txHash(forged))).toBe(false);
+    },
+    60_000,
+  );
 });
 
 describe("the validators' X25519 keys (chain format 2)", () => {

@@ -48,4 +48,14 @@ describe('signature checks off the event loop', () => {
     expect(await answers).toEqual(Array(12).fill(true));
     expect(checks.waiting).toBe(0);
   });
+
+  it('with maxInFlight 0 run on the event loop, at once, with the same answers', async () => {
+    const [a, b] = registrations(2);
+    const forged = { ...b!, signature: new Uint8Array(64).fill(9) };
+    const checks = new TxSignatureChecks({ maxInFlight: 0, maxRemembered: 100 });
+    expect(checks.offLoop).toBe(false);
+    const answers = checks.check([a!, forged]);
+    expect(checks.waiting).toBe(0);
+    expect(await answers).toEqual([true, false]);
+  });
 });

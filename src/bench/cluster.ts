@@ -74,6 +74,8 @@ export interface ProcessClusterOptions {
   n: number;
   /** Local consensus parameters of every validator. */
   consensus?: Partial<ConsensusParams>;
+  /** Every validator's signatureThreads setting (default 0: they share the machine's cores). */
+  signatureThreads?: number;
   /** Validators started at once (default: all). */
   running?: number[];
   /** Network admins in the genesis (their keys sign load); default n. */
@@ -190,6 +192,8 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       scrypt: { N: 2 ** 12, r: 8, p: 1 },
       settings: {
         listen: [`/ip4/127.0.0.1/tcp/${p2pPorts[i]}`],
+        // The validators share this machine's cores: each verifies on its event loop (unless told).
+        signatureThreads: options.signatureThreads ?? 0,
         peers: validators
           .map((v, j) => ({
             publicKey: hex(v.signing.publicKey),

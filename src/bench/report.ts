@@ -186,6 +186,17 @@ function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Real mode: where each validator verified transaction signatures (results before the setting: none). */
+function signatureChecksRow(result: BenchResult): string[][] {
+  const threads = result.clock === 'wall' ? finite(result.scenario?.signatureThreads) : null;
+  if (threads === null) return [];
+  const where =
+    threads === 0
+      ? 'on its event loop'
+      : `on ${threads} thread${threads === 1 ? '' : 's'}, off the event loop`;
+  return [['signature checks', `each validator, ${where}`]];
+}
+
 /** Where the scenario came from: a path the result records, else the scenario's name. */
 export function scenarioSource(result: BenchResult): string {
   const loose = result as unknown as {
@@ -294,6 +305,7 @@ export function summaryMarkdown(result: BenchResult): string {
         ['mode', facts.mode],
         ['clock', result.clock],
         ['validators', `n = ${formatNumber(facts.validators, 0)}, f = ${formatNumber(facts.f, 0)}`],
+        ...signatureChecksRow(result),
         ['load', loadDescription(result)],
         [
           'time',

@@ -88,6 +88,7 @@ export async function runReal(scenario: Scenario, options: RealRunOptions): Prom
   const cluster = await startProcessCluster({
     n,
     consensus: { ...consensus, statusInterval_ms: 250 },
+    signatureThreads: scenario.signatureThreads,
     // A clinical load's setup registers the hospital with one more admin than the load's signers.
     admins: load.signers + (clinical ? 1 : 0),
     chainId: CHAIN_ID,

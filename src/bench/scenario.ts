@@ -139,6 +139,11 @@ export interface Scenario {
   f: number;
   load: Load;
   consensus: ConsensusSettings;
+  /**
+   * Real mode: every validator's signatureThreads setting. 0 (the default): signatures are verified
+   * on each validator's event loop, as suits validators sharing one machine's cores.
+   */
+  signatureThreads: number;
   /** Measured seconds, after the warm-up. */
   duration_s: number;
   /** Seconds of load before measurement starts (in the throughput chart, not in the statistics). */
@@ -169,6 +174,7 @@ const SCENARIO_FIELDS = [
   'sweep',
   'load',
   'consensus',
+  'signatureThreads',
   'duration_s',
   'warmup_s',
   'drain_s',
@@ -246,6 +252,7 @@ function parseOne(doc: JsonObject, n: number, nPath: string, fail: Fail): Scenar
   const seed = integer(doc.seed ?? 1, '$.seed', 0, 0xffff_ffff, fail);
   const load = parseLoad(required(doc, 'load', '$', fail), mode, fail);
   const consensus = parseConsensus(doc.consensus ?? {}, fail);
+  const signatureThreads = integer(doc.signatureThreads ?? 0, '$.signatureThreads', 0, 63, fail);
   const faultsJson = doc.faults ?? [];
   if (!Array.isArray(faultsJson)) throw fail('$.faults', 'expected a list of fault events');
   const end_s = warmup_s + duration_s;
@@ -267,6 +274,7 @@ function parseOne(doc: JsonObject, n: number, nPath: string, fail: Fail): Scenar
     f,
     load,
     consensus,
+    signatureThreads,
     duration_s,
     warmup_s,
     drain_s,

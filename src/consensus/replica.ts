@@ -390,7 +390,6 @@ export class Replica {
         this.#onTxs(event.txs, event.from, event.signatureChecked === true);
         break;
       case 'message':
-        if (event.txsChecked) this.#rememberChecked(event.message);
         this.#onMessage(event.from, event.message);
         break;
       case 'timer':
@@ -584,12 +583,6 @@ export class Replica {
     this.#armRequestTimer();
     this.#maybePropose();
     this.#suspectUnreachablePrimary();
-  }
-
-  /** The driver verified the signatures of the transactions `message` carries: remembered, not redone. */
-  #rememberChecked(message: ConsensusMessage): void {
-    if (message.kind !== 'preprepare') return;
-    for (const tx of message.block.txs) this.#mempool.rememberVerified(hex(txHash(tx)));
   }
 
   /** Starts the request timer when transactions begin to wait; it then ticks until none do. */

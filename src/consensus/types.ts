@@ -186,11 +186,8 @@ export type ConsensusEvent =
    * API to answer at once), so admission does not verify them again.
    */
   | { kind: 'txs'; txs: Transaction[]; from: number | null; signatureChecked?: boolean }
-  /**
-   * A message from peer `from` (authenticated by the transport). `txsChecked`: the driver verified
-   * the signatures of every transaction the message carries (a proposal's block) already.
-   */
-  | { kind: 'message'; from: number; message: ConsensusMessage; txsChecked?: boolean }
+  /** A message from peer `from` (authenticated by the transport). */
+  | { kind: 'message'; from: number; message: ConsensusMessage }
   | { kind: 'timer'; timer: TimerId }
   /** Answer to `build`: the block with its header complete (state root from speculative execution). */
   | { kind: 'built'; block: Block }

@@ -41,6 +41,8 @@ export interface NodeSettings {
   listen: string[];
   /** Where the other validators dial it, as genesis.json should list it (empty: not set). */
   advertise: string[];
+  /** Threads that verify signatures off the event loop (0: on it). */
+  signatureThreads: number;
   /** Where the other validators (and observers) can be dialed. */
   peers: Array<{ publicKey: string; addresses: string[] }>;
   /**
@@ -71,6 +73,7 @@ export interface SettingsInput {
   name?: string;
   listen?: string[];
   advertise?: string[];
+  signatureThreads?: number;
   peers?: NodeSettings['peers'];
   api?: Partial<NodeSettings['api']>;
   consensus?: Partial<ConsensusParams>;

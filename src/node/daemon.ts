@@ -147,6 +147,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           peers,
           params: settings.consensus,
           faults: settings.faults,
+          signatureThreads: settings.signatureThreads,
           log,
           onFatal: (error) => {
             fatal = error;

@@ -126,6 +126,15 @@ export const SETTINGS: readonly Setting[] = [
     [],
   ),
   setting(
+    'signatureThreads',
+    integer(0, 63),
+    "Threads of libuv's pool that verify transaction signatures off the event loop (keep it below " +
+      "the pool's size, UV_THREADPOOL_SIZE or 4, so LevelDB keeps a thread). 0: on the event loop, " +
+      'after consensus messages; on two cores that is as fast, and faster where validators share the ' +
+      'cores (docs/benchmarks).',
+    0,
+  ),
+  setting(
     'api.host',
     { kind: 'string', pattern: /^[\w.:-]{1,253}$/, hint: 'expected a host name or IP address' },
     'Address the HTTP API binds to. Keep it on loopback unless a firewall or reverse proxy guards it.',

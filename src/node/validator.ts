@@ -53,8 +53,6 @@ const MAX_QUEUED_EVENTS = 20_000;
 const STALL_CHECK_MS = 5000;
 /** Longest run of transaction admissions before the event loop gets a turn. */
 const YIELD_EVERY_MS = 5;
-/** libuv's thread pool (UV_THREADPOOL_SIZE, 4 unless set); signature checks leave one thread to LevelDB. */
-const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 /** Signature checks remembered (joined rather than redone) at most. */
 const REMEMBERED_SIGNATURE_CHECKS = 100_000;
 
@@ -77,6 +75,8 @@ export interface ValidatorOptions {
   peers: PeerEntry[];
   params?: Partial<ConsensusParams>;
   faults?: TransportFaults;
+  /** Threads that verify transaction signatures off the event loop (0, the default: on it). */
+  signatureThreads?: number;
   /** Called once when the node cannot safely continue (for example its state diverged). */
   onFatal?: (error: Error) => void;
   /** Structured log (pino-compatible); silent by default. */
@@ -131,10 +131,7 @@ export class ValidatorNode {
   readonly #indexOfKey: Map<string, number>;
   readonly #timers = new Map<TimerId, NodeJS.Timeout>();
   readonly #queue = new EventQueue();
-  readonly #signatureChecks = new TxSignatureChecks({
-    maxInFlight: THREAD_POOL_SIZE - 1,
-    maxRemembered: REMEMBERED_SIGNATURE_CHECKS,
-  });
+  readonly #signatureChecks: TxSignatureChecks;
   readonly #commitListeners = new Set<CommitListener>();
   readonly #onFatal: (error: Error) => void;
   /** The consensus link without faults, and the one in use (it, or a fault-injecting wrapper). */
@@ -168,7 +165,12 @@ export class ValidatorNode {
     envFaultSeed: number | undefined;
     onFatal: (error: Error) => void;
     logger: NodeLogger;
+    signatureThreads: number;
   }) {
+    this.#signatureChecks = new TxSignatureChecks({
+      maxInFlight: parts.signatureThreads,
+      maxRemembered: REMEMBERED_SIGNATURE_CHECKS,
+    });
     this.store = parts.store;
     this.host = parts.host;
     this.#log = parts.log;
@@ -240,6 +242,7 @@ export class ValidatorNode {
       envFaultSeed,
       onFatal: options.onFatal ?? (() => {}),
       logger: options.log ?? SILENT_LOGGER,
+      signatureThreads: options.signatureThreads ?? 0,
     });
     node.#maxMempoolTxs = params.mempoolMaxTxs;
     node.setFaults(options.faults ?? {});
@@ -405,8 +408,9 @@ export class ValidatorNode {
       this.host.punish(hex(this.#validators[from]!), 'malformed-consensus-message');
       return;
     }
-    if (message.kind === 'txs') void this.#onSharedTxs(from, message.txs);
-    else if (message.kind === 'preprepare') void this.#onProposal(from, message);
+    // On the event loop, shared transactions are verified in the replica, in the event queue's
+    // transaction lane: after consensus messages.
+    if (message.kind === 'txs' && this.#signatureChecks.offLoop) void this.#onSharedTxs(from, message.txs);
     else this.#enqueue({ kind: 'message', from, message });
   }
 
@@ -423,21 +427,6 @@ export class ValidatorNode {
     if (good.length < fresh.length)
       this.host.punish(hex(this.#validators[from]!), 'forged-transaction-in-gossip');
     if (good.length > 0) this.#enqueue({ kind: 'txs', txs: good, from, signatureChecked: true });
-  }
-
-  /**
-   * A proposal reaches the replica once the signatures of its transactions that the mempool does not
-   * hold are checked off the event loop (mostly none: peers share transactions before the primary
-   * proposes them). If one fails, the replica checks them all itself and refuses the proposal.
-   */
-  async #onProposal(from: number, message: ConsensusMessage & { kind: 'preprepare' }): Promise<void> {
-    const unchecked = message.block.txs.filter((tx) => !this.#replica.holdsPending(hex(txHash(tx))));
-    if (unchecked.length === 0) {
-      this.#enqueue({ kind: 'message', from, message, txsChecked: true });
-      return;
-    }
-    const verified = await this.#signatureChecks.check(unchecked);
-    this.#enqueue({ kind: 'message', from, message, txsChecked: verified.every(Boolean) });
   }
 
   #enqueue(event: ConsensusEvent): void {

@@ -54,7 +54,11 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
 }
 
 /** `verify`, as a promise (the browser has no thread pool to run it on). */
-export function verifyAsync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export function verifyAsync(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   return Promise.resolve(verify(publicKey, message, signature));
 }
 
