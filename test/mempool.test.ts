@@ -17,6 +17,7 @@ import {
   senderCap,
   senderRefusal,
 } from '../src/consensus/mempool.ts';
+import { rememberedSenderAccounts, senderAccount } from '../src/contracts/sender-account.ts';
 import { generateSigningKeyPair, type SigningKeyPair } from '../src/crypto/index.ts';
 import { signTransaction, type Transaction, txHash } from '../src/ledger/index.ts';
 
@@ -275,5 +276,32 @@ describe('a replica applies the rules to gossiped transactions', () => {
     replica.step({ kind: 'message', from: 0, message: { kind: 'txs', txs: [...bad, ...good] } });
     expect(replica.pendingTxs(100).map(id).sort()).toEqual(good.map(id).sort());
     expect(replica.info.mempoolSize).toBe(1); // nonce 5 waits for 4
+  });
+});
+
+describe("rememberedSenderAccounts: admission's lookup of a sender", () => {
+  it('reads the state once per sender until the chain grows, then reads it again', () => {
+    let reads = 0;
+    const state = {
+      get: (_key: Uint8Array) => {
+        reads++;
+        return undefined;
+      },
+    };
+    let height = 5;
+    const lookup = rememberedSenderAccounts(state, () => height);
+    const alice = generateSigningKeyPair().publicKey;
+    const bob = generateSigningKeyPair().publicKey;
+    const first = lookup(alice);
+    expect(first).toEqual(senderAccount(state, alice));
+    reads = 0;
+    expect(lookup(alice)).toBe(first);
+    expect(reads).toBe(0);
+    lookup(bob);
+    expect(reads).toBeGreaterThan(0);
+    reads = 0;
+    height = 6; // a block committed: every answer may have changed
+    lookup(alice);
+    expect(reads).toBeGreaterThan(0);
   });
 });

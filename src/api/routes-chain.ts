@@ -8,7 +8,7 @@ import { bytesEqual, fromHex, hex } from '../bytes.ts';
 import { decode, list } from '../codec/index.ts';
 import { NONCE_WINDOW, type SenderRefusal, senderRefusal } from '../consensus/mempool.ts';
 import { committedTxProblem, type Identity, identityId } from '../contracts/index.ts';
-import { senderAccount } from '../contracts/sender-account.ts';
+import { rememberedSenderAccounts, type SenderAccount } from '../contracts/sender-account.ts';
 import { MedledgerError } from '../errors.ts';
 import {
   blockHash,
@@ -60,6 +60,19 @@ async function committedTx(node: ApiNode, hash: Uint8Array) {
 function refuseWhenBusy(node: ApiNode): void {
   const accepting = node.accepting();
   if (!accepting.ok) throw new ApiError(503, accepting.code, accepting.message);
+}
+
+/** Each API server's answers of senderAccount, remembered until the chain grows. */
+const SENDER_ACCOUNTS = new WeakMap<ApiContext, (sender: Uint8Array) => SenderAccount>();
+
+function senderAccountsOf(ctx: ApiContext): (sender: Uint8Array) => SenderAccount {
+  let accounts = SENDER_ACCOUNTS.get(ctx);
+  if (!accounts) {
+    const { store } = ctx.node;
+    accounts = rememberedSenderAccounts(store.stateReader, () => store.head.height);
+    SENDER_ACCOUNTS.set(ctx, accounts);
+  }
+  return accounts;
 }
 
 /** Each API server's per-sender bound (its context is made once per server, in startApi). */
@@ -166,7 +179,7 @@ const SENDER_REFUSALS: Record<
  * and then dropped by every validator.
  */
 function checkSender(ctx: ApiContext, tx: Transaction): void {
-  const account = senderAccount(ctx.node.store.stateReader, tx.sender);
+  const account = senderAccountsOf(ctx)(tx.sender);
   const refused = senderRefusal(account, tx.nonce);
   if (refused === null) return;
   const { status, code, why } = SENDER_REFUSALS[refused];

@@ -8,7 +8,7 @@
 import { Replica } from '../consensus/replica.ts';
 import type { ConsensusParams, ReplicaConfig } from '../consensus/types.ts';
 import { genesisState } from '../contracts/index.ts';
-import { senderAccount } from '../contracts/sender-account.ts';
+import { rememberedSenderAccounts } from '../contracts/sender-account.ts';
 import { blockHash, type ChainDb, ChainStore, type Genesis, genesisBlock } from '../ledger/index.ts';
 import { ConsensusLog } from './consensus-log.ts';
 import { NodeExecutor } from './executor.ts';
@@ -70,7 +70,7 @@ export async function openReplica(databases: ReplicaDatabases, setup: ReplicaSet
         timestamp: genesisHeader.timestamp,
       },
       isCommitted: (hash) => store.hasTxSync(hash),
-      senderAccount: (sender) => senderAccount(store.stateReader, sender),
+      senderAccount: rememberedSenderAccounts(store.stateReader, () => store.head.height),
       clock: setup.clock,
       ...(setup.unsafe ? { unsafe: setup.unsafe } : {}),
     },
