@@ -17,6 +17,7 @@ describe('config.toml settings', () => {
       name: '',
       listen: ['/ip4/0.0.0.0/tcp/7400'],
       advertise: [],
+      signatureThreads: 0,
       peers: [],
       api: {
         host: '127.0.0.1',
