@@ -1,16 +1,18 @@
 /**
- * Transaction signature checks off the event loop. The API's submissions, the transactions peers
- * share, and a proposal's transactions are verified on libuv's thread pool before they reach the
- * replica, which then takes them as checked: verification runs on every core and overlaps
- * consensus and I/O, and the event loop only hashes and looks up.
+ * Transaction signature checks off the event loop. The API's submissions and the transactions
+ * peers share are verified on libuv's thread pool before they reach the replica, which then takes
+ * them as checked: verification runs on every core and overlaps consensus and I/O, and the event
+ * loop only hashes and looks up. (A proposal's transactions are not: a proposal waiting behind a
+ * burst of shared transactions' checks held up consensus.)
  *
  * The thread pool also runs LevelDB's reads and synced writes, and those gate consensus (persist
  * before send): at most `maxInFlight` verifications run at once, so a thread stays free for the
  * store rather than queueing behind a burst of thousands. Each transaction (by hash) is verified
  * once: a check under way, or done recently, is joined rather than redone.
  *
- * With `maxInFlight` 0 every check runs on the event loop instead, at once (the node then leaves
- * shared transactions to the replica, which verifies them after consensus messages). That is the
+ * With `maxInFlight` 0 every check runs on the event loop instead, at once, and nothing is
+ * remembered (the mempool remembers what it admits); the node then leaves shared transactions to
+ * the replica, which verifies them after consensus messages. That is the
  * default: measured on two cores, the thread pool gained nothing for one validator and cost a fifth
  * of the throughput where four share the machine, as verification threads compete for the cores
  * with every validator's consensus, which the event loop's own order keeps ahead.
@@ -53,6 +55,7 @@ export class TxSignatureChecks {
   }
 
   #checkOne(tx: Transaction): Promise<boolean> {
+    if (!this.offLoop) return Promise.resolve(verifyTransactionSignature(tx));
     const id = hex(txHash(tx));
     let check = this.#checks.get(id);
     if (!check) {
@@ -65,7 +68,6 @@ export class TxSignatureChecks {
   }
 
   async #run(tx: Transaction): Promise<boolean> {
-    if (this.#maxInFlight === 0) return verifyTransactionSignature(tx);
     if (this.#inFlight < this.#maxInFlight) this.#inFlight++;
     else await new Promise<void>((resolve) => this.#waiting.push(resolve));
     try {
