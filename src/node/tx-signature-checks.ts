@@ -13,8 +13,8 @@
  * With `maxInFlight` 0 every check runs on the event loop instead, at once, and nothing is
  * remembered (the mempool remembers what it admits); the node then leaves shared transactions to
  * the replica, which verifies them after consensus messages. That is the
- * default: measured on two cores, the thread pool gained nothing for one validator and cost a fifth
- * of the throughput where four share the machine, as verification threads compete for the cores
+ * default: measured on two cores, the thread pool gained nothing for one validator and cost a fifth to
+ * a half of the throughput where four share the machine, as verification threads compete for the cores
  * with every validator's consensus, which the event loop's own order keeps ahead.
  */
 import { hex } from '../bytes.ts';
