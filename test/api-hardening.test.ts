@@ -15,13 +15,14 @@ import { type ApiOptions, startApi } from '../src/api/server.ts';
 import { encode, list } from '../src/codec/index.ts';
 import { contentDigest } from '../src/crypto/http-signature.ts';
 import { generateIdentityKeys } from '../src/crypto/index.ts';
-import { LIMITS, Transaction } from '../src/ledger/index.ts';
+import { LIMITS, Transaction, txHash } from '../src/ledger/index.ts';
 import { commit, type RequestSigner, signedFetch, signedHeaders, signerOf } from './fixtures/signed.ts';
 import {
   FAST_PARAMS,
   orgRegistrations,
   startValidators,
   type TestValidators,
+  until,
 } from './fixtures/validators.ts';
 
 const TxBatch = list(Transaction, 4096);
@@ -274,6 +275,9 @@ describe('API hardening', () => {
     const pending = fromOneSender(1, 8, new Map([[0, 100]]));
     const first = (await (await postBatch(limited, pending)).json()) as any;
     expect(first.results.every((r: any) => r.accepted)).toBe(true); // the burst of 8, spent
+    // Accepted transactions queue for admission; once admitted, the node holds them.
+    const node = cluster.nodes[0]!;
+    await until(() => pending.every((tx) => node.holds(txHash(tx))));
     const again = await postBatch(limited, pending);
     expect(again.status).toBe(202);
     const body = (await again.json()) as any;
