@@ -6,9 +6,9 @@
 import type { ServerResponse } from 'node:http';
 import { bytesEqual, fromHex, hex } from '../bytes.ts';
 import { decode, list } from '../codec/index.ts';
-import { NONCE_WINDOW, type SenderRefusal, senderRefusal } from '../consensus/mempool.ts';
+import { NONCE_WINDOW, type SenderLookup, type SenderRefusal, senderRefusal } from '../consensus/mempool.ts';
 import { committedTxProblem, type Identity, identityId } from '../contracts/index.ts';
-import { rememberedSenderAccounts, type SenderAccount } from '../contracts/sender-account.ts';
+import { rememberedSenderAccounts } from '../contracts/sender-account.ts';
 import { MedledgerError } from '../errors.ts';
 import {
   blockHash,
@@ -63,9 +63,9 @@ function refuseWhenBusy(node: ApiNode): void {
 }
 
 /** Each API server's answers of senderAccount, remembered until the chain grows. */
-const SENDER_ACCOUNTS = new WeakMap<ApiContext, (sender: Uint8Array) => SenderAccount>();
+const SENDER_ACCOUNTS = new WeakMap<ApiContext, SenderLookup>();
 
-function senderAccountsOf(ctx: ApiContext): (sender: Uint8Array) => SenderAccount {
+function senderAccountsOf(ctx: ApiContext): SenderLookup {
   let accounts = SENDER_ACCOUNTS.get(ctx);
   if (!accounts) {
     const { store } = ctx.node;
@@ -176,14 +176,14 @@ const SENDER_REFUSALS: Record<
 /**
  * The mempool's sender rules (consensus/mempool.ts senderRefusal) against the committed state, so a
  * transaction that can never commit, or is too far ahead, is refused at once instead of accepted
- * and then dropped by every validator.
+ * and then dropped by every validator: the refusal, or null.
  */
-function checkSender(ctx: ApiContext, tx: Transaction): void {
+function senderProblem(ctx: ApiContext, tx: Transaction): ApiError | null {
   const account = senderAccountsOf(ctx)(tx.sender);
   const refused = senderRefusal(account, tx.nonce);
-  if (refused === null) return;
+  if (refused === null) return null;
   const { status, code, why } = SENDER_REFUSALS[refused];
-  throw new ApiError(status, code, why(account.nonce));
+  return new ApiError(status, code, why(account.nonce));
 }
 
 /**
@@ -191,16 +191,22 @@ function checkSender(ctx: ApiContext, tx: Transaction): void {
  * already (pending or committed) is accepted as it is: a client resubmits what it has not seen
  * commit, and asks for a receipt by submitting a committed transaction again, and the same bytes
  * passed every check when they first came; so a resubmission costs a hash lookup, not a signature
- * check, and takes no token. A new one is checked (checkSigned, checkSender), then takes a token of
- * its sender's bound, last, so that a transaction refused for any reason takes none.
+ * check, and takes no token. A new one is checked (checkSigned, senderProblem), then takes a token
+ * of its sender's bound, last, so that a transaction refused for any reason takes none. (One that
+ * arrived by another way while its signature was checked takes a token too; the mempool finds it a
+ * duplicate.)
  */
 function accept(ctx: ApiContext, submission: Submission, how: { refuseWhenBusy: boolean }): void {
   const { node } = ctx;
   const { tx, hash } = submission;
-  // Asked again: it may have arrived or committed while the signatures were checked.
-  if (submission.held || node.holds(hash)) return;
+  if (submission.held) return;
   checkSigned(ctx, submission);
-  checkSender(ctx, tx);
+  const problem = senderProblem(ctx, tx);
+  if (problem) {
+    // Its nonce looks used when the transaction itself committed while its signature was checked.
+    if (node.holds(hash)) return;
+    throw problem;
+  }
   if (how.refuseWhenBusy) refuseWhenBusy(node);
   takeToken(ctx, tx);
   node.submit(tx, { signatureChecked: true });

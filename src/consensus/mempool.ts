@@ -163,7 +163,7 @@ export class Mempool {
       const full = this.#bounded(queue ?? newQueue(sender, committed), tx.nonce);
       if (full) return full;
     }
-    if (signatureChecked) this.rememberVerified(id);
+    if (signatureChecked) this.#remember(id);
     else if (!this.verify(tx, id)) return 'bad-signature';
     this.#insert(queue ?? newQueue(sender, committed), { tx, id, period, ready: false });
     return 'admitted';
@@ -225,12 +225,11 @@ export class Mempool {
   verify(tx: Transaction, id: string): boolean {
     if (this.#verified.has(id)) return true;
     if (!verifyTransactionSignature(tx)) return false;
-    this.rememberVerified(id);
+    this.#remember(id);
     return true;
   }
 
-  /** Takes the transaction `id` as verified (by this mempool, or by the driver, which says so). */
-  rememberVerified(id: string): void {
+  #remember(id: string): void {
     // A cache: transactions seen only in proposals that never commit must not pile up.
     if (this.#verified.size >= 4 * this.#maxTxs) this.#verified.clear();
     this.#verified.add(id);

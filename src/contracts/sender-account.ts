@@ -7,12 +7,10 @@ import { hex } from '../bytes.ts';
 import type { StateReader } from './overlay.ts';
 import { getIdentityByKey, lastNonce } from './queries.ts';
 
-export interface SenderAccount {
-  registered: boolean;
-  nonce: number;
-}
-
-export function senderAccount(state: StateReader, sender: Uint8Array): SenderAccount {
+export function senderAccount(
+  state: StateReader,
+  sender: Uint8Array,
+): { registered: boolean; nonce: number } {
   return { registered: getIdentityByKey(state, sender) !== undefined, nonce: lastNonce(state, sender) };
 }
 
@@ -24,8 +22,8 @@ export function senderAccount(state: StateReader, sender: Uint8Array): SenderAcc
 export function rememberedSenderAccounts(
   state: StateReader,
   version: () => number,
-): (sender: Uint8Array) => SenderAccount {
-  const answers = new Map<string, SenderAccount>();
+): (sender: Uint8Array) => ReturnType<typeof senderAccount> {
+  const answers = new Map<string, ReturnType<typeof senderAccount>>();
   let answeredAt = Number.NaN;
   return (sender) => {
     const now = version();
