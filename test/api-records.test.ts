@@ -262,6 +262,11 @@ describe('the record read flow', () => {
     await Promise.all(
       [0, 2, 3].map((i) => until(async () => (await api(i, '/readyz')).status === 200, 30_000)),
     );
+    // Ready is not caught up: the next tests read the audit trail (with the permit above) from them.
+    const { height } = (await api(1, '/v1/status')).body;
+    await Promise.all(
+      [0, 2, 3].map((i) => until(async () => (await api(i, '/v1/status')).body.height >= height, 30_000)),
+    );
   });
 
   it("the patient's audit trail tells a permit the validators served from one they could not", async () => {
