@@ -153,6 +153,25 @@ describe('chain store on LevelDB', () => {
     expect(await verifyChain(dir, net.genesis)).toMatchObject({ ok: true, verifiedHeight: 5, txs: 30 });
   });
 
+  it('serves the newest blocks as appended, older ones from disk, and nothing after a reopen', async () => {
+    const store = await ChainStore.open(dir, net.genesis);
+    await buildChain(store, net, 20, 2);
+    // The last 16 appended, each with what it was appended with.
+    for (let height = 5; height <= 20; height++) {
+      const entry = store.recent(height)!;
+      expect(entry.block.header.height).toBe(height);
+      expect(entry.block).toEqual(await store.block(height));
+      expect(entry.receipts).toEqual(await store.receipts(height));
+      expect(entry.certificate).toEqual(await store.certificate(height));
+    }
+    expect(store.recent(4)).toBeUndefined();
+    expect(store.recent(21)).toBeUndefined();
+    await store.close();
+    const reopened = await ChainStore.open(dir, net.genesis);
+    expect(reopened.recent(20)).toBeUndefined();
+    await reopened.close();
+  });
+
   it('rejects blocks that do not extend the head, changing nothing', async () => {
     const store = await ChainStore.open(dir, net.genesis);
     const next = nextBlock(store, net, [makeTx(net.clients[0]!, 1, 'test-chain')]);

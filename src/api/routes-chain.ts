@@ -57,6 +57,17 @@ async function committedTx(node: ApiNode, hash: Uint8Array) {
 }
 
 /** 503 while the mempool is full or the node is behind; the client retries later. */
+/** A committed block with its certificate and receipts: from memory when recent, else read from disk. */
+async function committedBlock(store: ApiNode['store'], height: number) {
+  const recent = store.recent(height);
+  if (recent) return { found: recent.block, certificate: recent.certificate, receipts: recent.receipts };
+  const found = height <= store.head.height ? await store.block(height) : undefined;
+  const [certificate, receipts] = found
+    ? await Promise.all([store.certificate(height), store.receipts(height)])
+    : [undefined, undefined];
+  return { found, certificate, receipts };
+}
+
 function refuseWhenBusy(node: ApiNode): void {
   const accepting = node.accepting();
   if (!accepting.ok) throw new ApiError(503, accepting.code, accepting.message);
@@ -386,14 +397,10 @@ export const chainRoutes: Route[] = [
       const { node } = ctx;
       const height = Number(heightText);
       await node.waitForHeight(height, intParam(url, 'wait_ms', 0, MAX_WAIT_MS)!);
-      const found = height <= node.store.head.height ? await node.store.block(height) : undefined;
+      const { found, certificate, receipts } = await committedBlock(node.store, height);
       if (!found)
         throw new ApiError(404, 'API_BLOCK_NOT_FOUND', `no committed block at height ${height} (yet)`);
       const header = found.header;
-      const [certificate, receipts] = await Promise.all([
-        node.store.certificate(height),
-        node.store.receipts(height),
-      ]);
       const names = new Map(node.store.genesis.validators.map((v) => [hex(v.publicKey), v.name]));
       send(res, 200, {
         height,

@@ -61,6 +61,12 @@ export type ChainDb = Level<Uint8Array, Uint8Array>;
 
 /** Blocks whose checked bytes' digest is remembered (32 bytes each). */
 const PASSED_CACHE_BLOCKS = 4096;
+/**
+ * The newest appended blocks kept in memory, with their certificates and receipts, for readers that
+ * follow the chain's head (API clients waiting for the next block, peers a few blocks behind): they
+ * are served what was appended instead of decoding and checking it again from disk.
+ */
+const RECENT_BLOCKS = 16;
 type BatchOp = BatchOperation<ChainDb, Uint8Array, Uint8Array>;
 
 /** A block with everything its execution produced, as appended to the store. */
@@ -205,6 +211,8 @@ export class ChainStore {
   /** SHA-256 of the stored bytes of recently read blocks that passed the check, least recent first. */
   readonly #passed = new Map<number, Uint8Array>();
   #counts = { corruptBlocks: 0, blocksRepaired: 0 };
+  /** The last RECENT_BLOCKS appended entries, by height, oldest first. */
+  readonly #recent = new Map<number, CommittedBlock>();
 
   private constructor(
     db: ChainDb,
@@ -310,6 +318,17 @@ export class ChainStore {
     }
     await this.db.batch(blockOps(entry, hash, block.header.stateRoot, txHashes), { sync: true });
     this.#tip = { header: block.header, hash };
+    this.#recent.set(height, entry);
+    if (this.#recent.size > RECENT_BLOCKS) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  /**
+   * One of the newest appended blocks with its certificate and receipts, as appended (not read back:
+   * what checks the disk, the scrubber and repairs, reads with block()). Undefined for older heights.
+   * The entry is shared: callers must not change it.
+   */
+  recent(height: number): Readonly<CommittedBlock> | undefined {
+    return this.#recent.get(height);
   }
 
   /**

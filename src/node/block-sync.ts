@@ -74,7 +74,10 @@ async function servable(
   height: number,
 ): Promise<SyncEntry | null> {
   try {
-    const [block, certificate] = await Promise.all([store.block(height), store.certificate(height)]);
+    const recent = store.recent(height);
+    const [block, certificate] = recent
+      ? [recent.block, recent.certificate]
+      : await Promise.all([store.block(height), store.certificate(height)]);
     if (!block || !certificate) return null;
     const why = checkCertificate(certificate, {
       chainId: store.genesis.chainId,
