@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareBytes } from '../src/bytes.ts';
 import { decode, encode } from '../src/codec/index.ts';
 import { sha256 } from '../src/crypto/index.ts';
 import {
+  assembleBlock,
   BLOCK_VERSION,
   Block,
   blockHash,
@@ -15,12 +17,16 @@ import {
   openChainDb,
   quorumSize,
   signCommit,
+  signingPayload,
+  signTransaction,
+  Transaction,
   txHash,
   validatorSet,
   verifyChain,
   verifyTransactionSignature,
 } from '../src/ledger/index.ts';
 import { heightKey, PREFIX } from '../src/ledger/keys.ts';
+import { receivedTxBytes } from '../src/ledger/tx-bytes.ts';
 import { buildChain, makeNetwork, makeTx, nextBlock, type TestNetwork } from './fixtures/chain.ts';
 
 const leaf = (n: number) => new Uint8Array(32).fill(n);
@@ -77,6 +83,51 @@ describe('transactions', () => {
     const sig = new Uint8Array(tx.signature);
     sig[0] = sig[0]! ^ 1;
     expect(txHash({ ...tx, signature: sig })).not.toEqual(txHash(tx));
+  });
+});
+
+describe('transactions received as bytes', () => {
+  const secretKey = makeNetwork({ validators: 1, clients: 1 }).clients[0]!.secretKey;
+  const txArb = fc.record({
+    type: fc.string({ minLength: 1, maxLength: 64 }),
+    nonce: fc.maxSafeNat(),
+    chainId: fc.string({ maxLength: 64 }),
+    body: fc.uint8Array({ maxLength: 70_000 }).map((b) => b.subarray(0, 64 * 1024)),
+  });
+
+  it('hash and verify from the bytes they arrived in exactly as from a fresh encoding', () => {
+    fc.assert(
+      fc.property(txArb, (unsigned) => {
+        const built = signTransaction(unsigned, secretKey);
+        const received = decode(Transaction, encode(Transaction, built));
+        expect(received).toEqual(built);
+        expect(receivedTxBytes(received)).toEqual(encode(Transaction, built));
+        expect(receivedTxBytes(built)).toBeUndefined();
+        expect(signingPayload(received)).toEqual(signingPayload(built));
+        expect(txHash(received)).toEqual(sha256(encode(Transaction, built)));
+        expect(verifyTransactionSignature(received)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('inside a block, each from its own bytes, and a forged one still fails', () => {
+    const net = makeNetwork({ validators: 1, clients: 2 });
+    const txs = [makeTx(net.clients[0]!, 1, 'test-chain'), makeTx(net.clients[1]!, 1, 'test-chain')];
+    const forged = { ...txs[1]!, nonce: 2 };
+    const block = assembleBlock({
+      chainId: 'test-chain',
+      height: 1,
+      view: 0,
+      timestamp: 1,
+      prevHash: new Uint8Array(32),
+      stateRoot: new Uint8Array(32),
+      proposer: net.validators[0]!.publicKey,
+      txs: [...txs, forged],
+    });
+    const received = decode(Block, encode(Block, block));
+    expect(received.txs.map(txHash)).toEqual([...txs, forged].map((tx) => sha256(encode(Transaction, tx))));
+    expect(received.txs.map(verifyTransactionSignature)).toEqual([true, true, false]);
   });
 });
 

@@ -21,4 +21,5 @@ export {
   uint,
   union,
   varBytes,
+  withReceivedBytes,
 } from './schema.ts';

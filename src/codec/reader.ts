@@ -32,6 +32,16 @@ export class Reader {
     return this.#bytes[this.#need(1)]!;
   }
 
+  /** How many bytes have been read. */
+  get position(): number {
+    return this.#pos;
+  }
+
+  /** A copy of the input's bytes [start, end) (what a value already read was read from). */
+  copy(start: number, end: number): Uint8Array {
+    return this.#bytes.slice(start, end);
+  }
+
   /** The next token byte, without consuming it. */
   peek(): number {
     if (this.#pos >= this.#bytes.length) throw new CodecError('CODEC_MALFORMED', 'unexpected end of input');

@@ -191,6 +191,29 @@ export function struct<F extends Fields>(name: string, fields: F): StructSchema<
   };
 }
 
+/**
+ * `schema`, handing each value it reads to `received` with a copy of the bytes it was read from, so
+ * that what hashes or signs a received value can use them instead of encoding it again. They are
+ * the value's canonical encoding once decode() returns: decode() checks that the whole input is
+ * canonical, and a value's bytes within a canonical encoding are its own canonical encoding. Before
+ * that check `received` runs on values a failed decode discards, so it may only remember the bytes
+ * for the value itself.
+ */
+export function withReceivedBytes<S extends Schema<object>>(
+  schema: S,
+  received: (value: Infer<S>, bytes: Uint8Array) => void,
+): S {
+  return {
+    ...schema,
+    read(reader: Reader, path: string) {
+      const start = reader.position;
+      const value = schema.read(reader, path) as Infer<S>;
+      received(value, reader.copy(start, reader.position));
+      return value;
+    },
+  };
+}
+
 function keyBytes(key: string | Uint8Array): Uint8Array {
   return typeof key === 'string' ? utf8.encode(key) : key;
 }

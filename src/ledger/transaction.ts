@@ -1,7 +1,9 @@
 /** Signing, hashing and checking transactions. */
 import { encode } from '../codec/index.ts';
 import { sha256, sign, signingPublicKeyFrom, verify, verifyAsync } from '../crypto/index.ts';
+import { assert } from '../errors.ts';
 import { DOMAIN } from './domain.ts';
+import { receivedTxBytes } from './tx-bytes.ts';
 import { Transaction, UnsignedTransaction } from './types.ts';
 
 export function signTransaction(
@@ -14,7 +16,30 @@ export function signTransaction(
 }
 
 export function signingPayload(tx: UnsignedTransaction): Uint8Array {
-  return Buffer.concat([DOMAIN.tx, encode(UnsignedTransaction, tx)]);
+  const received = receivedTxBytes(tx);
+  return Buffer.concat([DOMAIN.tx, received ? unsignedOf(received) : encode(UnsignedTransaction, tx)]);
+}
+
+/** A signed transaction's wire form: an array of six fields, the signature (bin 8, 64 bytes) last. */
+const SIGNED_HEADER = 0x96;
+const UNSIGNED_HEADER = 0x95;
+const SIGNATURE_FIELD = [0xc4, 64] as const;
+const SIGNATURE_FIELD_BYTES = 2 + 64;
+
+/**
+ * The unsigned transaction's encoding from the signed one's: the same fields, one fewer, the
+ * signature's left off. Struct fields are encoded in order, so it is a slice with a new array header.
+ */
+function unsignedOf(signed: Uint8Array): Uint8Array {
+  const at = signed.length - SIGNATURE_FIELD_BYTES;
+  assert(
+    signed[0] === SIGNED_HEADER && signed[at] === SIGNATURE_FIELD[0] && signed[at + 1] === SIGNATURE_FIELD[1],
+    'a received transaction has the signed form',
+  );
+  const unsigned = new Uint8Array(at);
+  unsigned[0] = UNSIGNED_HEADER;
+  unsigned.set(signed.subarray(1, at), 1);
+  return unsigned;
 }
 
 // A transaction is hashed by the mempool, proposal checks, execution and storage; transactions are
@@ -25,7 +50,7 @@ const hashes = new WeakMap<Transaction, Uint8Array>();
 export function txHash(tx: Transaction): Uint8Array {
   let hash = hashes.get(tx);
   if (!hash) {
-    hash = sha256(encode(Transaction, tx));
+    hash = sha256(receivedTxBytes(tx) ?? encode(Transaction, tx));
     hashes.set(tx, hash);
   }
   return hash;

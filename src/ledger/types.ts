@@ -2,7 +2,20 @@
  * The ledger's data types and their canonical schemas: transactions, block headers, blocks, commit
  * certificates, receipts and state writes. Field order here IS the wire order: never reorder a field.
  */
-import { bytes, type Infer, list, map, optional, str, struct, u32, u64, varBytes } from '../codec/index.ts';
+import {
+  bytes,
+  type Infer,
+  list,
+  map,
+  optional,
+  str,
+  struct,
+  u32,
+  u64,
+  varBytes,
+  withReceivedBytes,
+} from '../codec/index.ts';
+import { rememberTxBytes } from './tx-bytes.ts';
 
 export const HASH_BYTES = 32;
 export const PUBLIC_KEY_BYTES = 32;
@@ -49,10 +62,14 @@ export const UnsignedTransaction = struct('UnsignedTransaction', {
 });
 export type UnsignedTransaction = Infer<typeof UnsignedTransaction>;
 
-export const Transaction = struct('Transaction', {
-  ...UnsignedTransaction.fields,
-  signature,
-});
+/** A decoded transaction keeps the bytes it arrived in, to be hashed and verified from (tx-bytes.ts). */
+export const Transaction = withReceivedBytes(
+  struct('Transaction', {
+    ...UnsignedTransaction.fields,
+    signature,
+  }),
+  rememberTxBytes,
+);
 export type Transaction = Infer<typeof Transaction>;
 
 export const BlockHeader = struct('BlockHeader', {
