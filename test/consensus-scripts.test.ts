@@ -32,6 +32,8 @@
  *                                            with the re-proposals they imply)
  *       STATUS view=V [changing] height=H   TXS txs=tx1,tx2 [forged=tx2] (tx2's signature flipped)
  *       BODIES blocks=NAME,NAME [swap=NAME2]  (the answer to GET-BODIES blocks=NAME,...)
+ *       PROPOSAL view=V block=NAME           (the PRE-PREPARE by its transactions' hashes)
+ *       GET-TXS block=NAME indexes=I,I       BLOCK-TXS block=NAME txs=tx1,tx2
  *   tick TIMER                              a timer fires: request, viewchange, batch or status
  *   lost F / connected F                    the transport's connection to validator F closed / opened
  *   built [NAME] [txs=tx1,tx2|-]            answer the pending `build` (the block is named NAME,
@@ -43,6 +45,7 @@
  *   restart                                 a new replica from what this one persisted and the last
  *                                           block it committed, then its start()
  *   info                                    print the replica's view, status and executed height
+ *                                           (and the proposal transactions held and missing, once any)
  *
  * Actions, one line each (`*` is every other validator):
  *   send S -> T|* KIND ...                  a message, in the notation of `deliver`, except:
@@ -77,6 +80,7 @@ import {
   signMessage,
   type TimerId,
   type ViewChange,
+  wireForm,
 } from '../src/consensus/index.ts';
 import {
   assembleBlock,
@@ -119,6 +123,9 @@ const KIND_NAMES: Record<ConsensusMessage['kind'], string> = {
   getbodies: 'GET-BODIES',
   bodies: 'BODIES',
   txs: 'TXS',
+  proposal: 'PROPOSAL',
+  gettxs: 'GET-TXS',
+  blocktxs: 'BLOCK-TXS',
 };
 
 function args(words: string[]): Map<string, string> {
@@ -298,6 +305,20 @@ class Script {
         if (swap) return { kind: 'preprepare', ...pp, block: { ...pp.block, txs: this.#block(swap).txs } };
         return { kind: 'preprepare', ...pp };
       }
+      case 'PROPOSAL': {
+        // The PRE-PREPARE by its transactions' hashes, as validators send it (wireForm).
+        return wireForm({ kind: 'preprepare', ...this.#prePrepare(from, view(), block()) });
+      }
+      case 'GET-TXS': {
+        const indexes = need(a, 'indexes', line).split(',').map(Number);
+        return { kind: 'gettxs', blockHash: blockHash(block().header), indexes };
+      }
+      case 'BLOCK-TXS': {
+        const txs = need(a, 'txs', line)
+          .split(',')
+          .map((t) => this.#tx(t));
+        return { kind: 'blocktxs', blockHash: blockHash(block().header), txs };
+      }
       case 'PREPARE': {
         const b = block();
         const body = { from, view: view(), height: b.header.height, blockHash: blockHash(b.header) };
@@ -392,10 +413,14 @@ class Script {
         return this.#actions(this.replica.start());
       }
       case 'info': {
-        const { view, changingView, executedHeight, untimelyProposals } = this.replica.info;
+        const { view, changingView, executedHeight, untimelyProposals, proposalTxs } = this.replica.info;
         const untimely = untimelyProposals > 0 ? ` untimely=${untimelyProposals}` : '';
+        const byHash =
+          proposalTxs.held + proposalTxs.missing > 0
+            ? ` proposal-txs held=${proposalTxs.held} missing=${proposalTxs.missing}`
+            : '';
         return [
-          `view=${view} status=${changingView ? 'view-change' : 'normal'} executed=${executedHeight}${untimely}`,
+          `view=${view} status=${changingView ? 'view-change' : 'normal'} executed=${executedHeight}${untimely}${byHash}`,
         ];
       }
       case 'block': {
@@ -497,6 +522,12 @@ class Script {
         return `${kind} blocks=${m.hashes.map((hash) => this.#blockName(hash)).join(',')}`;
       case 'bodies':
         return `${kind} blocks=${m.blocks.map((b) => this.#blockName(blockHash(b.header))).join(',')}`;
+      case 'proposal':
+        return `${kind} view=${m.view} block=${this.#blockName(blockHash(m.header))} txs=${m.txHashes.length}`;
+      case 'gettxs':
+        return `${kind} block=${this.#blockName(m.blockHash)} indexes=${m.indexes.join(',')}`;
+      case 'blocktxs':
+        return `${kind} block=${this.#blockName(m.blockHash)} txs=${this.#txList(m.txs)}`;
       default:
         return assertNever(m);
     }

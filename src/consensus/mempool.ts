@@ -132,6 +132,11 @@ export class Mempool {
     return this.#entries.has(id);
   }
 
+  /** The pending transaction with hex hash `id`, proposable or held. */
+  tx(id: string): Transaction | undefined {
+    return this.#entries.get(id)?.tx;
+  }
+
   /**
    * `isCommitted` tells whether a transaction hash is already on chain (recently);
    * `signatureChecked`: the caller verified the signature already, which is remembered, not redone;

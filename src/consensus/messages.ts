@@ -1,14 +1,17 @@
 /**
  * Consensus messages: their canonical schemas and how each is signed and checked.
  *
- * Every protocol message but STATUS and TXS is signed by the validator named in its `from` field
- * (an index into the genesis validator list). The signature covers a domain tag, the chain id, the
- * message kind and the canonical encoding of every field but the signature, so no signature can be
- * replayed on another chain or as another kind. Two exceptions: a PRE-PREPARE is signed over its
- * block's hash (the header commits to the transactions through txRoot), so the signed proposal can
- * travel without its transactions inside VIEW-CHANGEs and NEW-VIEWs; and COMMIT is signed as the
- * ledger's commit statement, so a quorum of COMMITs is, unchanged, the block's commit certificate. STATUS and TXS are unsigned: the transport authenticates their sender, transactions
- * carry their own signatures, and nothing is decided on a STATUS alone.
+ * Every protocol message but STATUS, TXS and the requests and answers for transactions (GET-BODIES,
+ * BODIES, GET-TXS, BLOCK-TXS) is signed by the validator named in its `from` field (an index into
+ * the genesis validator list). The signature covers a domain tag, the chain id, the message kind and
+ * the canonical encoding of every field but the signature, so no signature can be replayed on
+ * another chain or as another kind. Two exceptions: a PRE-PREPARE is signed over its block's hash
+ * (the header commits to the transactions through txRoot), so the signed proposal can travel without
+ * its transactions: inside VIEW-CHANGEs and NEW-VIEWs by header, and as a new proposal by the hashes
+ * of its transactions (PROPOSAL); and COMMIT is signed as the ledger's commit statement, so a quorum
+ * of COMMITs is, unchanged, the block's commit certificate. The unsigned messages need no signature:
+ * the transport authenticates their sender, transactions carry their own signatures and are taken
+ * only against hashes a signed header commits to, and nothing is decided on a STATUS alone.
  */
 import {
   bool,
@@ -24,7 +27,15 @@ import {
   union,
 } from '../codec/index.ts';
 import { sign, verify } from '../crypto/index.ts';
-import { Block, BlockHeader, blockHash, commitPayload, LIMITS, Transaction } from '../ledger/index.ts';
+import {
+  Block,
+  BlockHeader,
+  blockHash,
+  commitPayload,
+  LIMITS,
+  Transaction,
+  txHash,
+} from '../ledger/index.ts';
 
 const hash = bytes(32);
 const signature = bytes(64);
@@ -128,6 +139,30 @@ export type Status = Infer<typeof Status>;
 export const Txs = struct('Txs', { txs: list(Transaction, MAX_FORWARDED_TXS) });
 export type Txs = Infer<typeof Txs>;
 
+/**
+ * A PRE-PREPARE that names its transactions by hash (the same signature: it covers the block hash,
+ * and the header commits to the hashes through txRoot). Validators share every transaction they
+ * admit, so a backup mostly holds a new proposal's transactions already: it builds the block from
+ * its mempool and asks the proposer (GET-TXS) only for those it lacks. Only the proposer sends one.
+ */
+export const ProposalByHash = struct('ProposalByHash', {
+  from,
+  view: u64,
+  height: u64,
+  header: BlockHeader,
+  txHashes: list(hash, LIMITS.blockTxs),
+  signature,
+});
+export type ProposalByHash = Infer<typeof ProposalByHash>;
+
+/** Asks for transactions of a proposal sent by hash: the block's hash and their places in it. */
+export const GetTxs = struct('GetTxs', { blockHash: hash, indexes: list(u32, LIMITS.blockTxs) });
+export type GetTxs = Infer<typeof GetTxs>;
+
+/** The answer to GET-TXS: unsigned, each transaction counting only if its hash is one asked for. */
+export const BlockTxs = struct('BlockTxs', { blockHash: hash, txs: list(Transaction, LIMITS.blockTxs) });
+export type BlockTxs = Infer<typeof BlockTxs>;
+
 /** Asks a peer for the transactions of proposals it holds (re-proposals of a NEW-VIEW), by block hash. */
 export const GetBodies = struct('GetBodies', { hashes: list(hash, MAX_BODIES) });
 export type GetBodies = Infer<typeof GetBodies>;
@@ -147,6 +182,9 @@ export const ConsensusMessage = union('ConsensusMessage', {
   txs: Txs,
   getbodies: GetBodies,
   bodies: Bodies,
+  proposal: ProposalByHash,
+  gettxs: GetTxs,
+  blocktxs: BlockTxs,
 });
 export type ConsensusMessage = UnionOf<{
   preprepare: typeof PrePrepare;
@@ -159,6 +197,9 @@ export type ConsensusMessage = UnionOf<{
   txs: typeof Txs;
   getbodies: typeof GetBodies;
   bodies: typeof Bodies;
+  proposal: typeof ProposalByHash;
+  gettxs: typeof GetTxs;
+  blocktxs: typeof BlockTxs;
 }>;
 
 export type SignedKind = 'preprepare' | 'prepare' | 'checkpoint' | 'viewchange' | 'newview';
@@ -199,6 +240,20 @@ export function signingBytes<K extends SignedKind>(
 export function proposalOf(pp: PrePrepare): SignedProposal {
   const { from, view, height, signature } = pp;
   return { from, view, height, header: pp.block.header, signature };
+}
+
+/** A PRE-PREPARE as sent by hash (the receiver rebuilds it: assembly.ts). */
+export function byHash(pp: PrePrepare): ProposalByHash {
+  const { from, view, height, block, signature } = pp;
+  return { from, view, height, header: block.header, txHashes: block.txs.map(txHash), signature };
+}
+
+/**
+ * The form a validator sends a message in: a PRE-PREPARE by its transactions' hashes (PROPOSAL),
+ * everything else as it is. A replica takes a PRE-PREPARE in either form.
+ */
+export function wireForm(message: ConsensusMessage): ConsensusMessage {
+  return message.kind === 'preprepare' ? { kind: 'proposal', ...byHash(message) } : message;
 }
 
 /** Joins a signed proposal and a block with its header back into the PRE-PREPARE. */

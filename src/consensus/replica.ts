@@ -71,6 +71,7 @@ import {
   quorumSize,
   txHash,
 } from '../ledger/index.ts';
+import { ProposalAssembly } from './assembly.ts';
 import { ProposalBodies } from './bodies.ts';
 import { Mempool } from './mempool.ts';
 import {
@@ -84,6 +85,7 @@ import {
   type PrePrepare,
   type Prepare,
   type PreparedBlock,
+  type ProposalByHash,
   proposalOf,
   type SignedProposal,
   signCommitMessage,
@@ -179,6 +181,11 @@ export interface ReplicaInfo {
   abandonedBuilds: number;
   /** Proposals not voted for: their timestamp was further than maxClockSkew_ms from our clock. */
   untimelyProposals: number;
+  /**
+   * Transactions of new proposals sent by hash that were held here when the proposal came, and
+   * those that were not (asked of the proposer, or taken from gossip that landed later).
+   */
+  proposalTxs: { held: number; missing: number };
 }
 
 export class Replica {
@@ -223,6 +230,10 @@ export class Replica {
   #prepared = new Map<number, PreparedBlock>();
   /** Blocks held for re-proposals, and the re-proposals of this view waiting for theirs. */
   #bodies = new ProposalBodies();
+  /** New proposals sent by hash, waiting for transactions this replica lacked. */
+  #assembly = new ProposalAssembly();
+  /** Transactions of proposals sent by hash: found here, and asked for (ReplicaInfo). */
+  #proposalTxs = { held: 0, missing: 0 };
   /** PRE-PREPAREs waiting for their parent's PRE-PREPARE. */
   #awaitingParent = new Map<number, { pp: PrePrepare; reproposal: boolean }>();
   /** PRE-PREPAREs for views we have not entered yet. */
@@ -370,6 +381,7 @@ export class Replica {
       heldTxs: this.#mempool.held,
       abandonedBuilds: this.#abandonedBuilds,
       untimelyProposals: this.#untimelyProposals,
+      proposalTxs: { ...this.#proposalTxs },
     };
   }
 
@@ -578,6 +590,7 @@ export class Replica {
     if (forged && peer !== null)
       this.#emit({ kind: 'misbehaviour', peer, reason: 'forged-transaction-in-gossip' });
     if (admitted.length === 0) return;
+    this.#completeProposals(admitted);
     // Share client transactions with every replica, so that all of them watch for their commit.
     if (peer === null) this.#broadcast({ kind: 'txs', txs: admitted });
     this.#armRequestTimer();
@@ -716,6 +729,15 @@ export class Replica {
         return;
       case 'bodies':
         this.#onBodies(message.blocks);
+        return;
+      case 'proposal':
+        this.#onProposalByHash(from, message);
+        return;
+      case 'gettxs':
+        this.#onGetTxs(from, message.blockHash, message.indexes);
+        return;
+      case 'blocktxs':
+        this.#completeProposals(message.txs, hex(message.blockHash));
         return;
       default:
         assertNever(message);
@@ -1259,6 +1281,7 @@ export class Replica {
         if (this.#status === 'view-change') this.#stillChangingView();
         else if (stalled) this.#resendStalledVotes();
         this.#askForBodies(null);
+        this.#askForProposalTxs();
         if (stalled) this.#resendCheckpointVotes();
         this.#setTimer('status', this.#config.params.statusInterval_ms);
         // No progress for a whole period: any lead is worth fetching, even one peer's (a replica that
@@ -1519,6 +1542,60 @@ export class Replica {
       const pp = this.#bodies.complete(block);
       if (pp && pp.view === this.#view && pp.height > this.#executed.height)
         this.#acceptPrePrepare(pp, { reproposal: true });
+    }
+  }
+
+  // ---- proposals by hash ----------------------------------------------------------------------------
+
+  /**
+   * A new proposal by hash, from its proposer (only it sends one): assembled from the mempool, with
+   * what is missing asked for; whole, it is handled as a PRE-PREPARE. Proposals that would be ignored
+   * whole are not assembled.
+   */
+  #onProposalByHash(from: number, proposal: ProposalByHash): void {
+    const { view, height } = proposal;
+    if (proposal.from !== from || from !== this.#primary(view)) return;
+    if (view < this.#view || view > this.#view + 2 || !this.#inWindow(height)) return;
+    const slot = this.#slots.get(height);
+    if (slot?.prePrepare && bytesEqual(slot.prePrepare.signature, proposal.signature)) return; // a duplicate
+    this.#assembly.prune(this.#view, this.#executed.height);
+    const started = this.#assembly.start(proposal, (id) => this.#mempool.tx(id));
+    if (!started) return;
+    const count = proposal.txHashes.length;
+    const missing = 'request' in started ? started.request.indexes.length : 0;
+    this.#proposalTxs.held += count - missing;
+    this.#proposalTxs.missing += missing;
+    if ('complete' in started) this.#onPrePrepare(started.complete);
+    else this.#askForTxs(started.request);
+  }
+
+  #askForTxs({ to, blockHash, indexes }: { to: number; blockHash: Uint8Array; indexes: number[] }): void {
+    this.#emit({ kind: 'send', to, message: { kind: 'gettxs', blockHash, indexes } });
+  }
+
+  /** Asks again for what proposals sent by hash still miss (an answer may have been lost). */
+  #askForProposalTxs(): void {
+    this.#assembly.prune(this.#view, this.#executed.height);
+    for (const request of this.#assembly.requests()) this.#askForTxs(request);
+  }
+
+  /** Answers with the transactions asked for of a block we hold (they were broadcast: none is secret). */
+  #onGetTxs(from: number, hash: Uint8Array, indexes: readonly number[]): void {
+    const block = this.#bodies.get(hex(hash));
+    if (!block) return;
+    const txs = indexes.flatMap((index) => block.txs[index] ?? []);
+    if (txs.length > 0)
+      this.#emit({ kind: 'send', to: from, message: { kind: 'blocktxs', blockHash: hash, txs } });
+  }
+
+  /**
+   * Fills proposals by hash with `txs` (admitted here, or an answer to GET-TXS for block `blockHash`)
+   * and handles each PRE-PREPARE this completes.
+   */
+  #completeProposals(txs: readonly Transaction[], blockHash?: string): void {
+    if (this.#assembly.waiting === 0) return;
+    for (const tx of txs) {
+      for (const pp of this.#assembly.offer(tx, hex(txHash(tx)), blockHash)) this.#onPrePrepare(pp);
     }
   }
 

@@ -20,6 +20,7 @@ import {
   MAX_FORWARDED_TXS,
   type Replica,
   type TimerId,
+  wireForm,
 } from '../consensus/index.ts';
 import { signingPublicKeyFrom } from '../crypto/index.ts';
 import type { ConsensusLog } from '../driver/consensus-log.ts';
@@ -493,7 +494,7 @@ export class ValidatorNode {
   #driverPorts(): DriverPorts {
     return {
       transport: {
-        send: (to, message) => this.#send(to, encode(ConsensusMessage, message)),
+        send: (to, message) => this.#send(to, encode(ConsensusMessage, wireForm(message))),
         broadcast: (message) => this.#broadcast(message),
         fetch: (request) => this.#fetch(request),
         punish: (peer, reason) => this.host.punish(hex(this.#validators[peer]!), reason),
@@ -528,7 +529,7 @@ export class ValidatorNode {
       this.#shareTxs(message.txs);
       return;
     }
-    const payload = encode(ConsensusMessage, message);
+    const payload = encode(ConsensusMessage, wireForm(message));
     for (let to = 0; to < this.#validators.length; to++) if (to !== this.#self) this.#send(to, payload);
   }
 

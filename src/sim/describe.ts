@@ -27,5 +27,11 @@ export function describeMessage(m: ConsensusMessage): string {
       return `GET-BODIES ${m.hashes.map(short).join(' ')}`;
     case 'bodies':
       return `BODIES ${m.blocks.map((b) => `${b.header.height}:${short(blockHash(b.header))}`).join(' ')}`;
+    case 'proposal':
+      return `PROPOSAL from=${m.from} v=${m.view} h=${m.height} block=${short(blockHash(m.header))} txs=${m.txHashes.length} (by hash)`;
+    case 'gettxs':
+      return `GET-TXS block=${short(m.blockHash)} n=${m.indexes.length}`;
+    case 'blocktxs':
+      return `BLOCK-TXS block=${short(m.blockHash)} n=${m.txs.length}`;
   }
 }

@@ -30,6 +30,10 @@ export class SignatureLog {
         if (message.from === node)
           this.#note(node, 'preprepare', message.view, message.height, blockHash(message.block.header));
         return;
+      case 'proposal':
+        if (message.from === node)
+          this.#note(node, 'preprepare', message.view, message.height, blockHash(message.header));
+        return;
       case 'prepare':
       case 'commit':
         if (message.from === node)

@@ -19,7 +19,7 @@
 
 import { bytesEqual, hex } from '../bytes.ts';
 import { decode, encode } from '../codec/index.ts';
-import { ConsensusMessage } from '../consensus/messages.ts';
+import { ConsensusMessage, wireForm } from '../consensus/messages.ts';
 import type { Replica } from '../consensus/replica.ts';
 import type { ConsensusAction, ConsensusEvent, TimerId } from '../consensus/types.ts';
 import type { NodeExecutor } from '../driver/executor.ts';
@@ -895,16 +895,21 @@ export class Simulator {
     const from = sender.index;
     const twin = sender.instance !== sender.index ? { twin: true as const } : {};
     const encoded = new Map<ConsensusMessage, Uint8Array>();
+    const encodedWireForm = new Map<ConsensusMessage, Uint8Array>();
     for (const { to, message } of out) {
       if (to === from) continue;
       if (message.kind === 'preprepare') {
         const hash = hex(blockHash(message.block.header));
         if (!this.#firstProposed.has(hash)) this.#firstProposed.set(hash, this.#now_ms);
       }
-      let bytes = encoded.get(message);
+      // Validators send proposals by hash (wireForm), but not to or from an adversary: one keeps what
+      // it sees whole, as material for its attacks, and sends what its attacks make.
+      const whole = sender.adversary !== null || this.#nodes[to]!.adversary !== null;
+      const cache = whole ? encoded : encodedWireForm;
+      let bytes = cache.get(message);
       if (!bytes) {
-        bytes = encode(ConsensusMessage, message);
-        encoded.set(message, bytes);
+        bytes = encode(ConsensusMessage, whole ? message : wireForm(message));
+        cache.set(message, bytes);
       }
       for (const instance of this.#twins.instancesOf(to)) {
         if (!this.#twins.reachable(sender.instance, instance)) {
