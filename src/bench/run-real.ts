@@ -65,6 +65,8 @@ interface Incarnation {
   viewChangesFirst: number;
   viewChanges: number;
   view: number;
+  /** Transactions of proposals it received by hash: held when the proposal came, and missing. */
+  proposalTxs: { held: number; missing: number };
 }
 
 export interface RealRunOptions {
@@ -424,6 +426,7 @@ async function measure(
             viewChangesFirst: 0,
             viewChanges: 0,
             view: 0,
+            proposalTxs: { held: 0, missing: 0 },
           };
           incarnations[i]!.set(start, inc);
         }
@@ -461,6 +464,13 @@ async function measure(
           inc.viewChanges = viewChanges;
         }
         if (view !== undefined) inc.view = Math.max(inc.view, view);
+        for (const found of ['held', 'missing'] as const) {
+          const count =
+            text === null
+              ? undefined
+              : metricValue(text, 'medledger_proposal_transactions_total', `found="${found}"`);
+          if (count !== undefined) inc.proposalTxs[found] = count;
+        }
       }),
     );
   };
@@ -750,6 +760,18 @@ async function measure(
     };
   });
   const blocks = maxHeight - baseHeight;
+  const byHashTotal = { held: 0, missing: 0 };
+  for (const map of incarnations)
+    for (const { proposalTxs } of map.values()) {
+      byHashTotal.held += proposalTxs.held;
+      byHashTotal.missing += proposalTxs.missing;
+    }
+  const received = byHashTotal.held + byHashTotal.missing;
+  if (received > 0)
+    notes.push(
+      `proposals by hash: backups held ${((100 * byHashTotal.held) / received).toFixed(1)}% of their ` +
+        `${received} transactions when the proposal came; the rest they asked for or took from late gossip`,
+    );
   return {
     observations,
     viewChanges,

@@ -15,6 +15,8 @@ export interface MetricsSource {
   mempoolSize(): number;
   peers(): number;
   misbehaviour(): Map<string, number>;
+  /** Transactions of proposals received by hash: held here when they came, and missing. */
+  proposalTxs?(): { held: number; missing: number };
   blobsStored?(): number;
 }
 
@@ -62,6 +64,22 @@ export class NodeMetrics {
     gauge('medledger_peers', 'Connected peers', () => source.peers());
     if (source.blobsStored)
       gauge('medledger_blobs_stored', 'Blobs in the local store', () => source.blobsStored!());
+    if (source.proposalTxs) {
+      const reported = { held: 0, missing: 0 };
+      new Counter({
+        name: 'medledger_proposal_transactions_total',
+        help: 'Transactions of proposals received by hash, by whether this node held them when the proposal came',
+        labelNames: ['found'],
+        registers,
+        collect() {
+          const now = source.proposalTxs!();
+          for (const found of ['held', 'missing'] as const) {
+            this.inc({ found }, now[found] - reported[found]);
+            reported[found] = now[found];
+          }
+        },
+      });
+    }
     // A peer's message that is rejected (malformed, oversized) also disconnects the peer: one count.
     const byReason = (name: string, help: string) => {
       const reported = new Map<string, number>();

@@ -199,6 +199,7 @@ export class ValidatorNode {
       view: () => this.#replica.info.view,
       viewChanges: () => this.#replica.info.viewChangesStarted,
       mempoolSize: () => this.#replica.info.mempoolSize,
+      proposalTxs: () => this.#replica.info.proposalTxs,
       peers: () => this.host.connectedPeers().length,
       misbehaviour: () => this.host.metrics.disconnectedForMisbehaviour,
     });
