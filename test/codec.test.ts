@@ -245,6 +245,28 @@ describe('codec rejects malformed input with its own error', () => {
     expect(codeOf(() => encode(Sample, { ...example, height: -1 }))).toBe('CODEC_RANGE');
   });
 
+  it('bounds a string by its UTF-8 bytes, and sorts and dedupes map keys by them', () => {
+    const bounded = str(12);
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 12 }), (text) => {
+        const fits = Buffer.byteLength(text, 'utf8') <= 12;
+        expect(codeOf(() => encode(bounded, text))).toBe(fits ? 'OK' : 'CODEC_LENGTH');
+      }),
+    );
+    // UTF-8 order is code point order: U+FFFD sorts before U+10000 (a surrogate pair), unlike UTF-16.
+    const keys = map(str(8), u64, 4);
+    const wire = encode(
+      keys,
+      new Map([
+        ['\u{10000}', 1],
+        ['\ufffd', 2],
+        ['b', 3],
+        ['a', 4],
+      ]),
+    );
+    expect([...decode(keys, wire).keys()]).toEqual(['a', 'b', '\ufffd', '\u{10000}']);
+  });
+
   it('rejects msgpack extension types and deep nesting without crashing', () => {
     expect(codeOf(() => decode(Sample, fromHex('d6ff00000000')))).toBe('CODEC_TYPE');
     expect(codeOf(() => decode(Sample, fromHex('c1')))).not.toBe('OK');

@@ -103,13 +103,28 @@ export function str(maxBytes: number): Schema<string> {
       if (!value.isWellFormed())
         throw new CodecError('CODEC_TYPE', `${path || 'value'}: string is not well-formed`);
       // UTF-8 takes at most 3 bytes per UTF-16 code unit, so short strings skip the exact count.
-      if (value.length * 3 > maxBytes && utf8.encode(value).length > maxBytes) {
+      if (value.length * 3 > maxBytes && utf8Length(value) > maxBytes) {
         throw new CodecError('CODEC_LENGTH', `${path || 'value'}: string longer than ${maxBytes} bytes`);
       }
       return value;
     },
     read: (reader, path) => reader.str(path, maxBytes),
   };
+}
+
+/** The length of a well-formed string's UTF-8 encoding, counted without encoding it. */
+function utf8Length(value: string): number {
+  let bytes = 0;
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      bytes += 4; // a surrogate pair: one code point above U+FFFF
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /** One of a fixed set of strings. */
@@ -214,8 +229,19 @@ export function withReceivedBytes<S extends Schema<object>>(
   };
 }
 
+/** UTF-8 of string map keys: a small vocabulary (attribute names) encoded again and again. */
+const keyCache = new Map<string, Uint8Array>();
+const KEY_CACHE_ENTRIES = 1024;
+
 function keyBytes(key: string | Uint8Array): Uint8Array {
-  return typeof key === 'string' ? utf8.encode(key) : key;
+  if (typeof key !== 'string') return key;
+  let bytes = keyCache.get(key);
+  if (!bytes) {
+    bytes = utf8.encode(key);
+    if (keyCache.size >= KEY_CACHE_ENTRIES) keyCache.clear();
+    keyCache.set(key, bytes);
+  }
+  return bytes;
 }
 
 /**
@@ -237,17 +263,18 @@ export function map<K extends string | Uint8Array, V>(
           `${path || 'value'}: ${input.size} entries, at most ${maxEntries} allowed`,
         );
       }
+      // Each key's bytes once: sorting compares them O(n log n) times.
       const entries = [...input].map(([k, v]) => {
         const wireKey = key.toWire(k, `${path}<key>`) as K;
-        return [wireKey, value.toWire(v, at(path, String(k)))] as const;
+        return { wireKey, bytes: keyBytes(wireKey), wire: value.toWire(v, at(path, String(k))) };
       });
-      entries.sort((a, b) => compareBytes(keyBytes(a[0]), keyBytes(b[0])));
+      entries.sort((a, b) => compareBytes(a.bytes, b.bytes));
       for (let i = 1; i < entries.length; i++) {
-        if (compareBytes(keyBytes(entries[i - 1]![0]), keyBytes(entries[i]![0])) === 0) {
+        if (compareBytes(entries[i - 1]!.bytes, entries[i]!.bytes) === 0) {
           throw new CodecError('CODEC_NON_CANONICAL', `${path || 'value'}: duplicate map key`);
         }
       }
-      return new Map(entries);
+      return new Map(entries.map((entry) => [entry.wireKey, entry.wire]));
     },
     read(reader, path) {
       const size = reader.map(path, maxEntries);
