@@ -167,6 +167,8 @@ export class P2PHost {
   readonly #opening = new Map<string, Promise<Stream | null>>();
   /** Frames waiting for their channel's stream to open. */
   readonly #queued = new Map<string, Uint8Array[]>();
+  /** Frames for an open stream, written together at the end of this turn of the event loop. */
+  readonly #coalescing = new Map<string, { stream: Stream; frames: Uint8Array[] }>();
   readonly #names = new Map<string, string>();
   /** By peer key: when its connection opened, and its last frame. */
   readonly #connectedSince = new Map<string, number>();
@@ -487,12 +489,8 @@ export class P2PHost {
     const channel = `${protocol.id} ${peerKey}`;
     const stream = this.#outbound.get(channel);
     if (stream && stream.status === 'open' && stream.writeStatus === 'writable') {
-      try {
-        stream.send(encodeFrame(payload));
-        return true;
-      } catch {
-        this.#outbound.delete(channel);
-      }
+      this.#coalesce(channel, stream, payload);
+      return true;
     }
     let queue = this.#queued.get(channel);
     if (!queue) {
@@ -510,6 +508,31 @@ export class P2PHost {
       } catch {}
     });
     return true;
+  }
+
+  /**
+   * Frames sent to an open stream in one turn of the event loop go out as one write: each write is
+   * a Yamux frame, a Noise message and a socket write, and a consensus step sends several messages
+   * to each peer at once. The receiver's frame decoder takes frames from any chunking.
+   */
+  #coalesce(channel: string, stream: Stream, payload: Uint8Array): void {
+    const pending = this.#coalescing.get(channel);
+    if (pending) {
+      pending.frames.push(encodeFrame(payload));
+      return;
+    }
+    this.#coalescing.set(channel, { stream, frames: [encodeFrame(payload)] });
+    queueMicrotask(() => {
+      const { frames } = this.#coalescing.get(channel)!;
+      this.#coalescing.delete(channel);
+      try {
+        stream.send(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+      } catch {
+        // The stream failed: the next send opens another (what was in this write is lost, as with
+        // any message to a peer whose connection drops).
+        if (this.#outbound.get(channel) === stream) this.#outbound.delete(channel);
+      }
+    });
   }
 
   #openChannel(protocol: ProtocolSpec, peerKey: string, channel: string): Promise<Stream | null> {
