@@ -1556,12 +1556,15 @@ export class Replica {
     const { view, height } = proposal;
     if (proposal.from !== from || from !== this.#primary(view)) return;
     if (view < this.#view || view > this.#view + 2 || !this.#inWindow(height)) return;
+    // Nothing to assemble or ask for in a block no replica would accept (its primary, making no
+    // progress, is replaced).
+    const count = proposal.txHashes.length;
+    if (count === 0 || count > this.#config.params.maxBlockTxs) return;
     const slot = this.#slots.get(height);
     if (slot?.prePrepare && bytesEqual(slot.prePrepare.signature, proposal.signature)) return; // a duplicate
     this.#assembly.prune(this.#view, this.#executed.height);
     const started = this.#assembly.start(proposal, (id) => this.#mempool.tx(id));
     if (!started) return;
-    const count = proposal.txHashes.length;
     const missing = 'request' in started ? started.request.indexes.length : 0;
     this.#proposalTxs.held += count - missing;
     this.#proposalTxs.missing += missing;
