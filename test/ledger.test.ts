@@ -101,7 +101,7 @@ describe('transactions received as bytes', () => {
         const built = signTransaction(unsigned, secretKey);
         const received = decode(Transaction, encode(Transaction, built));
         expect(received).toEqual(built);
-        expect(receivedTxBytes(received)).toEqual(encode(Transaction, built));
+        expect(Buffer.from(receivedTxBytes(received)!)).toEqual(Buffer.from(encode(Transaction, built)));
         expect(receivedTxBytes(built)).toBeUndefined();
         expect(signingPayload(received)).toEqual(signingPayload(built));
         expect(txHash(received)).toEqual(sha256(encode(Transaction, built)));
@@ -109,6 +109,18 @@ describe('transactions received as bytes', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('keep a copy of their bytes: changing the buffer they were decoded from changes nothing', () => {
+    const built = signTransaction(
+      { type: 'test.note', nonce: 1, chainId: 'c', body: new Uint8Array(8) },
+      secretKey,
+    );
+    const buffer = Buffer.from(encode(Transaction, built));
+    const received = decode(Transaction, buffer);
+    buffer.fill(0);
+    expect(txHash(received)).toEqual(sha256(encode(Transaction, built)));
+    expect(verifyTransactionSignature(received)).toBe(true);
   });
 
   it('inside a block, each from its own bytes, and a forged one still fails', () => {

@@ -205,7 +205,7 @@ function senderProblem(ctx: ApiContext, tx: Transaction): ApiError | null {
  * check, and takes no token. A new one is checked (checkSigned, senderProblem), then takes a token
  * of its sender's bound, last, so that a transaction refused for any reason takes none. (One that
  * arrived by another way while its signature was checked takes a token too; the mempool finds it a
- * duplicate.)
+ * duplicate. One submitted here and still queued for admission is held: ValidatorNode.holds.)
  */
 function accept(ctx: ApiContext, submission: Submission, how: { refuseWhenBusy: boolean }): void {
   const { node } = ctx;

@@ -39,7 +39,8 @@ export class Reader {
 
   /** A copy of the input's bytes [start, end) (what a value already read was read from). */
   copy(start: number, end: number): Uint8Array {
-    return this.#bytes.slice(start, end);
+    // Not slice: on a Buffer input that is a view, which a later change of the input would alter.
+    return new Uint8Array(this.#bytes.subarray(start, end));
   }
 
   /** The next token byte, without consuming it. */

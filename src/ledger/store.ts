@@ -62,9 +62,10 @@ export type ChainDb = Level<Uint8Array, Uint8Array>;
 /** Blocks whose checked bytes' digest is remembered (32 bytes each). */
 const PASSED_CACHE_BLOCKS = 4096;
 /**
- * The newest appended blocks kept in memory, with their certificates and receipts, for readers that
- * follow the chain's head (API clients waiting for the next block, peers a few blocks behind): they
- * are served what was appended instead of decoding and checking it again from disk.
+ * The newest appended blocks kept in memory, with their certificates and receipts, for API clients
+ * that follow the chain's head (waiting for the next block): they are served what was appended
+ * instead of decoding and checking it again from disk. Block sync reads the disk, so that a peer is
+ * never served a block whose stored copy is damaged (the scrubber repairs it first).
  */
 const RECENT_BLOCKS = 16;
 type BatchOp = BatchOperation<ChainDb, Uint8Array, Uint8Array>;

@@ -74,10 +74,7 @@ async function servable(
   height: number,
 ): Promise<SyncEntry | null> {
   try {
-    const recent = store.recent(height);
-    const [block, certificate] = recent
-      ? [recent.block, recent.certificate]
-      : await Promise.all([store.block(height), store.certificate(height)]);
+    const [block, certificate] = await Promise.all([store.block(height), store.certificate(height)]);
     if (!block || !certificate) return null;
     const why = checkCertificate(certificate, {
       chainId: store.genesis.chainId,

@@ -149,6 +149,12 @@ export class ValidatorNode {
   /** The view last logged, negative (-view - 1) while changing to it. */
   #lastView = 0;
   #abandonedBuilds = 0;
+  /**
+   * Submitted transactions queued for admission, by hex hash: the node holds them already, so a
+   * client's resubmission meanwhile is recognised (ValidatorNode.holds). Each is forgotten once the
+   * replica has taken it (into its mempool, or refused it).
+   */
+  readonly #queuedSubmissions = new Set<string>();
   readonly #activity = new ActivityReport(Date.now());
   #summaryTimer: NodeJS.Timeout | undefined;
   #stallTimer: NodeJS.Timeout | undefined;
@@ -265,13 +271,14 @@ export class ValidatorNode {
 
   /** Queues a client's transaction; `signatureChecked` when the caller verified its signature. */
   submit(tx: Transaction, options: { signatureChecked?: boolean } = {}): Uint8Array {
+    const hash = txHash(tx);
+    this.#queuedSubmissions.add(hex(hash));
     this.#enqueue({
       kind: 'txs',
       txs: [tx],
       from: null,
       signatureChecked: options.signatureChecked === true,
     });
-    const hash = txHash(tx);
     this.metrics.submitted(hex(hash), Date.now());
     return hash;
   }
@@ -281,9 +288,13 @@ export class ValidatorNode {
     return this.#signatureChecks.check(txs);
   }
 
-  /** Whether this node holds the transaction already: pending in its mempool, or committed. */
+  /**
+   * Whether this node holds the transaction already: submitted and queued for admission, pending in
+   * its mempool, or committed.
+   */
   holds(hash: Uint8Array): boolean {
-    return this.#replica.holdsPending(hex(hash)) || this.store.hasTxSync(hash);
+    const id = hex(hash);
+    return this.#queuedSubmissions.has(id) || this.#replica.holdsPending(id) || this.store.hasTxSync(hash);
   }
 
   onCommit(listener: CommitListener): () => void {
@@ -443,6 +454,8 @@ export class ValidatorNode {
       let busySince = performance.now();
       for (let next = this.#queue.take(); next && !this.#stopped; next = this.#queue.take()) {
         await this.#driver.perform(this.#replica.step(next.event));
+        if (next.event.kind === 'txs' && next.event.from === null)
+          for (const tx of next.event.txs) this.#queuedSubmissions.delete(hex(txHash(tx)));
         this.#noticeViewChange();
         // Admitting transactions does no I/O, so a burst would hold the event loop: let arriving
         // consensus messages and timers in every few milliseconds.
