@@ -56,7 +56,6 @@ async function committedTx(node: ApiNode, hash: Uint8Array) {
   };
 }
 
-/** 503 while the mempool is full or the node is behind; the client retries later. */
 /** A committed block with its certificate and receipts: from memory when recent, else read from disk. */
 async function committedBlock(store: ApiNode['store'], height: number) {
   const recent = store.recent(height);
@@ -68,6 +67,7 @@ async function committedBlock(store: ApiNode['store'], height: number) {
   return { found, certificate, receipts };
 }
 
+/** 503 while the mempool is full or the node is behind; the client retries later. */
 function refuseWhenBusy(node: ApiNode): void {
   const accepting = node.accepting();
   if (!accepting.ok) throw new ApiError(503, accepting.code, accepting.message);

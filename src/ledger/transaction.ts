@@ -17,7 +17,8 @@ export function signTransaction(
 
 export function signingPayload(tx: UnsignedTransaction): Uint8Array {
   const received = receivedTxBytes(tx);
-  return Buffer.concat([DOMAIN.tx, received ? unsignedOf(received) : encode(UnsignedTransaction, tx)]);
+  if (received) return payloadOfReceived(received);
+  return Buffer.concat([DOMAIN.tx, encode(UnsignedTransaction, tx)]);
 }
 
 /** A signed transaction's wire form: an array of six fields, the signature (bin 8, 64 bytes) last. */
@@ -27,19 +28,21 @@ const SIGNATURE_FIELD = [0xc4, 64] as const;
 const SIGNATURE_FIELD_BYTES = 2 + 64;
 
 /**
- * The unsigned transaction's encoding from the signed one's: the same fields, one fewer, the
- * signature's left off. Struct fields are encoded in order, so it is a slice with a new array header.
+ * The signing payload from a received transaction's bytes: the domain tag, then the unsigned
+ * encoding, which is the signed one with one field fewer (a new array header) and the signature's
+ * field left off. Struct fields are encoded in order, so it is a slice of the signed bytes.
  */
-function unsignedOf(signed: Uint8Array): Uint8Array {
+function payloadOfReceived(signed: Uint8Array): Uint8Array {
   const at = signed.length - SIGNATURE_FIELD_BYTES;
   assert(
     signed[0] === SIGNED_HEADER && signed[at] === SIGNATURE_FIELD[0] && signed[at + 1] === SIGNATURE_FIELD[1],
     'a received transaction has the signed form',
   );
-  const unsigned = new Uint8Array(at);
-  unsigned[0] = UNSIGNED_HEADER;
-  unsigned.set(signed.subarray(1, at), 1);
-  return unsigned;
+  const payload = Buffer.allocUnsafe(DOMAIN.tx.length + at); // a Buffer, as the other branch gives
+  payload.set(DOMAIN.tx);
+  payload[DOMAIN.tx.length] = UNSIGNED_HEADER;
+  payload.set(signed.subarray(1, at), DOMAIN.tx.length + 1);
+  return payload;
 }
 
 // A transaction is hashed by the mempool, proposal checks, execution and storage; transactions are

@@ -272,14 +272,15 @@ export class ValidatorNode {
   /** Queues a client's transaction; `signatureChecked` when the caller verified its signature. */
   submit(tx: Transaction, options: { signatureChecked?: boolean } = {}): Uint8Array {
     const hash = txHash(tx);
-    this.#queuedSubmissions.add(hex(hash));
+    const id = hex(hash);
+    this.#queuedSubmissions.add(id);
     this.#enqueue({
       kind: 'txs',
       txs: [tx],
       from: null,
       signatureChecked: options.signatureChecked === true,
     });
-    this.metrics.submitted(hex(hash), Date.now());
+    this.metrics.submitted(id, Date.now());
     return hash;
   }
 
