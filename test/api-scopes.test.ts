@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { httpbis } from 'http-message-signatures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../src/api/context.ts';
+import { blockRoutes } from '../src/api/routes-blocks.ts';
 import { chainRoutes } from '../src/api/routes-chain.ts';
 import { erasureRoutes } from '../src/api/routes-erasure.ts';
 import { fhirRoutes } from '../src/api/routes-fhir.ts';
@@ -316,6 +317,16 @@ const TABLE: Record<string, Row> = {
     refused: [
       ['doctorC', NOT_IN_SCOPE],
       ['patient', NOT_IN_SCOPE],
+    ],
+  },
+  'GET /v1/blocks/stream': {
+    scope: 'operator',
+    path: fixed('/v1/blocks/stream?from=1&to=1'),
+    ok: 200,
+    allowed: ['operator'],
+    refused: [
+      ['admin', NOT_OPERATOR],
+      ['doctorA', NOT_OPERATOR],
     ],
   },
   'GET /v1/blocks/{height}': {
@@ -621,6 +632,7 @@ describe('the OpenAPI document names every operation’s scope', () => {
   it("agrees with each route's own access: open, operator, a signed identity, or checked in the handler", () => {
     const routes: Route[] = [
       ...chainRoutes,
+      ...blockRoutes,
       ...stateRoutes,
       ...recordRoutes,
       ...erasureRoutes,

@@ -166,11 +166,12 @@ export async function sendStream(
   res: ServerResponse,
   contentType: string,
   pieces: AsyncIterable<Uint8Array>,
+  headers: Record<string, string> = {},
 ): Promise<void> {
   const iterator = pieces[Symbol.asyncIterator]();
   try {
     const first = await iterator.next(); // errors before the first byte still get a JSON error
-    res.writeHead(200, { 'content-type': contentType });
+    res.writeHead(200, { ...headers, 'content-type': contentType });
     for (let piece = first; !piece.done; piece = await iterator.next()) {
       if (res.destroyed) return;
       if (!res.write(piece.value)) {

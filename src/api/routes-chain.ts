@@ -1,6 +1,6 @@
 /**
  * Routes about the chain itself: node identity and status, transaction submission (optionally
- * waiting for the receipt), transactions and blocks by id, online chain verification, and the
+ * waiting for the receipt), transactions by id, online chain verification, and the
  * benchmark-only fault hook.
  */
 import type { ServerResponse } from 'node:http';
@@ -10,15 +10,7 @@ import { NONCE_WINDOW, type SenderLookup, type SenderRefusal, senderRefusal } fr
 import { committedTxProblem, type Identity, identityId } from '../contracts/index.ts';
 import { rememberedSenderAccounts } from '../contracts/sender-account.ts';
 import { MedledgerError } from '../errors.ts';
-import {
-  blockHash,
-  LIMITS,
-  RECEIPT_OK,
-  type Receipt,
-  Transaction,
-  txHash,
-  verifyStore,
-} from '../ledger/index.ts';
+import { LIMITS, type Receipt, Transaction, txHash, verifyStore } from '../ledger/index.ts';
 import type { PeerState } from '../p2p/host.ts';
 import { requireOperator, requireSigner } from './auth.ts';
 import type { ApiContext, Route } from './context.ts';
@@ -54,17 +46,6 @@ async function committedTx(node: ApiNode, hash: Uint8Array) {
     nonce: tx.nonce,
     receipt: receiptJson(receipt),
   };
-}
-
-/** A committed block with its certificate and receipts: from memory when recent, else read from disk. */
-async function committedBlock(store: ApiNode['store'], height: number) {
-  const recent = store.recent(height);
-  if (recent) return { found: recent.block, certificate: recent.certificate, receipts: recent.receipts };
-  const found = height <= store.head.height ? await store.block(height) : undefined;
-  const [certificate, receipts] = found
-    ? await Promise.all([store.certificate(height), store.receipts(height)])
-    : [undefined, undefined];
-  return { found, certificate, receipts };
 }
 
 /** 503 while the mempool is full or the node is behind; the client retries later. */
@@ -387,51 +368,6 @@ export const chainRoutes: Route[] = [
       if (!found)
         throw new ApiError(404, 'API_TX_NOT_FOUND', 'no committed transaction with this hash (yet)');
       send(res, 200, found);
-    },
-  },
-  {
-    method: 'GET',
-    path: /^\/v1\/blocks\/(\d{1,15})$/,
-    access: 'operator',
-    async handle(ctx, _req, res, [heightText], url) {
-      const { node } = ctx;
-      const height = Number(heightText);
-      await node.waitForHeight(height, intParam(url, 'wait_ms', 0, MAX_WAIT_MS)!);
-      const { found, certificate, receipts } = await committedBlock(node.store, height);
-      if (!found)
-        throw new ApiError(404, 'API_BLOCK_NOT_FOUND', `no committed block at height ${height} (yet)`);
-      const header = found.header;
-      const names = new Map(node.store.genesis.validators.map((v) => [hex(v.publicKey), v.name]));
-      send(res, 200, {
-        height,
-        hash: hex(blockHash(header)),
-        version: header.version,
-        chainId: header.chainId,
-        timestamp: header.timestamp,
-        view: header.view,
-        nonce: header.nonce,
-        prevHash: hex(header.prevHash),
-        txRoot: hex(header.txRoot),
-        stateRoot: hex(header.stateRoot),
-        proposer: hex(header.proposer),
-        txs: found.txs.map((tx) => hex(txHash(tx))),
-        refused: (receipts ?? []).filter((receipt) => receipt.code !== RECEIPT_OK).length,
-        // Which ones, by index in txs, with their receipt codes (load generators count them by kind).
-        refusals: (receipts ?? []).flatMap((receipt, index) =>
-          receipt.code === RECEIPT_OK ? [] : [{ index, code: receipt.code }],
-        ),
-        // Height 0 has no certificate: the genesis file vouches for it.
-        certificate: certificate
-          ? {
-              view: certificate.view,
-              signers: certificate.votes.map((vote) => ({
-                validator: hex(vote.validator),
-                name: names.get(hex(vote.validator)) ?? null,
-                signature: hex(vote.signature),
-              })),
-            }
-          : null,
-      });
     },
   },
   {

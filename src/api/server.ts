@@ -5,8 +5,9 @@
  * served at /openapi.json.
  *
  *   GET  /healthz, /readyz, /metrics, /openapi.json
- *   chain    (routes-chain.ts)    /v1/node, /v1/status, /v1/txs, /v1/txs/{hash}, /v1/blocks/{h},
- *                                 /v1/chain/verify, PUT /v1/debug/faults (benchmarks only)
+ *   chain    (routes-chain.ts)    /v1/node, /v1/status, /v1/txs, /v1/txs/{hash}, /v1/chain/verify,
+ *                                 PUT /v1/debug/faults (benchmarks only)
+ *   blocks   (routes-blocks.ts)   /v1/blocks/{h}, /v1/blocks/stream (server-sent events)
  *   state    (routes-state.ts)    /v1/accounts/{key}, /v1/identities/{id}, /v1/orgs/{id}[/members],
  *                                 /v1/records/{id}, /v1/patients/{id}/{records,policies,requests},
  *                                 /v1/audit, /v1/audit/refusals
@@ -24,6 +25,7 @@ import { authenticate } from './auth.ts';
 import type { ApiContext, ApiEndpoint, ApiOptions, Route } from './context.ts';
 import { ApiError, answerClientError, send, sendError } from './http.ts';
 import { isPortalPath, servePortal } from './portal.ts';
+import { blockRoutes } from './routes-blocks.ts';
 import { chainRoutes } from './routes-chain.ts';
 import { erasureRoutes } from './routes-erasure.ts';
 import { fhirRoutes } from './routes-fhir.ts';
@@ -46,7 +48,14 @@ export function apiUrl(server: Server, secure: boolean): string {
   return `${secure ? 'https' : 'http'}://${host}:${address.port}`;
 }
 
-const ROUTES: Route[] = [...chainRoutes, ...stateRoutes, ...recordRoutes, ...erasureRoutes, ...fhirRoutes];
+const ROUTES: Route[] = [
+  ...chainRoutes,
+  ...blockRoutes,
+  ...stateRoutes,
+  ...recordRoutes,
+  ...erasureRoutes,
+  ...fhirRoutes,
+];
 const OPENAPI_PATH = projectPath('src/api/openapi.json');
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

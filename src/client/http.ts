@@ -30,6 +30,7 @@ import type {
   StatusJson,
   TxJson,
 } from './api-types.ts';
+import { blockEvents } from './block-events.ts';
 import { type ClientTls, fetchWithTls, normaliseFingerprint, tlsFailure } from './tls.ts';
 
 export const DEFAULT_NODE_URL = 'http://127.0.0.1:26700';
@@ -118,6 +119,8 @@ interface RequestOptions {
   operator?: boolean;
   /** An open route: sent unsigned. */
   open?: boolean;
+  /** Ends the request (a stream that stays open); it replaces the timeout. */
+  signal?: AbortSignal;
 }
 
 /** Who signs a request: an identity id (or `operator`) and its Ed25519 secret key. */
@@ -247,6 +250,31 @@ export class NodeClient {
 
   block(height: number, wait_ms = 0): Promise<BlockJson> {
     return this.#json(`/v1/blocks/${height}`, { operator: true, query: { wait_ms: wait_ms || undefined } });
+  }
+
+  /**
+   * Committed blocks as they commit (GET /v1/blocks/stream), from `from` (default: after the head)
+   * to `to` (default: for as long as `signal` lets it run).
+   */
+  async *followBlocks(
+    options: { from?: number; to?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<BlockJson> {
+    const path = '/v1/blocks/stream';
+    const query = { from: options.from, to: options.to };
+    const response = await this.#fetch(path, { operator: true, query, signal: options.signal });
+    if (!response.ok) await this.#parse(response, `GET ${path}`);
+    if (response.body === null) throw badResponse(this.url, `GET ${path}`, 'no body');
+    try {
+      yield* blockEvents(response.body, this.url);
+    } catch (error) {
+      if (options.signal?.aborted) return; // the caller ended it
+      if (error instanceof MedledgerError) throw error;
+      throw new MedledgerError(
+        'NODE_UNREACHABLE',
+        `the block stream from ${this.url} broke off: ${describeCause(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   account(signingKeyHex: string): Promise<AccountJson> {
@@ -494,7 +522,7 @@ export class NodeClient {
         // Typed for the browser's fetch too (the web portal bundles this client), whose BodyInit
         // takes only views of an ArrayBuffer: every body here is one.
         body: options.body as Uint8Array<ArrayBuffer> | undefined,
-        signal: AbortSignal.timeout(timeout_ms),
+        signal: options.signal ?? AbortSignal.timeout(timeout_ms),
       });
     } catch (error) {
       throw this.#transportError(error, timeout_ms);
