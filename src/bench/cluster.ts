@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hex } from '../bytes.ts';
 import type { BlockJson } from '../client/api-types.ts';
+import { blockEvents } from '../client/block-events.ts';
 import type { RequestSigner } from '../client/http.ts';
 import { encode } from '../codec/index.ts';
 import type { ConsensusParams } from '../consensus/index.ts';
@@ -128,6 +129,11 @@ export interface ProcessCluster {
     height: number,
     options?: { wait_ms?: number; signal?: AbortSignal },
   ): Promise<BlockJson | null>;
+  /**
+   * Validator i's committed blocks from `from` on, as they commit (its block stream, followed as
+   * its operator), until `signal` ends it or the connection breaks.
+   */
+  blocks(i: number, from: number, signal: AbortSignal): AsyncGenerator<BlockJson>;
   /**
    * The hashes of every transaction committed at validator i, read block by block from its API
    * (each block once: blocks are final), up to its height now.
@@ -349,6 +355,14 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
         return null;
       }
       return (await fetchJson(response, `GET /v1/blocks/${height} at validator ${i}`)) as BlockJson;
+    },
+    async *blocks(i, from, signal) {
+      const response = await asOperator(i, `/v1/blocks/stream?from=${from}`, { signal });
+      if (!response.ok || response.body === null) {
+        await fetchJson(response, `GET /v1/blocks/stream at validator ${i}`); // throws its error
+        return;
+      }
+      yield* blockEvents(response.body, api[i]!);
     },
     async committed(i) {
       const seen = followed[i]!;

@@ -1,8 +1,8 @@
 /**
  * Real mode: runs a scenario on validator processes on this machine (libp2p over 127.0.0.1), with
  * pre-signed load over POST /v1/txs?batch=1 (open loop: every 20 ms the transactions due go to the
- * next validator in turn; closed loop: client c sends to validator c mod n), commits followed on every validator through
- * GET /v1/blocks/{h}?wait_ms, the fault timeline applied through the processes' own hooks (SIGKILL,
+ * next validator in turn; closed loop: client c sends to validator c mod n), commits followed on every
+ * validator through its block stream (GET /v1/blocks/stream), the fault timeline applied through the processes' own hooks (SIGKILL,
  * restart, PUT /v1/debug/faults), and each process sampled every second (/proc CPU and RSS, /metrics
  * message counters and view changes). Blocks and faults are node-operator routes, signed with each
  * validator's operator key (src/bench/cluster.ts).
@@ -15,6 +15,7 @@
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hex } from '../bytes.ts';
+import type { BlockJson } from '../client/api-types.ts';
 import { encode, list } from '../codec/index.ts';
 import { describeLinkFaults, hasLinkFaults, type LinkFaults } from '../faults/link-faults.ts';
 import { Transaction, txHash } from '../ledger/index.ts';
@@ -363,6 +364,30 @@ async function measure(
   };
 
   // ---- followers: every validator's commits, first sighting wins ----
+  const sawBlock = (block: BlockJson) => {
+    const t = now_s();
+    for (const { index, code } of block.refusals ?? []) refusedCode.set(block.txs[index]!, code);
+    for (const hash of block.txs) {
+      if (committedAt.has(hash)) continue;
+      committedAt.set(hash, t);
+      const k = byHash.get(hash);
+      if (k !== undefined && records[k]!.submitted_s !== null) committedSubmitted++;
+      waiters.get(hash)?.();
+    }
+    if (!blockSeen.has(block.height)) {
+      blockSeen.set(block.height, {
+        height: block.height,
+        view: block.view,
+        proposed_s: round3((block.timestamp - wallT0) / 1000),
+        committed_s: round3(t),
+        txs: block.txs.length,
+        refused: block.refused,
+      });
+    }
+    maxHeight = Math.max(maxHeight, block.height);
+  };
+  // Each validator's block stream (one signed request, as its operator), opened again from the
+  // next height when it breaks (a validator killed or restarted by a fault).
   const follow = async (i: number) => {
     let height = baseHeight + 1;
     while (running) {
@@ -371,33 +396,10 @@ async function measure(
         continue;
       }
       try {
-        // A node-operator route: signed with validator i's operator key (cluster.block).
-        const block = await cluster.block(i, height, {
-          wait_ms: 1000,
-          signal: AbortSignal.any([AbortSignal.timeout(5000), stopFollowing.signal]),
-        });
-        if (block === null) continue;
-        const t = now_s();
-        for (const { index, code } of block.refusals ?? []) refusedCode.set(block.txs[index]!, code);
-        for (const hash of block.txs) {
-          if (committedAt.has(hash)) continue;
-          committedAt.set(hash, t);
-          const k = byHash.get(hash);
-          if (k !== undefined && records[k]!.submitted_s !== null) committedSubmitted++;
-          waiters.get(hash)?.();
+        for await (const block of cluster.blocks(i, height, stopFollowing.signal)) {
+          sawBlock(block);
+          height = block.height + 1;
         }
-        if (!blockSeen.has(height)) {
-          blockSeen.set(height, {
-            height,
-            view: block.view,
-            proposed_s: round3((block.timestamp - wallT0) / 1000),
-            committed_s: round3(t),
-            txs: block.txs.length,
-            refused: block.refused,
-          });
-        }
-        maxHeight = Math.max(maxHeight, height);
-        height++;
       } catch {
         await sleep(100);
       }
