@@ -262,6 +262,13 @@ describe('docker/Dockerfile', () => {
       .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
     expect(native.length).toBeGreaterThan(0);
     expect(rebuilt.sort()).toEqual([...new Set(native)].sort());
+    // The project's postinstall (off with the scripts) applies the patches to dependencies: so must
+    // the image, after installing, from the patches it copied in.
+    expect(JSON.parse(read('package.json')).scripts.postinstall).toBe('patch-package --error-on-fail');
+    expect(run).toMatch(/\bnpm ci\b.*&& npx patch-package --error-on-fail\b/);
+    const depsStage = stages.at(-2)!;
+    expect(copies(depsStage.body).some((c) => c.sources.includes('patches'))).toBe(true);
+    expect(read('.dockerignore').split('\n')).toContain('!patches');
   });
 
   it('runs as an unprivileged user, with the node home and the testnet on volumes', () => {
