@@ -473,8 +473,15 @@ export class Replica {
     this.#emit({ kind: 'broadcast', message });
   }
 
+  /**
+   * Records to make durable before anything emitted after them. Joined to a persist emitted just
+   * before, so that they share one synced write (a COMMIT's `signed` and `prepared` records).
+   */
   #persist(...records: DurableRecord[]): void {
-    this.#emit({ kind: 'persist', records });
+    const last = this.#out.at(-1);
+    if (last?.kind === 'persist')
+      this.#out[this.#out.length - 1] = { kind: 'persist', records: [...last.records, ...records] };
+    else this.#emit({ kind: 'persist', records });
   }
 
   #setTimer(timer: TimerId, delay_ms: number): void {
