@@ -74,7 +74,17 @@ async function cli(...args: string[]): Promise<Run> {
     process.exitCode = 0;
   }
   let json: any = null;
-  if (stdout.trimStart().startsWith('{')) json = JSON.parse(stdout);
+  // One JSON document, or one per line (NDJSON: `block follow --json`), which becomes an array.
+  if (stdout.trimStart().startsWith('{')) {
+    try {
+      json = JSON.parse(stdout);
+    } catch {
+      json = stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+    }
+  }
   return { code, stdout, stderr, json };
 }
 
@@ -334,6 +344,7 @@ describe('operator commands without a node', () => {
       ['consent', 'export'],
       ['status'],
       ['block', 'show'],
+      ['block', 'follow'],
       ['tx', 'show'],
       ['chain', 'verify'],
     ]) {
@@ -1090,6 +1101,36 @@ describe('operator commands against four validator processes', () => {
     );
     expectError(await cli('tx', 'show', 'ab'.repeat(32), '--node', node0, ...asOperator), 'API_TX_NOT_FOUND');
     expectError(await cli('block', 'show', '999999', '--node', node0, ...asOperator), 'API_BLOCK_NOT_FOUND');
+    // Following: one JSON line per block, in order, the same blocks `block show` gives; --to ends it.
+    const followed = await cli(
+      'block',
+      'follow',
+      '--from',
+      '1',
+      '--to',
+      '2',
+      '--json',
+      '--node',
+      node0,
+      ...asOperator,
+    );
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.json.map((b: { height: number }) => b.height)).toEqual([1, 2]);
+    expect(followed.json[0]).toEqual(block);
+    const followedText = await cli(
+      'block',
+      'follow',
+      '--from',
+      '1',
+      '--to',
+      '1',
+      '--node',
+      node0,
+      ...asOperator,
+    );
+    expect(followedText.stdout).toMatch(
+      new RegExp(`^1 .* view \\d+ {2}${block.txs.length} txs.* ${block.hash}$`, 'm'),
+    );
     // Without the operator key the command stops before asking; another node's key is refused by this one.
     expectError(await cli('block', 'show', '1', '--node', node0), 'OPERATOR_KEY_REQUIRED', /--operator-key/);
     expectError(

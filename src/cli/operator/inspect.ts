@@ -1,6 +1,6 @@
 /**
- * Read-only node inspection: `status` (open to anyone), `block show HEIGHT` (the node's operator,
- * --operator-key) and `tx show HASH` (its sender, --keystore, or the node's operator).
+ * Read-only node inspection: `status` (open to anyone), `block show HEIGHT` and `block follow` (the
+ * node's operator, --operator-key) and `tx show HASH` (its sender, --keystore, or the node's operator).
  */
 import type { Command } from 'commander';
 import { operatorSigner, signedClient, unlockKeystore } from '../../client/index.ts';
@@ -93,6 +93,41 @@ export function addInspectCommands(program: Command, out: Out): void {
       transactions: found.txs.length,
     });
     for (const hash of found.txs) out(`  ${hash}`);
+  });
+
+  withExample(
+    operatorOptions(
+      operatorKeyOption(
+        block
+          .command('follow')
+          .description(
+            'committed blocks as they commit, one line each (with --json, one JSON object per line), ' +
+              "from --from (default: the next one) until --to or Ctrl-C (the node's operator's)",
+          )
+          .option('--from <height>', 'the first height (default: the one after the head)')
+          .option('--to <height>', 'the last height: stop after it'),
+      ),
+    ),
+    'medledger block follow --from 1 --to 100 --json --operator-key ./st-mary/operator.key',
+  ).action(async (options: CommonOptions & { from?: string; to?: string }) => {
+    const from = options.from === undefined ? undefined : parseHeight(options.from);
+    const to = options.to === undefined ? undefined : parseHeight(options.to);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    try {
+      const client = await operatorClientFor(options);
+      for await (const found of client.followBlocks({ from, to, signal: stop.signal })) {
+        if (options.json) out(JSON.stringify(found));
+        else
+          out(
+            `${found.height}  ${isoTime(found.timestamp)}  view ${found.view}  ${found.txs.length} txs` +
+              `${found.refused > 0 ? ` (${found.refused} refused)` : ''}  ${found.hash}`,
+          );
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+    }
   });
 
   const tx = program.command('tx').description('committed transactions');
