@@ -1,9 +1,11 @@
 /**
  * GET /v1/blocks/stream over one in-process validator: a follower sees every committed block once,
  * in height order, the same JSON GET /v1/blocks/{h} gives, as the blocks commit; `to` ends the
- * stream; a reconnecting client's Last-Event-ID picks up after the last block it had; bad heights
- * get 400; the node serves a bounded number of streams (503 API_TOO_MANY_STREAMS) and frees a slot
- * as soon as its client goes.
+ * stream; a reconnecting client's Last-Event-ID picks up after the last block it had (204 once past
+ * `to`); bad heights get 400; the node serves a bounded number of streams (503
+ * API_TOO_MANY_STREAMS) and frees a slot as soon as its client goes. The client's reader takes
+ * heartbeats as life and gives up on a silent link (NODE_TIMEOUT), and refuses an event that is not
+ * the block its id names.
  */
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,7 @@ import { MAX_BLOCK_STREAMS } from '../src/api/routes-blocks.ts';
 import { startApi } from '../src/api/server.ts';
 import { hex } from '../src/bytes.ts';
 import type { BlockJson } from '../src/client/api-types.ts';
+import { blockEvents } from '../src/client/block-events.ts';
 import { NodeClient } from '../src/client/http.ts';
 import { encode } from '../src/codec/index.ts';
 import { OPERATOR_KEY_ID } from '../src/crypto/http-signature.ts';
@@ -104,6 +107,10 @@ describe('GET /v1/blocks/stream', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const text = await res.text();
     expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([2, 3]);
+
+    // Reconnecting after the last block it asked for: 204, which tells an EventSource to stop.
+    const done = await open('?to=3', { 'last-event-id': '3' });
+    expect(done.status).toBe(204);
   });
 
   it('refuses heights that are not heights, and a range that ends before it starts', async () => {
@@ -143,5 +150,36 @@ describe('GET /v1/blocks/stream', () => {
     } finally {
       for (const c of controllers) c.abort();
     }
+  });
+});
+
+describe('a block stream read by the client', () => {
+  /** A body that sends `chunks` (strings) `every_ms` apart, then stays open and silent. */
+  function body(chunks: string[], every_ms: number): ReadableStream<Uint8Array> {
+    let k = 0;
+    return new ReadableStream({
+      async pull(controller) {
+        if (k >= chunks.length) return new Promise(() => {}); // silent from here on
+        await new Promise((resolve) => setTimeout(resolve, every_ms));
+        controller.enqueue(new TextEncoder().encode(chunks[k++]));
+      },
+    });
+  }
+  const event = (height: number) =>
+    `id: ${height}\nevent: block\ndata: ${JSON.stringify({ height, txs: [] })}\n\n`;
+
+  it('counts heartbeats as life, and gives up with NODE_TIMEOUT on a link that goes silent', async () => {
+    const heartbeats = Array.from({ length: 8 }, () => ': waiting\n\n');
+    const stream = blockEvents(body([...heartbeats, event(7)], 20), 'test', 100);
+    const first = await stream.next(); // after 8 heartbeats 20 ms apart: 160 ms, beyond one idle period
+    expect(first.value?.height).toBe(7);
+    await expect(stream.next()).rejects.toMatchObject({ code: 'NODE_TIMEOUT' });
+  });
+
+  it('refuses an event whose data is not the block its id names', async () => {
+    const lying = `id: 8\nevent: block\ndata: ${JSON.stringify({ height: 9, txs: [] })}\n\n`;
+    await expect(blockEvents(body([lying], 1), 'test', 1000).next()).rejects.toMatchObject({
+      code: 'NODE_BAD_RESPONSE',
+    });
   });
 });

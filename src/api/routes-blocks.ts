@@ -5,8 +5,9 @@
  * The stream is server-sent events (text/event-stream): one `block` event per height, in order, its
  * data the JSON of GET /v1/blocks/{h} and its id the height. It starts at `from`, or after the
  * Last-Event-ID a reconnecting client sends (which wins, as EventSource expects), or after the head;
- * it ends after `to` when given. A comment line goes out every HEARTBEAT_MS while no block does, so
- * idle connections stay open through proxies and a client can tell a quiet chain from a dead link.
+ * it ends after `to` when given (a client reconnecting after `to` gets 204, which stops an
+ * EventSource). A comment line goes out every HEARTBEAT_MS while no block does, so idle connections
+ * stay open through proxies and a client can tell a quiet chain from a dead link.
  *
  * One signed request then serves every block, where a follower polling by height signs, sends and
  * has verified one request per block per node. Each API server holds at most MAX_BLOCK_STREAMS at
@@ -90,6 +91,22 @@ function firstHeight(node: ApiNode, req: IncomingMessage, url: URL): number {
   return intParam(url, 'from', node.store.head.height + 1, MAX_HEIGHT)!;
 }
 
+/**
+ * Resolves once the chain reaches `height`, after `wait_ms`, or when the client goes, whichever is
+ * first. A promise per wait that lets go of the response's `close` when it settles: racing one
+ * long-lived promise instead would keep a reaction per block on it for the stream's whole life.
+ */
+function heightOrClose(node: ApiNode, res: ServerResponse, height: number, wait_ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('close', done);
+      resolve();
+    };
+    res.once('close', done);
+    void node.waitForHeight(height, wait_ms).then(done);
+  });
+}
+
 /** The stream's events: an opening comment, then each block from `first` to `last` (inclusive). */
 async function* blockEvents(
   node: ApiNode,
@@ -97,11 +114,10 @@ async function* blockEvents(
   first: number,
   last: number,
 ): AsyncGenerator<Uint8Array> {
-  const closed = new Promise<void>((resolve) => res.once('close', resolve));
   yield Buffer.from(`: blocks from height ${first}\n\n`);
   for (let height = first; height <= last && !res.destroyed; ) {
     if (node.store.head.height < height) {
-      await Promise.race([node.waitForHeight(height, HEARTBEAT_MS), closed]);
+      await heightOrClose(node, res, height, HEARTBEAT_MS);
       if (node.store.head.height < height) yield Buffer.from(': waiting\n\n');
       continue;
     }
@@ -122,7 +138,11 @@ export const blockRoutes: Route[] = [
       const { node } = ctx;
       const first = firstHeight(node, req, url);
       const last = intParam(url, 'to', MAX_HEIGHT, MAX_HEIGHT)!;
-      if (last < first) throw new ApiError(400, 'API_BAD_REQUEST', `to (${last}) is below from (${first})`);
+      if (last < first) {
+        // A client reconnecting after the last block it asked for: 204 tells an EventSource to stop.
+        if (req.headers['last-event-id']) return void res.writeHead(204).end();
+        throw new ApiError(400, 'API_BAD_REQUEST', `to (${last}) is below from (${first})`);
+      }
       const open = OPEN_STREAMS.get(ctx) ?? 0;
       if (open >= MAX_BLOCK_STREAMS) {
         throw new ApiError(

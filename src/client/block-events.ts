@@ -9,31 +9,58 @@ import type { BlockJson } from './api-types.ts';
 
 /** What one event may hold, well above a full block's JSON: a node that sends more is cut off. */
 const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+/** Silence after which the link counts as dead: three of the node's 15 s heartbeats missed. */
+export const STREAM_IDLE_MS = 45_000;
 
-/** The blocks in a stream's body, in the order sent; NODE_BAD_RESPONSE for one that is not a block. */
+/**
+ * The blocks in a stream's body, in the order sent; NODE_BAD_RESPONSE for one that is not a block,
+ * NODE_TIMEOUT when nothing (not even a heartbeat) arrives for `idle_ms`.
+ */
 export async function* blockEvents(
   body: ReadableStream<Uint8Array>,
   from: string,
+  idle_ms = STREAM_IDLE_MS,
 ): AsyncGenerator<BlockJson> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const silent = `the block stream from ${from} sent nothing for ${idle_ms / 1000} s`;
+      controller.error(new MedledgerError('NODE_TIMEOUT', silent));
+    }, idle_ms);
+  };
+  const watchdog = new TransformStream<Uint8Array, Uint8Array>({
+    start: arm,
+    transform(chunk, controller) {
+      arm(controller);
+      controller.enqueue(chunk);
+    },
+    flush: () => clearTimeout(timer),
+  });
   const events = body
+    .pipeThrough(watchdog)
     .pipeThrough(new TextDecoderStream())
     .pipeThrough(new EventSourceParserStream({ onError: 'terminate', maxBufferSize: MAX_EVENT_CHARS }));
-  for await (const event of events) {
-    if (event.event !== 'block') continue; // other kinds are for later versions to add
-    let block: BlockJson;
-    try {
-      block = JSON.parse(event.data);
-    } catch {
-      throw notABlock(from, 'its data is not JSON');
+  try {
+    for await (const event of events) {
+      if (event.event !== 'block') continue; // other kinds are for later versions to add
+      yield parseBlock(event, from);
     }
-    if (
-      !Number.isSafeInteger(block?.height) ||
-      String(block.height) !== event.id ||
-      !Array.isArray(block.txs)
-    )
-      throw notABlock(from, 'its data is not a block with the height of its id');
-    yield block;
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function parseBlock(event: { id?: string; data: string }, from: string): BlockJson {
+  let block: BlockJson;
+  try {
+    block = JSON.parse(event.data);
+  } catch {
+    throw notABlock(from, 'its data is not JSON');
+  }
+  if (!Number.isSafeInteger(block?.height) || String(block.height) !== event.id || !Array.isArray(block.txs))
+    throw notABlock(from, 'its data is not a block with the height of its id');
+  return block;
 }
 
 function notABlock(from: string, why: string): MedledgerError {

@@ -261,9 +261,17 @@ export class NodeClient {
   ): AsyncGenerator<BlockJson> {
     const path = '/v1/blocks/stream';
     const query = { from: options.from, to: options.to };
-    const response = await this.#fetch(path, { operator: true, query, signal: options.signal });
+    let response: Response;
+    try {
+      response = await this.#fetch(path, { operator: true, query, signal: options.signal });
+    } catch (error) {
+      if (options.signal?.aborted) return; // the caller ended it before the node answered
+      throw error;
+    }
+    if (response.status === 204) return; // nothing after `to`
     if (!response.ok) await this.#parse(response, `GET ${path}`);
-    if (response.body === null) throw badResponse(this.url, `GET ${path}`, 'no body');
+    if (response.body === null || !response.headers.get('content-type')?.startsWith('text/event-stream'))
+      throw badResponse(this.url, `GET ${path}`, 'not an event stream');
     try {
       yield* blockEvents(response.body, this.url);
     } catch (error) {
