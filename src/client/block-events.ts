@@ -22,24 +22,29 @@ export async function* blockEvents(
   idle_ms = STREAM_IDLE_MS,
 ): AsyncGenerator<BlockJson> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = (controller: TransformStreamDefaultController<Uint8Array>) => {
+  const arm = (controller: TransformStreamDefaultController<string>) => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       const silent = `the block stream from ${from} sent nothing for ${idle_ms / 1000} s`;
       controller.error(new MedledgerError('NODE_TIMEOUT', silent));
     }, idle_ms);
   };
-  const watchdog = new TransformStream<Uint8Array, Uint8Array>({
+  // Decodes the bytes as they come, and takes each chunk (a heartbeat too) as a sign of life.
+  const decoder = new TextDecoder();
+  const watchdog = new TransformStream<Uint8Array, string>({
     start: arm,
     transform(chunk, controller) {
       arm(controller);
-      controller.enqueue(chunk);
+      controller.enqueue(decoder.decode(chunk, { stream: true }));
     },
-    flush: () => clearTimeout(timer),
+    flush(controller) {
+      clearTimeout(timer);
+      const rest = decoder.decode();
+      if (rest) controller.enqueue(rest);
+    },
   });
   const events = body
     .pipeThrough(watchdog)
-    .pipeThrough(new TextDecoderStream())
     .pipeThrough(new EventSourceParserStream({ onError: 'terminate', maxBufferSize: MAX_EVENT_CHARS }));
   try {
     for await (const event of events) {
