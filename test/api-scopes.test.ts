@@ -22,13 +22,7 @@ import { join } from 'node:path';
 import { httpbis } from 'http-message-signatures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Route } from '../src/api/context.ts';
-import { blockRoutes } from '../src/api/routes-blocks.ts';
-import { chainRoutes } from '../src/api/routes-chain.ts';
-import { erasureRoutes } from '../src/api/routes-erasure.ts';
-import { fhirRoutes } from '../src/api/routes-fhir.ts';
-import { recordRoutes } from '../src/api/routes-records.ts';
-import { stateRoutes } from '../src/api/routes-state.ts';
-import { type ApiOptions, startApi } from '../src/api/server.ts';
+import { API_ROUTES, type ApiOptions, startApi } from '../src/api/server.ts';
 import { hex } from '../src/bytes.ts';
 import { NodeClient } from '../src/client/http.ts';
 import { addRecord } from '../src/client/records.ts';
@@ -630,14 +624,6 @@ describe('the OpenAPI document names every operation’s scope', () => {
   });
 
   it("agrees with each route's own access: open, operator, a signed identity, or checked in the handler", () => {
-    const routes: Route[] = [
-      ...chainRoutes,
-      ...blockRoutes,
-      ...stateRoutes,
-      ...recordRoutes,
-      ...erasureRoutes,
-      ...fhirRoutes,
-    ];
     const identityScope = (scope: string) => !['open', 'operator', 'sender-or-operator'].includes(scope);
     const fits: Record<Route['access'], (scope: string) => boolean> = {
       open: (scope) => scope === 'open',
@@ -646,7 +632,7 @@ describe('the OpenAPI document names every operation’s scope', () => {
       // The handler authenticates (a body it reads, or either an identity or the operator).
       'in-handler': (scope) => scope !== 'open',
     };
-    for (const route of routes) {
+    for (const route of API_ROUTES) {
       const matches = Object.entries(TABLE).filter(([key, row]) => {
         const [method] = key.split(' ');
         const pathname = new URL(row.path(row.allowed[0] ?? null), 'http://node').pathname;

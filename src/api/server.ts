@@ -48,7 +48,8 @@ export function apiUrl(server: Server, secure: boolean): string {
   return `${secure ? 'https' : 'http'}://${host}:${address.port}`;
 }
 
-const ROUTES: Route[] = [
+/** Every route of the JSON API (the portal's files and the probes are answered before these). */
+export const API_ROUTES: readonly Route[] = [
   ...chainRoutes,
   ...blockRoutes,
   ...stateRoutes,
@@ -83,7 +84,7 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
   }
   if (isPortalPath(url.pathname)) return servePortal(req, res, url.pathname);
   let pathMatched = false;
-  for (const candidate of ROUTES) {
+  for (const candidate of API_ROUTES) {
     const match = candidate.path.exec(url.pathname);
     if (!match) continue;
     pathMatched = true;

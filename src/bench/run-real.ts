@@ -2,10 +2,10 @@
  * Real mode: runs a scenario on validator processes on this machine (libp2p over 127.0.0.1), with
  * pre-signed load over POST /v1/txs?batch=1 (open loop: every 20 ms the transactions due go to the
  * next validator in turn; closed loop: client c sends to validator c mod n), commits followed on every
- * validator through its block stream (GET /v1/blocks/stream), the fault timeline applied through the processes' own hooks (SIGKILL,
- * restart, PUT /v1/debug/faults), and each process sampled every second (/proc CPU and RSS, /metrics
- * message counters and view changes). Blocks and faults are node-operator routes, signed with each
- * validator's operator key (src/bench/cluster.ts).
+ * validator through its block stream (GET /v1/blocks/stream), the fault timeline applied through the
+ * processes' own hooks (SIGKILL, restart, PUT /v1/debug/faults), and each process sampled every
+ * second (/proc CPU and RSS, /metrics message counters and view changes). Blocks and faults are
+ * node-operator routes, signed with each validator's operator key (src/bench/cluster.ts).
  *
  * A transaction's commit time is when a follower first saw it committed at any validator. Open-loop
  * latency counts from the moment a transaction was due, not when it was sent, so a load generator
