@@ -8,8 +8,10 @@ import {
   CodecError,
   decode,
   encode,
+  encodeAppended,
   type Infer,
   list,
+  listLength,
   map,
   oneOf,
   optional,
@@ -104,6 +106,47 @@ describe('codec round trip', () => {
         'c403010203a668c3a96c6c6f9193cb4270000000000000a162c3c0' +
         '82a161cd012ca17a01',
     );
+  });
+});
+
+describe('a list encoding grows without being decoded', () => {
+  const Samples = list(Sample, 40);
+
+  it('appending items gives the bytes of the longer list, encoded whole', () => {
+    fc.assert(
+      fc.property(
+        fc.array(sampleArb, { maxLength: 20 }),
+        fc.array(sampleArb, { maxLength: 20 }),
+        (head, tail) => {
+          const grown = encodeAppended(Samples, encode(Samples, head), tail);
+          expect(hex(grown)).toBe(hex(encode(Samples, [...head, ...tail])));
+          expect(listLength(Samples, grown)).toBe(head.length + tail.length);
+          expect(decode(Samples, grown)).toEqual([...head, ...tail]);
+        },
+      ),
+    );
+  });
+
+  it('changes the header where msgpack does: 16 items (array 16) and 65,536 (array 32)', () => {
+    const Bytes = list(u8, 70_000);
+    for (const [before, added] of [
+      [15, 1],
+      [14, 3],
+      [65_535, 1],
+      [65_534, 4],
+    ] as const) {
+      const head = new Array<number>(before).fill(7);
+      const tail = new Array<number>(added).fill(9);
+      expect(
+        bytesEqual(encodeAppended(Bytes, encode(Bytes, head), tail), encode(Bytes, [...head, ...tail])),
+      ).toBe(true);
+    }
+  });
+
+  it('refuses to grow a list past its bound, as encoding it would', () => {
+    const full = encode(Samples, new Array<Sample>(40).fill(example));
+    expect(codeOf(() => encodeAppended(Samples, full, [example]))).toBe('CODEC_LENGTH');
+    expect(codeOf(() => encode(Samples, new Array<Sample>(41).fill(example)))).toBe('CODEC_LENGTH');
   });
 });
 

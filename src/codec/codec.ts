@@ -18,7 +18,7 @@ import { Packr } from 'msgpackr';
 import { bytesEqual } from '../bytes.ts';
 import { CodecError } from './errors.ts';
 import { Reader } from './reader.ts';
-import type { Schema } from './schema.ts';
+import type { ListSchema, Schema } from './schema.ts';
 
 /** Default upper bound on any decoded value; protocols set tighter bounds per message type. */
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
@@ -56,4 +56,51 @@ export function decode<T>(schema: Schema<T>, input: Uint8Array, maxBytes: number
     throw new CodecError('CODEC_NON_CANONICAL', `${schema.name}: bytes are not the canonical encoding`);
   }
   return value;
+}
+
+/** The number of items in a list's canonical encoding, read from its header alone. */
+export function listLength<T>(schema: ListSchema<T>, encoded: Uint8Array): number {
+  return new Reader(encoded).array(schema.name, schema.maxItems);
+}
+
+/**
+ * The canonical encoding of a list with `items` appended, made from the list's canonical encoding
+ * without decoding it: a msgpack array is its length header followed by its items' encodings, each
+ * the same bytes as the item encoded alone. So a list that grows one item at a time (a patient's
+ * policies for one grantee) costs the new item each time, not the whole list. `encoded` must be
+ * canonical (state values are: only `encode` writes them); the result is exactly
+ * `encode(schema, [...decode(schema, encoded), ...items])`, which test/codec.test.ts checks.
+ */
+export function encodeAppended<T>(
+  schema: ListSchema<T>,
+  encoded: Uint8Array,
+  items: readonly T[],
+): Uint8Array {
+  const reader = new Reader(encoded);
+  const length = reader.array(schema.name, schema.maxItems) + items.length;
+  if (length > schema.maxItems) {
+    throw new CodecError(
+      'CODEC_LENGTH',
+      `${schema.name}: ${length} items, at most ${schema.maxItems} allowed`,
+    );
+  }
+  const header = arrayHeader(length);
+  const tail = items.map((item, i) => packr.pack(schema.item.toWire(item, `[${length - items.length + i}]`)));
+  const body = encoded.subarray(reader.position);
+  const out = new Uint8Array(header.length + body.length + tail.reduce((sum, t) => sum + t.length, 0));
+  out.set(header, 0);
+  out.set(body, header.length);
+  let at = header.length + body.length;
+  for (const t of tail) {
+    out.set(t, at);
+    at += t.length;
+  }
+  return out;
+}
+
+/** The smallest msgpack array header for `length` items (fixarray, array 16, array 32), as msgpackr writes it. */
+function arrayHeader(length: number): Uint8Array {
+  if (length < 16) return Uint8Array.of(0x90 | length);
+  if (length < 0x10000) return Uint8Array.of(0xdc, length >>> 8, length & 0xff);
+  return Uint8Array.of(0xdd, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
 }

@@ -1,10 +1,11 @@
 /** The canonical encoding of everything medledger hashes, signs or sends. See codec.ts. */
-export { DEFAULT_MAX_BYTES, decode, encode } from './codec.ts';
+export { DEFAULT_MAX_BYTES, decode, encode, encodeAppended, listLength } from './codec.ts';
 export { CodecError, type CodecErrorCode } from './errors.ts';
 export {
   bool,
   bytes,
   type Infer,
+  type ListSchema,
   list,
   map,
   oneOf,

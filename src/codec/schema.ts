@@ -153,10 +153,15 @@ export function optional<T>(inner: Schema<T>): Schema<T | null> {
   };
 }
 
+/** A list schema keeps its item schema and bound, so a list's encoding can grow (`encodeAppended`). */
+export type ListSchema<T> = Schema<T[]> & { readonly item: Schema<T>; readonly maxItems: number };
+
 /** An array of at most `maxItems` values of one schema. */
-export function list<T>(item: Schema<T>, maxItems: number): Schema<T[]> {
+export function list<T>(item: Schema<T>, maxItems: number): ListSchema<T> {
   return {
     name: `list(${item.name}, ..${maxItems})`,
+    item,
+    maxItems,
     toWire(value, path) {
       if (!Array.isArray(value)) throw typeError(path, 'array', value);
       if (value.length > maxItems) {

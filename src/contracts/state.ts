@@ -2,7 +2,7 @@
  * Typed reads and writes of the rule engine's state over a transaction scope: one function per kind
  * of thing, so handlers never touch key bytes or schemas.
  */
-import { u64 } from '../codec/index.ts';
+import { encodeAppended, listLength, u64 } from '../codec/index.ts';
 import { keyOf } from './keys.ts';
 import {
   AccessRequest,
@@ -72,6 +72,26 @@ export function putRecord(scope: TxScope, value: RecordMeta): void {
 
 export function policies(scope: TxScope, patient: string, subject: Subject): readonly Policy[] {
   return scope.read(PolicyBucket, keyOf.policies(patient, subject)) ?? [];
+}
+
+/** How many policies a grantee's bucket holds (read from its header: nothing is decoded). */
+export function policyCount(scope: TxScope, patient: string, subject: Subject): number {
+  const bytes = scope.bytes(keyOf.policies(patient, subject));
+  return bytes === undefined ? 0 : listLength(PolicyBucket, bytes);
+}
+
+/**
+ * Adds a policy at the end of its grantee's bucket; returns the bytes stored. The bucket is not
+ * decoded and only the new policy is encoded, so a grant costs the same however many the patient
+ * gave that grantee before; the bytes are those putPolicies would store for the longer bucket.
+ */
+export function appendPolicy(scope: TxScope, patient: string, subject: Subject, policy: Policy): number {
+  const key = keyOf.policies(patient, subject);
+  const bucket = scope.bytes(key);
+  if (bucket === undefined) return scope.put(PolicyBucket, key, [policy]).length;
+  const bytes = encodeAppended(PolicyBucket, bucket, [policy]);
+  scope.putBytes(key, bytes);
+  return bytes.length;
 }
 
 /** Writes a grantee's bucket (an empty one is deleted); returns the bytes stored (0 when deleted). */

@@ -34,10 +34,9 @@ import * as state from '../state.ts';
 /** Adds a policy to its grantee's bucket and records where it lives. */
 function addPolicy(ctx: TxContext, patient: string, subject: Subject, policy: Policy): void {
   ensure(state.locator(ctx.scope, policy.id) === undefined, 'ID_COLLISION');
-  const bucket = [...state.policies(ctx.scope, patient, subject), policy];
-  ensure(bucket.length <= MAX_POLICIES_PER_GRANTEE, 'TOO_MANY_POLICIES');
-  // Encoded once: the bytes written are the ones measured. Refused, the scope's writes are dropped.
-  const bytes = state.putPolicies(ctx.scope, patient, subject, bucket);
+  ensure(state.policyCount(ctx.scope, patient, subject) < MAX_POLICIES_PER_GRANTEE, 'TOO_MANY_POLICIES');
+  // Refused for its size, the scope's writes are dropped.
+  const bytes = state.appendPolicy(ctx.scope, patient, subject, policy);
   ensure(bytes <= LIMITS.stateValueBytes, 'TOO_MANY_POLICIES');
   state.putLocator(ctx.scope, policy.id, { patient, subject });
 }
