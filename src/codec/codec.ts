@@ -15,7 +15,7 @@
  * test/codec.test.ts holds golden vectors that fail if an upgrade changes a single byte.
  */
 import { Packr } from 'msgpackr';
-import { bytesEqual } from '../bytes.ts';
+import { bytesEqual, concatBytes } from '../bytes.ts';
 import { CodecError } from './errors.ts';
 import { Reader } from './reader.ts';
 import type { ListSchema, Schema } from './schema.ts';
@@ -84,18 +84,8 @@ export function encodeAppended<T>(
       `${schema.name}: ${length} items, at most ${schema.maxItems} allowed`,
     );
   }
-  const header = arrayHeader(length);
   const tail = items.map((item, i) => packr.pack(schema.item.toWire(item, `[${length - items.length + i}]`)));
-  const body = encoded.subarray(reader.position);
-  const out = new Uint8Array(header.length + body.length + tail.reduce((sum, t) => sum + t.length, 0));
-  out.set(header, 0);
-  out.set(body, header.length);
-  let at = header.length + body.length;
-  for (const t of tail) {
-    out.set(t, at);
-    at += t.length;
-  }
-  return out;
+  return concatBytes([arrayHeader(length), encoded.subarray(reader.position), ...tail]);
 }
 
 /** The smallest msgpack array header for `length` items (fixarray, array 16, array 32), as msgpackr writes it. */
