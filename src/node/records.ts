@@ -51,6 +51,7 @@ import {
   type StoredRecord,
   transportOverFrames,
 } from '../store/index.ts';
+import { FetchSlots } from './fetch-slots.ts';
 import { type GatheredShares, KeyShareExchange, type ReleasedShare } from './key-shares.ts';
 import { RecentMap } from './recent-map.ts';
 import type { NodeLogger, ValidatorNode } from './validator.ts';
@@ -137,8 +138,11 @@ export class RecordService {
   #gcTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping = false;
-  #fetching = 0;
-  readonly #fetchWaiters: Array<() => void> = [];
+  /**
+   * Fetches from peers at once: a node catching up replays many record.add commits at once, and
+   * peers serve a few streams per connection.
+   */
+  readonly #fetchSlots = new FetchSlots(MAX_CONCURRENT_FETCHES);
   #stopped = false;
   /** Wakes backoff sleeps when the service stops. */
   readonly #stopping = new AbortController();
@@ -413,6 +417,7 @@ export class RecordService {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#stopping.abort();
+    this.#fetchSlots.close();
     clearInterval(this.#gcTimer);
     clearTimeout(this.#sweepTimer);
     await Promise.allSettled(this.#replicating.values());
@@ -550,23 +555,6 @@ export class RecordService {
     this.#erasures?.issue(recordId, eraseTx);
   }
 
-  /**
-   * Runs a fetch from peers when one of MAX_CONCURRENT_FETCHES slots is free: a node catching up
-   * replays many record.add commits at once, and peers serve a few streams per connection.
-   */
-  async #fetchSlot<T>(fetch: () => Promise<T>): Promise<T> {
-    while (this.#fetching >= MAX_CONCURRENT_FETCHES) {
-      await new Promise<void>((resolve) => this.#fetchWaiters.push(resolve));
-    }
-    this.#fetching++;
-    try {
-      return await fetch();
-    } finally {
-      this.#fetching--;
-      this.#fetchWaiters.shift()?.();
-    }
-  }
-
   /** Makes every committed, live record complete on this node, one at a time, page by page. */
   async #sweep(): Promise<void> {
     if (this.#sweeping) return;
@@ -631,12 +619,13 @@ export class RecordService {
             return;
           }
           const peers = this.#node.host.connectedPeers();
-          const result = await this.#fetchSlot(() => this.#replicator.replicate(recordId, cid, peers));
+          const result = await this.#fetchSlots.run(() => this.#replicator.replicate(recordId, cid, peers));
           this.#replications.inc({ result: 'fetched' });
           this.#log.info({ record: recordId, bytes: result.fetchedBytes }, 'record replicated');
           return;
         } catch (error) {
-          if (this.#stopped || attempt >= attempts) {
+          if (this.#stopped) throw error; // a stop is not a failure to replicate
+          if (attempt >= attempts) {
             this.#replications.inc({ result: 'failed' });
             this.#log.warn({ record: recordId, err: error }, 'record replication failed');
             throw new MedledgerError(
