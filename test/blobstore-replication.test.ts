@@ -191,6 +191,26 @@ describe('replication', () => {
     expect(byPeer.get('good')).toBeUndefined();
   });
 
+  it('a replication its caller gives up ends at once and blames no peer', async () => {
+    // Only silent peers: without the signal the call would wait a minute per peer.
+    const { recordCid, replicator, faults, nodes } = await setup({
+      held: { delayMs: 60_000 },
+      silent: { silent: true },
+    });
+    const node = replicator({ requestTimeoutMs: 60_000, wantTimeoutMs: 60_000 });
+    const caller = new AbortController();
+    const run = node.replicate('rec-1', recordCid, ['held', 'silent'], caller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    caller.abort();
+    expect(await codeOf(run)).toBe('STORE_REPLICATION_FAILED');
+    expect(faults).toEqual([]);
+    // Given up before it started, it asks no peer.
+    expect(await codeOf(node.replicate('rec-1', recordCid, ['held'], caller.signal))).toBe(
+      'STORE_REPLICATION_FAILED',
+    );
+    expect(await nodes.local!.store.hasRecord(recordCid)).toBe(false);
+  });
+
   it('spreads chunk requests over several honest peers within the per-peer limits', async () => {
     const { recordCid, replicator, readBack, plaintext } = await setup({ a: {}, b: {}, c: {} }, 12);
     const result = await replicator({

@@ -37,6 +37,18 @@ describe('fetch slots', () => {
     expect(started).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('a freed slot goes to the longest waiting, not to one asking at that moment', async () => {
+    const slots = new FetchSlots(1);
+    const first = pending();
+    const started: string[] = [];
+    const runs = [slots.run(first.fetch), slots.run(async () => void started.push('waiting'))];
+    await turn();
+    first.finish();
+    runs.push(slots.run(async () => void started.push('newcomer')));
+    await Promise.all(runs);
+    expect(started).toEqual(['waiting', 'newcomer']);
+  });
+
   it('once closed, starts nothing: the waiting and later ones are refused NODE_STOPPED, the running end', async () => {
     const slots = new FetchSlots(1);
     const running = pending();

@@ -619,12 +619,20 @@ export class RecordService {
             return;
           }
           const peers = this.#node.host.connectedPeers();
-          const result = await this.#fetchSlots.run(() => this.#replicator.replicate(recordId, cid, peers));
+          const result = await this.#fetchSlots.run(() =>
+            this.#replicator.replicate(recordId, cid, peers, this.#stopping.signal),
+          );
           this.#replications.inc({ result: 'fetched' });
           this.#log.info({ record: recordId, bytes: result.fetchedBytes }, 'record replicated');
           return;
         } catch (error) {
-          if (this.#stopped) throw error; // a stop is not a failure to replicate
+          if (this.#stopped) {
+            // Not a failure to replicate: the sweep of the next start completes the record.
+            throw new MedledgerError(
+              'NODE_STOPPED',
+              `the node is stopping; record ${recordId} is not replicated yet`,
+            );
+          }
           if (attempt >= attempts) {
             this.#replications.inc({ result: 'failed' });
             this.#log.warn({ record: recordId, err: error }, 'record replication failed');

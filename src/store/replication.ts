@@ -388,10 +388,18 @@ class Run {
   fetchedBytes = 0;
   readonly #report: ((fault: PeerFault) => void) | undefined;
   readonly #maxFailures: number;
+  /** Aborted when the caller gives the replication up (its node stopping). */
+  readonly signal: AbortSignal | undefined;
 
-  constructor(report: ((fault: PeerFault) => void) | undefined, maxFailures: number) {
+  constructor(report: ((fault: PeerFault) => void) | undefined, maxFailures: number, signal?: AbortSignal) {
     this.#report = report;
     this.#maxFailures = maxFailures;
+    this.signal = signal;
+  }
+
+  /** Throws when the caller gave the replication up. */
+  checkGoing(cid: CID): void {
+    if (this.signal?.aborted) throw abandoned(cid);
   }
 
   fault(peer: PeerId, cid: CID, kind: PeerFaultKind, detail: string): void {
@@ -422,32 +430,51 @@ class Run {
   }
 }
 
+function abandoned(cid: CID): StoreError {
+  return new StoreError(
+    'STORE_REPLICATION_FAILED',
+    `Replication of ${cid.toString()} was given up by its caller.`,
+  );
+}
+
 function timeoutError(peer: PeerId, ms: number): StoreError {
   return new StoreError('STORE_TIMEOUT', `Peer ${peer} sent nothing for ${ms} ms.`);
 }
 
-/** Resolves like `promise`, or rejects with STORE_TIMEOUT (aborting `controller`) after `ms`. */
+/**
+ * Resolves like `promise`, or rejects with STORE_TIMEOUT after `ms`, or as abandoned as soon as the
+ * run's caller gives up; either way `controller` is aborted, which ends the request.
+ */
 function withTimeout<T>(
   promise: Promise<T>,
   ms: number,
   controller: AbortController,
   peer: PeerId,
+  run: Run,
+  cid: CID,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      run.signal?.removeEventListener('abort', giveUp);
+      done();
+    };
+    const stop = (error: StoreError) => {
       controller.abort();
-      reject(timeoutError(peer, ms));
-    }, ms);
+      settle(() => reject(error));
+    };
+    const timer = setTimeout(() => stop(timeoutError(peer, ms)), ms);
+    const giveUp = () => stop(abandoned(cid));
     promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
+      (value) => settle(() => resolve(value)),
+      (error) => settle(() => reject(error)),
     );
+    // The caller's signal lives long: the listener goes once this request settles.
+    if (run.signal?.aborted) giveUp();
+    else run.signal?.addEventListener('abort', giveUp, { once: true });
   });
 }
 
@@ -484,9 +511,16 @@ export class Replicator {
   /**
    * Makes the committed record `recordId` (record CID `recordCid`) complete on this node: pulls its
    * manifest and missing chunks from `candidates`, verifies each against its CID, stores them and
-   * references the record. Refused for a record erased here (STORE_RECORD_ERASED).
+   * references the record. Refused for a record erased here (STORE_RECORD_ERASED). When `signal`
+   * aborts, the requests under way end and the call rejects at once (STORE_REPLICATION_FAILED): the
+   * chunks already stored stay.
    */
-  async replicate(recordId: string, recordCid: CidLike, candidates: PeerId[]): Promise<ReplicationResult> {
+  async replicate(
+    recordId: string,
+    recordCid: CidLike,
+    candidates: PeerId[],
+    signal?: AbortSignal,
+  ): Promise<ReplicationResult> {
     const cid = parseCid(recordCid);
     if (await this.#store.isErased(recordId)) {
       throw new StoreError(
@@ -494,11 +528,12 @@ export class Replicator {
         `Record ${recordId} was erased on this node; not replicating it.`,
       );
     }
-    const run = new Run(this.#options.onPeerFault, this.#options.maxTimeoutsPerPeer);
+    const run = new Run(this.#options.onPeerFault, this.#options.maxTimeoutsPerPeer, signal);
+    run.checkGoing(cid);
     let manifest = await readOrNull(() => this.#store.readManifest(cid));
     let order = [...new Set(candidates)];
     if (manifest === null || (await this.#store.missingChunks(cid)).length > 0) {
-      order = await this.#rank(cid, order);
+      order = await this.#rank(cid, order, run);
     }
     manifest ??= await this.#fetchManifest(cid, order, run);
     await this.#store.addReference(recordId, cid);
@@ -516,7 +551,7 @@ export class Replicator {
   }
 
   /** Asks every candidate (want) at once: holders first, then peers that did not answer in time. */
-  async #rank(cid: CID, candidates: PeerId[]): Promise<PeerId[]> {
+  async #rank(cid: CID, candidates: PeerId[], run: Run): Promise<PeerId[]> {
     if (candidates.length <= 1) return candidates;
     const answers = await Promise.all(
       candidates.map(async (peer) => {
@@ -527,6 +562,8 @@ export class Replicator {
             this.#options.wantTimeoutMs,
             controller,
             peer,
+            run,
+            cid,
           );
           return held.some((c) => c.equals(cid)) ? 0 : 2;
         } catch {
@@ -551,6 +588,7 @@ export class Replicator {
 
   async #fetchManifest(cid: CID, order: PeerId[], run: Run): Promise<Manifest> {
     for (const peer of order) {
+      run.checkGoing(cid);
       if (run.excluded.has(peer)) continue;
       const load = this.#peerLoad(peer);
       load.active++;
@@ -558,7 +596,14 @@ export class Replicator {
       let bytes: Uint8Array | null = null;
       try {
         const iterator = this.#transport.fetch(peer, { cid }, controller.signal)[Symbol.asyncIterator]();
-        const next = await withTimeout(iterator.next(), this.#options.requestTimeoutMs, controller, peer);
+        const next = await withTimeout(
+          iterator.next(),
+          this.#options.requestTimeoutMs,
+          controller,
+          peer,
+          run,
+          cid,
+        );
         iterator.return?.()?.catch(() => {});
         if (next.done) {
           run.fault(peer, cid, 'not-found', 'the peer does not hold the manifest');
@@ -594,10 +639,12 @@ export class Replicator {
       run.served(peer, bytes.length);
       return manifest;
     }
+    run.checkGoing(cid);
     throw this.#failed(cid, run, 'no candidate peer served its manifest');
   }
 
   #transportFault(run: Run, peer: PeerId, cid: CID, error: unknown): void {
+    if (run.signal?.aborted) return; // given up here: not the peer's fault
     if (error instanceof StoreError && error.code === 'STORE_TIMEOUT') {
       run.fault(peer, cid, 'timeout', describeError(error));
     } else if (error instanceof StoreError && error.code === 'STORE_PEER_BUSY') {
@@ -654,11 +701,13 @@ export class Replicator {
         finished = true;
         clearTimeout(timer);
         this.#wakers.delete(pump);
+        run.signal?.removeEventListener('abort', pump);
         if (error === undefined) resolve();
         else reject(error);
       };
       const pump = () => {
         if (finished) return;
+        if (run.signal?.aborted) fatal ??= abandoned(cid);
         if (fatal !== undefined && active === 0) return finish(fatal);
         if (fatal !== undefined) return;
         if (queue.length === 0 && active === 0) return finish();
@@ -712,6 +761,7 @@ export class Replicator {
         }
       };
       this.#wakers.add(pump);
+      run.signal?.addEventListener('abort', pump, { once: true }); // also while waiting for a busy peer
       pump();
     });
   }
@@ -743,7 +793,14 @@ export class Replicator {
         const chunk = manifest.chunks[indices[delivered]!]!;
         let next: IteratorResult<Uint8Array>;
         try {
-          next = await withTimeout(iterator.next(), this.#options.requestTimeoutMs, controller, peer);
+          next = await withTimeout(
+            iterator.next(),
+            this.#options.requestTimeoutMs,
+            controller,
+            peer,
+            run,
+            cid,
+          );
         } catch (error) {
           this.#transportFault(run, peer, chunk.cid, error);
           break;
