@@ -32,6 +32,7 @@
  *                                            with the re-proposals they imply)
  *       STATUS view=V [changing] height=H   TXS txs=tx1,tx2 [forged=tx2] (tx2's signature flipped)
  *       BODIES blocks=NAME,NAME [swap=NAME2]  (the answer to GET-BODIES blocks=NAME,...)
+ *       GET-BODIES blocks=NAME,NAME
  *       PROPOSAL view=V block=NAME           (the PRE-PREPARE by its transactions' hashes)
  *       GET-TXS block=NAME indexes=I,I       BLOCK-TXS block=NAME txs=tx1,tx2
  *   tick TIMER                              a timer fires: request, viewchange, batch or status
@@ -312,6 +313,10 @@ class Script {
       case 'GET-TXS': {
         const indexes = need(a, 'indexes', line).split(',').map(Number);
         return { kind: 'gettxs', blockHash: blockHash(block().header), indexes };
+      }
+      case 'GET-BODIES': {
+        const names = need(a, 'blocks', line).split(',');
+        return { kind: 'getbodies', hashes: names.map((name) => blockHash(this.#block(name).header)) };
       }
       case 'BLOCK-TXS': {
         const txs = need(a, 'txs', line)

@@ -247,6 +247,11 @@ export class Replica {
   /** Each peer's last STATUS, and our STATUS period it came in. */
   #peerStatus = new Map<number, { view: number; changing: boolean; height: number; period: number }>();
   #statusPeriod = 0;
+  /**
+   * Transactions sent to each peer this STATUS period in answers to GET-TXS and GET-BODIES (a block
+   * counts its transactions), against answerBudget.
+   */
+  readonly #answered = new Map<number, number>();
 
   #mempool: Mempool;
   /** The request timeout, stretched to the commit latency measured here. */
@@ -1263,6 +1268,7 @@ export class Replica {
     switch (timer) {
       case 'status': {
         this.#statusPeriod++;
+        this.#answered.clear();
         // An unanswered fetch is asked again after a few periods (not each: applying many blocks takes
         // time, and a second request for the same blocks only delays the first).
         if (this.#statusPeriod - this.#fetchPeriod >= FETCH_RETRY_PERIODS) this.#fetching = false;
@@ -1538,8 +1544,29 @@ export class Replica {
 
   /** Answers with the blocks we hold of those asked for (none is secret: they were broadcast). */
   #onGetBodies(from: number, hashes: readonly Uint8Array[]): void {
-    const blocks = hashes.flatMap((hash) => this.#bodies.get(hex(hash)) ?? []);
+    const held = hashes.flatMap((hash) => this.#bodies.get(hex(hash)) ?? []);
+    const blocks = this.#withinAnswerBudget(from, held, (block) => Math.max(1, block.txs.length));
     if (blocks.length > 0) this.#emit({ kind: 'send', to: from, message: { kind: 'bodies', blocks } });
+  }
+
+  /**
+   * What of `items` (in order) fits the peer's answer budget this STATUS period, which it then uses.
+   * The budget is twice what the pipeline lets an honest replica ask for in a period (each proposal
+   * of the window asked for on arrival and once more at the period's end): a faulty validator that
+   * asks again and again cannot make this replica send without bound. What does not fit is left out;
+   * an honest asker asks again for what it still misses.
+   */
+  #withinAnswerBudget<T>(from: number, items: readonly T[], size: (item: T) => number): T[] {
+    const budget = 2 * this.#config.params.window * this.#config.params.maxBlockTxs;
+    let used = this.#answered.get(from) ?? 0;
+    const fits: T[] = [];
+    for (const item of items) {
+      if (used + size(item) > budget) break;
+      used += size(item);
+      fits.push(item);
+    }
+    this.#answered.set(from, used);
+    return fits;
   }
 
   /** Takes up each re-proposal a received block completes; anything else is dropped. */
@@ -1593,7 +1620,8 @@ export class Replica {
   #onGetTxs(from: number, hash: Uint8Array, indexes: readonly number[]): void {
     const block = this.#bodies.get(hex(hash));
     if (!block) return;
-    const txs = indexes.flatMap((index) => block.txs[index] ?? []);
+    const held = indexes.flatMap((index) => block.txs[index] ?? []);
+    const txs = this.#withinAnswerBudget(from, held, () => 1);
     if (txs.length > 0)
       this.#emit({ kind: 'send', to: from, message: { kind: 'blocktxs', blockHash: hash, txs } });
   }
