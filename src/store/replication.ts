@@ -388,18 +388,34 @@ class Run {
   fetchedBytes = 0;
   readonly #report: ((fault: PeerFault) => void) | undefined;
   readonly #maxFailures: number;
+  /** The record being replicated. */
+  readonly cid: CID;
   /** Aborted when the caller gives the replication up (its node stopping). */
   readonly signal: AbortSignal | undefined;
 
-  constructor(report: ((fault: PeerFault) => void) | undefined, maxFailures: number, signal?: AbortSignal) {
+  constructor(
+    report: ((fault: PeerFault) => void) | undefined,
+    maxFailures: number,
+    cid: CID,
+    signal?: AbortSignal,
+  ) {
     this.#report = report;
     this.#maxFailures = maxFailures;
+    this.cid = cid;
     this.signal = signal;
   }
 
+  /** The error of a replication its caller gave up. */
+  abandoned(): StoreError {
+    return new StoreError(
+      'STORE_REPLICATION_FAILED',
+      `Replication of ${this.cid.toString()} was given up by its caller.`,
+    );
+  }
+
   /** Throws when the caller gave the replication up. */
-  checkGoing(cid: CID): void {
-    if (this.signal?.aborted) throw abandoned(cid);
+  checkGoing(): void {
+    if (this.signal?.aborted) throw this.abandoned();
   }
 
   fault(peer: PeerId, cid: CID, kind: PeerFaultKind, detail: string): void {
@@ -430,13 +446,6 @@ class Run {
   }
 }
 
-function abandoned(cid: CID): StoreError {
-  return new StoreError(
-    'STORE_REPLICATION_FAILED',
-    `Replication of ${cid.toString()} was given up by its caller.`,
-  );
-}
-
 function timeoutError(peer: PeerId, ms: number): StoreError {
   return new StoreError('STORE_TIMEOUT', `Peer ${peer} sent nothing for ${ms} ms.`);
 }
@@ -451,7 +460,6 @@ function withTimeout<T>(
   controller: AbortController,
   peer: PeerId,
   run: Run,
-  cid: CID,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
@@ -467,7 +475,7 @@ function withTimeout<T>(
       settle(() => reject(error));
     };
     const timer = setTimeout(() => stop(timeoutError(peer, ms)), ms);
-    const giveUp = () => stop(abandoned(cid));
+    const giveUp = () => stop(run.abandoned());
     promise.then(
       (value) => settle(() => resolve(value)),
       (error) => settle(() => reject(error)),
@@ -528,8 +536,8 @@ export class Replicator {
         `Record ${recordId} was erased on this node; not replicating it.`,
       );
     }
-    const run = new Run(this.#options.onPeerFault, this.#options.maxTimeoutsPerPeer, signal);
-    run.checkGoing(cid);
+    const run = new Run(this.#options.onPeerFault, this.#options.maxTimeoutsPerPeer, cid, signal);
+    run.checkGoing();
     let manifest = await readOrNull(() => this.#store.readManifest(cid));
     let order = [...new Set(candidates)];
     if (manifest === null || (await this.#store.missingChunks(cid)).length > 0) {
@@ -563,7 +571,6 @@ export class Replicator {
             controller,
             peer,
             run,
-            cid,
           );
           return held.some((c) => c.equals(cid)) ? 0 : 2;
         } catch {
@@ -588,7 +595,7 @@ export class Replicator {
 
   async #fetchManifest(cid: CID, order: PeerId[], run: Run): Promise<Manifest> {
     for (const peer of order) {
-      run.checkGoing(cid);
+      run.checkGoing();
       if (run.excluded.has(peer)) continue;
       const load = this.#peerLoad(peer);
       load.active++;
@@ -602,7 +609,6 @@ export class Replicator {
           controller,
           peer,
           run,
-          cid,
         );
         iterator.return?.()?.catch(() => {});
         if (next.done) {
@@ -639,7 +645,7 @@ export class Replicator {
       run.served(peer, bytes.length);
       return manifest;
     }
-    run.checkGoing(cid);
+    run.checkGoing();
     throw this.#failed(cid, run, 'no candidate peer served its manifest');
   }
 
@@ -707,7 +713,7 @@ export class Replicator {
       };
       const pump = () => {
         if (finished) return;
-        if (run.signal?.aborted) fatal ??= abandoned(cid);
+        if (run.signal?.aborted) fatal ??= run.abandoned();
         if (fatal !== undefined && active === 0) return finish(fatal);
         if (fatal !== undefined) return;
         if (queue.length === 0 && active === 0) return finish();
@@ -793,14 +799,7 @@ export class Replicator {
         const chunk = manifest.chunks[indices[delivered]!]!;
         let next: IteratorResult<Uint8Array>;
         try {
-          next = await withTimeout(
-            iterator.next(),
-            this.#options.requestTimeoutMs,
-            controller,
-            peer,
-            run,
-            cid,
-          );
+          next = await withTimeout(iterator.next(), this.#options.requestTimeoutMs, controller, peer, run);
         } catch (error) {
           this.#transportFault(run, peer, chunk.cid, error);
           break;
