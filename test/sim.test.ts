@@ -4,6 +4,7 @@
  * sim-n4.test.ts and sim-n7.test.ts.
  */
 import { execFile } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { hex } from '../src/bytes.ts';
@@ -34,12 +35,14 @@ import {
   parseFaults,
   replayCommand,
   runSeed,
+  runSeeds,
   type SimulationResult,
   Simulator,
   simOptions,
 } from '../src/sim/index.ts';
 import { SIM_GENESIS_TIME } from '../src/sim/setup.ts';
 import { SignatureLog } from '../src/sim/signature-log.ts';
+import { expectNoViolations } from './fixtures/sim.ts';
 
 describe('Prng', () => {
   it('is a function of its seed, and child streams of the seed and label only', () => {
@@ -442,6 +445,19 @@ describe('a primary that hangs with its connections open', () => {
       // The timeout, a STATUS period to see it ran out, and the view change; not two timeouts.
       expect(replacedAt(run) - hang_ms).toBeLessThan(requestTimeout_ms + 2 * statusInterval_ms);
     }
+  });
+});
+
+describe('a validator that floods GET-TXS and GET-BODIES', () => {
+  it('is answered at most the budget per STATUS period, which the flood reaches, and the others keep deciding', async () => {
+    const { window, maxBlockTxs } = simOptions({ seed: 1 }).params;
+    const budget = 2 * window * maxBlockTxs;
+    const faults = parseFaults('flood-requests,drop,crash,partition');
+    const runs = Array.from({ length: 12 }, (_, i) => simOptions({ seed: 1 + i, nodes: 4, faults }));
+    const outcomes = await runSeeds(runs, Math.max(1, availableParallelism()));
+    expectNoViolations(outcomes); // every checker, answer-budget and liveness among them
+    const peaks = outcomes.map((o) => o.stats.answerPeak_txs);
+    expect(Math.max(...peaks)).toBe(budget);
   });
 });
 

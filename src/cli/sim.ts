@@ -40,6 +40,7 @@ interface SimCommandOptions {
   unsafeSkipPreprepareSignatureCheck?: boolean;
   unsafeSkipTxSignatureCheck?: boolean;
   unsafeSkipClockCheck?: boolean;
+  unsafeSkipAnswerBudget?: boolean;
   scenario?: ScenarioName;
   faultPeriodMs?: number;
   clientsTo?: ClientTarget;
@@ -69,6 +70,7 @@ function baseOptions(options: SimCommandOptions): Omit<Partial<SimOptions>, 'see
     ...(options.unsafeSkipPreprepareSignatureCheck ? { skipPrePrepareSignatureCheck: true } : {}),
     ...(options.unsafeSkipTxSignatureCheck ? { skipTxSignatureCheck: true } : {}),
     ...(options.unsafeSkipClockCheck ? { skipClockCheck: true } : {}),
+    ...(options.unsafeSkipAnswerBudget ? { skipAnswerBudget: true } : {}),
   };
   return {
     nodes: options.nodes,
@@ -120,7 +122,7 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
       '--faults <list>',
       'comma-separated fault kinds (delay, drop, duplicate, reorder, partition, crash, equivocate, ' +
         'conflicting-votes, silence, replay, forge, bogus-viewchange; crash-primary, clock-skew; the targeted attacks ' +
-        'forge-preprepare, bad-tx, forge-newview, split-votes, bend-time; twins: f validators run twice with one key, ' +
+        'forge-preprepare, bad-tx, forge-newview, split-votes, bend-time, flood-requests; twins: f validators run twice with one key, ' +
         'under shifting partitions, instead of the Byzantine kinds), or all, none, random (a mix per seed; ' +
         'neither mixes in crash-primary, clock-skew, the targeted attacks or twins)',
       faults,
@@ -189,6 +191,10 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
     .option(
       '--unsafe-skip-clock-check',
       "TESTING ONLY: replicas vote for a new proposal whatever its timestamp's distance from their clock (a deliberate bug)",
+    )
+    .option(
+      '--unsafe-skip-answer-budget',
+      'TESTING ONLY: replicas answer GET-TXS and GET-BODIES in full however often a peer asks (a deliberate bug)',
     )
     .addHelpText(
       'after',

@@ -96,6 +96,8 @@ export interface UnsafeTestingBugs {
   skipTxSignatureCheck?: boolean;
   /** Vote for a new proposal whatever its timestamp (as if the replica had no clock). */
   skipClockCheck?: boolean;
+  /** Answer GET-TXS and GET-BODIES in full, however often a peer asks (no answer budget). */
+  skipAnswerBudget?: boolean;
 }
 
 export interface ReplicaConfig {

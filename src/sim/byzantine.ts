@@ -34,6 +34,10 @@
  * - split-votes: as primary, one block to half the honest replicas and a valid variant to the
  *   other half, with every Byzantine replica's votes for each block sent to its holders only: a
  *   quorum one short lets both halves commit.
+ * - flood-requests: at every tick, GET-TXS for every transaction of the latest proposals it knows and
+ *   GET-BODIES for those blocks, several times over, to every other replica: many times what an
+ *   honest replica asks for in a STATUS period, which the answer budget keeps from costing the askee
+ *   without bound.
  */
 import { bytesEqual, hex } from '../bytes.ts';
 import type {
@@ -102,6 +106,12 @@ export interface AdversaryContext {
 }
 
 const REPLAY_MEMORY = 256;
+/**
+ * With `flood-requests`: the latest heights whose proposals it asks for (replicas hold the blocks
+ * above their stable checkpoint), and how many times over at each tick.
+ */
+const FLOOD_HEIGHTS = 16;
+const FLOOD_REPEAT = 12;
 
 type ProposalMessage = Extract<ConsensusMessage, { kind: 'preprepare' }>;
 
@@ -806,6 +816,7 @@ export class Adversary {
     const out: Outgoing[] = [];
     if (this.#has('forge-preprepare') && this.#prng.chance(0.5)) out.push(...this.#forgedPrePrepare());
     const others = this.#others();
+    if (this.#has('flood-requests')) out.push(...this.#floodRequests(others));
     if (this.#has('replay') && this.#memory.length > 0 && this.#prng.chance(0.5)) {
       const count = this.#prng.intBetween(1, 3);
       for (let i = 0; i < count; i++) {
@@ -832,6 +843,23 @@ export class Adversary {
       }
     }
     this.#send(out);
+  }
+
+  /** Asks everyone for the whole of the latest proposals it knows, whatever it holds already. */
+  #floodRequests(others: readonly number[]): Outgoing[] {
+    const latest = [...this.#proposals.keys()].sort((a, b) => b - a).slice(0, FLOOD_HEIGHTS);
+    const blocks = latest.flatMap((height) => this.#proposals.get(height)!.map((pp) => pp.block));
+    const hashes = blocks.map((block) => blockHash(block.header));
+    const asks: ConsensusMessage[] = blocks.flatMap((block, i) =>
+      block.txs.length === 0
+        ? []
+        : [{ kind: 'gettxs', blockHash: hashes[i]!, indexes: block.txs.map((_, index) => index) }],
+    );
+    for (let at = 0; at < hashes.length; at += MAX_BODIES)
+      asks.push({ kind: 'getbodies', hashes: hashes.slice(at, at + MAX_BODIES) });
+    return others.flatMap((to) =>
+      Array.from({ length: FLOOD_REPEAT }, () => asks.map((message) => ({ to, message }))).flat(),
+    );
   }
 
   /** What it serves a peer's state transfer: with `forge`, certificates with a broken vote. */

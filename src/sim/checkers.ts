@@ -24,6 +24,9 @@
  *   already used, never one beyond (the rule engine would refuse that one NONCE_GAP, and its client
  *   could never run it again). Backups refuse a block that does so (SimExecutor, as the node's
  *   executor), whoever proposed it;
+ * - answer-budget: no honest replica sent one peer more transactions in answers to GET-TXS and
+ *   GET-BODIES within one of its STATUS periods than twice what the pipeline window lets an honest
+ *   peer ask for (2 × window × maxBlockTxs), however often it was asked;
  * - liveness: after the last fault heals (heal_ms), every honest replica commits every submitted
  *   transaction within the liveness bound.
  * - progress-admitted and progress-voting (progress.ts), with `progressChecks`: progress per replica
@@ -75,6 +78,7 @@ export function checkRun(result: SimulationResult): CheckReport {
   add(checkHonestEquivocation(result));
   add(checkBlockTime(result));
   add(checkNonceOrder(result));
+  add(checkAnswerBudget(result));
   const liveness = checkLiveness(result);
   add(liveness.violations);
   if (progressChecksOn(result.options)) {
@@ -339,6 +343,20 @@ export function checkHonestEquivocation(result: SimulationResult): Violation[] {
     checker: 'honest-equivocation',
     detail: `honest replica ${c.node} signed ${c.phase.toUpperCase()} for two blocks at view ${c.view} height ${c.height}: ${short(c.first)}… and ${short(c.second)}…`,
   }));
+}
+
+export function checkAnswerBudget(result: SimulationResult): Violation[] {
+  const { window, maxBlockTxs } = result.options.params;
+  const budget = 2 * window * maxBlockTxs;
+  return result.answers
+    .peaks()
+    .filter((peak) => peak.txs > budget)
+    .map((peak) => ({
+      checker: 'answer-budget',
+      detail:
+        `honest replica ${peak.from} sent replica ${peak.to} ${peak.txs} transactions in answers within one ` +
+        `STATUS period (incarnation ${peak.incarnation}, period ${peak.period}); the budget is ${budget}`,
+    }));
 }
 
 export function checkBlockTime(result: SimulationResult): Violation[] {

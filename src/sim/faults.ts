@@ -28,6 +28,7 @@ export const BYZANTINE_FAULTS = [
   'forge-newview',
   'split-votes',
   'bend-time',
+  'flood-requests',
 ] as const;
 /** f validators each run as two honest replicas with one key, under shifting partitions (twins.ts). */
 export const TWINS_FAULTS = ['twins'] as const;
@@ -41,8 +42,9 @@ export const FAULT_KINDS = [
 /**
  * Byzantine behaviours that try exactly what one of the honest code's checks refuses (a forged
  * PRE-PREPARE signature, a transaction with a broken signature, NEW-VIEW re-proposals that do not
- * follow from the view changes, votes split to exploit a quorum one short). They are chosen by name
- * only, never by `random` or `all`, so that the seeds of the random mix replay as they always did.
+ * follow from the view changes, votes split to exploit a quorum one short, GET-TXS and GET-BODIES
+ * asked again and again beyond the answer budget). They are chosen by name only, never by `random`
+ * or `all`, so that the seeds of the random mix replay as they always did.
  */
 export const TARGETED_ATTACKS = [
   'forge-preprepare',
@@ -50,6 +52,7 @@ export const TARGETED_ATTACKS = [
   'forge-newview',
   'split-votes',
   'bend-time',
+  'flood-requests',
 ] as const;
 /** Faults chosen by name only, like the targeted attacks. */
 const BY_NAME_ONLY: readonly string[] = [

@@ -86,6 +86,14 @@ export const MUTANTS: readonly Mutant[] = [
     unsafe: () => ({ skipClockCheck: true }),
     reliable: true,
   },
+  {
+    name: 'skip-answer-budget',
+    description: 'answer GET-TXS and GET-BODIES in full however often a peer asks',
+    nodes: [4],
+    faults: 'flood-requests',
+    unsafe: () => ({ skipAnswerBudget: true }),
+    reliable: true,
+  },
 ];
 
 /** Checkers whose objection means the mutation was caught (see the file comment). */
@@ -98,6 +106,7 @@ const CATCHING = new Set([
   'chain-links',
   'honest-equivocation',
   'block-time',
+  'answer-budget',
   'replica-invariant',
   'commit-apply',
 ]);

@@ -142,5 +142,6 @@ export function replayCommand(options: SimOptions): string {
   if (unsafe.skipPrePrepareSignatureCheck) parts.push('--unsafe-skip-preprepare-signature-check');
   if (unsafe.skipTxSignatureCheck) parts.push('--unsafe-skip-tx-signature-check');
   if (unsafe.skipClockCheck) parts.push('--unsafe-skip-clock-check');
+  if (unsafe.skipAnswerBudget) parts.push('--unsafe-skip-answer-budget');
   return parts.join(' ');
 }

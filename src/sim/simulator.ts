@@ -39,6 +39,7 @@ import {
   txHash,
 } from '../ledger/index.ts';
 import { Prng } from '../prng.ts';
+import { AnswerLog } from './answer-log.ts';
 import { Adversary } from './byzantine.ts';
 import { CollusionBoard } from './collusion.ts';
 import { CommittedChain } from './committed-chain.ts';
@@ -146,6 +147,8 @@ export interface SimStats {
   committedBlocks: number;
   /** Committed transactions the rule engine refused, by receipt code. */
   refusedTxs: Record<string, number>;
+  /** The most transactions one honest replica sent one peer in answers within one STATUS period. */
+  answerPeak_txs: number;
   events: number;
   /** With twins, what the twinned validators did (null without). */
   twins: TwinsStats | null;
@@ -179,6 +182,8 @@ export interface SimulationResult {
   /** Per replica: transaction id → virtual time it first committed there. */
   commitTimes: Map<string, number>[];
   signatures: SignatureLog;
+  /** What honest replicas sent in answer to GET-TXS and GET-BODIES, per addressee and STATUS period. */
+  answers: AnswerLog;
   /** Block hash (hex) → virtual time a PRE-PREPARE first carried it. */
   firstProposed_ms: Map<string, number>;
   /** Failures seen while running: exceptions in the core, commits the executor could not apply. */
@@ -244,6 +249,7 @@ export class Simulator {
   /** Workload indexes submitted at least once. */
   readonly #submitted = new Set<number>();
   readonly #signatures = new SignatureLog();
+  readonly #answers = new AnswerLog();
   /** With twins: what the twinned keys signed, as sent, and as honest replicas received it. */
   readonly #twinSigned = new SignatureLog();
   readonly #twinSeen = new SignatureLog();
@@ -863,7 +869,10 @@ export class Simulator {
   #emit(node: SimNode, message: ConsensusMessage, targets: number[]): void {
     if (!node.adversary || this.#now_ms < node.adversaryFrom_ms) {
       if (node.twinned) this.#twinSigned.sent(node.index, message);
-      else if (!node.adversary) this.#signatures.sent(node.index, message);
+      else if (!node.adversary) {
+        this.#signatures.sent(node.index, message);
+        this.#answers.sent(node.index, node.incarnation, message, targets);
+      }
       this.#transmitAll(
         node,
         targets.map((to) => ({ to, message })),
@@ -1252,6 +1261,7 @@ export class Simulator {
       workload: this.#workload,
       commitTimes: this.#commitTimes,
       signatures: this.#signatures,
+      answers: this.#answers,
       firstProposed_ms: this.#firstProposed,
       runtimeViolations: this.#violations,
       heal_ms: this.#heal_ms,
@@ -1264,6 +1274,7 @@ export class Simulator {
         maxView,
         committedBlocks,
         refusedTxs: Object.fromEntries([...this.#refused].sort(([a], [b]) => a.localeCompare(b))),
+        answerPeak_txs: Math.max(0, ...this.#answers.peaks().map((peak) => peak.txs)),
         twins: this.#plan.twins ? this.#twinsStats() : null,
       },
       traceHash: this.#trace.digest(),
