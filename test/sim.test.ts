@@ -8,8 +8,8 @@ import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { hex } from '../src/bytes.ts';
-import type { ConsensusMessage } from '../src/consensus/messages.ts';
-import { signMessage } from '../src/consensus/messages.ts';
+import { encode } from '../src/codec/index.ts';
+import { ConsensusMessage, signMessage } from '../src/consensus/messages.ts';
 import { buildTx } from '../src/contracts/build.ts';
 import { sha256 } from '../src/crypto/index.ts';
 import { assembleBlock, blockHash, signCommit, sortVotes, type Transaction } from '../src/ledger/index.ts';
@@ -40,6 +40,7 @@ import {
   Simulator,
   simOptions,
 } from '../src/sim/index.ts';
+import { mangle } from '../src/sim/mangle.ts';
 import { SIM_GENESIS_TIME } from '../src/sim/setup.ts';
 import { SignatureLog } from '../src/sim/signature-log.ts';
 import { expectNoViolations } from './fixtures/sim.ts';
@@ -458,6 +459,54 @@ describe('a validator that floods GET-TXS and GET-BODIES', () => {
     expectNoViolations(outcomes); // every checker, answer-budget and liveness among them
     const peaks = outcomes.map((o) => o.stats.answerPeak_txs);
     expect(Math.max(...peaks)).toBe(budget);
+  });
+});
+
+describe('a validator that sends mangled messages', () => {
+  it('mangles each kind of message into others that decode, and from one seed always the same', async () => {
+    const run = await cleanRun();
+    const { chainId, validators } = run.identities;
+    const block = run.chains[0]!.at(1)!.block;
+    const signed = { from: 1, view: 0, height: 1 };
+    const samples: ConsensusMessage[] = [
+      { kind: 'status', view: 0, changing: false, height: 1, blockHash: blockHash(block.header) },
+      { kind: 'gettxs', blockHash: blockHash(block.header), indexes: [0, 2] },
+      { kind: 'txs', txs: block.txs },
+      {
+        kind: 'prepare',
+        ...signMessage(
+          chainId,
+          'prepare',
+          { ...signed, blockHash: blockHash(block.header) },
+          validators[1]!.secretKey,
+        ),
+      },
+      {
+        kind: 'preprepare',
+        ...signMessage(chainId, 'preprepare', { ...signed, block }, validators[1]!.secretKey),
+      },
+    ];
+    for (const message of samples) {
+      const prng = new Prng(7);
+      const mangled = Array.from({ length: 40 }, () => mangle(message, 4, prng)).filter((m) => m !== null);
+      const original = hex(encode(ConsensusMessage, message));
+      const changed = new Set(
+        mangled.map((m) => hex(encode(ConsensusMessage, m))).filter((h) => h !== original),
+      );
+      expect(changed.size, message.kind).toBeGreaterThan(5);
+      expect(mangled.every((m) => m.kind === message.kind)).toBe(true);
+      const again = new Prng(7);
+      expect(Array.from({ length: 40 }, () => mangle(message, 4, again)).filter((m) => m !== null)).toEqual(
+        mangled,
+      );
+    }
+  });
+
+  it('is refused or ignored by every honest replica, which never throws, and the others keep deciding', async () => {
+    const faults = parseFaults('mangle,drop,crash,partition,bogus-viewchange');
+    const runs = Array.from({ length: 16 }, (_, i) => simOptions({ seed: 1 + i, nodes: 4, faults }));
+    // A throw in a replica's core is the replica-invariant violation: none may be reported.
+    expectNoViolations(await runSeeds(runs, Math.max(1, availableParallelism())));
   });
 });
 

@@ -122,7 +122,7 @@ export function addSimCommand(program: Command, out: (text: string) => void): vo
       '--faults <list>',
       'comma-separated fault kinds (delay, drop, duplicate, reorder, partition, crash, equivocate, ' +
         'conflicting-votes, silence, replay, forge, bogus-viewchange; crash-primary, clock-skew; the targeted attacks ' +
-        'forge-preprepare, bad-tx, forge-newview, split-votes, bend-time, flood-requests; twins: f validators run twice with one key, ' +
+        'forge-preprepare, bad-tx, forge-newview, split-votes, bend-time, flood-requests, mangle; twins: f validators run twice with one key, ' +
         'under shifting partitions, instead of the Byzantine kinds), or all, none, random (a mix per seed; ' +
         'neither mixes in crash-primary, clock-skew, the targeted attacks or twins)',
       faults,

@@ -38,6 +38,10 @@
  *   GET-BODIES for those blocks, several times over, to every other replica: many times what an
  *   honest replica asks for in a STATUS period, which the answer budget keeps from costing the askee
  *   without bound.
+ * - mangle: copies of what it sends and of what it has seen, each changed at one random place into
+ *   another message that still decodes (mangle.ts), proposals also in their by-hash form: edge-value
+ *   heights, views, indexes and senders, cut or lengthened hashes and signatures, lists emptied or
+ *   with an item repeated. A replica must refuse or ignore each without throwing.
  */
 import { bytesEqual, hex } from '../bytes.ts';
 import type {
@@ -54,6 +58,7 @@ import {
   signCommitMessage,
   signMessage,
   signProposal,
+  wireForm,
 } from '../consensus/messages.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from '../consensus/view-change.ts';
 import {
@@ -71,6 +76,7 @@ import {
 import type { Prng } from '../prng.ts';
 import type { CollusionBoard, Posting } from './collusion.ts';
 import type { ByzantineBehaviour } from './faults.ts';
+import { mangle } from './mangle.ts';
 
 export interface Outgoing {
   to: number;
@@ -112,6 +118,8 @@ const REPLAY_MEMORY = 256;
  */
 const FLOOD_HEIGHTS = 16;
 const FLOOD_REPEAT = 12;
+/** With `mangle`, the mangled copies made of each message it sends or picks from what it saw. */
+const MANGLED_COPIES = 3;
 
 type ProposalMessage = Extract<ConsensusMessage, { kind: 'preprepare' }>;
 
@@ -226,7 +234,7 @@ export class Adversary {
   }
 
   #remember(message: ConsensusMessage): void {
-    if (!this.#has('replay') || message.kind === 'status') return;
+    if (!(this.#has('replay') || this.#has('mangle')) || message.kind === 'status') return;
     if (this.#memory.length < REPLAY_MEMORY) this.#memory.push(message);
     else this.#memory[this.#prng.int(REPLAY_MEMORY)] = message;
   }
@@ -355,6 +363,7 @@ export class Adversary {
     if (this.#has('forge')) {
       out = [...out.map((o) => this.#lieInStatus(o)), ...this.#forgedCopies(message, targets)];
     }
+    if (this.#has('mangle')) out = [...out, ...this.#mangled(message, targets)];
     return this.#isSilent() ? [] : out;
   }
 
@@ -817,6 +826,8 @@ export class Adversary {
     if (this.#has('forge-preprepare') && this.#prng.chance(0.5)) out.push(...this.#forgedPrePrepare());
     const others = this.#others();
     if (this.#has('flood-requests')) out.push(...this.#floodRequests(others));
+    if (this.#has('mangle') && this.#memory.length > 0)
+      out.push(...this.#mangled(this.#prng.pick(this.#memory), others));
     if (this.#has('replay') && this.#memory.length > 0 && this.#prng.chance(0.5)) {
       const count = this.#prng.intBetween(1, 3);
       for (let i = 0; i < count; i++) {
@@ -843,6 +854,16 @@ export class Adversary {
       }
     }
     this.#send(out);
+  }
+
+  /** Up to MANGLED_COPIES mangled copies of `message` (a proposal maybe by hash), each to one of `targets`. */
+  #mangled(message: ConsensusMessage, targets: readonly number[]): Outgoing[] {
+    if (targets.length === 0) return [];
+    return Array.from({ length: MANGLED_COPIES }).flatMap(() => {
+      const base = message.kind === 'preprepare' && this.#prng.chance(0.5) ? wireForm(message) : message;
+      const mangled = mangle(base, this.#n, this.#prng);
+      return mangled ? [{ to: this.#prng.pick(targets), message: mangled }] : [];
+    });
   }
 
   /** Asks everyone for the whole of the latest proposals it knows, whatever it holds already. */

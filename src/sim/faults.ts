@@ -29,6 +29,7 @@ export const BYZANTINE_FAULTS = [
   'split-votes',
   'bend-time',
   'flood-requests',
+  'mangle',
 ] as const;
 /** f validators each run as two honest replicas with one key, under shifting partitions (twins.ts). */
 export const TWINS_FAULTS = ['twins'] as const;
@@ -43,8 +44,9 @@ export const FAULT_KINDS = [
  * Byzantine behaviours that try exactly what one of the honest code's checks refuses (a forged
  * PRE-PREPARE signature, a transaction with a broken signature, NEW-VIEW re-proposals that do not
  * follow from the view changes, votes split to exploit a quorum one short, GET-TXS and GET-BODIES
- * asked again and again beyond the answer budget). They are chosen by name only, never by `random`
- * or `all`, so that the seeds of the random mix replay as they always did.
+ * asked again and again beyond the answer budget, messages mangled into others that still decode).
+ * They are chosen by name only, never by `random` or `all`, so that the seeds of the random mix
+ * replay as they always did.
  */
 export const TARGETED_ATTACKS = [
   'forge-preprepare',
@@ -53,6 +55,7 @@ export const TARGETED_ATTACKS = [
   'split-votes',
   'bend-time',
   'flood-requests',
+  'mangle',
 ] as const;
 /** Faults chosen by name only, like the targeted attacks. */
 const BY_NAME_ONLY: readonly string[] = [
