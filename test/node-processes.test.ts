@@ -1,14 +1,25 @@
 /**
  * Validators as real processes on 127.0.0.1: kill -9 under load and restart, kill the primary, a
- * peer that sends garbage. Times are reported, not asserted.
+ * peer that sends garbage, a peer that sends every protocol's messages mangled into others that
+ * still decode. Times are reported, not asserted.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encode, type Schema } from '../src/codec/index.ts';
+import { ConsensusMessage } from '../src/consensus/messages.ts';
 import { genesisState } from '../src/contracts/index.ts';
 import { verifyChain } from '../src/ledger/index.ts';
+import { SYNC_PROTOCOL, SyncRequest } from '../src/node/block-sync.ts';
+import { ERASURE_RECEIPTS_PROTOCOL, ErasureRequest } from '../src/node/erasure-receipts.ts';
+import { KEY_SHARES_PROTOCOL, ShareRequest } from '../src/node/key-shares.ts';
+import { BLOB_PROTOCOL } from '../src/node/records.ts';
 import { CONSENSUS_PROTOCOL } from '../src/node/validator.ts';
 import { encodeFrame } from '../src/p2p/framing.ts';
-import { P2PHost } from '../src/p2p/host.ts';
+import { P2PHost, type ProtocolSpec } from '../src/p2p/host.ts';
+import { Prng } from '../src/prng.ts';
+import { mangle } from '../src/sim/mangle.ts';
+import { cidOf } from '../src/store/cid.ts';
+import { BlobRequestSchema } from '../src/store/replication.ts';
 import { type ProcessCluster, startProcesses } from './fixtures/processes.ts';
 import { orgRegistrations, until } from './fixtures/validators.ts';
 
@@ -91,6 +102,89 @@ describe('validator processes', () => {
     expect(metrics).toMatch(/medledger_view [1-9]/);
     expect(metrics).toMatch(/medledger_commit_latency_seconds_count [1-9]/);
     console.info(`first commit ${resumed_ms} ms after the primary was killed (request timeout 1000 ms)`);
+  });
+
+  it('a peer that sends every protocol mangled messages is answered or refused, and no validator dies', async () => {
+    // Validators 0-2 run as processes; the test process plays validator 3, with its key.
+    cluster = await startProcesses(4, undefined, [0, 1, 2]);
+    const c = cluster;
+    const rogue = await P2PHost.start({
+      secretKey: c.validators[3]!.signing.secretKey,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      peers: c.validators.slice(0, 3).map((v, j) => ({
+        publicKey: v.signing.publicKey,
+        addresses: [`/ip4/127.0.0.1/tcp/${c.p2pPorts[j]}`],
+      })),
+      penalties: { base_ms: 1, max_ms: 1 }, // this side never bars the validators it provokes
+    });
+    const prng = new Prng(2026);
+    const someHash = new Uint8Array(32).fill(7);
+    const cid = cidOf(new Uint8Array([1, 2, 3])).bytes;
+    const nonces = new Map<number, number>();
+    const [tx] = orgRegistrations(c, 1, nonces); // it may commit: a mangled list can still be valid
+    const requests: Array<{ protocol: ProtocolSpec; schema: Schema<object>; samples: object[] }> = [
+      { protocol: SYNC_PROTOCOL, schema: SyncRequest, samples: [{ fromHeight: 1, toHeight: 4 }] },
+      {
+        protocol: KEY_SHARES_PROTOCOL,
+        schema: ShareRequest,
+        samples: [
+          { kind: 'share', readTx: someHash, height: 1 },
+          { kind: 'released', readTxs: [someHash, someHash] },
+        ],
+      },
+      {
+        protocol: ERASURE_RECEIPTS_PROTOCOL,
+        schema: ErasureRequest,
+        samples: [{ kind: 'query', record: 'rec-1' }],
+      },
+      {
+        protocol: BLOB_PROTOCOL,
+        schema: BlobRequestSchema,
+        samples: [
+          { kind: 'want', cids: [cid, cid] },
+          { kind: 'have', cids: [cid] },
+          { kind: 'fetch', cid, first: 0, count: 4 },
+        ],
+      },
+    ];
+    const messages: ConsensusMessage[] = [
+      { kind: 'status', view: 0, changing: false, height: 1, blockHash: someHash },
+      { kind: 'gettxs', blockHash: someHash, indexes: [0, 1] },
+      { kind: 'getbodies', hashes: [someHash] },
+      { kind: 'txs', txs: [tx!] },
+    ];
+    try {
+      await until(() => rogue.connectedPeers().length === 3, 30_000);
+      const peers = rogue.connectedPeers();
+      let answered = 0;
+      for (let round = 0; round < 15; round++) {
+        const to = peers[round % peers.length]!;
+        for (const message of messages) {
+          const mangled = mangle(ConsensusMessage, message, 4, prng);
+          if (mangled) rogue.send(CONSENSUS_PROTOCOL, to, encode(ConsensusMessage, mangled));
+        }
+        await Promise.all(
+          requests.flatMap(({ protocol, schema, samples }) =>
+            samples.map(async (sample) => {
+              const mangled = mangle(schema, sample, 4, prng);
+              if (!mangled) return;
+              await rogue
+                .request(protocol, to, encode(schema, mangled), 1_000)
+                .then(() => answered++)
+                .catch(() => {}); // refused, or the stream aborted: either is an answer here
+            }),
+          ),
+        );
+      }
+      console.log(`${answered} mangled requests answered`);
+      expect(answered).toBeGreaterThan(0);
+      for (const i of [0, 1, 2]) expect(c.running(i), `validator ${i}`).toBe(true);
+      const hashes = await Promise.all(orgRegistrations(c, 30, nonces).map((t) => c.submit(0, t)));
+      await until(() => allCommitted(c, [0, 1, 2], hashes), 30_000);
+      for (const i of [0, 1, 2]) expect(c.starts(i), `validator ${i} was never restarted`).toBe(1);
+    } finally {
+      await rogue.stop();
+    }
   });
 
   it('a peer that sends garbage frames is disconnected and the cluster keeps committing', async () => {

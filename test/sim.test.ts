@@ -488,7 +488,9 @@ describe('a validator that sends mangled messages', () => {
     ];
     for (const message of samples) {
       const prng = new Prng(7);
-      const mangled = Array.from({ length: 40 }, () => mangle(message, 4, prng)).filter((m) => m !== null);
+      const mangled = Array.from({ length: 40 }, () => mangle(ConsensusMessage, message, 4, prng)).filter(
+        (m) => m !== null,
+      );
       const original = hex(encode(ConsensusMessage, message));
       const changed = new Set(
         mangled.map((m) => hex(encode(ConsensusMessage, m))).filter((h) => h !== original),
@@ -496,9 +498,11 @@ describe('a validator that sends mangled messages', () => {
       expect(changed.size, message.kind).toBeGreaterThan(5);
       expect(mangled.every((m) => m.kind === message.kind)).toBe(true);
       const again = new Prng(7);
-      expect(Array.from({ length: 40 }, () => mangle(message, 4, again)).filter((m) => m !== null)).toEqual(
-        mangled,
-      );
+      expect(
+        Array.from({ length: 40 }, () => mangle(ConsensusMessage, message, 4, again)).filter(
+          (m) => m !== null,
+        ),
+      ).toEqual(mangled);
     }
   });
 

@@ -30,7 +30,7 @@ export const SYNC_PROTOCOL: ProtocolSpec = {
 };
 export const MAX_BLOCKS_PER_REQUEST = 256;
 
-const SyncRequest = struct('SyncRequest', { fromHeight: u64, toHeight: u64 });
+export const SyncRequest = struct('SyncRequest', { fromHeight: u64, toHeight: u64 });
 const SyncEntry = struct('SyncEntry', { block: Block, certificate: CommitCertificate });
 export type SyncEntry = { block: Block; certificate: CommitCertificate };
 

@@ -44,20 +44,18 @@
  *   with an item repeated. A replica must refuse or ignore each without throwing.
  */
 import { bytesEqual, hex } from '../bytes.ts';
-import type {
-  CheckpointProof,
-  ConsensusMessage,
-  NewView,
-  PrePrepare,
-  ViewChange,
-} from '../consensus/messages.ts';
 import {
+  type CheckpointProof,
+  ConsensusMessage,
   MAX_BODIES,
+  type NewView,
+  type PrePrepare,
   type SignedProposal,
   type Status,
   signCommitMessage,
   signMessage,
   signProposal,
+  type ViewChange,
   wireForm,
 } from '../consensus/messages.ts';
 import { checkViewChange, chooseReproposals, type ValidatorContext } from '../consensus/view-change.ts';
@@ -861,7 +859,7 @@ export class Adversary {
     if (targets.length === 0) return [];
     return Array.from({ length: MANGLED_COPIES }).flatMap(() => {
       const base = message.kind === 'preprepare' && this.#prng.chance(0.5) ? wireForm(message) : message;
-      const mangled = mangle(base, this.#n, this.#prng);
+      const mangled = mangle(ConsensusMessage, base, this.#n, this.#prng);
       return mangled ? [{ to: this.#prng.pick(targets), message: mangled }] : [];
     });
   }

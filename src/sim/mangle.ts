@@ -1,13 +1,13 @@
 /**
- * Mangling: a consensus message changed at one random place into another that still encodes, so
- * that it decodes on arrival and reaches the replica's handlers. A number becomes an edge value (0,
+ * Mangling: a message changed at one random place into another that still encodes under its schema,
+ * so that it decodes on arrival and reaches the receiver's handlers. A number becomes an edge value (0,
  * one off, the validator count, 2^32 - 1, 2^53 - 1); bytes get a bit flipped, are emptied, cut or
  * lengthened; a list is emptied, loses an item or repeats one; a boolean flips. The `mangle`
- * Byzantine behaviour sends such copies: a replica must refuse or ignore them and never throw, since
- * in the daemon a throw from the core stops the node, and no peer may stop a node.
+ * Byzantine behaviour sends such copies of consensus messages: a replica must refuse or ignore them
+ * and never throw, since in the daemon a throw from the core stops the node, and no peer may stop a
+ * node. The node tests send such copies of every peer protocol's requests to validator processes.
  */
-import { decode, encode } from '../codec/index.ts';
-import { ConsensusMessage } from '../consensus/messages.ts';
+import { decode, encode, type Schema } from '../codec/index.ts';
 import type { Prng } from '../prng.ts';
 
 /** Tries this many random changes for one that still encodes. */
@@ -15,10 +15,18 @@ const ATTEMPTS = 8;
 
 type Slot = { holder: Record<string | number, unknown>; key: string | number; value: unknown };
 
-/** A copy of `message` changed at one place, decoded from its bytes as a receiver would; null if none was found. */
-export function mangle(message: ConsensusMessage, validators: number, prng: Prng): ConsensusMessage | null {
+/**
+ * A copy of `message` changed at one place, decoded from its bytes as a receiver would; null if no
+ * change tried still encodes. `validators` is the validator count, an edge value for numbers.
+ */
+export function mangle<T extends object>(
+  schema: Schema<T>,
+  message: T,
+  validators: number,
+  prng: Prng,
+): T | null {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const copy = structuredClone(message) as ConsensusMessage;
+    const copy = structuredClone(message);
     const slots = slotsOf(copy);
     if (slots.length === 0) return null;
     const slot = prng.pick(slots);
@@ -26,7 +34,7 @@ export function mangle(message: ConsensusMessage, validators: number, prng: Prng
     if (changed === undefined) continue;
     slot.holder[slot.key] = changed;
     try {
-      return decode(ConsensusMessage, encode(ConsensusMessage, copy));
+      return decode(schema, encode(schema, copy));
     } catch {
       // Not a valid message any more (a fixed length broken, a bound passed): try another change.
     }
@@ -34,7 +42,7 @@ export function mangle(message: ConsensusMessage, validators: number, prng: Prng
   return null;
 }
 
-/** Every place in the message a value sits, but its kind (another kind's fields would never encode). */
+/** Every place in the message a value sits, but a union's kind (another kind's fields would never encode). */
 function slotsOf(root: object): Slot[] {
   const slots: Slot[] = [];
   const walk = (holder: Record<string | number, unknown>) => {
