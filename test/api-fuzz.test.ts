@@ -4,7 +4,8 @@
  * hostile, any method, and random bodies, sent unsigned or signed by a network admin, a doctor or a
  * key nobody registered. Whatever comes in, the answer is a status below 500 (or a 503 that names
  * its cause), every refusal is the JSON error shape with a stable code and a message that shows no
- * stack, path or internals, and the node keeps serving and committing. `npm run fuzz:api` runs the
+ * stack, path or internals, a 405 names the methods allowed, and the node keeps serving and
+ * committing. `npm run fuzz:api` runs the
  * same with many more requests (MEDLEDGER_FUZZ_RUNS).
  */
 import type { Server } from 'node:http';
@@ -164,6 +165,8 @@ async function send(sent: Sent): Promise<string | null> {
     return `${method} ${target}: ${response.status} with no stable code: ${text.slice(0, 200)}`;
   if (typeof message !== 'string' || /\n\s+at |node_modules|\/src\/|Error:/.test(message))
     return `${method} ${target}: ${response.status} ${code} shows internals: ${String(message).slice(0, 200)}`;
+  if (response.status === 405 && !response.headers.get('allow'))
+    return `${method} ${target}: 405 without the Allow header naming the methods allowed`;
   if (response.status >= 500 && !(response.status === 503 && UNAVAILABLE_CODES.has(code)))
     return `${method} ${target}: ${response.status} ${code}: ${message}`;
   return null;

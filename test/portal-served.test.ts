@@ -103,6 +103,7 @@ describe('the portal served by the node at /app', () => {
     }
     const post = await fetch(`${url}/app`, { method: 'POST', body: 'x' });
     expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
     expect((await errorOf(post)).code).toBe('API_METHOD_NOT_ALLOWED');
     // Only /app and what is under it is the portal's.
     const other = await fetch(`${url}/application`);

@@ -19,6 +19,17 @@ export class ApiError extends MedledgerError {
   }
 }
 
+/** 405 for `method` on `path`, with the Allow header (RFC 9110, 15.5.6) naming what is allowed. */
+export function methodNotAllowed(
+  method: string | undefined,
+  path: string,
+  allowed: readonly string[],
+): ApiError {
+  return new ApiError(405, 'API_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, {
+    allow: allowed.join(', '),
+  });
+}
+
 /** HTTP status of the node's and the rule engine's error codes; anything else is a 400. */
 const STATUS_OF_CODE: Record<string, number> = {
   API_TX_NOT_FOUND: 404,

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { projectPath } from '../paths.ts';
-import { ApiError } from './http.ts';
+import { ApiError, methodNotAllowed } from './http.ts';
 
 export const PORTAL_PREFIX = '/app';
 export const PORTAL_DIR = projectPath('dist/portal');
@@ -76,9 +76,8 @@ export async function servePortal(
   pathname: string,
   dir = PORTAL_DIR,
 ): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    throw new ApiError(405, 'API_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${pathname}`);
-  }
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    throw methodNotAllowed(req.method, pathname, ['GET', 'HEAD']);
   const page = await readIfExists(join(dir, 'index.html'));
   if (page === null) {
     throw new ApiError(

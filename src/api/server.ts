@@ -23,7 +23,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { projectPath } from '../paths.ts';
 import { authenticate } from './auth.ts';
 import type { ApiContext, ApiEndpoint, ApiOptions, Route } from './context.ts';
-import { ApiError, answerClientError, send, sendError } from './http.ts';
+import { ApiError, answerClientError, methodNotAllowed, send, sendError } from './http.ts';
 import { isPortalPath, servePortal } from './portal.ts';
 import { blockRoutes } from './routes-blocks.ts';
 import { chainRoutes } from './routes-chain.ts';
@@ -58,6 +58,8 @@ export const API_ROUTES: readonly Route[] = [
   ...fhirRoutes,
 ];
 const OPENAPI_PATH = projectPath('src/api/openapi.json');
+/** The routes anyone may GET, unsigned, outside /v1. */
+const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let url: URL;
@@ -66,6 +68,8 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
   } catch {
     throw new ApiError(400, 'API_BAD_REQUEST', 'malformed request URL');
   }
+  if (OPEN_PATHS.has(url.pathname) && req.method !== 'GET')
+    throw methodNotAllowed(req.method, url.pathname, ['GET']);
   if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
   if (req.method === 'GET' && url.pathname === '/readyz') {
     const ready = ctx.node.ready();
@@ -83,17 +87,18 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
     return;
   }
   if (isPortalPath(url.pathname)) return servePortal(req, res, url.pathname);
-  let pathMatched = false;
+  const allowed: string[] = [];
   for (const candidate of API_ROUTES) {
     const match = candidate.path.exec(url.pathname);
     if (!match) continue;
-    pathMatched = true;
-    if (candidate.method !== req.method) continue;
+    if (candidate.method !== req.method) {
+      allowed.push(candidate.method);
+      continue;
+    }
     const caller = await authenticate(ctx, req, candidate.access);
     return candidate.handle(ctx, req, res, match.slice(1), url, caller);
   }
-  if (pathMatched)
-    throw new ApiError(405, 'API_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`);
+  if (allowed.length > 0) throw methodNotAllowed(req.method, url.pathname, allowed);
   throw new ApiError(404, 'API_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
 }
 
