@@ -83,6 +83,10 @@ export interface ApiRecords {
   /** This validator's X25519 public key. */
   readonly encryptionKey: Uint8Array;
   upload(source: AsyncIterable<Uint8Array>): Promise<{ cid: { toString(): string }; size: number }>;
+  /** Who sent a committed transaction, and the record and patient of a record.read; null if not committed. */
+  permitOf(
+    readTx: Uint8Array,
+  ): Promise<{ sender: string; record: string | null; patient: string | null } | null>;
   grantFor(readTx: Uint8Array): Promise<ReadGrant>;
   keysFor(grant: ReadGrant): Promise<ReadKeys>;
   reportFalseShares(

@@ -105,14 +105,23 @@ export const recordRoutes: Route[] = [
 async function releaseTo(ctx: ApiContext, req: IncomingMessage, hash: string, body?: Uint8Array) {
   const caller = await requireCaller(ctx, req, body);
   const records = recordsOf(ctx);
-  const grant = await records.grantFor(fromHex(hash));
-  if (grant.reader.id !== caller.id) {
-    await refuse(ctx, req, caller, 'this read permit was issued to another identity', {
-      patient: grant.record.patient,
-      record: grant.record.id,
-    });
+  const readTx = fromHex(hash);
+  // The caller first: to anyone but its sender, a transaction's type, its receipt and the fate of
+  // its record are none of their business, so they hear nothing of them.
+  const permit = await records.permitOf(readTx);
+  if (permit && permit.sender !== caller.id) {
+    await refuse(
+      ctx,
+      req,
+      caller,
+      'this read permit was issued to another identity, or to a key you no longer use',
+      {
+        ...(permit.patient ? { patient: permit.patient } : {}),
+        ...(permit.record ? { record: permit.record } : {}),
+      },
+    );
   }
-  return { records, grant };
+  return { records, grant: await records.grantFor(readTx) };
 }
 
 /** Who may upload ciphertext: those who may send record.add (a patient, or a clinician). */

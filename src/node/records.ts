@@ -27,6 +27,7 @@ import {
   getIdentityByKey,
   getRecord,
   type Identity,
+  identityId,
   type RecordMeta,
 } from '../contracts/index.ts';
 import { FAMILY, prefixRange } from '../contracts/keys.ts';
@@ -110,6 +111,13 @@ const METRIC_NAMES = [
 ];
 
 /** What a committed read permit entitles its reader to. */
+/** Who a committed transaction's read permit would belong to, and what it concerns (RecordService.permitOf). */
+export interface ReadPermitOwner {
+  sender: string;
+  record: string | null;
+  patient: string | null;
+}
+
 export interface ReadGrant {
   record: RecordMeta;
   reader: Identity;
@@ -278,6 +286,24 @@ export class RecordService {
   /** Stores an uploaded ciphertext (not yet referenced by any record). */
   upload(source: ByteSource): Promise<StoredRecord> {
     return this.blobs.putRecord(source);
+  }
+
+  /**
+   * Who sent the committed transaction `readTx` (the identity its key belongs to now, else the one
+   * first registered with it, as a reader that rotated its key since), and, for a record.read, the
+   * record and patient it names; null when it is not committed. The API checks its caller against
+   * this before it says anything else of the transaction (grantFor's refusals name its type, its
+   * receipt and its record's fate).
+   */
+  async permitOf(readTx: Uint8Array): Promise<ReadPermitOwner | null> {
+    const found = await this.#node.store.transaction(readTx);
+    if (!found) return null;
+    const state = this.#node.store.stateReader;
+    const { tx } = found;
+    const sender = getIdentityByKey(state, tx.sender)?.id ?? identityId(tx.sender);
+    if (tx.type !== 'record.read') return { sender, record: null, patient: null };
+    const record = getRecord(state, decodeBody('record.read', tx.body).record);
+    return { sender, record: record?.id ?? null, patient: record?.patient ?? null };
   }
 
   /**

@@ -1,0 +1,270 @@
+/**
+ * No personal data to a caller the rules would not show it to, under random requests: four
+ * in-process validators with their record stores and the API over the first. Hospital A registers
+ * two patients and a doctor who writes a record for each; patient 1 grants a doctor of hospital B a
+ * read of theirs, which that doctor makes. Then doctors of hospital B without any grant, and other
+ * patients, send random signed GETs to every route of the OpenAPI document, with path and query
+ * values drawn from the real ids (patients, records, organisations, practitioners, keys,
+ * transactions) and from junk. No answer to them may carry patient 1's identity, record id, record
+ * CIDs or the transactions about them, except what the caller put in its own request (a directory
+ * entry asked for by id, an error naming the id asked for). Patient 1 asking the same shows the
+ * oracle can see what it looks for. `npm run fuzz:api` runs more (MEDLEDGER_FUZZ_RUNS, at most 2,000
+ * here: each caller may sign 600 requests a minute).
+ */
+import type { Server } from 'node:http';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import openapi from '../src/api/openapi.json' with { type: 'json' };
+import { startApi } from '../src/api/server.ts';
+import { hex } from '../src/bytes.ts';
+import { NodeClient } from '../src/client/http.ts';
+import { addRecord } from '../src/client/records.ts';
+import { submitAndWait } from '../src/client/submit.ts';
+import { encode } from '../src/codec/index.ts';
+import {
+  buildTx,
+  identityId,
+  signPatientRegistration,
+  type TxBody,
+  type TxType,
+} from '../src/contracts/index.ts';
+import { generateIdentityKeys, type IdentityKeys } from '../src/crypto/index.ts';
+import { Transaction, txHash } from '../src/ledger/index.ts';
+import { type RequestSigner, signedFetch, signerOf } from './fixtures/signed.ts';
+import { FAST_PARAMS, startValidators, type TestValidators } from './fixtures/validators.ts';
+
+const RUNS = Math.min(2_000, Number(process.env.MEDLEDGER_FUZZ_RUNS ?? 300));
+/** Callers without any right to patient 1's data, each signing at most RUNS / CALLERS requests. */
+const CALLERS = 4;
+
+let cluster: TestValidators;
+let server: Server;
+let url = '';
+let client: NodeClient;
+
+const adminA = generateIdentityKeys();
+const adminB = generateIdentityKeys();
+const registrar = generateIdentityKeys();
+const author = generateIdentityKeys(); // hospital A: writes both records
+const granted = generateIdentityKeys(); // hospital B: granted a read of patient 1's record
+const refused = generateIdentityKeys(); // hospital B: tries a read of it without a grant
+const patient1 = generateIdentityKeys();
+const patient2 = generateIdentityKeys();
+/** Hospital B's doctors without a grant, and patients of hospital A other than patient 1. */
+const outsiders = Array.from({ length: CALLERS }, (_, i) => ({
+  keys: generateIdentityKeys(),
+  doctor: i % 2 === 0,
+}));
+
+const idOf = (keys: IdentityKeys) => identityId(keys.signing.publicKey);
+/** What patient 1's data is known by, and what unlocks each (a request holding it may see it). */
+let secrets: Array<{ marker: string; unlockedBy: string[] }> = [];
+/** Values requests are built from: the real ids, keys and transactions, and junk. */
+let pool: string[] = [];
+
+function commit<T extends TxType>(keys: IdentityKeys, type: T, body: TxBody<T>) {
+  return submitAndWait(client, keys, type, body);
+}
+
+async function registerPatient(keys: IdentityKeys) {
+  const patientKeys = { signingKey: keys.signing.publicKey, encryptionKey: keys.encryption.publicKey };
+  const coSignature = signPatientRegistration(
+    cluster.genesis.chainId,
+    idOf(registrar),
+    patientKeys,
+    keys.signing.secretKey,
+  );
+  await commit(registrar, 'patient.register', { ...patientKeys, coSignature });
+}
+
+async function addObservation(patient: IdentityKeys) {
+  const bytes = new TextEncoder().encode('{"resourceType":"Observation","status":"final"}');
+  const content = { file: 'observation.json', contentType: 'Observation', size: bytes.length, bytes };
+  return addRecord(client, author, { patient: idOf(patient), content, previous: null, purpose: 'treatment' });
+}
+
+beforeAll(async () => {
+  cluster = await startValidators(4, FAST_PARAMS, 1, { records: true });
+  server = await startApi(
+    { node: cluster.nodes[0]!, records: cluster.records[0]!, erasure: cluster.erasures[0]!, version: 'test' },
+    '127.0.0.1',
+    0,
+  );
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  client = new NodeClient(url);
+  const networkAdmin = { signing: cluster.admins[0]!, encryption: generateIdentityKeys().encryption };
+  for (const [org, admin] of [
+    ['hospital-a', adminA],
+    ['hospital-b', adminB],
+  ] as const) {
+    await commit(networkAdmin, 'org.register', {
+      id: org,
+      kind: 'hospital',
+      adminKey: admin.signing.publicKey,
+      encryptionKey: admin.encryption.publicKey,
+    });
+  }
+  const staff: Array<[IdentityKeys, IdentityKeys, 'registrar' | 'doctor']> = [
+    [adminA, registrar, 'registrar'],
+    [adminA, author, 'doctor'],
+    [adminB, granted, 'doctor'],
+    [adminB, refused, 'doctor'],
+    ...outsiders
+      .filter((o) => o.doctor)
+      .map((o): [IdentityKeys, IdentityKeys, 'doctor'] => [adminB, o.keys, 'doctor']),
+  ];
+  for (const [admin, who, role] of staff) {
+    await commit(admin, 'practitioner.register', {
+      signingKey: who.signing.publicKey,
+      encryptionKey: who.encryption.publicKey,
+      roles: [role],
+    });
+  }
+  for (const patient of [patient1, patient2, ...outsiders.filter((o) => !o.doctor).map((o) => o.keys)])
+    await registerPatient(patient);
+  const record1 = await addObservation(patient1);
+  const record2 = await addObservation(patient2);
+  const grant = await commit(patient1, 'consent.grant', {
+    subject: { kind: 'practitioner', id: idOf(granted) },
+    scope: { kind: 'records', records: [record1.record] },
+    actions: ['read'],
+    purpose: 'treatment',
+    expires_ms: Date.now() + 86_400_000,
+  });
+  const read = await commit(granted, 'record.read', { record: record1.record, purpose: 'treatment' });
+  // Refused by the rule engine: its receipt says why, which is the reader's business alone.
+  const deniedTx = buildTx(
+    'record.read',
+    { record: record1.record, purpose: 'treatment' },
+    1,
+    cluster.genesis.chainId,
+    refused.signing.secretKey,
+  );
+  const denied = { txHash: hex(txHash(deniedTx)) };
+  expect((await client.submitTx(encode(Transaction, deniedTx), 10_000)).committed).toBeTruthy();
+
+  const patient1Key = hex(patient1.signing.publicKey);
+  secrets = [
+    { marker: idOf(patient1), unlockedBy: [idOf(patient1), patient1Key] },
+    { marker: record1.record, unlockedBy: [record1.record] },
+    { marker: record1.cid, unlockedBy: [record1.cid] },
+    { marker: record1.keyCid, unlockedBy: [record1.keyCid] },
+    { marker: record1.txHash, unlockedBy: [record1.txHash] },
+    { marker: grant.txHash, unlockedBy: [grant.txHash] },
+    { marker: read.txHash, unlockedBy: [read.txHash] },
+    { marker: denied.txHash, unlockedBy: [denied.txHash] },
+  ];
+  pool = [
+    ...secrets.map((s) => s.marker),
+    patient1Key,
+    idOf(patient2),
+    record2.record,
+    record2.cid,
+    'hospital-a',
+    'hospital-b',
+    ...[adminA, adminB, registrar, author, granted, refused].map(idOf),
+    ...outsiders.map((o) => idOf(o.keys)),
+    hex(author.signing.publicKey),
+  ];
+}, 180_000);
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await cluster?.close();
+});
+
+const GET_ROUTES = Object.entries(openapi.paths).flatMap(([template, operations]) => {
+  const get = (operations as Record<string, { parameters?: Array<{ name?: string; in?: string }> }>).get;
+  return get
+    ? [{ template, query: (get.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name!) }]
+    : [];
+});
+
+const QUERY_WORDS: Record<string, readonly string[]> = {
+  by: ['patient', 'actor', 'record', 'time'],
+  served: ['true', 'false'],
+};
+
+function requestArbitrary() {
+  const value = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...pool) },
+    { weight: 1, arbitrary: fc.constantFrom('', '0', '10', 'x', '1700000000000') },
+  );
+  return fc.record({
+    route: fc.constantFrom(...GET_ROUTES),
+    params: fc.array(value, { minLength: 3, maxLength: 3 }),
+    query: fc.array(fc.tuple(fc.nat(8), value, fc.nat(3)), { maxLength: 4 }),
+    caller: fc.nat(CALLERS - 1),
+  });
+}
+
+type Sent = ReturnType<typeof requestArbitrary> extends fc.Arbitrary<infer T> ? T : never;
+
+function pathOf({ route, params, query }: Sent): string {
+  let at = 0;
+  const path = route.template.replace(/\{[^}]+\}/g, () => encodeURIComponent(params[at++]!));
+  const search = new URLSearchParams();
+  for (const [i, value, word] of query) {
+    const name = route.query[i % Math.max(1, route.query.length)];
+    if (!name) continue;
+    const words = QUERY_WORDS[name];
+    search.set(name, words ? words[word % words.length]! : value);
+  }
+  return search.size > 0 ? `${path}?${search}` : path;
+}
+
+/** What of patient 1's data `text` carries that `request` did not hold already. */
+function leaked(request: string, text: string): string[] {
+  const asked = decodeURIComponent(request);
+  return secrets
+    .filter((s) => text.includes(s.marker) && !s.unlockedBy.some((key) => asked.includes(key)))
+    .map((s) => s.marker);
+}
+
+async function ask(signer: RequestSigner, path: string): Promise<{ status: number; text: string }> {
+  const response = await signedFetch(`${url}${path}`, signer, { signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, text: await response.text() };
+}
+
+describe("patient 1's data under random requests", () => {
+  it('reaches patient 1, who may see it: the oracle sees what it looks for', async () => {
+    const record = secrets[1]!.marker;
+    const { status, text } = await ask(signerOf(patient1), `/v1/patients/${idOf(patient1)}/records`);
+    expect(status).toBe(200);
+    expect(leaked(`/v1/patients/${idOf(patient1)}/records`, text)).toEqual(
+      expect.arrayContaining([record, secrets[2]!.marker]),
+    );
+  });
+
+  it("a read permit's refusals reach its reader alone: others hear neither its type nor its receipt", async () => {
+    const outsider = signerOf(outsiders[0]!.keys);
+    for (const marker of [secrets[6]!.marker, secrets[7]!.marker, secrets[5]!.marker]) {
+      for (const path of [`/v1/reads/${marker}`, `/v1/reads/${marker}/content`]) {
+        const { status, text } = await ask(outsider, path);
+        expect(status, path).toBe(403);
+        expect(JSON.parse(text).error.code).toBe('API_NOT_IN_SCOPE');
+        expect(text).not.toMatch(/record\.read|consent\.grant|DENIED|erased/);
+      }
+    }
+    const { text } = await ask(signerOf(refused), `/v1/reads/${secrets[7]!.marker}`);
+    expect(JSON.parse(text).error.code).toBe('API_READ_DENIED');
+  });
+
+  it(`reaches none of ${RUNS} random requests from doctors without a grant and other patients`, async () => {
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(requestArbitrary(), async (sent) => {
+        const path = pathOf(sent);
+        const { status, text } = await ask(signerOf(outsiders[sent.caller]!.keys), path);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        expect(status, `${path}: ${text.slice(0, 200)}`).toBeLessThan(500);
+        expect(leaked(path, text), `${path} → ${status} ${text.slice(0, 300)}`).toEqual([]);
+      }),
+      { numRuns: RUNS, seed: 1205, endOnFailure: true },
+    );
+    // The requests went past authentication: some were answered, some refused for scope.
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(0);
+    expect(statuses.get(403) ?? 0).toBeGreaterThan(0);
+  });
+});
