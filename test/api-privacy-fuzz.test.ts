@@ -12,6 +12,7 @@
  * here: each caller may sign 600 requests a minute).
  */
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import openapi from '../src/api/openapi.json' with { type: 'json' };
@@ -30,6 +31,7 @@ import {
 } from '../src/contracts/index.ts';
 import { generateIdentityKeys, type IdentityKeys } from '../src/crypto/index.ts';
 import { Transaction, txHash } from '../src/ledger/index.ts';
+import { RefusalLog } from '../src/node/refusal-log.ts';
 import { type RequestSigner, signedFetch, signerOf } from './fixtures/signed.ts';
 import { FAST_PARAMS, startValidators, type TestValidators } from './fixtures/validators.ts';
 
@@ -41,6 +43,7 @@ let cluster: TestValidators;
 let server: Server;
 let url = '';
 let client: NodeClient;
+let refusals: RefusalLog;
 
 const adminA = generateIdentityKeys();
 const adminB = generateIdentityKeys();
@@ -85,8 +88,15 @@ async function addObservation(patient: IdentityKeys) {
 
 beforeAll(async () => {
   cluster = await startValidators(4, FAST_PARAMS, 1, { records: true });
+  refusals = await RefusalLog.open(join(cluster.dir, 'refusals'));
   server = await startApi(
-    { node: cluster.nodes[0]!, records: cluster.records[0]!, erasure: cluster.erasures[0]!, version: 'test' },
+    {
+      node: cluster.nodes[0]!,
+      records: cluster.records[0]!,
+      erasure: cluster.erasures[0]!,
+      refusals,
+      version: 'test',
+    },
     '127.0.0.1',
     0,
   );
@@ -171,6 +181,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
+  await refusals?.close();
   await cluster?.close();
 });
 
@@ -249,6 +260,33 @@ describe("patient 1's data under random requests", () => {
     }
     const { text } = await ask(signerOf(refused), `/v1/reads/${secrets[7]!.marker}`);
     expect(JSON.parse(text).error.code).toBe('API_READ_DENIED');
+  });
+
+  it('its refusals, listed to the one who was refused, name only what they asked for', async () => {
+    const outsider = outsiders[1]!.keys;
+    const asked = [`/v1/records/${secrets[1]!.marker}`, `/v1/reads/${secrets[6]!.marker}`];
+    for (const path of asked) expect((await ask(signerOf(outsider), path)).status).toBe(403);
+    const list = `/v1/audit/refusals?by=actor&id=${idOf(outsider)}`;
+    const { status, text } = await ask(signerOf(outsider), list);
+    expect(status).toBe(200);
+    const entries = JSON.parse(text).entries as Array<{ patient: string | null; record: string | null }>;
+    expect(entries.map((e) => [e.patient, e.record])).toEqual(
+      expect.arrayContaining([
+        [null, secrets[1]!.marker],
+        [null, null],
+      ]),
+    );
+    expect(leaked([...asked, list].join(' '), text)).toEqual([]); // what they asked, and no more
+    // The patient sees whole what was asked of their data.
+    const mine = `/v1/audit/refusals?by=patient&id=${idOf(patient1)}`;
+    const whole = JSON.parse((await ask(signerOf(patient1), mine)).text).entries as Array<{
+      actor: string;
+      record: string | null;
+    }>;
+    expect(whole.filter((e) => e.actor === idOf(outsider)).map((e) => e.record)).toEqual([
+      secrets[1]!.marker,
+      secrets[1]!.marker,
+    ]);
   });
 
   it(`reaches none of ${RUNS} random requests from doctors without a grant and other patients`, async () => {

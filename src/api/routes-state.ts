@@ -37,6 +37,7 @@ import {
   mayManageConsent,
   mayQueryAudit,
   overseenOrganisation,
+  refusalView,
 } from './scopes.ts';
 import { runQuery } from './state-query.ts';
 
@@ -258,7 +259,8 @@ export const stateRoutes: Route[] = [
       const page = ctx.refusals
         ? await ctx.refusals.list({ by, id, limit, cursor })
         : { entries: [], cursor: null };
-      reply(res, { entries: page.entries.filter(auditVisibility(stateOf(ctx), who)), cursor: page.cursor });
+      const view = refusalView(stateOf(ctx), who);
+      reply(res, { entries: page.entries.flatMap((entry) => view(entry) ?? []), cursor: page.cursor });
     },
   },
 ];

@@ -117,21 +117,50 @@ export interface AuditSubject {
 }
 
 /**
- * Which audit entries `caller` may see: a network admin all; anyone those where they are the patient
- * or the actor; an overseer those whose actor is a member of their organisation.
+ * Why `caller` may see an audit entry or a refused query: `whole` as a network admin, as its patient,
+ * or as an overseer of the organisation its actor belongs to; `actor` only as the one who acted (or
+ * asked); null not at all.
  */
-export function auditVisibility(state: StateReader, caller: Identity): (entry: AuditSubject) => boolean {
-  if (isNetworkAdmin(caller)) return () => true;
+export function auditStanding(
+  state: StateReader,
+  caller: Identity,
+): (entry: AuditSubject) => 'whole' | 'actor' | null {
+  if (isNetworkAdmin(caller)) return () => 'whole';
   const overseen = overseenOrganisation(caller);
   const organisations = new Map<string, string | null>();
   const organisation = (id: string) => {
     if (!organisations.has(id)) organisations.set(id, organisationOf(state, id));
     return organisations.get(id);
   };
-  return (entry) =>
-    entry.patient === caller.id ||
-    entry.actor === caller.id ||
-    (overseen !== null && organisation(entry.actor) === overseen);
+  return (entry) => {
+    if (entry.patient === caller.id) return 'whole';
+    if (overseen !== null && organisation(entry.actor) === overseen) return 'whole';
+    return entry.actor === caller.id ? 'actor' : null;
+  };
+}
+
+/** Which audit entries `caller` may see: those it has a standing to (auditStanding). */
+export function auditVisibility(state: StateReader, caller: Identity): (entry: AuditSubject) => boolean {
+  const standing = auditStanding(state, caller);
+  return (entry) => standing(entry) !== null;
+}
+
+/**
+ * A refused query as `caller` may see it, or null. One who sees it only as the one who asked gets
+ * the patient and record it concerns only where the route they asked names them: the node found the
+ * rest (a record's patient, the record of someone else's read), which is what it refused to tell.
+ */
+export function refusalView(
+  state: StateReader,
+  caller: Identity,
+): <E extends AuditSubject & { record: string | null; route: string }>(entry: E) => E | null {
+  const standing = auditStanding(state, caller);
+  return (entry) => {
+    const seen = standing(entry);
+    if (seen !== 'actor') return seen === 'whole' ? entry : null;
+    const named = (id: string | null) => (id !== null && entry.route.split('/').includes(id) ? id : null);
+    return { ...entry, patient: named(entry.patient), record: named(entry.record) };
+  };
 }
 
 /**
