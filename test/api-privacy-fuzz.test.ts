@@ -44,6 +44,8 @@ let server: Server;
 let url = '';
 let client: NodeClient;
 let refusals: RefusalLog;
+/** The doctor's refused read, as submitted. */
+let deniedTx_: Transaction;
 
 const adminA = generateIdentityKeys();
 const adminB = generateIdentityKeys();
@@ -151,6 +153,7 @@ beforeAll(async () => {
     refused.signing.secretKey,
   );
   const denied = { txHash: hex(txHash(deniedTx)) };
+  deniedTx_ = deniedTx;
   expect((await client.submitTx(encode(Transaction, deniedTx), 10_000)).committed).toBeTruthy();
 
   const patient1Key = hex(patient1.signing.publicKey);
@@ -287,6 +290,37 @@ describe("patient 1's data under random requests", () => {
       secrets[1]!.marker,
       secrets[1]!.marker,
     ]);
+  });
+
+  it('a doctor refused a read of it sees the refusal in their own trail and receipt, but not whose record it is', async () => {
+    const me = signerOf(refused);
+    const patient = idOf(patient1);
+    const [record, deniedTx] = [secrets[1]!.marker, secrets[7]!.marker];
+    const own = [
+      `/v1/audit?by=actor&id=${idOf(refused)}`,
+      `/v1/fhir/AuditEvent?actor=${idOf(refused)}`,
+      `/v1/txs/${deniedTx}`,
+    ];
+    for (const path of own) {
+      const { status, text } = await ask(me, path);
+      expect(status, path).toBe(200);
+      expect(text, path).toContain(record); // what they asked for, and that it was refused
+      expect(text, path).not.toContain(patient);
+    }
+    const audit = JSON.parse((await ask(me, own[0]!)).text).entries;
+    expect(audit).toMatchObject([{ action: 'read', decision: 'deny', record, patient: null }]);
+    // Submitting the same bytes again answers with the receipt: to anyone, so without the patient.
+    const again = await fetch(`${url}/v1/txs?wait_ms=1000`, {
+      method: 'POST',
+      body: encode(Transaction, deniedTx_),
+    });
+    const receipt = await again.text();
+    expect(receipt).toContain('DENIED');
+    expect(receipt).not.toContain(patient);
+    // The patient sees the attempt whole.
+    const mine = await ask(signerOf(patient1), `/v1/audit?by=record&id=${record}`);
+    const entries = JSON.parse(mine.text).entries as Array<{ actor: string; patient: string }>;
+    expect(entries.filter((e) => e.actor === idOf(refused))).toMatchObject([{ patient }]);
   });
 
   it(`reaches none of ${RUNS} random requests from doctors without a grant and other patients`, async () => {

@@ -166,7 +166,7 @@ describe('the audit trail as AuditEvents', () => {
   });
 
   /** The transaction an entry names, found in the block at the entry's height. */
-  function txAt(entry: AuditEntry) {
+  function txAt(entry: Pick<AuditEntry, 'height' | 'txHash'>) {
     const block = chain.blocks.find((b) => b.height === entry.height)!;
     const tx = block.txs.find((t) => hex(txHash(t)) === hex(entry.txHash));
     if (tx === undefined) throw new Error(`no tx ${hex(entry.txHash)} at height ${entry.height}`);

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { bytesEqual, fromHex, hex } from '../bytes.ts';
 import { decode, list } from '../codec/index.ts';
 import { NONCE_WINDOW, type SenderLookup, type SenderRefusal, senderRefusal } from '../consensus/mempool.ts';
-import { committedTxProblem, type Identity, identityId } from '../contracts/index.ts';
+import { committedTxProblem, type Identity, identityId, type StateReader } from '../contracts/index.ts';
 import { rememberedSenderAccounts } from '../contracts/sender-account.ts';
 import { MedledgerError } from '../errors.ts';
 import { LIMITS, type Receipt, Transaction, txHash, verifyStore } from '../ledger/index.ts';
@@ -18,6 +18,7 @@ import { ApiError, intParam, parseJsonBody, readBody, send } from './http.ts';
 import { DEFAULT_MAX_TX_PER_SENDER_PER_SECOND, SenderRateLimiter } from './limits.ts';
 import type { ApiNode, FaultSetting } from './ports.ts';
 import { refuse } from './refusals.ts';
+import { patientWithheld } from './scopes.ts';
 
 const MAX_TX_BYTES = LIMITS.txBodyBytes + 4096;
 /** A batch submission (many small transactions in one request, for load generators) may be larger. */
@@ -25,15 +26,28 @@ const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_WAIT_MS = 60_000;
 const TxBatch = list(Transaction, 4096);
 
-export function receiptJson(receipt: Receipt) {
+/**
+ * A receipt as `viewer` sees it: whole for the node's operator; for anyone else, a refused access
+ * names its patient only where scopes.patientWithheld allows (null: a caller not known).
+ */
+export function receiptJson(receipt: Receipt, state: StateReader, viewer: Identity | 'operator' | null) {
+  const now_ms = Date.now();
+  const attributesOf = (event: Receipt['events'][number]) => {
+    const attributes = Object.fromEntries(event.attributes);
+    const refused = event.type === 'access.decided' && attributes.decision === 'deny';
+    if (!refused || viewer === 'operator') return attributes;
+    if (!patientWithheld(state, viewer, attributes.record ?? null, now_ms)) return attributes;
+    const { patient: _withheld, ...rest } = attributes;
+    return rest;
+  };
   return {
     code: receipt.code,
     message: receipt.message,
-    events: receipt.events.map((e) => ({ type: e.type, attributes: Object.fromEntries(e.attributes) })),
+    events: receipt.events.map((e) => ({ type: e.type, attributes: attributesOf(e) })),
   };
 }
 
-async function committedTx(node: ApiNode, hash: Uint8Array) {
+async function committedTx(node: ApiNode, hash: Uint8Array, viewer: Identity | 'operator' | null) {
   const found = await node.store.transaction(hash);
   if (!found) return undefined;
   const { tx, receipt } = found;
@@ -44,7 +58,7 @@ async function committedTx(node: ApiNode, hash: Uint8Array) {
     type: tx.type,
     sender: hex(tx.sender),
     nonce: tx.nonce,
-    receipt: receiptJson(receipt),
+    receipt: receiptJson(receipt, node.store.stateReader, viewer),
   };
 }
 
@@ -236,7 +250,7 @@ async function submit(ctx: ApiContext, res: ServerResponse, body: Uint8Array, ur
     const wanted = hex(hash);
     await node.waitForCommit((_height, txs) => txs.some((tx) => hex(txHash(tx)) === wanted), wait_ms);
   }
-  const committed = wait_ms > 0 ? await committedTx(node, hash) : undefined;
+  const committed = wait_ms > 0 ? await committedTx(node, hash, null) : undefined;
   if (committed) return send(res, 200, committed);
   send(res, 202, { txHash: hex(hash) });
 }
@@ -361,7 +375,7 @@ export const chainRoutes: Route[] = [
     async handle(ctx, req, res, [hash]) {
       // Its sender (who polls for it) or the operator: a receipt names patients and records.
       const caller = await requireSigner(ctx, req);
-      const found = await committedTx(ctx.node, fromHex(hash!));
+      const found = await committedTx(ctx.node, fromHex(hash!), caller);
       if (found && caller !== 'operator' && !sentBy(found.sender, caller)) {
         return refuse(ctx, req, caller, 'only its sender or the node operator sees a transaction');
       }

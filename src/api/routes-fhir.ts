@@ -40,13 +40,14 @@ import {
 } from '../contracts/index.ts';
 import { type AuditIndex, patientPrefix } from '../contracts/keys.ts';
 import { decodeState } from '../contracts/overlay.ts';
-import { auditEvents } from '../fhir/audit-event.ts';
+import { auditEvents, type ServedAuditEntry } from '../fhir/audit-event.ts';
 import { consentResource } from '../fhir/consent.ts';
 import { hex } from '../fhir/ids.ts';
 import { type ApiContext, memberOf, type Route } from './context.ts';
 import { ApiError, checkId, idParam, intParam } from './http.ts';
 import { refuse } from './refusals.ts';
 import {
+  auditEntryView,
   auditVisibility,
   isNetworkAdmin,
   mayManageConsent,
@@ -137,7 +138,10 @@ function sourceOf(ctx: ApiContext) {
 }
 
 /** When each break-glass window in `entries` ends: its opening transaction gives the duration. */
-async function windowEnds(ctx: ApiContext, entries: readonly AuditEntry[]): Promise<Map<string, number>> {
+async function windowEnds(
+  ctx: ApiContext,
+  entries: readonly ServedAuditEntry[],
+): Promise<Map<string, number>> {
   const ends = new Map<string, number>();
   for (const entry of entries) {
     if (entry.action !== 'emergency') continue;
@@ -243,14 +247,15 @@ export const fhirRoutes: Route[] = [
         return identities.get(who);
       };
       const visible = auditVisibility(state, who);
-      const entries = slice.entries.filter(
-        (e) => visible(e) && (filter !== 'org' || identity(e.actor)?.organisation === id),
-      );
+      const view = auditEntryView(state, who, Date.now());
+      const entries = slice.entries
+        .filter((e) => visible(e) && (filter !== 'org' || identity(e.actor)?.organisation === id))
+        .flatMap((e) => view(e) ?? []);
       const ends = await windowEnds(ctx, entries);
       const context = {
         source: sourceOf(ctx),
         identity,
-        windowEnd: (entry: AuditEntry) => ends.get(hex(entry.txHash)),
+        windowEnd: (entry: ServedAuditEntry) => ends.get(hex(entry.txHash)),
         now_ms: Date.now(),
       };
       const events: AuditEvent[] = entries.flatMap((entry) => auditEvents(entry, context));

@@ -29,6 +29,7 @@ import { ApiError, checkId, idParam, intParam, PATH_ID, send } from './http.ts';
 import { toJson } from './json.ts';
 import { refuse } from './refusals.ts';
 import {
+  auditEntryView,
   auditVisibility,
   directoryView,
   isNetworkAdmin,
@@ -234,7 +235,8 @@ export const stateRoutes: Route[] = [
         return { entries: read.entries.filter(visible), cursor: read.cursor };
       });
       if (url.searchParams.get('served') === '1') await markServed(ctx, page.entries);
-      reply(res, page);
+      const view = auditEntryView(stateOf(ctx), who, Date.now());
+      reply(res, { ...page, entries: page.entries.flatMap((entry) => view(entry) ?? []) });
     },
   },
   {

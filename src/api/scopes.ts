@@ -26,6 +26,7 @@ import {
   type AuditIndex,
   decideNow,
   getIdentity,
+  getRecord,
   type Identity,
   PURPOSES,
   type RecordMeta,
@@ -137,6 +138,43 @@ export function auditStanding(
     if (overseen !== null && organisation(entry.actor) === overseen) return 'whole';
     return entry.actor === caller.id ? 'actor' : null;
   };
+}
+
+/**
+ * An audit entry as `caller` may see it, or null. One who sees it only as its actor, refused a record
+ * they may not describe now, is not told whose record it is (`patient: null`): the rule engine found
+ * the patient from the record id they named, and the refusal is what kept it from them.
+ */
+export function auditEntryView(
+  state: StateReader,
+  caller: Identity,
+  now_ms: number,
+): <E extends AuditSubject & { record: string | null; decision: string }>(
+  entry: E,
+) => E | (Omit<E, 'patient'> & { patient: null }) | null {
+  const standing = auditStanding(state, caller);
+  return (entry) => {
+    const seen = standing(entry);
+    if (seen !== 'actor' || entry.decision !== 'deny') return seen && entry;
+    return patientWithheld(state, caller, entry.record, now_ms) ? { ...entry, patient: null } : entry;
+  };
+}
+
+/**
+ * Whether the patient of a refused access to `record` is withheld from `caller` (null: a caller not
+ * known, who may have the transaction's bytes and asks for its receipt): unless they may describe
+ * the record now, the refusal is what kept it from them. An access naming no record named its
+ * patient itself.
+ */
+export function patientWithheld(
+  state: StateReader,
+  caller: Identity | null,
+  recordId: string | null,
+  now_ms: number,
+): boolean {
+  if (recordId === null) return false;
+  const record = getRecord(state, recordId);
+  return !(caller && record && mayDescribeRecord(state, caller, record, now_ms));
 }
 
 /** Which audit entries `caller` may see: those it has a standing to (auditStanding). */

@@ -27,7 +27,9 @@ export type AsJson<T> = T extends Uint8Array
 export type IdentityJson = AsJson<Identity>;
 export type OrganisationJson = AsJson<Organisation> & { encryptionKey: string };
 export type RecordMetaJson = AsJson<RecordMeta>;
-export type AuditEntryJson = AsJson<AuditEntry> & {
+export type AuditEntryJson = Omit<AsJson<AuditEntry>, 'patient'> & {
+  /** Null when withheld: shown to its actor, the entry of an access refused to a record they may not describe. */
+  patient: string | null;
   /** With `served`, on permitted reads: who released a key share for it, and how many are needed. */
   served?: { releasedBy: string[]; needed: number; served: boolean };
 };

@@ -44,6 +44,14 @@ import type {
 } from '@medplum/fhirtypes';
 import { objectId } from '../contracts/ids.ts';
 import type { AuditEntry, Identity } from '../contracts/model.ts';
+
+/**
+ * An audit entry as served to one caller: the patient may be withheld (null) from the actor of a
+ * refused access to a record they may not describe (api/scopes.ts auditEntryView); its events then
+ * name no patient.
+ */
+export type ServedAuditEntry = Omit<AuditEntry, 'patient'> & { patient: string | null };
+
 import {
   chainPositionExtension,
   hex,
@@ -63,7 +71,7 @@ export interface AuditEventContext {
   /** The registered identity of an actor (its kind, organisation and roles), or undefined. */
   identity(id: string): Identity | undefined;
   /** When the break-glass window an `emergency` entry opened ends (its transaction says), if known. */
-  windowEnd?(entry: AuditEntry): number | undefined;
+  windowEnd?(entry: ServedAuditEntry): number | undefined;
   /** The export's clock: a window that has ended by then gets its stop event. */
   now_ms: number;
 }
@@ -126,7 +134,7 @@ const APPLICATION_SERVER: Coding = {
 };
 
 /** The AuditEvents of one audit entry, in the order they happened. */
-export function auditEvents(entry: AuditEntry, ctx: AuditEventContext): AuditEvent[] {
+export function auditEvents(entry: ServedAuditEntry, ctx: AuditEventContext): AuditEvent[] {
   return eventsOf(entry, ctx).map(inElementOrder);
 }
 
@@ -155,7 +163,7 @@ function inElementOrder(event: AuditEvent): AuditEvent {
   return Object.assign(ordered, event) as AuditEvent; // anything unlisted keeps its place after them
 }
 
-function eventsOf(entry: AuditEntry, ctx: AuditEventContext): AuditEvent[] {
+function eventsOf(entry: ServedAuditEntry, ctx: AuditEventContext): AuditEvent[] {
   switch (entry.action) {
     case 'read':
       return entry.decision === 'permit'
@@ -180,7 +188,7 @@ function eventsOf(entry: AuditEntry, ctx: AuditEventContext): AuditEvent[] {
   }
 }
 
-const CONSENT_ACTIONS: ReadonlySet<AuditEntry['action']> = new Set([
+const CONSENT_ACTIONS: ReadonlySet<ServedAuditEntry['action']> = new Set([
   'grant',
   'forbid',
   'revoke',
@@ -189,12 +197,12 @@ const CONSENT_ACTIONS: ReadonlySet<AuditEntry['action']> = new Set([
 ] as const);
 
 /** An authorization decision: an access decided by the rule engine, or the patient's consent change. */
-function authz(entry: AuditEntry, ctx: AuditEventContext): AuditEvent {
+function authz(entry: ServedAuditEntry, ctx: AuditEventContext): AuditEvent {
   // Anything but the patient's consent changes is an access, decided or refused before a decision.
   const access = !CONSENT_ACTIONS.has(entry.action);
   // A refused request is the patient denying access, though the refusal itself went through.
   const denied = entry.decision === 'deny' || entry.action === 'refuse';
-  const entity = [patientEntity(entry.patient)];
+  const entity = [...patientEntities(entry.patient)];
   if (entry.record !== null) entity.push(recordEntity(entry.record));
   entity.push(ruleEntity(entry.rule, entry.reason));
   return {
@@ -223,11 +231,11 @@ function authz(entry: AuditEntry, ctx: AuditEventContext): AuditEvent {
 
 /** A read, a new record (or access request), or an erasure that went ahead. */
 function access(
-  entry: AuditEntry,
+  entry: ServedAuditEntry,
   ctx: AuditEventContext,
   interaction: 'read' | 'create' | 'delete',
 ): AuditEvent {
-  const entity = [patientEntity(entry.patient)];
+  const entity = [...patientEntities(entry.patient)];
   if (entry.action === 'request') {
     entity.push({
       ...ruleEntity(entry.rule, entry.reason),
@@ -253,7 +261,7 @@ function access(
 }
 
 /** Break-glass: the window's start, and its end once it has passed (no transaction closes a window). */
-function emergency(entry: AuditEntry, ctx: AuditEventContext): AuditEvent[] {
+function emergency(entry: ServedAuditEntry, ctx: AuditEventContext): AuditEvent[] {
   const windowId = objectId('window', entry.txHash);
   const end_ms = ctx.windowEnd?.(entry);
   const shared = {
@@ -263,7 +271,7 @@ function emergency(entry: AuditEntry, ctx: AuditEventContext): AuditEvent[] {
     period: { start: instant(entry.timestamp_ms), ...(end_ms === undefined ? {} : { end: instant(end_ms) }) },
     purposeOfEvent: [{ coding: [purposeCoding('emergency')], text: entry.reason }],
     agent: actorAgents(entry, ctx, AGENT.recipient),
-    entity: [patientEntity(entry.patient), ruleEntity(`emergency:${windowId}`, entry.reason)],
+    entity: [...patientEntities(entry.patient), ruleEntity(`emergency:${windowId}`, entry.reason)],
   };
   const until = end_ms === undefined ? '' : ` until ${instant(end_ms)}`;
   const events: AuditEvent[] = [
@@ -286,7 +294,7 @@ function emergency(entry: AuditEntry, ctx: AuditEventContext): AuditEvent[] {
 }
 
 /** What every event has: id, security label, chain position, time and source. */
-function common(entry: AuditEntry, ctx: AuditEventContext, kind: AuditEventKind, recorded_ms: number) {
+function common(entry: ServedAuditEntry, ctx: AuditEventContext, kind: AuditEventKind, recorded_ms: number) {
   return {
     resourceType: 'AuditEvent' as const,
     id: `${entry.height}-${entry.txIndex}-${entry.seq}-${kind}`,
@@ -306,12 +314,12 @@ function common(entry: AuditEntry, ctx: AuditEventContext, kind: AuditEventKind,
   };
 }
 
-function actorIsPatient(entry: AuditEntry): boolean {
+function actorIsPatient(entry: ServedAuditEntry): boolean {
   return entry.actor === entry.patient;
 }
 
 /** The actor (the requestor) and, for a practitioner, their organisation. */
-function actorAgents(entry: AuditEntry, ctx: AuditEventContext, type: Coding): AuditEventAgent[] {
+function actorAgents(entry: ServedAuditEntry, ctx: AuditEventContext, type: Coding): AuditEventAgent[] {
   const identity = ctx.identity(entry.actor);
   const purpose = purposeOfEvent(entry).purposeOfEvent;
   const actor: AuditEventAgent = {
@@ -332,7 +340,7 @@ function actorAgents(entry: AuditEntry, ctx: AuditEventContext, type: Coding): A
   ];
 }
 
-function actorReference(entry: AuditEntry, identity: Identity | undefined) {
+function actorReference(entry: ServedAuditEntry, identity: Identity | undefined) {
   if (identity?.kind === 'patient' || (identity === undefined && actorIsPatient(entry))) {
     return reference(
       'Patient',
@@ -349,12 +357,12 @@ function actorReference(entry: AuditEntry, identity: Identity | undefined) {
   return logicalReference(SYSTEM.identity, entry.actor);
 }
 
-function patientEntity(patient: string): AuditEventEntity {
-  return {
-    what: reference('Patient', SYSTEM.identity, patient),
-    type: ENTITY.person,
-    role: ENTITY.patientRole,
-  };
+/** The patient entity, none when the patient is withheld from this reader. */
+function patientEntities(patient: string | null): AuditEventEntity[] {
+  if (patient === null) return [];
+  return [
+    { what: reference('Patient', SYSTEM.identity, patient), type: ENTITY.person, role: ENTITY.patientRole },
+  ];
 }
 
 function recordEntity(record: string): AuditEventEntity {
@@ -410,12 +418,12 @@ function describeRule(rule: string): string {
   return RULES[rule] ?? rule;
 }
 
-function accessOutcome(entry: AuditEntry): string {
+function accessOutcome(entry: ServedAuditEntry): string {
   const verdict = entry.decision === 'permit' ? 'permitted by' : 'denied:';
   return `${entry.action} ${verdict} ${describeRule(entry.rule)} (rule ${entry.rule})`;
 }
 
-function consentOutcome(entry: AuditEntry): string {
+function consentOutcome(entry: ServedAuditEntry): string {
   const id = splitRule(entry.rule)[1];
   switch (entry.action) {
     case 'grant':
@@ -436,7 +444,7 @@ function purposeCoding(purpose: keyof typeof PURPOSE_OF_USE): Coding {
 }
 
 /** The purpose the actor gave; a break-glass read is emergency treatment whatever it said. */
-function purposeOfEvent(entry: AuditEntry): { purposeOfEvent?: CodeableConcept[] } {
+function purposeOfEvent(entry: ServedAuditEntry): { purposeOfEvent?: CodeableConcept[] } {
   const codings: Coding[] = [];
   if (entry.purpose !== null) codings.push(purposeCoding(entry.purpose));
   if (entry.emergency && entry.purpose !== 'emergency') codings.push(purposeCoding('emergency'));
