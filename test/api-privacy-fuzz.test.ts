@@ -323,6 +323,34 @@ describe("patient 1's data under random requests", () => {
     expect(entries.filter((e) => e.actor === idOf(refused))).toMatchObject([{ patient }]);
   });
 
+  it('an overseer of another hospital is told no more of their own refusals than anyone', async () => {
+    const me = signerOf(adminB);
+    const [patient, record] = [idOf(patient1), secrets[1]!.marker];
+    expect((await ask(me, `/v1/records/${record}`)).status).toBe(403);
+    const { nonce } = await client.account(hex(adminB.signing.publicKey));
+    const body = { record, purpose: 'treatment' } as const;
+    const tx = buildTx('record.read', body, nonce + 1, cluster.genesis.chainId, adminB.signing.secretKey);
+    const submitted = await fetch(`${url}/v1/txs?wait_ms=5000`, {
+      method: 'POST',
+      body: encode(Transaction, tx),
+    });
+    expect(await submitted.text()).not.toContain(patient);
+    // Their trail and its AuditEvents (an admin identity may not read: refused before a decision,
+    // nothing to show there), their refused queries, the receipt: none names the patient.
+    const own = [
+      [`/v1/audit?by=actor&id=${idOf(adminB)}`, false],
+      [`/v1/fhir/AuditEvent?actor=${idOf(adminB)}`, false],
+      [`/v1/audit/refusals?by=actor&id=${idOf(adminB)}`, true],
+      [`/v1/txs/${hex(txHash(tx))}`, true],
+    ] as const;
+    for (const [path, namesRecord] of own) {
+      const { status, text } = await ask(me, path);
+      expect(status, path).toBe(200);
+      if (namesRecord) expect(text, path).toContain(record);
+      expect(text, path).not.toContain(patient);
+    }
+  });
+
   it(`reaches none of ${RUNS} random requests from doctors without a grant and other patients`, async () => {
     const statuses = new Map<number, number>();
     await fc.assert(

@@ -18,7 +18,7 @@ import { ApiError, intParam, parseJsonBody, readBody, send } from './http.ts';
 import { DEFAULT_MAX_TX_PER_SENDER_PER_SECOND, SenderRateLimiter } from './limits.ts';
 import type { ApiNode, FaultSetting } from './ports.ts';
 import { refuse } from './refusals.ts';
-import { patientWithheld } from './scopes.ts';
+import { FROM_RECORD, patientWithheld } from './scopes.ts';
 
 const MAX_TX_BYTES = LIMITS.txBodyBytes + 4096;
 /** A batch submission (many small transactions in one request, for load generators) may be larger. */
@@ -34,7 +34,10 @@ export function receiptJson(receipt: Receipt, state: StateReader, viewer: Identi
   const now_ms = Date.now();
   const attributesOf = (event: Receipt['events'][number]) => {
     const attributes = Object.fromEntries(event.attributes);
-    const refused = event.type === 'access.decided' && attributes.decision === 'deny';
+    const refused =
+      event.type === 'access.decided' &&
+      attributes.decision === 'deny' &&
+      FROM_RECORD.has(attributes.action ?? '');
     if (!refused || viewer === 'operator') return attributes;
     if (!patientWithheld(state, viewer, attributes.record ?? null, now_ms)) return attributes;
     const { patient: _withheld, ...rest } = attributes;

@@ -110,18 +110,16 @@ async function releaseTo(ctx: ApiContext, req: IncomingMessage, hash: string, bo
   // its record are none of their business, so they hear nothing of them.
   const permit = await records.permitOf(readTx);
   if (permit && permit.sender !== caller.id) {
-    await refuse(
-      ctx,
-      req,
-      caller,
-      'this read permit was issued to another identity, or to a key you no longer use',
-      {
-        ...(permit.patient ? { patient: permit.patient } : {}),
-        ...(permit.record ? { record: permit.record } : {}),
-      },
-    );
+    const message = 'this read permit was issued to another identity';
+    await refuse(ctx, req, caller, message, { patient: permit.patient, record: permit.record });
   }
-  return { records, grant: await records.grantFor(readTx) };
+  const grant = await records.grantFor(readTx);
+  // Committed since permitOf looked (or its key changed hands): checked again, as grantFor found it.
+  if (grant.reader.id !== caller.id) {
+    const about = { patient: grant.record.patient, record: grant.record.id };
+    await refuse(ctx, req, caller, 'this read permit was issued to another identity', about);
+  }
+  return { records, grant };
 }
 
 /** Who may upload ciphertext: those who may send record.add (a patient, or a clinician). */

@@ -119,8 +119,8 @@ export interface AuditSubject {
 
 /**
  * Why `caller` may see an audit entry or a refused query: `whole` as a network admin, as its patient,
- * or as an overseer of the organisation its actor belongs to; `actor` only as the one who acted (or
- * asked); null not at all.
+ * or as an overseer of the organisation its actor (someone else) belongs to; `actor` as the one who
+ * acted (or asked); null not at all.
  */
 export function auditStanding(
   state: StateReader,
@@ -135,8 +135,9 @@ export function auditStanding(
   };
   return (entry) => {
     if (entry.patient === caller.id) return 'whole';
-    if (overseen !== null && organisation(entry.actor) === overseen) return 'whole';
-    return entry.actor === caller.id ? 'actor' : null;
+    // One's own actions first: an overseer refused something is told no more than anyone refused it.
+    if (entry.actor === caller.id) return 'actor';
+    return overseen !== null && organisation(entry.actor) === overseen ? 'whole' : null;
   };
 }
 
@@ -149,22 +150,27 @@ export function auditEntryView(
   state: StateReader,
   caller: Identity,
   now_ms: number,
-): <E extends AuditSubject & { record: string | null; decision: string }>(
+): <E extends AuditSubject & { record: string | null; decision: string; action: string }>(
   entry: E,
 ) => E | (Omit<E, 'patient'> & { patient: null }) | null {
   const standing = auditStanding(state, caller);
   return (entry) => {
     const seen = standing(entry);
-    if (seen !== 'actor' || entry.decision !== 'deny') return seen && entry;
+    if (seen !== 'actor' || entry.decision !== 'deny' || !FROM_RECORD.has(entry.action)) return seen && entry;
     return patientWithheld(state, caller, entry.record, now_ms) ? { ...entry, patient: null } : entry;
   };
 }
 
 /**
+ * The accesses whose transaction names a record and not its patient (a read, an erasure): the rule
+ * engine found the patient from the record. The others named the patient themselves.
+ */
+export const FROM_RECORD: ReadonlySet<string> = new Set(['read', 'erase']);
+
+/**
  * Whether the patient of a refused access to `record` is withheld from `caller` (null: a caller not
- * known, who may have the transaction's bytes and asks for its receipt): unless they may describe
- * the record now, the refusal is what kept it from them. An access naming no record named its
- * patient itself.
+ * known, who may have the transaction's bytes and asks for its receipt): unless they wrote the record
+ * or may describe it now, the refusal is what kept it from them.
  */
 export function patientWithheld(
   state: StateReader,
@@ -174,7 +180,8 @@ export function patientWithheld(
 ): boolean {
   if (recordId === null) return false;
   const record = getRecord(state, recordId);
-  return !(caller && record && mayDescribeRecord(state, caller, record, now_ms));
+  if (!caller || !record) return true;
+  return record.author !== caller.id && !mayDescribeRecord(state, caller, record, now_ms);
 }
 
 /** Which audit entries `caller` may see: those it has a standing to (auditStanding). */

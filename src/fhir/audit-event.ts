@@ -44,14 +44,6 @@ import type {
 } from '@medplum/fhirtypes';
 import { objectId } from '../contracts/ids.ts';
 import type { AuditEntry, Identity } from '../contracts/model.ts';
-
-/**
- * An audit entry as served to one caller: the patient may be withheld (null) from the actor of a
- * refused access to a record they may not describe (api/scopes.ts auditEntryView); its events then
- * name no patient.
- */
-export type ServedAuditEntry = Omit<AuditEntry, 'patient'> & { patient: string | null };
-
 import {
   chainPositionExtension,
   hex,
@@ -63,6 +55,13 @@ import {
   SYSTEM,
   V3_ACT_REASON,
 } from './ids.ts';
+
+/**
+ * An audit entry as served to one caller: the patient may be withheld (null) from the actor of a
+ * refused access to a record they may not describe (api/scopes.ts auditEntryView); its events then
+ * name no patient.
+ */
+export type ServedAuditEntry = Omit<AuditEntry, 'patient'> & { patient: string | null };
 
 /** What an export knows beyond the entries: whose node it is, and lookups done before mapping. */
 export interface AuditEventContext {

@@ -27,7 +27,6 @@ import {
   getIdentityByKey,
   getRecord,
   type Identity,
-  identityId,
   type RecordMeta,
 } from '../contracts/index.ts';
 import { FAMILY, prefixRange } from '../contracts/keys.ts';
@@ -110,7 +109,6 @@ const METRIC_NAMES = [
   'medledger_key_blobs_unusable_total',
 ];
 
-/** What a committed read permit entitles its reader to. */
 /** Who a committed transaction's read permit would belong to, and what it concerns (RecordService.permitOf). */
 export interface ReadPermitOwner {
   sender: string;
@@ -118,6 +116,7 @@ export interface ReadPermitOwner {
   patient: string | null;
 }
 
+/** What a committed read permit entitles its reader to. */
 export interface ReadGrant {
   record: RecordMeta;
   reader: Identity;
@@ -289,20 +288,21 @@ export class RecordService {
   }
 
   /**
-   * Who sent the committed transaction `readTx` (the identity its key belongs to now, else the one
-   * first registered with it, as a reader that rotated its key since), and, for a record.read, the
-   * record and patient it names; null when it is not committed. The API checks its caller against
-   * this before it says anything else of the transaction (grantFor's refusals name its type, its
-   * receipt and its record's fate).
+   * Who sent the committed transaction `readTx` (the identity its key belongs to now), and, for a
+   * record.read, the record and patient it names; null when it is not committed. The API checks its
+   * caller against this before it says anything else of the transaction (grantFor's refusals name
+   * its type, its receipt and its record's fate). A key that is no identity's now (its reader rotated
+   * it) is refused API_READER_KEY_ROTATED to whoever asks: such a permit releases nothing.
    */
   async permitOf(readTx: Uint8Array): Promise<ReadPermitOwner | null> {
     const found = await this.#node.store.transaction(readTx);
     if (!found) return null;
     const state = this.#node.store.stateReader;
     const { tx } = found;
-    const sender = getIdentityByKey(state, tx.sender)?.id ?? identityId(tx.sender);
-    if (tx.type !== 'record.read') return { sender, record: null, patient: null };
-    const record = getRecord(state, decodeBody('record.read', tx.body).record);
+    const sender = getIdentityByKey(state, tx.sender)?.id;
+    if (sender === undefined) throw readerKeyRotated();
+    const named = tx.type === 'record.read' ? readRecordOf(tx) : null;
+    const record = named === null ? undefined : getRecord(state, named);
     return { sender, record: record?.id ?? null, patient: record?.patient ?? null };
   }
 
@@ -340,12 +340,7 @@ export class RecordService {
     if (!record) throw new MedledgerError('API_INTERNAL', 'a permitted read names no record');
     if (record.erased_ms !== null) throw erased(record.id);
     const reader = getIdentityByKey(state, tx.sender);
-    if (!reader) {
-      throw new MedledgerError(
-        'API_READER_KEY_ROTATED',
-        'the reader changed its signing key after this read; submit a new record.read',
-      );
-    }
+    if (!reader) throw readerKeyRotated();
     // Decided at its height, the permit is honoured only while the rules still allow the read: a
     // grant revoked, a forbid added, a window closed or the reader deactivated since stops it now.
     const now = decideNow(state, {
@@ -687,6 +682,22 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/** The record a record.read names; null when its body does not decode (its receipt refused it). */
+function readRecordOf(tx: Transaction): string | null {
+  try {
+    return decodeBody('record.read', tx.body).record;
+  } catch {
+    return null;
+  }
+}
+
+function readerKeyRotated(): MedledgerError {
+  return new MedledgerError(
+    'API_READER_KEY_ROTATED',
+    'the reader changed its signing key after this read; submit a new record.read',
+  );
 }
 
 function erased(recordId: string): MedledgerError {
