@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import openapi from '../src/api/openapi.json' with { type: 'json' };
 import { type ApiOptions, startApi } from '../src/api/server.ts';
 import { generateIdentityKeys } from '../src/crypto/index.ts';
-import { commit, type RequestSigner, signedFetch, signerOf } from './fixtures/signed.ts';
+import { commit, hospitalWithDoctor, type RequestSigner, signedFetch, signerOf } from './fixtures/signed.ts';
 import { FAST_PARAMS, startValidators, type TestValidators } from './fixtures/validators.ts';
 
 const RUNS = Number(process.env.MEDLEDGER_FUZZ_RUNS ?? 300);
@@ -42,19 +42,7 @@ beforeAll(async () => {
     {} satisfies ApiOptions,
   );
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const orgAdmin = generateIdentityKeys();
-  const doctor = generateIdentityKeys();
-  await commit(url, cluster.admins[3]!, 'org.register', {
-    id: 'fuzz-hospital',
-    kind: 'hospital',
-    adminKey: orgAdmin.signing.publicKey,
-    encryptionKey: orgAdmin.encryption.publicKey,
-  });
-  await commit(url, orgAdmin.signing, 'practitioner.register', {
-    signingKey: doctor.signing.publicKey,
-    encryptionKey: doctor.encryption.publicKey,
-    roles: ['doctor'],
-  });
+  const { doctor } = await hospitalWithDoctor(url, cluster.admins[3]!, 'fuzz-hospital');
   signers.push(signerOf(cluster.admins[3]!), signerOf(doctor), signerOf(generateIdentityKeys()));
 }, 60_000);
 

@@ -14,9 +14,15 @@ import { SenderRateLimiter } from '../src/api/limits.ts';
 import { type ApiOptions, startApi } from '../src/api/server.ts';
 import { encode, list } from '../src/codec/index.ts';
 import { contentDigest } from '../src/crypto/http-signature.ts';
-import { generateIdentityKeys } from '../src/crypto/index.ts';
+import type { IdentityKeys } from '../src/crypto/index.ts';
 import { LIMITS, Transaction, txHash } from '../src/ledger/index.ts';
-import { commit, type RequestSigner, signedFetch, signedHeaders, signerOf } from './fixtures/signed.ts';
+import {
+  hospitalWithDoctor,
+  type RequestSigner,
+  signedFetch,
+  signedHeaders,
+  signerOf,
+} from './fixtures/signed.ts';
 import {
   FAST_PARAMS,
   orgRegistrations,
@@ -32,7 +38,7 @@ let url = '';
 /** A network admin (genesis admin 3, which no other test here signs with): sees everything. */
 let admin: RequestSigner;
 /** A doctor of a hospital registered for these tests: may upload. */
-const doctor = generateIdentityKeys();
+let doctor: IdentityKeys;
 
 async function serve(options: ApiOptions = {}): Promise<{ url: string; port: number }> {
   const server = await startApi(
@@ -50,18 +56,7 @@ beforeAll(async () => {
   cluster = await startValidators(1, FAST_PARAMS, 4, { records: true });
   url = (await serve()).url;
   admin = signerOf(cluster.admins[3]!);
-  const orgAdmin = generateIdentityKeys();
-  await commit(url, cluster.admins[3]!, 'org.register', {
-    id: 'hardening-hospital',
-    kind: 'hospital',
-    adminKey: orgAdmin.signing.publicKey,
-    encryptionKey: orgAdmin.encryption.publicKey,
-  });
-  await commit(url, orgAdmin.signing, 'practitioner.register', {
-    signingKey: doctor.signing.publicKey,
-    encryptionKey: doctor.encryption.publicKey,
-    roles: ['doctor'],
-  });
+  ({ doctor } = await hospitalWithDoctor(url, cluster.admins[3]!, 'hardening-hospital'));
 }, 60_000);
 
 afterAll(async () => {

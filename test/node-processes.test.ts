@@ -38,6 +38,25 @@ async function allCommitted(c: ProcessCluster, nodes: number[], hashes: string[]
   return true;
 }
 
+/**
+ * Validators 0-2 as processes, and validator 3 played by this test process with its real key, to
+ * misbehave: a bare P2P host, which never bars the validators it provokes.
+ */
+async function withRogueValidator3(): Promise<{ c: ProcessCluster; rogue: P2PHost }> {
+  cluster = await startProcesses(4, undefined, [0, 1, 2]);
+  const c = cluster;
+  const rogue = await P2PHost.start({
+    secretKey: c.validators[3]!.signing.secretKey,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    peers: c.validators.slice(0, 3).map((v, j) => ({
+      publicKey: v.signing.publicKey,
+      addresses: [`/ip4/127.0.0.1/tcp/${c.p2pPorts[j]}`],
+    })),
+    penalties: { base_ms: 1, max_ms: 1 },
+  });
+  return { c, rogue };
+}
+
 /** Every validator is connected to the three others. */
 async function fullyConnected(c: ProcessCluster): Promise<boolean> {
   return (await Promise.all([0, 1, 2, 3].map((i) => c.status(i)))).every((s) => s.peers === 3);
@@ -105,18 +124,7 @@ describe('validator processes', () => {
   });
 
   it('a peer that sends every protocol mangled messages is answered or refused, and no validator dies', async () => {
-    // Validators 0-2 run as processes; the test process plays validator 3, with its key.
-    cluster = await startProcesses(4, undefined, [0, 1, 2]);
-    const c = cluster;
-    const rogue = await P2PHost.start({
-      secretKey: c.validators[3]!.signing.secretKey,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      peers: c.validators.slice(0, 3).map((v, j) => ({
-        publicKey: v.signing.publicKey,
-        addresses: [`/ip4/127.0.0.1/tcp/${c.p2pPorts[j]}`],
-      })),
-      penalties: { base_ms: 1, max_ms: 1 }, // this side never bars the validators it provokes
-    });
+    const { c, rogue } = await withRogueValidator3();
     const prng = new Prng(2026);
     const someHash = new Uint8Array(32).fill(7);
     const cid = cidOf(new Uint8Array([1, 2, 3])).bytes;
@@ -188,17 +196,7 @@ describe('validator processes', () => {
   });
 
   it('a peer that sends garbage frames is disconnected and the cluster keeps committing', async () => {
-    // Validators 0-2 run as processes; the test process plays validator 3 and misbehaves.
-    cluster = await startProcesses(4, undefined, [0, 1, 2]);
-    const c = cluster;
-    const rogue = await P2PHost.start({
-      secretKey: c.validators[3]!.signing.secretKey,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      peers: c.validators.slice(0, 3).map((v, j) => ({
-        publicKey: v.signing.publicKey,
-        addresses: [`/ip4/127.0.0.1/tcp/${c.p2pPorts[j]}`],
-      })),
-    });
+    const { c, rogue } = await withRogueValidator3();
     try {
       await until(() => rogue.connectedPeers().length === 3, 30_000);
       const target = rogue.node.getConnections()[0]!.remotePeer;

@@ -9,7 +9,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  auditVisibility,
+  auditStanding,
   directoryView,
   isNetworkAdmin,
   mayDescribeRecord,
@@ -232,7 +232,7 @@ describe("a patient's consent (mayManageConsent)", () => {
   });
 });
 
-describe('the audit trail (mayQueryAudit, auditVisibility)', () => {
+describe('the audit trail (mayQueryAudit, auditStanding)', () => {
   it('a patient asks by their own id; anyone by their own actions; overseers and admins anything', () => {
     const id = (name: string) => people[name]!.id;
     const asks = (name: string, by: 'time' | 'patient' | 'actor' | 'record', of?: string) =>
@@ -264,7 +264,10 @@ describe('the audit trail (mayQueryAudit, auditVisibility)', () => {
       { name: 'the patient grants', actor: id('patient'), patient: id('patient') },
       { name: 'the admin registers an organisation', actor: id('admin'), patient: null },
     ];
-    const sees = (name: string) => entries.filter(auditVisibility(chain.state, who(name))).map((e) => e.name);
+    const sees = (name: string) => {
+      const standing = auditStanding(chain.state, who(name));
+      return entries.filter((e) => standing(e) !== null).map((e) => e.name);
+    };
     expect(sees('admin')).toEqual(entries.map((e) => e.name));
     expect(sees('patient')).toEqual([
       'doctor reads the patient',

@@ -18,7 +18,7 @@ import { ApiError, intParam, parseJsonBody, readBody, send } from './http.ts';
 import { DEFAULT_MAX_TX_PER_SENDER_PER_SECOND, SenderRateLimiter } from './limits.ts';
 import type { ApiNode, FaultSetting } from './ports.ts';
 import { refuse } from './refusals.ts';
-import { FROM_RECORD, patientWithheld } from './scopes.ts';
+import { patientWithheld } from './scopes.ts';
 
 const MAX_TX_BYTES = LIMITS.txBodyBytes + 4096;
 /** A batch submission (many small transactions in one request, for load generators) may be larger. */
@@ -27,19 +27,20 @@ const MAX_WAIT_MS = 60_000;
 const TxBatch = list(Transaction, 4096);
 
 /**
- * A receipt as `viewer` sees it: whole for the node's operator; for anyone else, a refused access
- * names its patient only where scopes.patientWithheld allows (null: a caller not known).
+ * A receipt as `viewer` sees it: whole for the node's operator; for anyone else (null: a caller not
+ * known), an access decision names its patient only where scopes.patientWithheld allows.
  */
 export function receiptJson(receipt: Receipt, state: StateReader, viewer: Identity | 'operator' | null) {
   const now_ms = Date.now();
   const attributesOf = (event: Receipt['events'][number]) => {
     const attributes = Object.fromEntries(event.attributes);
-    const refused =
-      event.type === 'access.decided' &&
-      attributes.decision === 'deny' &&
-      FROM_RECORD.has(attributes.action ?? '');
-    if (!refused || viewer === 'operator') return attributes;
-    if (!patientWithheld(state, viewer, attributes.record ?? null, now_ms)) return attributes;
+    if (event.type !== 'access.decided' || viewer === 'operator') return attributes;
+    const access = {
+      action: attributes.action ?? '',
+      decision: attributes.decision ?? '',
+      record: attributes.record ?? null,
+    };
+    if (!patientWithheld(state, viewer, access, now_ms)) return attributes;
     const { patient: _withheld, ...rest } = attributes;
     return rest;
   };

@@ -8,7 +8,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromHex, hex } from '../bytes.ts';
 import {
-  type AuditEntry,
   DEFAULT_AUDIT_PAGE,
   getIdentity,
   getIdentityByKey,
@@ -24,13 +23,13 @@ import {
   type StateReader,
 } from '../contracts/index.ts';
 import type { AuditIndex } from '../contracts/keys.ts';
+import type { ServedAuditEntry } from '../fhir/audit-event.ts';
 import { type ApiContext, memberOf, type Route } from './context.ts';
 import { ApiError, checkId, idParam, intParam, PATH_ID, send } from './http.ts';
 import { toJson } from './json.ts';
 import { refuse } from './refusals.ts';
 import {
   auditEntryView,
-  auditVisibility,
   directoryView,
   isNetworkAdmin,
   mayDescribeRecord,
@@ -227,16 +226,15 @@ export const stateRoutes: Route[] = [
         throw new ApiError(400, 'BAD_AUDIT_QUERY', `An audit query by ${query.by} needs an id.`);
       }
       await checkAuditQuery(ctx, req, who, query.by, query.id);
-      const visible = auditVisibility(stateOf(ctx), who);
+      const view = auditEntryView(stateOf(ctx), who, Date.now());
       const page = await fullPage(query.limit ?? DEFAULT_AUDIT_PAGE, query.cursor, async (limit, cursor) => {
         const read = await runQuery(ctx.node.store, (state) =>
           queryAudit(state, { ...query, limit, cursor }),
         );
-        return { entries: read.entries.filter(visible), cursor: read.cursor };
+        return { entries: read.entries.flatMap((entry) => view(entry) ?? []), cursor: read.cursor };
       });
       if (url.searchParams.get('served') === '1') await markServed(ctx, page.entries);
-      const view = auditEntryView(stateOf(ctx), who, Date.now());
-      reply(res, { ...page, entries: page.entries.flatMap((entry) => view(entry) ?? []) });
+      reply(res, page);
     },
   },
   {
@@ -319,7 +317,7 @@ async function checkAuditQuery(
  * Marks each permitted read by someone other than the patient with who released a key share for it, asked of the validators now: a
  * permit with fewer than the threshold was decided but not served (a reader cannot have decrypted).
  */
-async function markServed(ctx: ApiContext, entries: AuditEntry[]): Promise<void> {
+async function markServed(ctx: ApiContext, entries: ServedAuditEntry[]): Promise<void> {
   // The patient's own reads need no share (the key blob holds the key sealed to them): left unmarked.
   const reads = entries.filter(
     (entry) => entry.action === 'read' && entry.decision === 'permit' && entry.actor !== entry.patient,

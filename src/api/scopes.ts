@@ -142,52 +142,50 @@ export function auditStanding(
 }
 
 /**
- * An audit entry as `caller` may see it, or null. One who sees it only as its actor, refused a record
- * they may not describe now, is not told whose record it is (`patient: null`): the rule engine found
- * the patient from the record id they named, and the refusal is what kept it from them.
+ * An audit entry as `caller` may see it, or null (auditStanding). To its actor, the patient of a
+ * refusal the rule engine found from a record id is withheld as patientWithheld says.
  */
 export function auditEntryView(
   state: StateReader,
   caller: Identity,
   now_ms: number,
-): <E extends AuditSubject & { record: string | null; decision: string; action: string }>(
-  entry: E,
-) => E | (Omit<E, 'patient'> & { patient: null }) | null {
+): <E extends AuditSubject & RefusedAccess>(entry: E) => E | (Omit<E, 'patient'> & { patient: null }) | null {
   const standing = auditStanding(state, caller);
   return (entry) => {
     const seen = standing(entry);
-    if (seen !== 'actor' || entry.decision !== 'deny' || !FROM_RECORD.has(entry.action)) return seen && entry;
-    return patientWithheld(state, caller, entry.record, now_ms) ? { ...entry, patient: null } : entry;
+    if (seen !== 'actor') return seen && entry;
+    return patientWithheld(state, caller, entry, now_ms) ? { ...entry, patient: null } : entry;
   };
+}
+
+/** What decides whether an access's patient is withheld: an audit entry, or a receipt's access.decided event. */
+export interface RefusedAccess {
+  action: string;
+  decision: string;
+  record: string | null;
 }
 
 /**
  * The accesses whose transaction names a record and not its patient (a read, an erasure): the rule
  * engine found the patient from the record. The others named the patient themselves.
  */
-export const FROM_RECORD: ReadonlySet<string> = new Set(['read', 'erase']);
+const FROM_RECORD: ReadonlySet<string> = new Set(['read', 'erase']);
 
 /**
- * Whether the patient of a refused access to `record` is withheld from `caller` (null: a caller not
- * known, who may have the transaction's bytes and asks for its receipt): unless they wrote the record
- * or may describe it now, the refusal is what kept it from them.
+ * Whether the patient of `access` is withheld from `caller` (null: a caller not known, who may have
+ * the transaction's bytes and asks for its receipt): for a refused read or erasure, unless they wrote
+ * the record or may describe it now, since the refusal is what kept it from them.
  */
 export function patientWithheld(
   state: StateReader,
   caller: Identity | null,
-  recordId: string | null,
+  access: RefusedAccess,
   now_ms: number,
 ): boolean {
-  if (recordId === null) return false;
-  const record = getRecord(state, recordId);
+  if (access.decision !== 'deny' || !FROM_RECORD.has(access.action) || access.record === null) return false;
+  const record = getRecord(state, access.record);
   if (!caller || !record) return true;
   return record.author !== caller.id && !mayDescribeRecord(state, caller, record, now_ms);
-}
-
-/** Which audit entries `caller` may see: those it has a standing to (auditStanding). */
-export function auditVisibility(state: StateReader, caller: Identity): (entry: AuditSubject) => boolean {
-  const standing = auditStanding(state, caller);
-  return (entry) => standing(entry) !== null;
 }
 
 /**
